@@ -1,0 +1,203 @@
+//! The clinic's public profile and opening hours, and the clinic-local time maths on them.
+//!
+//! Times are stored in UTC everywhere; "is the clinic open now?" is answered by converting to
+//! the clinic's IANA time zone with jiff, which is DST-correct.
+
+use crate::DomainError;
+use jiff::{Timestamp, civil::Weekday, tz::TimeZone};
+use serde::{Deserialize, Serialize};
+
+/// Opening hours for one day, in minutes after local midnight (`open < close <= 1440`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayHours {
+    pub open_min: u16,
+    pub close_min: u16,
+}
+
+impl DayHours {
+    pub fn new(open_min: u16, close_min: u16) -> Result<Self, DomainError> {
+        if open_min < close_min && close_min <= 24 * 60 {
+            Ok(Self { open_min, close_min })
+        } else {
+            Err(DomainError::invalid("hours", "opening must be before closing, within one day"))
+        }
+    }
+
+    /// Parses `"08:00-18:00"` (also accepts an en dash).
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        let bad = || DomainError::invalid("hours", "use HH:MM-HH:MM");
+        let (a, b) = s.split_once(['-', '–']).ok_or_else(bad)?;
+        Self::new(parse_hhmm(a.trim()).ok_or_else(bad)?, parse_hhmm(b.trim()).ok_or_else(bad)?)
+    }
+}
+
+fn parse_hhmm(s: &str) -> Option<u16> {
+    let (h, m) = s.split_once(':')?;
+    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+    (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
+}
+
+fn fmt_hhmm(min: u16) -> String {
+    format!("{:02}:{:02}", min / 60, min % 60)
+}
+
+/// The weekly opening hours, Monday first. `None` is a closed day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeeklyHours(pub [Option<DayHours>; 7]);
+
+const DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+impl WeeklyHours {
+    /// Index 0 = Monday.
+    pub fn day(&self, weekday: Weekday) -> Option<DayHours> {
+        self.0[usize::from(weekday.to_monday_zero_offset().unsigned_abs())]
+    }
+
+    /// Whether the clinic is open at `at`, judged in the clinic's own time zone.
+    pub fn is_open_at(&self, at: Timestamp, tz: &TimeZone) -> bool {
+        let local = at.to_zoned(tz.clone());
+        let minute = u16::try_from(local.hour()).unwrap_or(0) * 60
+            + u16::try_from(local.minute()).unwrap_or(0);
+        self.day(local.weekday())
+            .is_some_and(|h| h.open_min <= minute && minute < h.close_min)
+    }
+
+    /// Human summary grouping equal consecutive days: `Mon–Fri 08:00–18:00, Sat 09:00–13:00`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        let mut i = 0;
+        while i < 7 {
+            let mut j = i;
+            while j + 1 < 7 && self.0[j + 1] == self.0[i] {
+                j += 1;
+            }
+            if let Some(h) = self.0[i] {
+                let days = if i == j {
+                    DAY_NAMES[i].to_owned()
+                } else {
+                    format!("{}–{}", DAY_NAMES[i], DAY_NAMES[j])
+                };
+                parts.push(format!("{days} {}–{}", fmt_hhmm(h.open_min), fmt_hhmm(h.close_min)));
+            }
+            i = j + 1;
+        }
+        if parts.is_empty() {
+            "closed all week".to_owned()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// What a clinic tells the world about itself. None of it is patient data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClinicProfile {
+    pub name: String,
+    /// IANA time zone name, e.g. `Pacific/Auckland`.
+    pub timezone: String,
+    /// ISO 3166-1 alpha-2 country code, e.g. `NZ`.
+    pub country: String,
+    /// BCP 47 language tags the receptionist speaks, first is the default.
+    pub languages: Vec<String>,
+    /// Emergency numbers, the first is the one given first.
+    pub emergency_numbers: Vec<String>,
+    pub address: String,
+    pub phone: Option<String>,
+    /// ISO 4217 currency, e.g. `NZD`.
+    pub currency: String,
+    pub hours: WeeklyHours,
+    /// Stated to a patient on first contact.
+    pub privacy_notice: String,
+}
+
+impl ClinicProfile {
+    /// Checks the fields a clinic could get wrong when creating a tenant.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        if self.name.trim().is_empty() || self.name.len() > 200 {
+            return Err(DomainError::invalid("name", "must be 1 to 200 characters"));
+        }
+        self.time_zone()?;
+        if self.country.len() != 2 || !self.country.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(DomainError::invalid("country", "use a two-letter ISO code like NZ"));
+        }
+        if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(DomainError::invalid("currency", "use a three-letter ISO code like NZD"));
+        }
+        if self.emergency_numbers.is_empty() {
+            return Err(DomainError::invalid("emergency_numbers", "at least one is required"));
+        }
+        if self.languages.is_empty() {
+            return Err(DomainError::invalid("languages", "at least one is required"));
+        }
+        Ok(())
+    }
+
+    /// The clinic's time zone from the bundled IANA database.
+    pub fn time_zone(&self) -> Result<TimeZone, DomainError> {
+        TimeZone::get(&self.timezone)
+            .map_err(|_| DomainError::invalid("timezone", "not a known IANA time zone"))
+    }
+
+    /// The emergency numbers as one phrase: `999 or 112`.
+    pub fn emergency_phrase(&self) -> String {
+        self.emergency_numbers.join(" or ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn harbour_hours() -> WeeklyHours {
+        let wd = DayHours::parse("08:00-18:00").ok();
+        let sat = DayHours::parse("09:00–13:00").ok();
+        WeeklyHours([wd, wd, wd, wd, wd, sat, None])
+    }
+
+    #[test]
+    fn describe_groups_equal_days() {
+        assert_eq!(harbour_hours().describe(), "Mon–Fri 08:00–18:00, Sat 09:00–13:00");
+        assert_eq!(WeeklyHours::default().describe(), "closed all week");
+    }
+
+    #[test]
+    fn hours_parse_rejects_nonsense() {
+        for bad in ["18:00-08:00", "8-18", "25:00-26:00", "08:00", "08:60-09:00"] {
+            assert!(DayHours::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn open_is_judged_in_clinic_time_across_dst() -> Result<(), Box<dyn std::error::Error>> {
+        let tz = TimeZone::get("Pacific/Auckland")?;
+        let hours = harbour_hours();
+        // Mon 2026-09-28 is the first weekday after NZ daylight time starts (Sun 27 Sep):
+        // 08:30 NZDT is 19:30 UTC the day before.
+        let t: Timestamp = "2026-09-27T19:30:00Z".parse()?;
+        assert!(hours.is_open_at(t, &tz));
+        // A week earlier NZST (UTC+12): the same UTC time is 07:30 local, still closed.
+        let t: Timestamp = "2026-09-20T19:30:00Z".parse()?;
+        assert!(!hours.is_open_at(t, &tz));
+        // Sunday is closed all day.
+        let t: Timestamp = "2026-09-26T23:00:00Z".parse()?;
+        assert!(!hours.is_open_at(t, &tz));
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_time_zone_is_rejected() {
+        let p = ClinicProfile {
+            name: "X".into(),
+            timezone: "Mars/Olympus".into(),
+            country: "NZ".into(),
+            languages: vec!["en".into()],
+            emergency_numbers: vec!["111".into()],
+            address: String::new(),
+            phone: None,
+            currency: "NZD".into(),
+            hours: WeeklyHours::default(),
+            privacy_notice: String::new(),
+        };
+        assert_eq!(p.validate().map_err(|e| e.code()), Err("invalid_timezone".to_owned()));
+    }
+}

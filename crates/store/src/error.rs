@@ -1,0 +1,51 @@
+//! `StoreError`: what a store operation can answer besides success. Messages never carry
+//! personal data or SQL detail; the underlying cause is kept for the log only.
+
+use crate::crypto::CryptoError;
+use frontdesk_domain::DomainError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such row in this tenant (also what another tenant's id looks like: no oracle).
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken, e.g. a slug already in use.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// The same inbound delivery was already stored (idempotent redelivery).
+    #[error("duplicate delivery")]
+    Duplicate,
+    /// A credential (e.g. a web chat token) is missing, unknown or expired.
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+    #[error("crypto: {0}")]
+    Crypto(#[from] CryptoError),
+    /// The database cannot be reached (callers answer 503 so providers retry).
+    #[error("database unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    /// Stored data that cannot be read back as expected (corruption, bad migration).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(&'static str),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict("already exists"),
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e),
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

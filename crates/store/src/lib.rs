@@ -1,0 +1,34 @@
+//! Storage for frontdesk: the [`Store`] traits (split by capability), one implementation
+//! shared by the SQLite and PostgreSQL engines, per-engine migrations, envelope encryption
+//! and the tenant scope that guards every read and write of clinic data.
+//!
+//! [`open`] chooses the engine from the URL scheme of `database_url`.
+
+mod audit;
+pub mod crypto;
+mod error;
+mod keys;
+pub mod model;
+mod open;
+mod postgres;
+mod scope;
+mod sql;
+mod sqlite;
+pub mod testing;
+mod traits;
+
+pub use error::{Result, StoreError};
+pub use model::*;
+pub use open::{DatabaseConfig, MigrationReport, Opened, migrate, open};
+pub use postgres::PgStore;
+pub use scope::TenantScope;
+pub use sqlite::SqliteStore;
+pub use traits::*;
+
+pub(crate) fn to_us(t: jiff::Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+pub(crate) fn from_us(us: i64) -> Result<jiff::Timestamp> {
+    jiff::Timestamp::from_microsecond(us).map_err(|_| StoreError::Corrupt("timestamp out of range"))
+}

@@ -1,0 +1,312 @@
+//! Shared SQL for the tenant directory and the clinic's catalogue (profile, practitioners,
+//! services, hours, FAQ). Invoked from [`super::sql_store!`].
+
+macro_rules! impl_catalog {
+    ($Store:ty) => {
+        #[async_trait]
+        impl TenantDirectory for $Store {
+            async fn create_tenant(&self, slug: &TenantSlug, profile: &ClinicProfile) -> Result<TenantScope> {
+                profile.validate()?;
+                let tenant = TenantId::new();
+                let scope = TenantScope::new(tenant);
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                sqlx::query("INSERT INTO tenants (id, slug, status, created_at) VALUES ($1, $2, 'active', $3)")
+                    .bind(tenant.as_uuid())
+                    .bind(slug.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| match StoreError::from(e) {
+                        StoreError::Conflict(_) => StoreError::Conflict("slug already in use"),
+                        other => other,
+                    })?;
+                sqlx::query("INSERT INTO clinic_profiles (tenant_id, profile, updated_at) VALUES ($1, $2, $3)")
+                    .bind(tenant.as_uuid())
+                    .bind(sqlx::types::Json(profile))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let data = DataKey::generate();
+                let index = DataKey::generate();
+                for (purpose, key) in [("data", &data), ("index", &index)] {
+                    let row = tenant_key_row(purpose, 1);
+                    let (key_id, wrapped) = self.keys.ring().wrap(&aad(tenant, "tenant_keys", "wrapped", &row), key)?;
+                    sqlx::query(
+                        "INSERT INTO tenant_keys (tenant_id, purpose, version, master_key_id, wrapped, created_at) \
+                         VALUES ($1, $2, 1, $3, $4, $5)",
+                    )
+                    .bind(tenant.as_uuid())
+                    .bind(purpose)
+                    .bind(&key_id)
+                    .bind(&wrapped)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2)")
+                    .bind(tenant.as_uuid())
+                    .bind(&crate::audit::GENESIS[..])
+                    .execute(&mut *tx)
+                    .await?;
+                let ev = AuditEvent::new(Actor::Operator, "tenant.created")
+                    .target("tenant", tenant)
+                    .details(serde_json::json!({ "slug": slug.as_str() }));
+                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                tx.commit().await?;
+                self.keys.insert(tenant, Arc::new(TenantKeys { data, data_version: 1, index }));
+                Ok(scope)
+            }
+
+            async fn operator_scope(&self, slug: &TenantSlug) -> Result<TenantScope> {
+                let row: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM tenants WHERE slug = $1")
+                    .bind(slug.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|(id,)| TenantScope::new(TenantId::from_uuid(id))).ok_or(StoreError::NotFound)
+            }
+
+            async fn list_tenants(&self) -> Result<Vec<TenantSummary>> {
+                let rows: Vec<(Uuid, String, String, i64)> =
+                    sqlx::query_as("SELECT id, slug, status, created_at FROM tenants ORDER BY slug")
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter()
+                    .map(|(id, slug, status, created_at)| {
+                        Ok(TenantSummary {
+                            id: TenantId::from_uuid(id),
+                            slug: TenantSlug::parse(&slug)?,
+                            status,
+                            created_at: from_us(created_at)?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+
+        #[async_trait]
+        impl ClinicStore for $Store {
+            async fn clinic(&self, scope: TenantScope) -> Result<Clinic> {
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let row: Option<(String, sqlx::types::Json<ClinicProfile>)> = sqlx::query_as(
+                    "SELECT t.slug, p.profile FROM tenants t JOIN clinic_profiles p ON p.tenant_id = t.id \
+                     WHERE t.id = $1",
+                )
+                .bind(scope.tenant_id().as_uuid())
+                .fetch_optional(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                let (slug, profile) = row.ok_or(StoreError::NotFound)?;
+                Ok(Clinic { id: scope.tenant_id(), slug: TenantSlug::parse(&slug)?, profile: profile.0 })
+            }
+
+            async fn update_profile(&self, scope: TenantScope, profile: &ClinicProfile) -> Result<()> {
+                profile.validate()?;
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let done = sqlx::query("UPDATE clinic_profiles SET profile = $2, updated_at = $3 WHERE tenant_id = $1")
+                    .bind(scope.tenant_id().as_uuid())
+                    .bind(sqlx::types::Json(profile))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::NotFound);
+                }
+                let ev = AuditEvent::new(Actor::Operator, "clinic.profile_updated");
+                self.append_audit_tx(&mut tx, scope.tenant_id(), now, &ev).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn add_practitioner(&self, scope: TenantScope, name: &str, title: &str) -> Result<PractitionerId> {
+                let id = PractitionerId::new();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                sqlx::query("INSERT INTO practitioners (tenant_id, id, name, title, active, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(scope.tenant_id().as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(name)
+                    .bind(title)
+                    .bind(true)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let ev = AuditEvent::new(Actor::Operator, "practitioner.created").target("practitioner", id);
+                self.append_audit_tx(&mut tx, scope.tenant_id(), now, &ev).await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn list_practitioners(&self, scope: TenantScope) -> Result<Vec<Practitioner>> {
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let rows: Vec<(Uuid, String, String, bool)> = sqlx::query_as(
+                    "SELECT id, name, title, active FROM practitioners WHERE tenant_id = $1 ORDER BY id",
+                )
+                .bind(scope.tenant_id().as_uuid())
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, name, title, active)| Practitioner { id: PractitionerId::from_uuid(id), name, title, active })
+                    .collect())
+            }
+
+            async fn add_service(&self, scope: TenantScope, s: &NewService) -> Result<ServiceId> {
+                if s.name.trim().is_empty() || s.duration_min == 0 {
+                    return Err(DomainError::invalid("service", "needs a name and a duration").into());
+                }
+                let id = ServiceId::new();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let (profile,): (sqlx::types::Json<ClinicProfile>,) =
+                    sqlx::query_as("SELECT profile FROM clinic_profiles WHERE tenant_id = $1")
+                        .bind(scope.tenant_id().as_uuid())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                sqlx::query(
+                    "INSERT INTO services (tenant_id, id, name, duration_min, buffer_min, price_minor, currency, active, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(scope.tenant_id().as_uuid())
+                .bind(id.as_uuid())
+                .bind(&s.name)
+                .bind(i32::from(s.duration_min))
+                .bind(i32::from(s.buffer_min))
+                .bind(s.price_minor)
+                .bind(&profile.0.currency)
+                .bind(true)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let ev = AuditEvent::new(Actor::Operator, "service.created").target("service", id);
+                self.append_audit_tx(&mut tx, scope.tenant_id(), now, &ev).await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn list_services(&self, scope: TenantScope) -> Result<Vec<Service>> {
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let rows: Vec<(Uuid, String, i32, i32, Option<i64>, String, bool)> = sqlx::query_as(
+                    "SELECT id, name, duration_min, buffer_min, price_minor, currency, active FROM services \
+                     WHERE tenant_id = $1 ORDER BY id",
+                )
+                .bind(scope.tenant_id().as_uuid())
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                rows.into_iter()
+                    .map(|(id, name, duration, buffer, price_minor, currency, active)| {
+                        Ok(Service {
+                            id: ServiceId::from_uuid(id),
+                            name,
+                            duration_min: u16::try_from(duration).map_err(|_| StoreError::Corrupt("duration"))?,
+                            buffer_min: u16::try_from(buffer).map_err(|_| StoreError::Corrupt("buffer"))?,
+                            price_minor,
+                            currency,
+                            active,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn set_practitioner_hours(&self, scope: TenantScope, practitioner: PractitionerId, hours: &WeeklyHours) -> Result<()> {
+                let t = scope.tenant_id().as_uuid();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                sqlx::query("SELECT id FROM practitioners WHERE tenant_id = $1 AND id = $2")
+                    .bind(t)
+                    .bind(practitioner.as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                sqlx::query("DELETE FROM working_hours WHERE tenant_id = $1 AND practitioner_id = $2")
+                    .bind(t)
+                    .bind(practitioner.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+                for (i, day) in hours.0.iter().enumerate() {
+                    let Some(day) = day else { continue };
+                    sqlx::query(
+                        "INSERT INTO working_hours (tenant_id, id, practitioner_id, weekday, open_min, close_min) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(t)
+                    .bind(Uuid::now_v7())
+                    .bind(practitioner.as_uuid())
+                    .bind(i16::try_from(i + 1).map_err(|_| StoreError::Corrupt("weekday"))?)
+                    .bind(i32::from(day.open_min))
+                    .bind(i32::from(day.close_min))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let ev = AuditEvent::new(Actor::Operator, "practitioner.hours_set").target("practitioner", practitioner);
+                self.append_audit_tx(&mut tx, scope.tenant_id(), now, &ev).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn practitioner_hours(&self, scope: TenantScope, practitioner: PractitionerId) -> Result<WeeklyHours> {
+                let t = scope.tenant_id().as_uuid();
+                let mut tx = self.read_tx(Some(scope)).await?;
+                sqlx::query("SELECT id FROM practitioners WHERE tenant_id = $1 AND id = $2")
+                    .bind(t)
+                    .bind(practitioner.as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                let rows: Vec<(i16, i32, i32)> = sqlx::query_as(
+                    "SELECT weekday, open_min, close_min FROM working_hours WHERE tenant_id = $1 AND practitioner_id = $2",
+                )
+                .bind(t)
+                .bind(practitioner.as_uuid())
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                let mut hours = WeeklyHours::default();
+                for (weekday, open, close) in rows {
+                    let slot = usize::try_from(weekday - 1).ok().and_then(|i| hours.0.get_mut(i)).ok_or(StoreError::Corrupt("weekday"))?;
+                    let open = u16::try_from(open).map_err(|_| StoreError::Corrupt("hours"))?;
+                    let close = u16::try_from(close).map_err(|_| StoreError::Corrupt("hours"))?;
+                    *slot = Some(DayHours::new(open, close)?);
+                }
+                Ok(hours)
+            }
+
+            async fn add_faq(&self, scope: TenantScope, question: &str, answer: &str) -> Result<FaqId> {
+                if question.trim().is_empty() || answer.trim().is_empty() {
+                    return Err(DomainError::invalid("faq", "needs a question and an answer").into());
+                }
+                let id = FaqId::new();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                sqlx::query("INSERT INTO faqs (tenant_id, id, question, answer, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
+                    .bind(scope.tenant_id().as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(question)
+                    .bind(answer)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let ev = AuditEvent::new(Actor::Operator, "faq.created").target("faq", id);
+                self.append_audit_tx(&mut tx, scope.tenant_id(), now, &ev).await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn list_faqs(&self, scope: TenantScope) -> Result<Vec<Faq>> {
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let rows: Vec<(Uuid, String, String)> =
+                    sqlx::query_as("SELECT id, question, answer FROM faqs WHERE tenant_id = $1 ORDER BY id")
+                        .bind(scope.tenant_id().as_uuid())
+                        .fetch_all(&mut *tx)
+                        .await?;
+                tx.commit().await?;
+                Ok(rows.into_iter().map(|(id, question, answer)| Faq { id: FaqId::from_uuid(id), question, answer }).collect())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_catalog;

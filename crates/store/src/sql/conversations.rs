@@ -1,0 +1,213 @@
+//! Shared SQL for conversations, messages and web chat sessions. Message bodies are sealed
+//! with the patient's own key, bound to (tenant, messages, body, message id).
+
+macro_rules! impl_conversations {
+    ($Store:ty) => {
+        impl $Store {
+            async fn insert_conversation_tx(&self, tx: &mut Tx, tenant: TenantId, patient: PatientId, channel: Channel, now: i64) -> Result<ConversationId> {
+                let id = ConversationId::new();
+                sqlx::query(
+                    "INSERT INTO conversations (tenant_id, id, patient_id, channel, status, urgency, last_message_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, 'open', 'normal', $5, $5, $5)",
+                )
+                .bind(tenant.as_uuid())
+                .bind(id.as_uuid())
+                .bind(patient.as_uuid())
+                .bind(channel.as_str())
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                Ok(id)
+            }
+
+            async fn fetch_conversation(&self, tx: &mut Tx, tenant: TenantId, id: ConversationId) -> Result<Conversation> {
+                let row: Option<(Uuid, String, String, String, i64, i64)> = sqlx::query_as(
+                    "SELECT patient_id, channel, status, urgency, created_at, last_message_at FROM conversations \
+                     WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant.as_uuid())
+                .bind(id.as_uuid())
+                .fetch_optional(&mut **tx)
+                .await?;
+                let (patient_id, channel, status, urgency, created_at, last) = row.ok_or(StoreError::NotFound)?;
+                Ok(Conversation {
+                    id,
+                    patient_id: PatientId::from_uuid(patient_id),
+                    channel: Channel::parse(&channel)?,
+                    status,
+                    urgency,
+                    created_at: from_us(created_at)?,
+                    last_message_at: from_us(last)?,
+                })
+            }
+
+            /// Seals and inserts one message; `false` when its provider id was already stored.
+            async fn insert_message_tx(&self, tx: &mut Tx, tenant: TenantId, conv: &Conversation, key: &DataKey, m: &NewMessage, now: i64) -> Result<Option<MessageId>> {
+                let id = MessageId::new();
+                let row = id.to_string();
+                let body_ct = key.seal_str(&aad(tenant, "messages", "body", &row), &m.body)?;
+                let status = match m.direction {
+                    Direction::Inbound => "received",
+                    Direction::Outbound => "sent",
+                };
+                let done = sqlx::query(
+                    "INSERT INTO messages (tenant_id, id, conversation_id, direction, sender, channel, body_ct, provider_message_id, status, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+                )
+                .bind(tenant.as_uuid())
+                .bind(id.as_uuid())
+                .bind(conv.id.as_uuid())
+                .bind(m.direction.as_str())
+                .bind(m.sender.as_str())
+                .bind(conv.channel.as_str())
+                .bind(body_ct)
+                .bind(m.provider_message_id.as_deref())
+                .bind(status)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                Ok((done.rows_affected() == 1).then_some(id))
+            }
+        }
+
+        #[async_trait]
+        impl ConversationStore for $Store {
+            async fn start_webchat(&self, slug: &TenantSlug, ttl: jiff::SignedDuration) -> Result<WebchatStart> {
+                let tenant = self.resolve_slug(slug).await?;
+                let scope = TenantScope::new(tenant);
+                let now_ts = self.clock.now();
+                let now = crate::to_us(now_ts);
+                let expires_at = now_ts.checked_add(ttl).map_err(|_| StoreError::Corrupt("ttl"))?;
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                let patient = self.insert_patient_tx(&mut tx, tenant, &keys, now, &NewPatient::default()).await?;
+                let conversation_id = self.insert_conversation_tx(&mut tx, tenant, patient, Channel::Webchat, now).await?;
+                let token = new_token("fdw_");
+                sqlx::query(
+                    "INSERT INTO webchat_sessions (tenant_id, id, conversation_id, token_hash, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(tenant.as_uuid())
+                .bind(WebchatSessionId::new().as_uuid())
+                .bind(conversation_id.as_uuid())
+                .bind(token_hash(&token))
+                .bind(now)
+                .bind(crate::to_us(expires_at))
+                .execute(&mut *tx)
+                .await?;
+                let ev = AuditEvent::new(Actor::Patient(patient), "webchat.session_started").target("conversation", conversation_id);
+                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                tx.commit().await?;
+                Ok(WebchatStart { token, conversation_id, expires_at })
+            }
+
+            async fn authenticate_webchat(&self, slug: &TenantSlug, token: &str) -> Result<WebchatAuth> {
+                let tenant = self.resolve_slug(slug).await?;
+                let scope = TenantScope::new(tenant);
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let row: Option<(Uuid, i64, Uuid)> = sqlx::query_as(
+                    "SELECT s.conversation_id, s.expires_at, c.patient_id FROM webchat_sessions s \
+                     JOIN conversations c ON c.tenant_id = s.tenant_id AND c.id = s.conversation_id \
+                     WHERE s.tenant_id = $1 AND s.token_hash = $2",
+                )
+                .bind(tenant.as_uuid())
+                .bind(token_hash(token))
+                .fetch_optional(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                match row {
+                    Some((conv, expires_at, patient)) if expires_at > self.now_us() => Ok(WebchatAuth {
+                        scope,
+                        conversation_id: ConversationId::from_uuid(conv),
+                        patient_id: PatientId::from_uuid(patient),
+                    }),
+                    _ => Err(StoreError::Unauthorized),
+                }
+            }
+
+            async fn start_conversation(&self, scope: TenantScope, patient: PatientId, channel: Channel) -> Result<ConversationId> {
+                let tenant = scope.tenant_id();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let id = self.insert_conversation_tx(&mut tx, tenant, patient, channel, now).await?;
+                let ev = AuditEvent::new(Actor::Patient(patient), "conversation.started")
+                    .target("conversation", id)
+                    .details(serde_json::json!({ "channel": channel.as_str() }));
+                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn conversation(&self, scope: TenantScope, id: ConversationId) -> Result<Conversation> {
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let c = self.fetch_conversation(&mut tx, scope.tenant_id(), id).await?;
+                tx.commit().await?;
+                Ok(c)
+            }
+
+            async fn record_turn(&self, scope: TenantScope, conversation: ConversationId, turn: &Turn) -> Result<Vec<MessageId>> {
+                let tenant = scope.tenant_id();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let conv = self.fetch_conversation(&mut tx, tenant, conversation).await?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                let key = self.patient_key(&mut tx, &keys, tenant, conv.patient_id).await?;
+                let mut ids = Vec::with_capacity(1 + turn.replies.len());
+                // A redelivered inbound message: nothing is written (the transaction is dropped).
+                let Some(inbound) = self.insert_message_tx(&mut tx, tenant, &conv, &key, &turn.inbound, now).await? else {
+                    return Err(StoreError::Duplicate);
+                };
+                ids.push(inbound);
+                for reply in &turn.replies {
+                    let id = self.insert_message_tx(&mut tx, tenant, &conv, &key, reply, now).await?.ok_or(StoreError::Duplicate)?;
+                    ids.push(id);
+                }
+                sqlx::query("UPDATE conversations SET last_message_at = $3, updated_at = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(conversation.as_uuid())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                for ev in &turn.audit {
+                    self.append_audit_tx(&mut tx, tenant, now, ev).await?;
+                }
+                tx.commit().await?;
+                Ok(ids)
+            }
+
+            async fn messages(&self, scope: TenantScope, conversation: ConversationId) -> Result<Vec<Message>> {
+                let tenant = scope.tenant_id();
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let conv = self.fetch_conversation(&mut tx, tenant, conversation).await?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                let key = self.patient_key(&mut tx, &keys, tenant, conv.patient_id).await?;
+                let rows: Vec<(Uuid, String, String, Vec<u8>, String, i64)> = sqlx::query_as(
+                    "SELECT id, direction, sender, body_ct, status, created_at FROM messages \
+                     WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY id",
+                )
+                .bind(tenant.as_uuid())
+                .bind(conversation.as_uuid())
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                rows.into_iter()
+                    .map(|(id, direction, sender, body_ct, status, created_at)| {
+                        let row = id.to_string();
+                        Ok(Message {
+                            id: MessageId::from_uuid(id),
+                            conversation_id: conversation,
+                            direction: Direction::parse(&direction)?,
+                            sender: Sender::parse(&sender)?,
+                            channel: conv.channel,
+                            body: key.open_string(&aad(tenant, "messages", "body", &row), &body_ct)?,
+                            status,
+                            created_at: from_us(created_at)?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+pub(crate) use impl_conversations;

@@ -1,0 +1,209 @@
+//! One implementation of every store operation, compiled once per engine.
+//!
+//! The SQL is the same text on SQLite and PostgreSQL (`$N` placeholders, `RETURNING`,
+//! `ON CONFLICT`), so the two engines cannot drift apart; only opening a transaction differs
+//! (SQLite: `BEGIN IMMEDIATE` for writes; PostgreSQL: `set_config('app.tenant_id', …, true)`
+//! first, for row-level security). Each engine type provides `pool`, `keys`, `clock`,
+//! `write_tx` and `read_tx`, and invokes [`sql_store!`] with its sqlx database type.
+//!
+//! Every query on tenant data filters by `tenant_id` itself: SQLite relies on that alone,
+//! PostgreSQL's row-level security is a second, independent wall.
+
+pub(crate) mod catalog;
+pub(crate) mod conversations;
+pub(crate) mod people;
+
+macro_rules! sql_store {
+    ($Store:ty, $Db:ty, $engine:literal) => {
+        type Tx = sqlx::Transaction<'static, $Db>;
+
+        impl $Store {
+            async fn resolve_slug(&self, slug: &TenantSlug) -> Result<TenantId> {
+                let row: Option<(Uuid, String)> =
+                    sqlx::query_as("SELECT id, status FROM tenants WHERE slug = $1")
+                        .bind(slug.as_str())
+                        .fetch_optional(&self.pool)
+                        .await?;
+                match row {
+                    Some((id, status)) if status == "active" => Ok(TenantId::from_uuid(id)),
+                    _ => Err(StoreError::NotFound),
+                }
+            }
+
+            /// The tenant's data and index keys, unwrapped with the keyring (cached).
+            async fn tenant_keys(&self, tx: &mut Tx, tenant: TenantId) -> Result<Arc<TenantKeys>> {
+                if let Some(k) = self.keys.get(tenant) {
+                    return Ok(k);
+                }
+                let rows: Vec<(String, i32, String, Vec<u8>)> = sqlx::query_as(
+                    "SELECT purpose, version, master_key_id, wrapped FROM tenant_keys \
+                     WHERE tenant_id = $1 AND retired_at IS NULL ORDER BY version DESC",
+                )
+                .bind(tenant.as_uuid())
+                .fetch_all(&mut **tx)
+                .await?;
+                let mut data = None;
+                let mut index = None;
+                for (purpose, version, key_id, wrapped) in rows {
+                    let row = tenant_key_row(&purpose, version);
+                    let key = self.keys.ring().unwrap_key(&key_id, &aad(tenant, "tenant_keys", "wrapped", &row), &wrapped)?;
+                    match purpose.as_str() {
+                        "data" if data.is_none() => data = Some((key, version)),
+                        "index" if index.is_none() => index = Some(key),
+                        _ => {}
+                    }
+                }
+                let (Some((data, data_version)), Some(index)) = (data, index) else {
+                    return Err(StoreError::Corrupt("tenant keys missing"));
+                };
+                let keys = Arc::new(TenantKeys { data, data_version, index });
+                self.keys.insert(tenant, keys.clone());
+                Ok(keys)
+            }
+
+            /// A patient's own data key (unwrapped with the tenant data key).
+            async fn patient_key(&self, tx: &mut Tx, keys: &TenantKeys, tenant: TenantId, patient: PatientId) -> Result<DataKey> {
+                let wrapped: Option<(Vec<u8>,)> = sqlx::query_as(
+                    "SELECT wrapped FROM patient_keys WHERE tenant_id = $1 AND patient_id = $2",
+                )
+                .bind(tenant.as_uuid())
+                .bind(patient.as_uuid())
+                .fetch_optional(&mut **tx)
+                .await?;
+                let (wrapped,) = wrapped.ok_or(StoreError::NotFound)?;
+                let row = patient.to_string();
+                Ok(keys.data.unwrap_key(&aad(tenant, "patient_keys", "wrapped", &row), &wrapped)?)
+            }
+
+            /// Appends one entry to the tenant's audit chain inside `tx`. The head row is
+            /// updated first, which serialises appenders of one tenant on PostgreSQL.
+            async fn append_audit_tx(&self, tx: &mut Tx, tenant: TenantId, at_us: i64, ev: &AuditEvent) -> Result<()> {
+                let (seq, prev_hash): (i64, Vec<u8>) = sqlx::query_as(
+                    "UPDATE audit_heads SET seq = seq + 1 WHERE tenant_id = $1 RETURNING seq, hash",
+                )
+                .bind(tenant.as_uuid())
+                .fetch_one(&mut **tx)
+                .await?;
+                let details = serde_json::to_string(&ev.details).map_err(|_| StoreError::Corrupt("audit details"))?;
+                let actor_id = ev.actor.id();
+                let (target_kind, target_id) = match &ev.target {
+                    Some((k, id)) => (Some(*k), Some(id.as_str())),
+                    None => (None, None),
+                };
+                let hash = crate::audit::chain_hash(&crate::audit::ChainFields {
+                    tenant: tenant.as_uuid(),
+                    prev_hash: &prev_hash,
+                    seq,
+                    at_us,
+                    actor_kind: ev.actor.kind(),
+                    actor_id: actor_id.as_deref(),
+                    action: ev.action,
+                    target_kind,
+                    target_id,
+                    details: &details,
+                });
+                sqlx::query(
+                    "INSERT INTO audit_log (tenant_id, seq, id, at, actor_kind, actor_id, action, \
+                     target_kind, target_id, details, prev_hash, hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(tenant.as_uuid())
+                .bind(seq)
+                .bind(Uuid::now_v7())
+                .bind(at_us)
+                .bind(ev.actor.kind())
+                .bind(actor_id.as_deref())
+                .bind(ev.action)
+                .bind(target_kind)
+                .bind(target_id)
+                .bind(&details)
+                .bind(&prev_hash)
+                .bind(&hash)
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query("UPDATE audit_heads SET hash = $2 WHERE tenant_id = $1")
+                    .bind(tenant.as_uuid())
+                    .bind(&hash)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
+            fn now_us(&self) -> i64 {
+                crate::to_us(self.clock.now())
+            }
+        }
+
+        $crate::sql::catalog::impl_catalog!($Store);
+        $crate::sql::people::impl_people!($Store);
+        $crate::sql::conversations::impl_conversations!($Store);
+
+        #[async_trait]
+        impl AuditStore for $Store {
+            async fn append_audit(&self, scope: TenantScope, event: &AuditEvent) -> Result<()> {
+                let mut tx = self.write_tx(Some(scope)).await?;
+                self.append_audit_tx(&mut tx, scope.tenant_id(), self.now_us(), event).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn audit_entries(&self, scope: TenantScope, after_seq: i64, limit: u32) -> Result<Vec<AuditEntry>> {
+                let mut tx = self.read_tx(Some(scope)).await?;
+                #[allow(clippy::type_complexity)]
+                let rows: Vec<(i64, i64, String, Option<String>, String, Option<String>, Option<String>, String, Vec<u8>, Vec<u8>)> =
+                    sqlx::query_as(
+                        "SELECT seq, at, actor_kind, actor_id, action, target_kind, target_id, details, prev_hash, hash \
+                         FROM audit_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                    )
+                    .bind(scope.tenant_id().as_uuid())
+                    .bind(after_seq)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                rows.into_iter()
+                    .map(|(seq, at, actor_kind, actor_id, action, target_kind, target_id, details, prev_hash, hash)| {
+                        Ok(AuditEntry { seq, at: from_us(at)?, actor_kind, actor_id, action, target_kind, target_id, details, prev_hash, hash })
+                    })
+                    .collect()
+            }
+        }
+
+        #[async_trait]
+        impl Health for $Store {
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+            fn engine(&self) -> &'static str {
+                $engine
+            }
+        }
+    };
+}
+
+pub(crate) use sql_store;
+
+/// Imports every engine module needs before invoking [`sql_store!`].
+macro_rules! sql_prelude {
+    () => {
+        #[allow(unused_imports)]
+        use crate::{
+            Result, StoreError, TenantScope, from_us,
+            crypto::{DataKey, new_token, token_hash},
+            keys::{TenantKeys, aad, tenant_key_row},
+            model::*,
+            traits::*,
+        };
+        #[allow(unused_imports)]
+        use async_trait::async_trait;
+        #[allow(unused_imports)]
+        use frontdesk_domain::*;
+        #[allow(unused_imports)]
+        use std::sync::Arc;
+        #[allow(unused_imports)]
+        use uuid::Uuid;
+    };
+}
+
+pub(crate) use sql_prelude;
