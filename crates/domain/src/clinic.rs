@@ -17,9 +17,15 @@ pub struct DayHours {
 impl DayHours {
     pub fn new(open_min: u16, close_min: u16) -> Result<Self, DomainError> {
         if open_min < close_min && close_min <= 24 * 60 {
-            Ok(Self { open_min, close_min })
+            Ok(Self {
+                open_min,
+                close_min,
+            })
         } else {
-            Err(DomainError::invalid("hours", "opening must be before closing, within one day"))
+            Err(DomainError::invalid(
+                "hours",
+                "opening must be before closing, within one day",
+            ))
         }
     }
 
@@ -27,7 +33,10 @@ impl DayHours {
     pub fn parse(s: &str) -> Result<Self, DomainError> {
         let bad = || DomainError::invalid("hours", "use HH:MM-HH:MM");
         let (a, b) = s.split_once(['-', '–']).ok_or_else(bad)?;
-        Self::new(parse_hhmm(a.trim()).ok_or_else(bad)?, parse_hhmm(b.trim()).ok_or_else(bad)?)
+        Self::new(
+            parse_hhmm(a.trim()).ok_or_else(bad)?,
+            parse_hhmm(b.trim()).ok_or_else(bad)?,
+        )
     }
 }
 
@@ -62,6 +71,36 @@ impl WeeklyHours {
             .is_some_and(|h| h.open_min <= minute && minute < h.close_min)
     }
 
+    /// Parses a spec like `Mon-Fri 08:00-18:00; Sat 09:00-13:00` (days not named are closed).
+    pub fn parse_spec(spec: &str) -> Result<Self, DomainError> {
+        let bad =
+            || DomainError::invalid("hours", "use e.g. \"Mon-Fri 08:00-18:00; Sat 09:00-13:00\"");
+        let day_index = |d: &str| {
+            DAY_NAMES
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(d.trim()))
+        };
+        let mut week = WeeklyHours::default();
+        for part in spec.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            let (days, range) = part.split_once(' ').ok_or_else(bad)?;
+            let hours = DayHours::parse(range.trim())?;
+            let (first, last) = match days.split_once(['-', '–']) {
+                Some((a, b)) => (day_index(a).ok_or_else(bad)?, day_index(b).ok_or_else(bad)?),
+                None => {
+                    let d = day_index(days).ok_or_else(bad)?;
+                    (d, d)
+                }
+            };
+            if first > last {
+                return Err(bad());
+            }
+            for slot in &mut week.0[first..=last] {
+                *slot = Some(hours);
+            }
+        }
+        Ok(week)
+    }
+
     /// Human summary grouping equal consecutive days: `Mon–Fri 08:00–18:00, Sat 09:00–13:00`.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
@@ -77,7 +116,11 @@ impl WeeklyHours {
                 } else {
                     format!("{}–{}", DAY_NAMES[i], DAY_NAMES[j])
                 };
-                parts.push(format!("{days} {}–{}", fmt_hhmm(h.open_min), fmt_hhmm(h.close_min)));
+                parts.push(format!(
+                    "{days} {}–{}",
+                    fmt_hhmm(h.open_min),
+                    fmt_hhmm(h.close_min)
+                ));
             }
             i = j + 1;
         }
@@ -118,16 +161,28 @@ impl ClinicProfile {
         }
         self.time_zone()?;
         if self.country.len() != 2 || !self.country.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(DomainError::invalid("country", "use a two-letter ISO code like NZ"));
+            return Err(DomainError::invalid(
+                "country",
+                "use a two-letter ISO code like NZ",
+            ));
         }
         if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(DomainError::invalid("currency", "use a three-letter ISO code like NZD"));
+            return Err(DomainError::invalid(
+                "currency",
+                "use a three-letter ISO code like NZD",
+            ));
         }
         if self.emergency_numbers.is_empty() {
-            return Err(DomainError::invalid("emergency_numbers", "at least one is required"));
+            return Err(DomainError::invalid(
+                "emergency_numbers",
+                "at least one is required",
+            ));
         }
         if self.languages.is_empty() {
-            return Err(DomainError::invalid("languages", "at least one is required"));
+            return Err(DomainError::invalid(
+                "languages",
+                "at least one is required",
+            ));
         }
         Ok(())
     }
@@ -156,8 +211,25 @@ mod tests {
 
     #[test]
     fn describe_groups_equal_days() {
-        assert_eq!(harbour_hours().describe(), "Mon–Fri 08:00–18:00, Sat 09:00–13:00");
+        assert_eq!(
+            harbour_hours().describe(),
+            "Mon–Fri 08:00–18:00, Sat 09:00–13:00"
+        );
         assert_eq!(WeeklyHours::default().describe(), "closed all week");
+    }
+
+    #[test]
+    fn spec_round_trips_through_describe() {
+        let w = WeeklyHours::parse_spec("Mon-Fri 08:00-18:00; Sat 09:00-13:00").ok();
+        assert_eq!(w, Some(harbour_hours()));
+        for bad in [
+            "Fri-Mon 08:00-18:00",
+            "Someday 08:00-09:00",
+            "Mon",
+            "Mon 9-5",
+        ] {
+            assert!(WeeklyHours::parse_spec(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -198,6 +270,9 @@ mod tests {
             hours: WeeklyHours::default(),
             privacy_notice: String::new(),
         };
-        assert_eq!(p.validate().map_err(|e| e.code()), Err("invalid_timezone".to_owned()));
+        assert_eq!(
+            p.validate().map_err(|e| e.code()),
+            Err("invalid_timezone".to_owned())
+        );
     }
 }

@@ -129,7 +129,9 @@ mod tests {
     #[test]
     fn slug_rules() {
         assert!(TenantSlug::parse("harbour-physio").is_ok());
-        for bad in ["ab", "Harbour", "-a-b", "a-b-", "a--b", "a b c", "émile", ""] {
+        for bad in [
+            "ab", "Harbour", "-a-b", "a-b-", "a--b", "a b c", "émile", "",
+        ] {
             assert!(TenantSlug::parse(bad).is_err(), "{bad} should be rejected");
         }
     }
@@ -142,7 +144,13 @@ mod tests {
 
     #[test]
     fn phone_rejects_bad_numbers() {
-        for bad in ["0215550101", "+0123456789", "+12345", "+1234567890123456", "+64a55501010"] {
+        for bad in [
+            "0215550101",
+            "+0123456789",
+            "+12345",
+            "+1234567890123456",
+            "+64a55501010",
+        ] {
             assert!(E164Phone::parse(bad).is_err(), "{bad} should be rejected");
         }
     }

@@ -1,1 +1,13 @@
-//! placeholder crate root during bootstrap
+//! The frontdesk server: configuration, startup, the HTTP surface (web chat API and page,
+//! health, metrics), the demo clinics and the turn-handling service shared by every channel.
+//! `src/main.rs` is the thin CLI on top.
+
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod startup;
+pub mod telemetry;
+pub mod turn;
+
+pub use http::AppState;
+pub use startup::Application;

@@ -27,7 +27,14 @@ pub(crate) fn chain_hash(f: &ChainFields<'_>) -> Vec<u8> {
     h.update(f.prev_hash);
     h.update(f.seq.to_be_bytes());
     h.update(f.at_us.to_be_bytes());
-    for field in [Some(f.actor_kind), f.actor_id, Some(f.action), f.target_kind, f.target_id, Some(f.details)] {
+    for field in [
+        Some(f.actor_kind),
+        f.actor_id,
+        Some(f.action),
+        f.target_kind,
+        f.target_id,
+        Some(f.details),
+    ] {
         match field {
             // Length-prefixed so field boundaries cannot be shifted; None differs from "".
             Some(s) => {

@@ -71,7 +71,13 @@ impl DataKey {
         let nonce = Nonce::from(nonce_bytes);
         let aad_bytes = aad.bytes();
         let ct = cipher
-            .encrypt(&nonce, Payload { msg: plaintext, aad: &aad_bytes })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: &aad_bytes,
+                },
+            )
             .map_err(|_| CryptoError::Seal)?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
         out.push(FORMAT_V1);
@@ -86,13 +92,17 @@ impl DataKey {
             return Err(CryptoError::Open);
         }
         let cipher = Aes256Gcm::new_from_slice(&self.0).map_err(|_| CryptoError::Open)?;
-        let nonce_bytes: [u8; NONCE_LEN] =
-            blob[1..1 + NONCE_LEN].try_into().map_err(|_| CryptoError::Open)?;
+        let nonce_bytes: [u8; NONCE_LEN] = blob[1..1 + NONCE_LEN]
+            .try_into()
+            .map_err(|_| CryptoError::Open)?;
         let aad_bytes = aad.bytes();
         cipher
             .decrypt(
                 &Nonce::from(nonce_bytes),
-                Payload { msg: &blob[1 + NONCE_LEN..], aad: &aad_bytes },
+                Payload {
+                    msg: &blob[1 + NONCE_LEN..],
+                    aad: &aad_bytes,
+                },
             )
             .map(Zeroizing::new)
             .map_err(|_| CryptoError::Open)
@@ -170,8 +180,15 @@ impl MasterKey {
             .trim()
             .split_once(':')
             .ok_or(CryptoError::InvalidMasterKey("expected ID:BASE64"))?;
-        if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(CryptoError::InvalidMasterKey("the id must be 1-32 of A-Z a-z 0-9 - _"));
+        if id.is_empty()
+            || id.len() > 32
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(CryptoError::InvalidMasterKey(
+                "the id must be 1-32 of A-Z a-z 0-9 - _",
+            ));
         }
         let bytes = Zeroizing::new(
             STANDARD
@@ -179,15 +196,24 @@ impl MasterKey {
                 .map_err(|_| CryptoError::InvalidMasterKey("the key is not valid base64"))?,
         );
         if bytes.len() != 32 {
-            return Err(CryptoError::InvalidMasterKey("the key must be 32 bytes (256 bits)"));
+            return Err(CryptoError::InvalidMasterKey(
+                "the key must be 32 bytes (256 bits)",
+            ));
         }
-        let key = DataKey::from_slice(&bytes).map_err(|_| CryptoError::InvalidMasterKey("length"))?;
-        Ok(Self { id: id.to_owned(), key })
+        let key =
+            DataKey::from_slice(&bytes).map_err(|_| CryptoError::InvalidMasterKey("length"))?;
+        Ok(Self {
+            id: id.to_owned(),
+            key,
+        })
     }
 
     /// A new random master key, e.g. for `frontdesk demo` or `frontdesk keys generate`.
     pub fn generate(id: &str) -> Self {
-        Self { id: id.to_owned(), key: DataKey::generate() }
+        Self {
+            id: id.to_owned(),
+            key: DataKey::generate(),
+        }
     }
 
     /// The `ID:BASE64` form, for writing a key file. Handle the result as a secret.
@@ -214,7 +240,10 @@ impl Keyring {
         let mut keys: HashMap<String, MasterKey> =
             retired.into_iter().map(|k| (k.id.clone(), k)).collect();
         keys.insert(active_id.clone(), active);
-        Self { active: active_id, keys }
+        Self {
+            active: active_id,
+            keys,
+        }
     }
 
     pub fn active_id(&self) -> &str {
@@ -223,7 +252,10 @@ impl Keyring {
 
     /// Wraps a tenant key with the active master key; returns (master key id, wrapped bytes).
     pub fn wrap(&self, aad: &Aad, key: &DataKey) -> Result<(String, Vec<u8>), CryptoError> {
-        let mk = self.keys.get(&self.active).ok_or(CryptoError::UnknownMasterKey)?;
+        let mk = self
+            .keys
+            .get(&self.active)
+            .ok_or(CryptoError::UnknownMasterKey)?;
         Ok((self.active.clone(), mk.key.wrap(aad, key)?))
     }
 
@@ -252,7 +284,12 @@ mod tests {
     use super::*;
 
     fn aad(row: &str) -> Aad<'_> {
-        Aad { tenant: uuid::Uuid::nil(), table: "messages", column: "body", row }
+        Aad {
+            tenant: uuid::Uuid::nil(),
+            table: "messages",
+            column: "body",
+            row,
+        }
     }
 
     #[test]
@@ -296,7 +333,13 @@ mod tests {
 
     #[test]
     fn master_key_parse_rejects_bad_input() {
-        for bad in ["", "nokey", "k1:notbase64!!", "k1:AAAA", ":AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="] {
+        for bad in [
+            "",
+            "nokey",
+            "k1:notbase64!!",
+            "k1:AAAA",
+            ":AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ] {
             assert!(MasterKey::parse(bad).is_err(), "{bad}");
         }
     }
@@ -305,9 +348,18 @@ mod tests {
     fn blind_index_is_deterministic_per_key() {
         let k1 = DataKey::generate();
         let k2 = DataKey::generate();
-        assert_eq!(k1.blind_index("phone", "+6421"), k1.blind_index("phone", "+6421"));
-        assert_ne!(k1.blind_index("phone", "+6421"), k2.blind_index("phone", "+6421"));
-        assert_ne!(k1.blind_index("phone", "+6421"), k1.blind_index("email", "+6421"));
+        assert_eq!(
+            k1.blind_index("phone", "+6421"),
+            k1.blind_index("phone", "+6421")
+        );
+        assert_ne!(
+            k1.blind_index("phone", "+6421"),
+            k2.blind_index("phone", "+6421")
+        );
+        assert_ne!(
+            k1.blind_index("phone", "+6421"),
+            k1.blind_index("email", "+6421")
+        );
     }
 
     #[test]

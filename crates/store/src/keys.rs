@@ -19,7 +19,10 @@ pub(crate) struct KeyCache {
 
 impl KeyCache {
     pub fn new(ring: Keyring) -> Self {
-        Self { ring, cache: Mutex::new(HashMap::new()) }
+        Self {
+            ring,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
     pub fn ring(&self) -> &Keyring {
         &self.ring
@@ -40,5 +43,10 @@ pub(crate) fn tenant_key_row(purpose: &str, version: i32) -> String {
 }
 
 pub(crate) fn aad<'a>(tenant: TenantId, table: &'a str, column: &'a str, row: &'a str) -> Aad<'a> {
-    Aad { tenant: tenant.as_uuid(), table, column, row }
+    Aad {
+        tenant: tenant.as_uuid(),
+        table,
+        column,
+        row,
+    }
 }

@@ -161,16 +161,30 @@ pub struct NewMessage {
 
 impl NewMessage {
     pub fn inbound(body: impl Into<String>) -> Self {
-        Self { direction: Direction::Inbound, sender: Sender::Patient, body: body.into(), provider_message_id: None }
+        Self {
+            direction: Direction::Inbound,
+            sender: Sender::Patient,
+            body: body.into(),
+            provider_message_id: None,
+        }
     }
     pub fn agent_reply(body: impl Into<String>) -> Self {
-        Self { direction: Direction::Outbound, sender: Sender::Agent, body: body.into(), provider_message_id: None }
+        Self {
+            direction: Direction::Outbound,
+            sender: Sender::Agent,
+            body: body.into(),
+            provider_message_id: None,
+        }
     }
 }
 
 impl std::fmt::Debug for NewMessage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "NewMessage({:?}, {:?}, <redacted>)", self.direction, self.sender)
+        write!(
+            f,
+            "NewMessage({:?}, {:?}, <redacted>)",
+            self.direction, self.sender
+        )
     }
 }
 
@@ -188,7 +202,11 @@ pub struct Message {
 
 impl std::fmt::Debug for Message {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Message({}, {:?}, {:?}, <redacted>)", self.id, self.direction, self.sender)
+        write!(
+            f,
+            "Message({}, {:?}, {:?}, <redacted>)",
+            self.id, self.direction, self.sender
+        )
     }
 }
 
@@ -243,7 +261,12 @@ pub struct AuditEvent {
 
 impl AuditEvent {
     pub fn new(actor: Actor, action: &'static str) -> Self {
-        Self { actor, action, target: None, details: serde_json::Value::Object(Default::default()) }
+        Self {
+            actor,
+            action,
+            target: None,
+            details: serde_json::Value::Object(Default::default()),
+        }
     }
     pub fn target(mut self, kind: &'static str, id: impl ToString) -> Self {
         self.target = Some((kind, id.to_string()));
@@ -279,7 +302,11 @@ pub struct WebchatStart {
 
 impl std::fmt::Debug for WebchatStart {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "WebchatStart({}, <token redacted>)", self.conversation_id)
+        write!(
+            f,
+            "WebchatStart({}, <token redacted>)",
+            self.conversation_id
+        )
     }
 }
 

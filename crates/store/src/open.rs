@@ -20,7 +20,11 @@ pub struct DatabaseConfig {
 impl std::fmt::Debug for DatabaseConfig {
     // URLs may carry passwords: never print them.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DatabaseConfig({}, <urls redacted>)", engine_of(&self.url).unwrap_or("unknown"))
+        write!(
+            f,
+            "DatabaseConfig({}, <urls redacted>)",
+            engine_of(&self.url).unwrap_or("unknown")
+        )
     }
 }
 
@@ -43,12 +47,20 @@ pub struct MigrationReport {
 /// Applies pending migrations for the configured engine.
 pub async fn migrate(cfg: &DatabaseConfig) -> Result<MigrationReport> {
     match engine_of(&cfg.url) {
-        Some("sqlite") => Ok(MigrationReport { engine: "sqlite", applied: SqliteStore::migrate(&cfg.url).await? }),
+        Some("sqlite") => Ok(MigrationReport {
+            engine: "sqlite",
+            applied: SqliteStore::migrate(&cfg.url).await?,
+        }),
         Some(_) => {
             let owner = cfg.owner_url.as_deref().unwrap_or(&cfg.url);
-            Ok(MigrationReport { engine: "postgres", applied: PgStore::migrate(owner, cfg.app_role.as_deref()).await? })
+            Ok(MigrationReport {
+                engine: "postgres",
+                applied: PgStore::migrate(owner, cfg.app_role.as_deref()).await?,
+            })
         }
-        None => Err(StoreError::Corrupt("database_url must start with sqlite: or postgres://")),
+        None => Err(StoreError::Corrupt(
+            "database_url must start with sqlite: or postgres://",
+        )),
     }
 }
 
@@ -62,14 +74,21 @@ pub struct Opened {
 pub async fn open(cfg: &DatabaseConfig, keyring: Keyring, clock: Arc<dyn Clock>) -> Result<Opened> {
     match engine_of(&cfg.url) {
         Some("sqlite") => Ok(Opened {
-            store: Arc::new(SqliteStore::connect(&cfg.url, keyring, clock, cfg.max_connections).await?),
+            store: Arc::new(
+                SqliteStore::connect(&cfg.url, keyring, clock, cfg.max_connections).await?,
+            ),
             insecure_role: Vec::new(),
         }),
         Some(_) => {
             let pg = PgStore::connect(&cfg.url, keyring, clock, cfg.max_connections).await?;
             let insecure_role = pg.insecure_role_reasons().await?;
-            Ok(Opened { store: Arc::new(pg), insecure_role })
+            Ok(Opened {
+                store: Arc::new(pg),
+                insecure_role,
+            })
         }
-        None => Err(StoreError::Corrupt("database_url must start with sqlite: or postgres://")),
+        None => Err(StoreError::Corrupt(
+            "database_url must start with sqlite: or postgres://",
+        )),
     }
 }

@@ -16,7 +16,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../migrations/postgres/0001_init.sql"),
+)];
 
 /// Serialises concurrent `migrate` runs from several instances.
 const MIGRATION_LOCK: i64 = 0x6672_6f6e_7464_6573; // "frontdes"
@@ -41,19 +45,36 @@ fn options(url: &str) -> Result<PgConnectOptions> {
 fn quoted_role(role: &str) -> Result<String> {
     let ok = !role.is_empty()
         && role.len() <= 63
-        && role.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         && !role.as_bytes()[0].is_ascii_digit();
-    if ok { Ok(format!("\"{role}\"")) } else { Err(StoreError::Corrupt("app role name must be [a-z_][a-z0-9_]*")) }
+    if ok {
+        Ok(format!("\"{role}\""))
+    } else {
+        Err(StoreError::Corrupt(
+            "app role name must be [a-z_][a-z0-9_]*",
+        ))
+    }
 }
 
 impl PgStore {
-    pub async fn connect(url: &str, keyring: Keyring, clock: Arc<dyn Clock>, max_connections: u32) -> Result<Self> {
+    pub async fn connect(
+        url: &str,
+        keyring: Keyring,
+        clock: Arc<dyn Clock>,
+        max_connections: u32,
+    ) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options(url)?)
             .await?;
-        Ok(Self { pool, keys: KeyCache::new(keyring), clock })
+        Ok(Self {
+            pool,
+            keys: KeyCache::new(keyring),
+            clock,
+        })
     }
 
     /// Applies pending migrations as the schema owner (`owner_url`) and grants the app role
@@ -61,7 +82,10 @@ impl PgStore {
     pub async fn migrate(owner_url: &str, app_role: Option<&str>) -> Result<usize> {
         let mut conn = PgConnection::connect_with(&options(owner_url)?).await?;
         let mut tx = conn.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK).execute(&mut *tx).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await?;
         sqlx::raw_sql(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, name text NOT NULL, \
              checksum bytea NOT NULL, applied_at bigint NOT NULL)",
@@ -71,16 +95,23 @@ impl PgStore {
         let mut applied = 0;
         for (version, name, sql) in MIGRATIONS {
             let checksum = crate::crypto::token_hash(sql);
-            let existing: Option<(Vec<u8>,)> = sqlx::query_as("SELECT checksum FROM schema_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let existing: Option<(Vec<u8>,)> =
+                sqlx::query_as("SELECT checksum FROM schema_migrations WHERE version = $1")
+                    .bind(version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             match existing {
                 Some((c,)) if c == checksum => continue,
-                Some(_) => return Err(StoreError::Corrupt("an applied migration was changed after it ran")),
+                Some(_) => {
+                    return Err(StoreError::Corrupt(
+                        "an applied migration was changed after it ran",
+                    ));
+                }
                 None => {}
             }
-            sqlx::raw_sql(sqlx::AssertSqlSafe(*sql)).execute(&mut *tx).await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(*sql))
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
                 .bind(version)
                 .bind(name)
@@ -99,7 +130,9 @@ impl PgStore {
                  REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM {r};
                  REVOKE DELETE ON tenants FROM {r};"
             );
-            sqlx::raw_sql(sqlx::AssertSqlSafe(grants)).execute(&mut *tx).await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(grants))
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         conn.close().await?;
@@ -108,10 +141,11 @@ impl PgStore {
 
     /// Reasons the connected role could get around row-level security (empty = good).
     pub async fn insecure_role_reasons(&self) -> Result<Vec<&'static str>> {
-        let (is_super, bypass): (bool, bool) =
-            sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
-                .fetch_one(&self.pool)
-                .await?;
+        let (is_super, bypass): (bool, bool) = sqlx::query_as(
+            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         let (owned,): (i64,) = sqlx::query_as(
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = current_user",
         )
@@ -119,7 +153,8 @@ impl PgStore {
         .await?;
         let mut reasons = Vec::new();
         if is_super {
-            reasons.push("the database role is a superuser (row-level security does not apply to it)");
+            reasons
+                .push("the database role is a superuser (row-level security does not apply to it)");
         }
         if bypass {
             reasons.push("the database role has BYPASSRLS");
@@ -130,7 +165,10 @@ impl PgStore {
         Ok(reasons)
     }
 
-    async fn scoped_begin(&self, scope: Option<TenantScope>) -> Result<sqlx::Transaction<'static, Postgres>> {
+    async fn scoped_begin(
+        &self,
+        scope: Option<TenantScope>,
+    ) -> Result<sqlx::Transaction<'static, Postgres>> {
         let mut tx = self.pool.begin().await?;
         if let Some(scope) = scope {
             sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
@@ -141,11 +179,17 @@ impl PgStore {
         Ok(tx)
     }
 
-    async fn write_tx(&self, scope: Option<TenantScope>) -> Result<sqlx::Transaction<'static, Postgres>> {
+    async fn write_tx(
+        &self,
+        scope: Option<TenantScope>,
+    ) -> Result<sqlx::Transaction<'static, Postgres>> {
         self.scoped_begin(scope).await
     }
 
-    async fn read_tx(&self, scope: Option<TenantScope>) -> Result<sqlx::Transaction<'static, Postgres>> {
+    async fn read_tx(
+        &self,
+        scope: Option<TenantScope>,
+    ) -> Result<sqlx::Transaction<'static, Postgres>> {
         self.scoped_begin(scope).await
     }
 

@@ -11,7 +11,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../migrations/sqlite/0001_init.sql"),
+)];
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -37,17 +41,29 @@ fn options(url: &str) -> Result<SqliteConnectOptions> {
 }
 
 impl SqliteStore {
-    pub async fn connect(url: &str, keyring: Keyring, clock: Arc<dyn Clock>, max_connections: u32) -> Result<Self> {
+    pub async fn connect(
+        url: &str,
+        keyring: Keyring,
+        clock: Arc<dyn Clock>,
+        max_connections: u32,
+    ) -> Result<Self> {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .connect_with(options(url)?)
             .await?;
-        Ok(Self { pool, keys: KeyCache::new(keyring), clock })
+        Ok(Self {
+            pool,
+            keys: KeyCache::new(keyring),
+            clock,
+        })
     }
 
     /// Applies pending migrations; returns how many were applied.
     pub async fn migrate(url: &str) -> Result<usize> {
-        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options(url)?).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options(url)?)
+            .await?;
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::raw_sql(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
@@ -58,16 +74,23 @@ impl SqliteStore {
         let mut applied = 0;
         for (version, name, sql) in MIGRATIONS {
             let checksum = crate::crypto::token_hash(sql);
-            let existing: Option<(Vec<u8>,)> = sqlx::query_as("SELECT checksum FROM schema_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let existing: Option<(Vec<u8>,)> =
+                sqlx::query_as("SELECT checksum FROM schema_migrations WHERE version = $1")
+                    .bind(version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             match existing {
                 Some((c,)) if c == checksum => continue,
-                Some(_) => return Err(StoreError::Corrupt("an applied migration was changed after it ran")),
+                Some(_) => {
+                    return Err(StoreError::Corrupt(
+                        "an applied migration was changed after it ran",
+                    ));
+                }
                 None => {}
             }
-            sqlx::raw_sql(sqlx::AssertSqlSafe(*sql)).execute(&mut *tx).await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(*sql))
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
                 .bind(version)
                 .bind(name)
@@ -83,11 +106,17 @@ impl SqliteStore {
     }
 
     /// SQLite has one writer at a time; `BEGIN IMMEDIATE` takes the write lock up front.
-    async fn write_tx(&self, _scope: Option<TenantScope>) -> Result<sqlx::Transaction<'static, Sqlite>> {
+    async fn write_tx(
+        &self,
+        _scope: Option<TenantScope>,
+    ) -> Result<sqlx::Transaction<'static, Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    async fn read_tx(&self, _scope: Option<TenantScope>) -> Result<sqlx::Transaction<'static, Sqlite>> {
+    async fn read_tx(
+        &self,
+        _scope: Option<TenantScope>,
+    ) -> Result<sqlx::Transaction<'static, Sqlite>> {
         Ok(self.pool.begin().await?)
     }
 

@@ -7,7 +7,11 @@
 //! When it cannot be reached the PostgreSQL half of each test is skipped — unless
 //! `CI` or `FRONTDESK_REQUIRE_PG` is set, in which case the test fails.
 
-use crate::{DatabaseConfig, Result, Store, StoreError, crypto::{Keyring, MasterKey}, open};
+use crate::{
+    DatabaseConfig, Result, Store, StoreError,
+    crypto::{Keyring, MasterKey},
+    open,
+};
 use frontdesk_domain::{Clock, SystemClock};
 use sqlx::{Connection, PgConnection};
 use std::sync::Arc;
@@ -22,7 +26,8 @@ pub enum Engine {
 }
 
 pub fn pg_admin_url() -> String {
-    std::env::var("FRONTDESK_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("FRONTDESK_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// Whether a missing PostgreSQL must fail the test run instead of skipping.
@@ -33,7 +38,10 @@ pub fn pg_required() -> bool {
 
 fn with_database(url: &str, db: &str) -> String {
     match url.rfind('/') {
-        Some(i) if url[..i].contains("://") && url[..i].len() > url.find("://").map_or(0, |p| p + 2) => {
+        Some(i)
+            if url[..i].contains("://")
+                && url[..i].len() > url.find("://").map_or(0, |p| p + 2) =>
+        {
             let (base, rest) = url.split_at(i);
             let query = rest.find('?').map(|q| &rest[q..]).unwrap_or("");
             format!("{base}/{db}{query}")
@@ -80,7 +88,14 @@ impl TestDb {
             max_connections: 4,
         };
         crate::migrate(&cfg).await?;
-        Ok(Self { engine: Engine::Sqlite, cfg, owner_url: None, sqlite_path: Some(path), pg_name: None, _dir: Some(dir) })
+        Ok(Self {
+            engine: Engine::Sqlite,
+            cfg,
+            owner_url: None,
+            sqlite_path: Some(path),
+            pg_name: None,
+            _dir: Some(dir),
+        })
     }
 
     /// A fresh PostgreSQL database, or `None` when PostgreSQL is unreachable and not required.
@@ -89,7 +104,9 @@ impl TestDb {
         let mut conn = match PgConnection::connect(&admin).await {
             Ok(c) => c,
             Err(e) if !pg_required() => {
-                eprintln!("PostgreSQL unreachable ({e}); skipping the PostgreSQL half of this test");
+                eprintln!(
+                    "PostgreSQL unreachable ({e}); skipping the PostgreSQL half of this test"
+                );
                 return Ok(None);
             }
             Err(e) => return Err(e.into()),
@@ -103,7 +120,9 @@ impl TestDb {
         .execute(&mut conn)
         .await?;
         let name = format!("fd_test_{}", uuid::Uuid::now_v7().simple());
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await?;
         conn.close().await?;
         let owner_url = with_database(&admin, &name);
         let cfg = DatabaseConfig {
@@ -113,7 +132,14 @@ impl TestDb {
             max_connections: 4,
         };
         crate::migrate(&cfg).await?;
-        Ok(Some(Self { engine: Engine::Postgres, cfg, owner_url: Some(owner_url), sqlite_path: None, pg_name: Some(name), _dir: None }))
+        Ok(Some(Self {
+            engine: Engine::Postgres,
+            cfg,
+            owner_url: Some(owner_url),
+            sqlite_path: None,
+            pg_name: Some(name),
+            _dir: None,
+        }))
     }
 
     pub async fn open(&self, keyring: Keyring, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>> {
@@ -130,9 +156,11 @@ impl TestDb {
         if let Some(name) = &self.pg_name
             && let Ok(mut conn) = PgConnection::connect(&pg_admin_url()).await
         {
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(&mut conn)
-                .await;
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await;
         }
     }
 }
@@ -150,7 +178,13 @@ mod tests {
         let u = with_database("postgres://postgres@127.0.0.1:5432/postgres", "fd_x");
         assert_eq!(u, "postgres://postgres@127.0.0.1:5432/fd_x");
         assert_eq!(with_user(&u, "app"), "postgres://app@127.0.0.1:5432/fd_x");
-        assert_eq!(with_user("postgres://127.0.0.1/db", "app"), "postgres://app@127.0.0.1/db");
-        assert_eq!(with_database("postgres://u:p@h/db?sslmode=disable", "t"), "postgres://u:p@h/t?sslmode=disable");
+        assert_eq!(
+            with_user("postgres://127.0.0.1/db", "app"),
+            "postgres://app@127.0.0.1/db"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "t"),
+            "postgres://u:p@h/t?sslmode=disable"
+        );
     }
 }

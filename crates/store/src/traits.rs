@@ -12,11 +12,18 @@ use jiff::SignedDuration;
 #[async_trait]
 pub trait TenantDirectory {
     /// Creates a clinic with fresh tenant keys and an empty audit chain.
-    async fn create_tenant(&self, slug: &TenantSlug, profile: &ClinicProfile) -> Result<TenantScope>;
+    async fn create_tenant(
+        &self,
+        slug: &TenantSlug,
+        profile: &ClinicProfile,
+    ) -> Result<TenantScope>;
     /// A scope for the operator's CLI. The operator holds the master key, so this grants
     /// nothing they could not already do; it is never reachable from HTTP.
     async fn operator_scope(&self, slug: &TenantSlug) -> Result<TenantScope>;
     async fn list_tenants(&self) -> Result<Vec<TenantSummary>>;
+    /// The public profile of an active clinic, by its public slug (for public pages). Grants
+    /// no scope. Unknown or inactive slug: `NotFound`.
+    async fn public_clinic(&self, slug: &TenantSlug) -> Result<Clinic>;
 }
 
 /// The clinic's own catalogue: profile, practitioners, services, hours, FAQ.
@@ -24,13 +31,27 @@ pub trait TenantDirectory {
 pub trait ClinicStore {
     async fn clinic(&self, scope: TenantScope) -> Result<Clinic>;
     async fn update_profile(&self, scope: TenantScope, profile: &ClinicProfile) -> Result<()>;
-    async fn add_practitioner(&self, scope: TenantScope, name: &str, title: &str) -> Result<PractitionerId>;
+    async fn add_practitioner(
+        &self,
+        scope: TenantScope,
+        name: &str,
+        title: &str,
+    ) -> Result<PractitionerId>;
     async fn list_practitioners(&self, scope: TenantScope) -> Result<Vec<Practitioner>>;
     async fn add_service(&self, scope: TenantScope, service: &NewService) -> Result<ServiceId>;
     async fn list_services(&self, scope: TenantScope) -> Result<Vec<Service>>;
     /// Replaces a practitioner's weekly hours.
-    async fn set_practitioner_hours(&self, scope: TenantScope, practitioner: PractitionerId, hours: &WeeklyHours) -> Result<()>;
-    async fn practitioner_hours(&self, scope: TenantScope, practitioner: PractitionerId) -> Result<WeeklyHours>;
+    async fn set_practitioner_hours(
+        &self,
+        scope: TenantScope,
+        practitioner: PractitionerId,
+        hours: &WeeklyHours,
+    ) -> Result<()>;
+    async fn practitioner_hours(
+        &self,
+        scope: TenantScope,
+        practitioner: PractitionerId,
+    ) -> Result<WeeklyHours>;
     async fn add_faq(&self, scope: TenantScope, question: &str, answer: &str) -> Result<FaqId>;
     async fn list_faqs(&self, scope: TenantScope) -> Result<Vec<Faq>>;
 }
@@ -40,7 +61,11 @@ pub trait PatientStore {
     async fn create_patient(&self, scope: TenantScope, patient: &NewPatient) -> Result<PatientId>;
     async fn patient(&self, scope: TenantScope, id: PatientId) -> Result<Patient>;
     /// Looks a patient up by phone through the blind index (the phone is never queried in clear).
-    async fn find_patient_by_phone(&self, scope: TenantScope, phone: &E164Phone) -> Result<Option<Patient>>;
+    async fn find_patient_by_phone(
+        &self,
+        scope: TenantScope,
+        phone: &E164Phone,
+    ) -> Result<Option<Patient>>;
 }
 
 #[async_trait]
@@ -57,12 +82,26 @@ pub trait ConversationStore {
     /// Verifies a web chat token for this slug. A token of another clinic, an unknown or an
     /// expired token: `Unauthorized`. Unknown slug: `NotFound`.
     async fn authenticate_webchat(&self, slug: &TenantSlug, token: &str) -> Result<WebchatAuth>;
-    async fn start_conversation(&self, scope: TenantScope, patient: PatientId, channel: Channel) -> Result<ConversationId>;
+    async fn start_conversation(
+        &self,
+        scope: TenantScope,
+        patient: PatientId,
+        channel: Channel,
+    ) -> Result<ConversationId>;
     async fn conversation(&self, scope: TenantScope, id: ConversationId) -> Result<Conversation>;
     /// Stores a patient message, its replies and audit entries in one transaction. An inbound
     /// message whose provider id was already stored answers `Duplicate` and writes nothing.
-    async fn record_turn(&self, scope: TenantScope, conversation: ConversationId, turn: &Turn) -> Result<Vec<MessageId>>;
-    async fn messages(&self, scope: TenantScope, conversation: ConversationId) -> Result<Vec<Message>>;
+    async fn record_turn(
+        &self,
+        scope: TenantScope,
+        conversation: ConversationId,
+        turn: &Turn,
+    ) -> Result<Vec<MessageId>>;
+    async fn messages(
+        &self,
+        scope: TenantScope,
+        conversation: ConversationId,
+    ) -> Result<Vec<Message>>;
 }
 
 #[async_trait]
@@ -70,7 +109,12 @@ pub trait AuditStore {
     /// Appends one audit entry on its own (most entries are written inside the operation
     /// they record instead).
     async fn append_audit(&self, scope: TenantScope, event: &AuditEvent) -> Result<()>;
-    async fn audit_entries(&self, scope: TenantScope, after_seq: i64, limit: u32) -> Result<Vec<AuditEntry>>;
+    async fn audit_entries(
+        &self,
+        scope: TenantScope,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>>;
 }
 
 #[async_trait]
@@ -83,11 +127,27 @@ pub trait Health {
 
 /// Everything a frontdesk process needs from storage.
 pub trait Store:
-    TenantDirectory + ClinicStore + PatientStore + StaffStore + ConversationStore + AuditStore + Health + Send + Sync
+    TenantDirectory
+    + ClinicStore
+    + PatientStore
+    + StaffStore
+    + ConversationStore
+    + AuditStore
+    + Health
+    + Send
+    + Sync
 {
 }
 
 impl<T> Store for T where
-    T: TenantDirectory + ClinicStore + PatientStore + StaffStore + ConversationStore + AuditStore + Health + Send + Sync
+    T: TenantDirectory
+        + ClinicStore
+        + PatientStore
+        + StaffStore
+        + ConversationStore
+        + AuditStore
+        + Health
+        + Send
+        + Sync
 {
 }

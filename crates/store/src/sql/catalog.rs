@@ -66,6 +66,11 @@ macro_rules! impl_catalog {
                 row.map(|(id,)| TenantScope::new(TenantId::from_uuid(id))).ok_or(StoreError::NotFound)
             }
 
+            async fn public_clinic(&self, slug: &TenantSlug) -> Result<Clinic> {
+                let tenant = self.resolve_slug(slug).await?;
+                self.clinic(TenantScope::new(tenant)).await
+            }
+
             async fn list_tenants(&self) -> Result<Vec<TenantSummary>> {
                 let rows: Vec<(Uuid, String, String, i64)> =
                     sqlx::query_as("SELECT id, slug, status, created_at FROM tenants ORDER BY slug")

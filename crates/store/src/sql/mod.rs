@@ -189,8 +189,9 @@ macro_rules! sql_prelude {
     () => {
         #[allow(unused_imports)]
         use crate::{
-            Result, StoreError, TenantScope, from_us,
+            Result, StoreError, TenantScope,
             crypto::{DataKey, new_token, token_hash},
+            from_us,
             keys::{TenantKeys, aad, tenant_key_row},
             model::*,
             traits::*,

@@ -1,0 +1,408 @@
+//! The command line. Every command that touches data takes `--data-dir DIR` (the demo's
+//! layout: `DIR/frontdesk.db` and `DIR/master.key`) or `--config FILE`, the same way.
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use frontdesk_domain::{ClinicProfile, Clock, Email, Role, SystemClock, TenantSlug, WeeklyHours};
+use frontdesk_server::{
+    AppState, Application,
+    config::{self, Config, LogFormat},
+    demo, startup, telemetry, turn,
+};
+use frontdesk_store::{Channel, NewPatient, NewUser, Store, crypto::MasterKey};
+use secrecy::SecretString;
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "frontdesk",
+    version,
+    about = "A self-hostable AI receptionist for clinics"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone, Default)]
+struct DataArgs {
+    /// Data directory in the demo layout (frontdesk.db + master.key). Default ./frontdesk-data.
+    #[arg(long, value_name = "DIR", conflicts_with = "config")]
+    data_dir: Option<PathBuf>,
+    /// Configuration file (TOML); see docs/CONFIG.md.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run everything on this machine with SQLite and two seeded demo clinics.
+    Demo {
+        #[arg(long, value_name = "DIR", default_value = "./frontdesk-data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+    /// Run the server in production (refuses insecure settings).
+    Serve(DataArgs),
+    /// Apply database migrations (also done on start).
+    Migrate(DataArgs),
+    /// Talk to a clinic's receptionist in the terminal (reads lines from stdin).
+    Chat {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Manage clinics.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Master key tools.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a clinic.
+    Create(Box<TenantCreate>),
+    /// List clinics.
+    List(DataArgs),
+}
+
+#[derive(Args)]
+struct TenantCreate {
+    #[arg(long)]
+    slug: String,
+    #[arg(long)]
+    name: String,
+    /// IANA time zone, e.g. Pacific/Auckland.
+    #[arg(long)]
+    timezone: String,
+    /// ISO country code, e.g. NZ.
+    #[arg(long)]
+    country: String,
+    /// Emergency number(s), first given first, e.g. --emergency 999 --emergency 112.
+    #[arg(long = "emergency", required = true)]
+    emergency: Vec<String>,
+    #[arg(long, default_value = "")]
+    address: String,
+    /// ISO currency, e.g. NZD.
+    #[arg(long)]
+    currency: String,
+    /// Opening hours, e.g. "Mon-Fri 08:00-18:00; Sat 09:00-13:00".
+    #[arg(long, default_value = "Mon-Fri 09:00-17:00")]
+    hours: String,
+    /// Languages, first is the default.
+    #[arg(long = "language", default_values_t = vec!["en".to_owned()])]
+    languages: Vec<String>,
+    /// Privacy notice stated on first contact.
+    #[arg(long)]
+    privacy_notice: Option<String>,
+    /// Email of the clinic's Owner account.
+    #[arg(long)]
+    owner_email: Option<String>,
+    #[arg(long, default_value = "Clinic owner")]
+    owner_name: String,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print a new random master key (ID:BASE64), or write it to a private file.
+    Generate {
+        #[arg(long, default_value = "k1")]
+        id: String,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Demo { data_dir, port } => demo_cmd(&data_dir, port).await,
+        Command::Serve(data) => serve_cmd(&data).await,
+        Command::Migrate(data) => {
+            let cfg = resolve(&data, LogFormat::Pretty, "warn")?;
+            let report = frontdesk_store::migrate(&cfg.database()?)
+                .await
+                .context("migration failed")?;
+            println!(
+                "{}: {} migration(s) applied, schema up to date",
+                report.engine, report.applied
+            );
+            Ok(())
+        }
+        Command::Chat { tenant, data } => chat_cmd(&tenant, &data).await,
+        Command::Tenant(TenantCommand::Create(args)) => tenant_create(*args).await,
+        Command::Tenant(TenantCommand::List(data)) => {
+            let store = open_store(&resolve(&data, LogFormat::Pretty, "warn")?).await?;
+            for t in store.list_tenants().await? {
+                println!("{}\t{}\t{}\t{}", t.slug, t.id, t.status, t.created_at);
+            }
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Generate { id, out }) => {
+            let key = MasterKey::generate(&id);
+            match out {
+                Some(path) => {
+                    write_private(&path, key.export().as_str())?;
+                    println!(
+                        "wrote a new master key `{id}` to {} (mode 0600)",
+                        path.display()
+                    );
+                }
+                None => println!("{}", key.export().as_str()),
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Loads the configuration; without `--config`, fills in the `--data-dir` layout.
+fn resolve(data: &DataArgs, log_format: LogFormat, log_level: &str) -> anyhow::Result<Config> {
+    let loaded = config::load(data.config.as_deref(), std::env::vars())?;
+    let mut cfg = loaded.config;
+    telemetry::init_logs(
+        if data.config.is_some() {
+            cfg.log_format
+        } else {
+            log_format
+        },
+        if data.config.is_some() {
+            &cfg.log_level
+        } else {
+            log_level
+        },
+    );
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    if data.config.is_none() {
+        let dir = data
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("./frontdesk-data"));
+        if cfg.database_url.is_none() {
+            cfg.database_url = Some(SecretString::from(format!(
+                "sqlite://{}",
+                dir.join("frontdesk.db").display()
+            )));
+        }
+        let key_file = dir.join("master.key");
+        if cfg.master_key.is_none() && key_file.exists() {
+            cfg.master_key = Some(config::read_key_file(&key_file)?);
+        }
+    }
+    Ok(cfg)
+}
+
+async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let db = cfg.database()?;
+    frontdesk_store::migrate(&db)
+        .await
+        .context("migration failed")?;
+    let opened = frontdesk_store::open(&db, cfg.keyring()?, Arc::new(SystemClock))
+        .await
+        .context("could not open the database")?;
+    Ok(opened.store)
+}
+
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("could not create {}", path.display()))?;
+    f.write_all(content.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()?;
+    Ok(())
+}
+
+async fn demo_cmd(data_dir: &Path, port: u16) -> anyhow::Result<()> {
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .with_context(|| format!("could not create {}", data_dir.display()))?;
+    }
+    let key_file = data_dir.join("master.key");
+    if !key_file.exists() {
+        write_private(&key_file, MasterKey::generate("demo1").export().as_str())?;
+        println!(
+            "Generated a new master key in {} (mode 0600).",
+            key_file.display()
+        );
+        println!("Keep it with the data: without it the demo's encrypted data cannot be read.");
+    }
+    let data = DataArgs {
+        data_dir: Some(data_dir.to_owned()),
+        config: None,
+    };
+    let mut cfg = resolve(&data, LogFormat::Pretty, "info")?;
+    cfg.listen = SocketAddr::from(([127, 0, 0, 1], port));
+    let store = open_store(&cfg).await?;
+    for slug in demo::seed(store.as_ref()).await? {
+        println!("Seeded demo clinic `{slug}`.");
+    }
+    let app = build_app(&cfg, store).await?;
+    let base = format!("http://{}", app.local_addr());
+    println!(
+        "\nfrontdesk demo is running at {base}  (data in {})",
+        data_dir.display()
+    );
+    for d in &demo::DEMO_CLINICS {
+        println!("  chat with {:<24} {base}/chat/{}", d.slug, d.slug);
+    }
+    println!(
+        "  or in the terminal:  cargo run --release -- chat --tenant harbour-physio --data-dir {}",
+        data_dir.display()
+    );
+    println!("  or with curl:        curl -s -X POST {base}/v1/webchat/harbour-physio/sessions");
+    println!("Press Ctrl-C to stop.");
+    app.run(startup::shutdown_signal()).await?;
+    println!("frontdesk demo stopped.");
+    Ok(())
+}
+
+async fn build_app(cfg: &Config, store: Arc<dyn Store>) -> anyhow::Result<Application> {
+    let state = AppState {
+        store,
+        clock: Arc::new(SystemClock),
+        webchat_ttl: cfg.webchat_ttl(),
+        metrics: telemetry::metrics_handle(),
+    };
+    Application::build(state, cfg.listen)
+        .await
+        .with_context(|| format!("could not listen on {}", cfg.listen))
+}
+
+async fn serve_cmd(data: &DataArgs) -> anyhow::Result<()> {
+    let cfg = resolve(data, LogFormat::Json, "info")?;
+    let problems = cfg.production_problems();
+    if !problems.is_empty() {
+        bail!("refusing to start: {}", problems.join("; "));
+    }
+    let db = cfg.database()?;
+    frontdesk_store::migrate(&db)
+        .await
+        .context("migration failed")?;
+    let opened = frontdesk_store::open(&db, cfg.keyring()?, Arc::new(SystemClock))
+        .await
+        .context("could not open the database")?;
+    if !opened.insecure_role.is_empty() {
+        bail!(
+            "refusing to start: {}. Connect as a dedicated application role (see docs/CONFIG.md).",
+            opened.insecure_role.join("; ")
+        );
+    }
+    let app = build_app(&cfg, opened.store).await?;
+    tracing::info!(addr = %app.local_addr(), "frontdesk serving");
+    app.run(startup::shutdown_signal()).await?;
+    tracing::info!("frontdesk stopped");
+    Ok(())
+}
+
+async fn chat_cmd(slug: &str, data: &DataArgs) -> anyhow::Result<()> {
+    let cfg = resolve(data, LogFormat::Pretty, "warn")?;
+    let store = open_store(&cfg).await?;
+    let slug = TenantSlug::parse(slug)?;
+    let scope = store
+        .operator_scope(&slug)
+        .await
+        .with_context(|| format!("no clinic `{slug}` (see `frontdesk tenant list`)"))?;
+    let clinic = store.clinic(scope).await?;
+    let patient = store.create_patient(scope, &NewPatient::default()).await?;
+    let conversation = store
+        .start_conversation(scope, patient, Channel::Cli)
+        .await?;
+    let clock = SystemClock;
+    let interactive = std::io::stdin().is_terminal();
+    println!(
+        "Chatting with {} (type a message; Ctrl-D to end).",
+        clinic.profile.name
+    );
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout();
+    loop {
+        if interactive {
+            print!("you> ");
+            out.flush()?;
+        }
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line)? == 0 {
+            break;
+        }
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        if text.len() > turn::MAX_TEXT_BYTES {
+            println!("receptionist> (that message is longer than 4 KiB; please shorten it)");
+            continue;
+        }
+        for reply in turn::handle_patient_message(
+            store.as_ref(),
+            &clock as &dyn Clock,
+            scope,
+            conversation,
+            patient,
+            text,
+        )
+        .await?
+        {
+            println!("receptionist> {reply}");
+        }
+    }
+    Ok(())
+}
+
+async fn tenant_create(a: TenantCreate) -> anyhow::Result<()> {
+    let cfg = resolve(&a.data, LogFormat::Pretty, "warn")?;
+    let slug = TenantSlug::parse(&a.slug)?;
+    let profile = ClinicProfile {
+        privacy_notice: a.privacy_notice.unwrap_or_else(|| {
+            format!(
+                "You're chatting with {}'s virtual receptionist. This conversation is stored encrypted and seen only by the clinic team.",
+                a.name
+            )
+        }),
+        name: a.name,
+        timezone: a.timezone,
+        country: a.country.to_uppercase(),
+        languages: a.languages,
+        emergency_numbers: a.emergency,
+        address: a.address,
+        phone: None,
+        currency: a.currency.to_uppercase(),
+        hours: WeeklyHours::parse_spec(&a.hours)?,
+    };
+    profile.validate()?;
+    let owner = a.owner_email.as_deref().map(Email::parse).transpose()?;
+    let store = open_store(&cfg).await?;
+    let scope = store.create_tenant(&slug, &profile).await?;
+    println!("created clinic `{slug}` ({})", scope.tenant_id());
+    if let Some(email) = owner {
+        store
+            .create_user(
+                scope,
+                &NewUser {
+                    email,
+                    name: a.owner_name,
+                    role: Role::Owner,
+                },
+            )
+            .await?;
+        println!("created its Owner account");
+    }
+    Ok(())
+}

@@ -1,0 +1,419 @@
+//! Configuration, in layers: built-in defaults → `frontdesk.toml` (or `--config FILE`) →
+//! `FRONTDESK_*` environment variables (`__` separates nested keys) → `*_FILE` variables for
+//! secrets (the file's content replaces the value). Unknown keys are warned about, not ignored
+//! silently. Every option is documented here once and listed in docs/CONFIG.md.
+
+use figment::{
+    Figment,
+    providers::{Format, Serialized, Toml},
+};
+use frontdesk_store::crypto::{Keyring, MasterKey};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// frontdesk's settings. Field docs are the reference; docs/CONFIG.md lists them all.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Where data lives: `sqlite://PATH` (embedded, one machine) or `postgres://USER@HOST/DB`
+    /// (many instances). On PostgreSQL this must be the application role: not the owner,
+    /// not a superuser, no BYPASSRLS. May carry a password: prefer `FRONTDESK_DATABASE_URL_FILE`.
+    #[serde(skip_serializing)]
+    pub database_url: Option<SecretString>,
+    /// PostgreSQL only: the schema owner's URL, used by migrations. Default: `database_url`.
+    #[serde(skip_serializing)]
+    pub database_owner_url: Option<SecretString>,
+    /// PostgreSQL only: the role migrations grant table access to. Default `frontdesk_app`.
+    pub database_app_role: String,
+    /// Connection pool size per process. Default 8.
+    pub database_max_connections: u32,
+    /// Address and port to listen on. Default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// The active master key as `ID:BASE64` (32 random bytes). Required by `serve`; prefer
+    /// `master_key_file`. Generate one with `frontdesk keys generate`.
+    #[serde(skip_serializing)]
+    pub master_key: Option<SecretString>,
+    /// A file holding the active master key (`ID:BASE64`). Must not be readable by group or others.
+    pub master_key_file: Option<PathBuf>,
+    /// Retired master keys (`ID:BASE64`), still needed to unwrap tenant keys until they are rewrapped.
+    #[serde(skip_serializing)]
+    pub retired_master_keys: Vec<SecretString>,
+    /// `json` (default; one object per line) or `pretty` (for a terminal).
+    pub log_format: LogFormat,
+    /// Log filter in `RUST_LOG` syntax. Default `info`. `RUST_LOG` overrides it.
+    pub log_level: String,
+    /// How long a web chat visitor's token stays valid, in hours. Default 24.
+    pub webchat_session_ttl_hours: u32,
+    /// Send cookies with the `Secure` flag. `serve` refuses to start with `false`. Default true.
+    pub cookie_secure: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            database_owner_url: None,
+            database_app_role: "frontdesk_app".into(),
+            database_max_connections: 8,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            master_key: None,
+            master_key_file: None,
+            retired_master_keys: Vec::new(),
+            log_format: LogFormat::Json,
+            log_level: "info".into(),
+            webchat_session_ttl_hours: 24,
+            cookie_secure: true,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "<redacted>"),
+            )
+            .field("listen", &self.listen)
+            .field(
+                "master_key",
+                &self.master_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("master_key_file", &self.master_key_file)
+            .field("log_format", &self.log_format)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Top-level keys we know, for the unknown-key warning.
+const KNOWN_KEYS: &[&str] = &[
+    "database_url",
+    "database_url_file",
+    "database_owner_url",
+    "database_owner_url_file",
+    "database_app_role",
+    "database_max_connections",
+    "listen",
+    "master_key",
+    "master_key_file",
+    "retired_master_keys",
+    "log_format",
+    "log_level",
+    "webchat_session_ttl_hours",
+    "cookie_secure",
+];
+
+/// Secrets that may be given as `<KEY>_FILE` instead.
+const FILE_SECRETS: &[&str] = &["database_url", "database_owner_url", "master_key"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+    #[error("configuration file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn invalid(msg: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid(msg.into())
+}
+
+/// A loaded configuration and the warnings found while loading it.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+}
+
+/// Builds the layered configuration. `file`: an explicit `--config`, else `frontdesk.toml` in
+/// the working directory if present. `env`: the environment to read (`std::env::vars()` in
+/// production). The `--data-dir` layout fills in what is still unset afterwards (see cli.rs).
+pub fn load(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Loaded, ConfigError> {
+    let mut fig = Figment::from(Serialized::defaults(Config::default()));
+    match file {
+        Some(p) if !p.exists() => {
+            return Err(ConfigError::Io {
+                path: p.to_owned(),
+                source: std::io::ErrorKind::NotFound.into(),
+            });
+        }
+        Some(p) => fig = fig.merge(Toml::file_exact(p)),
+        None if Path::new("frontdesk.toml").exists() => {
+            fig = fig.merge(Toml::file_exact("frontdesk.toml"))
+        }
+        None => {}
+    }
+    // Read the environment through our own map so tests can inject it.
+    let env: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("FRONTDESK_"))
+        .collect();
+    let mut env_toml = toml_table(&env);
+    for secret in FILE_SECRETS {
+        let file_key = format!("{secret}_file");
+        if let Some(path) = env_toml.remove(&file_key) {
+            let path = path.trim_matches('"').to_owned();
+            let content = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
+                path: PathBuf::from(&path),
+                source,
+            })?;
+            env_toml.insert((*secret).to_owned(), toml_string(content.trim()));
+        }
+    }
+    let env_text: String = env_toml
+        .iter()
+        .map(|(k, v)| format!("{k} = {v}\n"))
+        .collect();
+    fig = fig.merge(Toml::string(&env_text));
+    let mut warnings = Vec::new();
+    if let Ok(all) = fig.extract::<std::collections::BTreeMap<String, figment::value::Value>>() {
+        for key in all.keys().filter(|k| !KNOWN_KEYS.contains(&k.as_str())) {
+            warnings.push(format!("unknown configuration key `{key}` is ignored"));
+        }
+    }
+    let mut config: Config = fig.extract().map_err(|e| invalid(e.to_string()))?;
+    if config.master_key.is_none()
+        && let Some(path) = config.master_key_file.clone()
+    {
+        config.master_key = Some(read_key_file(&path)?);
+    }
+    Ok(Loaded { config, warnings })
+}
+
+/// `FRONTDESK_A__B=v` → `a.b = v` as TOML text (values that are not valid TOML become strings).
+fn toml_table(env: &[(String, String)]) -> std::collections::BTreeMap<String, String> {
+    env.iter()
+        .filter_map(|(k, v)| {
+            let key = k
+                .strip_prefix("FRONTDESK_")?
+                .to_lowercase()
+                .replace("__", ".");
+            if key.is_empty()
+                || !key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+            {
+                return None;
+            }
+            let is_plain_toml =
+                v.parse::<i64>().is_ok() || v == "true" || v == "false" || v.starts_with('[');
+            Some((
+                key,
+                if is_plain_toml {
+                    v.clone()
+                } else {
+                    toml_string(v)
+                },
+            ))
+        })
+        .collect()
+}
+
+fn toml_string(s: &str) -> String {
+    let escaped: String = s
+        .chars()
+        .flat_map(|c| match c {
+            '"' => vec!['\\', '"'],
+            '\\' => vec!['\\', '\\'],
+            '\n' => vec!['\\', 'n'],
+            c => vec![c],
+        })
+        .collect();
+    format!("\"{escaped}\"")
+}
+
+/// Reads a master key file, refusing one that group or others can read.
+pub fn read_key_file(path: &Path) -> Result<SecretString, ConfigError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err(invalid(format!(
+                "master key file {} is readable by group or others; run: chmod 600 {}",
+                path.display(),
+                path.display()
+            )));
+        }
+    }
+    let s = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(SecretString::from(s.trim().to_owned()))
+}
+
+impl Config {
+    pub fn database_url(&self) -> Result<&str, ConfigError> {
+        self.database_url
+            .as_ref()
+            .map(|s| s.expose_secret())
+            .ok_or_else(|| {
+                invalid("database_url is not set (e.g. sqlite://./frontdesk.db or postgres://…)")
+            })
+    }
+
+    pub fn database(&self) -> Result<frontdesk_store::DatabaseConfig, ConfigError> {
+        Ok(frontdesk_store::DatabaseConfig {
+            url: self.database_url()?.to_owned(),
+            owner_url: self
+                .database_owner_url
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned()),
+            app_role: Some(self.database_app_role.clone()),
+            max_connections: self.database_max_connections,
+        })
+    }
+
+    /// The keyring from `master_key` (+ retired keys). Without a master key nothing can be
+    /// encrypted, so every data command refuses to go on.
+    pub fn keyring(&self) -> Result<Keyring, ConfigError> {
+        let active = self.master_key.as_ref().ok_or_else(|| {
+            invalid("no master key: set master_key_file (or FRONTDESK_MASTER_KEY_FILE); create one with `frontdesk keys generate`")
+        })?;
+        let active = MasterKey::parse(active.expose_secret())
+            .map_err(|e| invalid(format!("master_key: {e}")))?;
+        let retired = self
+            .retired_master_keys
+            .iter()
+            .map(|k| {
+                MasterKey::parse(k.expose_secret())
+                    .map_err(|e| invalid(format!("retired_master_keys: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Keyring::new(active, retired))
+    }
+
+    /// Settings `serve` refuses (demo is exempt: it runs on loopback with its own key).
+    pub fn production_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.master_key.is_none() {
+            problems.push("no master key is configured (master_key_file)".to_owned());
+        }
+        if !self.cookie_secure {
+            problems.push("cookie_secure = false sends session cookies over plain HTTP".to_owned());
+        }
+        problems
+    }
+
+    pub fn webchat_ttl(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_hours(i64::from(
+            self.webchat_session_ttl_hours.clamp(1, 24 * 30),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_then_file_then_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("frontdesk.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nlog_level = \"debug\"\nwebchat_session_ttl_hours = 2\n",
+        )
+        .unwrap();
+        let l = load(
+            Some(&file),
+            env(&[("FRONTDESK_LOG_LEVEL", "warn"), ("OTHER", "x")]),
+        )
+        .unwrap();
+        assert_eq!(l.config.listen.port(), 9000, "file beats default");
+        assert_eq!(l.config.log_level, "warn", "env beats file");
+        assert_eq!(l.config.webchat_session_ttl_hours, 2);
+        assert_eq!(l.config.database_app_role, "frontdesk_app", "default kept");
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    }
+
+    #[test]
+    fn secret_file_variables_replace_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("db_url");
+        std::fs::write(&url, "postgres://app:s3cret@db/frontdesk\n").unwrap();
+        let l = load(
+            None,
+            env(&[("FRONTDESK_DATABASE_URL_FILE", url.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(
+            l.config.database_url().unwrap(),
+            "postgres://app:s3cret@db/frontdesk"
+        );
+        assert!(!format!("{:?}", l.config).contains("s3cret"));
+    }
+
+    #[test]
+    fn master_key_file_must_be_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("master.key");
+        std::fs::write(&key, MasterKey::generate("k1").export().as_str()).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = load(
+            None,
+            env(&[("FRONTDESK_MASTER_KEY_FILE", key.to_str().unwrap())]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("chmod 600"));
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let l = load(
+            None,
+            env(&[("FRONTDESK_MASTER_KEY_FILE", key.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(l.config.keyring().unwrap().active_id(), "k1");
+    }
+
+    #[test]
+    fn unknown_keys_warn_and_production_problems_are_listed() {
+        let l = load(
+            None,
+            env(&[
+                ("FRONTDESK_LISTN", "x"),
+                ("FRONTDESK_COOKIE_SECURE", "false"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(l.warnings.len(), 1);
+        assert!(l.warnings[0].contains("listn"));
+        let problems = l.config.production_problems();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(l.config.keyring().is_err());
+    }
+
+    #[test]
+    fn bad_values_are_clear_errors() {
+        let err = load(None, env(&[("FRONTDESK_LISTEN", "not-an-address")])).unwrap_err();
+        assert!(err.to_string().contains("listen"), "{err}");
+        let missing = load(Some(Path::new("/nonexistent/frontdesk.toml")), Vec::new()).unwrap_err();
+        assert!(missing.to_string().contains("/nonexistent/frontdesk.toml"));
+    }
+}

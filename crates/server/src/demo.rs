@@ -1,0 +1,146 @@
+//! The two demo clinics. Later issues and tests rely on them: keep names and details stable.
+//! Seeding is idempotent: a clinic that already exists is left as it is.
+
+use frontdesk_domain::{ClinicProfile, DomainError, TenantSlug, WeeklyHours};
+use frontdesk_store::{NewService, Store, StoreError};
+
+pub struct DemoClinic {
+    pub slug: &'static str,
+    pub profile: fn() -> Result<ClinicProfile, DomainError>,
+    pub practitioners: &'static [(&'static str, &'static str)],
+    /// (name, minutes, price in minor units)
+    pub services: &'static [(&'static str, u16, Option<i64>)],
+    pub faqs: &'static [(&'static str, &'static str)],
+}
+
+fn harbour() -> Result<ClinicProfile, DomainError> {
+    Ok(ClinicProfile {
+        name: "Harbour Physio".into(),
+        timezone: "Pacific/Auckland".into(),
+        country: "NZ".into(),
+        languages: vec!["en".into()],
+        emergency_numbers: vec!["111".into()],
+        address: "12 Quay Street, Auckland".into(),
+        phone: None,
+        currency: "NZD".into(),
+        hours: WeeklyHours::parse_spec("Mon-Fri 08:00-18:00; Sat 09:00-13:00")?,
+        privacy_notice: "Kia ora! You're chatting with Harbour Physio's virtual receptionist. This conversation \
+            is stored encrypted, kept for 90 days and seen only by our clinic team. You can ask us for a copy or \
+            to delete it at any time."
+            .into(),
+    })
+}
+
+fn nairobi() -> Result<ClinicProfile, DomainError> {
+    Ok(ClinicProfile {
+        name: "Nairobi Family Clinic".into(),
+        timezone: "Africa/Nairobi".into(),
+        country: "KE".into(),
+        languages: vec!["en".into(), "sw".into()],
+        emergency_numbers: vec!["999".into(), "112".into()],
+        address: "Ngong Road, Nairobi".into(),
+        phone: None,
+        currency: "KES".into(),
+        hours: WeeklyHours::parse_spec("Mon-Sat 08:00-20:00")?,
+        privacy_notice: "Karibu! You're chatting with Nairobi Family Clinic's virtual receptionist. This \
+            conversation is stored encrypted, kept for 90 days and seen only by our clinic team. / Mazungumzo \
+            haya yanahifadhiwa kwa usalama na yanaonekana na timu ya kliniki pekee."
+            .into(),
+    })
+}
+
+pub const DEMO_CLINICS: [DemoClinic; 2] = [
+    DemoClinic {
+        slug: "harbour-physio",
+        profile: harbour,
+        practitioners: &[
+            ("Aroha Ngata", "Physiotherapist"),
+            ("Sam Patel", "Physiotherapist"),
+            ("Mei Chen", "Massage therapist"),
+        ],
+        services: &[
+            ("Initial physiotherapy consultation", 45, Some(9500)),
+            ("Follow-up physiotherapy", 30, Some(7500)),
+            ("Sports massage", 60, Some(11000)),
+        ],
+        faqs: &[
+            (
+                "Is there parking?",
+                "Yes: two patient parks behind the building, off Quay Street, and paid street parking nearby.",
+            ),
+            (
+                "Do you take ACC claims?",
+                "Yes. We are ACC registered: bring your claim number if you have one, or we can lodge a new claim at your first visit.",
+            ),
+            (
+                "What is your cancellation policy?",
+                "Please give us at least 24 hours' notice to cancel or move an appointment, so we can offer the time to someone else.",
+            ),
+            (
+                "What should I bring?",
+                "Comfortable clothing you can move in, any scans or referral letters, and your ACC claim number if you have one.",
+            ),
+            (
+                "How can I pay?",
+                "EFTPOS, Visa, Mastercard or bank transfer. ACC co-payments are paid on the day.",
+            ),
+        ],
+    },
+    DemoClinic {
+        slug: "nairobi-family",
+        profile: nairobi,
+        practitioners: &[
+            ("Dr. Wanjiku Kamau", "General practitioner"),
+            ("Dr. Otieno Odhiambo", "General practitioner"),
+        ],
+        services: &[
+            ("GP consultation", 20, Some(200_000)),
+            ("Child immunisation", 15, None),
+        ],
+        faqs: &[
+            (
+                "How can I pay?",
+                "Cash, card or M-Pesa (Lipa na M-Pesa). / Tunakubali pesa taslimu, kadi na M-Pesa.",
+            ),
+            (
+                "Do you vaccinate children?",
+                "Yes, we give childhood immunisations from the Kenya schedule; bring the child's clinic card.",
+            ),
+        ],
+    },
+];
+
+/// Creates each demo clinic that does not exist yet; returns the slugs created.
+pub async fn seed(store: &dyn Store) -> Result<Vec<&'static str>, StoreError> {
+    let mut created = Vec::new();
+    for demo in &DEMO_CLINICS {
+        let slug = TenantSlug::parse(demo.slug)?;
+        match store.operator_scope(&slug).await {
+            Ok(_) => continue,
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+        let profile = (demo.profile)()?;
+        let scope = store.create_tenant(&slug, &profile).await?;
+        for (name, title) in demo.practitioners {
+            let id = store.add_practitioner(scope, name, title).await?;
+            store
+                .set_practitioner_hours(scope, id, &profile.hours)
+                .await?;
+        }
+        for (name, duration_min, price_minor) in demo.services {
+            let s = NewService {
+                name: (*name).into(),
+                duration_min: *duration_min,
+                buffer_min: 0,
+                price_minor: *price_minor,
+            };
+            store.add_service(scope, &s).await?;
+        }
+        for (q, a) in demo.faqs {
+            store.add_faq(scope, q, a).await?;
+        }
+        created.push(demo.slug);
+    }
+    Ok(created)
+}

@@ -1,0 +1,139 @@
+//! The web chat API, the first channel end to end.
+//!
+//! - `POST /v1/webchat/{tenant_slug}/sessions` → `201 {"token", "conversation_id", "expires_at"}`
+//! - `POST /v1/webchat/{tenant_slug}/messages` with `Authorization: Bearer <token>` and
+//!   `{"text": "…"}` → `200 {"replies": [{"text": "…"}]}`
+//!
+//! Errors use the one JSON shape `{"error": {"code", "message"}}`: unknown clinic 404,
+//! missing / invalid / other clinic's token 401, non-JSON 400, wrong shape or empty text 422,
+//! text over 4 KiB or body over 16 KiB 413.
+
+use super::{AppState, error::AppError};
+use crate::turn::{MAX_TEXT_BYTES, handle_patient_message};
+use axum::{
+    Json,
+    body::Body,
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use frontdesk_domain::TenantSlug;
+use frontdesk_store::StoreError;
+use serde::Deserialize;
+use serde_json::json;
+
+/// Whole request body cap (JSON overhead and escapes included).
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+fn slug(raw: &str) -> Result<TenantSlug, AppError> {
+    TenantSlug::parse(raw).map_err(|_| AppError::unknown_tenant())
+}
+
+fn tenant_errors(e: StoreError) -> AppError {
+    match e {
+        StoreError::NotFound => AppError::unknown_tenant(),
+        StoreError::Unauthorized => AppError::invalid_token(),
+        other => other.into(),
+    }
+}
+
+fn no_store(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+pub async fn create_session(
+    State(st): State<AppState>,
+    Path(raw_slug): Path<String>,
+) -> Result<Response, AppError> {
+    let slug = slug(&raw_slug)?;
+    let start = st
+        .store
+        .start_webchat(&slug, st.webchat_ttl)
+        .await
+        .map_err(tenant_errors)?;
+    let body = json!({
+        "token": start.token.as_str(),
+        "conversation_id": start.conversation_id,
+        "expires_at": start.expires_at.to_string(),
+    });
+    Ok(no_store((StatusCode::CREATED, Json(body)).into_response()))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
+}
+
+#[derive(Deserialize)]
+struct MessageIn {
+    text: String,
+}
+
+pub async fn post_message(
+    State(st): State<AppState>,
+    Path(raw_slug): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let slug = slug(&raw_slug)?;
+    let token = bearer(&headers).ok_or_else(AppError::invalid_token)?;
+    let auth = st
+        .store
+        .authenticate_webchat(&slug, token)
+        .await
+        .map_err(tenant_errors)?;
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            AppError::client(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The request body is too large.",
+            )
+        })?;
+    let msg: MessageIn = serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => AppError::client(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "Send a JSON object with a \"text\" string.",
+        ),
+        _ => AppError::client(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "The request body is not valid JSON.",
+        ),
+    })?;
+    if msg.text.trim().is_empty() {
+        return Err(AppError::client(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "empty_text",
+            "The message is empty.",
+        ));
+    }
+    if msg.text.len() > MAX_TEXT_BYTES {
+        return Err(AppError::client(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "text_too_long",
+            "The message is longer than 4 KiB.",
+        ));
+    }
+    let replies = handle_patient_message(
+        st.store.as_ref(),
+        st.clock.as_ref(),
+        auth.scope,
+        auth.conversation_id,
+        auth.patient_id,
+        &msg.text,
+    )
+    .await?;
+    let replies: Vec<_> = replies
+        .into_iter()
+        .map(|text| json!({ "text": text }))
+        .collect();
+    Ok(no_store(
+        Json(json!({ "replies": replies })).into_response(),
+    ))
+}
