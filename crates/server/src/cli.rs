@@ -255,6 +255,7 @@ async fn demo_cmd(data_dir: &Path, port: u16) -> anyhow::Result<()> {
         println!("Seeded demo clinic `{slug}`.");
     }
     let app = build_app(&cfg, store).await?;
+    let shutdown = startup::shutdown_signal();
     let base = format!("http://{}", app.local_addr());
     println!(
         "\nfrontdesk demo is running at {base}  (data in {})",
@@ -269,7 +270,7 @@ async fn demo_cmd(data_dir: &Path, port: u16) -> anyhow::Result<()> {
     );
     println!("  or with curl:        curl -s -X POST {base}/v1/webchat/harbour-physio/sessions");
     println!("Press Ctrl-C to stop.");
-    app.run(startup::shutdown_signal()).await?;
+    app.run(shutdown).await?;
     println!("frontdesk demo stopped.");
     Ok(())
 }
@@ -306,8 +307,9 @@ async fn serve_cmd(data: &DataArgs) -> anyhow::Result<()> {
         );
     }
     let app = build_app(&cfg, opened.store).await?;
+    let shutdown = startup::shutdown_signal();
     tracing::info!(addr = %app.local_addr(), "frontdesk serving");
-    app.run(startup::shutdown_signal()).await?;
+    app.run(shutdown).await?;
     tracing::info!("frontdesk stopped");
     Ok(())
 }

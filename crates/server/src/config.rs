@@ -112,8 +112,9 @@ const KNOWN_KEYS: &[&str] = &[
     "cookie_secure",
 ];
 
-/// Secrets that may be given as `<KEY>_FILE` instead.
-const FILE_SECRETS: &[&str] = &["database_url", "database_owner_url", "master_key"];
+/// Secrets that may be given as `<KEY>_FILE` instead. (`master_key_file` is a field of its
+/// own, so that its permissions are checked: see [`read_key_file`].)
+const FILE_SECRETS: &[&str] = &["database_url", "database_owner_url"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

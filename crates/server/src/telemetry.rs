@@ -3,13 +3,14 @@
 //! Logs are structured (JSON by default) and carry a request id. By construction they never
 //! hold patient text, phone numbers, names or tokens: request spans record only the method,
 //! the route *template* (`/v1/webchat/{tenant_slug}/messages`, not the URL) and the request
-//! id; headers and bodies are never logged; store errors print no values. A test drives the
-//! web chat at TRACE level and searches the output for the patient's data.
+//! id; headers and bodies are never logged; store errors print no values. A test runs the
+//! real `serve` binary at TRACE level, drives the web chat and searches its log output for the
+//! patient's data and the token.
 
 use crate::config::LogFormat;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
-use tracing_subscriber::{EnvFilter, fmt::MakeWriter};
+use tracing_subscriber::EnvFilter;
 
 /// Installs the global log subscriber (once per process; later calls are no-ops).
 pub fn init_logs(format: LogFormat, default_filter: &str) {
@@ -27,20 +28,6 @@ pub fn init_logs(format: LogFormat, default_filter: &str) {
             .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
-}
-
-/// A JSON subscriber writing to `writer` at every level, for tests that inspect log output.
-pub fn json_subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
-where
-    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
-{
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new("trace"))
-        .with_writer(writer)
-        .json()
-        .with_current_span(true)
-        .with_span_list(true)
-        .finish()
 }
 
 static METRICS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();

@@ -1,5 +1,5 @@
 // frontdesk web chat page. Our own code only (strict CSP, no inline script). Every message
-// is shown with textContent, never innerHTML: patient and reply text is never interpreted.
+// is shown with textContent, so patient and reply text is never parsed as HTML.
 "use strict";
 (function () {
   const root = document.getElementById("chat");

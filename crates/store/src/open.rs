@@ -52,10 +52,15 @@ pub async fn migrate(cfg: &DatabaseConfig) -> Result<MigrationReport> {
             applied: SqliteStore::migrate(&cfg.url).await?,
         }),
         Some(_) => {
-            let owner = cfg.owner_url.as_deref().unwrap_or(&cfg.url);
+            // Grants are given by the owner to the app role; without a separate owner URL the
+            // application's own role runs migrations and there is nobody to grant to.
+            let (owner, grant_to) = match cfg.owner_url.as_deref() {
+                Some(owner) => (owner, cfg.app_role.as_deref()),
+                None => (cfg.url.as_str(), None),
+            };
             Ok(MigrationReport {
                 engine: "postgres",
-                applied: PgStore::migrate(owner, cfg.app_role.as_deref()).await?,
+                applied: PgStore::migrate(owner, grant_to).await?,
             })
         }
         None => Err(StoreError::Corrupt(

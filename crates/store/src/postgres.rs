@@ -86,12 +86,20 @@ impl PgStore {
             .bind(MIGRATION_LOCK)
             .execute(&mut *tx)
             .await?;
-        sqlx::raw_sql(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, name text NOT NULL, \
-             checksum bytea NOT NULL, applied_at bigint NOT NULL)",
-        )
-        .execute(&mut *tx)
-        .await?;
+        // Only create the bookkeeping table when it is missing: the app role (which may run
+        // this to check the schema is current) has no CREATE privilege.
+        let (exists,): (bool,) =
+            sqlx::query_as("SELECT to_regclass('schema_migrations') IS NOT NULL")
+                .fetch_one(&mut *tx)
+                .await?;
+        if !exists {
+            sqlx::raw_sql(
+                "CREATE TABLE schema_migrations (version bigint PRIMARY KEY, name text NOT NULL, \
+                 checksum bytea NOT NULL, applied_at bigint NOT NULL)",
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
         let mut applied = 0;
         for (version, name, sql) in MIGRATIONS {
             let checksum = crate::crypto::token_hash(sql);

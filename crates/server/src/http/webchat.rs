@@ -94,18 +94,25 @@ pub async fn post_message(
                 "The request body is too large.",
             )
         })?;
-    let msg: MessageIn = serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => AppError::client(
+    let invalid_body = || {
+        AppError::client(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_body",
             "Send a JSON object with a \"text\" string.",
-        ),
-        _ => AppError::client(
+        )
+    };
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| {
+        AppError::client(
             StatusCode::BAD_REQUEST,
             "invalid_json",
             "The request body is not valid JSON.",
-        ),
+        )
     })?;
+    // Only an object: serde would otherwise accept `["…"]` as a struct.
+    if !value.is_object() {
+        return Err(invalid_body());
+    }
+    let msg: MessageIn = serde_json::from_value(value).map_err(|_| invalid_body())?;
     if msg.text.trim().is_empty() {
         return Err(AppError::client(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -1,0 +1,292 @@
+//! The `frontdesk` binary itself: keys, tenants, the scripted terminal chat, the demo's
+//! start-up and clean stop, and `serve` refusing insecure settings.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_frontdesk");
+
+fn frontdesk(args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args);
+    // A clean environment: nothing from the developer's shell leaks into the test.
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("FRONTDESK_")) {
+        c.env_remove(k);
+    }
+    c.env_remove("RUST_LOG");
+    c
+}
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = frontdesk(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn keys_generate_tenant_create_and_a_scripted_terminal_chat() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let key = dir.path().join("master.key");
+    let (ok, out, err) = run(&[
+        "keys",
+        "generate",
+        "--id",
+        "k1",
+        "--out",
+        key.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}{err}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let (ok, out, err) = run(&[
+        "tenant",
+        "create",
+        "--slug",
+        "kauri-dental",
+        "--name",
+        "Kauri Dental",
+        "--timezone",
+        "Pacific/Auckland",
+        "--country",
+        "nz",
+        "--emergency",
+        "111",
+        "--currency",
+        "nzd",
+        "--address",
+        "1 Kauri Road, Whangārei",
+        "--hours",
+        "Mon-Fri 08:00-17:00",
+        "--owner-email",
+        "owner@kauri.example",
+        "--data-dir",
+        d,
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("created clinic `kauri-dental`"), "{out}");
+    let (ok, out, _) = run(&[
+        "tenant",
+        "create",
+        "--slug",
+        "kauri-dental",
+        "--name",
+        "X",
+        "--timezone",
+        "Pacific/Auckland",
+        "--country",
+        "NZ",
+        "--emergency",
+        "111",
+        "--currency",
+        "NZD",
+        "--data-dir",
+        d,
+    ]);
+    assert!(
+        !ok && !out.contains("created"),
+        "a duplicate slug is refused"
+    );
+    let (ok, _, err) = run(&[
+        "tenant",
+        "create",
+        "--slug",
+        "bad-tz",
+        "--name",
+        "X",
+        "--timezone",
+        "Mars/Base",
+        "--country",
+        "NZ",
+        "--emergency",
+        "111",
+        "--currency",
+        "NZD",
+        "--data-dir",
+        d,
+    ]);
+    assert!(!ok && err.contains("timezone"), "{err}");
+    let (ok, out, _) = run(&["tenant", "list", "--data-dir", d]);
+    assert!(ok && out.contains("kauri-dental"), "{out}");
+
+    let mut child = frontdesk(&["chat", "--tenant", "kauri-dental", "--data-dir", d])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"hello\n\nwhere are you?\nwhen are you open\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Chatting with Kauri Dental"), "{stdout}");
+    assert!(
+        stdout.contains("receptionist> You'll find Kauri Dental at 1 Kauri Road, Whangārei."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Mon–Fri 08:00–17:00"), "{stdout}");
+    assert_eq!(
+        stdout.matches("stored encrypted").count(),
+        1,
+        "privacy notice once: {stdout}"
+    );
+
+    let (ok, _, err) = run(&["chat", "--tenant", "no-such-clinic", "--data-dir", d]);
+    assert!(!ok && err.contains("no clinic `no-such-clinic`"), "{err}");
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_master_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = run(&["serve", "--data-dir", dir.path().to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        err.contains("refusing to start") && err.contains("master key"),
+        "{err}"
+    );
+}
+
+#[test]
+fn serve_refuses_insecure_cookies_and_a_world_readable_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("master.key");
+    std::fs::write(&key, "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = frontdesk(&["serve", "--data-dir", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"));
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = frontdesk(&["serve", "--data-dir", dir.path().to_str().unwrap()])
+        .env("FRONTDESK_COOKIE_SECURE", "false")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cookie_secure"));
+}
+
+#[tokio::test]
+async fn serve_refuses_a_postgres_role_that_bypasses_row_level_security() {
+    let Some(db) = frontdesk_store::testing::TestDb::postgres().await.unwrap() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("master.key");
+    let (ok, _, _) = run(&["keys", "generate", "--out", key.to_str().unwrap()]);
+    assert!(ok);
+    // The owner of the test database is the superuser `postgres`: RLS would not apply.
+    let out = frontdesk(&["serve", "--data-dir", dir.path().to_str().unwrap()])
+        .env("FRONTDESK_DATABASE_URL", db.owner_url.as_deref().unwrap())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("refusing to start") && err.contains("superuser"),
+        "{err}"
+    );
+    db.cleanup().await;
+}
+
+#[test]
+fn demo_seeds_serves_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut child = frontdesk(&["demo", "--data-dir", data.to_str().unwrap(), "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let base = loop {
+        let line = lines.next().expect("demo exited early").unwrap();
+        seen.push(line.clone());
+        if let Some(rest) = line.strip_prefix("frontdesk demo is running at ") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    let seen = seen.join("\n");
+    assert!(seen.contains("Generated a new master key"), "{seen}");
+    assert!(
+        seen.contains("Seeded demo clinic `harbour-physio`")
+            && seen.contains("Seeded demo clinic `nairobi-family`"),
+        "{seen}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(data.join("master.key"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    let page = std::process::Command::new("curl")
+        .args(["-sf", &format!("{base}/chat/nairobi-family")])
+        .output();
+    if let Ok(page) = page {
+        assert!(String::from_utf8_lossy(&page.stdout).contains("Nairobi Family Clinic"));
+    }
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(child.wait().unwrap().success());
+    assert!(
+        rest.iter().any(|l| l.contains("frontdesk demo stopped")),
+        "{rest:?}"
+    );
+
+    // A second start reuses the key and does not seed again.
+    let mut child = frontdesk(&["demo", "--data-dir", data.to_str().unwrap(), "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    loop {
+        let line = lines.next().expect("demo exited early").unwrap();
+        if line.starts_with("frontdesk demo is running at ") {
+            break;
+        }
+        seen.push(line);
+    }
+    assert!(
+        !seen
+            .iter()
+            .any(|l| l.contains("Generated") || l.contains("Seeded")),
+        "{seen:?}"
+    );
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(child.wait().unwrap().success());
+}

@@ -1,0 +1,9 @@
+//! The server's one integration-test binary (each extra test file is another slow link).
+//! Storage-backed tests run against both SQLite and PostgreSQL through `both_engines!`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cli;
+mod harness;
+mod observability;
+mod pages;
+mod webchat;

@@ -1,0 +1,223 @@
+//! The web chat API end to end: happy path, storage, and every error answer.
+
+use crate::harness::{TestApp, assert_error};
+use frontdesk_store::{Direction, Sender};
+
+crate::both_engines!(
+    a_chat_exchange_is_answered_and_stored,
+    unknown_clinic_is_404_json,
+    missing_or_invalid_token_is_401,
+    token_of_one_clinic_is_useless_on_another,
+    malformed_bodies_get_clear_errors_and_store_nothing,
+    text_size_limits_are_enforced_at_the_boundary,
+);
+
+async fn a_chat_exchange_is_answered_and_stored(app: TestApp) {
+    let (token, conv) = app.start_chat("harbour-physio").await;
+    let r = app
+        .say("harbour-physio", &token, "What are your opening hours?")
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let v: serde_json::Value = r.json().await.unwrap();
+    let replies = v["replies"].as_array().unwrap();
+    assert_eq!(
+        replies.len(),
+        2,
+        "privacy notice first, then the answer: {v}"
+    );
+    assert!(
+        replies[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("stored encrypted")
+    );
+    assert!(
+        replies[1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Mon–Fri 08:00–18:00, Sat 09:00–13:00")
+    );
+
+    let r = app.say("harbour-physio", &token, "where are you?").await;
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        v["replies"].as_array().unwrap().len(),
+        1,
+        "the notice is given once"
+    );
+    assert!(
+        v["replies"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("12 Quay Street")
+    );
+
+    let stored = app.messages("harbour-physio", &conv).await;
+    let shape: Vec<_> = stored.iter().map(|m| (m.direction, m.sender)).collect();
+    assert_eq!(
+        shape,
+        vec![
+            (Direction::Inbound, Sender::Patient),
+            (Direction::Outbound, Sender::Agent),
+            (Direction::Outbound, Sender::Agent),
+            (Direction::Inbound, Sender::Patient),
+            (Direction::Outbound, Sender::Agent),
+        ]
+    );
+    assert_eq!(stored[0].body, "What are your opening hours?");
+    assert_eq!(stored[3].body, "where are you?");
+    // Each reply is audited with the rule set that produced it, never with the text.
+    let scope = app.scope("harbour-physio").await;
+    let audit = app.store.audit_entries(scope, 0, 1000).await.unwrap();
+    let replied: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "agent.replied")
+        .collect();
+    assert_eq!(replied.len(), 2);
+    assert!(replied[0].details.contains("builtin-minimal-v1"));
+    assert!(!replied[0].details.contains("opening hours"));
+    app.finish().await;
+}
+
+async fn unknown_clinic_is_404_json(app: TestApp) {
+    for slug in ["no-such-clinic", "Bad_Slug!", "a"] {
+        let r = app
+            .client
+            .post(app.url(&format!("/v1/webchat/{slug}/sessions")))
+            .send()
+            .await
+            .unwrap();
+        assert_error(r, 404, "unknown_tenant").await;
+        let r = app.say(slug, "fdw_whatever", "hi").await;
+        assert_error(r, 404, "unknown_tenant").await;
+    }
+    let r = app
+        .client
+        .get(app.url("/nothing/here"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 404, "not_found").await;
+    app.finish().await;
+}
+
+async fn missing_or_invalid_token_is_401(app: TestApp) {
+    let url = app.url("/v1/webchat/harbour-physio/messages");
+    let r = app
+        .client
+        .post(&url)
+        .json(&serde_json::json!({"text": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    assert_error(r, 401, "invalid_token").await;
+    for header in [
+        "Bearer",
+        "Bearer ",
+        "Basic abc",
+        "fdw_abc",
+        "Bearer fdw_not_a_real_token",
+    ] {
+        let r = app
+            .client
+            .post(&url)
+            .header("authorization", header)
+            .json(&serde_json::json!({"text": "hi"}))
+            .send()
+            .await
+            .unwrap();
+        assert_error(r, 401, "invalid_token").await;
+    }
+    app.finish().await;
+}
+
+async fn token_of_one_clinic_is_useless_on_another(app: TestApp) {
+    let (token, conv) = app.start_chat("harbour-physio").await;
+    let nairobi = app.scope("nairobi-family").await;
+    let before = app
+        .store
+        .audit_entries(nairobi, 0, 10_000)
+        .await
+        .unwrap()
+        .len();
+    let r = app.say("nairobi-family", &token, "Habari").await;
+    assert_error(r, 401, "invalid_token").await;
+    assert_eq!(
+        app.store
+            .audit_entries(nairobi, 0, 10_000)
+            .await
+            .unwrap()
+            .len(),
+        before,
+        "nothing written"
+    );
+    assert!(app.messages("harbour-physio", &conv).await.is_empty());
+    // And the token still works where it belongs.
+    assert_eq!(app.say("harbour-physio", &token, "hi").await.status(), 200);
+    app.finish().await;
+}
+
+async fn malformed_bodies_get_clear_errors_and_store_nothing(app: TestApp) {
+    let (token, conv) = app.start_chat("harbour-physio").await;
+    let url = app.url("/v1/webchat/harbour-physio/messages");
+    let send = |body: &'static str| {
+        app.client
+            .post(&url)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    assert_error(send("not json").await.unwrap(), 400, "invalid_json").await;
+    assert_error(
+        send("{\"text\": \"unterminated").await.unwrap(),
+        400,
+        "invalid_json",
+    )
+    .await;
+    assert_error(send("").await.unwrap(), 400, "invalid_json").await;
+    assert_error(send("{}").await.unwrap(), 422, "invalid_body").await;
+    assert_error(send("{\"text\": 42}").await.unwrap(), 422, "invalid_body").await;
+    assert_error(send("[\"text\"]").await.unwrap(), 422, "invalid_body").await;
+    assert_error(send("{\"text\": \"\"}").await.unwrap(), 422, "empty_text").await;
+    assert_error(
+        send("{\"text\": \"  \\n\\t \"}").await.unwrap(),
+        422,
+        "empty_text",
+    )
+    .await;
+    assert!(app.messages("harbour-physio", &conv).await.is_empty());
+    app.finish().await;
+}
+
+async fn text_size_limits_are_enforced_at_the_boundary(app: TestApp) {
+    let (token, conv) = app.start_chat("harbour-physio").await;
+    let r = app.say("harbour-physio", &token, &"a".repeat(4097)).await;
+    assert_error(r, 413, "text_too_long").await;
+    // Multi-byte text is measured in bytes: 1,366 × "é…" is over 4 KiB.
+    let r = app.say("harbour-physio", &token, &"é…".repeat(1366)).await;
+    assert_error(r, 413, "text_too_long").await;
+    let huge = format!("{{\"text\": \"{}\"}}", "b".repeat(20_000));
+    let r = app
+        .client
+        .post(app.url("/v1/webchat/harbour-physio/messages"))
+        .bearer_auth(&token)
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 413, "payload_too_large").await;
+    assert!(
+        app.messages("harbour-physio", &conv).await.is_empty(),
+        "nothing stored for rejected input"
+    );
+    let r = app.say("harbour-physio", &token, &"a".repeat(4096)).await;
+    assert_eq!(r.status(), 200, "exactly 4 KiB is accepted");
+    assert_eq!(
+        app.messages("harbour-physio", &conv).await[0].body.len(),
+        4096
+    );
+    app.finish().await;
+}
