@@ -1,0 +1,306 @@
+//! Conformance of conversations, messages and the audit chain on both engines: turns stored
+//! whole and in order, redeliveries dropped without a trace, and an unbroken hash chain.
+
+use crate::harness::*;
+use frontdesk_domain::*;
+use frontdesk_store::testing::TestDb;
+use frontdesk_store::*;
+use jiff::SignedDuration;
+
+engine_tests!(
+    conversation_reads_back_and_needs_a_patient_of_the_tenant,
+    recorded_turns_come_back_in_order_with_bodies_directions_and_senders,
+    redelivered_inbound_message_is_a_duplicate_and_writes_nothing,
+    audit_chain_is_contiguous_from_one_and_each_entry_links_to_the_previous,
+);
+
+async fn conversation_reads_back_and_needs_a_patient_of_the_tenant(db: &TestDb) {
+    let (store, _clock) = store_with_clock(db).await;
+    let a = new_tenant(&*store, "alpha-clinic").await;
+    let patient = store
+        .create_patient(a, &NewPatient::default())
+        .await
+        .unwrap();
+    let id = store
+        .start_conversation(a, patient, Channel::Sms)
+        .await
+        .unwrap();
+    let expected = Conversation {
+        id,
+        patient_id: patient,
+        channel: Channel::Sms,
+        status: "open".into(),
+        urgency: "normal".into(),
+        created_at: start(),
+        last_message_at: start(),
+    };
+    assert_eq!(store.conversation(a, id).await.unwrap(), expected);
+    assert!(store.messages(a, id).await.unwrap().is_empty());
+    let last = all_audit(&*store, a).await.pop().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.target_id),
+        ("conversation.started", Some(id.to_string()))
+    );
+
+    assert_err!(
+        store
+            .start_conversation(a, PatientId::new(), Channel::Voice)
+            .await,
+        StoreError::NotFound
+    );
+    assert_err!(
+        store.conversation(a, ConversationId::new()).await,
+        StoreError::NotFound
+    );
+    assert_err!(
+        store.messages(a, ConversationId::new()).await,
+        StoreError::NotFound
+    );
+    let t = turn(NewMessage::inbound("hello?"), &[]);
+    assert_err!(
+        store.record_turn(a, ConversationId::new(), &t).await,
+        StoreError::NotFound
+    );
+}
+
+async fn recorded_turns_come_back_in_order_with_bodies_directions_and_senders(db: &TestDb) {
+    let (store, clock) = store_with_clock(db).await;
+    let a = new_tenant(&*store, "alpha-clinic").await;
+    let patient = store
+        .create_patient(a, &NewPatient::default())
+        .await
+        .unwrap();
+    let conv = store
+        .start_conversation(a, patient, Channel::Sms)
+        .await
+        .unwrap();
+
+    clock.advance(SignedDuration::from_mins(1));
+    let first = Turn {
+        inbound: NewMessage::inbound("Can I book for Tuesday? 🦷 <script>x</script>"),
+        replies: vec![
+            NewMessage::agent_reply("Yes — 9:00 or 10:30?"),
+            NewMessage {
+                direction: Direction::Outbound,
+                sender: Sender::System,
+                body: "Reply STOP to opt out".into(),
+                provider_message_id: None,
+            },
+        ],
+        audit: vec![AuditEvent::new(Actor::Agent, "agent.replied").target("conversation", conv)],
+    };
+    let ids1 = store.record_turn(a, conv, &first).await.unwrap();
+    clock.advance(SignedDuration::from_mins(1));
+    let second = turn(
+        delivered("10:30 please\nthanks", "SM0001"),
+        &["Booked: Tuesday 10:30."],
+    );
+    let ids2 = store.record_turn(a, conv, &second).await.unwrap();
+    assert_eq!((ids1.len(), ids2.len()), (3, 2));
+
+    let t1 = start().checked_add(SignedDuration::from_mins(1)).unwrap();
+    let t2 = start().checked_add(SignedDuration::from_mins(2)).unwrap();
+    let expected = [
+        (
+            ids1[0],
+            Direction::Inbound,
+            Sender::Patient,
+            "Can I book for Tuesday? 🦷 <script>x</script>",
+            "received",
+            t1,
+        ),
+        (
+            ids1[1],
+            Direction::Outbound,
+            Sender::Agent,
+            "Yes — 9:00 or 10:30?",
+            "sent",
+            t1,
+        ),
+        (
+            ids1[2],
+            Direction::Outbound,
+            Sender::System,
+            "Reply STOP to opt out",
+            "sent",
+            t1,
+        ),
+        (
+            ids2[0],
+            Direction::Inbound,
+            Sender::Patient,
+            "10:30 please\nthanks",
+            "received",
+            t2,
+        ),
+        (
+            ids2[1],
+            Direction::Outbound,
+            Sender::Agent,
+            "Booked: Tuesday 10:30.",
+            "sent",
+            t2,
+        ),
+    ];
+    let messages = store.messages(a, conv).await.unwrap();
+    let got: Vec<_> = messages
+        .iter()
+        .map(|m| {
+            (
+                m.id,
+                m.direction,
+                m.sender,
+                m.body.as_str(),
+                m.status.as_str(),
+                m.created_at,
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.conversation_id == conv && m.channel == Channel::Sms)
+    );
+
+    let c = store.conversation(a, conv).await.unwrap();
+    assert_eq!((c.created_at, c.last_message_at), (start(), t2));
+    let audit = all_audit(&*store, a).await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "agent.replied" && e.actor_kind == "agent"),
+        "the turn's audit event"
+    );
+}
+
+async fn redelivered_inbound_message_is_a_duplicate_and_writes_nothing(db: &TestDb) {
+    let (store, clock) = store_with_clock(db).await;
+    let a = new_tenant(&*store, "alpha-clinic").await;
+    let patient = store
+        .create_patient(a, &NewPatient::default())
+        .await
+        .unwrap();
+    let conv = store
+        .start_conversation(a, patient, Channel::Whatsapp)
+        .await
+        .unwrap();
+    let mut original = turn(delivered("First delivery", "wamid.HBgL"), &["Reply"]);
+    original
+        .audit
+        .push(AuditEvent::new(Actor::Agent, "agent.replied"));
+    store.record_turn(a, conv, &original).await.unwrap();
+
+    let messages_before = store.messages(a, conv).await.unwrap();
+    let audit_before = all_audit(&*store, a).await;
+    let conversation_before = store.conversation(a, conv).await.unwrap();
+    let mut raw = crate::raw::Raw::open(db).await;
+    let rows_before = raw.row_counts().await;
+
+    clock.advance(SignedDuration::from_mins(5));
+    let mut redelivery = turn(
+        delivered("Second delivery, same id", "wamid.HBgL"),
+        &["Another reply"],
+    );
+    redelivery
+        .audit
+        .push(AuditEvent::new(Actor::Agent, "agent.replied"));
+    assert_err!(
+        store.record_turn(a, conv, &redelivery).await,
+        StoreError::Duplicate
+    );
+
+    assert_eq!(raw.row_counts().await, rows_before, "no row in any table");
+    assert_eq!(store.messages(a, conv).await.unwrap(), messages_before);
+    assert_eq!(all_audit(&*store, a).await, audit_before);
+    assert_eq!(
+        store.conversation(a, conv).await.unwrap(),
+        conversation_before,
+        "last_message_at unchanged"
+    );
+
+    // The same provider id on another channel, or in another clinic, is another message.
+    let sms = store
+        .start_conversation(a, patient, Channel::Sms)
+        .await
+        .unwrap();
+    store
+        .record_turn(a, sms, &turn(delivered("Via SMS", "wamid.HBgL"), &[]))
+        .await
+        .unwrap();
+    let b = new_tenant(&*store, "beta-clinic").await;
+    let pb = store
+        .create_patient(b, &NewPatient::default())
+        .await
+        .unwrap();
+    let cb = store
+        .start_conversation(b, pb, Channel::Whatsapp)
+        .await
+        .unwrap();
+    store
+        .record_turn(b, cb, &turn(delivered("Other clinic", "wamid.HBgL"), &[]))
+        .await
+        .unwrap();
+    assert_eq!(store.messages(b, cb).await.unwrap()[0].body, "Other clinic");
+}
+
+async fn audit_chain_is_contiguous_from_one_and_each_entry_links_to_the_previous(db: &TestDb) {
+    let store = store(db).await;
+    let (a, b) = seed_two(&*store).await;
+    let event = AuditEvent::new(Actor::Staff(a.user), "record.viewed")
+        .target("patient", a.patient)
+        .details(serde_json::json!({ "reason": "follow-up" }));
+    store.append_audit(a.scope, &event).await.unwrap();
+
+    for tenant in [&a, &b] {
+        let entries = all_audit(&*store, tenant.scope).await;
+        assert!(
+            entries.len() >= 10,
+            "every seeded operation is audited, got {}",
+            entries.len()
+        );
+        assert_eq!(
+            entries[0].prev_hash,
+            vec![0u8; 32],
+            "the chain starts at the genesis hash"
+        );
+        assert_eq!(entries[0].action, "tenant.created");
+        for (i, e) in entries.iter().enumerate() {
+            assert_eq!(e.seq, i as i64 + 1, "seq is contiguous from 1");
+            assert_eq!(e.hash.len(), 32);
+        }
+        for pair in entries.windows(2) {
+            assert_eq!(
+                pair[1].prev_hash, pair[0].hash,
+                "entry {} links to entry {}",
+                pair[1].seq, pair[0].seq
+            );
+            assert_ne!(pair[1].hash, pair[0].hash);
+        }
+    }
+
+    let entries = all_audit(&*store, a.scope).await;
+    let last = entries.last().unwrap();
+    assert_eq!(
+        (last.actor_kind.as_str(), last.actor_id.clone()),
+        ("staff", Some(a.user.to_string()))
+    );
+    assert_eq!(
+        (last.action.as_str(), last.target_kind.as_deref()),
+        ("record.viewed", Some("patient"))
+    );
+    assert_eq!(last.target_id, Some(a.patient.to_string()));
+    assert_eq!(last.details, r#"{"reason":"follow-up"}"#);
+
+    assert_eq!(
+        store.audit_entries(a.scope, 2, 3).await.unwrap(),
+        entries[2..5]
+    );
+    assert!(
+        store
+            .audit_entries(a.scope, last.seq, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -1,0 +1,204 @@
+//! Fixtures shared by the tests: clinic profiles, parsed values, stores with a movable clock,
+//! and a tenant populated through every store operation (with the ids to ask for it back).
+
+use frontdesk_domain::*;
+use frontdesk_store::testing::{TestDb, test_keyring};
+use frontdesk_store::*;
+use jiff::{SignedDuration, Timestamp};
+use std::sync::Arc;
+
+/// A valid clinic profile named `name` (New Zealand, NZD).
+pub fn profile(name: &str) -> ClinicProfile {
+    ClinicProfile {
+        name: name.to_owned(),
+        timezone: "Pacific/Auckland".into(),
+        country: "NZ".into(),
+        languages: vec!["en".into(), "mi".into()],
+        emergency_numbers: vec!["111".into()],
+        address: "1 Queen Street, Auckland".into(),
+        phone: Some("+6495550100".into()),
+        currency: "NZD".into(),
+        hours: weekdays(8 * 60, 17 * 60),
+        privacy_notice: "We keep your messages to care for you.".into(),
+    }
+}
+
+/// Monday to Friday `open`–`close`, closed at the weekend.
+pub fn weekdays(open: u16, close: u16) -> WeeklyHours {
+    let day = Some(DayHours::new(open, close).unwrap());
+    WeeklyHours([day, day, day, day, day, None, None])
+}
+
+pub fn slug(s: &str) -> TenantSlug {
+    TenantSlug::parse(s).unwrap()
+}
+
+pub fn phone(s: &str) -> E164Phone {
+    E164Phone::parse(s).unwrap()
+}
+
+pub fn email(s: &str) -> Email {
+    Email::parse(s).unwrap()
+}
+
+/// Where every [`ManualClock`] in these tests starts (a whole second, so no rounding).
+pub fn start() -> Timestamp {
+    Timestamp::from_second(1_900_000_000).unwrap()
+}
+
+pub async fn store(db: &TestDb) -> Arc<dyn Store> {
+    db.open_default().await.expect("open the store")
+}
+
+/// A store whose "now" only moves when the test says so.
+pub async fn store_with_clock(db: &TestDb) -> (Arc<dyn Store>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(start()));
+    let store = db
+        .open(test_keyring(), clock.clone())
+        .await
+        .expect("open the store");
+    (store, clock)
+}
+
+pub async fn new_tenant(store: &dyn Store, s: &str) -> TenantScope {
+    store
+        .create_tenant(&slug(s), &profile(&format!("Clinic {s}")))
+        .await
+        .expect("create tenant")
+}
+
+/// A patient message with a provider's message id (as a channel webhook delivers it).
+pub fn delivered(body: &str, provider_id: &str) -> NewMessage {
+    NewMessage {
+        provider_message_id: Some(provider_id.to_owned()),
+        ..NewMessage::inbound(body)
+    }
+}
+
+pub fn turn(inbound: NewMessage, replies: &[&str]) -> Turn {
+    Turn {
+        inbound,
+        replies: replies
+            .iter()
+            .map(|r| NewMessage::agent_reply(*r))
+            .collect(),
+        audit: Vec::new(),
+    }
+}
+
+/// Every audit entry of the tenant.
+pub async fn all_audit(store: &dyn Store, scope: TenantScope) -> Vec<AuditEntry> {
+    store
+        .audit_entries(scope, 0, u32::MAX)
+        .await
+        .expect("audit entries")
+}
+
+/// One tenant with a row in every table the store API can write, and the ids to read it back.
+pub struct Seeded {
+    pub scope: TenantScope,
+    pub slug: TenantSlug,
+    pub practitioner: PractitionerId,
+    pub hours: WeeklyHours,
+    pub service: ServiceId,
+    pub faq: FaqId,
+    pub patient: PatientId,
+    pub phone: E164Phone,
+    pub user: UserId,
+    pub user_email: Email,
+    pub conversation: ConversationId,
+    pub messages: Vec<MessageId>,
+    pub webchat_token: String,
+    pub webchat_conversation: ConversationId,
+}
+
+/// Creates tenant `slug_str` and fills it through the store API. `tag` makes every value of
+/// this tenant distinct from another tenant's; `phone_str` is its patient's phone.
+pub async fn seed(store: &dyn Store, slug_str: &str, tag: &str, phone_str: &str) -> Seeded {
+    let slug = slug(slug_str);
+    let scope = store
+        .create_tenant(&slug, &profile(&format!("Clinic {tag}")))
+        .await
+        .unwrap();
+    let practitioner = store
+        .add_practitioner(scope, &format!("Dr {tag}"), "GP")
+        .await
+        .unwrap();
+    let hours = weekdays(9 * 60, 15 * 60);
+    store
+        .set_practitioner_hours(scope, practitioner, &hours)
+        .await
+        .unwrap();
+    let new_service = NewService {
+        name: format!("Consult {tag}"),
+        duration_min: 15,
+        buffer_min: 5,
+        price_minor: Some(6500),
+    };
+    let service = store.add_service(scope, &new_service).await.unwrap();
+    let faq = store
+        .add_faq(
+            scope,
+            &format!("Parking {tag}?"),
+            &format!("Behind the building {tag}."),
+        )
+        .await
+        .unwrap();
+    let phone = phone(phone_str);
+    let new_patient = NewPatient {
+        name: Some(format!("Patient {tag}")),
+        phone: Some(phone.clone()),
+        email: Some(email(&format!("patient.{tag}@example.org"))),
+        language: Some("en".into()),
+    };
+    let patient = store.create_patient(scope, &new_patient).await.unwrap();
+    let user_email = email(&format!("staff.{tag}@example.org"));
+    let new_user = NewUser {
+        email: user_email.clone(),
+        name: format!("Staff {tag}"),
+        role: Role::Reception,
+    };
+    let user = store.create_user(scope, &new_user).await.unwrap();
+    let conversation = store
+        .start_conversation(scope, patient, Channel::Whatsapp)
+        .await
+        .unwrap();
+    let mut first = turn(
+        delivered(&format!("Hello from {tag}"), &format!("wamid.{tag}")),
+        &[&format!("Kia ora {tag}")],
+    );
+    first
+        .audit
+        .push(AuditEvent::new(Actor::Agent, "agent.replied").target("conversation", conversation));
+    let messages = store
+        .record_turn(scope, conversation, &first)
+        .await
+        .unwrap();
+    let web = store
+        .start_webchat(&slug, SignedDuration::from_mins(30))
+        .await
+        .unwrap();
+    Seeded {
+        scope,
+        slug,
+        practitioner,
+        hours,
+        service,
+        faq,
+        patient,
+        phone,
+        user,
+        user_email,
+        conversation,
+        messages,
+        webchat_token: web.token.to_string(),
+        webchat_conversation: web.conversation_id,
+    }
+}
+
+/// Two tenants, A and B, each seeded with distinct values and phones.
+pub async fn seed_two(store: &dyn Store) -> (Seeded, Seeded) {
+    let a = seed(store, "clinic-a", "alpha", "+64 21 555 0101").await;
+    let b = seed(store, "clinic-b", "beta", "+64 21 555 0202").await;
+    (a, b)
+}

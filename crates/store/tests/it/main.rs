@@ -1,0 +1,96 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The store's integration tests, in one binary (each extra test binary is another slow link).
+//!
+//! Every engine-independent test is written once as `async fn name(db: &TestDb)` and expanded
+//! by [`engine_tests!`] into `sqlite_name` and `postgres_name`, each on its own fresh database.
+//! The PostgreSQL half is skipped only when PostgreSQL is unreachable and neither `CI` nor
+//! `FRONTDESK_REQUIRE_PG` is set (see `frontdesk_store::testing`).
+//!
+//! - `conformance_*`: every public store operation, on both engines.
+//! - `cross_tenant`: every scoped operation asked with another tenant's ids answers as if the
+//!   id did not exist; on PostgreSQL also as the owner, without RLS, to test the application's
+//!   own filters alone.
+//! - `rls`: PostgreSQL row-level security, checked table by table through the app role, and
+//!   shown to fail when a table's policy is disabled or dropped.
+//! - `encryption`: personal data and message text never reach storage in clear, and a
+//!   ciphertext moved to another row does not open.
+
+/// Expands each named `async fn name(db: &TestDb)` into `sqlite_name` and `postgres_name` tests.
+macro_rules! engine_tests {
+    ($($name:ident),* $(,)?) => {
+        pastey::paste! {$(
+            #[tokio::test]
+            async fn [<sqlite_ $name>]() {
+                let db = frontdesk_store::testing::TestDb::sqlite().await.expect("SQLite test database");
+                $name(&db).await;
+                db.cleanup().await;
+            }
+
+            #[tokio::test]
+            async fn [<postgres_ $name>]() {
+                let Some(db) = frontdesk_store::testing::TestDb::postgres().await.expect("PostgreSQL test database") else {
+                    return;
+                };
+                $name(&db).await;
+                db.cleanup().await;
+            }
+        )*}
+    };
+}
+
+/// Expands each named `async fn name(db: &TestDb)` into a `postgres_name` test only.
+macro_rules! postgres_tests {
+    ($($name:ident),* $(,)?) => {
+        pastey::paste! {$(
+            #[tokio::test]
+            async fn [<postgres_ $name>]() {
+                let Some(db) = frontdesk_store::testing::TestDb::postgres().await.expect("PostgreSQL test database") else {
+                    return;
+                };
+                $name(&db).await;
+                db.cleanup().await;
+            }
+        )*}
+    };
+}
+
+/// Expands each named `async fn name(db: &TestDb)` into `postgres_as_owner_name`: the store
+/// connects as the schema owner, a superuser to whom row-level security does not apply, so
+/// the application's own tenant filters are the only wall left (each wall is tested alone).
+macro_rules! postgres_as_owner_tests {
+    ($($name:ident),* $(,)?) => {
+        pastey::paste! {$(
+            #[tokio::test]
+            async fn [<postgres_as_owner_ $name>]() {
+                let Some(mut db) = frontdesk_store::testing::TestDb::postgres().await.expect("PostgreSQL test database") else {
+                    return;
+                };
+                db.cfg.url = db.owner_url.clone().expect("owner URL");
+                $name(&db).await;
+                db.cleanup().await;
+            }
+        )*}
+    };
+}
+
+/// Asserts that a store call failed with the given `StoreError` pattern.
+macro_rules! assert_err {
+    ($result:expr, $pattern:pat) => {
+        match $result {
+            Err($pattern) => {}
+            Err(other) => panic!("expected Err({}), got Err({other:?})", stringify!($pattern)),
+            Ok(_) => panic!("expected Err({}), got Ok", stringify!($pattern)),
+        }
+    };
+}
+
+mod conformance_catalog;
+mod conformance_conversations;
+mod conformance_people;
+mod conformance_webchat;
+mod cross_tenant;
+mod encryption;
+mod harness;
+mod raw;
+mod rls;
+mod rls_support;

@@ -1,0 +1,138 @@
+//! Access below the store, for assertions about what is really stored: SQLite opened
+//! directly, PostgreSQL as the test database's owner (a superuser, so RLS does not apply).
+
+use frontdesk_store::testing::{Engine, TestDb};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, SqliteConnection};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+pub enum Raw {
+    Sqlite(SqliteConnection),
+    Pg(PgConnection),
+}
+
+/// Quotes a table or column name taken from the catalogue or from the test itself.
+pub fn ident(name: &str) -> String {
+    assert!(
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+        "unexpected identifier {name:?}"
+    );
+    format!("\"{name}\"")
+}
+
+impl Raw {
+    pub async fn open(db: &TestDb) -> Raw {
+        match db.engine {
+            Engine::Sqlite => Raw::Sqlite(
+                SqliteConnection::connect(&db.cfg.url)
+                    .await
+                    .expect("raw SQLite connection"),
+            ),
+            Engine::Postgres => {
+                let owner = db
+                    .owner_url
+                    .as_deref()
+                    .expect("owner URL of a PostgreSQL test database");
+                Raw::Pg(
+                    PgConnection::connect(owner)
+                        .await
+                        .expect("owner connection"),
+                )
+            }
+        }
+    }
+
+    /// Every table of the schema, migrations bookkeeping included.
+    pub async fn tables(&mut self) -> Vec<String> {
+        let tables: Vec<String> = match self {
+            Raw::Sqlite(c) => sqlx::query_scalar(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            )
+            .fetch_all(c)
+            .await
+            .unwrap(),
+            Raw::Pg(c) => sqlx::query_scalar(
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
+            )
+            .fetch_all(c)
+            .await
+            .unwrap(),
+        };
+        assert!(
+            tables.len() >= 20,
+            "expected the whole schema, found {tables:?}"
+        );
+        tables
+    }
+
+    /// The number of rows in every table.
+    pub async fn row_counts(&mut self) -> BTreeMap<String, i64> {
+        let mut counts = BTreeMap::new();
+        for table in self.tables().await {
+            let sql = AssertSqlSafe(format!("SELECT count(*) FROM {}", ident(&table)));
+            let n: i64 = match self {
+                Raw::Sqlite(c) => sqlx::query_scalar(sql).fetch_one(c).await.unwrap(),
+                Raw::Pg(c) => sqlx::query_scalar(sql).fetch_one(c).await.unwrap(),
+            };
+            counts.insert(table, n);
+        }
+        counts
+    }
+
+    /// Overwrites `column` of row `to` with the value the same column holds in row `from`
+    /// (how an attacker with write access to the database would swap ciphertexts).
+    pub async fn copy_column(&mut self, table: &str, column: &str, from: Uuid, to: Uuid) {
+        let (t, c) = (ident(table), ident(column));
+        let sql = format!("UPDATE {t} SET {c} = (SELECT {c} FROM {t} WHERE id = $1) WHERE id = $2");
+        assert_eq!(
+            self.execute(sql, &[from, to]).await,
+            1,
+            "exactly one row of {table} changed"
+        );
+    }
+
+    /// Overwrites column `to_column` of row `row` with its own `from_column`.
+    pub async fn copy_within_row(
+        &mut self,
+        table: &str,
+        from_column: &str,
+        to_column: &str,
+        row: Uuid,
+    ) {
+        let sql = format!(
+            "UPDATE {} SET {} = {} WHERE id = $1",
+            ident(table),
+            ident(to_column),
+            ident(from_column)
+        );
+        assert_eq!(
+            self.execute(sql, &[row]).await,
+            1,
+            "exactly one row of {table} changed"
+        );
+    }
+
+    /// Runs one statement binding `ids` as $1, $2, …; returns the number of rows affected.
+    pub async fn execute(&mut self, sql: String, ids: &[Uuid]) -> u64 {
+        match self {
+            Raw::Sqlite(c) => {
+                let mut q = sqlx::query(AssertSqlSafe(sql));
+                for id in ids {
+                    q = q.bind(*id);
+                }
+                q.execute(c).await.unwrap().rows_affected()
+            }
+            Raw::Pg(c) => {
+                let mut q = sqlx::query(AssertSqlSafe(sql));
+                for id in ids {
+                    q = q.bind(*id);
+                }
+                q.execute(c).await.unwrap().rows_affected()
+            }
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! Support for the row-level security tests: the list of tenant tables (from the catalogue
+//! and from the migration), two tenants seeded with rows in every one of them, and
+//! [`check_isolation`], which probes one table through the app role.
+
+use crate::harness::{seed_two, store};
+use crate::raw::ident;
+use frontdesk_store::testing::TestDb;
+use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Transaction};
+use uuid::Uuid;
+
+const PG_MIGRATION: &str = include_str!("../../migrations/postgres/0001_init.sql");
+
+/// The policy every tenant table carries, exactly as the migration creates it.
+pub fn create_policy_sql(table: &str) -> String {
+    format!(
+        "CREATE POLICY tenant_isolation ON {} USING (tenant_id = frontdesk_current_tenant()) \
+         WITH CHECK (tenant_id = frontdesk_current_tenant())",
+        ident(table)
+    )
+}
+
+/// The tables named in the migration's `DO` block that enables row-level security.
+pub fn tables_declared_in_migration() -> Vec<String> {
+    let marker = "FOREACH t IN ARRAY ARRAY[";
+    let start = PG_MIGRATION
+        .find(marker)
+        .expect("the RLS DO block in the migration")
+        + marker.len();
+    let end = start
+        + PG_MIGRATION[start..]
+            .find(']')
+            .expect("end of the table array");
+    PG_MIGRATION[start..end]
+        .split(',')
+        .map(|s| s.trim().trim_matches('\'').to_owned())
+        .collect()
+}
+
+/// Every table in schema `public` with a `tenant_id` column.
+pub async fn tenant_tables(owner: &mut PgConnection) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT c.table_name::text FROM information_schema.columns c \
+         JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+         WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id' AND t.table_type = 'BASE TABLE' \
+         ORDER BY 1",
+    )
+    .fetch_all(owner)
+    .await
+    .unwrap()
+}
+
+/// Two tenants with rows in every tenant table, and connections as owner and as app role.
+pub struct Fixture {
+    pub a: Uuid,
+    pub b: Uuid,
+    pub tables: Vec<String>,
+    pub owner: PgConnection,
+    pub app: PgConnection,
+}
+
+pub async fn seeded_fixture(db: &TestDb) -> Fixture {
+    let store = store(db).await;
+    let (sa, sb) = seed_two(&*store).await;
+    let mut owner = PgConnection::connect(db.owner_url.as_deref().unwrap())
+        .await
+        .unwrap();
+    // Tables no store operation writes yet: inserted as the owner.
+    for s in [&sa, &sb] {
+        let tenant = s.scope.tenant_id().as_uuid();
+        let exec = |sql: &'static str| sqlx::query(sql).bind(tenant);
+        exec("INSERT INTO practitioner_services (tenant_id, practitioner_id, service_id) VALUES ($1, $2, $3)")
+            .bind(s.practitioner.as_uuid())
+            .bind(s.service.as_uuid())
+            .execute(&mut owner)
+            .await
+            .unwrap();
+        exec(
+            "INSERT INTO schedule_exceptions (tenant_id, id, practitioner_id, starts_at, ends_at, reason) \
+             VALUES ($1, $2, $3, 100, 200, 'Annual leave')",
+        )
+        .bind(Uuid::now_v7())
+        .bind(s.practitioner.as_uuid())
+        .execute(&mut owner)
+        .await
+        .unwrap();
+        exec(
+            "INSERT INTO appointments (tenant_id, id, patient_id, practitioner_id, service_id, starts_at, ends_at, \
+             status, idempotency_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1000, 2000, 'booked', $6, 0, 0)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(s.patient.as_uuid())
+        .bind(s.practitioner.as_uuid())
+        .bind(s.service.as_uuid())
+        .bind(format!("book-{}", s.patient))
+        .execute(&mut owner)
+        .await
+        .unwrap();
+        exec(
+            "INSERT INTO jobs (tenant_id, id, kind, payload, run_at, idempotency_key, created_at, updated_at) \
+             VALUES ($1, $2, 'process_message', '{\"n\": 1}', 0, $3, 0, 0)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(format!("job-{}", s.conversation))
+        .execute(&mut owner)
+        .await
+        .unwrap();
+        exec(
+            "INSERT INTO outbox (tenant_id, id, message_id, channel, idempotency_key, next_attempt_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'whatsapp', $4, 0, 0, 0)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(s.messages[1].as_uuid())
+        .bind(format!("send-{}", s.messages[1]))
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    }
+    let (a, b) = (
+        sa.scope.tenant_id().as_uuid(),
+        sb.scope.tenant_id().as_uuid(),
+    );
+    let tables = tenant_tables(&mut owner).await;
+    for table in &tables {
+        let sql = format!(
+            "SELECT count(*) FILTER (WHERE tenant_id = $1), count(*) FILTER (WHERE tenant_id = $2) FROM {}",
+            ident(table)
+        );
+        let (in_a, in_b): (i64, i64) = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(a)
+            .bind(b)
+            .fetch_one(&mut owner)
+            .await
+            .unwrap();
+        assert!(
+            in_a > 0 && in_b > 0,
+            "{table} is not seeded for both tenants ({in_a}, {in_b}): seed it above"
+        );
+    }
+    let app = PgConnection::connect(&db.cfg.url).await.unwrap();
+    Fixture {
+        a,
+        b,
+        tables,
+        owner,
+        app,
+    }
+}
+
+fn sql_error(table: &str, what: &str) -> impl FnOnce(sqlx::Error) -> String {
+    let prefix = format!("{table}: {what}");
+    move |e| format!("{prefix}: {e}")
+}
+
+/// A transaction of the app role, with `app.tenant_id` set to `tenant` (or left unset).
+async fn begin_as<'c>(
+    app: &'c mut PgConnection,
+    table: &str,
+    tenant: Option<Uuid>,
+) -> Result<Transaction<'c, Postgres>, String> {
+    let mut tx = app.begin().await.map_err(sql_error(table, "BEGIN"))?;
+    if let Some(tenant) = tenant {
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+            .bind(tenant.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(sql_error(table, "set_config"))?;
+    }
+    Ok(tx)
+}
+
+/// Runs `sql` (binding `ids` as $1, $2, …) as tenant `a`, rolls back, and returns what it did.
+async fn try_as(
+    app: &mut PgConnection,
+    table: &str,
+    a: Uuid,
+    sql: String,
+    ids: &[Uuid],
+) -> Result<Result<u64, sqlx::Error>, String> {
+    let mut tx = begin_as(app, table, Some(a)).await?;
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let result = query.execute(&mut *tx).await.map(|r| r.rows_affected());
+    tx.rollback().await.map_err(sql_error(table, "ROLLBACK"))?;
+    Ok(result)
+}
+
+/// The statement must have been refused for lack of privilege (SQLSTATE 42501), which is
+/// also what a row-level security WITH CHECK violation answers.
+fn expect_denied(table: &str, what: &str, result: Result<u64, sqlx::Error>) -> Result<(), String> {
+    match result {
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42501") => Ok(()),
+        Err(e) => Err(format!("{table}: {what} failed, but not with 42501: {e}")),
+        Ok(n) => Err(format!("{table}: {what} was allowed ({n} rows)")),
+    }
+}
+
+/// With no privilege for the statement: 42501. Otherwise it must touch no row.
+fn expect_no_rows(
+    table: &str,
+    what: &str,
+    privileged: bool,
+    result: Result<u64, sqlx::Error>,
+) -> Result<(), String> {
+    match result {
+        Ok(0) if privileged => Ok(()),
+        Ok(n) => Err(format!("{table}: {what} touched {n} rows")),
+        Err(_) if !privileged => expect_denied(table, what, result),
+        Err(e) => Err(format!("{table}: {what} failed: {e}")),
+    }
+}
+
+/// Whether the connected role holds privilege `p` (e.g. `UPDATE`) on `table`.
+pub async fn has_privilege(conn: &mut PgConnection, table: &str, p: &str) -> Result<bool, String> {
+    sqlx::query_scalar("SELECT has_table_privilege(current_user, $1, $2)")
+        .bind(format!("public.{table}"))
+        .bind(p)
+        .fetch_one(conn)
+        .await
+        .map_err(sql_error(table, "privilege"))
+}
+
+/// Probes `table` through the app role connection `app`, as tenant `a` with tenant `b`'s rows
+/// present. Every probe runs in its own transaction, rolled back.
+pub async fn check_isolation(
+    app: &mut PgConnection,
+    table: &str,
+    a: Uuid,
+    b: Uuid,
+) -> Result<(), String> {
+    let t = ident(table);
+    let can_update = has_privilege(app, table, "UPDATE").await?;
+    let can_delete = has_privilege(app, table, "DELETE").await?;
+
+    let mut tx = begin_as(app, table, Some(a)).await?;
+    let counts = format!(
+        "SELECT count(*) FILTER (WHERE tenant_id = $1), count(*) FILTER (WHERE tenant_id <> $1) FROM {t}"
+    );
+    let (own, others): (i64, i64) = sqlx::query_as(AssertSqlSafe(counts))
+        .bind(a)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(sql_error(table, "count"))?;
+    let of_b: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT count(*) FROM {t} WHERE tenant_id = $1"
+    )))
+    .bind(b)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(sql_error(table, "count B"))?;
+    tx.rollback().await.map_err(sql_error(table, "ROLLBACK"))?;
+    if own == 0 {
+        return Err(format!("{table}: tenant A sees none of its own rows"));
+    }
+    if others > 0 || of_b > 0 {
+        return Err(format!(
+            "{table}: tenant A sees {others} rows of other tenants ({of_b} of B)"
+        ));
+    }
+
+    let copy = format!(
+        "INSERT INTO {t} SELECT (jsonb_populate_record(NULL::{t}, to_jsonb(x) || jsonb_build_object('tenant_id', $1::uuid))).* \
+         FROM {t} x LIMIT 1"
+    );
+    expect_denied(
+        table,
+        "inserting a copy of A's row as B",
+        try_as(app, table, a, copy, &[b]).await?,
+    )?;
+    let touch_b = format!("UPDATE {t} SET tenant_id = tenant_id WHERE tenant_id = $1");
+    expect_no_rows(
+        table,
+        "updating B's rows",
+        can_update,
+        try_as(app, table, a, touch_b, &[b]).await?,
+    )?;
+    let move_a = format!("UPDATE {t} SET tenant_id = $1 WHERE tenant_id = $2");
+    expect_denied(
+        table,
+        "moving A's rows to B",
+        try_as(app, table, a, move_a, &[b, a]).await?,
+    )?;
+    let delete_b = format!("DELETE FROM {t} WHERE tenant_id = $1");
+    expect_no_rows(
+        table,
+        "deleting B's rows",
+        can_delete,
+        try_as(app, table, a, delete_b, &[b]).await?,
+    )?;
+
+    let mut tx = begin_as(app, table, None).await?;
+    let unscoped: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {t}")))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(sql_error(table, "count without a tenant"))?;
+    tx.rollback().await.map_err(sql_error(table, "ROLLBACK"))?;
+    if unscoped != 0 {
+        return Err(format!(
+            "{table}: {unscoped} rows visible with no tenant set"
+        ));
+    }
+    Ok(())
+}
