@@ -249,6 +249,13 @@ async fn demo_cmd(data_dir: &Path, port: u16) -> anyhow::Result<()> {
         config: None,
     };
     let mut cfg = resolve(&data, LogFormat::Pretty, "info")?;
+    // The demo is always its own SQLite file and key on loopback, whatever the environment
+    // or a frontdesk.toml in this directory say (those are for `serve`).
+    cfg.database_url = Some(SecretString::from(format!(
+        "sqlite://{}",
+        data_dir.join("frontdesk.db").display()
+    )));
+    cfg.master_key = Some(config::read_key_file(&key_file)?);
     cfg.listen = SocketAddr::from(([127, 0, 0, 1], port));
     let store = open_store(&cfg).await?;
     for slug in demo::seed(store.as_ref()).await? {

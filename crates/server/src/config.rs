@@ -187,7 +187,7 @@ pub fn load(
             warnings.push(format!("unknown configuration key `{key}` is ignored"));
         }
     }
-    let mut config: Config = fig.extract().map_err(|e| invalid(e.to_string()))?;
+    let mut config: Config = fig.extract().map_err(describe_without_values)?;
     if config.master_key.is_none()
         && let Some(path) = config.master_key_file.clone()
     {
@@ -196,10 +196,45 @@ pub fn load(
     Ok(Loaded { config, warnings })
 }
 
+/// A configuration error naming the key and what was expected, never the value given (it
+/// may be a key or a password).
+fn describe_without_values(errors: figment::Error) -> ConfigError {
+    use figment::error::Kind;
+    let messages: Vec<String> = errors
+        .into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() {
+                "(top level)".to_owned()
+            } else {
+                e.path.join(".")
+            };
+            match &e.kind {
+                Kind::InvalidType(_, expected) | Kind::InvalidValue(_, expected) => {
+                    format!("invalid value for `{key}`: expected {expected}")
+                }
+                Kind::InvalidLength(_, expected) => {
+                    format!("wrong number of items for `{key}`: expected {expected}")
+                }
+                Kind::UnknownVariant(_, allowed) => format!(
+                    "invalid value for `{key}`: expected one of {}",
+                    allowed.join(", ")
+                ),
+                Kind::MissingField(field) => format!("missing `{field}`"),
+                _ => format!("invalid value for `{key}`"),
+            }
+        })
+        .collect();
+    invalid(messages.join("; "))
+}
+
 /// `FRONTDESK_A__B=v` → `a.b = v` as TOML text (values that are not valid TOML become strings).
 fn toml_table(env: &[(String, String)]) -> std::collections::BTreeMap<String, String> {
     env.iter()
         .filter_map(|(k, v)| {
+            // FRONTDESK_TEST_* and FRONTDESK_REQUIRE_PG belong to the test suite, not to us.
+            if k.starts_with("FRONTDESK_TEST_") || k == "FRONTDESK_REQUIRE_PG" {
+                return None;
+            }
             let key = k
                 .strip_prefix("FRONTDESK_")?
                 .to_lowercase()
@@ -408,6 +443,30 @@ mod tests {
         let problems = l.config.production_problems();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(l.config.keyring().is_err());
+    }
+
+    #[test]
+    fn errors_never_echo_the_value_given() {
+        let env_vars = env(&[(
+            "FRONTDESK_RETIRED_MASTER_KEYS",
+            "k0:c2VjcmV0LWtleS1tYXRlcmlhbA==",
+        )]);
+        let msg = load(None, env_vars).unwrap_err().to_string();
+        assert!(msg.contains("retired_master_keys"), "{msg}");
+        assert!(!msg.contains("c2VjcmV0") && !msg.contains("k0:"), "{msg}");
+        let l = load(
+            None,
+            env(&[
+                ("FRONTDESK_TEST_PG_URL", "x"),
+                ("FRONTDESK_REQUIRE_PG", "1"),
+            ]),
+        )
+        .unwrap();
+        assert!(
+            l.warnings.is_empty(),
+            "test-suite variables are not configuration: {:?}",
+            l.warnings
+        );
     }
 
     #[test]

@@ -71,16 +71,22 @@ pub fn router(state: AppState) -> Router {
         .route("/static/webchat.js", get(pages::webchat_js))
         .route("/static/webchat.css", get(pages::webchat_css))
         .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn(record_route))
-        .with_state(state);
+        .with_state(state)
+        // Innermost: the timeout, so its answer still gets the error shape and headers below.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(middleware::from_fn(request_id_in_errors));
     for (name, value) in security_headers {
         app = app.layer(SetResponseHeaderLayer::if_not_present(
             name,
             HeaderValue::from_static(value),
         ));
     }
-    app.layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+    app.layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // Only the method and request id here; the route template is recorded after
             // routing. Never the URI (it may carry query strings) nor any header.
@@ -88,6 +94,71 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), request_id, route = tracing::field::Empty)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::map_request(sanitize_request_id))
+}
+
+/// A request id from a client or proxy is kept only if it is short and plain (it is logged and
+/// echoed); anything else is dropped and replaced by our own.
+async fn sanitize_request_id(mut req: Request) -> Request {
+    let acceptable = req.headers().get(&REQUEST_ID).is_none_or(|v| {
+        let b = v.as_bytes();
+        !b.is_empty()
+            && b.len() <= 64
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+    });
+    if !acceptable {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    req
+}
+
+/// Adds `request_id` to every JSON error body, so a clinic can quote it to support.
+async fn request_id_in_errors(req: Request, next: Next) -> Response {
+    let id = req.headers().get(&REQUEST_ID).cloned();
+    let resp = next.run(req).await;
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let Some(id) = id.filter(|_| {
+        is_json && (resp.status().is_client_error() || resp.status().is_server_error())
+    }) else {
+        return resp;
+    };
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return error::AppError::client(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Something went wrong on our side.",
+        )
+        .into_response();
+    };
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    if let (Some(err), Ok(id)) = (
+        value.get_mut("error").and_then(|e| e.as_object_mut()),
+        id.to_str(),
+    ) {
+        err.insert(
+            "request_id".into(),
+            serde_json::Value::String(id.to_owned()),
+        );
+        let body = value.to_string();
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return Response::from_parts(parts, axum::body::Body::from(body));
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+async fn method_not_allowed() -> Response {
+    error::AppError::client(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "This method is not allowed here.",
+    )
+    .into_response()
 }
 
 /// Records the matched route template on the request span and in the metrics.

@@ -112,9 +112,14 @@ impl TestApp {
 /// Asserts the one JSON error shape, with this status and code.
 pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) {
     assert_eq!(resp.status().as_u16(), status, "status for {code}");
-    assert!(resp.headers().get("x-request-id").is_some());
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
     let v: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["code"], code, "{v}");
+    assert_eq!(
+        v["error"]["request_id"],
+        id.as_str(),
+        "the body quotes the request id: {v}"
+    );
     assert!(
         v["error"]["message"]
             .as_str()

@@ -68,6 +68,34 @@ async fn every_response_has_a_distinct_request_id_and_security_headers(app: Test
             "{path}"
         );
     }
+    // A plain id from a proxy is kept; anything else is replaced by ours.
+    let r = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "lb-1234_abc.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "lb-1234_abc.9");
+    for hostile in ["+64 21 555 0199 Zebulon", &"x".repeat(65)] {
+        let r = app
+            .client
+            .get(app.url("/healthz"))
+            .header("x-request-id", hostile)
+            .send()
+            .await
+            .unwrap();
+        let id = r.headers()["x-request-id"].to_str().unwrap();
+        assert!(id != hostile && id.len() == 36, "{id}");
+    }
+    // A wrong method gets the same JSON error shape.
+    let r = app
+        .client
+        .delete(app.url("/v1/webchat/harbour-physio/sessions"))
+        .send()
+        .await
+        .unwrap();
+    crate::harness::assert_error(r, 405, "method_not_allowed").await;
     app.finish().await;
 }
 
