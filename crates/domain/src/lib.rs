@@ -9,6 +9,7 @@ pub mod clock;
 pub mod error;
 pub mod ids;
 pub mod roles;
+pub mod schedule;
 pub mod text;
 
 pub use clinic::{ClinicProfile, DayHours, WeeklyHours};

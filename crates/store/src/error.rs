@@ -40,6 +40,10 @@ impl From<sqlx::Error> for StoreError {
                 StoreError::Conflict("already exists")
             }
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+            // PostgreSQL exclusion constraint: an overlapping booking won a race.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("23P01") => {
+                StoreError::Conflict("that time is no longer free")
+            }
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::PoolTimedOut

@@ -211,12 +211,43 @@ impl std::fmt::Debug for Message {
 }
 
 /// One conversational exchange, written in one transaction: the patient's message, the
-/// replies to it, and the audit entries that record what happened.
+/// replies to it, the audit entries that record what happened and, when triage says so, the
+/// escalation (the conversation marked urgent and the staff alerted).
 #[derive(Debug, Clone)]
 pub struct Turn {
     pub inbound: NewMessage,
     pub replies: Vec<NewMessage>,
     pub audit: Vec<AuditEvent>,
+    pub escalation: Option<Escalation>,
+}
+
+str_enum!(
+    /// How urgent a conversation is. It only ever rises within a conversation.
+    Urgency { Normal = "normal", Urgent = "urgent", Emergency = "emergency" }
+);
+str_enum!(
+    /// Why the clinic's staff are alerted.
+    NotificationKind { Emergency = "emergency", Urgent = "urgent", Handoff = "handoff", Task = "task", DeliveryFailure = "delivery_failure" }
+);
+
+/// Raise the conversation's urgency (never lower it) and alert the staff.
+#[derive(Debug, Clone)]
+pub struct Escalation {
+    pub urgency: Urgency,
+    pub notify: NotificationKind,
+    /// Ids and rule names only: never message text.
+    pub details: serde_json::Value,
+}
+
+/// An alert for the clinic's staff, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffNotification {
+    pub id: uuid::Uuid,
+    pub conversation_id: Option<ConversationId>,
+    pub kind: NotificationKind,
+    pub details: String,
+    pub status: String,
+    pub created_at: Timestamp,
 }
 
 /// Who did something, for the audit log.
@@ -316,4 +347,59 @@ pub struct WebchatAuth {
     pub scope: crate::TenantScope,
     pub conversation_id: ConversationId,
     pub patient_id: PatientId,
+}
+
+str_enum!(
+    /// An appointment's state. Only `booked` and `confirmed` keep the practitioner busy.
+    AppointmentStatus { Booked = "booked", Confirmed = "confirmed", Cancelled = "cancelled", Completed = "completed", NoShow = "no_show" }
+);
+
+/// A booking request. `idempotency_key` makes retries safe: the same key books once and
+/// answers with the same appointment (e.g. the provider message id that asked for it).
+#[derive(Debug, Clone)]
+pub struct NewAppointment {
+    pub patient: PatientId,
+    pub practitioner: PractitionerId,
+    pub service: ServiceId,
+    pub starts_at: Timestamp,
+    pub idempotency_key: String,
+    pub actor: Actor,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appointment {
+    pub id: AppointmentId,
+    pub patient_id: PatientId,
+    pub practitioner_id: PractitionerId,
+    pub service_id: ServiceId,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub busy_until: Timestamp,
+    pub status: AppointmentStatus,
+}
+
+/// What free slots to look for: one practitioner, one service, a range of clinic-local dates.
+#[derive(Debug, Clone)]
+pub struct SlotSearch {
+    pub practitioner: PractitionerId,
+    pub service: ServiceId,
+    pub from: jiff::civil::Date,
+    pub to: jiff::civil::Date,
+    pub min_notice: jiff::SignedDuration,
+    /// Optional time-of-day window ("in the afternoon").
+    pub day_start: Option<jiff::civil::Time>,
+    pub day_end: Option<jiff::civil::Time>,
+    pub limit: usize,
+}
+
+/// A red-flag rule a clinic added (on top of the built-in rules, which cannot be removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedFlagRule {
+    pub id: uuid::Uuid,
+    /// Phrases that trigger the rule, matched like the built-in ones (typos, negation).
+    pub phrases: Vec<String>,
+    /// `Urgent` or `Emergency`.
+    pub level: Urgency,
+    /// BCP 47 language tag of the phrases, e.g. `en` or `sw`.
+    pub language: String,
 }

@@ -52,6 +52,15 @@ pub trait ClinicStore {
         scope: TenantScope,
         practitioner: PractitionerId,
     ) -> Result<WeeklyHours>;
+    /// Adds a clinic red-flag rule (level `Urgent` or `Emergency`, 1–20 phrases).
+    async fn add_red_flag_rule(
+        &self,
+        scope: TenantScope,
+        phrases: &[String],
+        level: Urgency,
+        language: &str,
+    ) -> Result<uuid::Uuid>;
+    async fn red_flag_rules(&self, scope: TenantScope) -> Result<Vec<RedFlagRule>>;
     async fn add_faq(&self, scope: TenantScope, question: &str, answer: &str) -> Result<FaqId>;
     async fn list_faqs(&self, scope: TenantScope) -> Result<Vec<Faq>>;
 }
@@ -102,6 +111,55 @@ pub trait ConversationStore {
         scope: TenantScope,
         conversation: ConversationId,
     ) -> Result<Vec<Message>>;
+    /// Staff alerts still pending, newest first.
+    async fn pending_notifications(
+        &self,
+        scope: TenantScope,
+        limit: u32,
+    ) -> Result<Vec<StaffNotification>>;
+}
+
+/// The diary: exceptions, free slots and bookings. Double booking is impossible on both
+/// engines: PostgreSQL by an exclusion constraint over each practitioner's busy ranges,
+/// SQLite by checking and inserting inside one `BEGIN IMMEDIATE` transaction.
+#[async_trait]
+pub trait AppointmentStore {
+    /// Leave, a public holiday or another closure; `None` = the whole clinic.
+    async fn add_schedule_exception(
+        &self,
+        scope: TenantScope,
+        practitioner: Option<PractitionerId>,
+        span: frontdesk_domain::schedule::Span,
+        reason: &str,
+    ) -> Result<()>;
+    /// Free slots in time order (clinic time zone, hours, exceptions, live bookings, notice).
+    async fn free_slots(
+        &self,
+        scope: TenantScope,
+        search: &SlotSearch,
+    ) -> Result<Vec<frontdesk_domain::schedule::Slot>>;
+    /// Books if the time is free, within hours and not in the past. The same idempotency key
+    /// answers the appointment it booked first. A taken time: `Conflict`.
+    async fn book_appointment(
+        &self,
+        scope: TenantScope,
+        new: &NewAppointment,
+    ) -> Result<Appointment>;
+    /// Cancels (idempotent: cancelling again answers the cancelled appointment).
+    async fn cancel_appointment(
+        &self,
+        scope: TenantScope,
+        id: AppointmentId,
+        actor: Actor,
+    ) -> Result<Appointment>;
+    async fn appointment(&self, scope: TenantScope, id: AppointmentId) -> Result<Appointment>;
+    /// A patient's live appointments that end after `after`, soonest first.
+    async fn patient_appointments(
+        &self,
+        scope: TenantScope,
+        patient: PatientId,
+        after: jiff::Timestamp,
+    ) -> Result<Vec<Appointment>>;
 }
 
 #[async_trait]
@@ -132,6 +190,7 @@ pub trait Store:
     + PatientStore
     + StaffStore
     + ConversationStore
+    + AppointmentStore
     + AuditStore
     + Health
     + Send
@@ -145,6 +204,7 @@ impl<T> Store for T where
         + PatientStore
         + StaffStore
         + ConversationStore
+        + AppointmentStore
         + AuditStore
         + Health
         + Send

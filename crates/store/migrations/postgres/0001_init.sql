@@ -146,6 +146,17 @@ CREATE TABLE faqs (
     PRIMARY KEY (tenant_id, id)
 );
 
+-- Red-flag phrases a clinic adds to the built-in rule sets (which can never be switched off).
+CREATE TABLE clinic_red_flag_rules (
+    tenant_id uuid NOT NULL REFERENCES tenants (id),
+    id uuid NOT NULL,
+    phrases text NOT NULL, -- JSON array of phrases
+    level text NOT NULL CHECK (level IN ('urgent', 'emergency')),
+    language text NOT NULL,
+    created_at bigint NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+
 CREATE TABLE appointments (
     tenant_id uuid NOT NULL,
     id uuid NOT NULL,
@@ -154,6 +165,8 @@ CREATE TABLE appointments (
     service_id uuid NOT NULL,
     starts_at bigint NOT NULL,
     ends_at bigint NOT NULL CHECK (starts_at < ends_at),
+    -- The practitioner stays busy until the end plus the service's buffer (clean-up time).
+    busy_until bigint NOT NULL CHECK (ends_at <= busy_until),
     status text NOT NULL CHECK (status IN ('booked', 'confirmed', 'cancelled', 'completed', 'no_show')),
     idempotency_key text NOT NULL,
     notes_ct bytea,
@@ -165,9 +178,11 @@ CREATE TABLE appointments (
     FOREIGN KEY (tenant_id, practitioner_id) REFERENCES practitioners (tenant_id, id),
     FOREIGN KEY (tenant_id, service_id) REFERENCES services (tenant_id, id),
     -- No two live appointments of one practitioner may overlap, whatever the race.
-    EXCLUDE USING gist (tenant_id WITH =, practitioner_id WITH =, int8range(starts_at, ends_at) WITH &&)
+    EXCLUDE USING gist (tenant_id WITH =, practitioner_id WITH =, int8range(starts_at, busy_until) WITH &&)
         WHERE (status IN ('booked', 'confirmed'))
 );
+
+CREATE INDEX appointments_patient ON appointments (tenant_id, patient_id, starts_at);
 
 CREATE TABLE conversations (
     tenant_id uuid NOT NULL,
@@ -209,6 +224,22 @@ CREATE INDEX messages_conversation ON messages (tenant_id, conversation_id, id);
 -- Idempotency of inbound deliveries: a provider's message id is unique per channel.
 CREATE UNIQUE INDEX messages_provider_id ON messages (tenant_id, channel, provider_message_id)
     WHERE provider_message_id IS NOT NULL;
+
+-- Alerts for the clinic's staff: red flags, urgent cases, hand-offs, open questions and failed
+-- deliveries. `details` holds ids and rule names only, never message text. Delivery: #4.
+CREATE TABLE staff_notifications (
+    tenant_id uuid NOT NULL,
+    id uuid NOT NULL,
+    conversation_id uuid,
+    kind text NOT NULL CHECK (kind IN ('emergency', 'urgent', 'handoff', 'task', 'delivery_failure')),
+    details text NOT NULL,
+    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'acknowledged')),
+    created_at bigint NOT NULL,
+    updated_at bigint NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, conversation_id) REFERENCES conversations (tenant_id, id) ON DELETE CASCADE
+);
+CREATE INDEX staff_notifications_pending ON staff_notifications (tenant_id, status, created_at);
 
 CREATE TABLE webchat_sessions (
     tenant_id uuid NOT NULL,
@@ -290,7 +321,7 @@ BEGIN
     FOREACH t IN ARRAY ARRAY['clinic_profiles', 'tenant_keys', 'users', 'patients', 'patient_keys',
         'practitioners', 'services', 'practitioner_services', 'working_hours', 'schedule_exceptions',
         'faqs', 'appointments', 'conversations', 'messages', 'webchat_sessions', 'jobs', 'outbox',
-        'audit_log', 'audit_heads']
+        'audit_log', 'audit_heads', 'staff_notifications', 'clinic_red_flag_rules']
     LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);

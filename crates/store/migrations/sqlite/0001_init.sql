@@ -137,6 +137,17 @@ CREATE TABLE faqs (
     PRIMARY KEY (tenant_id, id)
 ) STRICT;
 
+-- Red-flag phrases a clinic adds to the built-in rule sets (which can never be switched off).
+CREATE TABLE clinic_red_flag_rules (
+    tenant_id BLOB NOT NULL REFERENCES tenants (id),
+    id BLOB NOT NULL,
+    phrases TEXT NOT NULL, -- JSON array of phrases
+    level TEXT NOT NULL CHECK (level IN ('urgent', 'emergency')),
+    language TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+) STRICT;
+
 CREATE TABLE appointments (
     tenant_id BLOB NOT NULL,
     id BLOB NOT NULL,
@@ -145,6 +156,8 @@ CREATE TABLE appointments (
     service_id BLOB NOT NULL,
     starts_at INTEGER NOT NULL,
     ends_at INTEGER NOT NULL CHECK (starts_at < ends_at),
+    -- The practitioner stays busy until the end plus the service's buffer (clean-up time).
+    busy_until INTEGER NOT NULL CHECK (ends_at <= busy_until),
     status TEXT NOT NULL CHECK (status IN ('booked', 'confirmed', 'cancelled', 'completed', 'no_show')),
     idempotency_key TEXT NOT NULL,
     notes_ct BLOB,
@@ -156,6 +169,12 @@ CREATE TABLE appointments (
     FOREIGN KEY (tenant_id, practitioner_id) REFERENCES practitioners (tenant_id, id),
     FOREIGN KEY (tenant_id, service_id) REFERENCES services (tenant_id, id)
 ) STRICT;
+
+-- SQLite has no exclusion constraints: bookings run in BEGIN IMMEDIATE transactions, so the
+-- overlap check and the insert cannot interleave with another writer.
+CREATE INDEX appointments_practitioner_time ON appointments (tenant_id, practitioner_id, starts_at);
+
+CREATE INDEX appointments_patient ON appointments (tenant_id, patient_id, starts_at);
 
 CREATE TABLE conversations (
     tenant_id BLOB NOT NULL,
@@ -197,6 +216,22 @@ CREATE INDEX messages_conversation ON messages (tenant_id, conversation_id, id);
 -- Idempotency of inbound deliveries: a provider's message id is unique per channel.
 CREATE UNIQUE INDEX messages_provider_id ON messages (tenant_id, channel, provider_message_id)
     WHERE provider_message_id IS NOT NULL;
+
+-- Alerts for the clinic's staff: red flags, urgent cases, hand-offs, open questions and failed
+-- deliveries. `details` holds ids and rule names only, never message text. Delivery: #4.
+CREATE TABLE staff_notifications (
+    tenant_id BLOB NOT NULL,
+    id BLOB NOT NULL,
+    conversation_id BLOB,
+    kind TEXT NOT NULL CHECK (kind IN ('emergency', 'urgent', 'handoff', 'task', 'delivery_failure')),
+    details TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'acknowledged')),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, conversation_id) REFERENCES conversations (tenant_id, id) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX staff_notifications_pending ON staff_notifications (tenant_id, status, created_at);
 
 CREATE TABLE webchat_sessions (
     tenant_id BLOB NOT NULL,

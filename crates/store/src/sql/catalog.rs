@@ -279,6 +279,59 @@ macro_rules! impl_catalog {
                 Ok(hours)
             }
 
+            async fn add_red_flag_rule(&self, scope: TenantScope, phrases: &[String], level: Urgency, language: &str) -> Result<uuid::Uuid> {
+                let phrases: Vec<String> = phrases.iter().map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
+                if phrases.is_empty() || phrases.len() > 20 || phrases.iter().any(|p| p.len() > 200) {
+                    return Err(DomainError::invalid("red_flag_rule", "needs 1 to 20 phrases of up to 200 characters").into());
+                }
+                if level == Urgency::Normal {
+                    return Err(DomainError::invalid("red_flag_rule", "level must be urgent or emergency").into());
+                }
+                if language.is_empty() || language.len() > 16 || !language.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                    return Err(DomainError::invalid("red_flag_rule", "language must be a tag like en or sw").into());
+                }
+                let id = Uuid::now_v7();
+                let now = self.now_us();
+                let json = serde_json::to_string(&phrases).map_err(|_| StoreError::Corrupt("phrases"))?;
+                let mut tx = self.write_tx(Some(scope)).await?;
+                sqlx::query("INSERT INTO clinic_red_flag_rules (tenant_id, id, phrases, level, language, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(scope.tenant_id().as_uuid())
+                    .bind(id)
+                    .bind(json)
+                    .bind(level.as_str())
+                    .bind(language)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let ev = AuditEvent::new(Actor::Operator, "settings.red_flag_rule_added")
+                    .target("red_flag_rule", id)
+                    .details(serde_json::json!({ "level": level.as_str(), "language": language, "phrases": phrases.len() }));
+                self.append_audit_tx(&mut tx, scope.tenant_id(), now, &ev).await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn red_flag_rules(&self, scope: TenantScope) -> Result<Vec<RedFlagRule>> {
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(
+                    "SELECT id, phrases, level, language FROM clinic_red_flag_rules WHERE tenant_id = $1 ORDER BY id",
+                )
+                .bind(scope.tenant_id().as_uuid())
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                rows.into_iter()
+                    .map(|(id, phrases, level, language)| {
+                        Ok(RedFlagRule {
+                            id,
+                            phrases: serde_json::from_str(&phrases).map_err(|_| StoreError::Corrupt("red flag phrases"))?,
+                            level: Urgency::parse(&level)?,
+                            language,
+                        })
+                    })
+                    .collect()
+            }
+
             async fn add_faq(&self, scope: TenantScope, question: &str, answer: &str) -> Result<FaqId> {
                 if question.trim().is_empty() || answer.trim().is_empty() {
                     return Err(DomainError::invalid("faq", "needs a question and an answer").into());

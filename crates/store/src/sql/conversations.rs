@@ -168,11 +168,63 @@ macro_rules! impl_conversations {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
+                if let Some(esc) = &turn.escalation {
+                    // Urgency only rises: a calm follow-up never clears an emergency.
+                    sqlx::query(
+                        "UPDATE conversations SET urgency = CASE \
+                           WHEN urgency = 'emergency' OR $3 = 'emergency' THEN 'emergency' \
+                           WHEN urgency = 'urgent' OR $3 = 'urgent' THEN 'urgent' ELSE 'normal' END \
+                         WHERE tenant_id = $1 AND id = $2",
+                    )
+                    .bind(tenant.as_uuid())
+                    .bind(conversation.as_uuid())
+                    .bind(esc.urgency.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                    let details = serde_json::to_string(&esc.details).map_err(|_| StoreError::Corrupt("notification details"))?;
+                    sqlx::query(
+                        "INSERT INTO staff_notifications (tenant_id, id, conversation_id, kind, details, status, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)",
+                    )
+                    .bind(tenant.as_uuid())
+                    .bind(Uuid::now_v7())
+                    .bind(conversation.as_uuid())
+                    .bind(esc.notify.as_str())
+                    .bind(details)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 for ev in &turn.audit {
                     self.append_audit_tx(&mut tx, tenant, now, ev).await?;
                 }
                 tx.commit().await?;
                 Ok(ids)
+            }
+
+            async fn pending_notifications(&self, scope: TenantScope, limit: u32) -> Result<Vec<StaffNotification>> {
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let rows: Vec<(Uuid, Option<Uuid>, String, String, String, i64)> = sqlx::query_as(
+                    "SELECT id, conversation_id, kind, details, status, created_at FROM staff_notifications \
+                     WHERE tenant_id = $1 AND status = 'pending' ORDER BY id DESC LIMIT $2",
+                )
+                .bind(scope.tenant_id().as_uuid())
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                rows.into_iter()
+                    .map(|(id, conv, kind, details, status, created_at)| {
+                        Ok(StaffNotification {
+                            id,
+                            conversation_id: conv.map(ConversationId::from_uuid),
+                            kind: NotificationKind::parse(&kind)?,
+                            details,
+                            status,
+                            created_at: from_us(created_at)?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn messages(&self, scope: TenantScope, conversation: ConversationId) -> Result<Vec<Message>> {

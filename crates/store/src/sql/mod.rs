@@ -9,6 +9,7 @@
 //! Every query on tenant data filters by `tenant_id` itself: SQLite relies on that alone,
 //! PostgreSQL's row-level security is a second, independent wall.
 
+pub(crate) mod appointments;
 pub(crate) mod catalog;
 pub(crate) mod conversations;
 pub(crate) mod people;
@@ -134,6 +135,7 @@ macro_rules! sql_store {
             }
         }
 
+        $crate::sql::appointments::impl_appointments!($Store);
         $crate::sql::catalog::impl_catalog!($Store);
         $crate::sql::people::impl_people!($Store);
         $crate::sql::conversations::impl_conversations!($Store);

@@ -88,6 +88,7 @@ async fn recorded_turns_come_back_in_order_with_bodies_directions_and_senders(db
             },
         ],
         audit: vec![AuditEvent::new(Actor::Agent, "agent.replied").target("conversation", conv)],
+        escalation: None,
     };
     let ids1 = store.record_turn(a, conv, &first).await.unwrap();
     clock.advance(SignedDuration::from_mins(1));

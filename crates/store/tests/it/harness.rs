@@ -77,6 +77,7 @@ pub fn delivered(body: &str, provider_id: &str) -> NewMessage {
 
 pub fn turn(inbound: NewMessage, replies: &[&str]) -> Turn {
     Turn {
+        escalation: None,
         inbound,
         replies: replies
             .iter()

@@ -84,12 +84,14 @@ macro_rules! assert_err {
     };
 }
 
+mod appointments;
 mod conformance_catalog;
 mod conformance_conversations;
 mod conformance_people;
 mod conformance_webchat;
 mod cross_tenant;
 mod encryption;
+mod escalation;
 mod harness;
 mod raw;
 mod rls;

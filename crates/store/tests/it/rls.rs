@@ -134,7 +134,7 @@ async fn every_tenant_table_forces_row_level_security_with_the_tenant_policy(db:
         .unwrap();
     let tables = tenant_tables(&mut owner).await;
     let declared = tables_declared_in_migration();
-    assert_eq!(declared.len(), 19, "the migration's DO block: {declared:?}");
+    assert_eq!(declared.len(), 21, "the migration's DO block: {declared:?}");
     for table in &declared {
         assert!(
             tables.contains(table),

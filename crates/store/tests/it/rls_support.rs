@@ -85,7 +85,7 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
         .unwrap();
         exec(
             "INSERT INTO appointments (tenant_id, id, patient_id, practitioner_id, service_id, starts_at, ends_at, \
-             status, idempotency_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1000, 2000, 'booked', $6, 0, 0)",
+             busy_until, status, idempotency_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1000, 2000, 2000, 'booked', $6, 0, 0)",
         )
         .bind(Uuid::now_v7())
         .bind(s.patient.as_uuid())
@@ -101,6 +101,23 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
         )
         .bind(Uuid::now_v7())
         .bind(format!("job-{}", s.conversation))
+        .execute(&mut owner)
+        .await
+        .unwrap();
+        exec(
+            "INSERT INTO clinic_red_flag_rules (tenant_id, id, phrases, level, language, created_at) \
+             VALUES ($1, $2, '[\"x\"]', 'urgent', 'en', 0)",
+        )
+        .bind(Uuid::now_v7())
+        .execute(&mut owner)
+        .await
+        .unwrap();
+        exec(
+            "INSERT INTO staff_notifications (tenant_id, id, conversation_id, kind, details, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'emergency', '{}', 0, 0)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(s.conversation.as_uuid())
         .execute(&mut owner)
         .await
         .unwrap();

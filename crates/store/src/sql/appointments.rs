@@ -1,0 +1,314 @@
+//! Shared SQL for the diary: schedule exceptions, free slots and bookings.
+//!
+//! A booking checks, inside its write transaction, that the time lies within the
+//! practitioner's hours (clinic-local), is not in the past, and overlaps no live booking and
+//! no exception. On SQLite that transaction holds the write lock from its first statement
+//! (`BEGIN IMMEDIATE`), so check and insert cannot interleave with another booking. On
+//! PostgreSQL two checks can interleave, and the exclusion constraint on
+//! `int8range(starts_at, busy_until)` rejects the loser (`Conflict`).
+
+macro_rules! impl_appointments {
+    ($Store:ty) => {
+        type AppointmentRow = (Uuid, Uuid, Uuid, Uuid, i64, i64, i64, String);
+        const APPOINTMENT_COLUMNS: &str = "id, patient_id, practitioner_id, service_id, starts_at, ends_at, busy_until, status";
+
+        fn appointment_from_row(r: AppointmentRow) -> Result<Appointment> {
+            Ok(Appointment {
+                id: AppointmentId::from_uuid(r.0),
+                patient_id: PatientId::from_uuid(r.1),
+                practitioner_id: PractitionerId::from_uuid(r.2),
+                service_id: ServiceId::from_uuid(r.3),
+                starts_at: from_us(r.4)?,
+                ends_at: from_us(r.5)?,
+                busy_until: from_us(r.6)?,
+                status: AppointmentStatus::parse(&r.7)?,
+            })
+        }
+
+        impl $Store {
+            /// The clinic's time zone, the practitioner's hours and the service's timings.
+            async fn booking_context(
+                &self,
+                tx: &mut Tx,
+                tenant: TenantId,
+                practitioner: PractitionerId,
+                service: ServiceId,
+            ) -> Result<(jiff::tz::TimeZone, WeeklyHours, jiff::SignedDuration, jiff::SignedDuration)> {
+                let t = tenant.as_uuid();
+                let (profile,): (sqlx::types::Json<ClinicProfile>,) =
+                    sqlx::query_as("SELECT profile FROM clinic_profiles WHERE tenant_id = $1").bind(t).fetch_one(&mut **tx).await?;
+                let active: Option<(bool,)> = sqlx::query_as("SELECT active FROM practitioners WHERE tenant_id = $1 AND id = $2")
+                    .bind(t)
+                    .bind(practitioner.as_uuid())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                let svc: Option<(i32, i32, bool)> =
+                    sqlx::query_as("SELECT duration_min, buffer_min, active FROM services WHERE tenant_id = $1 AND id = $2")
+                        .bind(t)
+                        .bind(service.as_uuid())
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                let (Some((true,)), Some((duration, buffer, true))) = (active, svc) else {
+                    return Err(StoreError::NotFound);
+                };
+                let rows: Vec<(i16, i32, i32)> = sqlx::query_as(
+                    "SELECT weekday, open_min, close_min FROM working_hours WHERE tenant_id = $1 AND practitioner_id = $2",
+                )
+                .bind(t)
+                .bind(practitioner.as_uuid())
+                .fetch_all(&mut **tx)
+                .await?;
+                let mut hours = WeeklyHours::default();
+                for (weekday, open, close) in rows {
+                    if let (Some(slot), Ok(open), Ok(close)) =
+                        (usize::try_from(weekday - 1).ok().and_then(|i| hours.0.get_mut(i)), u16::try_from(open), u16::try_from(close))
+                    {
+                        *slot = Some(DayHours::new(open, close)?);
+                    }
+                }
+                let tz = profile.0.time_zone()?;
+                Ok((tz, hours, jiff::SignedDuration::from_mins(i64::from(duration)), jiff::SignedDuration::from_mins(i64::from(buffer))))
+            }
+
+            /// Live bookings and exceptions of the practitioner overlapping `[from, to)`.
+            async fn busy_spans(&self, tx: &mut Tx, tenant: TenantId, practitioner: PractitionerId, from: i64, to: i64) -> Result<Vec<frontdesk_domain::schedule::Span>> {
+                let rows: Vec<(i64, i64)> = sqlx::query_as(
+                    "SELECT starts_at, busy_until FROM appointments WHERE tenant_id = $1 AND practitioner_id = $2 \
+                     AND status IN ('booked', 'confirmed') AND starts_at < $4 AND busy_until > $3 \
+                     UNION ALL \
+                     SELECT starts_at, ends_at FROM schedule_exceptions WHERE tenant_id = $1 \
+                     AND (practitioner_id = $2 OR practitioner_id IS NULL) AND starts_at < $4 AND ends_at > $3",
+                )
+                .bind(tenant.as_uuid())
+                .bind(practitioner.as_uuid())
+                .bind(from)
+                .bind(to)
+                .fetch_all(&mut **tx)
+                .await?;
+                rows.into_iter().map(|(s, e)| Ok(frontdesk_domain::schedule::Span { start: from_us(s)?, end: from_us(e)? })).collect()
+            }
+
+            async fn appointment_by_key(&self, tx: &mut Tx, tenant: TenantId, key: &str) -> Result<Option<Appointment>> {
+                let row: Option<AppointmentRow> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE tenant_id = $1 AND idempotency_key = $2")))
+                        .bind(tenant.as_uuid())
+                        .bind(key)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                row.map(appointment_from_row).transpose()
+            }
+
+            async fn try_book(&self, scope: TenantScope, new: &NewAppointment) -> Result<Appointment> {
+                let tenant = scope.tenant_id();
+                let now = self.clock.now();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                if let Some(existing) = self.appointment_by_key(&mut tx, tenant, &new.idempotency_key).await? {
+                    return Ok(existing);
+                }
+                // The patient must exist in this tenant (and not only somewhere).
+                sqlx::query("SELECT id FROM patients WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(new.patient.as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                let (tz, hours, duration, buffer) = self.booking_context(&mut tx, tenant, new.practitioner, new.service).await?;
+                let start = new.starts_at;
+                let end = start.checked_add(duration).map_err(|_| StoreError::Corrupt("duration"))?;
+                let busy_until = end.checked_add(buffer).map_err(|_| StoreError::Corrupt("buffer"))?;
+                if start < now {
+                    return Err(DomainError::invalid("start", "is in the past").into());
+                }
+                let last_minute = end.checked_sub(jiff::SignedDuration::from_mins(1)).unwrap_or(end);
+                let same_local_day = start.to_zoned(tz.clone()).date() == last_minute.to_zoned(tz.clone()).date();
+                if !(hours.is_open_at(start, &tz) && hours.is_open_at(last_minute, &tz) && same_local_day) {
+                    return Err(DomainError::invalid("start", "is outside the practitioner's hours").into());
+                }
+                let (s_us, b_us) = (crate::to_us(start), crate::to_us(busy_until));
+                if !self.busy_spans(&mut tx, tenant, new.practitioner, s_us, b_us).await?.is_empty() {
+                    return Err(StoreError::Conflict("that time is no longer free"));
+                }
+                let id = AppointmentId::new();
+                let now_us = crate::to_us(now);
+                sqlx::query(
+                    "INSERT INTO appointments (tenant_id, id, patient_id, practitioner_id, service_id, starts_at, ends_at, busy_until, \
+                     status, idempotency_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'booked', $9, $10, $10)",
+                )
+                .bind(tenant.as_uuid())
+                .bind(id.as_uuid())
+                .bind(new.patient.as_uuid())
+                .bind(new.practitioner.as_uuid())
+                .bind(new.service.as_uuid())
+                .bind(s_us)
+                .bind(crate::to_us(end))
+                .bind(b_us)
+                .bind(&new.idempotency_key)
+                .bind(now_us)
+                .execute(&mut *tx)
+                .await?;
+                let ev = AuditEvent::new(new.actor, "appointment.booked").target("appointment", id).details(serde_json::json!({
+                    "patient": new.patient.to_string(),
+                    "practitioner": new.practitioner.to_string(),
+                    "service": new.service.to_string(),
+                    "starts_at": start.to_string(),
+                }));
+                self.append_audit_tx(&mut tx, tenant, now_us, &ev).await?;
+                tx.commit().await?;
+                Ok(Appointment {
+                    id,
+                    patient_id: new.patient,
+                    practitioner_id: new.practitioner,
+                    service_id: new.service,
+                    starts_at: start,
+                    ends_at: end,
+                    busy_until,
+                    status: AppointmentStatus::Booked,
+                })
+            }
+        }
+
+        #[async_trait]
+        impl AppointmentStore for $Store {
+            async fn add_schedule_exception(
+                &self,
+                scope: TenantScope,
+                practitioner: Option<PractitionerId>,
+                span: frontdesk_domain::schedule::Span,
+                reason: &str,
+            ) -> Result<()> {
+                if span.start >= span.end {
+                    return Err(DomainError::invalid("exception", "must end after it starts").into());
+                }
+                let tenant = scope.tenant_id();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                if let Some(p) = practitioner {
+                    sqlx::query("SELECT id FROM practitioners WHERE tenant_id = $1 AND id = $2")
+                        .bind(tenant.as_uuid())
+                        .bind(p.as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                }
+                let id = Uuid::now_v7();
+                sqlx::query("INSERT INTO schedule_exceptions (tenant_id, id, practitioner_id, starts_at, ends_at, reason) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(tenant.as_uuid())
+                    .bind(id)
+                    .bind(practitioner.map(|p| p.as_uuid()))
+                    .bind(crate::to_us(span.start))
+                    .bind(crate::to_us(span.end))
+                    .bind(reason)
+                    .execute(&mut *tx)
+                    .await?;
+                let ev = AuditEvent::new(Actor::Operator, "schedule.exception_added").target("schedule_exception", id);
+                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn free_slots(&self, scope: TenantScope, search: &SlotSearch) -> Result<Vec<frontdesk_domain::schedule::Slot>> {
+                let tenant = scope.tenant_id();
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let (tz, hours, duration, buffer) = self.booking_context(&mut tx, tenant, search.practitioner, search.service).await?;
+                // Busy ranges from a day before the first date to two days after the last, in UTC.
+                let edge = |d: jiff::civil::Date, days: i64| -> Result<i64> {
+                    let z = d.to_zoned(tz.clone()).map_err(|_| StoreError::Corrupt("date"))?;
+                    let z = z.checked_add(jiff::SignedDuration::from_hours(24 * days)).map_err(|_| StoreError::Corrupt("date"))?;
+                    Ok(crate::to_us(z.timestamp()))
+                };
+                let busy = self.busy_spans(&mut tx, tenant, search.practitioner, edge(search.from, -1)?, edge(search.to, 2)?).await?;
+                tx.commit().await?;
+                let q = frontdesk_domain::schedule::SlotQuery {
+                    tz: &tz,
+                    hours: &hours,
+                    duration,
+                    buffer,
+                    busy: &busy,
+                    now: self.clock.now(),
+                    min_notice: search.min_notice,
+                    from: search.from,
+                    to: search.to,
+                    step_min: 15,
+                    day_start: search.day_start,
+                    day_end: search.day_end,
+                };
+                Ok(frontdesk_domain::schedule::free_slots(&q, search.limit))
+            }
+
+            async fn book_appointment(&self, scope: TenantScope, new: &NewAppointment) -> Result<Appointment> {
+                match self.try_book(scope, new).await {
+                    // Requests with one idempotency key raced (a redelivery): the loser may trip
+                    // the unique key or, on PostgreSQL, the exclusion constraint first. Either
+                    // way it answers the winner's booking.
+                    Err(StoreError::Conflict(why)) => {
+                        let mut tx = self.read_tx(Some(scope)).await?;
+                        let found = self.appointment_by_key(&mut tx, scope.tenant_id(), &new.idempotency_key).await?;
+                        tx.commit().await?;
+                        match found {
+                            Some(existing) => Ok(existing),
+                            None if why == "already exists" => Err(StoreError::Conflict("that time is no longer free")),
+                            None => Err(StoreError::Conflict(why)),
+                        }
+                    }
+                    other => other,
+                }
+            }
+
+            async fn cancel_appointment(&self, scope: TenantScope, id: AppointmentId, actor: Actor) -> Result<Appointment> {
+                let tenant = scope.tenant_id();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let row: Option<AppointmentRow> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE tenant_id = $1 AND id = $2")))
+                        .bind(tenant.as_uuid())
+                        .bind(id.as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let mut appt = appointment_from_row(row.ok_or(StoreError::NotFound)?)?;
+                if appt.status == AppointmentStatus::Cancelled {
+                    return Ok(appt);
+                }
+                sqlx::query("UPDATE appointments SET status = 'cancelled', updated_at = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let ev = AuditEvent::new(actor, "appointment.cancelled").target("appointment", id);
+                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                tx.commit().await?;
+                appt.status = AppointmentStatus::Cancelled;
+                Ok(appt)
+            }
+
+            async fn appointment(&self, scope: TenantScope, id: AppointmentId) -> Result<Appointment> {
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let row: Option<AppointmentRow> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE tenant_id = $1 AND id = $2")))
+                        .bind(scope.tenant_id().as_uuid())
+                        .bind(id.as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                tx.commit().await?;
+                appointment_from_row(row.ok_or(StoreError::NotFound)?)
+            }
+
+            async fn patient_appointments(&self, scope: TenantScope, patient: PatientId, after: jiff::Timestamp) -> Result<Vec<Appointment>> {
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let rows: Vec<AppointmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE tenant_id = $1 AND patient_id = $2 \
+                     AND status IN ('booked', 'confirmed') AND ends_at > $3 ORDER BY starts_at"
+                )))
+                .bind(scope.tenant_id().as_uuid())
+                .bind(patient.as_uuid())
+                .bind(crate::to_us(after))
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                rows.into_iter().map(appointment_from_row).collect()
+            }
+        }
+    };
+}
+
+pub(crate) use impl_appointments;
