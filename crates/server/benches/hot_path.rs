@@ -41,33 +41,55 @@ async fn timed_turn(client: &reqwest::Client, url: &str, token: &str, text: Stri
     t.elapsed()
 }
 
-fn agent_alone() {
-    let profile = (demo::DEMO_CLINICS[0].profile)().unwrap();
+fn agent_alone(rt: &tokio::runtime::Runtime) {
+    // The demo clinic's real knowledge (services, team, FAQ), as the server builds it.
+    let knowledge = rt.block_on(async {
+        let db = TestDb::sqlite().await.unwrap();
+        let store = db.open_default().await.unwrap();
+        demo::seed(store.as_ref()).await.unwrap();
+        let slug = frontdesk_domain::TenantSlug::parse("harbour-physio").unwrap();
+        let scope = store.operator_scope(&slug).await.unwrap();
+        frontdesk_server::turn::clinic_knowledge(store.as_ref(), scope)
+            .await
+            .unwrap()
+    });
     let texts = [
         "hello",
         "What are your opening hours?",
-        "where are you located",
-        "can I book a massage",
+        "where can I park?",
+        "how much is a sports massage",
+        "can I book with Aroha next Tuesday at 3",
+        "my dad has crushing chest pain and is sweating",
+        "no chest pain, I just want a follow-up for my knee",
+        "I've had a fever for 5 days",
+        "do you sell dog food",
         "thanks!",
     ];
     let now = jiff::Timestamp::now();
-    let n = 200_000;
-    let started = Instant::now();
-    let mut total = 0usize;
-    for i in 0..n {
-        let r = reply(
-            TurnContext {
-                clinic: &profile,
-                now,
-                first_contact: false,
-            },
-            texts[i % texts.len()],
-        );
-        total += r.messages.len();
+    let rounds = 2_000;
+    let mut per_reply = Vec::with_capacity(rounds * texts.len());
+    for _ in 0..rounds {
+        for text in texts {
+            let t = Instant::now();
+            let r = reply(
+                TurnContext {
+                    clinic: &knowledge,
+                    now,
+                    first_contact: false,
+                },
+                text,
+            );
+            per_reply.push(t.elapsed());
+            assert!(!r.messages.is_empty());
+        }
     }
-    let per = started.elapsed() / n as u32;
+    per_reply.sort();
     println!(
-        "agent reply (built-in, no IO)            : {per:?} per reply  ({n} replies, {total} messages)"
+        "agent reply (triage + understanding + FAQ, no IO): p50 {:?}  p99 {:?}  ({} replies over {} texts)",
+        percentile(&per_reply, 0.50),
+        percentile(&per_reply, 0.99),
+        per_reply.len(),
+        texts.len()
     );
 }
 
@@ -152,11 +174,11 @@ fn main() {
             .map(|n| n.get())
             .unwrap_or(1)
     );
-    agent_alone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
+    agent_alone(&rt);
     rt.block_on(async {
         turn_bench("sqlite", TestDb::sqlite().await.unwrap()).await;
         match TestDb::postgres().await.unwrap() {

@@ -14,6 +14,8 @@ pub struct Application {
 
 impl Application {
     pub async fn build(state: AppState, listen: SocketAddr) -> std::io::Result<Self> {
+        // Compile the red-flag rule index now, not on the first patient's message.
+        frontdesk_agent::triage::prepare();
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         Ok(Self {

@@ -1,15 +1,98 @@
 //! Handling one patient message, the same way for every channel that answers at once
-//! (web chat now, the terminal chat, later voice): load the clinic, ask the agent, and store
-//! the patient's message, the replies and the audit entry in one transaction.
+//! (web chat now, the terminal chat, later voice): gather the clinic's knowledge, ask the
+//! agent, and store the patient's message, the replies, the escalation (urgency raised, staff
+//! alerted) and the audit entries in one transaction.
 
-use frontdesk_agent::{RULE_SET, TurnContext};
-use frontdesk_domain::Clock;
-use frontdesk_domain::{ConversationId, PatientId};
-use frontdesk_store::{Actor, AuditEvent, NewMessage, Store, StoreError, TenantScope, Turn};
+use frontdesk_agent::{
+    Alert, ClinicKnowledge, ClinicRule, PractitionerInfo, RULE_SET, ServiceInfo, TriageLevel,
+    TurnContext,
+};
+use frontdesk_domain::{Clock, ConversationId, PatientId};
+use frontdesk_store::{
+    Actor, AuditEvent, Escalation, NewMessage, NotificationKind, Store, StoreError, TenantScope,
+    Turn, Urgency,
+};
 use serde_json::json;
 
 /// The largest patient message accepted, in bytes (4 KiB).
 pub const MAX_TEXT_BYTES: usize = 4096;
+
+/// Everything the receptionist may say about this clinic, read from the store.
+pub async fn clinic_knowledge(
+    store: &dyn Store,
+    scope: TenantScope,
+) -> Result<ClinicKnowledge, StoreError> {
+    let clinic = store.clinic(scope).await?;
+    let services = store
+        .list_services(scope)
+        .await?
+        .into_iter()
+        .filter(|s| s.active)
+        .map(|s| ServiceInfo {
+            id: s.id,
+            name: s.name,
+            duration_min: s.duration_min,
+            price_minor: s.price_minor,
+        })
+        .collect();
+    let practitioners = store
+        .list_practitioners(scope)
+        .await?
+        .into_iter()
+        .filter(|p| p.active)
+        .map(|p| PractitionerInfo {
+            id: p.id,
+            name: p.name,
+            title: p.title,
+        })
+        .collect();
+    let faqs = store
+        .list_faqs(scope)
+        .await?
+        .into_iter()
+        .map(|f| (f.id, f.question, f.answer))
+        .collect();
+    let mut rules = Vec::new();
+    for r in store.red_flag_rules(scope).await? {
+        let level = if r.level == Urgency::Emergency {
+            TriageLevel::Emergency
+        } else {
+            TriageLevel::Urgent
+        };
+        let phrases: Vec<&str> = r.phrases.iter().map(String::as_str).collect();
+        match ClinicRule::new(&format!("clinic.{}", r.id), &phrases, level, &r.language) {
+            Ok(rule) => rules.push(rule),
+            // A stored rule the matcher cannot use is skipped, never fatal: built-in rules still run.
+            Err(e) => tracing::warn!(rule = %r.id, error = %e, "clinic red-flag rule skipped"),
+        }
+    }
+    Ok(ClinicKnowledge::new(
+        clinic.profile,
+        services,
+        practitioners,
+        faqs,
+        rules,
+    ))
+}
+
+fn escalation(alert: Alert, triage: &frontdesk_agent::Triage) -> Escalation {
+    let (urgency, notify) = match alert {
+        Alert::Emergency => (Urgency::Emergency, NotificationKind::Emergency),
+        Alert::Urgent => (Urgency::Urgent, NotificationKind::Urgent),
+        Alert::Handoff => (Urgency::Normal, NotificationKind::Handoff),
+        Alert::Task => (Urgency::Normal, NotificationKind::Task),
+    };
+    let details = if triage.is_red_flag() {
+        json!({ "rule_set": triage.rule_set, "rule": triage.rule_id, "category": triage.category.as_str() })
+    } else {
+        json!({ "reason": alert.as_str() })
+    };
+    Escalation {
+        urgency,
+        notify,
+        details,
+    }
+}
 
 pub async fn handle_patient_message(
     store: &dyn Store,
@@ -19,26 +102,46 @@ pub async fn handle_patient_message(
     patient: PatientId,
     text: &str,
 ) -> Result<Vec<String>, StoreError> {
-    let clinic = store.clinic(scope).await?;
+    let knowledge = clinic_knowledge(store, scope).await?;
     let conv = store.conversation(scope, conversation).await?;
     // A conversation whose last message time is still its creation time has no messages yet.
     let first_contact = conv.last_message_at == conv.created_at;
     let reply = frontdesk_agent::reply(
         TurnContext {
-            clinic: &clinic.profile,
+            clinic: &knowledge,
             now: clock.now(),
             first_contact,
         },
         text,
     );
+    let mut audit = vec![
+        AuditEvent::new(Actor::Agent, "agent.replied")
+            .target("conversation", conversation)
+            .details(json!({
+                "rule_set": RULE_SET,
+                "intent": reply.intent,
+                "confidence": (reply.confidence * 100.0).round() / 100.0,
+                "replies": reply.messages.len(),
+                "patient": patient.to_string(),
+            })),
+    ];
+    if reply.triage.is_red_flag() {
+        audit.push(
+            AuditEvent::new(Actor::Agent, "triage.red_flag")
+                .target("conversation", conversation)
+                .details(json!({
+                    "level": reply.triage.level.as_str(),
+                    "rule_set": reply.triage.rule_set,
+                    "rule": reply.triage.rule_id,
+                    "category": reply.triage.category.as_str(),
+                })),
+        );
+    }
     let turn = Turn {
         inbound: NewMessage::inbound(text),
         replies: reply.messages.iter().map(NewMessage::agent_reply).collect(),
-        audit: vec![
-            AuditEvent::new(Actor::Agent, "agent.replied")
-                .target("conversation", conversation)
-                .details(json!({ "rule_set": RULE_SET, "intent": reply.intent.as_str(), "replies": reply.messages.len(), "patient": patient.to_string() })),
-        ],
+        audit,
+        escalation: reply.alert.map(|a| escalation(a, &reply.triage)),
     };
     store.record_turn(scope, conversation, &turn).await?;
     let channel = conv.channel.as_str();
@@ -46,5 +149,8 @@ pub async fn handle_patient_message(
         .increment(1);
     metrics::counter!("frontdesk_messages_total", "channel" => channel, "direction" => "outbound")
         .increment(reply.messages.len() as u64);
+    if let Some(alert) = reply.alert {
+        metrics::counter!("frontdesk_alerts_total", "kind" => alert.as_str()).increment(1);
+    }
     Ok(reply.messages)
 }

@@ -91,6 +91,19 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Sends a message that must succeed and returns the reply texts.
+    pub async fn ask(&self, slug: &str, token: &str, text: &str) -> Vec<String> {
+        let r = self.say(slug, token, text).await;
+        assert_eq!(r.status(), 200, "{text}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        v["replies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["text"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     pub async fn messages(&self, slug: &str, conversation: &str) -> Vec<Message> {
         let scope = self.scope(slug).await;
         let id = frontdesk_domain::ConversationId::parse(conversation).unwrap();

@@ -10,6 +10,8 @@ crate::both_engines!(
     token_of_one_clinic_is_useless_on_another,
     malformed_bodies_get_clear_errors_and_store_nothing,
     text_size_limits_are_enforced_at_the_boundary,
+    an_emergency_is_answered_with_the_number_first_and_escalated,
+    questions_are_answered_from_the_faq_or_passed_to_the_team,
 );
 
 async fn a_chat_exchange_is_answered_and_stored(app: TestApp) {
@@ -75,7 +77,7 @@ async fn a_chat_exchange_is_answered_and_stored(app: TestApp) {
         .filter(|e| e.action == "agent.replied")
         .collect();
     assert_eq!(replied.len(), 2);
-    assert!(replied[0].details.contains("builtin-minimal-v1"));
+    assert!(replied[0].details.contains(frontdesk_agent::RULE_SET));
     assert!(!replied[0].details.contains("opening hours"));
     app.finish().await;
 }
@@ -219,5 +221,116 @@ async fn text_size_limits_are_enforced_at_the_boundary(app: TestApp) {
         app.messages("harbour-physio", &conv).await[0].body.len(),
         4096
     );
+    app.finish().await;
+}
+
+async fn an_emergency_is_answered_with_the_number_first_and_escalated(app: TestApp) {
+    let (token, conv) = app.start_chat("nairobi-family").await;
+    let r = app
+        .say(
+            "nairobi-family",
+            &token,
+            "My baby is not breathing properly and her lips are blue",
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let first = v["replies"][0]["text"].as_str().unwrap();
+    assert!(first.starts_with("Call 999 or 112 now."), "{v}");
+    assert!(first.contains("Piga simu 999 au 112"), "{v}");
+    let scope = app.scope("nairobi-family").await;
+    let id = frontdesk_domain::ConversationId::parse(&conv).unwrap();
+    assert_eq!(
+        app.store.conversation(scope, id).await.unwrap().urgency,
+        "emergency"
+    );
+    let alerts = app.store.pending_notifications(scope, 10).await.unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].kind, frontdesk_store::NotificationKind::Emergency);
+    assert!(
+        !alerts[0].details.contains("blue") && !alerts[0].details.contains("breathing properly")
+    );
+    let audit = app.store.audit_entries(scope, 0, 1000).await.unwrap();
+    let fired = audit
+        .iter()
+        .find(|e| e.action == "triage.red_flag")
+        .expect("the rule that fired is audited");
+    assert!(
+        fired.details.contains("\"level\":\"emergency\"") && fired.details.contains("\"rule\":\""),
+        "{}",
+        fired.details
+    );
+    assert!(
+        !fired.details.contains("lips"),
+        "no message text in the audit log"
+    );
+
+    // A calm follow-up keeps the conversation urgent; negated symptoms alarm nobody.
+    let r = app
+        .say("nairobi-family", &token, "ok we are going to the hospital")
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        app.store.conversation(scope, id).await.unwrap().urgency,
+        "emergency"
+    );
+    let (token2, conv2) = app.start_chat("nairobi-family").await;
+    let v: serde_json::Value = app
+        .say(
+            "nairobi-family",
+            &token2,
+            "no chest pain, just asking your opening hours",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        v["replies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["text"].as_str().unwrap().contains("Mon–Sat 08:00–20:00")),
+        "{v}"
+    );
+    let id2 = frontdesk_domain::ConversationId::parse(&conv2).unwrap();
+    assert_eq!(
+        app.store.conversation(scope, id2).await.unwrap().urgency,
+        "normal"
+    );
+    app.finish().await;
+}
+
+async fn questions_are_answered_from_the_faq_or_passed_to_the_team(app: TestApp) {
+    let (token, _) = app.start_chat("harbour-physio").await;
+    assert_eq!(
+        app.ask("harbour-physio", &token, "hi").await.len(),
+        2,
+        "privacy notice, then hello"
+    );
+    let parking = app.ask("harbour-physio", &token, "where can I park?").await;
+    assert!(parking[0].contains("two patient parks"), "{parking:?}");
+    let price = app
+        .ask("harbour-physio", &token, "how much is a sports massage")
+        .await;
+    assert!(
+        price[0].contains("Sports massage (60 min, NZD 110)"),
+        "{price:?}"
+    );
+    let scope = app.scope("harbour-physio").await;
+    assert!(
+        app.store
+            .pending_notifications(scope, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let unknown = app
+        .ask("harbour-physio", &token, "do you sell dog food?")
+        .await;
+    assert!(unknown[0].contains("passed your question"), "{unknown:?}");
+    let alerts = app.store.pending_notifications(scope, 10).await.unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].kind, frontdesk_store::NotificationKind::Task);
     app.finish().await;
 }
