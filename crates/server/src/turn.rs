@@ -22,10 +22,9 @@ pub async fn clinic_knowledge(
     store: &dyn Store,
     scope: TenantScope,
 ) -> Result<ClinicKnowledge, StoreError> {
-    let clinic = store.clinic(scope).await?;
-    let services = store
-        .list_services(scope)
-        .await?
+    let catalog = store.clinic_catalog(scope).await?;
+    let services = catalog
+        .services
         .into_iter()
         .filter(|s| s.active)
         .map(|s| ServiceInfo {
@@ -35,9 +34,8 @@ pub async fn clinic_knowledge(
             price_minor: s.price_minor,
         })
         .collect();
-    let practitioners = store
-        .list_practitioners(scope)
-        .await?
+    let practitioners = catalog
+        .practitioners
         .into_iter()
         .filter(|p| p.active)
         .map(|p| PractitionerInfo {
@@ -46,14 +44,13 @@ pub async fn clinic_knowledge(
             title: p.title,
         })
         .collect();
-    let faqs = store
-        .list_faqs(scope)
-        .await?
+    let faqs = catalog
+        .faqs
         .into_iter()
         .map(|f| (f.id, f.question, f.answer))
         .collect();
     let mut rules = Vec::new();
-    for r in store.red_flag_rules(scope).await? {
+    for r in catalog.red_flag_rules {
         let level = if r.level == Urgency::Emergency {
             TriageLevel::Emergency
         } else {
@@ -67,7 +64,7 @@ pub async fn clinic_knowledge(
         }
     }
     Ok(ClinicKnowledge::new(
-        clinic.profile,
+        catalog.clinic.profile,
         services,
         practitioners,
         faqs,

@@ -403,3 +403,13 @@ pub struct RedFlagRule {
     /// BCP 47 language tag of the phrases, e.g. `en` or `sw`.
     pub language: String,
 }
+
+/// Everything the receptionist may say about a clinic, read in one transaction.
+#[derive(Debug, Clone)]
+pub struct ClinicCatalog {
+    pub clinic: Clinic,
+    pub services: Vec<Service>,
+    pub practitioners: Vec<Practitioner>,
+    pub faqs: Vec<Faq>,
+    pub red_flag_rules: Vec<RedFlagRule>,
+}

@@ -30,6 +30,9 @@ pub trait TenantDirectory {
 #[async_trait]
 pub trait ClinicStore {
     async fn clinic(&self, scope: TenantScope) -> Result<Clinic>;
+    /// Profile, services, practitioners, FAQ and red-flag rules in one read transaction (the
+    /// receptionist needs all of them on every turn).
+    async fn clinic_catalog(&self, scope: TenantScope) -> Result<ClinicCatalog>;
     async fn update_profile(&self, scope: TenantScope, profile: &ClinicProfile) -> Result<()>;
     async fn add_practitioner(
         &self,

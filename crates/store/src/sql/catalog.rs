@@ -3,6 +3,84 @@
 
 macro_rules! impl_catalog {
     ($Store:ty) => {
+        impl $Store {
+            async fn clinic_tx(&self, tx: &mut Tx, scope: TenantScope) -> Result<Clinic> {
+                let row: Option<(String, sqlx::types::Json<ClinicProfile>)> = sqlx::query_as(
+                    "SELECT t.slug, p.profile FROM tenants t JOIN clinic_profiles p ON p.tenant_id = t.id \
+                     WHERE t.id = $1",
+                )
+                .bind(scope.tenant_id().as_uuid())
+                .fetch_optional(&mut **tx)
+                .await?;
+                let (slug, profile) = row.ok_or(StoreError::NotFound)?;
+                Ok(Clinic { id: scope.tenant_id(), slug: TenantSlug::parse(&slug)?, profile: profile.0 })
+            }
+
+            async fn practitioners_tx(&self, tx: &mut Tx, scope: TenantScope) -> Result<Vec<Practitioner>> {
+                let rows: Vec<(Uuid, String, String, bool)> = sqlx::query_as(
+                    "SELECT id, name, title, active FROM practitioners WHERE tenant_id = $1 ORDER BY id",
+                )
+                .bind(scope.tenant_id().as_uuid())
+                .fetch_all(&mut **tx)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, name, title, active)| Practitioner { id: PractitionerId::from_uuid(id), name, title, active })
+                    .collect())
+            }
+
+            async fn services_tx(&self, tx: &mut Tx, scope: TenantScope) -> Result<Vec<Service>> {
+                let rows: Vec<(Uuid, String, i32, i32, Option<i64>, String, bool)> = sqlx::query_as(
+                    "SELECT id, name, duration_min, buffer_min, price_minor, currency, active FROM services \
+                     WHERE tenant_id = $1 ORDER BY id",
+                )
+                .bind(scope.tenant_id().as_uuid())
+                .fetch_all(&mut **tx)
+                .await?;
+                rows.into_iter()
+                    .map(|(id, name, duration, buffer, price_minor, currency, active)| {
+                        Ok(Service {
+                            id: ServiceId::from_uuid(id),
+                            name,
+                            duration_min: u16::try_from(duration).map_err(|_| StoreError::Corrupt("duration"))?,
+                            buffer_min: u16::try_from(buffer).map_err(|_| StoreError::Corrupt("buffer"))?,
+                            price_minor,
+                            currency,
+                            active,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn red_flag_rules_tx(&self, tx: &mut Tx, scope: TenantScope) -> Result<Vec<RedFlagRule>> {
+                let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(
+                    "SELECT id, phrases, level, language FROM clinic_red_flag_rules WHERE tenant_id = $1 ORDER BY id",
+                )
+                .bind(scope.tenant_id().as_uuid())
+                .fetch_all(&mut **tx)
+                .await?;
+                rows.into_iter()
+                    .map(|(id, phrases, level, language)| {
+                        Ok(RedFlagRule {
+                            id,
+                            phrases: serde_json::from_str(&phrases).map_err(|_| StoreError::Corrupt("red flag phrases"))?,
+                            level: Urgency::parse(&level)?,
+                            language,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn faqs_tx(&self, tx: &mut Tx, scope: TenantScope) -> Result<Vec<Faq>> {
+                let rows: Vec<(Uuid, String, String)> =
+                    sqlx::query_as("SELECT id, question, answer FROM faqs WHERE tenant_id = $1 ORDER BY id")
+                        .bind(scope.tenant_id().as_uuid())
+                        .fetch_all(&mut **tx)
+                        .await?;
+                Ok(rows.into_iter().map(|(id, question, answer)| Faq { id: FaqId::from_uuid(id), question, answer }).collect())
+            }
+        }
+
         #[async_trait]
         impl TenantDirectory for $Store {
             async fn create_tenant(&self, slug: &TenantSlug, profile: &ClinicProfile) -> Result<TenantScope> {
@@ -93,16 +171,9 @@ macro_rules! impl_catalog {
         impl ClinicStore for $Store {
             async fn clinic(&self, scope: TenantScope) -> Result<Clinic> {
                 let mut tx = self.read_tx(Some(scope)).await?;
-                let row: Option<(String, sqlx::types::Json<ClinicProfile>)> = sqlx::query_as(
-                    "SELECT t.slug, p.profile FROM tenants t JOIN clinic_profiles p ON p.tenant_id = t.id \
-                     WHERE t.id = $1",
-                )
-                .bind(scope.tenant_id().as_uuid())
-                .fetch_optional(&mut *tx)
-                .await?;
+                let out = self.clinic_tx(&mut tx, scope).await?;
                 tx.commit().await?;
-                let (slug, profile) = row.ok_or(StoreError::NotFound)?;
-                Ok(Clinic { id: scope.tenant_id(), slug: TenantSlug::parse(&slug)?, profile: profile.0 })
+                Ok(out)
             }
 
             async fn update_profile(&self, scope: TenantScope, profile: &ClinicProfile) -> Result<()> {
@@ -122,6 +193,19 @@ macro_rules! impl_catalog {
                 self.append_audit_tx(&mut tx, scope.tenant_id(), now, &ev).await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn clinic_catalog(&self, scope: TenantScope) -> Result<ClinicCatalog> {
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let catalog = ClinicCatalog {
+                    clinic: self.clinic_tx(&mut tx, scope).await?,
+                    services: self.services_tx(&mut tx, scope).await?,
+                    practitioners: self.practitioners_tx(&mut tx, scope).await?,
+                    faqs: self.faqs_tx(&mut tx, scope).await?,
+                    red_flag_rules: self.red_flag_rules_tx(&mut tx, scope).await?,
+                };
+                tx.commit().await?;
+                Ok(catalog)
             }
 
             async fn add_practitioner(&self, scope: TenantScope, name: &str, title: &str) -> Result<PractitionerId> {
@@ -145,17 +229,9 @@ macro_rules! impl_catalog {
 
             async fn list_practitioners(&self, scope: TenantScope) -> Result<Vec<Practitioner>> {
                 let mut tx = self.read_tx(Some(scope)).await?;
-                let rows: Vec<(Uuid, String, String, bool)> = sqlx::query_as(
-                    "SELECT id, name, title, active FROM practitioners WHERE tenant_id = $1 ORDER BY id",
-                )
-                .bind(scope.tenant_id().as_uuid())
-                .fetch_all(&mut *tx)
-                .await?;
+                let out = self.practitioners_tx(&mut tx, scope).await?;
                 tx.commit().await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(id, name, title, active)| Practitioner { id: PractitionerId::from_uuid(id), name, title, active })
-                    .collect())
+                Ok(out)
             }
 
             async fn add_service(&self, scope: TenantScope, s: &NewService) -> Result<ServiceId> {
@@ -193,27 +269,9 @@ macro_rules! impl_catalog {
 
             async fn list_services(&self, scope: TenantScope) -> Result<Vec<Service>> {
                 let mut tx = self.read_tx(Some(scope)).await?;
-                let rows: Vec<(Uuid, String, i32, i32, Option<i64>, String, bool)> = sqlx::query_as(
-                    "SELECT id, name, duration_min, buffer_min, price_minor, currency, active FROM services \
-                     WHERE tenant_id = $1 ORDER BY id",
-                )
-                .bind(scope.tenant_id().as_uuid())
-                .fetch_all(&mut *tx)
-                .await?;
+                let out = self.services_tx(&mut tx, scope).await?;
                 tx.commit().await?;
-                rows.into_iter()
-                    .map(|(id, name, duration, buffer, price_minor, currency, active)| {
-                        Ok(Service {
-                            id: ServiceId::from_uuid(id),
-                            name,
-                            duration_min: u16::try_from(duration).map_err(|_| StoreError::Corrupt("duration"))?,
-                            buffer_min: u16::try_from(buffer).map_err(|_| StoreError::Corrupt("buffer"))?,
-                            price_minor,
-                            currency,
-                            active,
-                        })
-                    })
-                    .collect()
+                Ok(out)
             }
 
             async fn set_practitioner_hours(&self, scope: TenantScope, practitioner: PractitionerId, hours: &WeeklyHours) -> Result<()> {
@@ -313,23 +371,9 @@ macro_rules! impl_catalog {
 
             async fn red_flag_rules(&self, scope: TenantScope) -> Result<Vec<RedFlagRule>> {
                 let mut tx = self.read_tx(Some(scope)).await?;
-                let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(
-                    "SELECT id, phrases, level, language FROM clinic_red_flag_rules WHERE tenant_id = $1 ORDER BY id",
-                )
-                .bind(scope.tenant_id().as_uuid())
-                .fetch_all(&mut *tx)
-                .await?;
+                let out = self.red_flag_rules_tx(&mut tx, scope).await?;
                 tx.commit().await?;
-                rows.into_iter()
-                    .map(|(id, phrases, level, language)| {
-                        Ok(RedFlagRule {
-                            id,
-                            phrases: serde_json::from_str(&phrases).map_err(|_| StoreError::Corrupt("red flag phrases"))?,
-                            level: Urgency::parse(&level)?,
-                            language,
-                        })
-                    })
-                    .collect()
+                Ok(out)
             }
 
             async fn add_faq(&self, scope: TenantScope, question: &str, answer: &str) -> Result<FaqId> {
@@ -355,13 +399,9 @@ macro_rules! impl_catalog {
 
             async fn list_faqs(&self, scope: TenantScope) -> Result<Vec<Faq>> {
                 let mut tx = self.read_tx(Some(scope)).await?;
-                let rows: Vec<(Uuid, String, String)> =
-                    sqlx::query_as("SELECT id, question, answer FROM faqs WHERE tenant_id = $1 ORDER BY id")
-                        .bind(scope.tenant_id().as_uuid())
-                        .fetch_all(&mut *tx)
-                        .await?;
+                let out = self.faqs_tx(&mut tx, scope).await?;
                 tx.commit().await?;
-                Ok(rows.into_iter().map(|(id, question, answer)| Faq { id: FaqId::from_uuid(id), question, answer }).collect())
+                Ok(out)
             }
         }
     };
