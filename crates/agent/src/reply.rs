@@ -242,6 +242,27 @@ fn practitioners_answer(k: &ClinicKnowledge) -> String {
     format!("Our team: {}.", items.join(", "))
 }
 
+/// "Do you do sports massage?": the services the patient named, with duration and price.
+fn named_services_answer(
+    k: &ClinicKnowledge,
+    named: &[crate::understand::Match<ServiceId>],
+) -> Option<String> {
+    let items: Vec<String> = named
+        .iter()
+        .filter_map(|m| k.services.iter().find(|s| s.id == m.id))
+        .map(|s| match s.price_minor {
+            Some(p) => format!(
+                "{} ({} min, {})",
+                s.name,
+                s.duration_min,
+                money(p, &k.profile.currency)
+            ),
+            None => format!("{} ({} min)", s.name, s.duration_min),
+        })
+        .collect();
+    (!items.is_empty()).then(|| format!("Yes, we offer {}.", items.join(" and ")))
+}
+
 fn faq_answer(k: &ClinicKnowledge, id: FaqId) -> Option<String> {
     k.faqs
         .iter()
@@ -316,7 +337,15 @@ pub fn reply(ctx: TurnContext<'_>, text: &str) -> Reply {
                 p.name
             ))
         }
-        _ => faq.clone(),
+        // Outside a dialogue a bare yes / no / "ok" needs no answer from the team.
+        // ("no chest pain, do you do sports massage?" still asks about the service.)
+        Intent::Affirm | Intent::Deny | Intent::ChooseOption(_) if faq.is_none() => {
+            named_services_answer(k, &u.entities.services)
+                .or_else(|| Some("Okay. Is there anything else I can help with?".to_owned()))
+        }
+        _ => faq
+            .clone()
+            .or_else(|| named_services_answer(k, &u.entities.services)),
     };
     let answer = match answer {
         Some(a) => a,

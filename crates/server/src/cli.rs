@@ -57,6 +57,19 @@ enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Run scripted conversations (YAML) against the demo clinics and report pass/fail,
+    /// red-flag recall and false alarms. Uses a throwaway database; touches no real data.
+    Eval {
+        /// One or more YAML files (see crates/server/src/eval.rs for the format).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print passing cases too.
+        #[arg(long)]
+        verbose: bool,
+        /// The frozen "now" for the run (RFC 3339).
+        #[arg(long, default_value = frontdesk_server::eval::DEFAULT_NOW)]
+        now: String,
+    },
     /// Manage clinics.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -138,6 +151,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Chat { tenant, data } => chat_cmd(&tenant, &data).await,
+        Command::Eval {
+            files,
+            verbose,
+            now,
+        } => eval_cmd(&files, verbose, &now).await,
         Command::Tenant(TenantCommand::Create(args)) => tenant_create(*args).await,
         Command::Tenant(TenantCommand::List(data)) => {
             let store = open_store(&resolve(&data, LogFormat::Pretty, "warn")?).await?;
@@ -412,6 +430,26 @@ async fn tenant_create(a: TenantCreate) -> anyhow::Result<()> {
             )
             .await?;
         println!("created its Owner account");
+    }
+    Ok(())
+}
+
+async fn eval_cmd(files: &[PathBuf], verbose: bool, now: &str) -> anyhow::Result<()> {
+    telemetry::init_logs(LogFormat::Pretty, "warn");
+    let now: jiff::Timestamp = now
+        .parse()
+        .with_context(|| format!("--now {now:?} is not an RFC 3339 time"))?;
+    let mut failed = 0;
+    for file in files {
+        let yaml = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let report = frontdesk_server::eval::run(&file.display().to_string(), &yaml, now).await?;
+        println!("== {}", file.display());
+        print!("{}", frontdesk_server::eval::render(&report, verbose));
+        failed += report.failed();
+    }
+    if failed > 0 {
+        bail!("{failed} case(s) failed");
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod demo;
+pub mod eval;
 pub mod http;
 pub mod startup;
 pub mod telemetry;

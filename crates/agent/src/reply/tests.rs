@@ -215,3 +215,32 @@ fn privacy_notice_leads_a_first_normal_reply_only() {
     assert_eq!(r.messages[0], "We keep this chat private.");
     assert_eq!(ask(&k, "hello", false).messages.len(), 1);
 }
+
+#[test]
+fn a_named_service_is_answered_even_after_a_leading_no() {
+    let k = nz();
+    let r = ask(
+        &k,
+        "no chest pain or anything, I just want to know if you do sports massage",
+        false,
+    );
+    assert_eq!(r.alert, None);
+    assert_eq!(
+        r.messages,
+        vec!["Yes, we offer Sports massage (60 min, NZD 110).".to_owned()]
+    );
+    let r = ask(&k, "ok calling now", false);
+    assert_eq!((r.alert, r.messages.len()), (None, 1), "{:?}", r.messages);
+}
+
+#[test]
+fn structured_clinic_data_beats_a_loose_faq_match() {
+    let k = nz();
+    let r = ask(&k, "hi, what are your hours?", false);
+    assert_eq!(r.intent, "opening_hours");
+    assert!(
+        r.messages[0].contains("Mon–Fri 08:00–18:00"),
+        "{:?}",
+        r.messages
+    );
+}

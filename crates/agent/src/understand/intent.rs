@@ -313,7 +313,18 @@ pub(crate) fn classify(
             .filter(|s| s.0 == Intent::Faq)
             .for_each(|s| s.1 *= 0.5);
     }
+    // The clinic's structured data answers hours, address, prices, services and team better
+    // than an FAQ entry that merely shares a word ("hours" in "24 hours' notice").
+    let info = [
+        Intent::OpeningHours,
+        Intent::Address,
+        Intent::Prices,
+        Intent::Services,
+        Intent::PractitionerInfo,
+    ];
+    let structured = scores.iter().any(|(i, s)| info.contains(i) && *s >= 1.0);
     if let Some(f) = e.faq
+        && !structured
         && !scores.iter().any(|(i, s)| i.is_action() && *s > 0.0)
     {
         add(&mut scores, Intent::Faq, 1.0 + f.confidence);

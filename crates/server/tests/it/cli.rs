@@ -290,3 +290,39 @@ fn demo_seeds_serves_and_stops_cleanly_on_sigterm() {
     );
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn every_shipped_eval_set_passes_and_a_failing_case_fails_the_run() {
+    let eval_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../eval");
+    let mut files: Vec<String> = std::fs::read_dir(&eval_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .map(|p| p.to_str().unwrap().to_owned())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    let mut args = vec!["eval"];
+    args.extend(files.iter().map(String::as_str));
+    let (ok, out, err) = run(&args);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("emergency recall 100.0%") && !out.contains("FAIL"),
+        "{out}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "- name: wrong on purpose\n  turns:\n    - say: hello\n      expect: { intent: book }\n",
+    )
+    .unwrap();
+    let (ok, out, err) = run(&["eval", bad.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("FAIL wrong on purpose") && out.contains("intent `greeting`, expected `book`"),
+        "{out}"
+    );
+    assert!(err.contains("1 case(s) failed"), "{err}");
+}

@@ -381,19 +381,46 @@ async fn the_catalog_is_read_whole_and_only_for_its_own_tenant(db: &TestDb) {
     let store = crate::harness::store(db).await;
     let a = crate::harness::new_tenant(store.as_ref(), "catalog-a").await;
     let b = crate::harness::new_tenant(store.as_ref(), "catalog-b").await;
-    store.add_practitioner(a, "Aroha Ngata", "Physiotherapist").await.unwrap();
-    let svc = NewService { name: "Sports massage".into(), duration_min: 60, buffer_min: 0, price_minor: Some(11000) };
+    store
+        .add_practitioner(a, "Aroha Ngata", "Physiotherapist")
+        .await
+        .unwrap();
+    let svc = NewService {
+        name: "Sports massage".into(),
+        duration_min: 60,
+        buffer_min: 0,
+        price_minor: Some(11000),
+    };
     store.add_service(a, &svc).await.unwrap();
     store.add_faq(a, "Is there parking?", "Yes.").await.unwrap();
-    store.add_red_flag_rule(a, &["wound is leaking".to_owned()], Urgency::Urgent, "en").await.unwrap();
+    store
+        .add_red_flag_rule(a, &["wound is leaking".to_owned()], Urgency::Urgent, "en")
+        .await
+        .unwrap();
     let cat = store.clinic_catalog(a).await.unwrap();
     assert_eq!(cat.clinic.slug.as_str(), "catalog-a");
-    assert_eq!(cat.practitioners, store.list_practitioners(a).await.unwrap());
+    assert_eq!(
+        cat.practitioners,
+        store.list_practitioners(a).await.unwrap()
+    );
     assert_eq!(cat.services, store.list_services(a).await.unwrap());
     assert_eq!(cat.faqs, store.list_faqs(a).await.unwrap());
     assert_eq!(cat.red_flag_rules, store.red_flag_rules(a).await.unwrap());
-    assert_eq!((cat.practitioners.len(), cat.services.len(), cat.faqs.len(), cat.red_flag_rules.len()), (1, 1, 1, 1));
+    assert_eq!(
+        (
+            cat.practitioners.len(),
+            cat.services.len(),
+            cat.faqs.len(),
+            cat.red_flag_rules.len()
+        ),
+        (1, 1, 1, 1)
+    );
     let other = store.clinic_catalog(b).await.unwrap();
     assert_eq!(other.clinic.slug.as_str(), "catalog-b");
-    assert!(other.practitioners.is_empty() && other.services.is_empty() && other.faqs.is_empty() && other.red_flag_rules.is_empty());
+    assert!(
+        other.practitioners.is_empty()
+            && other.services.is_empty()
+            && other.faqs.is_empty()
+            && other.red_flag_rules.is_empty()
+    );
 }
