@@ -2,7 +2,7 @@
 
 use frontdesk_domain::*;
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 /// A tenant as listed in the directory (no clinic or patient data).
@@ -113,7 +113,7 @@ impl std::fmt::Debug for User {
 macro_rules! str_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $s:literal),* $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),* }
 
@@ -147,6 +147,88 @@ pub struct Conversation {
     pub urgency: String,
     pub created_at: Timestamp,
     pub last_message_at: Timestamp,
+    /// What staff see at a glance; `None` until the first turn that wrote one.
+    pub summary: Option<ConversationSummary>,
+    /// The receptionist's dialogue state (JSON), opened with the patient's key.
+    pub dialogue_state: Option<String>,
+}
+
+/// A conversation's short structured summary for the staff, stored sealed with the patient's
+/// own key (so erasing the patient shreds it too). It holds names of intents, red-flag
+/// categories and outcomes only, never patient text: the store accepts nothing else in
+/// `reason` or `outcome` (see [`ConversationSummary::validate`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    /// The patient's main request: an intent or `red_flag:<category>`, e.g. `opening_hours`,
+    /// `book`, `red_flag:chest_pain`.
+    pub reason: String,
+    /// The highest triage level seen in the conversation.
+    pub triage_level: Urgency,
+    /// e.g. `answered`, `escalated_emergency`, `flagged_urgent`, `handed_off`,
+    /// `question_for_team`.
+    pub outcome: String,
+    pub appointment: Option<AppointmentId>,
+    /// Patient turns summarised so far.
+    pub turns: u32,
+}
+
+impl Default for ConversationSummary {
+    fn default() -> Self {
+        Self {
+            reason: String::new(),
+            triage_level: Urgency::Normal,
+            outcome: String::new(),
+            appointment: None,
+            turns: 0,
+        }
+    }
+}
+
+impl ConversationSummary {
+    /// The longest `reason` or `outcome` accepted.
+    pub const MAX_LABEL: usize = 64;
+
+    /// `reason` and `outcome` must be labels (`a-z 0-9 _ : . -`, at most [`Self::MAX_LABEL`]
+    /// bytes; `reason` may be empty): a guard against patient text slipping into a summary
+    /// that every staff member sees.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        fn is_label(s: &str) -> bool {
+            s.len() <= ConversationSummary::MAX_LABEL
+                && s.bytes().all(|b| {
+                    b.is_ascii_lowercase()
+                        || b.is_ascii_digit()
+                        || matches!(b, b'_' | b':' | b'.' | b'-')
+                })
+        }
+        if !is_label(&self.reason) {
+            return Err(DomainError::invalid(
+                "summary_reason",
+                "use an intent or category name",
+            ));
+        }
+        if self.outcome.is_empty() || !is_label(&self.outcome) {
+            return Err(DomainError::invalid(
+                "summary_outcome",
+                "use an outcome name",
+            ));
+        }
+        Ok(())
+    }
+
+    /// This summary, to be written over `stored`. The caller computed it from a summary it read
+    /// earlier, which a turn handled at the same time may have replaced since; so, like the
+    /// conversation's urgency, the triage level never drops (when `stored` is higher, its
+    /// reason and outcome, which describe that escalation, are kept with it) and the turn
+    /// count never goes back.
+    pub(crate) fn over(mut self, stored: &ConversationSummary) -> Self {
+        if stored.triage_level > self.triage_level {
+            self.triage_level = stored.triage_level;
+            self.reason.clone_from(&stored.reason);
+            self.outcome.clone_from(&stored.outcome);
+        }
+        self.turns = self.turns.max(stored.turns.saturating_add(1));
+        self
+    }
 }
 
 /// A message to store. The body is encrypted with the patient's key before it is written.
@@ -219,12 +301,41 @@ pub struct Turn {
     pub replies: Vec<NewMessage>,
     pub audit: Vec<AuditEvent>,
     pub escalation: Option<Escalation>,
+    /// The conversation's summary after this turn; `None` leaves the stored one as it is. A
+    /// summary computed from a stale read never lowers the stored triage level (see
+    /// [`ConversationSummary`]'s `over`).
+    pub summary: Option<ConversationSummary>,
+    /// The receptionist's dialogue state after this turn (JSON, opaque to the store, sealed with
+    /// the patient's key: it can hold the name and phone a patient typed). `None` keeps it.
+    pub dialogue_state: Option<String>,
 }
 
 str_enum!(
     /// How urgent a conversation is. It only ever rises within a conversation.
     Urgency { Normal = "normal", Urgent = "urgent", Emergency = "emergency" }
 );
+
+impl Urgency {
+    fn rank(self) -> u8 {
+        match self {
+            Urgency::Normal => 0,
+            Urgency::Urgent => 1,
+            Urgency::Emergency => 2,
+        }
+    }
+}
+
+/// `Normal < Urgent < Emergency`, so the highest level seen is `a.max(b)`.
+impl PartialOrd for Urgency {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Urgency {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
 str_enum!(
     /// Why the clinic's staff are alerted.
     NotificationKind { Emergency = "emergency", Urgent = "urgent", Handoff = "handoff", Task = "task", DeliveryFailure = "delivery_failure" }
@@ -412,4 +523,88 @@ pub struct ClinicCatalog {
     pub practitioners: Vec<Practitioner>,
     pub faqs: Vec<Faq>,
     pub red_flag_rules: Vec<RedFlagRule>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urgency_orders_normal_urgent_emergency() {
+        assert!(Urgency::Normal < Urgency::Urgent && Urgency::Urgent < Urgency::Emergency);
+        assert_eq!(Urgency::Emergency.max(Urgency::Normal), Urgency::Emergency);
+    }
+
+    #[test]
+    fn summary_json_is_stable_and_round_trips() -> Result<(), serde_json::Error> {
+        let s = ConversationSummary {
+            reason: "red_flag:chest_pain".into(),
+            triage_level: Urgency::Emergency,
+            outcome: "escalated_emergency".into(),
+            appointment: None,
+            turns: 2,
+        };
+        let json = serde_json::to_string(&s)?;
+        assert_eq!(
+            json,
+            r#"{"reason":"red_flag:chest_pain","triage_level":"emergency","outcome":"escalated_emergency","appointment":null,"turns":2}"#
+        );
+        assert_eq!(serde_json::from_str::<ConversationSummary>(&json)?, s);
+        Ok(())
+    }
+
+    #[test]
+    fn a_stale_summary_never_lowers_the_stored_level_or_count() {
+        let stored = ConversationSummary {
+            reason: "red_flag:stroke".into(),
+            triage_level: Urgency::Emergency,
+            outcome: "escalated_emergency".into(),
+            appointment: None,
+            turns: 2,
+        };
+        let stale = ConversationSummary {
+            reason: "opening_hours".into(),
+            outcome: "answered".into(),
+            turns: 2,
+            ..Default::default()
+        };
+        let merged = stale.over(&stored);
+        assert_eq!(
+            merged,
+            ConversationSummary {
+                turns: 3,
+                ..stored.clone()
+            }
+        );
+        // A summary at least as high as the stored one is written as it is.
+        let fresh = ConversationSummary {
+            outcome: "answered".into(),
+            turns: 3,
+            ..stored.clone()
+        };
+        assert_eq!(fresh.clone().over(&stored), fresh);
+    }
+
+    #[test]
+    fn summary_labels_only() {
+        let ok = ConversationSummary {
+            outcome: "answered".into(),
+            ..Default::default()
+        };
+        assert!(ok.validate().is_ok(), "an empty reason is allowed");
+        for (reason, outcome) in [
+            ("chest pain", "answered"),
+            ("Book", "answered"),
+            ("book", ""),
+            ("book", "called <b>111</b>"),
+            ("book", "é"),
+        ] {
+            let s = ConversationSummary {
+                reason: reason.into(),
+                outcome: outcome.into(),
+                ..Default::default()
+            };
+            assert!(s.validate().is_err(), "{reason:?} / {outcome:?}");
+        }
+    }
 }

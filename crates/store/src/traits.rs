@@ -78,6 +78,16 @@ pub trait PatientStore {
         scope: TenantScope,
         phone: &E164Phone,
     ) -> Result<Option<Patient>>;
+    /// Records the name and/or phone a patient gave (e.g. when booking on web chat). A phone
+    /// that already belongs to another patient of this clinic is not saved (an unverified
+    /// claim must never link one visitor to someone else's record): `Ok(false)` then.
+    async fn update_patient_contact(
+        &self,
+        scope: TenantScope,
+        patient: PatientId,
+        name: Option<&str>,
+        phone: Option<&E164Phone>,
+    ) -> Result<bool>;
 }
 
 #[async_trait]

@@ -1,8 +1,46 @@
 //! Shared SQL for conversations, messages and web chat sessions. Message bodies are sealed
-//! with the patient's own key, bound to (tenant, messages, body, message id).
+//! with the patient's own key, bound to (tenant, messages, body, message id); a conversation's
+//! summary is sealed as JSON with the same key, bound to (tenant, conversations, summary,
+//! conversation id).
+
+use crate::crypto::DataKey;
+use crate::keys::aad;
+use crate::model::ConversationSummary;
+use crate::{Result, StoreError};
+use frontdesk_domain::{ConversationId, TenantId};
+use zeroize::Zeroizing;
+
+/// Validates and seals a summary for `conversations.summary_ct`.
+pub(crate) fn seal_summary(
+    key: &DataKey,
+    tenant: TenantId,
+    conversation: ConversationId,
+    summary: &ConversationSummary,
+) -> Result<Vec<u8>> {
+    summary.validate()?;
+    let json = Zeroizing::new(
+        serde_json::to_vec(summary).map_err(|_| StoreError::Corrupt("conversation summary"))?,
+    );
+    let row = conversation.to_string();
+    Ok(key.seal(&aad(tenant, "conversations", "summary", &row), &json)?)
+}
+
+/// Opens what [`seal_summary`] sealed for this conversation; any other row's ciphertext fails.
+pub(crate) fn open_summary(
+    key: &DataKey,
+    tenant: TenantId,
+    conversation: ConversationId,
+    ct: &[u8],
+) -> Result<ConversationSummary> {
+    let row = conversation.to_string();
+    let json = key.open(&aad(tenant, "conversations", "summary", &row), ct)?;
+    serde_json::from_slice(&json).map_err(|_| StoreError::Corrupt("conversation summary"))
+}
 
 macro_rules! impl_conversations {
     ($Store:ty) => {
+        use $crate::sql::conversations::{open_summary, seal_summary};
+
         impl $Store {
             async fn insert_conversation_tx(&self, tx: &mut Tx, tenant: TenantId, patient: PatientId, channel: Channel, now: i64) -> Result<ConversationId> {
                 let id = ConversationId::new();
@@ -20,17 +58,21 @@ macro_rules! impl_conversations {
                 Ok(id)
             }
 
-            async fn fetch_conversation(&self, tx: &mut Tx, tenant: TenantId, id: ConversationId) -> Result<Conversation> {
-                let row: Option<(Uuid, String, String, String, i64, i64)> = sqlx::query_as(
-                    "SELECT patient_id, channel, status, urgency, created_at, last_message_at FROM conversations \
+            /// The conversation's row with its summary still sealed (`summary: None`): for the
+            /// writers and readers that do not need the summary, so no key is unwrapped for it.
+            #[allow(clippy::type_complexity)]
+            async fn fetch_conversation_row(&self, tx: &mut Tx, tenant: TenantId, id: ConversationId) -> Result<(Conversation, Option<Vec<u8>>, Option<Vec<u8>>)> {
+                #[allow(clippy::type_complexity)]
+                let row: Option<(Uuid, String, String, String, i64, i64, Option<Vec<u8>>, Option<Vec<u8>>)> = sqlx::query_as(
+                    "SELECT patient_id, channel, status, urgency, created_at, last_message_at, summary_ct, state_ct FROM conversations \
                      WHERE tenant_id = $1 AND id = $2",
                 )
                 .bind(tenant.as_uuid())
                 .bind(id.as_uuid())
                 .fetch_optional(&mut **tx)
                 .await?;
-                let (patient_id, channel, status, urgency, created_at, last) = row.ok_or(StoreError::NotFound)?;
-                Ok(Conversation {
+                let (patient_id, channel, status, urgency, created_at, last, summary_ct, state_ct) = row.ok_or(StoreError::NotFound)?;
+                let conv = Conversation {
                     id,
                     patient_id: PatientId::from_uuid(patient_id),
                     channel: Channel::parse(&channel)?,
@@ -38,7 +80,27 @@ macro_rules! impl_conversations {
                     urgency,
                     created_at: from_us(created_at)?,
                     last_message_at: from_us(last)?,
-                })
+                    summary: None,
+                    dialogue_state: None,
+                };
+                Ok((conv, summary_ct, state_ct))
+            }
+
+            /// The conversation with its summary opened with the patient's own key.
+            async fn fetch_conversation(&self, tx: &mut Tx, tenant: TenantId, id: ConversationId) -> Result<Conversation> {
+                let (mut conv, summary_ct, state_ct) = self.fetch_conversation_row(tx, tenant, id).await?;
+                if summary_ct.is_some() || state_ct.is_some() {
+                    let keys = self.tenant_keys(tx, tenant).await?;
+                    let key = self.patient_key(tx, &keys, tenant, conv.patient_id).await?;
+                    if let Some(ct) = summary_ct {
+                        conv.summary = Some(open_summary(&key, tenant, id, &ct)?);
+                    }
+                    if let Some(ct) = state_ct {
+                        let row = id.to_string();
+                        conv.dialogue_state = Some(key.open_string(&aad(tenant, "conversations", "state", &row), &ct)?);
+                    }
+                }
+                Ok(conv)
             }
 
             /// Seals and inserts one message; `false` when its provider id was already stored.
@@ -149,9 +211,17 @@ macro_rules! impl_conversations {
                 let tenant = scope.tenant_id();
                 let now = self.now_us();
                 let mut tx = self.write_tx(Some(scope)).await?;
-                let conv = self.fetch_conversation(&mut tx, tenant, conversation).await?;
+                let (conv, stored_ct, _) = self.fetch_conversation_row(&mut tx, tenant, conversation).await?;
                 let keys = self.tenant_keys(&mut tx, tenant).await?;
                 let key = self.patient_key(&mut tx, &keys, tenant, conv.patient_id).await?;
+                let summary_ct = match (&turn.summary, stored_ct) {
+                    (Some(new), Some(ct)) => {
+                        let stored = open_summary(&key, tenant, conversation, &ct)?;
+                        Some(seal_summary(&key, tenant, conversation, &new.clone().over(&stored))?)
+                    }
+                    (Some(new), None) => Some(seal_summary(&key, tenant, conversation, new)?),
+                    (None, _) => None,
+                };
                 let mut ids = Vec::with_capacity(1 + turn.replies.len());
                 // A redelivered inbound message: nothing is written (the transaction is dropped).
                 let Some(inbound) = self.insert_message_tx(&mut tx, tenant, &conv, &key, &turn.inbound, now).await? else {
@@ -162,12 +232,25 @@ macro_rules! impl_conversations {
                     let id = self.insert_message_tx(&mut tx, tenant, &conv, &key, reply, now).await?.ok_or(StoreError::Duplicate)?;
                     ids.push(id);
                 }
-                sqlx::query("UPDATE conversations SET last_message_at = $3, updated_at = $3 WHERE tenant_id = $1 AND id = $2")
-                    .bind(tenant.as_uuid())
-                    .bind(conversation.as_uuid())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                let conv_row = conversation.to_string();
+                let state_ct = turn
+                    .dialogue_state
+                    .as_deref()
+                    .map(|st| key.seal_str(&aad(tenant, "conversations", "state", &conv_row), st))
+                    .transpose()?;
+                // Written only after the inbound message was new: a redelivery keeps the summary
+                // and the dialogue state.
+                sqlx::query(
+                    "UPDATE conversations SET last_message_at = $3, updated_at = $3, summary_ct = COALESCE($4, summary_ct), \
+                     state_ct = COALESCE($5, state_ct) WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant.as_uuid())
+                .bind(conversation.as_uuid())
+                .bind(now)
+                .bind(summary_ct)
+                .bind(state_ct)
+                .execute(&mut *tx)
+                .await?;
                 if let Some(esc) = &turn.escalation {
                     // Urgency only rises: a calm follow-up never clears an emergency.
                     sqlx::query(
@@ -230,7 +313,7 @@ macro_rules! impl_conversations {
             async fn messages(&self, scope: TenantScope, conversation: ConversationId) -> Result<Vec<Message>> {
                 let tenant = scope.tenant_id();
                 let mut tx = self.read_tx(Some(scope)).await?;
-                let conv = self.fetch_conversation(&mut tx, tenant, conversation).await?;
+                let (conv, _, _) = self.fetch_conversation_row(&mut tx, tenant, conversation).await?;
                 let keys = self.tenant_keys(&mut tx, tenant).await?;
                 let key = self.patient_key(&mut tx, &keys, tenant, conv.patient_id).await?;
                 let rows: Vec<(Uuid, String, String, Vec<u8>, String, i64)> = sqlx::query_as(

@@ -75,6 +75,76 @@ macro_rules! impl_people {
 
         #[async_trait]
         impl PatientStore for $Store {
+            async fn update_patient_contact(
+                &self,
+                scope: TenantScope,
+                patient: PatientId,
+                name: Option<&str>,
+                phone: Option<&E164Phone>,
+            ) -> Result<bool> {
+                let name = name.map(str::trim).filter(|n| !n.is_empty());
+                if name.is_some_and(|n| n.len() > 200) {
+                    return Err(DomainError::invalid("name", "must be at most 200 characters").into());
+                }
+                let tenant = scope.tenant_id();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                sqlx::query("SELECT id FROM patients WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(patient.as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                let pkey = self.patient_key(&mut tx, &keys, tenant, patient).await?;
+                let row = patient.to_string();
+                let mut fields = Vec::new();
+                if let Some(name) = name {
+                    let ct = pkey.seal_str(&aad(tenant, "patients", "name", &row), name)?;
+                    sqlx::query("UPDATE patients SET name_ct = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+                        .bind(tenant.as_uuid())
+                        .bind(patient.as_uuid())
+                        .bind(ct)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    fields.push("name");
+                }
+                let mut phone_saved = phone.is_none();
+                if let Some(phone) = phone {
+                    let bidx = keys.index.blind_index("phone", phone.as_str());
+                    let owner: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM patients WHERE tenant_id = $1 AND phone_bidx = $2")
+                        .bind(tenant.as_uuid())
+                        .bind(&bidx)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    match owner {
+                        Some((id,)) if id != patient.as_uuid() => {}
+                        _ => {
+                            let ct = pkey.seal_str(&aad(tenant, "patients", "phone", &row), phone.as_str())?;
+                            sqlx::query("UPDATE patients SET phone_ct = $3, phone_bidx = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2")
+                                .bind(tenant.as_uuid())
+                                .bind(patient.as_uuid())
+                                .bind(ct)
+                                .bind(&bidx)
+                                .bind(now)
+                                .execute(&mut *tx)
+                                .await?;
+                            fields.push("phone");
+                            phone_saved = true;
+                        }
+                    }
+                }
+                if !fields.is_empty() {
+                    let ev = AuditEvent::new(Actor::Patient(patient), "patient.contact_updated")
+                        .target("patient", patient)
+                        .details(serde_json::json!({ "fields": fields }));
+                    self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                }
+                tx.commit().await?;
+                Ok(phone_saved)
+            }
+
             async fn create_patient(&self, scope: TenantScope, patient: &NewPatient) -> Result<PatientId> {
                 let tenant = scope.tenant_id();
                 let now = self.now_us();

@@ -33,6 +33,8 @@ async fn conversation_reads_back_and_needs_a_patient_of_the_tenant(db: &TestDb) 
         urgency: "normal".into(),
         created_at: start(),
         last_message_at: start(),
+        summary: None,
+        dialogue_state: None,
     };
     assert_eq!(store.conversation(a, id).await.unwrap(), expected);
     assert!(store.messages(a, id).await.unwrap().is_empty());
@@ -89,6 +91,8 @@ async fn recorded_turns_come_back_in_order_with_bodies_directions_and_senders(db
         ],
         audit: vec![AuditEvent::new(Actor::Agent, "agent.replied").target("conversation", conv)],
         escalation: None,
+        summary: None,
+        dialogue_state: None,
     };
     let ids1 = store.record_turn(a, conv, &first).await.unwrap();
     clock.advance(SignedDuration::from_mins(1));

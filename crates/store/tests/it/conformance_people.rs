@@ -316,3 +316,94 @@ async fn user_without_a_name_is_invalid(db: &TestDb) {
             .is_none()
     );
 }
+
+engine_tests!(contact_details_given_later_are_saved_but_never_take_over_another_record);
+
+async fn contact_details_given_later_are_saved_but_never_take_over_another_record(db: &TestDb) {
+    let store = store(db).await;
+    let a = new_tenant(store.as_ref(), "contact-a").await;
+    let b = new_tenant(store.as_ref(), "contact-b").await;
+    let visitor = store
+        .create_patient(a, &NewPatient::default())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .update_patient_contact(
+                a,
+                visitor,
+                Some("  Tama Rangi "),
+                Some(&phone("+64 21 555 0199"))
+            )
+            .await
+            .unwrap()
+    );
+    let p = store.patient(a, visitor).await.unwrap();
+    assert_eq!(
+        (p.name.as_deref(), p.phone.as_ref().map(E164Phone::as_str)),
+        (Some("Tama Rangi"), Some("+64215550199"))
+    );
+    assert_eq!(
+        store
+            .find_patient_by_phone(a, &phone("+64215550199"))
+            .await
+            .unwrap()
+            .map(|p| p.id),
+        Some(visitor)
+    );
+    // Saying the same phone again is fine; another visitor claiming it is not linked to it.
+    assert!(
+        store
+            .update_patient_contact(a, visitor, None, Some(&phone("+64215550199")))
+            .await
+            .unwrap()
+    );
+    let other = store
+        .create_patient(a, &NewPatient::default())
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .update_patient_contact(a, other, Some("Someone"), Some(&phone("+64215550199")))
+            .await
+            .unwrap()
+    );
+    let o = store.patient(a, other).await.unwrap();
+    assert_eq!(
+        (o.name.as_deref(), o.phone.as_ref()),
+        (Some("Someone"), None)
+    );
+    assert_eq!(
+        store
+            .find_patient_by_phone(a, &phone("+64215550199"))
+            .await
+            .unwrap()
+            .map(|p| p.id),
+        Some(visitor)
+    );
+    // Another clinic cannot touch this patient.
+    assert!(matches!(
+        store
+            .update_patient_contact(b, visitor, Some("X"), None)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .update_patient_contact(a, visitor, Some(&"x".repeat(201)), None)
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    let audit = all_audit(store.as_ref(), a).await;
+    let updates: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "patient.contact_updated")
+        .collect();
+    assert_eq!(updates.len(), 3);
+    assert!(
+        updates
+            .iter()
+            .all(|e| !e.details.contains("Tama") && !e.details.contains("555")),
+        "field names only"
+    );
+}

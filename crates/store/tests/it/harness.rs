@@ -84,6 +84,8 @@ pub fn turn(inbound: NewMessage, replies: &[&str]) -> Turn {
             .map(|r| NewMessage::agent_reply(*r))
             .collect(),
         audit: Vec::new(),
+        summary: None,
+        dialogue_state: None,
     }
 }
 

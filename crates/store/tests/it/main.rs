@@ -14,6 +14,7 @@
 //!   shown to fail when a table's policy is disabled or dropped.
 //! - `encryption`: personal data and message text never reach storage in clear, and a
 //!   ciphertext moved to another row does not open.
+//! - `summary`: conversation summaries written with the turn, sealed and tenant scoped.
 
 /// Expands each named `async fn name(db: &TestDb)` into `sqlite_name` and `postgres_name` tests.
 macro_rules! engine_tests {
@@ -96,3 +97,4 @@ mod harness;
 mod raw;
 mod rls;
 mod rls_support;
+mod summary;

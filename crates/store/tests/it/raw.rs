@@ -116,6 +116,19 @@ impl Raw {
         );
     }
 
+    /// The bytes `column` of row `id` holds, as stored (`None` for NULL).
+    pub async fn bytes(&mut self, table: &str, column: &str, id: Uuid) -> Option<Vec<u8>> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT {} FROM {} WHERE id = $1",
+            ident(column),
+            ident(table)
+        ));
+        match self {
+            Raw::Sqlite(c) => sqlx::query_scalar(sql).bind(id).fetch_one(c).await.unwrap(),
+            Raw::Pg(c) => sqlx::query_scalar(sql).bind(id).fetch_one(c).await.unwrap(),
+        }
+    }
+
     /// Runs one statement binding `ids` as $1, $2, …; returns the number of rows affected.
     pub async fn execute(&mut self, sql: String, ids: &[Uuid]) -> u64 {
         match self {
