@@ -6,11 +6,13 @@
 //! The agent is pure: it sees the clinic's public knowledge and the patient's text, never the
 //! store, so it cannot pull another patient's or another clinic's data into a reply.
 
+pub mod dialogue;
 pub mod faq;
 pub mod reply;
 pub mod triage;
 pub mod understand;
 
+pub use dialogue::{DialogueState, Offer, Step};
 pub use reply::{
     Alert, ClinicKnowledge, PractitionerInfo, RULE_SET, Reply, ServiceInfo, TurnContext, reply,
 };

@@ -8,10 +8,11 @@
 //!    and FAQ. Nothing is invented: a question the FAQ cannot answer confidently is passed to
 //!    the team (a task alert) and the patient is told so.
 //!
-//! Booking, rescheduling and cancelling in conversation (the dialogue of issue #3) are not in
-//! this path yet: the patient is told plainly to contact the clinic, never that something was
-//! booked.
+//! Booking runs as a dialogue ([`crate::dialogue`]); rescheduling, cancelling and looking up
+//! existing appointments need a verified identity (issue #4) and are declined plainly, never
+//! claimed.
 
+use crate::dialogue::{self, DialogueContext, DialogueState, Step};
 use crate::faq::FaqIndex;
 use crate::triage::{ClinicRule, Triage, TriageLevel, triage};
 use crate::understand::{CatalogView, Intent, NamedItem, UnderstandContext, understand};
@@ -112,6 +113,8 @@ pub struct TurnContext<'a> {
     pub now: Timestamp,
     /// The first message of a conversation: the privacy notice is stated.
     pub first_contact: bool,
+    /// The channel has no verified phone number (web chat): a booking asks for one.
+    pub needs_phone: bool,
 }
 
 /// The receptionist's answer to one patient message.
@@ -124,6 +127,9 @@ pub struct Reply {
     pub messages: Vec<String>,
     pub triage: Triage,
     pub alert: Option<Alert>,
+    /// Work the server must do for the booking dialogue (find slots, book), after which it
+    /// calls back into [`crate::dialogue`] for the words.
+    pub next: Option<Step>,
 }
 
 fn speaks_swahili(p: &ClinicProfile) -> bool {
@@ -270,8 +276,9 @@ fn faq_answer(k: &ClinicKnowledge, id: FaqId) -> Option<String> {
         .map(|(_, _, a)| a.clone())
 }
 
-/// Answers one patient message. Deterministic: the same input gives the same reply.
-pub fn reply(ctx: TurnContext<'_>, text: &str) -> Reply {
+/// Answers one patient message, advancing the conversation's dialogue `state`.
+/// Deterministic: the same input and state give the same reply.
+pub fn reply(ctx: TurnContext<'_>, text: &str, state: &mut DialogueState) -> Reply {
     let k = ctx.clinic;
     let p = &k.profile;
     let tri = triage(text, &k.rules);
@@ -286,6 +293,7 @@ pub fn reply(ctx: TurnContext<'_>, text: &str) -> Reply {
             messages,
             triage: tri,
             alert: Some(Alert::Emergency),
+            next: None,
         };
     }
     let mut messages: Vec<String> = notice.into_iter().collect();
@@ -303,9 +311,38 @@ pub fn reply(ctx: TurnContext<'_>, text: &str) -> Reply {
             messages,
             triage: tri,
             alert: alert.or(Some(Alert::Task)),
+            next: None,
         };
     };
     let u = understand(text, &uctx);
+    let dctx = DialogueContext {
+        clinic: k,
+        tz: &uctx.time_zone,
+        now: ctx.now,
+        needs_phone: ctx.needs_phone,
+    };
+    let intent = u.intent.as_str();
+    if let Some(step) = dialogue::advance(state, &u, text, &dctx) {
+        let (alert, next) = match step {
+            Step::Say(said) => {
+                messages.extend(said);
+                (alert, None)
+            }
+            Step::Handoff(said) => {
+                messages.push(said);
+                (alert.or(Some(Alert::Handoff)), None)
+            }
+            step => (alert, Some(step)),
+        };
+        return Reply {
+            intent,
+            confidence: u.confidence,
+            messages,
+            triage: tri,
+            alert,
+            next,
+        };
+    }
     let faq = u.entities.faq.and_then(|m| faq_answer(k, m.id));
     let answer = match u.intent {
         Intent::OpeningHours => Some(hours_answer(p, ctx.now)),
@@ -317,16 +354,18 @@ pub fn reply(ctx: TurnContext<'_>, text: &str) -> Reply {
         Intent::Prices | Intent::Services => Some(services_answer(k)),
         Intent::PractitionerInfo => Some(practitioners_answer(k)),
         Intent::Greeting if alert.is_none() => Some(format!(
-            "Hello! You're chatting with {}'s receptionist. I can tell you about our hours, location, services, \
-             prices and team, and answer common questions.",
+            "Hello! You're chatting with {}'s receptionist. I can book appointments, tell you about our hours, \
+             location, services, prices and team, and answer common questions.",
             p.name
         )),
         Intent::Thanks => {
             Some("You're welcome! Is there anything else I can help with?".to_owned())
         }
+        // Changing or looking up an existing appointment needs a verified identity (a code sent
+        // to the patient's phone), which arrives with SMS in issue #4.
         Intent::Book | Intent::Reschedule | Intent::Cancel | Intent::CheckAppointment => {
             Some(format!(
-                "I can't make, change or look up appointments in this chat yet; {} and the team will help.",
+                "I can't change or look up existing appointments in this chat yet; {} and the team will help.",
                 contact_hint(p)
             ))
         }
@@ -366,7 +405,7 @@ pub fn reply(ctx: TurnContext<'_>, text: &str) -> Reply {
     let intent = if faq.is_some() && matches!(u.intent, Intent::Faq | Intent::Other) {
         "faq"
     } else {
-        u.intent.as_str()
+        intent
     };
     Reply {
         intent,
@@ -374,6 +413,7 @@ pub fn reply(ctx: TurnContext<'_>, text: &str) -> Reply {
         messages,
         triage: tri,
         alert,
+        next: None,
     }
 }
 

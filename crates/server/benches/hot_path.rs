@@ -76,8 +76,10 @@ fn agent_alone(rt: &tokio::runtime::Runtime) {
                     clinic: &knowledge,
                     now,
                     first_contact: false,
+                    needs_phone: true,
                 },
                 text,
+                &mut frontdesk_agent::DialogueState::default(),
             );
             per_reply.push(t.elapsed());
             assert!(!r.messages.is_empty());

@@ -110,6 +110,8 @@ pub struct CaseResult {
     pub failures: Vec<String>,
     /// For labelled messages and every dialogue turn with a triage expectation: (expected, got).
     pub triage: Vec<(Level, Level)>,
+    /// For dialogues expected to end booked: `Some(turns)` when they did.
+    pub booking: Option<Option<usize>>,
 }
 
 /// Totals of a run.
@@ -342,6 +344,7 @@ async fn run_case(h: &Harness, index: usize, case: Case) -> Result<CaseResult, E
                         name,
                         failures: vec![e],
                         triage: vec![],
+                        booking: None,
                     });
                 }
             };
@@ -366,6 +369,7 @@ async fn run_case(h: &Harness, index: usize, case: Case) -> Result<CaseResult, E
                 name,
                 failures,
                 triage: vec![(level, got.triage)],
+                booking: None,
             })
         }
         Case::Dialogue(d) => {
@@ -377,6 +381,7 @@ async fn run_case(h: &Harness, index: usize, case: Case) -> Result<CaseResult, E
                         name,
                         failures: vec![e],
                         triage: vec![],
+                        booking: None,
                     });
                 }
             };
@@ -390,6 +395,7 @@ async fn run_case(h: &Harness, index: usize, case: Case) -> Result<CaseResult, E
                 }
                 check(i + 1, &t.expect, &got, &mut failures);
             }
+            let mut booking = None;
             if let Some(want) = d.booked {
                 let booked = !h
                     .store
@@ -399,11 +405,15 @@ async fn run_case(h: &Harness, index: usize, case: Case) -> Result<CaseResult, E
                 if booked != want {
                     failures.push(format!("booked: {booked}, expected {want}"));
                 }
+                if want {
+                    booking = Some(booked.then_some(d.turns.len()));
+                }
             }
             Ok(CaseResult {
                 name,
                 failures,
                 triage,
+                booking,
             })
         }
     }
@@ -446,6 +456,19 @@ pub fn render(report: &Report, verbose: bool) -> String {
         pct(report.urgent_recall()),
         pct(report.false_alarm_rate()),
     ));
+    let bookings: Vec<Option<usize>> = report.cases.iter().filter_map(|c| c.booking).collect();
+    if !bookings.is_empty() {
+        let mut turns: Vec<usize> = bookings.iter().flatten().copied().collect();
+        turns.sort_unstable();
+        let median = turns
+            .get(turns.len() / 2)
+            .map_or("n/a".to_owned(), |t| t.to_string());
+        out.push_str(&format!(
+            "bookings: {} of {} completed, median {median} patient turns to book\n",
+            turns.len(),
+            bookings.len()
+        ));
+    }
     out.push_str(&format!(
         "{} passed, {} failed\n",
         report.passed(),

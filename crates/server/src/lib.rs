@@ -2,11 +2,13 @@
 //! health, metrics), the demo clinics and the turn-handling service shared by every channel.
 //! `src/main.rs` is the thin CLI on top.
 
+pub mod booking;
 pub mod config;
 pub mod demo;
 pub mod eval;
 pub mod http;
 pub mod startup;
+pub mod summary;
 pub mod telemetry;
 pub mod turn;
 

@@ -1,7 +1,7 @@
 //! Handling one patient message, the same way for every channel that answers at once
 //! (web chat now, the terminal chat, later voice): gather the clinic's knowledge, ask the
 //! agent, and store the patient's message, the replies, the escalation (urgency raised, staff
-//! alerted) and the audit entries in one transaction.
+//! alerted), the updated conversation summary and the audit entries in one transaction.
 
 use frontdesk_agent::{
     Alert, ClinicKnowledge, ClinicRule, PractitionerInfo, RULE_SET, ServiceInfo, TriageLevel,
@@ -13,6 +13,8 @@ use frontdesk_store::{
     Turn, Urgency,
 };
 use serde_json::json;
+
+use crate::summary::{TurnFacts, next_summary};
 
 /// The largest patient message accepted, in bytes (4 KiB).
 pub const MAX_TEXT_BYTES: usize = 4096;
@@ -103,14 +105,46 @@ pub async fn handle_patient_message(
     let conv = store.conversation(scope, conversation).await?;
     // A conversation whose last message time is still its creation time has no messages yet.
     let first_contact = conv.last_message_at == conv.created_at;
-    let reply = frontdesk_agent::reply(
+    let now = clock.now();
+    let needs_phone = conv.channel == frontdesk_store::Channel::Webchat;
+    // A state that no longer parses (an older format) starts the dialogue afresh.
+    let mut state: frontdesk_agent::DialogueState = conv
+        .dialogue_state
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    let mut reply = frontdesk_agent::reply(
         TurnContext {
             clinic: &knowledge,
-            now: clock.now(),
+            now,
             first_contact,
+            needs_phone,
         },
         text,
+        &mut state,
     );
+    let mut booked = None;
+    if let Some(step) = reply.next.take() {
+        let done = crate::booking::run(
+            store,
+            scope,
+            conversation,
+            patient,
+            &knowledge,
+            &mut state,
+            now,
+            needs_phone,
+            step,
+        )
+        .await?;
+        reply.messages.extend(done.messages);
+        booked = done.booked;
+        if done.handoff {
+            reply.alert = reply.alert.or(Some(Alert::Handoff));
+        }
+    }
+    let dialogue_state =
+        serde_json::to_string(&state).map_err(|_| StoreError::Corrupt("dialogue state"))?;
     let mut audit = vec![
         AuditEvent::new(Actor::Agent, "agent.replied")
             .target("conversation", conversation)
@@ -139,6 +173,11 @@ pub async fn handle_patient_message(
         replies: reply.messages.iter().map(NewMessage::agent_reply).collect(),
         audit,
         escalation: reply.alert.map(|a| escalation(a, &reply.triage)),
+        summary: Some(next_summary(
+            conv.summary.as_ref(),
+            &TurnFacts::of(&reply, booked),
+        )),
+        dialogue_state: Some(dialogue_state),
     };
     store.record_turn(scope, conversation, &turn).await?;
     let channel = conv.channel.as_str();

@@ -69,14 +69,13 @@ fn now() -> Timestamp {
 }
 
 fn ask(k: &ClinicKnowledge, text: &str, first: bool) -> Reply {
-    reply(
-        TurnContext {
-            clinic: k,
-            now: now(),
-            first_contact: first,
-        },
-        text,
-    )
+    let ctx = TurnContext {
+        clinic: k,
+        now: now(),
+        first_contact: first,
+        needs_phone: true,
+    };
+    reply(ctx, text, &mut DialogueState::default())
 }
 
 #[test]
@@ -186,15 +185,26 @@ fn faq_answers_come_only_from_the_faq_and_unknowns_go_to_the_team() {
 }
 
 #[test]
-fn booking_requests_are_never_claimed_and_humans_get_a_handoff() {
+fn changes_are_declined_bookings_go_to_the_diary_and_humans_get_a_handoff() {
     let k = nz();
-    let r = ask(&k, "can I book a massage tomorrow at 3?", false);
-    assert_eq!(r.intent, "book");
-    assert!(r.messages[0].contains("can't make, change or look up appointments in this chat yet"));
+    let r = ask(&k, "can I cancel my appointment on Friday?", false);
+    assert_eq!(r.intent, "cancel");
+    assert!(
+        r.messages[0].contains("can't change or look up existing appointments in this chat yet")
+    );
     assert!(
         !r.messages
             .iter()
-            .any(|m| m.to_lowercase().contains("booked"))
+            .any(|m| m.to_lowercase().contains("cancelled"))
+    );
+    let r = ask(&k, "can I book a sports massage tomorrow at 3?", false);
+    assert!(
+        matches!(r.next, Some(Step::FindSlots(_))),
+        "a complete request goes to the diary: {r:?}"
+    );
+    assert!(
+        r.messages.is_empty(),
+        "nothing is claimed before the diary answers"
     );
     let r = ask(&k, "can I talk to a real person please", false);
     assert_eq!(r.alert, Some(Alert::Handoff));

@@ -12,6 +12,8 @@ crate::both_engines!(
     text_size_limits_are_enforced_at_the_boundary,
     an_emergency_is_answered_with_the_number_first_and_escalated,
     questions_are_answered_from_the_faq_or_passed_to_the_team,
+    a_web_chat_booking_is_made_in_the_diary_and_confirmed_from_it,
+    an_emergency_summary_stays_emergency_after_a_calm_follow_up,
 );
 
 async fn a_chat_exchange_is_answered_and_stored(app: TestApp) {
@@ -332,5 +334,130 @@ async fn questions_are_answered_from_the_faq_or_passed_to_the_team(app: TestApp)
     let alerts = app.store.pending_notifications(scope, 10).await.unwrap();
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].kind, frontdesk_store::NotificationKind::Task);
+    app.finish().await;
+}
+
+async fn an_emergency_summary_stays_emergency_after_a_calm_follow_up(app: TestApp) {
+    use frontdesk_store::Urgency;
+    let (token, conv) = app.start_chat("nairobi-family").await;
+    let scope = app.scope("nairobi-family").await;
+    let id = frontdesk_domain::ConversationId::parse(&conv).unwrap();
+    let summary = || async { app.store.conversation(scope, id).await.unwrap().summary };
+    assert_eq!(
+        summary().await,
+        None,
+        "nothing to summarise before the first message"
+    );
+
+    let text = "My baby is not breathing properly and her lips are blue";
+    app.ask("nairobi-family", &token, text).await;
+    let s = summary().await.expect("a summary after the first turn");
+    assert_eq!(
+        (s.triage_level, s.outcome.as_str(), s.turns, s.appointment),
+        (Urgency::Emergency, "escalated_emergency", 1, None)
+    );
+    assert!(s.reason.starts_with("red_flag:"), "{s:?}");
+    assert!(
+        !s.reason.contains("baby") && !s.reason.contains("lips"),
+        "names only: {s:?}"
+    );
+
+    app.ask("nairobi-family", &token, "ok we are going to the hospital")
+        .await;
+    app.ask("nairobi-family", &token, "thank you").await;
+    let after = summary().await.expect("summary kept");
+    assert_eq!(
+        (after.triage_level, after.outcome.as_str(), after.turns),
+        (Urgency::Emergency, "escalated_emergency", 3)
+    );
+    assert_eq!(after.reason, s.reason, "the emergency stays the reason");
+
+    // A calm conversation next to it is summarised on its own.
+    let (token2, conv2) = app.start_chat("nairobi-family").await;
+    app.ask("nairobi-family", &token2, "what are your opening hours?")
+        .await;
+    let id2 = frontdesk_domain::ConversationId::parse(&conv2).unwrap();
+    let calm = app
+        .store
+        .conversation(scope, id2)
+        .await
+        .unwrap()
+        .summary
+        .unwrap();
+    assert_eq!(
+        (
+            calm.reason.as_str(),
+            calm.triage_level,
+            calm.outcome.as_str(),
+            calm.turns
+        ),
+        ("opening_hours", Urgency::Normal, "answered", 1)
+    );
+    app.finish().await;
+}
+
+async fn a_web_chat_booking_is_made_in_the_diary_and_confirmed_from_it(app: TestApp) {
+    let (token, conv) = app.start_chat("harbour-physio").await;
+    let offers = app
+        .ask(
+            "harbour-physio",
+            &token,
+            "I'd like to book a sports massage with Mei, anytime next week",
+        )
+        .await;
+    let offer = offers.last().unwrap();
+    assert!(
+        offer.contains("I have: 1) ") && offer.contains("with Mei Chen"),
+        "{offers:?}"
+    );
+    let ask = app.ask("harbour-physio", &token, "the first one").await;
+    assert!(
+        ask[0].contains("full name") && ask[0].contains("mobile number"),
+        "{ask:?}"
+    );
+    let done = app
+        .ask("harbour-physio", &token, "Zebulon Quixote, 021 555 0199")
+        .await;
+    assert!(
+        done[0].starts_with("You're booked: Sports massage with Mei Chen on "),
+        "{done:?}"
+    );
+    let scope = app.scope("harbour-physio").await;
+    let id = frontdesk_domain::ConversationId::parse(&conv).unwrap();
+    let c = app.store.conversation(scope, id).await.unwrap();
+    let appts = app
+        .store
+        .patient_appointments(scope, c.patient_id, jiff::Timestamp::UNIX_EPOCH)
+        .await
+        .unwrap();
+    assert_eq!(appts.len(), 1, "exactly one appointment in the diary");
+    assert_eq!(
+        c.summary.as_ref().and_then(|s| s.appointment),
+        Some(appts[0].id),
+        "the summary points at it"
+    );
+    let patient = app.store.patient(scope, c.patient_id).await.unwrap();
+    assert_eq!(patient.name.as_deref(), Some("Zebulon Quixote"));
+    assert_eq!(
+        patient
+            .phone
+            .as_ref()
+            .map(frontdesk_domain::E164Phone::as_str),
+        Some("+64215550199")
+    );
+    // The same words again start nothing new: the booking is done and the draft is cleared.
+    let after = app.ask("harbour-physio", &token, "thanks!").await;
+    assert!(
+        !after.iter().any(|m| m.contains("You're booked")),
+        "{after:?}"
+    );
+    assert_eq!(
+        app.store
+            .patient_appointments(scope, c.patient_id, jiff::Timestamp::UNIX_EPOCH)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     app.finish().await;
 }

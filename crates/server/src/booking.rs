@@ -1,0 +1,213 @@
+//! Runs the booking dialogue's requests against the diary: slot searches across the asked
+//! practitioners (widened to two weeks when nothing fits the patient's words) and bookings.
+//! Every reply that claims a booking is built by the agent from the appointment the store
+//! returned; a time taken meanwhile is re-offered, never claimed.
+
+use frontdesk_agent::dialogue::{self, DialogueContext, Offer, SEARCH_DAYS, SlotAsk, Step};
+use frontdesk_agent::{ClinicKnowledge, DialogueState};
+use frontdesk_domain::{AppointmentId, ConversationId, E164Phone, PatientId};
+use frontdesk_store::{Actor, NewAppointment, SlotSearch, Store, StoreError, TenantScope};
+
+/// Shortest notice for a booking made in conversation.
+const MIN_NOTICE: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+/// Guards the step loop (a search, a taken slot, a search again).
+const MAX_STEPS: usize = 4;
+
+/// What the diary work of one turn produced.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub messages: Vec<String>,
+    pub booked: Option<AppointmentId>,
+    pub handoff: bool,
+}
+
+async fn search(
+    store: &dyn Store,
+    scope: TenantScope,
+    ask: &SlotAsk,
+    widened: bool,
+) -> Result<Vec<Offer>, StoreError> {
+    let (from, to) = if widened {
+        (
+            ask.from,
+            ask.from
+                .checked_add(jiff::Span::new().days(SEARCH_DAYS - 1))
+                .unwrap_or(ask.to),
+        )
+    } else {
+        (ask.from, ask.to)
+    };
+    let exact = ask.earliest.is_some() && ask.earliest == ask.latest;
+    let mut found = Vec::new();
+    for &practitioner in &ask.practitioners {
+        let search = SlotSearch {
+            practitioner,
+            service: ask.service,
+            from,
+            to,
+            min_notice: MIN_NOTICE,
+            day_start: if widened { None } else { ask.earliest },
+            // An exact time ("at 3") looks from that time on; a window ("afternoon") ends with it.
+            day_end: if widened || exact { None } else { ask.latest },
+            limit: 48,
+        };
+        match store.free_slots(scope, &search).await {
+            Ok(slots) => found.extend(slots.into_iter().map(|s| Offer {
+                practitioner,
+                start: s.start,
+            })),
+            // A practitioner without hours for this service simply has no slots.
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(spread(found))
+}
+
+/// Offers a patient can tell apart: soonest first, and for one practitioner at least an hour
+/// between offered starts (rather than 10:00, 10:15 and 10:30).
+fn spread(mut found: Vec<Offer>) -> Vec<Offer> {
+    const GAP: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+    found.sort_by_key(|o| o.start);
+    let mut chosen: Vec<Offer> = Vec::new();
+    for o in found {
+        let too_close = chosen.iter().any(|c| {
+            c.practitioner == o.practitioner && o.start.duration_since(c.start).abs() < GAP
+        }) || chosen.iter().any(|c| c.start == o.start);
+        if !too_close {
+            chosen.push(o);
+        }
+        if chosen.len() == dialogue::OFFERS {
+            break;
+        }
+    }
+    chosen
+}
+
+/// Runs `first` and whatever it leads to; returns the words and the booking, if any.
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    store: &dyn Store,
+    scope: TenantScope,
+    conversation: ConversationId,
+    patient: PatientId,
+    knowledge: &ClinicKnowledge,
+    state: &mut DialogueState,
+    now: jiff::Timestamp,
+    needs_phone: bool,
+    first: Step,
+) -> Result<Outcome, StoreError> {
+    let tz = knowledge.profile.time_zone()?;
+    let ctx = DialogueContext {
+        clinic: knowledge,
+        tz: &tz,
+        now,
+        needs_phone,
+    };
+    let mut out = Outcome::default();
+    let mut next = Some(first);
+    for _ in 0..MAX_STEPS {
+        let Some(step) = next.take() else { break };
+        match step {
+            Step::Say(words) => out.messages.extend(words),
+            Step::Handoff(words) => {
+                out.messages.push(words);
+                out.handoff = true;
+            }
+            Step::FindSlots(ask) => {
+                let mut slots = search(store, scope, &ask, false).await?;
+                let widened = slots.is_empty() && (ask.earliest.is_some() || ask.from == ask.to);
+                if widened {
+                    slots = search(store, scope, &ask, true).await?;
+                }
+                next = Some(dialogue::offer(state, &slots, widened, &ctx));
+            }
+            Step::Book(b) => {
+                let phone = b.phone.as_deref().and_then(|p| E164Phone::parse(p).ok());
+                store
+                    .update_patient_contact(scope, patient, Some(&b.name), phone.as_ref())
+                    .await?;
+                let new = NewAppointment {
+                    patient,
+                    practitioner: b.offer.practitioner,
+                    service: b.service,
+                    starts_at: b.offer.start,
+                    // A retried turn books once.
+                    idempotency_key: format!(
+                        "{conversation}:{}:{}",
+                        b.offer.practitioner,
+                        b.offer.start.as_microsecond()
+                    ),
+                    actor: Actor::Agent,
+                };
+                match store.book_appointment(scope, &new).await {
+                    Ok(appt) => {
+                        out.messages.extend(dialogue::booked(
+                            state,
+                            appt.service_id,
+                            appt.practitioner_id,
+                            appt.starts_at,
+                            &ctx,
+                        ));
+                        out.booked = Some(appt.id);
+                    }
+                    // Taken meanwhile, or no longer bookable (e.g. the notice has passed).
+                    Err(StoreError::Conflict(_) | StoreError::Invalid(_)) => {
+                        let (sorry, again) = dialogue::taken(state, &ctx);
+                        out.messages.push(sorry);
+                        next = again.map(Step::FindSlots);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offers_are_spread_an_hour_apart_per_practitioner() {
+        let (a, b) = (
+            frontdesk_domain::PractitionerId::new(),
+            frontdesk_domain::PractitionerId::new(),
+        );
+        let t = |h: i64, m: i64| {
+            jiff::Timestamp::from_second(1_800_000_000 + h * 3600 + m * 60)
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        };
+        let found = vec![
+            Offer {
+                practitioner: a,
+                start: t(0, 0),
+            },
+            Offer {
+                practitioner: a,
+                start: t(0, 15),
+            },
+            Offer {
+                practitioner: b,
+                start: t(0, 15),
+            },
+            Offer {
+                practitioner: a,
+                start: t(1, 0),
+            },
+            Offer {
+                practitioner: a,
+                start: t(1, 30),
+            },
+        ];
+        let got: Vec<(bool, jiff::Timestamp)> = spread(found)
+            .iter()
+            .map(|o| (o.practitioner == a, o.start))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(true, t(0, 0)), (false, t(0, 15)), (true, t(1, 0))]
+        );
+    }
+}
