@@ -31,6 +31,12 @@ pub struct DialogueState {
     /// Consecutive turns inside a dialogue that added nothing.
     #[serde(default)]
     pub misunderstood: u8,
+    /// The service and practitioner last named in this conversation, so "can I book one?"
+    /// after asking about a sports massage is not asked which service again.
+    #[serde(default)]
+    pub mentioned_service: Option<ServiceId>,
+    #[serde(default)]
+    pub mentioned_practitioner: Option<PractitionerId>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -312,10 +318,19 @@ pub fn advance(
     ctx: &DialogueContext<'_>,
 ) -> Option<Step> {
     let k = ctx.clinic;
+    let (service, practitioner) = (u.entities.service(), u.entities.practitioner());
     if state.booking.is_none() && u.intent != Intent::Book {
+        state.mentioned_service = service.or(state.mentioned_service);
+        state.mentioned_practitioner = practitioner.or(state.mentioned_practitioner);
         return None;
     }
-    let d = state.booking.get_or_insert_with(BookingDraft::default);
+    let (earlier_service, earlier_practitioner) =
+        (state.mentioned_service, state.mentioned_practitioner);
+    let d = state.booking.get_or_insert_with(|| BookingDraft {
+        service: earlier_service,
+        practitioner: earlier_practitioner,
+        ..BookingDraft::default()
+    });
     if k.services.len() == 1 && d.service.is_none() {
         d.service = k.services.first().map(|s| s.id);
     }
@@ -467,6 +482,8 @@ pub fn booked(
     let k = ctx.clinic;
     state.booking = None;
     state.misunderstood = 0;
+    state.mentioned_service = None;
+    state.mentioned_practitioner = None;
     let mut msg = format!(
         "You're booked: {} with {} on {}.",
         service_name(k, service),

@@ -286,3 +286,20 @@ fn the_state_survives_a_round_trip_through_json() {
         "the name is in the state, which the store encrypts"
     );
 }
+
+#[test]
+fn a_service_asked_about_earlier_is_not_asked_again() {
+    let mut sim = Sim::new();
+    let r = sim.say("how much is a sports massage?");
+    assert!(r[0].contains("Sports massage (60 min, NZD 110)"), "{r:?}");
+    let r = sim.say("ok can I book one with Mei on Friday morning");
+    // Straight to the diary (the simulated one answers from 14:00), no "which service?".
+    assert!(
+        r[0].starts_with("I have: 1) Fri 27 Nov at 14:00 with Mei Chen"),
+        "{r:?}"
+    );
+    assert_eq!(
+        sim.searches[0].service, sim.k.services[1].id,
+        "the sports massage asked about earlier"
+    );
+}
