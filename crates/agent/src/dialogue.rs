@@ -68,6 +68,9 @@ pub struct BookingDraft {
     pub offers: Vec<Offer>,
     pub chosen: Option<Offer>,
     pub awaiting: Awaiting,
+    /// Started by an urgent triage: the soonest times are offered.
+    #[serde(default)]
+    pub urgent: bool,
 }
 
 /// A slot search the server runs for the dialogue.
@@ -286,8 +289,16 @@ fn ask_details(d: &BookingDraft, k: &ClinicKnowledge) -> Option<String> {
 
 fn slot_ask(d: &BookingDraft, k: &ClinicKnowledge, ctx: &DialogueContext<'_>) -> Option<SlotAsk> {
     let service = d.service?;
+    // "Anyone" means anyone who provides this service.
+    let providers = k
+        .services
+        .iter()
+        .find(|s| s.id == service)
+        .map(|s| s.practitioners.clone())
+        .unwrap_or_default();
     let practitioners = match d.practitioner {
         Some(p) => vec![p],
+        None if !providers.is_empty() => providers,
         None => k.practitioners.iter().map(|p| p.id).collect(),
     };
     let today = ctx.now.to_zoned(ctx.tz.clone()).date();
@@ -439,6 +450,34 @@ fn offers_text(offers: &[Offer], k: &ClinicKnowledge, tz: &TimeZone) -> String {
     format!("{}. Which one would you like?", items.join(", "))
 }
 
+/// An urgent (not emergency) message: offer the soonest times for the service the patient
+/// named or asked about, else the clinic's first service, with anyone. `None` when a booking
+/// is already under way (it continues as it was) or the clinic has no services.
+pub fn start_urgent(
+    state: &mut DialogueState,
+    u: &Understanding,
+    ctx: &DialogueContext<'_>,
+) -> Option<Step> {
+    let k = ctx.clinic;
+    if state.booking.is_some() {
+        return None;
+    }
+    let service = u
+        .entities
+        .service()
+        .or(state.mentioned_service)
+        .or_else(|| k.services.first().map(|s| s.id))?;
+    let practitioner = u.entities.practitioner().or(state.mentioned_practitioner);
+    let d = state.booking.insert(BookingDraft {
+        service: Some(service),
+        practitioner,
+        any_practitioner: practitioner.is_none(),
+        urgent: true,
+        ..BookingDraft::default()
+    });
+    slot_ask(d, k, ctx).map(Step::FindSlots)
+}
+
 /// The server found these free slots (soonest first) for the last [`SlotAsk`]; `widened`
 /// when nothing was free in the asked window and the search was widened.
 pub fn offer(
@@ -463,7 +502,9 @@ pub fn offer(
         )]);
     }
     d.awaiting = Awaiting::Choice;
-    let lead = if widened {
+    let lead = if d.urgent {
+        "The earliest times I can offer are: "
+    } else if widened {
         "Nothing is free at that time. The nearest times I have are: "
     } else {
         "I have: "

@@ -29,6 +29,8 @@ pub struct ServiceInfo {
     pub duration_min: u16,
     /// In the clinic currency's minor unit; `None` = price not stated.
     pub price_minor: Option<i64>,
+    /// Who provides it; empty = any practitioner.
+    pub practitioners: Vec<PractitionerId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -322,6 +324,22 @@ pub fn reply(ctx: TurnContext<'_>, text: &str, state: &mut DialogueState) -> Rep
         needs_phone: ctx.needs_phone,
     };
     let intent = u.intent.as_str();
+    // Urgent but not an emergency: the soonest times are offered along with the flag to staff.
+    let urgent_offer = if tri.level == TriageLevel::Urgent {
+        dialogue::start_urgent(state, &u, &dctx)
+    } else {
+        None
+    };
+    if let Some(step) = urgent_offer {
+        return Reply {
+            intent: "red_flag",
+            confidence: 1.0,
+            messages,
+            triage: tri,
+            alert,
+            next: Some(step),
+        };
+    }
     if let Some(step) = dialogue::advance(state, &u, text, &dctx) {
         let (alert, next) = match step {
             Step::Say(said) => {

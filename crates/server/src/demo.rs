@@ -8,8 +8,8 @@ pub struct DemoClinic {
     pub slug: &'static str,
     pub profile: fn() -> Result<ClinicProfile, DomainError>,
     pub practitioners: &'static [(&'static str, &'static str)],
-    /// (name, minutes, price in minor units)
-    pub services: &'static [(&'static str, u16, Option<i64>)],
+    /// (name, minutes, price in minor units, indexes into `practitioners` of who provides it)
+    pub services: &'static [(&'static str, u16, Option<i64>, &'static [usize])],
     pub faqs: &'static [(&'static str, &'static str)],
 }
 
@@ -59,9 +59,14 @@ pub const DEMO_CLINICS: [DemoClinic; 2] = [
             ("Mei Chen", "Massage therapist"),
         ],
         services: &[
-            ("Initial physiotherapy consultation", 45, Some(9500)),
-            ("Follow-up physiotherapy", 30, Some(7500)),
-            ("Sports massage", 60, Some(11000)),
+            (
+                "Initial physiotherapy consultation",
+                45,
+                Some(9500),
+                &[0, 1],
+            ),
+            ("Follow-up physiotherapy", 30, Some(7500), &[0, 1]),
+            ("Sports massage", 60, Some(11000), &[2]),
         ],
         faqs: &[
             (
@@ -94,8 +99,8 @@ pub const DEMO_CLINICS: [DemoClinic; 2] = [
             ("Dr. Otieno Odhiambo", "General practitioner"),
         ],
         services: &[
-            ("GP consultation", 20, Some(200_000)),
-            ("Child immunisation", 15, None),
+            ("GP consultation", 20, Some(200_000), &[0, 1]),
+            ("Child immunisation", 15, None, &[0, 1]),
         ],
         faqs: &[
             (
@@ -122,20 +127,29 @@ pub async fn seed(store: &dyn Store) -> Result<Vec<&'static str>, StoreError> {
         }
         let profile = (demo.profile)()?;
         let scope = store.create_tenant(&slug, &profile).await?;
+        let mut team = Vec::new();
         for (name, title) in demo.practitioners {
             let id = store.add_practitioner(scope, name, title).await?;
             store
                 .set_practitioner_hours(scope, id, &profile.hours)
                 .await?;
+            team.push(id);
         }
-        for (name, duration_min, price_minor) in demo.services {
+        for (name, duration_min, price_minor, providers) in demo.services {
             let s = NewService {
                 name: (*name).into(),
                 duration_min: *duration_min,
                 buffer_min: 0,
                 price_minor: *price_minor,
             };
-            store.add_service(scope, &s).await?;
+            let id = store.add_service(scope, &s).await?;
+            let providers: Vec<_> = providers
+                .iter()
+                .filter_map(|i| team.get(*i).copied())
+                .collect();
+            store
+                .set_service_practitioners(scope, id, &providers)
+                .await?;
         }
         for (q, a) in demo.faqs {
             store.add_faq(scope, q, a).await?;

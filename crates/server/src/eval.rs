@@ -319,7 +319,9 @@ fn check(turn_no: usize, expect: &Expect, got: &Observed, failures: &mut Vec<Str
     }
     for needle in &expect.reply_contains {
         if !all.contains(needle.as_str()) {
-            failures.push(format!("turn {turn_no}: reply lacks {needle:?}"));
+            failures.push(format!(
+                "turn {turn_no}: reply lacks {needle:?}; it was: {all:?}"
+            ));
         }
     }
     for needle in &expect.reply_not_contains {
@@ -422,10 +424,17 @@ async fn run_case(h: &Harness, index: usize, case: Case) -> Result<CaseResult, E
 /// Runs every case of one YAML text. `name` is used in error messages.
 pub async fn run(name: &str, yaml: &str, now: jiff::Timestamp) -> Result<Report, EvalError> {
     let cases = parse(name, yaml)?;
-    let h = Harness::new(now).await?;
+    // Labelled messages share one database (each is its own conversation); every dialogue
+    // gets a fresh demo diary at the frozen time, so what one books cannot change another's
+    // offers and the file's order does not matter.
+    let shared = Harness::new(now).await?;
     let mut report = Report::default();
     for (i, case) in cases.into_iter().enumerate() {
-        report.cases.push(run_case(&h, i + 1, case).await?);
+        let result = match case {
+            Case::Dialogue(_) => run_case(&Harness::new(now).await?, i + 1, case).await?,
+            Case::Labelled { .. } => run_case(&shared, i + 1, case).await?,
+        };
+        report.cases.push(result);
     }
     Ok(report)
 }

@@ -34,6 +34,7 @@ pub async fn clinic_knowledge(
             name: s.name,
             duration_min: s.duration_min,
             price_minor: s.price_minor,
+            practitioners: s.practitioners,
         })
         .collect();
     let practitioners = catalog

@@ -48,6 +48,8 @@ pub struct Service {
     pub price_minor: Option<i64>,
     pub currency: String,
     pub active: bool,
+    /// Who provides it. Empty: any practitioner of the clinic.
+    pub practitioners: Vec<PractitionerId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

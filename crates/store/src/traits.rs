@@ -43,6 +43,13 @@ pub trait ClinicStore {
     async fn list_practitioners(&self, scope: TenantScope) -> Result<Vec<Practitioner>>;
     async fn add_service(&self, scope: TenantScope, service: &NewService) -> Result<ServiceId>;
     async fn list_services(&self, scope: TenantScope) -> Result<Vec<Service>>;
+    /// Who provides a service (replaces the list; empty = any practitioner).
+    async fn set_service_practitioners(
+        &self,
+        scope: TenantScope,
+        service: ServiceId,
+        practitioners: &[PractitionerId],
+    ) -> Result<()>;
     /// Replaces a practitioner's weekly hours.
     async fn set_practitioner_hours(
         &self,

@@ -24,12 +24,14 @@ fn clinic() -> ClinicKnowledge {
             name: "Initial physiotherapy consultation".into(),
             duration_min: 45,
             price_minor: Some(9500),
+            practitioners: vec![],
         },
         ServiceInfo {
             id: ServiceId::new(),
             name: "Sports massage".into(),
             duration_min: 60,
             price_minor: Some(11000),
+            practitioners: vec![],
         },
     ];
     let practitioners = vec![
@@ -301,5 +303,28 @@ fn a_service_asked_about_earlier_is_not_asked_again() {
     assert_eq!(
         sim.searches[0].service, sim.k.services[1].id,
         "the sports massage asked about earlier"
+    );
+}
+
+#[test]
+fn an_urgent_message_is_flagged_and_offered_the_soonest_times_which_can_be_booked() {
+    let mut sim = Sim::new();
+    let r = sim.say("my knee is getting more swollen and painful since the operation");
+    assert!(r[0].contains("flagged your message"), "{r:?}");
+    assert!(
+        r[1].starts_with("The earliest times I can offer are: 1) Tue 24 Nov at 14:00"),
+        "{r:?}"
+    );
+    assert_eq!(
+        sim.searches[0].service, sim.k.services[0].id,
+        "no service named: the clinic's first"
+    );
+    assert_eq!(sim.searches[0].practitioners.len(), 2, "with anyone");
+    let r = sim.say("yes the first one");
+    assert!(r[0].contains("full name"), "{r:?}");
+    let r = sim.say("Tama Rangi, 021 555 0199");
+    assert!(
+        r[0].starts_with("You're booked: Initial physiotherapy consultation"),
+        "{r:?}"
     );
 }

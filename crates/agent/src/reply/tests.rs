@@ -29,12 +29,14 @@ fn knowledge(languages: &[&str], emergency: &[&str], rules: Vec<ClinicRule>) -> 
             name: "Initial physiotherapy consultation".into(),
             duration_min: 45,
             price_minor: Some(9500),
+            practitioners: vec![],
         },
         ServiceInfo {
             id: ServiceId::new(),
             name: "Sports massage".into(),
             duration_min: 60,
             price_minor: Some(11000),
+            practitioners: vec![],
         },
     ];
     let practitioners = vec![PractitionerInfo {

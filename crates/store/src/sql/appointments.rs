@@ -51,6 +51,16 @@ macro_rules! impl_appointments {
                 let (Some((true,)), Some((duration, buffer, true))) = (active, svc) else {
                     return Err(StoreError::NotFound);
                 };
+                // When the clinic says who provides the service, nobody else can be booked for it.
+                let providers: Vec<(Uuid,)> =
+                    sqlx::query_as("SELECT practitioner_id FROM practitioner_services WHERE tenant_id = $1 AND service_id = $2")
+                        .bind(t)
+                        .bind(service.as_uuid())
+                        .fetch_all(&mut **tx)
+                        .await?;
+                if !providers.is_empty() && !providers.iter().any(|(p,)| *p == practitioner.as_uuid()) {
+                    return Err(StoreError::NotFound);
+                }
                 let rows: Vec<(i16, i32, i32)> = sqlx::query_as(
                     "SELECT weekday, open_min, close_min FROM working_hours WHERE tenant_id = $1 AND practitioner_id = $2",
                 )

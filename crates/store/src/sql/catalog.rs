@@ -37,9 +37,18 @@ macro_rules! impl_catalog {
                 .bind(scope.tenant_id().as_uuid())
                 .fetch_all(&mut **tx)
                 .await?;
+                let links: Vec<(Uuid, Uuid)> = sqlx::query_as(
+                    "SELECT service_id, practitioner_id FROM practitioner_services WHERE tenant_id = $1 ORDER BY practitioner_id",
+                )
+                .bind(scope.tenant_id().as_uuid())
+                .fetch_all(&mut **tx)
+                .await?;
                 rows.into_iter()
                     .map(|(id, name, duration, buffer, price_minor, currency, active)| {
+                        let practitioners =
+                            links.iter().filter(|(s, _)| *s == id).map(|(_, p)| PractitionerId::from_uuid(*p)).collect();
                         Ok(Service {
+                            practitioners,
                             id: ServiceId::from_uuid(id),
                             name,
                             duration_min: u16::try_from(duration).map_err(|_| StoreError::Corrupt("duration"))?,
@@ -206,6 +215,38 @@ macro_rules! impl_catalog {
                 };
                 tx.commit().await?;
                 Ok(catalog)
+            }
+
+            async fn set_service_practitioners(&self, scope: TenantScope, service: ServiceId, practitioners: &[PractitionerId]) -> Result<()> {
+                let t = scope.tenant_id().as_uuid();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                sqlx::query("SELECT id FROM services WHERE tenant_id = $1 AND id = $2")
+                    .bind(t)
+                    .bind(service.as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                sqlx::query("DELETE FROM practitioner_services WHERE tenant_id = $1 AND service_id = $2")
+                    .bind(t)
+                    .bind(service.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+                for p in practitioners {
+                    // A practitioner of another clinic fails the foreign key: NotFound.
+                    sqlx::query("INSERT INTO practitioner_services (tenant_id, practitioner_id, service_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                        .bind(t)
+                        .bind(p.as_uuid())
+                        .bind(service.as_uuid())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let ev = AuditEvent::new(Actor::Operator, "service.practitioners_set")
+                    .target("service", service)
+                    .details(serde_json::json!({ "practitioners": practitioners.len() }));
+                self.append_audit_tx(&mut tx, scope.tenant_id(), now, &ev).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn add_practitioner(&self, scope: TenantScope, name: &str, title: &str) -> Result<PractitionerId> {

@@ -233,6 +233,7 @@ async fn services_take_the_clinic_currency_at_creation_and_need_a_name_and_durat
             price_minor: Some(6500),
             currency: "NZD".into(),
             active: true,
+            practitioners: vec![],
         },
         Service {
             id: s2,
@@ -242,6 +243,7 @@ async fn services_take_the_clinic_currency_at_creation_and_need_a_name_and_durat
             price_minor: None,
             currency: "AUD".into(),
             active: true,
+            practitioners: vec![],
         },
     ];
     assert_eq!(store.list_services(a).await.unwrap(), expected);
@@ -422,5 +424,94 @@ async fn the_catalog_is_read_whole_and_only_for_its_own_tenant(db: &TestDb) {
             && other.services.is_empty()
             && other.faqs.is_empty()
             && other.red_flag_rules.is_empty()
+    );
+}
+
+engine_tests!(who_provides_a_service_is_kept_and_enforced_when_booking);
+
+async fn who_provides_a_service_is_kept_and_enforced_when_booking(db: &TestDb) {
+    let store = crate::harness::store(db).await;
+    let a = crate::harness::new_tenant(store.as_ref(), "providers-a").await;
+    let b = crate::harness::new_tenant(store.as_ref(), "providers-b").await;
+    let physio = store
+        .add_practitioner(a, "Aroha Ngata", "Physiotherapist")
+        .await
+        .unwrap();
+    let masseur = store
+        .add_practitioner(a, "Mei Chen", "Massage therapist")
+        .await
+        .unwrap();
+    let theirs = store
+        .add_practitioner(b, "Someone Else", "GP")
+        .await
+        .unwrap();
+    for p in [physio, masseur] {
+        store
+            .set_practitioner_hours(a, p, &weekdays(0, 24 * 60))
+            .await
+            .unwrap();
+    }
+    let svc = NewService {
+        name: "Sports massage".into(),
+        duration_min: 60,
+        buffer_min: 0,
+        price_minor: None,
+    };
+    let massage = store.add_service(a, &svc).await.unwrap();
+    store
+        .set_service_practitioners(a, massage, &[masseur])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_services(a).await.unwrap()[0].practitioners,
+        vec![masseur]
+    );
+    // Another clinic's practitioner or service: NotFound, and nothing changes.
+    assert!(matches!(
+        store.set_service_practitioners(a, massage, &[theirs]).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.set_service_practitioners(b, massage, &[theirs]).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.list_services(a).await.unwrap()[0].practitioners,
+        vec![masseur]
+    );
+    // Only a provider gets slots.
+    let tomorrow = jiff::Zoned::now().date().tomorrow().unwrap();
+    let search = |practitioner| SlotSearch {
+        practitioner,
+        service: massage,
+        from: tomorrow,
+        to: tomorrow,
+        min_notice: jiff::SignedDuration::ZERO,
+        day_start: None,
+        day_end: None,
+        limit: 5,
+    };
+    assert!(
+        !store
+            .free_slots(a, &search(masseur))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        store.free_slots(a, &search(physio)).await,
+        Err(StoreError::NotFound)
+    ));
+    // Emptying the list lets anyone provide it again.
+    store
+        .set_service_practitioners(a, massage, &[])
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .free_slots(a, &search(physio))
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
