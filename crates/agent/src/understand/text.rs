@@ -186,7 +186,7 @@ const STOPWORDS: &str = "a about above after again all also am an and any anythi
     up us very want was wasnt we were what whats when where wheres which while who whos whom \
     why will with wont would yes you youd your youre yours hi hello hey thanks thank \
     one ones thing things lot bit way well really actually good great fine sure right instead \
-    somewhere anywhere somewhere's near nearby \
+    somewhere anywhere somewhere's near nearby kia ora morena jambo hujambo mambo karibu \
     je ni na ya wa za la kwa katika kama hii hiyo huo hapa nini gani wapi lini vipi mimi wewe \
     yeye sisi nyinyi wao yangu yako yake yetu yenu yao naweza unaweza mnaweza tunaweza nataka \
     ninataka tafadhali sana pia au kuna mna mnakubali nina una ana tuna ndiyo ndio hapana sawa \
