@@ -34,7 +34,7 @@ impl<'a> TurnFacts<'a> {
 }
 
 /// Reasons that say nothing about why the patient came: a later turn's intent replaces them.
-const PLACEHOLDER_REASONS: &[&str] = &[
+const PROVISIONAL_REASONS: &[&str] = &[
     "",
     "greeting",
     "thanks",
@@ -93,7 +93,7 @@ pub fn next_summary(
         Some(category) => format!("red_flag:{}", category.as_str()),
         None => turn.intent.to_owned(),
     };
-    let reason = if PLACEHOLDER_REASONS.contains(&prev.reason.as_str())
+    let reason = if PROVISIONAL_REASONS.contains(&prev.reason.as_str())
         || (turn.red_flag.is_some() && level > prev.triage_level)
     {
         this_reason
