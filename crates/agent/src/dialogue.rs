@@ -116,7 +116,6 @@ pub struct DialogueContext<'a> {
     pub needs_phone: bool,
 }
 
-const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
@@ -124,7 +123,8 @@ const MONTHS: [&str; 12] = [
 /// `Wed 25 Nov at 14:00` in the clinic's zone.
 pub fn when_text(t: Timestamp, tz: &TimeZone) -> String {
     let z = t.to_zoned(tz.clone());
-    let day = DAYS[usize::try_from(z.weekday().to_monday_zero_offset()).unwrap_or(0)];
+    let day = frontdesk_domain::clinic::DAY_NAMES
+        [usize::try_from(z.weekday().to_monday_zero_offset()).unwrap_or(0)];
     let month = MONTHS[usize::try_from(z.month() - 1).unwrap_or(0)];
     format!(
         "{day} {} {month} at {:02}:{:02}",

@@ -222,17 +222,22 @@ fn services_answer(k: &ClinicKnowledge) -> String {
     let items: Vec<String> = k
         .services
         .iter()
-        .map(|s| match s.price_minor {
-            Some(p) => format!(
-                "{} ({} min, {})",
-                s.name,
-                s.duration_min,
-                money(p, &k.profile.currency)
-            ),
-            None => format!("{} ({} min)", s.name, s.duration_min),
-        })
+        .map(|s| service_line(s, &k.profile.currency))
         .collect();
     format!("At {} we offer: {}.", k.profile.name, items.join("; "))
+}
+
+/// `Sports massage (60 min, NZD 110)`.
+fn service_line(s: &ServiceInfo, currency: &str) -> String {
+    match s.price_minor {
+        Some(p) => format!(
+            "{} ({} min, {})",
+            s.name,
+            s.duration_min,
+            money(p, currency)
+        ),
+        None => format!("{} ({} min)", s.name, s.duration_min),
+    }
 }
 
 fn practitioners_answer(k: &ClinicKnowledge) -> String {
@@ -258,15 +263,7 @@ fn named_services_answer(
     let items: Vec<String> = named
         .iter()
         .filter_map(|m| k.services.iter().find(|s| s.id == m.id))
-        .map(|s| match s.price_minor {
-            Some(p) => format!(
-                "{} ({} min, {})",
-                s.name,
-                s.duration_min,
-                money(p, &k.profile.currency)
-            ),
-            None => format!("{} ({} min)", s.name, s.duration_min),
-        })
+        .map(|s| service_line(s, &k.profile.currency))
         .collect();
     (!items.is_empty()).then(|| format!("Yes, we offer {}.", items.join(" and ")))
 }

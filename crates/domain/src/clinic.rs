@@ -54,7 +54,8 @@ fn fmt_hhmm(min: u16) -> String {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WeeklyHours(pub [Option<DayHours>; 7]);
 
-const DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+/// Short English weekday names, Monday first (as `WeeklyHours` and replies show them).
+pub const DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 impl WeeklyHours {
     /// Index 0 = Monday.
