@@ -9,8 +9,8 @@ use frontdesk_agent::{
 };
 use frontdesk_domain::{Clock, ConversationId, PatientId};
 use frontdesk_store::{
-    Actor, AuditEvent, Escalation, NewMessage, NotificationKind, Store, StoreError, TenantScope,
-    Turn, Urgency,
+    Actor, AuditEvent, Escalation, JobLease, NewMessage, NotificationKind, Store, StoreError,
+    TenantScope, Turn, Urgency,
 };
 use serde_json::json;
 
@@ -94,6 +94,7 @@ fn escalation(alert: Alert, triage: &frontdesk_agent::Triage) -> Escalation {
     }
 }
 
+/// A message answered at once (web chat, terminal): stored together with its replies.
 pub async fn handle_patient_message(
     store: &dyn Store,
     clock: &dyn Clock,
@@ -102,10 +103,33 @@ pub async fn handle_patient_message(
     patient: PatientId,
     text: &str,
 ) -> Result<Vec<String>, StoreError> {
+    answer(store, clock, scope, conversation, patient, text, None).await
+}
+
+/// A message that was stored on arrival (WhatsApp, SMS) and is answered by a job: the replies
+/// go to the outbox and the job is completed in the same transaction.
+pub struct StoredMessage {
+    pub job: JobLease,
+    /// No earlier message from the patient in this conversation.
+    pub first_contact: bool,
+}
+
+pub async fn answer(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    scope: TenantScope,
+    conversation: ConversationId,
+    patient: PatientId,
+    text: &str,
+    stored: Option<StoredMessage>,
+) -> Result<Vec<String>, StoreError> {
     let knowledge = clinic_knowledge(store, scope).await?;
     let conv = store.conversation(scope, conversation).await?;
     // A conversation whose last message time is still its creation time has no messages yet.
-    let first_contact = conv.last_message_at == conv.created_at;
+    let first_contact = match &stored {
+        Some(s) => s.first_contact,
+        None => conv.last_message_at == conv.created_at,
+    };
     let now = clock.now();
     let needs_phone = conv.channel == frontdesk_store::Channel::Webchat;
     // A state that no longer parses (an older format) starts the dialogue afresh.
@@ -170,7 +194,8 @@ pub async fn handle_patient_message(
         );
     }
     let turn = Turn {
-        inbound: NewMessage::inbound(text),
+        inbound: stored.is_none().then(|| NewMessage::inbound(text)),
+        job: stored.map(|s| s.job),
         replies: reply.messages.iter().map(NewMessage::agent_reply).collect(),
         audit,
         escalation: reply.alert.map(|a| escalation(a, &reply.triage)),

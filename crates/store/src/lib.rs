@@ -5,6 +5,7 @@
 //! [`open`] chooses the engine from the URL scheme of `database_url`.
 
 mod audit;
+pub mod channel;
 pub mod crypto;
 mod error;
 mod keys;
@@ -17,6 +18,7 @@ mod sqlite;
 pub mod testing;
 mod traits;
 
+pub use channel::*;
 pub use error::{Result, StoreError};
 pub use model::*;
 pub use open::{DatabaseConfig, MigrationReport, Opened, migrate, open};

@@ -132,6 +132,7 @@ macro_rules! str_enum {
         }
     };
 }
+pub(crate) use str_enum;
 
 str_enum!(
     /// How the patient reached the clinic.
@@ -299,7 +300,12 @@ impl std::fmt::Debug for Message {
 /// escalation (the conversation marked urgent and the staff alerted).
 #[derive(Debug, Clone)]
 pub struct Turn {
-    pub inbound: NewMessage,
+    /// The patient's message; `None` when it was stored on arrival ([`crate::ChannelStore::ingest_inbound`])
+    /// and this turn answers it from a job.
+    pub inbound: Option<NewMessage>,
+    /// The job this turn completes, in the same transaction: a lost lease refuses the whole
+    /// turn (`Conflict`), so a job run twice never replies twice.
+    pub job: Option<crate::channel::JobLease>,
     pub replies: Vec<NewMessage>,
     pub audit: Vec<AuditEvent>,
     pub escalation: Option<Escalation>,

@@ -16,11 +16,18 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "channels",
+        include_str!("../migrations/postgres/0002_channels.sql"),
+    ),
+];
 
 /// Serialises concurrent `migrate` runs from several instances.
 const MIGRATION_LOCK: i64 = 0x6672_6f6e_7464_6573; // "frontdes"
@@ -201,6 +208,16 @@ impl PgStore {
         self.scoped_begin(scope).await
     }
 
+    /// The one cross-tenant transaction: claiming due queue rows (see the `queue_claim`
+    /// policies in migration 0002).
+    async fn claim_tx(&self) -> Result<sqlx::Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT set_config('app.queue_claim', 'on', true)")
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -211,5 +228,5 @@ mod ops {
     use super::PgStore;
     use sqlx::Postgres;
     crate::sql::sql_prelude!();
-    crate::sql::sql_store!(PgStore, Postgres, "postgres");
+    crate::sql::sql_store!(PgStore, Postgres, "postgres", " FOR UPDATE SKIP LOCKED");
 }

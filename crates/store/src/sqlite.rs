@@ -11,11 +11,18 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "channels",
+        include_str!("../migrations/sqlite/0002_channels.sql"),
+    ),
+];
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -120,6 +127,11 @@ impl SqliteStore {
         Ok(self.pool.begin().await?)
     }
 
+    /// Claiming due queue rows: one writer at a time, so claims never overlap.
+    async fn claim_tx(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -130,5 +142,5 @@ mod ops {
     use super::SqliteStore;
     use sqlx::Sqlite;
     crate::sql::sql_prelude!();
-    crate::sql::sql_store!(SqliteStore, Sqlite, "sqlite");
+    crate::sql::sql_store!(SqliteStore, Sqlite, "sqlite", "");
 }

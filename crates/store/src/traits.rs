@@ -3,7 +3,7 @@
 //! tenant answers [`StoreError::NotFound`](crate::StoreError::NotFound), exactly like an id
 //! that does not exist.
 
-use crate::{Result, TenantScope, model::*};
+use crate::{Result, TenantScope, channel::*, model::*};
 use async_trait::async_trait;
 use frontdesk_domain::*;
 use jiff::SignedDuration;
@@ -131,6 +131,13 @@ pub trait ConversationStore {
         scope: TenantScope,
         conversation: ConversationId,
     ) -> Result<Vec<Message>>;
+    /// One message of a conversation, opened.
+    async fn message(
+        &self,
+        scope: TenantScope,
+        conversation: ConversationId,
+        id: MessageId,
+    ) -> Result<Message>;
     /// Staff alerts still pending, newest first.
     async fn pending_notifications(
         &self,
@@ -182,6 +189,96 @@ pub trait AppointmentStore {
     ) -> Result<Vec<Appointment>>;
 }
 
+/// Provider accounts, consent and the inbound half of the messaging pipeline.
+#[async_trait]
+pub trait ChannelStore {
+    /// Connects (or reconfigures) the clinic's account with a provider. Secrets are sealed with
+    /// the tenant key and never returned by any listing; the audit entry names them only. An
+    /// address already routed to another clinic: `Conflict`.
+    async fn set_channel_account(
+        &self,
+        scope: TenantScope,
+        provider: Provider,
+        address: &str,
+        config: &serde_json::Value,
+        secrets: &ChannelSecrets,
+    ) -> Result<()>;
+    /// Routes a webhook: the account (with the secrets to verify it) that owns this provider
+    /// address. Unknown address or inactive clinic: `NotFound`. Grants no scope by itself.
+    async fn route_channel(&self, provider: Provider, address: &str) -> Result<ChannelAccount>;
+    /// Every address routed for a provider (directory; for the WhatsApp handshake, which
+    /// names no clinic).
+    async fn channel_addresses(&self, provider: Provider) -> Result<Vec<String>>;
+    /// The clinic's account with a provider (for sending). None configured: `NotFound`.
+    async fn channel_account(
+        &self,
+        scope: TenantScope,
+        provider: Provider,
+    ) -> Result<ChannelAccount>;
+    async fn consent(
+        &self,
+        scope: TenantScope,
+        channel: Channel,
+        phone: &E164Phone,
+    ) -> Result<Option<Consent>>;
+    /// Records an opt-in / opt-out from outside a message (e.g. the WhatsApp opt-in form).
+    async fn record_consent(
+        &self,
+        scope: TenantScope,
+        channel: Channel,
+        phone: &E164Phone,
+        change: ConsentChange,
+        source: &str,
+    ) -> Result<()>;
+    /// One transaction: the patient found by phone (or created), the open conversation on this
+    /// channel (or a new one), the message, any consent change and fixed reply, the reply job
+    /// and the audit entry. A provider message id already stored: `Duplicate`, nothing written.
+    async fn ingest_inbound(
+        &self,
+        scope: TenantScope,
+        delivery: &InboundDelivery,
+    ) -> Result<Ingested>;
+    /// A provider's delivery report for a message we sent; statuses only move forward.
+    /// `Ok(false)` when unknown or out of order.
+    async fn delivery_status(
+        &self,
+        scope: TenantScope,
+        channel: Channel,
+        provider_message_id: &str,
+        status: &str,
+        error_code: Option<&str>,
+    ) -> Result<bool>;
+}
+
+/// The shared queues. See [`crate::channel`] for the lease rules.
+#[async_trait]
+pub trait QueueStore {
+    /// Claims up to `limit` due jobs of any clinic for `lease`.
+    async fn claim_jobs(&self, worker: &str, lease: SignedDuration, limit: u32)
+    -> Result<Vec<Job>>;
+    /// Marks a job done. A lost lease: `Conflict`.
+    async fn finish_job(&self, lease: &JobLease) -> Result<()>;
+    /// Runs the job again at `at`; `None` or no attempts left: failed, staff alerted.
+    async fn retry_job(
+        &self,
+        lease: &JobLease,
+        at: Option<jiff::Timestamp>,
+        error_code: &str,
+    ) -> Result<()>;
+    /// Claims due outbound messages, opened for sending. Rows to an opted-out number (other
+    /// than an opt-out confirmation) are settled as refused here and never returned.
+    async fn claim_outbox(
+        &self,
+        worker: &str,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>>;
+    /// Records how a delivery attempt ended. Retries past the limit and permanent errors are
+    /// dead-lettered with a staff alert. A lost lease: `Conflict`.
+    async fn settle_outbox(&self, lease: &JobLease, outcome: &DeliveryOutcome) -> Result<()>;
+    async fn outbox_entries(&self, scope: TenantScope, limit: u32) -> Result<Vec<OutboxEntry>>;
+}
+
 #[async_trait]
 pub trait AuditStore {
     /// Appends one audit entry on its own (most entries are written inside the operation
@@ -212,6 +309,8 @@ pub trait Store:
     + ConversationStore
     + AppointmentStore
     + AuditStore
+    + ChannelStore
+    + QueueStore
     + Health
     + Send
     + Sync
@@ -226,6 +325,8 @@ impl<T> Store for T where
         + ConversationStore
         + AppointmentStore
         + AuditStore
+        + ChannelStore
+        + QueueStore
         + Health
         + Send
         + Sync

@@ -108,9 +108,11 @@ macro_rules! impl_conversations {
                 let id = MessageId::new();
                 let row = id.to_string();
                 let body_ct = key.seal_str(&aad(tenant, "messages", "body", &row), &m.body)?;
-                let status = match m.direction {
-                    Direction::Inbound => "received",
-                    Direction::Outbound => "sent",
+                let status = match (m.direction, conv.channel) {
+                    (Direction::Inbound, _) => "received",
+                    // Waiting in the outbox until the provider accepts it.
+                    (Direction::Outbound, Channel::Whatsapp | Channel::Sms) => "queued",
+                    (Direction::Outbound, _) => "sent",
                 };
                 let done = sqlx::query(
                     "INSERT INTO messages (tenant_id, id, conversation_id, direction, sender, channel, body_ct, provider_message_id, status, created_at) \
@@ -222,14 +224,23 @@ macro_rules! impl_conversations {
                     (Some(new), None) => Some(seal_summary(&key, tenant, conversation, new)?),
                     (None, _) => None,
                 };
+                if let Some(job) = &turn.job {
+                    self.finish_job_tx(&mut tx, job, now).await?;
+                }
                 let mut ids = Vec::with_capacity(1 + turn.replies.len());
-                // A redelivered inbound message: nothing is written (the transaction is dropped).
-                let Some(inbound) = self.insert_message_tx(&mut tx, tenant, &conv, &key, &turn.inbound, now).await? else {
-                    return Err(StoreError::Duplicate);
-                };
-                ids.push(inbound);
+                if let Some(inbound) = &turn.inbound {
+                    // A redelivered inbound message: nothing is written (the transaction is dropped).
+                    let Some(id) = self.insert_message_tx(&mut tx, tenant, &conv, &key, inbound, now).await? else {
+                        return Err(StoreError::Duplicate);
+                    };
+                    ids.push(id);
+                }
                 for reply in &turn.replies {
                     let id = self.insert_message_tx(&mut tx, tenant, &conv, &key, reply, now).await?.ok_or(StoreError::Duplicate)?;
+                    // Provider channels deliver through the outbox (same transaction as the reply).
+                    if matches!(conv.channel, Channel::Whatsapp | Channel::Sms) {
+                        self.enqueue_outbox_tx(&mut tx, tenant, id, conv.channel, OutboxPurpose::Reply, now).await?;
+                    }
                     ids.push(id);
                 }
                 let conv_row = conversation.to_string();
@@ -308,6 +319,10 @@ macro_rules! impl_conversations {
                         })
                     })
                     .collect()
+            }
+
+            async fn message(&self, scope: TenantScope, conversation: ConversationId, id: MessageId) -> Result<Message> {
+                self.messages(scope, conversation).await?.into_iter().find(|m| m.id == id).ok_or(StoreError::NotFound)
             }
 
             async fn messages(&self, scope: TenantScope, conversation: ConversationId) -> Result<Vec<Message>> {

@@ -11,11 +11,13 @@
 
 pub(crate) mod appointments;
 pub(crate) mod catalog;
+pub(crate) mod channels;
 pub(crate) mod conversations;
 pub(crate) mod people;
+pub(crate) mod queue;
 
 macro_rules! sql_store {
-    ($Store:ty, $Db:ty, $engine:literal) => {
+    ($Store:ty, $Db:ty, $engine:literal, $skip_locked:literal) => {
         type Tx = sqlx::Transaction<'static, $Db>;
 
         impl $Store {
@@ -139,6 +141,8 @@ macro_rules! sql_store {
         $crate::sql::catalog::impl_catalog!($Store);
         $crate::sql::people::impl_people!($Store);
         $crate::sql::conversations::impl_conversations!($Store);
+        $crate::sql::channels::impl_channels!($Store);
+        $crate::sql::queue::impl_queue!($Store, $skip_locked);
 
         #[async_trait]
         impl AuditStore for $Store {

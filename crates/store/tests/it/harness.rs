@@ -78,7 +78,8 @@ pub fn delivered(body: &str, provider_id: &str) -> NewMessage {
 pub fn turn(inbound: NewMessage, replies: &[&str]) -> Turn {
     Turn {
         escalation: None,
-        inbound,
+        inbound: Some(inbound),
+        job: None,
         replies: replies
             .iter()
             .map(|r| NewMessage::agent_reply(*r))

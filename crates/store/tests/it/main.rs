@@ -15,6 +15,7 @@
 //! - `encryption`: personal data and message text never reach storage in clear, and a
 //!   ciphertext moved to another row does not open.
 //! - `summary`: conversation summaries written with the turn, sealed and tenant scoped.
+//! - `conformance_channels`: provider accounts, inbound deliveries, the job queue and the outbox.
 
 /// Expands each named `async fn name(db: &TestDb)` into `sqlite_name` and `postgres_name` tests.
 macro_rules! engine_tests {
@@ -87,6 +88,7 @@ macro_rules! assert_err {
 
 mod appointments;
 mod conformance_catalog;
+mod conformance_channels;
 mod conformance_conversations;
 mod conformance_people;
 mod conformance_webchat;

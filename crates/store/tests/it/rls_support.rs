@@ -8,7 +8,18 @@ use frontdesk_store::testing::TestDb;
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-const PG_MIGRATION: &str = include_str!("../../migrations/postgres/0001_init.sql");
+const PG_MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_init.sql"),
+    include_str!("../../migrations/postgres/0002_channels.sql"),
+];
+
+/// Tables with a `tenant_id` column that are routing directories, deliberately without
+/// row-level security: they hold which provider address belongs to which clinic (no clinic
+/// data, no secrets) and are read before any tenant scope exists, like `tenants`.
+pub const DIRECTORY_TABLES: &[&str] = &["channel_routes"];
+
+/// Queue tables carry a second policy, `queue_claim`, for the workers' cross-tenant claim.
+pub const QUEUE_TABLES: &[&str] = &["jobs", "outbox"];
 
 /// The policy every tenant table carries, exactly as the migration creates it.
 pub fn create_policy_sql(table: &str) -> String {
@@ -19,26 +30,31 @@ pub fn create_policy_sql(table: &str) -> String {
     )
 }
 
-/// The tables named in the migration's `DO` block that enables row-level security.
+/// The tables named in the migrations' `DO` blocks that enable row-level security.
 pub fn tables_declared_in_migration() -> Vec<String> {
     let marker = "FOREACH t IN ARRAY ARRAY[";
-    let start = PG_MIGRATION
-        .find(marker)
-        .expect("the RLS DO block in the migration")
-        + marker.len();
-    let end = start
-        + PG_MIGRATION[start..]
-            .find(']')
-            .expect("end of the table array");
-    PG_MIGRATION[start..end]
-        .split(',')
-        .map(|s| s.trim().trim_matches('\'').to_owned())
-        .collect()
+    let mut tables = Vec::new();
+    for migration in PG_MIGRATIONS {
+        let Some(found) = migration.find(marker) else {
+            continue;
+        };
+        let start = found + marker.len();
+        let end = start
+            + migration[start..]
+                .find(']')
+                .expect("end of the table array");
+        tables.extend(
+            migration[start..end]
+                .split(',')
+                .map(|s| s.trim().trim_matches('\'').to_owned()),
+        );
+    }
+    tables
 }
 
-/// Every table in schema `public` with a `tenant_id` column.
+/// Every table in schema `public` with a `tenant_id` column, except [`DIRECTORY_TABLES`].
 pub async fn tenant_tables(owner: &mut PgConnection) -> Vec<String> {
-    sqlx::query_scalar(
+    let mut tables: Vec<String> = sqlx::query_scalar(
         "SELECT c.table_name::text FROM information_schema.columns c \
          JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
          WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id' AND t.table_type = 'BASE TABLE' \
@@ -46,7 +62,9 @@ pub async fn tenant_tables(owner: &mut PgConnection) -> Vec<String> {
     )
     .fetch_all(owner)
     .await
-    .unwrap()
+    .unwrap();
+    tables.retain(|t| !DIRECTORY_TABLES.contains(&t.as_str()));
+    tables
 }
 
 /// Two tenants with rows in every tenant table, and connections as owner and as app role.
@@ -131,6 +149,31 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
         .execute(&mut owner)
         .await
         .unwrap();
+    }
+    for (s, number) in [(&sa, "+64211111111"), (&sb, "+64222222222")] {
+        let address = format!("pn-{}", s.scope.tenant_id());
+        let secrets = frontdesk_store::ChannelSecrets::new().with("app_secret", "s3cret");
+        store
+            .set_channel_account(
+                s.scope,
+                frontdesk_store::Provider::Whatsapp,
+                &address,
+                &serde_json::json!({}),
+                &secrets,
+            )
+            .await
+            .unwrap();
+        let phone = frontdesk_domain::E164Phone::parse(number).unwrap();
+        store
+            .record_consent(
+                s.scope,
+                frontdesk_store::Channel::Sms,
+                &phone,
+                frontdesk_store::ConsentChange::OptOut,
+                "test",
+            )
+            .await
+            .unwrap();
     }
     let (a, b) = (
         sa.scope.tenant_id().as_uuid(),

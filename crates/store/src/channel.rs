@@ -1,0 +1,244 @@
+//! Types of the messaging pipeline (#4): provider accounts and their write-only secrets,
+//! consent, inbound deliveries, the job queue and the outbox.
+//!
+//! The queues are shared by every clinic: a worker claims due rows of any tenant in one query,
+//! then does the work inside that row's own [`TenantScope`]. A claim is a lease: a worker that
+//! dies leaves rows that are claimed again once the lease runs out, and every completion checks
+//! that it still holds the lease (worker and attempt), so late work is refused, not repeated.
+
+use crate::TenantScope;
+use crate::model::{Channel, str_enum};
+use frontdesk_domain::{ConversationId, E164Phone, MessageId, PatientId, TenantId};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use zeroize::Zeroizing;
+
+str_enum!(
+    /// A messaging provider a clinic can connect.
+    Provider { Whatsapp = "whatsapp", Twilio = "twilio", AfricasTalking = "africastalking" }
+);
+
+impl Provider {
+    /// The conversation channel this provider carries.
+    pub fn channel(self) -> Channel {
+        match self {
+            Provider::Whatsapp => Channel::Whatsapp,
+            Provider::Twilio | Provider::AfricasTalking => Channel::Sms,
+        }
+    }
+}
+
+str_enum!(
+    /// Why an outbound message exists; only an opt-out confirmation reaches an opted-out number.
+    OutboxPurpose {
+        Reply = "reply",
+        OptoutConfirmation = "optout_confirmation",
+        Notice = "notice",
+        Reminder = "reminder",
+        FollowUp = "follow_up",
+    }
+);
+
+/// A provider's secrets (app secret, tokens, API keys). Never printed, zeroized on drop.
+#[derive(Clone, Default)]
+pub struct ChannelSecrets(BTreeMap<String, Zeroizing<String>>);
+
+impl ChannelSecrets {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.0.insert(name.to_owned(), Zeroizing::new(value.into()));
+        self
+    }
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|v| v.as_str())
+    }
+    /// The names of the secrets held (for status displays: values are write-only).
+    pub fn names(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+    pub(crate) fn to_json(&self) -> Zeroizing<Vec<u8>> {
+        let map: BTreeMap<&str, &str> = self
+            .0
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Zeroizing::new(serde_json::to_vec(&map).unwrap_or_default())
+    }
+    pub(crate) fn from_json(bytes: &[u8]) -> Result<Self, crate::StoreError> {
+        let map: BTreeMap<String, String> = serde_json::from_slice(bytes)
+            .map_err(|_| crate::StoreError::Corrupt("channel secrets"))?;
+        Ok(Self(
+            map.into_iter()
+                .map(|(k, v)| (k, Zeroizing::new(v)))
+                .collect(),
+        ))
+    }
+}
+
+impl std::fmt::Debug for ChannelSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish_non_exhaustive()
+    }
+}
+
+/// A clinic's account with a provider, as configured (secrets included: handle with care).
+#[derive(Debug, Clone)]
+pub struct ChannelAccount {
+    pub provider: Provider,
+    /// The provider address that routes to this clinic (phone_number_id, number, short code).
+    pub address: String,
+    /// Non-secret settings (e.g. `account_sid`, `username`, `sender`).
+    pub config: serde_json::Value,
+    pub secrets: ChannelSecrets,
+    pub(crate) tenant: TenantId,
+}
+
+impl ChannelAccount {
+    pub fn tenant_id(&self) -> TenantId {
+        self.tenant
+    }
+    /// The clinic's scope. Call this only after the webhook was verified with this account's
+    /// secrets: that verification is what makes the request the clinic's.
+    pub fn verified_scope(&self) -> TenantScope {
+        TenantScope::new(self.tenant)
+    }
+}
+
+/// Opt-in / opt-out recorded for one phone on one channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentChange {
+    OptIn,
+    OptOut,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    pub opted_in: bool,
+    pub source: String,
+    pub updated_at: Timestamp,
+}
+
+/// A message a patient sent through a provider, as it enters the pipeline.
+#[derive(Clone)]
+pub struct InboundDelivery {
+    pub channel: Channel,
+    pub from: E164Phone,
+    /// The provider's message id: unique per channel, so a redelivery is recognised.
+    pub provider_message_id: String,
+    pub body: String,
+    /// STOP / START keywords: recorded in the same transaction.
+    pub consent: Option<(ConsentChange, String)>,
+    /// A fixed answer sent without the receptionist (opt-out confirmation, help text).
+    pub auto_reply: Option<(String, OutboxPurpose)>,
+    /// Queue a job for the receptionist to answer.
+    pub run_agent: bool,
+}
+
+impl std::fmt::Debug for InboundDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboundDelivery")
+            .field("channel", &self.channel)
+            .field("body_len", &self.body.len())
+            .field("consent", &self.consent)
+            .field("run_agent", &self.run_agent)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an inbound delivery created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ingested {
+    pub patient: PatientId,
+    pub conversation: ConversationId,
+    pub message: MessageId,
+    pub job: Option<uuid::Uuid>,
+}
+
+/// The payload of the `reply` job: answer this stored message.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReplyJob {
+    pub conversation: ConversationId,
+    pub message: MessageId,
+}
+
+pub const REPLY_JOB: &str = "reply";
+
+/// A claimed job: proof of the lease that every completion presents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobLease {
+    pub scope: TenantScope,
+    pub id: uuid::Uuid,
+    pub worker: String,
+    /// 1 on the first run; rises on every claim.
+    pub attempt: i32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub lease: JobLease,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub max_attempts: i32,
+}
+
+/// A claimed outbox row, opened for sending.
+#[derive(Clone)]
+pub struct OutboxItem {
+    pub lease: JobLease,
+    pub channel: Channel,
+    pub purpose: OutboxPurpose,
+    pub to: E164Phone,
+    pub body: String,
+    pub idempotency_key: String,
+    pub message: Option<MessageId>,
+    /// When the patient last wrote on this conversation (WhatsApp's 24-hour window).
+    pub last_inbound_at: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for OutboxItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxItem")
+            .field("lease", &self.lease)
+            .field("channel", &self.channel)
+            .field("purpose", &self.purpose)
+            .field("attempt", &self.lease.attempt)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How an attempt to deliver ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Sent {
+        provider_message_id: String,
+    },
+    /// Try again at `at` (or give up if attempts are exhausted).
+    Retry {
+        at: Timestamp,
+        error_code: String,
+    },
+    /// Not attempted (the clinic's send rate is used up): try at `at`, the attempt uncounted.
+    Deferred {
+        at: Timestamp,
+    },
+    /// The provider refused for good: dead-lettered and staff alerted.
+    Permanent {
+        error_code: String,
+    },
+}
+
+/// An outbox row as staff and tests see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub id: uuid::Uuid,
+    pub message: Option<MessageId>,
+    pub channel: Channel,
+    pub purpose: OutboxPurpose,
+    pub status: String,
+    pub attempts: i32,
+    pub provider_message_id: Option<String>,
+    pub last_error: Option<String>,
+}
