@@ -103,6 +103,7 @@ async fn turn_bench(label: &str, db: TestDb) {
         clock: Arc::new(SystemClock),
         webchat_ttl: jiff::SignedDuration::from_hours(1),
         metrics: None,
+        channels: Default::default(),
     };
     let app = Application::build(state, "127.0.0.1:0".parse().unwrap())
         .await

@@ -7,7 +7,10 @@ use frontdesk_domain::{ClinicProfile, Clock, Email, Role, SystemClock, TenantSlu
 use frontdesk_server::{
     AppState, Application,
     config::{self, Config, LogFormat},
-    demo, startup, telemetry, turn,
+    demo,
+    http::ChannelHub,
+    startup, telemetry, turn,
+    worker::{Providers, Worker},
 };
 use frontdesk_store::{Channel, NewPatient, NewUser, Store, crypto::MasterKey};
 use secrecy::SecretString;
@@ -301,15 +304,33 @@ async fn demo_cmd(data_dir: &Path, port: u16) -> anyhow::Result<()> {
 }
 
 async fn build_app(cfg: &Config, store: Arc<dyn Store>) -> anyhow::Result<Application> {
+    let clock: Arc<dyn frontdesk_domain::Clock> = Arc::new(SystemClock);
+    let hub = Arc::new(ChannelHub {
+        public_base: cfg.public_base(),
+        wake: Default::default(),
+    });
     let state = AppState {
-        store,
-        clock: Arc::new(SystemClock),
+        store: store.clone(),
+        clock: clock.clone(),
         webchat_ttl: cfg.webchat_ttl(),
         metrics: telemetry::metrics_handle(),
+        channels: hub.clone(),
     };
-    Application::build(state, cfg.listen)
+    let app = Application::build(state, cfg.listen)
         .await
-        .with_context(|| format!("could not listen on {}", cfg.listen))
+        .with_context(|| format!("could not listen on {}", cfg.listen))?;
+    if !cfg.workers {
+        return Ok(app);
+    }
+    let providers = Providers::from_config(cfg).context("could not set up the provider clients")?;
+    let worker = Worker::new(
+        store,
+        clock,
+        providers,
+        hub.wake.clone(),
+        cfg.outbound_per_second,
+    );
+    Ok(app.with_worker(worker))
 }
 
 async fn serve_cmd(data: &DataArgs) -> anyhow::Result<()> {

@@ -48,6 +48,28 @@ pub struct Config {
     pub webchat_session_ttl_hours: u32,
     /// Send cookies with the `Secure` flag. `serve` refuses to start with `false`. Default true.
     pub cookie_secure: bool,
+    /// The address providers reach this server at, e.g. `https://frontdesk.example.org`.
+    /// Twilio signs the full URL it called, so it must match exactly, and it is where Twilio
+    /// sends delivery reports. Unset: `http://` + the request's Host header, and no delivery
+    /// reports are asked for (fine when providers reach this server directly; set it behind a
+    /// proxy or TLS terminator).
+    pub public_url: Option<String>,
+    /// Base URL of Meta's Graph API. Default `https://graph.facebook.com` (tests point it at a fake).
+    pub whatsapp_api_base: String,
+    /// Graph API version used for sending. Default `v21.0`.
+    pub whatsapp_api_version: String,
+    /// Base URL of Twilio's REST API. Default `https://api.twilio.com`.
+    pub twilio_api_base: String,
+    /// Base URL of Africa's Talking. Default `https://api.africastalking.com`
+    /// (sandbox: `https://api.sandbox.africastalking.com`).
+    pub africastalking_api_base: String,
+    /// Run the job and outbox workers in this process. Default true. Set false on instances
+    /// that should only answer HTTP.
+    pub workers: bool,
+    /// Outbound messages per second per clinic, all channels together. Default 10.
+    pub outbound_per_second: u32,
+    /// Seconds a provider call may take before it counts as a timeout (retried). Default 10.
+    pub provider_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +94,14 @@ impl Default for Config {
             log_level: "info".into(),
             webchat_session_ttl_hours: 24,
             cookie_secure: true,
+            public_url: None,
+            whatsapp_api_base: "https://graph.facebook.com".into(),
+            whatsapp_api_version: "v21.0".into(),
+            twilio_api_base: "https://api.twilio.com".into(),
+            africastalking_api_base: "https://api.africastalking.com".into(),
+            workers: true,
+            outbound_per_second: 10,
+            provider_timeout_seconds: 10,
         }
     }
 }
@@ -110,6 +140,14 @@ const KNOWN_KEYS: &[&str] = &[
     "log_level",
     "webchat_session_ttl_hours",
     "cookie_secure",
+    "public_url",
+    "whatsapp_api_base",
+    "whatsapp_api_version",
+    "twilio_api_base",
+    "africastalking_api_base",
+    "workers",
+    "outbound_per_second",
+    "provider_timeout_seconds",
 ];
 
 /// Secrets that may be given as `<KEY>_FILE` instead. (`master_key_file` is a field of its
@@ -348,6 +386,14 @@ impl Config {
             problems.push("cookie_secure = false sends session cookies over plain HTTP".to_owned());
         }
         problems
+    }
+
+    /// The public base URL without a trailing slash (see [`Config::public_url`]).
+    pub fn public_base(&self) -> Option<String> {
+        self.public_url
+            .as_deref()
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .filter(|u| !u.is_empty())
     }
 
     pub fn webchat_ttl(&self) -> jiff::SignedDuration {

@@ -3,6 +3,7 @@
 //! `src/main.rs` is the thin CLI on top.
 
 pub mod booking;
+pub mod channels;
 pub mod config;
 pub mod demo;
 pub mod eval;
@@ -11,6 +12,7 @@ pub mod startup;
 pub mod summary;
 pub mod telemetry;
 pub mod turn;
+pub mod worker;
 
 pub use http::AppState;
 pub use startup::Application;

@@ -2,6 +2,7 @@
 //! serves until the shutdown future completes, finishing requests in flight.
 
 use crate::http::{AppState, router};
+use crate::worker::Worker;
 use std::future::Future;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
@@ -10,19 +11,29 @@ pub struct Application {
     listener: TcpListener,
     app: axum::Router,
     addr: SocketAddr,
+    worker: Option<Worker>,
 }
 
 impl Application {
     pub async fn build(state: AppState, listen: SocketAddr) -> std::io::Result<Self> {
         // Compile the red-flag rule index now, not on the first patient's message.
         frontdesk_agent::triage::prepare();
+        // HTTP clients (providers, and tests' own) use rustls with ring, installed once.
+        crate::channels::install_crypto_provider();
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         Ok(Self {
             listener,
             app: router(state),
             addr,
+            worker: None,
         })
+    }
+
+    /// Runs the job and outbox workers beside the server (stopped by the same shutdown).
+    pub fn with_worker(mut self, worker: Worker) -> Self {
+        self.worker = Some(worker);
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -37,9 +48,25 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.app)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let worker = self
+            .worker
+            .map(|w| tokio::spawn(w.run(until_stopped(stopped.clone()))));
+        let served = axum::serve(self.listener, self.app)
+            .with_graceful_shutdown(until_stopped(stopped))
+            .await;
+        if let Some(w) = worker {
+            // The worker finishes the row in hand; an unfinished lease is reclaimed later.
+            let _ = w.await;
+        }
+        served
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod error;
 mod pages;
 mod webchat;
+pub mod webhooks;
 
 use axum::{
     Router,
@@ -32,6 +33,16 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub webchat_ttl: jiff::SignedDuration,
     pub metrics: Option<&'static PrometheusHandle>,
+    pub channels: Arc<ChannelHub>,
+}
+
+/// What the provider webhooks share with the workers.
+#[derive(Debug, Default)]
+pub struct ChannelHub {
+    /// The public base URL (Twilio signs the full URL it called); `None`: from the Host header.
+    pub public_base: Option<String>,
+    /// Woken when a webhook queued work, so replies do not wait for the next poll.
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -66,6 +77,15 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/webchat/{tenant_slug}/messages",
             post(webchat::post_message),
+        )
+        .route(
+            "/webhooks/whatsapp",
+            get(webhooks::whatsapp_verify).post(webhooks::whatsapp_events),
+        )
+        .route("/webhooks/twilio/sms", post(webhooks::twilio_sms))
+        .route(
+            "/webhooks/africastalking/{address}/{token}",
+            post(webhooks::africastalking_sms),
         )
         .route("/chat/{tenant_slug}", get(pages::chat_page))
         .route("/static/webchat.js", get(pages::webchat_js))

@@ -34,6 +34,7 @@ pub async fn spawn_app(engine: Engine) -> Option<TestApp> {
         clock: Arc::new(SystemClock),
         webchat_ttl: jiff::SignedDuration::from_hours(1),
         metrics: telemetry::metrics_handle(),
+        channels: Default::default(),
     };
     let app = Application::build(state, "127.0.0.1:0".parse().unwrap())
         .await

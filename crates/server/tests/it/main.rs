@@ -2,6 +2,7 @@
 //! Storage-backed tests run against both SQLite and PostgreSQL through `both_engines!`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod channels;
 mod cli;
 mod harness;
 mod observability;

@@ -117,6 +117,7 @@ async fn readiness_fails_with_503_when_the_database_is_gone() {
         clock: Arc::new(SystemClock),
         webchat_ttl: jiff::SignedDuration::from_hours(1),
         metrics: None,
+        channels: Default::default(),
     };
     let app = Application::build(state, "127.0.0.1:0".parse().unwrap())
         .await
@@ -207,6 +208,7 @@ async fn leak_check(engine: Engine) {
         panic!("serve did not start:\n{}", reader.join().unwrap());
     };
     let base = format!("http://{addr}");
+    frontdesk_server::channels::install_crypto_provider();
     let client = reqwest::Client::new();
     let v: serde_json::Value = client
         .post(format!("{base}/v1/webchat/harbour-physio/sessions"))

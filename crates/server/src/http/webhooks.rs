@@ -1,0 +1,384 @@
+//! Provider webhooks: the inbound half of the messaging pipeline (DESIGN.md §3).
+//!
+//! - `GET  /webhooks/whatsapp` — Meta's subscription handshake (403 and no echo on a wrong token).
+//! - `POST /webhooks/whatsapp` — messages and status updates, `X-Hub-Signature-256`.
+//! - `POST /webhooks/twilio/sms` — inbound SMS and status callbacks, `X-Twilio-Signature`.
+//! - `POST /webhooks/africastalking/{address}/{token}` — inbound SMS and delivery reports
+//!   (Africa's Talking does not sign callbacks: the per-clinic secret token in the path stands in).
+//!
+//! Order of checks, so that nothing is stored from a request we cannot trust: body size (413)
+//! → signature header present (401) → parse (400) → route the provider address to a clinic
+//! (404) → verify the signature with that clinic's secret (401) → one transaction per message
+//! (patient, conversation, message, job, audit) → 200. A redelivery is a 200 no-op. A database
+//! outage answers 503 so the provider retries later.
+
+use super::{AppState, error::AppError};
+use crate::channels::{InboundEvent, Keyword, africastalking, sms_keyword, twilio, whatsapp};
+use axum::{
+    body::{Body, Bytes},
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use frontdesk_domain::E164Phone;
+use frontdesk_store::{
+    Channel, ChannelAccount, ConsentChange, InboundDelivery, OutboxPurpose, Provider, StoreError,
+    TenantScope,
+};
+use std::collections::HashMap;
+
+/// Providers' payloads are small; anything bigger is refused unread.
+pub const MAX_WEBHOOK_BYTES: usize = 256 * 1024;
+
+async fn read_body(body: Body) -> Result<Bytes, AppError> {
+    axum::body::to_bytes(body, MAX_WEBHOOK_BYTES)
+        .await
+        .map_err(|_| {
+            AppError::client(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The request body is too large.",
+            )
+        })
+}
+
+fn bad_signature() -> AppError {
+    AppError::client(
+        StatusCode::UNAUTHORIZED,
+        "invalid_signature",
+        "The request signature is missing or wrong.",
+    )
+}
+
+fn malformed() -> AppError {
+    AppError::client(
+        StatusCode::BAD_REQUEST,
+        "malformed_payload",
+        "The payload could not be read.",
+    )
+}
+
+fn unknown_channel() -> AppError {
+    AppError::client(
+        StatusCode::NOT_FOUND,
+        "unknown_channel",
+        "No clinic uses this channel address.",
+    )
+}
+
+async fn route(
+    st: &AppState,
+    provider: Provider,
+    address: &str,
+) -> Result<ChannelAccount, AppError> {
+    st.store
+        .route_channel(provider, address)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => unknown_channel(),
+            other => other.into(),
+        })
+}
+
+pub async fn whatsapp_verify(
+    State(st): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    let get = |k: &str| q.get(k).map(String::as_str);
+    // The handshake names no clinic: any clinic's verify token may answer it (constant time
+    // each; setup is rare, so trying every WhatsApp clinic is fine).
+    for address in st.store.channel_addresses(Provider::Whatsapp).await? {
+        let Ok(account) = st.store.route_channel(Provider::Whatsapp, &address).await else {
+            continue;
+        };
+        let expected = account.secrets.get("verify_token").unwrap_or_default();
+        if expected.is_empty() {
+            continue;
+        }
+        if let Some(challenge) = whatsapp::verify_handshake(
+            get("hub.mode"),
+            get("hub.verify_token"),
+            get("hub.challenge"),
+            expected,
+        ) {
+            return Ok(([(header::CONTENT_TYPE, "text/plain")], challenge).into_response());
+        }
+    }
+    Err(AppError::client(
+        StatusCode::FORBIDDEN,
+        "verification_failed",
+        "The verify token does not match.",
+    ))
+}
+
+pub async fn whatsapp_events(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let raw = read_body(body).await?;
+    let signature = headers
+        .get("x-hub-signature-256")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(bad_signature)?;
+    let events = whatsapp::parse_webhook(&raw).map_err(|_| malformed())?;
+    // Verify every clinic the payload names before storing anything for any of them.
+    let mut accounts: HashMap<String, ChannelAccount> = HashMap::new();
+    for to in events.iter().map(event_address) {
+        if !accounts.contains_key(to) {
+            let account = route(&st, Provider::Whatsapp, to).await?;
+            let secret = account.secrets.get("app_secret").unwrap_or_default();
+            if secret.is_empty()
+                || !whatsapp::verify_signature(secret.as_bytes(), &raw, Some(signature))
+            {
+                return Err(bad_signature());
+            }
+            accounts.insert(to.to_owned(), account);
+        }
+    }
+    for event in events {
+        let Some(account) = accounts.get(event_address(&event)) else {
+            continue;
+        };
+        handle_event(&st, account.verified_scope(), Channel::Whatsapp, event).await?;
+    }
+    Ok(StatusCode::OK.into_response())
+}
+
+fn event_address(e: &InboundEvent) -> &str {
+    match e {
+        InboundEvent::Message(m) => &m.to,
+        InboundEvent::Unsupported { to, .. } => to,
+        InboundEvent::Status(s) => &s.to,
+    }
+}
+
+pub async fn twilio_sms(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    body: Body,
+) -> Result<Response, AppError> {
+    let raw = read_body(body).await?;
+    let signature = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(bad_signature)?;
+    let params: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(&raw).map_err(|_| malformed())?;
+    // Our side of the exchange: the Messaging Service if one is used, else our number, which
+    // is `To` on an inbound SMS and `From` on a status callback for a message we sent.
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let is_status = param("MessageStatus").is_some() && param("Body").is_none();
+    let to = param("MessagingServiceSid")
+        .or_else(|| {
+            if is_status {
+                param("From")
+            } else {
+                param("To")
+            }
+        })
+        .ok_or_else(malformed)?;
+    let account = route(&st, Provider::Twilio, &to).await?;
+    let token = account.secrets.get("auth_token").unwrap_or_default();
+    let base = match &st.channels.public_base {
+        Some(b) => b.clone(),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or_default();
+            format!("http://{host}")
+        }
+    };
+    let url = format!(
+        "{base}{}",
+        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+    );
+    if token.is_empty()
+        || !twilio::verify_signature(token.as_bytes(), &url, &params, Some(signature))
+    {
+        return Err(bad_signature());
+    }
+    let event = twilio::parse_inbound(&params).map_err(|_| malformed())?;
+    handle_event(&st, account.verified_scope(), Channel::Sms, event).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/xml")],
+        twilio::twiml_message(None),
+    )
+        .into_response())
+}
+
+pub async fn africastalking_sms(
+    State(st): State<AppState>,
+    Path((address, token)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, AppError> {
+    let raw = read_body(body).await?;
+    let account = route(&st, Provider::AfricasTalking, &address).await?;
+    let expected = account.secrets.get("callback_token").unwrap_or_default();
+    if expected.is_empty() || !africastalking::verify_callback_token(expected.as_bytes(), &token) {
+        return Err(bad_signature());
+    }
+    let params: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(&raw).map_err(|_| malformed())?;
+    let event = africastalking::parse_inbound(&params).map_err(|_| malformed())?;
+    handle_event(&st, account.verified_scope(), Channel::Sms, event).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// Stores one verified event. Messages become an inbound delivery (with consent keywords
+/// handled on the spot); status reports move the sent message's status forward.
+async fn handle_event(
+    st: &AppState,
+    scope: TenantScope,
+    channel: Channel,
+    event: InboundEvent,
+) -> Result<(), AppError> {
+    let (id, from, text) = match event {
+        InboundEvent::Status(s) => {
+            let status = s.status.as_str();
+            st.store
+                .delivery_status(
+                    scope,
+                    channel,
+                    &s.provider_message_id,
+                    status,
+                    s.error_code.as_deref(),
+                )
+                .await?;
+            return Ok(());
+        }
+        InboundEvent::Message(m) => (m.provider_message_id, m.from, Some(m.text)),
+        InboundEvent::Unsupported {
+            provider_message_id,
+            from,
+            ..
+        } => (provider_message_id, from, None),
+    };
+    let digits = from.trim_start_matches('+');
+    let Ok(from) = E164Phone::parse(&format!("+{digits}")) else {
+        // A sender we cannot address (short codes, alphanumeric ids): nothing to answer.
+        tracing::warn!(
+            channel = channel.as_str(),
+            "inbound message from an unusable sender dropped"
+        );
+        return Ok(());
+    };
+    let delivery = delivery_for(st, scope, channel, id, from, text).await?;
+    // Two copies of a first message can race to create the patient; the loser tries again
+    // and then finds the message stored.
+    for attempt in 0..3 {
+        match st.store.ingest_inbound(scope, &delivery).await {
+            Ok(_) => {
+                st.channels.wake.notify_one();
+                metrics::counter!("frontdesk_messages_total", "channel" => channel.as_str(), "direction" => "inbound")
+                    .increment(1);
+                return Ok(());
+            }
+            Err(StoreError::Duplicate) => return Ok(()),
+            Err(StoreError::Conflict(_)) if attempt < 2 => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+async fn delivery_for(
+    st: &AppState,
+    scope: TenantScope,
+    channel: Channel,
+    provider_message_id: String,
+    from: E164Phone,
+    text: Option<String>,
+) -> Result<InboundDelivery, AppError> {
+    let mut d = InboundDelivery {
+        channel,
+        from,
+        provider_message_id,
+        body: text
+            .clone()
+            .unwrap_or_else(|| "[attachment not shown]".to_owned()),
+        consent: None,
+        auto_reply: None,
+        run_agent: true,
+    };
+    let Some(text) = text else {
+        d.run_agent = false;
+        d.auto_reply = Some((
+            "Sorry, I can only read text messages. Please type your question.".to_owned(),
+            OutboxPurpose::Notice,
+        ));
+        return Ok(d);
+    };
+    let consent = st.store.consent(scope, channel, &d.from).await?;
+    let opted_out = consent.as_ref().is_some_and(|c| !c.opted_in);
+    let keyword = sms_keyword(&text);
+    match keyword {
+        Some(Keyword::Stop) => {
+            d.run_agent = false;
+            d.consent = Some((
+                ConsentChange::OptOut,
+                format!("{}:keyword", channel.as_str()),
+            ));
+            let clinic = st.store.clinic(scope).await?;
+            d.auto_reply = Some((
+                format!(
+                    "You will get no more messages from {} on this number. Reply START to undo.",
+                    clinic.profile.name
+                ),
+                OutboxPurpose::OptoutConfirmation,
+            ));
+        }
+        // "Yes" is also an answer to a question: it is only a keyword for someone opted out.
+        Some(Keyword::Start) if opted_out => {
+            d.run_agent = false;
+            d.consent = Some((
+                ConsentChange::OptIn,
+                format!("{}:keyword", channel.as_str()),
+            ));
+            d.auto_reply = Some((
+                "You are subscribed again. How can we help?".to_owned(),
+                OutboxPurpose::Notice,
+            ));
+        }
+        Some(Keyword::Help) => {
+            d.run_agent = false;
+            let clinic = st.store.clinic(scope).await?;
+            let call = clinic
+                .profile
+                .phone
+                .as_deref()
+                .map(|p| format!(" or call {p}"))
+                .unwrap_or_default();
+            d.auto_reply = Some((
+                format!(
+                    "{}: write your question here{call}. In an emergency call {}. Reply STOP to opt out.",
+                    clinic.profile.name,
+                    clinic
+                        .profile
+                        .emergency_numbers
+                        .first()
+                        .map(String::as_str)
+                        .unwrap_or("112"),
+                ),
+                OutboxPurpose::Notice,
+            ));
+        }
+        _ if opted_out => {
+            // Someone who opted out writes again: store it for staff, answer nothing.
+            d.run_agent = false;
+        }
+        _ if channel == Channel::Whatsapp && consent.is_none() => {
+            // Writing to the clinic on WhatsApp is the patient's opt-in to answers there.
+            d.consent = Some((ConsentChange::OptIn, "whatsapp:patient_message".to_owned()));
+        }
+        _ => {}
+    }
+    Ok(d)
+}

@@ -1,0 +1,408 @@
+//! The background workers of a `serve` / `demo` process: the reply worker answers messages
+//! that arrived through a provider webhook (a `reply` job per message), and the outbox worker
+//! delivers every stored outbound message to its provider.
+//!
+//! Both claim rows with a lease (see `frontdesk_store::channel`), so several processes can run
+//! them against one PostgreSQL and a process that dies mid-job loses nothing: its rows are
+//! claimed again when the lease runs out. A reply is written together with the job's completion
+//! (one transaction), so a job that runs twice replies once. Provider sends cannot be made
+//! idempotent on the provider's side (none of the three accepts a key), so the outbox marks a
+//! row `sending` before the call and `sent` right after it; only a crash between those two
+//! points can repeat a message, which is the narrowest window the providers allow.
+
+use crate::channels::{
+    AfricasTalkingClient, GraphClient, Outbound, OutboundBody, SendError, Sent, TwilioClient,
+    whatsapp::within_service_window,
+};
+use crate::config::Config;
+use crate::turn::{StoredMessage, answer};
+use frontdesk_domain::{Clock, TenantId};
+use frontdesk_store::{
+    Channel, ChannelAccount, DeliveryOutcome, Direction, Job, OutboxItem, OutboxPurpose, Provider,
+    REPLY_JOB, ReplyJob, Store, StoreError,
+};
+use jiff::{SignedDuration, Timestamp};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How long a claimed row stays ours: longer than any provider call or agent turn.
+pub const LEASE: SignedDuration = SignedDuration::from_secs(120);
+/// How often workers look for due rows when nothing woke them.
+const POLL: Duration = Duration::from_millis(500);
+const BATCH: u32 = 16;
+
+/// The provider clients, pointed at the real APIs or (in tests) at fakes.
+#[derive(Debug, Clone)]
+pub struct Providers {
+    pub whatsapp: GraphClient,
+    pub twilio: TwilioClient,
+    pub africastalking: AfricasTalkingClient,
+    /// Where Twilio sends delivery reports (`{public}/webhooks/twilio/sms`); `None`: not asked.
+    pub public_base: Option<String>,
+}
+
+impl Providers {
+    pub fn from_config(cfg: &Config) -> Result<Self, reqwest::Error> {
+        let timeout = Duration::from_secs(cfg.provider_timeout_seconds.clamp(1, 60));
+        let mut whatsapp = GraphClient::with_base_url(&cfg.whatsapp_api_base, timeout)?;
+        whatsapp.api_version = cfg.whatsapp_api_version.clone();
+        Ok(Self {
+            whatsapp,
+            twilio: TwilioClient::with_base_url(&cfg.twilio_api_base, timeout)?,
+            africastalking: AfricasTalkingClient::with_base_url(
+                &cfg.africastalking_api_base,
+                timeout,
+            )?,
+            public_base: cfg.public_base(),
+        })
+    }
+}
+
+/// Exponential backoff with jitter: 5 s doubling per attempt, capped at 5 minutes, each wait
+/// drawn between half and all of that (so a recovering provider is not hit by a thundering
+/// herd), and never sooner than the provider's own `Retry-After`.
+pub fn backoff(attempt: i32, retry_after: Option<Duration>) -> Duration {
+    let exp = 5u64.saturating_mul(1u64 << attempt.clamp(1, 16).saturating_sub(1));
+    let cap = exp.min(300) * 1000;
+    let jittered = cap / 2 + rand::random_range(0..=cap / 2);
+    Duration::from_millis(jittered).max(retry_after.unwrap_or_default())
+}
+
+/// A token bucket per clinic for outbound sends (all providers together).
+#[derive(Debug)]
+struct Limiter {
+    per_second: f64,
+    buckets: Mutex<HashMap<TenantId, (f64, Timestamp)>>,
+}
+
+impl Limiter {
+    /// `None`: go ahead. `Some(wait)`: over the limit, try again after `wait`.
+    fn take(&self, tenant: TenantId, now: Timestamp) -> Option<Duration> {
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return None;
+        };
+        let burst = self.per_second.max(1.0);
+        let (tokens, last) = buckets.entry(tenant).or_insert((burst, now));
+        let elapsed = now.duration_since(*last).as_secs_f64().max(0.0);
+        *tokens = (*tokens + elapsed * self.per_second).min(burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            None
+        } else {
+            Some(Duration::from_secs_f64((1.0 - *tokens) / self.per_second))
+        }
+    }
+}
+
+pub struct Worker {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    providers: Providers,
+    id: String,
+    wake: Arc<Notify>,
+    limiter: Limiter,
+}
+
+impl Worker {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        providers: Providers,
+        wake: Arc<Notify>,
+        outbound_per_second: u32,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            providers,
+            id: format!("worker-{}", uuid::Uuid::now_v7()),
+            wake,
+            limiter: Limiter {
+                per_second: f64::from(outbound_per_second.max(1)),
+                buckets: Mutex::new(HashMap::new()),
+            },
+        }
+    }
+
+    /// Works until `shutdown` resolves; woken early by webhooks that queued work.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            match self.run_once().await {
+                // More may be waiting: go again at once.
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "worker pass failed; retrying"),
+            }
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    /// One pass over both queues; returns how many rows it handled.
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let mut handled = 0;
+        for job in self.store.claim_jobs(&self.id, LEASE, BATCH).await? {
+            self.run_job(job).await;
+            handled += 1;
+        }
+        for item in self.store.claim_outbox(&self.id, LEASE, BATCH).await? {
+            self.deliver(item).await;
+            handled += 1;
+        }
+        Ok(handled)
+    }
+
+    async fn run_job(&self, job: Job) {
+        let result = match job.kind.as_str() {
+            REPLY_JOB => self.reply(&job).await,
+            _ => Err(StoreError::Corrupt("unknown job kind")),
+        };
+        let retry = match result {
+            Ok(()) => return,
+            // Someone else finished it (our lease ran out): nothing to do, nothing to undo.
+            Err(StoreError::Conflict(_)) => return,
+            Err(e @ (StoreError::Corrupt(_) | StoreError::NotFound)) => {
+                tracing::error!(job = %job.lease.id, kind = %job.kind, error = %e, "job failed for good");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(job = %job.lease.id, kind = %job.kind, error = %e, "job failed; will retry");
+                Some(self.clock.now() + backoff(job.lease.attempt, None))
+            }
+        };
+        if let Err(e) = self.store.retry_job(&job.lease, retry, "job_error").await {
+            tracing::warn!(job = %job.lease.id, error = %e, "could not record the job's failure");
+        }
+    }
+
+    async fn reply(&self, job: &Job) -> Result<(), StoreError> {
+        let scope = job.lease.scope;
+        let payload: ReplyJob = serde_json::from_value(job.payload.clone())
+            .map_err(|_| StoreError::Corrupt("reply job payload"))?;
+        let conv = self.store.conversation(scope, payload.conversation).await?;
+        let messages = self.store.messages(scope, payload.conversation).await?;
+        let inbound = messages
+            .iter()
+            .find(|m| m.id == payload.message)
+            .ok_or(StoreError::NotFound)?;
+        let first_contact = messages
+            .iter()
+            .filter(|m| m.direction == Direction::Inbound)
+            .count()
+            <= 1;
+        answer(
+            &*self.store,
+            &*self.clock,
+            scope,
+            payload.conversation,
+            conv.patient_id,
+            &inbound.body,
+            Some(StoredMessage {
+                job: job.lease.clone(),
+                first_contact,
+            }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn deliver(&self, item: OutboxItem) {
+        let now = self.clock.now();
+        let outcome = match self.limiter.take(item.lease.scope.tenant_id(), now) {
+            Some(wait) => DeliveryOutcome::Deferred { at: now + wait },
+            None => self.send(&item, now).await,
+        };
+        let label = match &outcome {
+            DeliveryOutcome::Sent { .. } => "sent",
+            DeliveryOutcome::Retry { .. } => "retry",
+            DeliveryOutcome::Deferred { .. } => "deferred",
+            DeliveryOutcome::Permanent { .. } => "failed",
+        };
+        metrics::counter!("frontdesk_outbox_attempts_total", "channel" => item.channel.as_str(), "outcome" => label)
+            .increment(1);
+        if let Err(e) = self.store.settle_outbox(&item.lease, &outcome).await {
+            tracing::warn!(outbox = %item.lease.id, error = %e, "could not record a delivery attempt");
+        }
+    }
+
+    async fn send(&self, item: &OutboxItem, now: Timestamp) -> DeliveryOutcome {
+        let result = match item.channel {
+            Channel::Whatsapp => self.send_whatsapp(item, now).await,
+            Channel::Sms => self.send_sms(item).await,
+            _ => Err(SendError::Permanent {
+                code: "channel_not_deliverable".into(),
+            }),
+        };
+        match result {
+            Ok(Sent {
+                provider_message_id,
+            }) => DeliveryOutcome::Sent {
+                provider_message_id,
+            },
+            Err(SendError::Retryable { code, retry_after }) => DeliveryOutcome::Retry {
+                at: now + backoff(item.lease.attempt, retry_after),
+                error_code: code,
+            },
+            Err(SendError::Permanent { code }) => DeliveryOutcome::Permanent { error_code: code },
+        }
+    }
+
+    async fn account(&self, item: &OutboxItem, provider: Provider) -> Option<ChannelAccount> {
+        self.store
+            .channel_account(item.lease.scope, provider)
+            .await
+            .ok()
+    }
+
+    async fn send_whatsapp(&self, item: &OutboxItem, now: Timestamp) -> Result<Sent, SendError> {
+        let Some(account) = self.account(item, Provider::Whatsapp).await else {
+            return Err(permanent("whatsapp_not_configured"));
+        };
+        let body = match whatsapp_body(item, &account, now) {
+            Ok(body) => body,
+            Err(e) => return self.sms_fallback(item, e).await,
+        };
+        let token = account.secrets.get("access_token").unwrap_or_default();
+        let msg = outbound(item, body);
+        match self
+            .providers
+            .whatsapp
+            .send(&account.address, token, &msg)
+            .await
+        {
+            Err(e @ SendError::Permanent { .. }) => self.sms_fallback(item, e).await,
+            other => other,
+        }
+    }
+
+    /// WhatsApp refused for good: clinics that also have Africa's Talking (Kenya) get the
+    /// message by SMS instead; others keep WhatsApp's error.
+    async fn sms_fallback(&self, item: &OutboxItem, error: SendError) -> Result<Sent, SendError> {
+        let Some(at) = self.account(item, Provider::AfricasTalking).await else {
+            return Err(error);
+        };
+        tracing::info!(outbox = %item.lease.id, whatsapp_error = error.code(), "falling back to SMS");
+        self.send_africastalking(item, &at).await
+    }
+
+    async fn send_sms(&self, item: &OutboxItem) -> Result<Sent, SendError> {
+        if let Some(account) = self.account(item, Provider::Twilio).await {
+            let sid = account.config["account_sid"].as_str().unwrap_or_default();
+            let token = account.secrets.get("auth_token").unwrap_or_default();
+            let callback = self
+                .providers
+                .public_base
+                .as_ref()
+                .map(|b| format!("{b}/webhooks/twilio/sms"));
+            let msg = outbound(item, OutboundBody::Text(item.body.clone()));
+            return self
+                .providers
+                .twilio
+                .send(sid, token, &account.address, callback.as_deref(), &msg)
+                .await;
+        }
+        match self.account(item, Provider::AfricasTalking).await {
+            Some(at) => self.send_africastalking(item, &at).await,
+            None => Err(permanent("sms_not_configured")),
+        }
+    }
+
+    async fn send_africastalking(
+        &self,
+        item: &OutboxItem,
+        account: &ChannelAccount,
+    ) -> Result<Sent, SendError> {
+        let username = account.config["username"].as_str().unwrap_or_default();
+        let key = account.secrets.get("api_key").unwrap_or_default();
+        let msg = outbound(item, OutboundBody::Text(item.body.clone()));
+        self.providers
+            .africastalking
+            .send(username, key, Some(&account.address), &msg)
+            .await
+    }
+}
+
+fn permanent(code: &str) -> SendError {
+    SendError::Permanent { code: code.into() }
+}
+
+fn outbound(item: &OutboxItem, body: OutboundBody) -> Outbound {
+    Outbound {
+        to: item.to.as_str().to_owned(),
+        body,
+        idempotency_key: item.idempotency_key.clone(),
+    }
+}
+
+/// What WhatsApp may carry now: free text inside the 24-hour customer-service window; outside
+/// it only the clinic's approved template for this purpose (configured per clinic as
+/// `templates.<purpose>` = name, with `template_language`), with the text as its parameter.
+fn whatsapp_body(
+    item: &OutboxItem,
+    account: &ChannelAccount,
+    now: Timestamp,
+) -> Result<OutboundBody, SendError> {
+    let last = item.last_inbound_at.map(|t| t.as_second());
+    if within_service_window(last, now.as_second()) {
+        return Ok(OutboundBody::Text(item.body.clone()));
+    }
+    let purpose = item.purpose.as_str();
+    let template = match item.purpose {
+        OutboxPurpose::Reminder | OutboxPurpose::FollowUp | OutboxPurpose::Notice => {
+            account.config["templates"][purpose].as_str()
+        }
+        OutboxPurpose::Reply | OutboxPurpose::OptoutConfirmation => None,
+    };
+    match template {
+        Some(name) => Ok(OutboundBody::Template {
+            name: name.to_owned(),
+            language: account.config["template_language"]
+                .as_str()
+                .unwrap_or("en")
+                .to_owned(),
+            params: vec![item.body.clone()],
+        }),
+        None => Err(permanent("outside_service_window")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_caps_and_honours_retry_after() {
+        for attempt in 1..=20 {
+            let d = backoff(attempt, None).as_millis();
+            let full = (5_000u128 << (attempt - 1).min(15)).min(300_000);
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d} ms");
+        }
+        assert!(backoff(1, Some(Duration::from_secs(60))) >= Duration::from_secs(60));
+    }
+
+    #[test]
+    fn limiter_allows_a_burst_then_spaces_sends() {
+        let l = Limiter {
+            per_second: 2.0,
+            buckets: Mutex::new(HashMap::new()),
+        };
+        let t = TenantId::new();
+        let other = TenantId::new();
+        let now = Timestamp::UNIX_EPOCH;
+        assert!(l.take(t, now).is_none());
+        assert!(l.take(t, now).is_none());
+        let wait = l.take(t, now).expect("over the limit");
+        assert!(wait <= Duration::from_millis(500));
+        // Another clinic has its own bucket.
+        assert!(l.take(other, now).is_none());
+        // Half a second later one more token has come back.
+        assert!(l.take(t, now + SignedDuration::from_millis(500)).is_none());
+    }
+}

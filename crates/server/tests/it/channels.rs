@@ -1,0 +1,612 @@
+//! The messaging pipeline end to end, on both engines: signed provider webhooks in, the reply
+//! worker, the outbox worker delivering to wiremock fakes of the Graph API and Twilio on
+//! loopback. The worker is driven pass by pass with a manual clock, so retries, leases and
+//! a 10-minute provider outage play out without sleeping.
+
+use crate::harness::test_db;
+use base64::Engine as _;
+use frontdesk_domain::{Clock, ManualClock, TenantSlug};
+use frontdesk_server::channels::{AfricasTalkingClient, GraphClient, TwilioClient};
+use frontdesk_server::http::ChannelHub;
+use frontdesk_server::worker::{Providers, Worker};
+use frontdesk_server::{AppState, Application, demo};
+use frontdesk_store::testing::{Engine, TestDb, test_keyring};
+use frontdesk_store::*;
+use hmac::{Hmac, KeyInit, Mac};
+use jiff::SignedDuration;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use wiremock::matchers::{body_partial_json, header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+const PNID: &str = "100200300";
+const APP_SECRET: &str = "test_app_secret";
+const TWILIO_NUMBER: &str = "+6495550199";
+const TWILIO_TOKEN: &str = "12345";
+const NAIROBI: &str = "nairobi-family";
+const HARBOUR: &str = "harbour-physio";
+
+struct ChannelApp {
+    base: String,
+    store: Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+    worker: Worker,
+    fake: MockServer,
+    client: reqwest::Client,
+    db: TestDb,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+async fn spawn(engine: Engine) -> Option<ChannelApp> {
+    let db = test_db(engine).await?;
+    let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
+    let store = db.open(test_keyring(), clock.clone()).await.unwrap();
+    demo::seed(store.as_ref()).await.unwrap();
+    let scope = |s: &str| {
+        let store = store.clone();
+        let slug = TenantSlug::parse(s).unwrap();
+        async move { store.operator_scope(&slug).await.unwrap() }
+    };
+    let wa = ChannelSecrets::new()
+        .with("app_secret", APP_SECRET)
+        .with("verify_token", "verify-me")
+        .with("access_token", "EAAtoken");
+    store
+        .set_channel_account(
+            scope(NAIROBI).await,
+            Provider::Whatsapp,
+            PNID,
+            &serde_json::json!({}),
+            &wa,
+        )
+        .await
+        .unwrap();
+    let tw = ChannelSecrets::new().with("auth_token", TWILIO_TOKEN);
+    store
+        .set_channel_account(
+            scope(HARBOUR).await,
+            Provider::Twilio,
+            TWILIO_NUMBER,
+            &serde_json::json!({ "account_sid": "AC123" }),
+            &tw,
+        )
+        .await
+        .unwrap();
+    let fake = MockServer::start().await;
+    let timeout = Duration::from_secs(2);
+    let providers = Providers {
+        whatsapp: GraphClient::with_base_url(&fake.uri(), timeout).unwrap(),
+        twilio: TwilioClient::with_base_url(&fake.uri(), timeout).unwrap(),
+        africastalking: AfricasTalkingClient::with_base_url(&fake.uri(), timeout).unwrap(),
+        public_base: None,
+    };
+    let hub = Arc::new(ChannelHub::default());
+    let state = AppState {
+        store: store.clone(),
+        clock: clock.clone(),
+        webchat_ttl: SignedDuration::from_hours(1),
+        metrics: None,
+        channels: hub.clone(),
+    };
+    let app = Application::build(state, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let base = format!("http://{}", app.local_addr());
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(app.run(async move {
+        let _ = rx.await;
+    }));
+    let worker = Worker::new(
+        store.clone(),
+        clock.clone(),
+        providers,
+        hub.wake.clone(),
+        1000,
+    );
+    Some(ChannelApp {
+        base,
+        store,
+        clock,
+        worker,
+        fake,
+        client: reqwest::Client::new(),
+        db,
+        shutdown: Some(tx),
+    })
+}
+
+impl ChannelApp {
+    async fn scope(&self, slug: &str) -> TenantScope {
+        self.store
+            .operator_scope(&TenantSlug::parse(slug).unwrap())
+            .await
+            .unwrap()
+    }
+
+    async fn post_whatsapp(&self, body: &str, signature: Option<String>) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(format!("{}/webhooks/whatsapp", self.base))
+            .body(body.to_owned());
+        if let Some(sig) = signature {
+            req = req.header("x-hub-signature-256", sig);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn post_twilio(&self, params: &[(&str, &str)]) -> reqwest::Response {
+        let url = format!("{}/webhooks/twilio/sms", self.base);
+        let owned: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.client
+            .post(&url)
+            .header(
+                "x-twilio-signature",
+                twilio_signature(TWILIO_TOKEN, &url, &owned),
+            )
+            .form(params)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Runs worker passes until both queues are idle.
+    async fn drain(&self) {
+        for _ in 0..20 {
+            if self.worker.run_once().await.unwrap() == 0 {
+                return;
+            }
+        }
+        panic!("the worker never went idle");
+    }
+
+    async fn finish(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.db.cleanup().await;
+    }
+}
+
+fn wa_signature(secret: &str, body: &str) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={hex}")
+}
+
+/// Twilio's scheme, written out here independently of the server's validator.
+fn twilio_signature(token: &str, url: &str, params: &[(String, String)]) -> String {
+    let mut sorted = params.to_vec();
+    sorted.sort();
+    let mut data = url.to_owned();
+    for (k, v) in sorted {
+        data.push_str(&k);
+        data.push_str(&v);
+    }
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(token.as_bytes()).unwrap();
+    mac.update(data.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+fn wa_text(id: &str, from: &str, text: &str) -> String {
+    serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "WABA1", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "254700100200", "phone_number_id": PNID },
+            "contacts": [{ "profile": { "name": "Amina" }, "wa_id": from }],
+            "messages": [{ "from": from, "id": id, "timestamp": "1700000000", "type": "text", "text": { "body": text } }]
+        }}]}]
+    })
+    .to_string()
+}
+
+fn graph_ok(id: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(serde_json::json!({
+        "messaging_product": "whatsapp",
+        "contacts": [{ "input": "254711000001", "wa_id": "254711000001" }],
+        "messages": [{ "id": id }]
+    }))
+}
+
+fn graph_path() -> String {
+    format!("/{}/{PNID}/messages", GraphClient::DEFAULT_API_VERSION)
+}
+
+async fn mount_graph_ok(fake: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path(graph_path()))
+        .and(header("authorization", "Bearer EAAtoken"))
+        .and(body_partial_json(
+            serde_json::json!({ "messaging_product": "whatsapp", "to": "254711000001" }),
+        ))
+        .respond_with(graph_ok("wamid.reply"))
+        .mount(fake)
+        .await;
+}
+
+async fn graph_requests(fake: &MockServer) -> Vec<Request> {
+    let p = graph_path();
+    fake.received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == p)
+        .collect()
+}
+
+async fn row_count(app: &ChannelApp, slug: &str) -> usize {
+    let scope = app.scope(slug).await;
+    app.store
+        .audit_entries(scope, 0, 10_000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.action == "message.received")
+        .count()
+}
+
+/// Each test once per engine, on its own database, fake provider and server.
+macro_rules! channel_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::spawn(frontdesk_store::testing::Engine::Sqlite).await.unwrap()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(app) = super::spawn(frontdesk_store::testing::Engine::Postgres).await else { return };
+                    super::$name(app).await;
+                }
+            )*
+        }
+    };
+}
+
+channel_tests!(
+    whatsapp_handshake_echoes_the_challenge_only_for_the_right_token,
+    whatsapp_message_arriving_three_times_at_once_is_answered_once,
+    whatsapp_rejections_get_the_right_status_and_store_nothing,
+    twilio_sms_is_verified_answered_and_stop_opts_the_number_out,
+    a_crash_between_ack_and_reply_loses_nothing_and_replies_once,
+    a_ten_minute_provider_outage_loses_and_duplicates_nothing,
+);
+
+async fn whatsapp_handshake_echoes_the_challenge_only_for_the_right_token(app: ChannelApp) {
+    let get = |token: &str| {
+        app.client
+            .get(format!("{}/webhooks/whatsapp", app.base))
+            .query(&[
+                ("hub.mode", "subscribe"),
+                ("hub.verify_token", token),
+                ("hub.challenge", "1158201444"),
+            ])
+            .send()
+    };
+    let ok = get("verify-me").await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), "1158201444");
+    let wrong = get("verify-you").await.unwrap();
+    assert_eq!(wrong.status(), 403);
+    assert!(!wrong.text().await.unwrap().contains("1158201444"));
+    app.finish().await;
+}
+
+async fn whatsapp_message_arriving_three_times_at_once_is_answered_once(app: ChannelApp) {
+    mount_graph_ok(&app.fake).await;
+    // Non-ASCII text, signed over the exact bytes sent.
+    let body = wa_text(
+        "wamid.ONE",
+        "254711000001",
+        "Habari, ninahitaji miadi kesho — asante",
+    );
+    let sig = wa_signature(APP_SECRET, &body);
+    let (a, b, c) = tokio::join!(
+        app.post_whatsapp(&body, Some(sig.clone())),
+        app.post_whatsapp(&body, Some(sig.clone())),
+        app.post_whatsapp(&body, Some(sig.clone()))
+    );
+    assert_eq!([a.status(), b.status(), c.status()], [200, 200, 200]);
+    assert_eq!(row_count(&app, NAIROBI).await, 1);
+    app.drain().await;
+    let scope = app.scope(NAIROBI).await;
+    let outbox = app.store.outbox_entries(scope, 100).await.unwrap();
+    assert!(!outbox.is_empty());
+    assert!(
+        outbox.iter().all(|o| o.status == "sent" && o.attempts == 1),
+        "{outbox:?}"
+    );
+    let sent = graph_requests(&app.fake).await;
+    assert_eq!(sent.len(), outbox.len(), "one send per reply");
+    // A fourth copy later is still a no-op, and nothing more is sent.
+    assert_eq!(app.post_whatsapp(&body, Some(sig)).await.status(), 200);
+    app.drain().await;
+    assert_eq!(graph_requests(&app.fake).await.len(), outbox.len());
+    // The reply went out as WhatsApp text with the receptionist's answer.
+    let first: serde_json::Value = serde_json::from_slice(&sent[0].body).unwrap();
+    assert_eq!(first["type"], "text");
+    assert!(!first["text"]["body"].as_str().unwrap().is_empty());
+    // A delivery report moves the message forward.
+    let status = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "WABA1", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "254700100200", "phone_number_id": PNID },
+            "statuses": [{ "id": "wamid.reply", "status": "delivered", "timestamp": "1700000100", "recipient_id": "254711000001" }]
+        }}]}]
+    })
+    .to_string();
+    let r = app
+        .post_whatsapp(&status, Some(wa_signature(APP_SECRET, &status)))
+        .await;
+    assert_eq!(r.status(), 200);
+    app.finish().await;
+}
+
+async fn whatsapp_rejections_get_the_right_status_and_store_nothing(app: ChannelApp) {
+    let body = wa_text("wamid.BAD", "254711000002", "Hello");
+    let cases: Vec<(String, Option<String>, u16)> = vec![
+        (body.clone(), Some(wa_signature("wrong_secret", &body)), 401),
+        (body.clone(), None, 401),
+        (body.clone(), Some("sha256=zz".into()), 401),
+        (
+            "{not json".into(),
+            Some(wa_signature(APP_SECRET, "{not json")),
+            400,
+        ),
+        (
+            r#"{"object":"page","entry":[]}"#.into(),
+            Some(wa_signature(APP_SECRET, r#"{"object":"page","entry":[]}"#)),
+            400,
+        ),
+        (
+            wa_text("wamid.X", "254711000002", "Hi").replace(PNID, "999"),
+            None,
+            401,
+        ),
+        (
+            body.replace(PNID, "999"),
+            Some(wa_signature(APP_SECRET, &body.replace(PNID, "999"))),
+            404,
+        ),
+        (
+            "x".repeat(300 * 1024),
+            Some(wa_signature(APP_SECRET, &"x".repeat(300 * 1024))),
+            413,
+        ),
+    ];
+    for (i, (payload, sig, want)) in cases.into_iter().enumerate() {
+        let r = app.post_whatsapp(&payload, sig).await;
+        assert_eq!(r.status().as_u16(), want, "case {i}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert!(v["error"]["code"].is_string(), "case {i}: {v}");
+    }
+    assert_eq!(row_count(&app, NAIROBI).await, 0);
+    assert_eq!(app.worker.run_once().await.unwrap(), 0, "no job was queued");
+    app.finish().await;
+}
+
+async fn twilio_sms_is_verified_answered_and_stop_opts_the_number_out(app: ChannelApp) {
+    Mock::given(method("POST"))
+        .and(path("/2010-04-01/Accounts/AC123/Messages.json"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(serde_json::json!({ "sid": "SM_out", "status": "queued" })),
+        )
+        .mount(&app.fake)
+        .await;
+    let from = "+64211234567";
+    let hello = [
+        ("MessageSid", "SM1"),
+        ("From", from),
+        ("To", TWILIO_NUMBER),
+        ("Body", "What are your opening hours?"),
+    ];
+    let r = app.post_twilio(&hello).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("<Response"));
+    // Tampered body: refused, nothing stored.
+    let url = format!("{}/webhooks/twilio/sms", app.base);
+    let sig = twilio_signature(TWILIO_TOKEN, &url, &[("Body".into(), "a".into())]);
+    let forged = app
+        .client
+        .post(&url)
+        .header("x-twilio-signature", sig)
+        .form(&[
+            ("MessageSid", "SM9"),
+            ("From", from),
+            ("To", TWILIO_NUMBER),
+            ("Body", "b"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    app.drain().await;
+    let scope = app.scope(HARBOUR).await;
+    let replies = app.store.outbox_entries(scope, 100).await.unwrap();
+    assert!(!replies.is_empty() && replies.iter().all(|o| o.status == "sent"));
+    let before = app.fake.received_requests().await.unwrap().len();
+    // STOP: recorded, confirmed once; afterwards nothing more is sent to that number.
+    assert_eq!(
+        app.post_twilio(&[
+            ("MessageSid", "SM2"),
+            ("From", from),
+            ("To", TWILIO_NUMBER),
+            ("Body", " stop ")
+        ])
+        .await
+        .status(),
+        200
+    );
+    app.drain().await;
+    let consent = app
+        .store
+        .consent(
+            scope,
+            Channel::Sms,
+            &frontdesk_domain::E164Phone::parse(from).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(!consent.unwrap().opted_in);
+    let sent = app.fake.received_requests().await.unwrap();
+    assert_eq!(sent.len(), before + 1, "only the opt-out confirmation");
+    let confirmation = String::from_utf8_lossy(&sent.last().unwrap().body).to_string();
+    assert!(confirmation.contains("START"), "{confirmation}");
+    assert_eq!(
+        app.post_twilio(&[
+            ("MessageSid", "SM3"),
+            ("From", from),
+            ("To", TWILIO_NUMBER),
+            ("Body", "Can I book?")
+        ])
+        .await
+        .status(),
+        200
+    );
+    app.drain().await;
+    assert_eq!(
+        app.fake.received_requests().await.unwrap().len(),
+        before + 1
+    );
+    // A delivery report from Twilio for our reply (From = our number).
+    assert_eq!(
+        app.post_twilio(&[
+            ("MessageSid", "SM_out"),
+            ("MessageStatus", "delivered"),
+            ("From", TWILIO_NUMBER),
+            ("To", from)
+        ])
+        .await
+        .status(),
+        200
+    );
+    app.finish().await;
+}
+
+async fn a_crash_between_ack_and_reply_loses_nothing_and_replies_once(app: ChannelApp) {
+    mount_graph_ok(&app.fake).await;
+    let body = wa_text("wamid.CRASH", "254711000001", "What time do you open?");
+    assert_eq!(
+        app.post_whatsapp(&body, Some(wa_signature(APP_SECRET, &body)))
+            .await
+            .status(),
+        200
+    );
+    // A worker claims the job and dies before replying.
+    let claimed = app
+        .store
+        .claim_jobs("doomed-worker", frontdesk_server::worker::LEASE, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        app.worker.run_once().await.unwrap(),
+        0,
+        "the job is leased to the dead worker"
+    );
+    app.clock.advance(SignedDuration::from_secs(121));
+    app.drain().await;
+    let scope = app.scope(NAIROBI).await;
+    let outbox = app.store.outbox_entries(scope, 100).await.unwrap();
+    assert!(!outbox.is_empty() && outbox.iter().all(|o| o.status == "sent"));
+    assert_eq!(graph_requests(&app.fake).await.len(), outbox.len());
+    // The dead worker's late completion is refused.
+    let late = Turn {
+        inbound: None,
+        job: Some(claimed[0].lease.clone()),
+        replies: vec![NewMessage::agent_reply("late")],
+        audit: vec![],
+        escalation: None,
+        summary: None,
+        dialogue_state: None,
+    };
+    let conv: ReplyJob = serde_json::from_value(claimed[0].payload.clone()).unwrap();
+    assert!(matches!(
+        app.store.record_turn(scope, conv.conversation, &late).await,
+        Err(StoreError::Conflict(_))
+    ));
+    app.finish().await;
+}
+
+async fn a_ten_minute_provider_outage_loses_and_duplicates_nothing(app: ChannelApp) {
+    // The Graph API answers 500 for ten minutes of clock time, then recovers.
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flag = down.clone();
+    Mock::given(method("POST"))
+        .and(path(graph_path()))
+        .respond_with(move |_: &Request| {
+            if flag.load(std::sync::atomic::Ordering::SeqCst) {
+                ResponseTemplate::new(500)
+                    .set_body_json(serde_json::json!({ "error": { "code": 1, "message": "down" } }))
+            } else {
+                graph_ok("wamid.after")
+            }
+        })
+        .mount(&app.fake)
+        .await;
+    for i in 0..3 {
+        let body = wa_text(
+            &format!("wamid.OUT{i}"),
+            "254711000001",
+            &format!("Do you have parking? {i}"),
+        );
+        assert_eq!(
+            app.post_whatsapp(&body, Some(wa_signature(APP_SECRET, &body)))
+                .await
+                .status(),
+            200
+        );
+    }
+    let started = app.clock.now();
+    while app.clock.now().duration_since(started) < SignedDuration::from_mins(10) {
+        app.drain().await;
+        app.clock.advance(SignedDuration::from_secs(15));
+    }
+    let scope = app.scope(NAIROBI).await;
+    let during = app.store.outbox_entries(scope, 100).await.unwrap();
+    assert!(during.iter().all(|o| o.status == "pending"), "{during:?}");
+    assert!(
+        during.iter().all(|o| o.attempts > 3 && o.attempts < 20),
+        "{during:?}"
+    );
+    down.store(false, std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..40 {
+        app.clock.advance(SignedDuration::from_secs(15));
+        app.drain().await;
+    }
+    let after = app.store.outbox_entries(scope, 100).await.unwrap();
+    assert!(after.iter().all(|o| o.status == "sent"), "{after:?}");
+    let ok_sends = graph_requests(&app.fake).await.len()
+        - during.iter().map(|o| o.attempts as usize).sum::<usize>();
+    assert_eq!(
+        ok_sends,
+        after.len(),
+        "each message sent successfully exactly once"
+    );
+    assert!(
+        app.store
+            .pending_notifications(scope, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|n| n.kind != NotificationKind::DeliveryFailure)
+    );
+    app.finish().await;
+}
