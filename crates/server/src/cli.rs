@@ -12,7 +12,9 @@ use frontdesk_server::{
     startup, telemetry, turn,
     worker::{Providers, Worker},
 };
-use frontdesk_store::{Channel, NewPatient, NewUser, Store, crypto::MasterKey};
+use frontdesk_store::{
+    Channel, ChannelSecrets, NewPatient, NewUser, Provider, Store, crypto::MasterKey,
+};
 use secrecy::SecretString;
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
@@ -79,6 +81,35 @@ enum Command {
     /// Master key tools.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Messaging channels of a clinic.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+}
+
+#[derive(Subcommand)]
+enum ChannelCommand {
+    /// Connect (or reconfigure) a clinic's provider account. Secrets are read from stdin as
+    /// KEY=VALUE lines, never from the command line, and are write-only afterwards.
+    /// whatsapp: app_secret, verify_token, access_token (address = phone_number_id);
+    /// twilio: auth_token, with --setting account_sid=AC… (address = the number or MG… id);
+    /// africastalking: api_key, callback_token, with --setting username=… (address = sender).
+    Set(ChannelSet),
+}
+
+#[derive(Args)]
+struct ChannelSet {
+    #[arg(long, value_name = "SLUG")]
+    tenant: String,
+    #[arg(long, value_parser = ["whatsapp", "twilio", "africastalking"])]
+    provider: String,
+    /// The provider address that routes to this clinic.
+    #[arg(long)]
+    address: String,
+    /// A non-secret setting, KEY=VALUE (repeatable).
+    #[arg(long = "setting", value_name = "KEY=VALUE")]
+    settings: Vec<String>,
+    #[command(flatten)]
+    data: DataArgs,
 }
 
 #[derive(Subcommand)]
@@ -167,6 +198,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Channel(ChannelCommand::Set(args)) => channel_set(args).await,
         Command::Keys(KeysCommand::Generate { id, out }) => {
             let key = MasterKey::generate(&id);
             match out {
@@ -278,11 +310,19 @@ async fn demo_cmd(data_dir: &Path, port: u16) -> anyhow::Result<()> {
     )));
     cfg.master_key = Some(config::read_key_file(&key_file)?);
     cfg.listen = SocketAddr::from(([127, 0, 0, 1], port));
+    // Providers are the demo server's own stand-in: nothing leaves this machine.
+    let sink = format!("http://127.0.0.1:{port}/dev/provider");
+    cfg.whatsapp_api_base = sink.clone();
+    cfg.twilio_api_base = sink.clone();
+    cfg.africastalking_api_base = sink;
+    cfg.public_url = None;
     let store = open_store(&cfg).await?;
     for slug in demo::seed(store.as_ref()).await? {
         println!("Seeded demo clinic `{slug}`.");
     }
-    let app = build_app(&cfg, store).await?;
+    demo::channels::seed(store.as_ref()).await?;
+    let dev_outbox = data_dir.join("dev-outbox.jsonl");
+    let app = build_app(&cfg, store, Some(dev_outbox.clone())).await?;
     let shutdown = startup::shutdown_signal();
     let base = format!("http://{}", app.local_addr());
     println!(
@@ -297,17 +337,31 @@ async fn demo_cmd(data_dir: &Path, port: u16) -> anyhow::Result<()> {
         data_dir.display()
     );
     println!("  or with curl:        curl -s -X POST {base}/v1/webchat/harbour-physio/sessions");
+    println!(
+        "\nA signed WhatsApp webhook for {} (send it twice: the copy is ignored):\n  {}",
+        demo::channels::WHATSAPP_CLINIC,
+        demo::channels::whatsapp_curl(&base)
+    );
+    println!(
+        "Replies go to a stand-in provider and are written to {}",
+        dev_outbox.display()
+    );
     println!("Press Ctrl-C to stop.");
     app.run(shutdown).await?;
     println!("frontdesk demo stopped.");
     Ok(())
 }
 
-async fn build_app(cfg: &Config, store: Arc<dyn Store>) -> anyhow::Result<Application> {
+async fn build_app(
+    cfg: &Config,
+    store: Arc<dyn Store>,
+    dev_outbox: Option<PathBuf>,
+) -> anyhow::Result<Application> {
     let clock: Arc<dyn frontdesk_domain::Clock> = Arc::new(SystemClock);
     let hub = Arc::new(ChannelHub {
         public_base: cfg.public_base(),
         wake: Default::default(),
+        dev_outbox,
     });
     let state = AppState {
         store: store.clone(),
@@ -352,7 +406,7 @@ async fn serve_cmd(data: &DataArgs) -> anyhow::Result<()> {
             opened.insecure_role.join("; ")
         );
     }
-    let app = build_app(&cfg, opened.store).await?;
+    let app = build_app(&cfg, opened.store, None).await?;
     let shutdown = startup::shutdown_signal();
     tracing::info!(addr = %app.local_addr(), "frontdesk serving");
     app.run(shutdown).await?;
@@ -472,5 +526,73 @@ async fn eval_cmd(files: &[PathBuf], verbose: bool, now: &str) -> anyhow::Result
     if failed > 0 {
         bail!("{failed} case(s) failed");
     }
+    Ok(())
+}
+
+/// The secrets each provider needs (read from stdin).
+fn required_secrets(provider: Provider) -> &'static [&'static str] {
+    match provider {
+        Provider::Whatsapp => &["app_secret", "verify_token", "access_token"],
+        Provider::Twilio => &["auth_token"],
+        Provider::AfricasTalking => &["api_key", "callback_token"],
+    }
+}
+
+fn key_value(line: &str) -> anyhow::Result<(String, String)> {
+    let (k, v) = line
+        .split_once('=')
+        .context("expected KEY=VALUE (the value is not shown)")?;
+    let k = k.trim();
+    if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        bail!("a key must be letters, digits and _");
+    }
+    Ok((k.to_owned(), v.trim().to_owned()))
+}
+
+async fn channel_set(a: ChannelSet) -> anyhow::Result<()> {
+    let cfg = resolve(&a.data, LogFormat::Pretty, "warn")?;
+    let provider = Provider::parse(&a.provider)?;
+    let mut config = serde_json::Map::new();
+    for s in &a.settings {
+        let (k, v) = key_value(s)?;
+        config.insert(k, serde_json::Value::String(v));
+    }
+    if std::io::stdin().is_terminal() {
+        eprintln!("Enter the secrets as KEY=VALUE lines, then Ctrl-D:");
+    }
+    let mut secrets = ChannelSecrets::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = zeroize::Zeroizing::new(line?);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (k, v) = key_value(&line)?;
+        secrets = secrets.with(&k, v);
+    }
+    let missing: Vec<_> = required_secrets(provider)
+        .iter()
+        .filter(|k| secrets.get(k).is_none_or(str::is_empty))
+        .collect();
+    if !missing.is_empty() {
+        bail!("missing secrets on stdin: {missing:?}");
+    }
+    let store = open_store(&cfg).await?;
+    let scope = store.operator_scope(&TenantSlug::parse(&a.tenant)?).await?;
+    store
+        .set_channel_account(
+            scope,
+            provider,
+            &a.address,
+            &serde_json::Value::Object(config),
+            &secrets,
+        )
+        .await?;
+    println!(
+        "connected `{}` to {} at {} (secrets stored encrypted: {})",
+        a.tenant,
+        provider.as_str(),
+        a.address.trim(),
+        secrets.names().join(", ")
+    );
     Ok(())
 }

@@ -158,3 +158,81 @@ pub async fn seed(store: &dyn Store) -> Result<Vec<&'static str>, StoreError> {
     }
     Ok(created)
 }
+
+/// Test credentials the demo gives its clinics, so a newcomer can send a correctly signed
+/// webhook with curl and watch it flow through without any provider account. They are not
+/// secrets of any real account, and `serve` never uses them.
+pub mod channels {
+    use frontdesk_store::{ChannelSecrets, Provider, Store, StoreError};
+    use hmac::{Hmac, KeyInit, Mac};
+
+    pub const WHATSAPP_CLINIC: &str = "nairobi-family";
+    pub const WHATSAPP_PHONE_NUMBER_ID: &str = "100000000000001";
+    pub const WHATSAPP_APP_SECRET: &str = "demo_app_secret";
+    pub const WHATSAPP_VERIFY_TOKEN: &str = "demo_verify_token";
+    pub const TWILIO_CLINIC: &str = "harbour-physio";
+    pub const TWILIO_NUMBER: &str = "+6495550199";
+    pub const TWILIO_AUTH_TOKEN: &str = "demo_auth_token";
+
+    /// Connects the demo clinics to WhatsApp (Nairobi) and Twilio SMS (Harbour) with the
+    /// demo credentials. Idempotent.
+    pub async fn seed(store: &dyn Store) -> Result<(), StoreError> {
+        let scope = |slug: &'static str| async move {
+            store
+                .operator_scope(&frontdesk_domain::TenantSlug::parse(slug)?)
+                .await
+        };
+        let wa = ChannelSecrets::new()
+            .with("app_secret", WHATSAPP_APP_SECRET)
+            .with("verify_token", WHATSAPP_VERIFY_TOKEN)
+            .with("access_token", "demo-access-token");
+        store
+            .set_channel_account(
+                scope(WHATSAPP_CLINIC).await?,
+                Provider::Whatsapp,
+                WHATSAPP_PHONE_NUMBER_ID,
+                &serde_json::json!({ "template_language": "en" }),
+                &wa,
+            )
+            .await?;
+        let tw = ChannelSecrets::new().with("auth_token", TWILIO_AUTH_TOKEN);
+        store
+            .set_channel_account(
+                scope(TWILIO_CLINIC).await?,
+                Provider::Twilio,
+                TWILIO_NUMBER,
+                &serde_json::json!({ "account_sid": "ACdemo" }),
+                &tw,
+            )
+            .await
+    }
+
+    /// A ready `curl` command posting a correctly signed WhatsApp text to the demo server.
+    pub fn whatsapp_curl(base: &str) -> String {
+        let body = serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [{ "id": "DEMO", "changes": [{ "field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": { "display_phone_number": "254700000100", "phone_number_id": WHATSAPP_PHONE_NUMBER_ID },
+                "messages": [{ "from": "254711000001", "id": "wamid.DEMO1", "timestamp": "1764547200",
+                               "type": "text", "text": { "body": "Hi, when are you open on Saturday?" } }]
+            }}]}]
+        })
+        .to_string();
+        let hex: String = match Hmac::<sha2::Sha256>::new_from_slice(WHATSAPP_APP_SECRET.as_bytes())
+        {
+            Ok(mut mac) => {
+                mac.update(body.as_bytes());
+                mac.finalize()
+                    .into_bytes()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect()
+            }
+            Err(_) => String::new(),
+        };
+        format!(
+            "curl -s -X POST {base}/webhooks/whatsapp -H 'Content-Type: application/json' \\\n    -H 'X-Hub-Signature-256: sha256={hex}' \\\n    --data-raw '{body}'"
+        )
+    }
+}

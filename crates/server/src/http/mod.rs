@@ -43,6 +43,8 @@ pub struct ChannelHub {
     pub public_base: Option<String>,
     /// Woken when a webhook queued work, so replies do not wait for the next poll.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Demo only: the file where `/dev/provider/…` records what would have been sent.
+    pub dev_outbox: Option<std::path::PathBuf>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -87,6 +89,7 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/africastalking/{address}/{token}",
             post(webhooks::africastalking_sms),
         )
+        .route("/dev/provider/{*rest}", post(webhooks::dev_provider))
         .route("/chat/{tenant_slug}", get(pages::chat_page))
         .route("/static/webchat.js", get(pages::webchat_js))
         .route("/static/webchat.css", get(pages::webchat_css))

@@ -382,3 +382,42 @@ async fn delivery_for(
     }
     Ok(d)
 }
+
+/// Demo only (`frontdesk demo`): a stand-in for the Graph and Twilio send APIs on loopback.
+/// It appends each request it receives to the demo's development outbox file and answers
+/// like the provider would, so the whole pipeline runs without any provider account. Outside
+/// the demo it does not exist (404).
+pub async fn dev_provider(
+    State(st): State<AppState>,
+    uri: axum::http::Uri,
+    body: Body,
+) -> Result<Response, AppError> {
+    use tokio::io::AsyncWriteExt;
+    let Some(file) = &st.channels.dev_outbox else {
+        return Err(AppError::Store(StoreError::NotFound));
+    };
+    let raw = read_body(body).await?;
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    let line = serde_json::json!({
+        "at": st.clock.now().to_string(),
+        "path": uri.path(),
+        "request": String::from_utf8_lossy(&raw),
+    });
+    let mut f = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "could not write the development outbox");
+            AppError::Store(StoreError::Corrupt("development outbox"))
+        })?;
+    let _ = f.write_all(format!("{line}\n").as_bytes()).await;
+    Ok(axum::Json(serde_json::json!({
+        "messaging_product": "whatsapp",
+        "messages": [{ "id": format!("wamid.dev-{id}") }],
+        "sid": format!("SMdev{id}"),
+        "status": "queued",
+    }))
+    .into_response())
+}

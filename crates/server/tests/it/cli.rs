@@ -149,6 +149,51 @@ fn keys_generate_tenant_create_and_a_scripted_terminal_chat() {
 
     let (ok, _, err) = run(&["chat", "--tenant", "no-such-clinic", "--data-dir", d]);
     assert!(!ok && err.contains("no clinic `no-such-clinic`"), "{err}");
+
+    // Channel secrets come from stdin and are never printed back.
+    let channel_set = |stdin: &[u8]| {
+        let mut child = frontdesk(&[
+            "channel",
+            "set",
+            "--tenant",
+            "kauri-dental",
+            "--provider",
+            "twilio",
+            "--address",
+            "+6495550123",
+            "--setting",
+            "account_sid=AC77",
+            "--data-dir",
+            d,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, text) = channel_set(b"auth_token=tw-Secret-123\n");
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("secrets stored encrypted: auth_token"),
+        "{text}"
+    );
+    assert!(!text.contains("tw-Secret-123"), "{text}");
+    let (ok, text) = channel_set(b"nothing_useful=1\n");
+    assert!(
+        !ok && text.contains("auth_token"),
+        "a missing secret is refused: {text}"
+    );
+    let (ok, text) = channel_set(b"no equals sign secret-value\n");
+    assert!(!ok && !text.contains("secret-value"), "{text}");
 }
 
 #[test]
