@@ -9,13 +9,14 @@ use frontdesk_server::{
     config::{self, Config, LogFormat},
     demo,
     http::ChannelHub,
+    mailer::Mailer,
     startup, telemetry, turn,
     worker::{Providers, Worker},
 };
 use frontdesk_store::{
     Channel, ChannelSecrets, NewPatient, NewUser, Provider, Store, crypto::MasterKey,
 };
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -321,6 +322,19 @@ async fn demo_cmd(data_dir: &Path, port: u16) -> anyhow::Result<()> {
         println!("Seeded demo clinic `{slug}`.");
     }
     demo::channels::seed(store.as_ref()).await?;
+    // An owner per demo clinic, so staff alerts have someone to go to (the dev email file).
+    for d in &demo::DEMO_CLINICS {
+        let scope = store.operator_scope(&TenantSlug::parse(d.slug)?).await?;
+        let email = Email::parse(&format!("owner@{}.example", d.slug))?;
+        if store.find_user_by_email(scope, &email).await?.is_none() {
+            let owner = NewUser {
+                email,
+                name: "Demo owner".into(),
+                role: Role::Owner,
+            };
+            store.create_user(scope, &owner).await?;
+        }
+    }
     let dev_outbox = data_dir.join("dev-outbox.jsonl");
     let app = build_app(&cfg, store, Some(dev_outbox.clone())).await?;
     let shutdown = startup::shutdown_signal();
@@ -346,6 +360,10 @@ async fn demo_cmd(data_dir: &Path, port: u16) -> anyhow::Result<()> {
         "Replies go to a stand-in provider and are written to {}",
         dev_outbox.display()
     );
+    println!(
+        "Staff alerts (red flags, hand-offs) are emailed to {}",
+        dev_outbox.with_file_name("dev-email.txt").display()
+    );
     println!("Press Ctrl-C to stop.");
     app.run(shutdown).await?;
     println!("frontdesk demo stopped.");
@@ -361,7 +379,7 @@ async fn build_app(
     let hub = Arc::new(ChannelHub {
         public_base: cfg.public_base(),
         wake: Default::default(),
-        dev_outbox,
+        dev_outbox: dev_outbox.clone(),
     });
     let state = AppState {
         store: store.clone(),
@@ -377,10 +395,19 @@ async fn build_app(
         return Ok(app);
     }
     let providers = Providers::from_config(cfg).context("could not set up the provider clients")?;
+    let mailer = match (&dev_outbox, &cfg.smtp_url) {
+        (Some(outbox), _) => {
+            Mailer::dev_file(outbox.with_file_name("dev-email.txt"), &cfg.email_from)
+        }
+        (None, Some(url)) => Mailer::smtp(url.expose_secret(), &cfg.email_from),
+        (None, None) => Ok(Mailer::Disabled),
+    }
+    .context("the email settings (smtp_url, email_from) are not usable")?;
     let worker = Worker::new(
         store,
         clock,
         providers,
+        mailer,
         hub.wake.clone(),
         cfg.outbound_per_second,
     );

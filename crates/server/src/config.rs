@@ -70,6 +70,13 @@ pub struct Config {
     pub outbound_per_second: u32,
     /// Seconds a provider call may take before it counts as a timeout (retried). Default 10.
     pub provider_timeout_seconds: u64,
+    /// SMTP server for staff alert emails, e.g. `smtps://user:pass@mail.example.org:465` or
+    /// `smtp://mail.example.org:587?tls=required`. Unset: no email (alerts stay in frontdesk).
+    /// Holds a password: prefer `FRONTDESK_SMTP_URL_FILE`.
+    #[serde(skip_serializing)]
+    pub smtp_url: Option<SecretString>,
+    /// The sender of alert emails. Default `frontdesk <alerts@localhost>`.
+    pub email_from: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +109,8 @@ impl Default for Config {
             workers: true,
             outbound_per_second: 10,
             provider_timeout_seconds: 10,
+            smtp_url: None,
+            email_from: "frontdesk <alerts@localhost>".into(),
         }
     }
 }
@@ -148,11 +157,14 @@ const KNOWN_KEYS: &[&str] = &[
     "workers",
     "outbound_per_second",
     "provider_timeout_seconds",
+    "smtp_url",
+    "smtp_url_file",
+    "email_from",
 ];
 
 /// Secrets that may be given as `<KEY>_FILE` instead. (`master_key_file` is a field of its
 /// own, so that its permissions are checked: see [`read_key_file`].)
-const FILE_SECRETS: &[&str] = &["database_url", "database_owner_url"];
+const FILE_SECRETS: &[&str] = &["database_url", "database_owner_url", "smtp_url"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

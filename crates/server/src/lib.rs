@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod eval;
 pub mod http;
+pub mod mailer;
 pub mod startup;
 pub mod summary;
 pub mod telemetry;

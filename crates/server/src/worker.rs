@@ -15,11 +15,12 @@ use crate::channels::{
     whatsapp::within_service_window,
 };
 use crate::config::Config;
+use crate::mailer::{Mailer, alert_email, recipients};
 use crate::turn::{StoredMessage, answer};
 use frontdesk_domain::{Clock, TenantId};
 use frontdesk_store::{
-    Channel, ChannelAccount, DeliveryOutcome, Direction, Job, OutboxItem, OutboxPurpose, Provider,
-    REPLY_JOB, ReplyJob, Store, StoreError,
+    Channel, ChannelAccount, DeliveryOutcome, Direction, Job, NOTIFY_STAFF_JOB, NotifyStaffJob,
+    OutboxItem, OutboxPurpose, Provider, REPLY_JOB, ReplyJob, Store, StoreError,
 };
 use jiff::{SignedDuration, Timestamp};
 use std::collections::HashMap;
@@ -101,6 +102,8 @@ pub struct Worker {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     providers: Providers,
+    mailer: Mailer,
+    public_base: Option<String>,
     id: String,
     wake: Arc<Notify>,
     limiter: Limiter,
@@ -111,13 +114,16 @@ impl Worker {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         providers: Providers,
+        mailer: Mailer,
         wake: Arc<Notify>,
         outbound_per_second: u32,
     ) -> Self {
         Self {
             store,
             clock,
+            public_base: providers.public_base.clone(),
             providers,
+            mailer,
             id: format!("worker-{}", uuid::Uuid::now_v7()),
             wake,
             limiter: Limiter {
@@ -162,6 +168,20 @@ impl Worker {
     async fn run_job(&self, job: Job) {
         let result = match job.kind.as_str() {
             REPLY_JOB => self.reply(&job).await,
+            NOTIFY_STAFF_JOB => match self.notify_staff(&job).await {
+                Ok(()) => Ok(()),
+                Err(JobError::Store(e)) => Err(e),
+                Err(JobError::Mail(e)) => {
+                    tracing::warn!(job = %job.lease.id, code = e.code, "alert email not sent");
+                    let retry = e
+                        .retryable
+                        .then(|| self.clock.now() + backoff(job.lease.attempt, None));
+                    if let Err(e) = self.store.retry_job(&job.lease, retry, e.code).await {
+                        tracing::warn!(job = %job.lease.id, error = %e, "could not record the job's failure");
+                    }
+                    return;
+                }
+            },
             _ => Err(StoreError::Corrupt("unknown job kind")),
         };
         let retry = match result {
@@ -211,6 +231,36 @@ impl Worker {
         )
         .await?;
         Ok(())
+    }
+
+    /// Emails the staff who act on this kind of alert, then marks it sent with the job.
+    async fn notify_staff(&self, job: &Job) -> Result<(), JobError> {
+        let scope = job.lease.scope;
+        let payload: NotifyStaffJob = serde_json::from_value(job.payload.clone())
+            .map_err(|_| StoreError::Corrupt("notify job payload"))?;
+        if !self.mailer.is_enabled() {
+            // No email configured: the alert stays pending for staff to see in frontdesk.
+            return Ok(self.store.finish_job(&job.lease).await?);
+        }
+        let alert = self.store.notification(scope, payload.notification).await?;
+        let to = recipients(alert.kind, &self.store.staff_contacts(scope).await?);
+        if to.is_empty() {
+            tracing::warn!(
+                kind = alert.kind.as_str(),
+                "no staff to email this alert to"
+            );
+            return Ok(self.store.finish_job(&job.lease).await?);
+        }
+        let clinic = self.store.clinic(scope).await?;
+        let (subject, body) =
+            alert_email(&clinic.profile.name, &alert, self.public_base.as_deref());
+        self.mailer.send(&to, &subject, &body).await?;
+        metrics::counter!("frontdesk_alert_emails_total", "kind" => alert.kind.as_str())
+            .increment(to.len() as u64);
+        Ok(self
+            .store
+            .mark_notification_sent(&job.lease, payload.notification)
+            .await?)
     }
 
     async fn deliver(&self, item: OutboxItem) {
@@ -327,6 +377,14 @@ impl Worker {
             .send(username, key, Some(&account.address), &msg)
             .await
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum JobError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Mail(#[from] crate::mailer::MailError),
 }
 
 fn permanent(code: &str) -> SendError {

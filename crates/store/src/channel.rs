@@ -242,3 +242,26 @@ pub struct OutboxEntry {
     pub provider_message_id: Option<String>,
     pub last_error: Option<String>,
 }
+
+/// The `notify_staff` job: email the staff about this notification.
+pub const NOTIFY_STAFF_JOB: &str = "notify_staff";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NotifyStaffJob {
+    pub notification: uuid::Uuid,
+}
+
+/// A staff member who may be alerted by email.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StaffContact {
+    pub role: frontdesk_domain::Role,
+    pub email: frontdesk_domain::Email,
+}
+
+impl std::fmt::Debug for StaffContact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaffContact")
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}

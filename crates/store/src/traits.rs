@@ -250,6 +250,16 @@ pub trait ChannelStore {
     ) -> Result<bool>;
 }
 
+/// Staff alerts and who receives them.
+#[async_trait]
+pub trait NotificationStore {
+    async fn notification(&self, scope: TenantScope, id: uuid::Uuid) -> Result<StaffNotification>;
+    /// Completes the `notify_staff` job and marks the alert sent, in one transaction.
+    async fn mark_notification_sent(&self, lease: &JobLease, id: uuid::Uuid) -> Result<()>;
+    /// Active staff with their role and (decrypted) email.
+    async fn staff_contacts(&self, scope: TenantScope) -> Result<Vec<StaffContact>>;
+}
+
 /// The shared queues. See [`crate::channel`] for the lease rules.
 #[async_trait]
 pub trait QueueStore {
@@ -311,6 +321,7 @@ pub trait Store:
     + AuditStore
     + ChannelStore
     + QueueStore
+    + NotificationStore
     + Health
     + Send
     + Sync
@@ -327,6 +338,7 @@ impl<T> Store for T where
         + AuditStore
         + ChannelStore
         + QueueStore
+        + NotificationStore
         + Health
         + Send
         + Sync

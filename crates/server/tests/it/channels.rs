@@ -8,6 +8,7 @@ use base64::Engine as _;
 use frontdesk_domain::{Clock, ManualClock, TenantSlug};
 use frontdesk_server::channels::{AfricasTalkingClient, GraphClient, TwilioClient};
 use frontdesk_server::http::ChannelHub;
+use frontdesk_server::mailer::Mailer;
 use frontdesk_server::worker::{Providers, Worker};
 use frontdesk_server::{AppState, Application, demo};
 use frontdesk_store::testing::{Engine, TestDb, test_keyring};
@@ -33,6 +34,7 @@ struct ChannelApp {
     clock: Arc<ManualClock>,
     worker: Worker,
     fake: MockServer,
+    smtp: SmtpSink,
     client: reqwest::Client,
     db: TestDb,
     shutdown: Option<oneshot::Sender<()>>,
@@ -97,10 +99,28 @@ async fn spawn(engine: Engine) -> Option<ChannelApp> {
     tokio::spawn(app.run(async move {
         let _ = rx.await;
     }));
+    let smtp = SmtpSink::start().await;
+    let mailer = Mailer::smtp(
+        &format!("smtp://127.0.0.1:{}", smtp.port),
+        "frontdesk <alerts@frontdesk.invalid>",
+    )
+    .unwrap();
+    store
+        .create_user(
+            scope(NAIROBI).await,
+            &NewUser {
+                email: frontdesk_domain::Email::parse("owner@nairobi.example").unwrap(),
+                name: "Wanjiru".into(),
+                role: frontdesk_domain::Role::Owner,
+            },
+        )
+        .await
+        .unwrap();
     let worker = Worker::new(
         store.clone(),
         clock.clone(),
         providers,
+        mailer,
         hub.wake.clone(),
         1000,
     );
@@ -110,6 +130,7 @@ async fn spawn(engine: Engine) -> Option<ChannelApp> {
         clock,
         worker,
         fake,
+        smtp,
         client: reqwest::Client::new(),
         db,
         shutdown: Some(tx),
@@ -168,6 +189,66 @@ impl ChannelApp {
             let _ = tx.send(());
         }
         self.db.cleanup().await;
+    }
+}
+
+/// A minimal SMTP server on loopback that accepts everything and keeps each message's DATA.
+struct SmtpSink {
+    port: u16,
+    received: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    async fn start() -> SmtpSink {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let store = received.clone();
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let (r, mut w) = sock.into_split();
+                    let mut lines = BufReader::new(r).lines();
+                    w.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        let verb = line
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or("")
+                            .to_ascii_uppercase();
+                        let reply: &[u8] = match verb.as_str() {
+                            "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
+                            "DATA" => {
+                                w.write_all(b"354 go ahead\r\n").await.unwrap();
+                                let mut data = String::new();
+                                while let Ok(Some(l)) = lines.next_line().await {
+                                    if l == "." {
+                                        break;
+                                    }
+                                    data.push_str(&l);
+                                    data.push('\n');
+                                }
+                                store.lock().unwrap().push(data);
+                                b"250 queued\r\n"
+                            }
+                            "QUIT" => {
+                                let _ = w.write_all(b"221 bye\r\n").await;
+                                break;
+                            }
+                            _ => b"250 OK\r\n",
+                        };
+                        w.write_all(reply).await.unwrap();
+                    }
+                });
+            }
+        });
+        SmtpSink { port, received }
+    }
+
+    fn messages(&self) -> Vec<String> {
+        self.received.lock().unwrap().clone()
     }
 }
 
@@ -285,6 +366,7 @@ channel_tests!(
     twilio_sms_is_verified_answered_and_stop_opts_the_number_out,
     a_crash_between_ack_and_reply_loses_nothing_and_replies_once,
     a_ten_minute_provider_outage_loses_and_duplicates_nothing,
+    an_emergency_on_whatsapp_emails_the_staff_without_patient_details,
 );
 
 async fn whatsapp_handshake_echoes_the_challenge_only_for_the_right_token(app: ChannelApp) {
@@ -607,6 +689,51 @@ async fn a_ten_minute_provider_outage_loses_and_duplicates_nothing(app: ChannelA
             .unwrap()
             .iter()
             .all(|n| n.kind != NotificationKind::DeliveryFailure)
+    );
+    app.finish().await;
+}
+
+async fn an_emergency_on_whatsapp_emails_the_staff_without_patient_details(app: ChannelApp) {
+    mount_graph_ok(&app.fake).await;
+    let body = wa_text(
+        "wamid.RED",
+        "254711000001",
+        "crushing chest pain and I can't breathe properly",
+    );
+    assert_eq!(
+        app.post_whatsapp(&body, Some(wa_signature(APP_SECRET, &body)))
+            .await
+            .status(),
+        200
+    );
+    app.drain().await;
+    // The patient was answered (emergency number first) through the Graph API ...
+    let sent = graph_requests(&app.fake).await;
+    let first: serde_json::Value = serde_json::from_slice(&sent[0].body).unwrap();
+    assert!(
+        first["text"]["body"].as_str().unwrap().contains("999"),
+        "{first}"
+    );
+    // ... and the clinic owner got one email that says what and where, not who or what was said.
+    let mails = app.smtp.messages();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let mail = &mails[0];
+    assert!(mail.contains("To: owner@nairobi.example"), "{mail}");
+    assert!(mail.contains("Emergency red flag"), "{mail}");
+    for private in ["crushing", "breathe", "254711000001", "Amina"] {
+        assert!(
+            !mail.contains(private),
+            "{private} leaked into the email: {mail}"
+        );
+    }
+    let scope = app.scope(NAIROBI).await;
+    assert!(
+        app.store
+            .pending_notifications(scope, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "marked sent"
     );
     app.finish().await;
 }

@@ -275,19 +275,7 @@ macro_rules! impl_conversations {
                     .bind(esc.urgency.as_str())
                     .execute(&mut *tx)
                     .await?;
-                    let details = serde_json::to_string(&esc.details).map_err(|_| StoreError::Corrupt("notification details"))?;
-                    sqlx::query(
-                        "INSERT INTO staff_notifications (tenant_id, id, conversation_id, kind, details, status, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)",
-                    )
-                    .bind(tenant.as_uuid())
-                    .bind(Uuid::now_v7())
-                    .bind(conversation.as_uuid())
-                    .bind(esc.notify.as_str())
-                    .bind(details)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                    self.notify_staff_tx(&mut tx, tenant, Some(conversation.as_uuid()), esc.notify, &esc.details, now).await?;
                 }
                 for ev in &turn.audit {
                     self.append_audit_tx(&mut tx, tenant, now, ev).await?;

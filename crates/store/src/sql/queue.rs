@@ -31,20 +31,40 @@ macro_rules! impl_queue {
                 if done.rows_affected() == 1 { Ok(()) } else { Err(StoreError::Conflict("job lease lost")) }
             }
 
-            async fn notify_failure_tx(&self, tx: &mut Tx, tenant: TenantId, conversation: Option<Uuid>, details: serde_json::Value, now: i64) -> Result<()> {
-                let details = serde_json::to_string(&details).map_err(|_| StoreError::Corrupt("notification details"))?;
+            /// Alerts staff: the notification (ids and rule names only) and the job that emails it.
+            pub(crate) async fn notify_staff_tx(&self, tx: &mut Tx, tenant: TenantId, conversation: Option<Uuid>, kind: NotificationKind, details: &serde_json::Value, now: i64) -> Result<()> {
+                let text = serde_json::to_string(details).map_err(|_| StoreError::Corrupt("notification details"))?;
+                let id = Uuid::now_v7();
                 sqlx::query(
                     "INSERT INTO staff_notifications (tenant_id, id, conversation_id, kind, details, status, created_at, updated_at) \
-                     VALUES ($1, $2, $3, 'delivery_failure', $4, 'pending', $5, $5)",
+                     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)",
                 )
                 .bind(tenant.as_uuid())
-                .bind(Uuid::now_v7())
+                .bind(id)
                 .bind(conversation)
-                .bind(details)
+                .bind(kind.as_str())
+                .bind(text)
                 .bind(now)
                 .execute(&mut **tx)
                 .await?;
+                sqlx::query(
+                    "INSERT INTO jobs (tenant_id, id, kind, payload, status, run_at, attempts, max_attempts, idempotency_key, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, 'queued', $5, 0, $6, $7, $5, $5)",
+                )
+                .bind(tenant.as_uuid())
+                .bind(Uuid::now_v7())
+                .bind(NOTIFY_STAFF_JOB)
+                .bind(sqlx::types::Json(NotifyStaffJob { notification: id }))
+                .bind(now)
+                .bind(JOB_MAX_ATTEMPTS)
+                .bind(format!("notify:{id}"))
+                .execute(&mut **tx)
+                .await?;
                 Ok(())
+            }
+
+            async fn notify_failure_tx(&self, tx: &mut Tx, tenant: TenantId, conversation: Option<Uuid>, details: serde_json::Value, now: i64) -> Result<()> {
+                self.notify_staff_tx(tx, tenant, conversation, NotificationKind::DeliveryFailure, &details, now).await
             }
 
             /// Reads what a claimed outbox row needs for sending, in the row's tenant scope.
@@ -277,6 +297,63 @@ macro_rules! impl_queue {
                             provider_message_id,
                             last_error,
                         })
+                    })
+                    .collect()
+            }
+        }
+
+        #[async_trait]
+        impl NotificationStore for $Store {
+            async fn notification(&self, scope: TenantScope, id: Uuid) -> Result<StaffNotification> {
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let row: Option<(Option<Uuid>, String, String, String, i64)> = sqlx::query_as(
+                    "SELECT conversation_id, kind, details, status, created_at FROM staff_notifications WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(scope.tenant_id().as_uuid())
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                let (conv, kind, details, status, created_at) = row.ok_or(StoreError::NotFound)?;
+                Ok(StaffNotification {
+                    id,
+                    conversation_id: conv.map(ConversationId::from_uuid),
+                    kind: NotificationKind::parse(&kind)?,
+                    details,
+                    status,
+                    created_at: from_us(created_at)?,
+                })
+            }
+
+            async fn mark_notification_sent(&self, lease: &JobLease, id: Uuid) -> Result<()> {
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(lease.scope)).await?;
+                self.finish_job_tx(&mut tx, lease, now).await?;
+                sqlx::query("UPDATE staff_notifications SET status = 'sent', updated_at = $3 WHERE tenant_id = $1 AND id = $2 AND status = 'pending'")
+                    .bind(lease.scope.tenant_id().as_uuid())
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn staff_contacts(&self, scope: TenantScope) -> Result<Vec<StaffContact>> {
+                let tenant = scope.tenant_id();
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let rows: Vec<(Uuid, String, Vec<u8>)> = sqlx::query_as(
+                    "SELECT id, role, email_ct FROM users WHERE tenant_id = $1 AND status = 'active' ORDER BY id",
+                )
+                .bind(tenant.as_uuid())
+                .fetch_all(&mut *tx)
+                .await?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                tx.commit().await?;
+                rows.into_iter()
+                    .map(|(id, role, ct)| {
+                        let email = keys.data.open_string(&aad(tenant, "users", "email", &id.to_string()), &ct)?;
+                        Ok(StaffContact { role: Role::parse(&role)?, email: Email::parse(&email)? })
                     })
                     .collect()
             }

@@ -19,6 +19,7 @@ engine_tests!(
     outbox_retries_at_the_given_time_then_dead_letters_with_a_staff_alert,
     opted_out_number_gets_only_the_opt_out_confirmation,
     job_out_of_attempts_fails_and_alerts_staff,
+    every_staff_alert_queues_one_email_job_and_is_marked_sent_with_it,
 );
 
 const LEASE: SignedDuration = SignedDuration::from_secs(60);
@@ -562,9 +563,95 @@ async fn job_out_of_attempts_fails_and_alerts_staff(db: &TestDb) {
         .await
         .unwrap();
     clock.advance(SignedDuration::from_hours(1));
-    assert!(store.claim_jobs("w", LEASE, 10).await.unwrap().is_empty());
+    // Not run again; what is left is the job that emails the staff about it.
+    let left = store.claim_jobs("w", LEASE, 10).await.unwrap();
+    let kinds: Vec<_> = left.iter().map(|j| j.kind.as_str()).collect();
+    assert_eq!(kinds, [NOTIFY_STAFF_JOB]);
     let alerts = store.pending_notifications(a, 10).await.unwrap();
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].kind, NotificationKind::DeliveryFailure);
     assert!(alerts[0].details.contains("agent_error"));
+}
+
+async fn every_staff_alert_queues_one_email_job_and_is_marked_sent_with_it(db: &TestDb) {
+    let store = store(db).await;
+    let a = whatsapp_clinic(&*store, "alpha-clinic", "1001").await;
+    for (name, mail, role) in [
+        ("Olive", "owner@alpha.example", Role::Owner),
+        ("Rae", "desk@alpha.example", Role::Reception),
+    ] {
+        store
+            .create_user(
+                a,
+                &NewUser {
+                    email: email(mail),
+                    name: name.into(),
+                    role,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let contacts = store.staff_contacts(a).await.unwrap();
+    let got: Vec<_> = contacts
+        .iter()
+        .map(|c| (c.role, c.email.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Role::Owner, "owner@alpha.example"),
+            (Role::Reception, "desk@alpha.example")
+        ]
+    );
+    let got = store
+        .ingest_inbound(a, &text("+254700000009", "wamid.9", "help"))
+        .await
+        .unwrap();
+    let job = store.claim_jobs("w", LEASE, 10).await.unwrap().remove(0);
+    let mut turn = reply_turn(&job, &["Call 999 now."]);
+    turn.escalation = Some(Escalation {
+        urgency: Urgency::Emergency,
+        notify: NotificationKind::Emergency,
+        details: serde_json::json!({ "rule": "chest_pain" }),
+    });
+    store.record_turn(a, got.conversation, &turn).await.unwrap();
+    let jobs = store.claim_jobs("w", LEASE, 10).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].kind, NOTIFY_STAFF_JOB);
+    let payload: NotifyStaffJob = serde_json::from_value(jobs[0].payload.clone()).unwrap();
+    let alert = store.notification(a, payload.notification).await.unwrap();
+    assert_eq!(
+        (alert.kind, alert.conversation_id, alert.status.as_str()),
+        (
+            NotificationKind::Emergency,
+            Some(got.conversation),
+            "pending"
+        )
+    );
+    store
+        .mark_notification_sent(&jobs[0].lease, payload.notification)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .notification(a, payload.notification)
+            .await
+            .unwrap()
+            .status,
+        "sent"
+    );
+    assert!(store.pending_notifications(a, 10).await.unwrap().is_empty());
+    assert_err!(
+        store
+            .mark_notification_sent(&jobs[0].lease, payload.notification)
+            .await,
+        StoreError::Conflict(_)
+    );
+    // Another clinic cannot read it.
+    let b = new_tenant(&*store, "beta-clinic").await;
+    assert_err!(
+        store.notification(b, payload.notification).await,
+        StoreError::NotFound
+    );
 }
