@@ -27,6 +27,9 @@ const TWILIO_NUMBER: &str = "+6495550199";
 const TWILIO_TOKEN: &str = "12345";
 const NAIROBI: &str = "nairobi-family";
 const HARBOUR: &str = "harbour-physio";
+const AT_SENDER: &str = "20880";
+const AT_KEY: &str = "atsk_test";
+const AT_CALLBACK: &str = "cb-0123456789abcdef";
 
 struct ChannelApp {
     base: String,
@@ -61,6 +64,19 @@ async fn spawn(engine: Engine) -> Option<ChannelApp> {
             PNID,
             &serde_json::json!({}),
             &wa,
+        )
+        .await
+        .unwrap();
+    let at = ChannelSecrets::new()
+        .with("api_key", AT_KEY)
+        .with("callback_token", AT_CALLBACK);
+    store
+        .set_channel_account(
+            scope(NAIROBI).await,
+            Provider::AfricasTalking,
+            AT_SENDER,
+            &serde_json::json!({ "username": "sandbox" }),
+            &at,
         )
         .await
         .unwrap();
@@ -358,6 +374,8 @@ macro_rules! channel_tests {
         }
     };
 }
+
+mod sms;
 
 channel_tests!(
     whatsapp_handshake_echoes_the_challenge_only_for_the_right_token,
