@@ -6,6 +6,12 @@
 //!    (SQLite in WAL mode with synchronous=FULL; PostgreSQL when reachable), sequentially for
 //!    latency and with concurrent clients for throughput.
 //!
+//! 3. A WhatsApp message end to end: a signed webhook in (signature check, routing, one
+//!    transaction storing patient + message + job + audit, 200), the reply worker (agent +
+//!    reply + outbox row + job completion in one transaction), the outbox worker sending to a
+//!    fake Graph API on loopback. Reported: the acknowledgement latency, the time from the
+//!    webhook to the reply reaching the provider, and throughput with concurrent senders.
+//!
 //! Bounded in count; loopback only. Results and the machine they came from are recorded in
 //! docs/PERFORMANCE.md. Timings are reported here, never asserted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -20,6 +26,11 @@ use std::time::{Duration, Instant};
 const SEQUENTIAL_TURNS: usize = 400;
 const CONCURRENT_CLIENTS: usize = 16;
 const TURNS_PER_CLIENT: usize = 50;
+const WEBHOOK_MESSAGES: usize = 300;
+const WEBHOOK_SENDERS: usize = 16;
+const MESSAGES_PER_SENDER: usize = 25;
+const PNID: &str = "100200300";
+const APP_SECRET: &str = "bench_app_secret";
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -170,6 +181,176 @@ async fn turn_bench(label: &str, db: TestDb) {
     db.cleanup().await;
 }
 
+fn signed_whatsapp(id: &str, from: &str, text: &str) -> (String, String) {
+    use hmac::{Hmac, KeyInit, Mac};
+    let body = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "254700100200", "phone_number_id": PNID },
+            "messages": [{ "from": from, "id": id, "timestamp": "1700000000", "type": "text", "text": { "body": text } }]
+        }}]}]
+    })
+    .to_string();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(APP_SECRET.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    (body, format!("sha256={hex}"))
+}
+
+async fn webhook_bench(label: &str, db: TestDb) {
+    use frontdesk_server::channels::{AfricasTalkingClient, GraphClient, TwilioClient};
+    use frontdesk_server::{http::ChannelHub, mailer::Mailer, worker};
+    use wiremock::{Mock, MockServer, Request, ResponseTemplate, matchers::method};
+    let store = db.open_default().await.unwrap();
+    demo::seed(store.as_ref()).await.unwrap();
+    let scope = store
+        .operator_scope(&frontdesk_domain::TenantSlug::parse("nairobi-family").unwrap())
+        .await
+        .unwrap();
+    let secrets = frontdesk_store::ChannelSecrets::new()
+        .with("app_secret", APP_SECRET)
+        .with("access_token", "bench");
+    store
+        .set_channel_account(
+            scope,
+            frontdesk_store::Provider::Whatsapp,
+            PNID,
+            &serde_json::json!({}),
+            &secrets,
+        )
+        .await
+        .unwrap();
+    // The fake Graph API reports each send's arrival time.
+    let fake = MockServer::start().await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    Mock::given(method("POST"))
+        .respond_with(move |_: &Request| {
+            let _ = tx.send(Instant::now());
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({ "messages": [{ "id": "wamid.out" }] }))
+        })
+        .mount(&fake)
+        .await;
+    let timeout = Duration::from_secs(5);
+    let providers = worker::Providers {
+        whatsapp: GraphClient::with_base_url(&fake.uri(), timeout).unwrap(),
+        twilio: TwilioClient::with_base_url(&fake.uri(), timeout).unwrap(),
+        africastalking: AfricasTalkingClient::with_base_url(&fake.uri(), timeout).unwrap(),
+        public_base: None,
+    };
+    let hub = Arc::new(ChannelHub::default());
+    let clock: Arc<dyn frontdesk_domain::Clock> = Arc::new(SystemClock);
+    let state = AppState {
+        store: store.clone(),
+        clock: clock.clone(),
+        webchat_ttl: jiff::SignedDuration::from_hours(1),
+        metrics: None,
+        channels: hub.clone(),
+    };
+    let w = worker::Worker::new(
+        store,
+        clock,
+        providers,
+        Mailer::Disabled,
+        hub.wake.clone(),
+        100_000,
+    );
+    let app = Application::build(state, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .with_worker(w);
+    let url = format!("http://{}/webhooks/whatsapp", app.local_addr());
+    tokio::spawn(app.run(std::future::pending()));
+    let client = reqwest::Client::new();
+    let post = move |id: String, from: String, text: String| {
+        let client = client.clone();
+        let url = url.clone();
+        async move {
+            let (body, sig) = signed_whatsapp(&id, &from, &text);
+            let r = client
+                .post(&url)
+                .header("x-hub-signature-256", sig)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+    };
+    // First contact (privacy notice + answer), then one reply per question.
+    post("wamid.warm".into(), "254711000001".into(), "hello".into()).await;
+    rx.recv().await.unwrap();
+    rx.recv().await.unwrap();
+    let (mut ack, mut e2e) = (Vec::new(), Vec::new());
+    for i in 0..WEBHOOK_MESSAGES {
+        let start = Instant::now();
+        post(
+            format!("wamid.seq{i}"),
+            "254711000001".into(),
+            format!("are you open today? {i}"),
+        )
+        .await;
+        ack.push(start.elapsed());
+        let out = rx.recv().await.unwrap();
+        e2e.push(out.duration_since(start));
+    }
+    ack.sort();
+    e2e.sort();
+    println!(
+        "{label:<8} WhatsApp webhook ack        : p50 {:?}  p99 {:?}  ({WEBHOOK_MESSAGES} messages)",
+        percentile(&ack, 0.50),
+        percentile(&ack, 0.99),
+    );
+    println!(
+        "{label:<8} webhook in → reply at Graph : p50 {:?}  p99 {:?}",
+        percentile(&e2e, 0.50),
+        percentile(&e2e, 0.99),
+    );
+    // Throughput: senders in parallel, each a new patient (first contact: two replies).
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for s in 0..WEBHOOK_SENDERS {
+        let post = post.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..MESSAGES_PER_SENDER {
+                post(
+                    format!("wamid.c{s}.{i}"),
+                    format!("2547220000{s:02}"),
+                    format!("where are you? {i}"),
+                )
+                .await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked = started.elapsed();
+    // Every message gets one reply; each sender's first contact also gets the privacy notice.
+    let total = WEBHOOK_SENDERS * (MESSAGES_PER_SENDER + 1);
+    let mut got = 0;
+    while got < total {
+        match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+            Ok(Some(_)) => got += 1,
+            _ => panic!("only {got} of {total} replies reached the fake Graph API"),
+        }
+    }
+    let done = started.elapsed();
+    let n = WEBHOOK_SENDERS * MESSAGES_PER_SENDER;
+    println!(
+        "{label:<8} webhooks, {WEBHOOK_SENDERS} senders         : {:.0} acks/s; all {total} replies at Graph after {done:?} ({:.0} messages answered/s)",
+        n as f64 / acked.as_secs_f64(),
+        n as f64 / done.as_secs_f64(),
+    );
+    db.cleanup().await;
+}
+
 fn main() {
     println!(
         "frontdesk hot path — {} cores",
@@ -181,11 +362,22 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    agent_alone(&rt);
+    // `FRONTDESK_BENCH=webhook` runs only the webhook part.
+    let only_webhook = std::env::var("FRONTDESK_BENCH").is_ok_and(|v| v == "webhook");
+    if !only_webhook {
+        agent_alone(&rt);
+    }
     rt.block_on(async {
-        turn_bench("sqlite", TestDb::sqlite().await.unwrap()).await;
+        if !only_webhook {
+            turn_bench("sqlite", TestDb::sqlite().await.unwrap()).await;
+            match TestDb::postgres().await.unwrap() {
+                Some(db) => turn_bench("postgres", db).await,
+                None => println!("postgres : skipped (no PostgreSQL at FRONTDESK_TEST_PG_URL)"),
+            }
+        }
+        webhook_bench("sqlite", TestDb::sqlite().await.unwrap()).await;
         match TestDb::postgres().await.unwrap() {
-            Some(db) => turn_bench("postgres", db).await,
+            Some(db) => webhook_bench("postgres", db).await,
             None => println!("postgres : skipped (no PostgreSQL at FRONTDESK_TEST_PG_URL)"),
         }
     });

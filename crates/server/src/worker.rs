@@ -19,8 +19,8 @@ use crate::mailer::{Mailer, alert_email, recipients};
 use crate::turn::{StoredMessage, answer};
 use frontdesk_domain::{Clock, TenantId};
 use frontdesk_store::{
-    Channel, ChannelAccount, DeliveryOutcome, Direction, Job, NOTIFY_STAFF_JOB, NotifyStaffJob,
-    OutboxItem, OutboxPurpose, Provider, REPLY_JOB, ReplyJob, Store, StoreError,
+    Channel, ChannelAccount, DeliveryOutcome, Job, NOTIFY_STAFF_JOB, NotifyStaffJob, OutboxItem,
+    OutboxPurpose, Provider, REPLY_JOB, ReplyJob, Store, StoreError,
 };
 use jiff::{SignedDuration, Timestamp};
 use std::collections::HashMap;
@@ -207,16 +207,11 @@ impl Worker {
         let payload: ReplyJob = serde_json::from_value(job.payload.clone())
             .map_err(|_| StoreError::Corrupt("reply job payload"))?;
         let conv = self.store.conversation(scope, payload.conversation).await?;
-        let messages = self.store.messages(scope, payload.conversation).await?;
-        let inbound = messages
-            .iter()
-            .find(|m| m.id == payload.message)
-            .ok_or(StoreError::NotFound)?;
-        let first_contact = messages
-            .iter()
-            .filter(|m| m.direction == Direction::Inbound)
-            .count()
-            <= 1;
+        let inbound = self
+            .store
+            .message(scope, payload.conversation, payload.message)
+            .await?;
+        let first_contact = payload.first_contact;
         answer(
             &*self.store,
             &*self.clock,

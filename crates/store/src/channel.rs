@@ -162,6 +162,10 @@ pub struct Ingested {
 pub struct ReplyJob {
     pub conversation: ConversationId,
     pub message: MessageId,
+    /// The conversation's first message from the patient: its answer carries the privacy
+    /// notice (decided on arrival, so messages that arrive together cannot both miss it).
+    #[serde(default)]
+    pub first_contact: bool,
 }
 
 pub const REPLY_JOB: &str = "reply";

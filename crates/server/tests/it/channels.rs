@@ -385,6 +385,7 @@ channel_tests!(
     a_crash_between_ack_and_reply_loses_nothing_and_replies_once,
     a_ten_minute_provider_outage_loses_and_duplicates_nothing,
     an_emergency_on_whatsapp_emails_the_staff_without_patient_details,
+    two_first_messages_answered_later_carry_the_privacy_notice_once,
 );
 
 async fn whatsapp_handshake_echoes_the_challenge_only_for_the_right_token(app: ChannelApp) {
@@ -753,5 +754,30 @@ async fn an_emergency_on_whatsapp_emails_the_staff_without_patient_details(app: 
             .is_empty(),
         "marked sent"
     );
+    app.finish().await;
+}
+
+async fn two_first_messages_answered_later_carry_the_privacy_notice_once(app: ChannelApp) {
+    mount_graph_ok(&app.fake).await;
+    // Both arrive before the worker answers either.
+    for (id, text) in [
+        ("wamid.Q1", "Hello"),
+        ("wamid.Q2", "Where are you located?"),
+    ] {
+        let body = wa_text(id, "254711000001", text);
+        assert_eq!(
+            app.post_whatsapp(&body, Some(wa_signature(APP_SECRET, &body)))
+                .await
+                .status(),
+            200
+        );
+    }
+    app.drain().await;
+    let notices = graph_requests(&app.fake)
+        .await
+        .iter()
+        .filter(|r| String::from_utf8_lossy(&r.body).contains("stored encrypted"))
+        .count();
+    assert_eq!(notices, 1);
     app.finish().await;
 }

@@ -225,9 +225,18 @@ macro_rules! impl_channels {
                 .bind(d.channel.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
-                let conversation = match open {
-                    Some((id,)) => ConversationId::from_uuid(id),
-                    None => self.insert_conversation_tx(&mut tx, tenant, patient, d.channel, now).await?,
+                let (conversation, first_contact) = match open {
+                    Some((id,)) => {
+                        let earlier: Option<(i32,)> = sqlx::query_as(
+                            "SELECT 1 FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND direction = 'inbound' LIMIT 1",
+                        )
+                        .bind(tenant.as_uuid())
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        (ConversationId::from_uuid(id), earlier.is_none())
+                    }
+                    None => (self.insert_conversation_tx(&mut tx, tenant, patient, d.channel, now).await?, true),
                 };
                 let (conv, _, _) = self.fetch_conversation_row(&mut tx, tenant, conversation).await?;
                 let key = self.patient_key(&mut tx, &keys, tenant, patient).await?;
@@ -257,7 +266,7 @@ macro_rules! impl_channels {
                 }
                 let job = if d.run_agent {
                     let id = Uuid::now_v7();
-                    let payload = sqlx::types::Json(ReplyJob { conversation, message });
+                    let payload = sqlx::types::Json(ReplyJob { conversation, message, first_contact });
                     sqlx::query(
                         "INSERT INTO jobs (tenant_id, id, kind, payload, status, run_at, attempts, max_attempts, idempotency_key, created_at, updated_at) \
                          VALUES ($1, $2, $3, $4, 'queued', $5, 0, $6, $7, $5, $5)",

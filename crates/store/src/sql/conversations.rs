@@ -310,7 +310,32 @@ macro_rules! impl_conversations {
             }
 
             async fn message(&self, scope: TenantScope, conversation: ConversationId, id: MessageId) -> Result<Message> {
-                self.messages(scope, conversation).await?.into_iter().find(|m| m.id == id).ok_or(StoreError::NotFound)
+                let tenant = scope.tenant_id();
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let (conv, _, _) = self.fetch_conversation_row(&mut tx, tenant, conversation).await?;
+                let row: Option<(String, String, Vec<u8>, String, i64)> = sqlx::query_as(
+                    "SELECT direction, sender, body_ct, status, created_at FROM messages \
+                     WHERE tenant_id = $1 AND conversation_id = $2 AND id = $3",
+                )
+                .bind(tenant.as_uuid())
+                .bind(conversation.as_uuid())
+                .bind(id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let (direction, sender, body_ct, status, created_at) = row.ok_or(StoreError::NotFound)?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                let key = self.patient_key(&mut tx, &keys, tenant, conv.patient_id).await?;
+                tx.commit().await?;
+                Ok(Message {
+                    id,
+                    conversation_id: conversation,
+                    direction: Direction::parse(&direction)?,
+                    sender: Sender::parse(&sender)?,
+                    channel: conv.channel,
+                    body: key.open_string(&aad(tenant, "messages", "body", &id.to_string()), &body_ct)?,
+                    status,
+                    created_at: from_us(created_at)?,
+                })
             }
 
             async fn messages(&self, scope: TenantScope, conversation: ConversationId) -> Result<Vec<Message>> {

@@ -179,8 +179,14 @@ async fn inbound_delivery_is_stored_once_with_patient_conversation_job_and_audit
         payload,
         ReplyJob {
             conversation: first.conversation,
-            message: first.message
+            message: first.message,
+            first_contact: true,
         }
+    );
+    let later: ReplyJob = serde_json::from_value(jobs[1].payload.clone()).unwrap();
+    assert!(
+        !later.first_contact,
+        "only the first message of the conversation"
     );
     assert_eq!(jobs[0].lease.scope, a);
     let audit = store.audit_entries(a, 0, 100).await.unwrap();
