@@ -12,7 +12,7 @@ pub mod reply;
 pub mod triage;
 pub mod understand;
 
-pub use dialogue::{DialogueState, Offer, Step};
+pub use dialogue::{DialogueState, Held, Offer, Step};
 pub use reply::{
     Alert, ClinicKnowledge, PractitionerInfo, RULE_SET, Reply, ServiceInfo, TurnContext, reply,
 };

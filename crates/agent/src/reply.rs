@@ -8,9 +8,9 @@
 //!    and FAQ. Nothing is invented: a question the FAQ cannot answer confidently is passed to
 //!    the team (a task alert) and the patient is told so.
 //!
-//! Booking runs as a dialogue ([`crate::dialogue`]); rescheduling, cancelling and looking up
-//! existing appointments need a verified identity (issue #4) and are declined plainly, never
-//! claimed.
+//! Booking runs as a dialogue ([`crate::dialogue`]), and so do looking up, cancelling and
+//! moving the caller's own appointments, which need a verified identity (the phone of an SMS
+//! or WhatsApp conversation); on web chat they are declined plainly, never claimed.
 
 use crate::dialogue::{self, DialogueContext, DialogueState, Step};
 use crate::faq::FaqIndex;
@@ -54,6 +54,22 @@ pub struct ClinicKnowledge {
 }
 
 impl ClinicKnowledge {
+    /// The clinic's cancellation policy, stated when a patient books or cancels: the answer of
+    /// its FAQ entry about cancelling, else the default wording.
+    pub fn cancellation_policy(&self) -> String {
+        let own = self.profile.cancellation_policy.trim();
+        if !own.is_empty() {
+            return own.to_owned();
+        }
+        self.faqs
+            .iter()
+            .find(|(_, q, _)| q.to_lowercase().contains("cancel"))
+            .map_or_else(
+                || frontdesk_domain::clinic::DEFAULT_CANCELLATION_POLICY.to_owned(),
+                |(_, _, a)| a.clone(),
+            )
+    }
+
     pub fn new(
         profile: ClinicProfile,
         services: Vec<ServiceInfo>,
@@ -117,6 +133,13 @@ pub struct TurnContext<'a> {
     pub first_contact: bool,
     /// The channel has no verified phone number (web chat): a booking asks for one.
     pub needs_phone: bool,
+    /// The channel proved who the caller is (SMS, WhatsApp, voice: the conversation's patient
+    /// was found by the sender's phone). Only then are the caller's own appointments looked
+    /// up, shown, cancelled or moved; web chat and the terminal chat are anonymous.
+    pub identity_verified: bool,
+    /// The server can text a one-time code to verify an anonymous web chat visitor (needs
+    /// the clinic's SMS channel and the store's verification support).
+    pub can_verify: bool,
 }
 
 /// The receptionist's answer to one patient message.
@@ -205,7 +228,7 @@ fn hours_answer(p: &ClinicProfile, now: Timestamp) -> String {
     )
 }
 
-fn contact_hint(p: &ClinicProfile) -> String {
+pub(crate) fn contact_hint(p: &ClinicProfile) -> String {
     match &p.phone {
         Some(phone) => format!("please call us on {phone}"),
         None => "please contact the clinic directly".to_owned(),
@@ -319,6 +342,8 @@ pub fn reply(ctx: TurnContext<'_>, text: &str, state: &mut DialogueState) -> Rep
         tz: &uctx.time_zone,
         now: ctx.now,
         needs_phone: ctx.needs_phone,
+        identity_verified: ctx.identity_verified,
+        can_verify: ctx.can_verify,
     };
     let intent = u.intent.as_str();
     // Urgent but not an emergency: the soonest times are offered along with the flag to staff.
@@ -376,11 +401,10 @@ pub fn reply(ctx: TurnContext<'_>, text: &str, state: &mut DialogueState) -> Rep
         Intent::Thanks => {
             Some("You're welcome! Is there anything else I can help with?".to_owned())
         }
-        // Changing or looking up an existing appointment needs a verified identity (a code sent
-        // to the patient's phone), which arrives with SMS in issue #4.
+        // The dialogue answers these; this is only a plain fallback that claims nothing.
         Intent::Book | Intent::Reschedule | Intent::Cancel | Intent::CheckAppointment => {
             Some(format!(
-                "I can't change or look up existing appointments in this chat yet; {} and the team will help.",
+                "I can't do that in this chat; {} and the team will help.",
                 contact_hint(p)
             ))
         }

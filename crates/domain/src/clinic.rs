@@ -133,6 +133,10 @@ impl WeeklyHours {
     }
 }
 
+/// Stated when a patient books or cancels, for a clinic that has not written its own policy.
+pub const DEFAULT_CANCELLATION_POLICY: &str =
+    "Please give at least 24 hours' notice if you can't make it.";
+
 /// What a clinic tells the world about itself. None of it is patient data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClinicProfile {
@@ -152,6 +156,10 @@ pub struct ClinicProfile {
     pub hours: WeeklyHours,
     /// Stated to a patient on first contact.
     pub privacy_notice: String,
+    /// Stated when a patient books, moves or cancels. Empty: the clinic's FAQ answer about
+    /// cancelling, else [`DEFAULT_CANCELLATION_POLICY`].
+    #[serde(default)]
+    pub cancellation_policy: String,
 }
 
 impl ClinicProfile {
@@ -270,6 +278,7 @@ mod tests {
             currency: "NZD".into(),
             hours: WeeklyHours::default(),
             privacy_notice: String::new(),
+            cancellation_policy: String::new(),
         };
         assert_eq!(
             p.validate().map_err(|e| e.code()),

@@ -88,6 +88,8 @@ fn agent_alone(rt: &tokio::runtime::Runtime) {
                     now,
                     first_contact: false,
                     needs_phone: true,
+                    identity_verified: false,
+                    can_verify: false,
                 },
                 text,
                 &mut frontdesk_agent::DialogueState::default(),

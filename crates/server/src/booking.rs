@@ -1,12 +1,28 @@
-//! Runs the booking dialogue's requests against the diary: slot searches across the asked
-//! practitioners (widened to two weeks when nothing fits the patient's words) and bookings.
-//! Every reply that claims a booking is built by the agent from the appointment the store
-//! returned; a time taken meanwhile is re-offered, never claimed.
+//! Runs the dialogue's requests against the diary: slot searches across the asked
+//! practitioners (widened to two weeks when nothing fits the patient's words), bookings, and
+//! the caller's own appointments (look-up, cancel, move; see [`changes`]). Every reply that
+//! claims a booking, cancellation or move is built by the agent from the appointment the
+//! store returned; a time taken meanwhile is re-offered, never claimed.
+
+mod changes;
 
 use frontdesk_agent::dialogue::{self, DialogueContext, Offer, SEARCH_DAYS, SlotAsk, Step};
 use frontdesk_agent::{ClinicKnowledge, DialogueState};
 use frontdesk_domain::{AppointmentId, ConversationId, E164Phone, PatientId};
 use frontdesk_store::{Actor, NewAppointment, SlotSearch, Store, StoreError, TenantScope};
+
+/// Who is speaking in this turn, and what the channel proves about them.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub conversation: ConversationId,
+    /// The conversation's patient.
+    pub patient: PatientId,
+    /// Web chat: a phone number is asked for when booking.
+    pub needs_phone: bool,
+    /// SMS, WhatsApp, voice: the patient was found by the sender's phone, so their own
+    /// appointments may be looked up and changed. Never true for web chat.
+    pub identity_verified: bool,
+}
 
 /// Shortest notice for a booking made in conversation.
 const MIN_NOTICE: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
@@ -84,25 +100,26 @@ fn spread(mut found: Vec<Offer>) -> Vec<Offer> {
     chosen
 }
 
-/// Runs `first` and whatever it leads to; returns the words and the booking, if any.
-#[allow(clippy::too_many_arguments)]
+/// Runs `first` and whatever it leads to; returns the words and the booking (or the new
+/// appointment of a move), if any.
 pub async fn run(
     store: &dyn Store,
     scope: TenantScope,
-    conversation: ConversationId,
-    patient: PatientId,
+    caller: &Caller,
     knowledge: &ClinicKnowledge,
     state: &mut DialogueState,
     now: jiff::Timestamp,
-    needs_phone: bool,
     first: Step,
 ) -> Result<Outcome, StoreError> {
+    let (conversation, patient) = (caller.conversation, caller.patient);
     let tz = knowledge.profile.time_zone()?;
     let ctx = DialogueContext {
         clinic: knowledge,
         tz: &tz,
         now,
-        needs_phone,
+        needs_phone: caller.needs_phone,
+        identity_verified: caller.identity_verified,
+        can_verify: false,
     };
     let mut out = Outcome::default();
     let mut next = Some(first);
@@ -159,6 +176,22 @@ pub async fn run(
                     }
                     Err(e) => return Err(e),
                 }
+            }
+            Step::FindAppointments => {
+                next = changes::find(store, scope, caller, state, &ctx, &mut out).await?;
+            }
+            Step::Cancel(held) => {
+                changes::cancel(store, scope, caller, state, &ctx, &held, &mut out).await?;
+            }
+            // Web chat codes need the store's verification support (sending through the
+            // outbox), which is not there yet: turn.rs never offers codes (`can_verify` is
+            // false), and a stray request is answered the plain way, claiming nothing.
+            Step::SendCode(_) | Step::CheckCode(_) => {
+                out.messages.extend(dialogue::code_not_sent(state, &ctx));
+            }
+            Step::Reschedule(ask) => {
+                next =
+                    changes::reschedule(store, scope, caller, state, &ctx, &ask, &mut out).await?;
             }
         }
     }

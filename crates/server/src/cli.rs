@@ -150,6 +150,10 @@ struct TenantCreate {
     /// Privacy notice stated on first contact.
     #[arg(long)]
     privacy_notice: Option<String>,
+    /// Cancellation policy stated when a patient books, moves or cancels (default: the
+    /// clinic's FAQ answer about cancelling, else 24 hours' notice).
+    #[arg(long)]
+    cancellation_policy: Option<String>,
     /// Email of the clinic's Owner account.
     #[arg(long)]
     owner_email: Option<String>,
@@ -499,6 +503,7 @@ async fn tenant_create(a: TenantCreate) -> anyhow::Result<()> {
     let cfg = resolve(&a.data, LogFormat::Pretty, "warn")?;
     let slug = TenantSlug::parse(&a.slug)?;
     let profile = ClinicProfile {
+        cancellation_policy: a.cancellation_policy.unwrap_or_default(),
         privacy_notice: a.privacy_notice.unwrap_or_else(|| {
             format!(
                 "You're chatting with {}'s virtual receptionist. This conversation is stored encrypted and seen only by the clinic team.",

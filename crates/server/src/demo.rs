@@ -28,6 +28,9 @@ fn harbour() -> Result<ClinicProfile, DomainError> {
             is stored encrypted, kept for 90 days and seen only by our clinic team. You can ask us for a copy or \
             to delete it at any time."
             .into(),
+        cancellation_policy: "Please give us at least 24 hours' notice to cancel or move an appointment, so we \
+            can offer the time to someone else."
+            .into(),
     })
 }
 
@@ -46,6 +49,7 @@ fn nairobi() -> Result<ClinicProfile, DomainError> {
             conversation is stored encrypted, kept for 90 days and seen only by our clinic team. / Mazungumzo \
             haya yanahifadhiwa kwa usalama na yanaonekana na timu ya kliniki pekee."
             .into(),
+        cancellation_policy: frontdesk_domain::clinic::DEFAULT_CANCELLATION_POLICY.into(),
     })
 }
 

@@ -9,8 +9,8 @@ use frontdesk_agent::{
 };
 use frontdesk_domain::{Clock, ConversationId, PatientId};
 use frontdesk_store::{
-    Actor, AuditEvent, Escalation, JobLease, NewMessage, NotificationKind, Store, StoreError,
-    TenantScope, Turn, Urgency,
+    Actor, AuditEvent, Channel, Escalation, JobLease, NewMessage, NotificationKind, Store,
+    StoreError, TenantScope, Turn, Urgency,
 };
 use serde_json::json;
 
@@ -131,7 +131,15 @@ pub async fn answer(
         None => conv.last_message_at == conv.created_at,
     };
     let now = clock.now();
-    let needs_phone = conv.channel == frontdesk_store::Channel::Webchat;
+    let needs_phone = conv.channel == Channel::Webchat;
+    // SMS and WhatsApp conversations belong to the patient found by the sender's phone when
+    // the message arrived (and voice, by the caller id): the caller is who the patient record
+    // says. Web chat and the terminal chat are anonymous.
+    let identity_verified = patient == conv.patient_id
+        && matches!(
+            conv.channel,
+            Channel::Whatsapp | Channel::Sms | Channel::Voice
+        );
     // A state that no longer parses (an older format) starts the dialogue afresh.
     let mut state: frontdesk_agent::DialogueState = conv
         .dialogue_state
@@ -144,24 +152,23 @@ pub async fn answer(
             now,
             first_contact,
             needs_phone,
+            identity_verified,
+            // Web chat verification by a texted code waits for the store's support.
+            can_verify: false,
         },
         text,
         &mut state,
     );
     let mut booked = None;
     if let Some(step) = reply.next.take() {
-        let done = crate::booking::run(
-            store,
-            scope,
+        let caller = crate::booking::Caller {
             conversation,
             patient,
-            &knowledge,
-            &mut state,
-            now,
             needs_phone,
-            step,
-        )
-        .await?;
+            identity_verified,
+        };
+        let done =
+            crate::booking::run(store, scope, &caller, &knowledge, &mut state, now, step).await?;
         reply.messages.extend(done.messages);
         booked = done.booked;
         if done.handoff {

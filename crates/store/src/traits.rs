@@ -179,6 +179,22 @@ pub trait AppointmentStore {
         id: AppointmentId,
         actor: Actor,
     ) -> Result<Appointment>;
+    /// Moves a live appointment to `new_start` with `practitioner` (same patient, same
+    /// service) in one transaction: the new time is booked with every check of
+    /// [`book_appointment`](Self::book_appointment) and the old appointment is cancelled, with
+    /// one `appointment.rescheduled` audit entry. Answers the new appointment. The same
+    /// idempotency key answers the move made first. A taken time: `Conflict`, and nothing
+    /// changed. An appointment that is no longer live (cancelled meanwhile): `Conflict`; one
+    /// that has already started: `Invalid`; unknown or another tenant's id: `NotFound`.
+    async fn reschedule_appointment(
+        &self,
+        scope: TenantScope,
+        id: AppointmentId,
+        new_start: jiff::Timestamp,
+        practitioner: PractitionerId,
+        actor: Actor,
+        idempotency_key: &str,
+    ) -> Result<Appointment>;
     async fn appointment(&self, scope: TenantScope, id: AppointmentId) -> Result<Appointment>;
     /// A patient's live appointments that end after `after`, soonest first.
     async fn patient_appointments(

@@ -4,7 +4,7 @@ use super::*;
 use crate::reply::{ClinicKnowledge, PractitionerInfo, ServiceInfo, TurnContext, reply};
 use frontdesk_domain::{ClinicProfile, DayHours, FaqId, WeeklyHours};
 
-fn clinic() -> ClinicKnowledge {
+pub(super) fn clinic() -> ClinicKnowledge {
     let wd = DayHours::parse("08:00-18:00").ok();
     let profile = ClinicProfile {
         name: "Harbour Physio".into(),
@@ -17,6 +17,7 @@ fn clinic() -> ClinicKnowledge {
         currency: "NZD".into(),
         hours: WeeklyHours([wd, wd, wd, wd, wd, None, None]),
         privacy_notice: String::new(),
+        cancellation_policy: String::new(),
     };
     let services = vec![
         ServiceInfo {
@@ -55,7 +56,7 @@ fn clinic() -> ClinicKnowledge {
 }
 
 /// Tue 2026-11-24 10:00 in Auckland.
-fn now() -> Timestamp {
+pub(super) fn now() -> Timestamp {
     "2026-11-23T21:00:00Z"
         .parse()
         .unwrap_or(Timestamp::UNIX_EPOCH)
@@ -92,6 +93,8 @@ impl Sim {
             now: now(),
             first_contact: false,
             needs_phone: true,
+            identity_verified: false,
+            can_verify: false,
         };
         let r = reply(ctx, text, &mut self.state);
         let mut out = r.messages;
@@ -103,6 +106,8 @@ impl Sim {
                 tz: &tz,
                 now: now(),
                 needs_phone: true,
+                identity_verified: false,
+                can_verify: false,
             };
             match step {
                 Step::FindSlots(ask) => {
@@ -144,6 +149,7 @@ impl Sim {
                 }
                 Step::Say(s) => out.extend(s),
                 Step::Handoff(s) => out.push(s),
+                other => panic!("a booking asked for {other:?}"),
             }
         }
         out
@@ -255,6 +261,8 @@ fn two_turns_that_add_nothing_hand_off_to_the_staff() {
         now: now(),
         first_contact: false,
         needs_phone: true,
+        identity_verified: false,
+        can_verify: false,
     };
     let r = reply(ctx, "zzzz qqq", &mut sim.state);
     assert_eq!(r.alert, Some(crate::Alert::Handoff));

@@ -22,6 +22,7 @@ fn knowledge(languages: &[&str], emergency: &[&str], rules: Vec<ClinicRule>) -> 
             None,
         ]),
         privacy_notice: "We keep this chat private.".into(),
+        cancellation_policy: String::new(),
     };
     let services = vec![
         ServiceInfo {
@@ -76,6 +77,8 @@ fn ask(k: &ClinicKnowledge, text: &str, first: bool) -> Reply {
         now: now(),
         first_contact: first,
         needs_phone: true,
+        identity_verified: false,
+        can_verify: false,
     };
     reply(ctx, text, &mut DialogueState::default())
 }
@@ -187,13 +190,24 @@ fn faq_answers_come_only_from_the_faq_and_unknowns_go_to_the_team() {
 }
 
 #[test]
-fn changes_are_declined_bookings_go_to_the_diary_and_humans_get_a_handoff() {
+fn on_web_chat_changes_are_declined_bookings_go_to_the_diary_and_humans_get_a_handoff() {
     let k = nz();
+    for text in [
+        "can I cancel my appointment on Friday?",
+        "when is my appointment?",
+        "I need to reschedule my appointment to Thursday",
+    ] {
+        let r = ask(&k, text, false);
+        assert!(r.next.is_none(), "nothing is looked up: {r:?}");
+        assert!(
+            r.messages[0]
+                .contains("only look up, move or cancel an appointment once I know it's you"),
+            "{text}: {:?}",
+            r.messages
+        );
+    }
     let r = ask(&k, "can I cancel my appointment on Friday?", false);
     assert_eq!(r.intent, "cancel");
-    assert!(
-        r.messages[0].contains("can't change or look up existing appointments in this chat yet")
-    );
     assert!(
         !r.messages
             .iter()
@@ -255,4 +269,28 @@ fn structured_clinic_data_beats_a_loose_faq_match() {
         "{:?}",
         r.messages
     );
+}
+
+#[test]
+fn on_a_verified_channel_changes_ask_the_server_for_the_callers_appointments() {
+    let k = nz();
+    for (text, intent) in [
+        ("can I cancel my appointment on Friday?", "cancel"),
+        ("when is my appointment?", "check_appointment"),
+        ("I need to reschedule my appointment", "reschedule"),
+    ] {
+        let mut state = DialogueState::default();
+        let ctx = TurnContext {
+            clinic: &k,
+            now: now(),
+            first_contact: false,
+            needs_phone: false,
+            identity_verified: true,
+            can_verify: false,
+        };
+        let r = reply(ctx, text, &mut state);
+        assert_eq!(r.intent, intent);
+        assert_eq!(r.next, Some(Step::FindAppointments), "{text}: {r:?}");
+        assert!(r.messages.is_empty(), "nothing is said before the look-up");
+    }
 }

@@ -1,4 +1,4 @@
-//! Shared SQL for the diary: schedule exceptions, free slots and bookings.
+//! Shared SQL for the diary: schedule exceptions, free slots, bookings and moves.
 //!
 //! A booking checks, inside its write transaction, that the time lies within the
 //! practitioner's hours (clinic-local), is not in the past, and overlaps no live booking and
@@ -6,6 +6,9 @@
 //! (`BEGIN IMMEDIATE`), so check and insert cannot interleave with another booking. On
 //! PostgreSQL two checks can interleave, and the exclusion constraint on
 //! `int8range(starts_at, busy_until)` rejects the loser (`Conflict`).
+//!
+//! A move (reschedule) is one such transaction that first cancels the old appointment, then
+//! books the new time with the same checks: either both happen or neither does.
 
 macro_rules! impl_appointments {
     ($Store:ty) => {
@@ -108,21 +111,26 @@ macro_rules! impl_appointments {
                 row.map(appointment_from_row).transpose()
             }
 
-            async fn try_book(&self, scope: TenantScope, new: &NewAppointment) -> Result<Appointment> {
-                let tenant = scope.tenant_id();
-                let now = self.clock.now();
-                let mut tx = self.write_tx(Some(scope)).await?;
-                if let Some(existing) = self.appointment_by_key(&mut tx, tenant, &new.idempotency_key).await? {
-                    return Ok(existing);
-                }
+            async fn appointment_tx(&self, tx: &mut Tx, tenant: TenantId, id: AppointmentId) -> Result<Option<Appointment>> {
+                let row: Option<AppointmentRow> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE tenant_id = $1 AND id = $2")))
+                        .bind(tenant.as_uuid())
+                        .bind(id.as_uuid())
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                row.map(appointment_from_row).transpose()
+            }
+
+            /// Checks and inserts one booking inside the caller's write transaction (no audit).
+            async fn insert_booking(&self, tx: &mut Tx, tenant: TenantId, now: jiff::Timestamp, new: &NewAppointment) -> Result<Appointment> {
                 // The patient must exist in this tenant (and not only somewhere).
                 sqlx::query("SELECT id FROM patients WHERE tenant_id = $1 AND id = $2")
                     .bind(tenant.as_uuid())
                     .bind(new.patient.as_uuid())
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut **tx)
                     .await?
                     .ok_or(StoreError::NotFound)?;
-                let (tz, hours, duration, buffer) = self.booking_context(&mut tx, tenant, new.practitioner, new.service).await?;
+                let (tz, hours, duration, buffer) = self.booking_context(tx, tenant, new.practitioner, new.service).await?;
                 let start = new.starts_at;
                 let end = start.checked_add(duration).map_err(|_| StoreError::Corrupt("duration"))?;
                 let busy_until = end.checked_add(buffer).map_err(|_| StoreError::Corrupt("buffer"))?;
@@ -135,7 +143,7 @@ macro_rules! impl_appointments {
                     return Err(DomainError::invalid("start", "is outside the practitioner's hours").into());
                 }
                 let (s_us, b_us) = (crate::to_us(start), crate::to_us(busy_until));
-                if !self.busy_spans(&mut tx, tenant, new.practitioner, s_us, b_us).await?.is_empty() {
+                if !self.busy_spans(tx, tenant, new.practitioner, s_us, b_us).await?.is_empty() {
                     return Err(StoreError::Conflict("that time is no longer free"));
                 }
                 let id = AppointmentId::new();
@@ -154,16 +162,8 @@ macro_rules! impl_appointments {
                 .bind(b_us)
                 .bind(&new.idempotency_key)
                 .bind(now_us)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
-                let ev = AuditEvent::new(new.actor, "appointment.booked").target("appointment", id).details(serde_json::json!({
-                    "patient": new.patient.to_string(),
-                    "practitioner": new.practitioner.to_string(),
-                    "service": new.service.to_string(),
-                    "starts_at": start.to_string(),
-                }));
-                self.append_audit_tx(&mut tx, tenant, now_us, &ev).await?;
-                tx.commit().await?;
                 Ok(Appointment {
                     id,
                     patient_id: new.patient,
@@ -174,6 +174,84 @@ macro_rules! impl_appointments {
                     busy_until,
                     status: AppointmentStatus::Booked,
                 })
+            }
+
+            async fn try_book(&self, scope: TenantScope, new: &NewAppointment) -> Result<Appointment> {
+                let tenant = scope.tenant_id();
+                let now = self.clock.now();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                if let Some(existing) = self.appointment_by_key(&mut tx, tenant, &new.idempotency_key).await? {
+                    return Ok(existing);
+                }
+                let appt = self.insert_booking(&mut tx, tenant, now, new).await?;
+                let ev = AuditEvent::new(new.actor, "appointment.booked").target("appointment", appt.id).details(serde_json::json!({
+                    "patient": new.patient.to_string(),
+                    "practitioner": new.practitioner.to_string(),
+                    "service": new.service.to_string(),
+                    "starts_at": appt.starts_at.to_string(),
+                }));
+                self.append_audit_tx(&mut tx, tenant, crate::to_us(now), &ev).await?;
+                tx.commit().await?;
+                Ok(appt)
+            }
+
+            /// One move: the old appointment is cancelled first, so the new time may overlap
+            /// it (10:00 → 10:15), then the new one is booked with every check; any failure
+            /// rolls both back.
+            async fn try_reschedule(&self, scope: TenantScope, id: AppointmentId, to: (jiff::Timestamp, PractitionerId), actor: Actor, key: &str) -> Result<Appointment> {
+                let tenant = scope.tenant_id();
+                let now = self.clock.now();
+                let now_us = crate::to_us(now);
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let old = self.appointment_tx(&mut tx, tenant, id).await?.ok_or(StoreError::NotFound)?;
+                if let Some(existing) = self.appointment_by_key(&mut tx, tenant, key).await? {
+                    // A key names one move of one patient's appointment; anything else is a clash.
+                    return if existing.patient_id == old.patient_id && existing.service_id == old.service_id {
+                        Ok(existing)
+                    } else {
+                        Err(StoreError::Conflict("already exists"))
+                    };
+                }
+                if !matches!(old.status, AppointmentStatus::Booked | AppointmentStatus::Confirmed) {
+                    return Err(StoreError::Conflict("the appointment is no longer booked"));
+                }
+                if old.starts_at < now {
+                    return Err(DomainError::invalid("appointment", "has already started").into());
+                }
+                // Conditional, so a cancellation committed meanwhile is not silently overridden.
+                let done = sqlx::query(
+                    "UPDATE appointments SET status = 'cancelled', updated_at = $3 WHERE tenant_id = $1 AND id = $2 \
+                     AND status IN ('booked', 'confirmed')",
+                )
+                .bind(tenant.as_uuid())
+                .bind(id.as_uuid())
+                .bind(now_us)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Conflict("the appointment is no longer booked"));
+                }
+                let new = NewAppointment {
+                    patient: old.patient_id,
+                    practitioner: to.1,
+                    service: old.service_id,
+                    starts_at: to.0,
+                    idempotency_key: key.to_owned(),
+                    actor,
+                };
+                let appt = self.insert_booking(&mut tx, tenant, now, &new).await?;
+                let ev = AuditEvent::new(new.actor, "appointment.rescheduled").target("appointment", appt.id).details(serde_json::json!({
+                    "from": old.id.to_string(),
+                    "patient": old.patient_id.to_string(),
+                    "service": old.service_id.to_string(),
+                    "from_practitioner": old.practitioner_id.to_string(),
+                    "from_starts_at": old.starts_at.to_string(),
+                    "practitioner": appt.practitioner_id.to_string(),
+                    "starts_at": appt.starts_at.to_string(),
+                }));
+                self.append_audit_tx(&mut tx, tenant, now_us, &ev).await?;
+                tx.commit().await?;
+                Ok(appt)
             }
         }
 
@@ -268,13 +346,7 @@ macro_rules! impl_appointments {
                 let tenant = scope.tenant_id();
                 let now = self.now_us();
                 let mut tx = self.write_tx(Some(scope)).await?;
-                let row: Option<AppointmentRow> =
-                    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE tenant_id = $1 AND id = $2")))
-                        .bind(tenant.as_uuid())
-                        .bind(id.as_uuid())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let mut appt = appointment_from_row(row.ok_or(StoreError::NotFound)?)?;
+                let mut appt = self.appointment_tx(&mut tx, tenant, id).await?.ok_or(StoreError::NotFound)?;
                 if appt.status == AppointmentStatus::Cancelled {
                     return Ok(appt);
                 }
@@ -291,16 +363,39 @@ macro_rules! impl_appointments {
                 Ok(appt)
             }
 
+            async fn reschedule_appointment(
+                &self,
+                scope: TenantScope,
+                id: AppointmentId,
+                new_start: jiff::Timestamp,
+                practitioner: PractitionerId,
+                actor: Actor,
+                idempotency_key: &str,
+            ) -> Result<Appointment> {
+                match self.try_reschedule(scope, id, (new_start, practitioner), actor, idempotency_key).await {
+                    // As for bookings: a retry that raced the first move answers that move.
+                    Err(StoreError::Conflict(why)) => {
+                        let mut tx = self.read_tx(Some(scope)).await?;
+                        let tenant = scope.tenant_id();
+                        let found = self.appointment_by_key(&mut tx, tenant, idempotency_key).await?;
+                        let old = self.appointment_tx(&mut tx, tenant, id).await?;
+                        tx.commit().await?;
+                        match (found, old) {
+                            (Some(moved), Some(old)) if moved.patient_id == old.patient_id && moved.service_id == old.service_id => Ok(moved),
+                            (_, None) => Err(StoreError::NotFound),
+                            _ if why == "already exists" => Err(StoreError::Conflict("that time is no longer free")),
+                            _ => Err(StoreError::Conflict(why)),
+                        }
+                    }
+                    other => other,
+                }
+            }
+
             async fn appointment(&self, scope: TenantScope, id: AppointmentId) -> Result<Appointment> {
                 let mut tx = self.read_tx(Some(scope)).await?;
-                let row: Option<AppointmentRow> =
-                    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE tenant_id = $1 AND id = $2")))
-                        .bind(scope.tenant_id().as_uuid())
-                        .bind(id.as_uuid())
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                let found = self.appointment_tx(&mut tx, scope.tenant_id(), id).await?;
                 tx.commit().await?;
-                appointment_from_row(row.ok_or(StoreError::NotFound)?)
+                found.ok_or(StoreError::NotFound)
             }
 
             async fn patient_appointments(&self, scope: TenantScope, patient: PatientId, after: jiff::Timestamp) -> Result<Vec<Appointment>> {

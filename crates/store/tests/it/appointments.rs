@@ -20,19 +20,20 @@ engine_tests!(
 );
 
 /// Tue 2026-11-24 08:00 in Auckland (NZDT, UTC+13).
-const NOW: &str = "2026-11-23T19:00:00Z";
+pub(crate) const NOW: &str = "2026-11-23T19:00:00Z";
 
-struct Diary {
-    store: Arc<dyn Store>,
-    scope: TenantScope,
-    practitioner: PractitionerId,
-    service: ServiceId,
-    patients: Vec<PatientId>,
+pub(crate) struct Diary {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) scope: TenantScope,
+    pub(crate) practitioner: PractitionerId,
+    pub(crate) service: ServiceId,
+    pub(crate) patients: Vec<PatientId>,
+    pub(crate) clock: Arc<ManualClock>,
 }
 
-async fn diary(db: &TestDb, patients: usize) -> Diary {
+pub(crate) async fn diary(db: &TestDb, patients: usize) -> Diary {
     let clock = Arc::new(ManualClock::new(NOW.parse().unwrap()));
-    let store = db.open(test_keyring(), clock).await.unwrap();
+    let store = db.open(test_keyring(), clock.clone()).await.unwrap();
     let scope = new_tenant(store.as_ref(), "diary-clinic").await;
     let practitioner = store
         .add_practitioner(scope, "Aroha Ngata", "Physiotherapist")
@@ -64,14 +65,15 @@ async fn diary(db: &TestDb, patients: usize) -> Diary {
         practitioner,
         service,
         patients: ids,
+        clock,
     }
 }
 
-fn ts(s: &str) -> Timestamp {
+pub(crate) fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
 
-fn search(d: &Diary, from: Date, to: Date) -> SlotSearch {
+pub(crate) fn search(d: &Diary, from: Date, to: Date) -> SlotSearch {
     SlotSearch {
         practitioner: d.practitioner,
         service: d.service,
@@ -84,7 +86,7 @@ fn search(d: &Diary, from: Date, to: Date) -> SlotSearch {
     }
 }
 
-fn booking(d: &Diary, patient: usize, start: &str, key: &str) -> NewAppointment {
+pub(crate) fn booking(d: &Diary, patient: usize, start: &str, key: &str) -> NewAppointment {
     NewAppointment {
         patient: d.patients[patient],
         practitioner: d.practitioner,
@@ -96,7 +98,7 @@ fn booking(d: &Diary, patient: usize, start: &str, key: &str) -> NewAppointment 
 }
 
 /// 10:00 local on Wed 25 Nov 2026 (UTC+13).
-const WED_10: &str = "2026-11-24T21:00:00Z";
+pub(crate) const WED_10: &str = "2026-11-24T21:00:00Z";
 
 async fn free_slots_follow_hours_bookings_and_exceptions(db: &TestDb) {
     let d = diary(db, 1).await;

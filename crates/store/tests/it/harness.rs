@@ -20,6 +20,7 @@ pub fn profile(name: &str) -> ClinicProfile {
         currency: "NZD".into(),
         hours: weekdays(8 * 60, 17 * 60),
         privacy_notice: "We keep your messages to care for you.".into(),
+        cancellation_policy: "24 hours' notice, please.".into(),
     }
 }
 

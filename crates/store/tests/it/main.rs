@@ -16,6 +16,7 @@
 //!   ciphertext moved to another row does not open.
 //! - `summary`: conversation summaries written with the turn, sealed and tenant scoped.
 //! - `conformance_channels`: provider accounts, inbound deliveries, the job queue and the outbox.
+//! - `appointments`, `reschedule`: the diary (slots, bookings, moves, cancellations, races).
 
 /// Expands each named `async fn name(db: &TestDb)` into `sqlite_name` and `postgres_name` tests.
 macro_rules! engine_tests {
@@ -97,6 +98,7 @@ mod encryption;
 mod escalation;
 mod harness;
 mod raw;
+mod reschedule;
 mod rls;
 mod rls_support;
 mod summary;

@@ -1,0 +1,160 @@
+//! The caller's own appointments: look them up, cancel one, move one. Each step checks again,
+//! here on the server, that the channel verified the caller and that the appointment is that
+//! caller's (same tenant by scope, same patient by id), whatever the dialogue state says:
+//! the state is only a record of the conversation, not a permission.
+
+use super::{Caller, Outcome};
+use frontdesk_agent::dialogue::{self, DialogueContext, MoveAsk, Step};
+use frontdesk_agent::{DialogueState, Held};
+use frontdesk_store::{Actor, Appointment, AppointmentStatus, Store, StoreError, TenantScope};
+
+fn held(a: &Appointment) -> Held {
+    Held {
+        id: a.id,
+        service: a.service_id,
+        practitioner: a.practitioner_id,
+        start: a.starts_at,
+    }
+}
+
+fn live(a: &Appointment) -> bool {
+    matches!(
+        a.status,
+        AppointmentStatus::Booked | AppointmentStatus::Confirmed
+    )
+}
+
+/// The appointment, if the verified caller owns it. Another patient's (or an unknown id)
+/// answers `None`, like an appointment that does not exist.
+async fn own(
+    store: &dyn Store,
+    scope: TenantScope,
+    caller: &Caller,
+    id: frontdesk_domain::AppointmentId,
+) -> Result<Option<Appointment>, StoreError> {
+    if !caller.identity_verified {
+        return Ok(None);
+    }
+    match store.appointment(scope, id).await {
+        Ok(a) if a.patient_id == caller.patient => Ok(Some(a)),
+        Ok(_) | Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The caller's upcoming appointments, handed to the dialogue.
+pub(super) async fn find(
+    store: &dyn Store,
+    scope: TenantScope,
+    caller: &Caller,
+    state: &mut DialogueState,
+    ctx: &DialogueContext<'_>,
+    out: &mut Outcome,
+) -> Result<Option<Step>, StoreError> {
+    if !caller.identity_verified {
+        state.change = None;
+        out.messages.push(dialogue::verification_needed(ctx));
+        return Ok(None);
+    }
+    let list = store
+        .patient_appointments(scope, caller.patient, ctx.now)
+        .await?;
+    // Only what can still be changed: live, and not yet started.
+    let list: Vec<Held> = list
+        .iter()
+        .filter(|a| live(a) && a.starts_at > ctx.now)
+        .map(held)
+        .collect();
+    Ok(Some(dialogue::found(state, &list, ctx)))
+}
+
+/// Cancels the caller's appointment. Cancelling is idempotent, so a retried turn (or an
+/// appointment the clinic cancelled meanwhile) is answered truthfully as cancelled; one that
+/// is no longer the caller's, or already past, is not touched.
+pub(super) async fn cancel(
+    store: &dyn Store,
+    scope: TenantScope,
+    caller: &Caller,
+    state: &mut DialogueState,
+    ctx: &DialogueContext<'_>,
+    target: &Held,
+    out: &mut Outcome,
+) -> Result<(), StoreError> {
+    let cancellable = own(store, scope, caller, target.id)
+        .await?
+        .filter(|a| (live(a) || a.status == AppointmentStatus::Cancelled) && a.starts_at > ctx.now);
+    if cancellable.is_none() {
+        out.messages.extend(dialogue::not_changed(state, ctx));
+        return Ok(());
+    }
+    match store
+        .cancel_appointment(scope, target.id, Actor::Agent)
+        .await
+    {
+        Ok(a) if a.status == AppointmentStatus::Cancelled => {
+            out.messages
+                .extend(dialogue::cancelled(state, &held(&a), ctx));
+        }
+        Ok(_) | Err(StoreError::NotFound) => {
+            out.messages.extend(dialogue::not_changed(state, ctx));
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+/// Moves the caller's appointment in one store transaction. A time taken meanwhile (or no
+/// longer bookable) is searched again; an appointment that is no longer the caller's live one
+/// is left alone.
+pub(super) async fn reschedule(
+    store: &dyn Store,
+    scope: TenantScope,
+    caller: &Caller,
+    state: &mut DialogueState,
+    ctx: &DialogueContext<'_>,
+    ask: &MoveAsk,
+    out: &mut Outcome,
+) -> Result<Option<Step>, StoreError> {
+    let id = ask.appointment.id;
+    let Some(old) = own(store, scope, caller, id).await? else {
+        out.messages.extend(dialogue::not_changed(state, ctx));
+        return Ok(None);
+    };
+    // A retried turn moves once.
+    let key = format!(
+        "{}:move:{id}:{}:{}",
+        caller.conversation,
+        ask.offer.practitioner,
+        ask.offer.start.as_microsecond()
+    );
+    let moved = store
+        .reschedule_appointment(
+            scope,
+            id,
+            ask.offer.start,
+            ask.offer.practitioner,
+            Actor::Agent,
+            &key,
+        )
+        .await;
+    match moved {
+        Ok(new) => {
+            out.messages
+                .extend(dialogue::rescheduled(state, &held(&old), &held(&new), ctx));
+            out.booked = Some(new.id);
+            Ok(None)
+        }
+        Err(StoreError::Conflict(_) | StoreError::Invalid(_) | StoreError::NotFound) => {
+            let still = own(store, scope, caller, id).await?;
+            if still.as_ref().is_some_and(live) {
+                let (sorry, again) = dialogue::taken(state, ctx);
+                out.messages.push(sorry);
+                Ok(again.map(Step::FindSlots))
+            } else {
+                out.messages.extend(dialogue::not_changed(state, ctx));
+                Ok(None)
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
