@@ -9,7 +9,9 @@ mod changes;
 use frontdesk_agent::dialogue::{self, DialogueContext, Offer, SEARCH_DAYS, SlotAsk, Step};
 use frontdesk_agent::{ClinicKnowledge, DialogueState};
 use frontdesk_domain::{AppointmentId, ConversationId, E164Phone, PatientId};
-use frontdesk_store::{Actor, NewAppointment, SlotSearch, Store, StoreError, TenantScope};
+use frontdesk_store::{
+    Actor, CodeCheck, NewAppointment, SlotSearch, Store, StoreError, TenantScope,
+};
 
 /// Who is speaking in this turn, and what the channel proves about them.
 #[derive(Debug, Clone, Copy)]
@@ -19,10 +21,17 @@ pub struct Caller {
     pub patient: PatientId,
     /// Web chat: a phone number is asked for when booking.
     pub needs_phone: bool,
-    /// SMS, WhatsApp, voice: the patient was found by the sender's phone, so their own
-    /// appointments may be looked up and changed. Never true for web chat.
-    pub identity_verified: bool,
+    /// Whose appointments the caller may see and change. SMS, WhatsApp, voice: the
+    /// conversation's patient, found by the sender's phone. Web chat: the patient whose phone
+    /// the visitor proved with a texted code (while that proof lasts), otherwise nobody.
+    pub verified: Option<PatientId>,
+    /// Web chat with an SMS provider connected: the visitor can be sent a code.
+    pub can_verify: bool,
 }
+
+/// How long a texted code can be used, and how long the proof lasts once it is.
+pub const CODE_TTL: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
+pub const VERIFIED_FOR: jiff::SignedDuration = jiff::SignedDuration::from_mins(30);
 
 /// Shortest notice for a booking made in conversation.
 const MIN_NOTICE: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
@@ -112,14 +121,16 @@ pub async fn run(
     first: Step,
 ) -> Result<Outcome, StoreError> {
     let (conversation, patient) = (caller.conversation, caller.patient);
+    // A code confirmed in this turn verifies the caller for the steps after it.
+    let mut caller = *caller;
     let tz = knowledge.profile.time_zone()?;
-    let ctx = DialogueContext {
+    let mut ctx = DialogueContext {
         clinic: knowledge,
         tz: &tz,
         now,
         needs_phone: caller.needs_phone,
-        identity_verified: caller.identity_verified,
-        can_verify: false,
+        identity_verified: caller.verified.is_some(),
+        can_verify: caller.can_verify,
     };
     let mut out = Outcome::default();
     let mut next = Some(first);
@@ -178,20 +189,59 @@ pub async fn run(
                 }
             }
             Step::FindAppointments => {
-                next = changes::find(store, scope, caller, state, &ctx, &mut out).await?;
+                next = changes::find(store, scope, &caller, state, &ctx, &mut out).await?;
             }
             Step::Cancel(held) => {
-                changes::cancel(store, scope, caller, state, &ctx, &held, &mut out).await?;
+                changes::cancel(store, scope, &caller, state, &ctx, &held, &mut out).await?;
             }
-            // Web chat codes need the store's verification support (sending through the
-            // outbox), which is not there yet: turn.rs never offers codes (`can_verify` is
-            // false), and a stray request is answered the plain way, claiming nothing.
-            Step::SendCode(_) | Step::CheckCode(_) => {
-                out.messages.extend(dialogue::code_not_sent(state, &ctx));
+            Step::SendCode(phone) => {
+                let sent = if caller.can_verify {
+                    store
+                        .send_verification_code(
+                            scope,
+                            conversation,
+                            &phone,
+                            CODE_TTL,
+                            &knowledge.profile.name,
+                        )
+                        .await
+                } else {
+                    Err(StoreError::NotFound)
+                };
+                match sent {
+                    Ok(()) => out.messages.extend(dialogue::code_sent(state)),
+                    // Not web chat, no SMS provider, or too many codes: the plain way.
+                    Err(
+                        StoreError::Invalid(_) | StoreError::NotFound | StoreError::Conflict(_),
+                    ) => {
+                        out.messages.extend(dialogue::code_not_sent(state, &ctx));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Step::CheckCode(code) => {
+                match store
+                    .confirm_verification_code(scope, conversation, code.as_str(), VERIFIED_FOR)
+                    .await?
+                {
+                    CodeCheck::Verified(owner) => {
+                        caller.verified = Some(owner);
+                        ctx.identity_verified = true;
+                        next = Some(dialogue::verified(state));
+                    }
+                    CodeCheck::Wrong { .. } => {
+                        out.messages
+                            .extend(dialogue::code_refused(state, true, &ctx));
+                    }
+                    CodeCheck::ExpiredOrLocked => {
+                        out.messages
+                            .extend(dialogue::code_refused(state, false, &ctx));
+                    }
+                }
             }
             Step::Reschedule(ask) => {
                 next =
-                    changes::reschedule(store, scope, caller, state, &ctx, &ask, &mut out).await?;
+                    changes::reschedule(store, scope, &caller, state, &ctx, &ask, &mut out).await?;
             }
         }
     }

@@ -361,7 +361,8 @@ async fn demo_cmd(data_dir: &Path, port: u16) -> anyhow::Result<()> {
         demo::channels::whatsapp_curl(&base)
     );
     println!(
-        "Replies go to a stand-in provider and are written to {}",
+        "Replies (and the codes web chat texts to verify a visitor's phone) go to a stand-in \
+         provider and are written to {}",
         dev_outbox.display()
     );
     println!(

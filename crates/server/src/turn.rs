@@ -134,12 +134,18 @@ pub async fn answer(
     let needs_phone = conv.channel == Channel::Webchat;
     // SMS and WhatsApp conversations belong to the patient found by the sender's phone when
     // the message arrived (and voice, by the caller id): the caller is who the patient record
-    // says. Web chat and the terminal chat are anonymous.
-    let identity_verified = patient == conv.patient_id
-        && matches!(
-            conv.channel,
-            Channel::Whatsapp | Channel::Sms | Channel::Voice
-        );
+    // says. Web chat and the terminal chat are anonymous, unless the visitor proved a phone
+    // with a texted code (web chat only, where the clinic can send SMS).
+    let verified = match conv.channel {
+        Channel::Whatsapp | Channel::Sms | Channel::Voice => {
+            (patient == conv.patient_id).then_some(patient)
+        }
+        Channel::Webchat => conv.verified_patient,
+        Channel::Cli => None,
+    };
+    let identity_verified = verified.is_some();
+    let can_verify =
+        conv.channel == Channel::Webchat && !identity_verified && store.sends_codes(scope).await?;
     // A state that no longer parses (an older format) starts the dialogue afresh.
     let mut state: frontdesk_agent::DialogueState = conv
         .dialogue_state
@@ -153,8 +159,7 @@ pub async fn answer(
             first_contact,
             needs_phone,
             identity_verified,
-            // Web chat verification by a texted code waits for the store's support.
-            can_verify: false,
+            can_verify,
         },
         text,
         &mut state,
@@ -165,7 +170,8 @@ pub async fn answer(
             conversation,
             patient,
             needs_phone,
-            identity_verified,
+            verified,
+            can_verify,
         };
         let done =
             crate::booking::run(store, scope, &caller, &knowledge, &mut state, now, step).await?;

@@ -247,6 +247,26 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
 }
 
+/// How a one-time code check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeCheck {
+    /// The visitor is this patient (the one with the phone the code went to).
+    Verified(PatientId),
+    Wrong {
+        attempts_left: u8,
+    },
+    /// No pending code: never sent, expired, or locked after too many wrong tries.
+    ExpiredOrLocked,
+}
+
+/// Codes a web chat conversation may ask for per hour, and a phone may receive per day.
+pub const CODES_PER_CONVERSATION_PER_HOUR: i64 = 3;
+pub const CODES_PER_PHONE_PER_DAY: i64 = 5;
+/// Codes a clinic sends per hour in all: bounds what a script trying many numbers can cost.
+pub const CODES_PER_CLINIC_PER_HOUR: i64 = 60;
+/// Wrong tries before a code is withdrawn.
+pub const CODE_ATTEMPTS: i32 = 5;
+
 /// The `notify_staff` job: email the staff about this notification.
 pub const NOTIFY_STAFF_JOB: &str = "notify_staff";
 

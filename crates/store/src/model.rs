@@ -154,6 +154,9 @@ pub struct Conversation {
     pub summary: Option<ConversationSummary>,
     /// The receptionist's dialogue state (JSON), opened with the patient's key.
     pub dialogue_state: Option<String>,
+    /// Web chat: the patient this visitor proved to be by a one-time code, while that lasts.
+    /// (On WhatsApp and SMS the conversation's own patient is the verified sender.)
+    pub verified_patient: Option<PatientId>,
 }
 
 /// A conversation's short structured summary for the staff, stored sealed with the patient's

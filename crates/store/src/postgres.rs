@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "channels",
         include_str!("../migrations/postgres/0002_channels.sql"),
     ),
+    (
+        3,
+        "verification",
+        include_str!("../migrations/postgres/0003_verification.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "channels",
         include_str!("../migrations/sqlite/0002_channels.sql"),
     ),
+    (
+        3,
+        "verification",
+        include_str!("../migrations/sqlite/0003_verification.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

@@ -266,6 +266,40 @@ pub trait ChannelStore {
     ) -> Result<bool>;
 }
 
+/// Web chat visitors proving who they are with a one-time code sent to their phone by SMS.
+#[async_trait]
+pub trait VerificationStore {
+    /// Whether the clinic can text codes (an SMS provider is connected). Web chat offers
+    /// verification only then.
+    async fn sends_codes(&self, scope: TenantScope) -> Result<bool>;
+    /// One transaction: a random 6-digit code (only its HMAC kept, with the phone sealed and
+    /// blind-indexed; any earlier pending code of the conversation replaced), the SMS that
+    /// carries it written to the outbox in the phone owner's SMS conversation (patient found
+    /// by phone or created), and an audit entry without phone or code. The answer is the
+    /// same whether or not the phone belongs to a known patient. Not a web chat
+    /// conversation: `Invalid`. No SMS provider connected: `NotFound`. More than
+    /// [`CODES_PER_CONVERSATION_PER_HOUR`], [`CODES_PER_PHONE_PER_DAY`] or
+    /// [`CODES_PER_CLINIC_PER_HOUR`]: `Conflict`.
+    async fn send_verification_code(
+        &self,
+        scope: TenantScope,
+        conversation: ConversationId,
+        phone: &E164Phone,
+        ttl: SignedDuration,
+        clinic_name: &str,
+    ) -> Result<()>;
+    /// Checks a code (constant time). Right: the conversation is verified as the phone's
+    /// patient for `valid_for`, the code is withdrawn, audited. Wrong: one try fewer; the
+    /// last wrong try withdraws the code.
+    async fn confirm_verification_code(
+        &self,
+        scope: TenantScope,
+        conversation: ConversationId,
+        code: &str,
+        valid_for: SignedDuration,
+    ) -> Result<CodeCheck>;
+}
+
 /// Staff alerts and who receives them.
 #[async_trait]
 pub trait NotificationStore {
@@ -338,6 +372,7 @@ pub trait Store:
     + ChannelStore
     + QueueStore
     + NotificationStore
+    + VerificationStore
     + Health
     + Send
     + Sync
@@ -355,6 +390,7 @@ impl<T> Store for T where
         + ChannelStore
         + QueueStore
         + NotificationStore
+        + VerificationStore
         + Health
         + Send
         + Sync

@@ -32,11 +32,11 @@ async fn own(
     caller: &Caller,
     id: frontdesk_domain::AppointmentId,
 ) -> Result<Option<Appointment>, StoreError> {
-    if !caller.identity_verified {
+    let Some(owner) = caller.verified else {
         return Ok(None);
-    }
+    };
     match store.appointment(scope, id).await {
-        Ok(a) if a.patient_id == caller.patient => Ok(Some(a)),
+        Ok(a) if a.patient_id == owner => Ok(Some(a)),
         Ok(_) | Err(StoreError::NotFound) => Ok(None),
         Err(e) => Err(e),
     }
@@ -51,14 +51,12 @@ pub(super) async fn find(
     ctx: &DialogueContext<'_>,
     out: &mut Outcome,
 ) -> Result<Option<Step>, StoreError> {
-    if !caller.identity_verified {
+    let Some(owner) = caller.verified else {
         state.change = None;
         out.messages.push(dialogue::verification_needed(ctx));
         return Ok(None);
-    }
-    let list = store
-        .patient_appointments(scope, caller.patient, ctx.now)
-        .await?;
+    };
+    let list = store.patient_appointments(scope, owner, ctx.now).await?;
     // Only what can still be changed: live, and not yet started.
     let list: Vec<Held> = list
         .iter()

@@ -68,41 +68,16 @@ impl TestApp {
 
     /// Starts a web chat and returns (token, conversation id).
     pub async fn start_chat(&self, slug: &str) -> (String, String) {
-        let r = self
-            .client
-            .post(self.url(&format!("/v1/webchat/{slug}/sessions")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        let v: serde_json::Value = r.json().await.unwrap();
-        (
-            v["token"].as_str().unwrap().to_owned(),
-            v["conversation_id"].as_str().unwrap().to_owned(),
-        )
+        start_webchat(&self.client, &self.url(""), slug).await
     }
 
     pub async fn say(&self, slug: &str, token: &str, text: &str) -> reqwest::Response {
-        self.client
-            .post(self.url(&format!("/v1/webchat/{slug}/messages")))
-            .bearer_auth(token)
-            .json(&serde_json::json!({ "text": text }))
-            .send()
-            .await
-            .unwrap()
+        say_webchat(&self.client, &self.url(""), slug, token, text).await
     }
 
     /// Sends a message that must succeed and returns the reply texts.
     pub async fn ask(&self, slug: &str, token: &str, text: &str) -> Vec<String> {
-        let r = self.say(slug, token, text).await;
-        assert_eq!(r.status(), 200, "{text}");
-        let v: serde_json::Value = r.json().await.unwrap();
-        v["replies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["text"].as_str().unwrap().to_owned())
-            .collect()
+        ask_webchat(&self.client, &self.url(""), slug, token, text).await
     }
 
     pub async fn messages(&self, slug: &str, conversation: &str) -> Vec<Message> {
@@ -165,4 +140,54 @@ macro_rules! both_engines {
             )*
         }
     };
+}
+
+/// Starts a web chat on the server at `base` and returns (token, conversation id).
+pub async fn start_webchat(client: &reqwest::Client, base: &str, slug: &str) -> (String, String) {
+    let r = client
+        .post(format!("{base}/v1/webchat/{slug}/sessions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let v: serde_json::Value = r.json().await.unwrap();
+    (
+        v["token"].as_str().unwrap().to_owned(),
+        v["conversation_id"].as_str().unwrap().to_owned(),
+    )
+}
+
+pub async fn say_webchat(
+    client: &reqwest::Client,
+    base: &str,
+    slug: &str,
+    token: &str,
+    text: &str,
+) -> reqwest::Response {
+    client
+        .post(format!("{base}/v1/webchat/{slug}/messages"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "text": text }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Sends a web chat message that must succeed and returns the reply texts.
+pub async fn ask_webchat(
+    client: &reqwest::Client,
+    base: &str,
+    slug: &str,
+    token: &str,
+    text: &str,
+) -> Vec<String> {
+    let r = say_webchat(client, base, slug, token, text).await;
+    assert_eq!(r.status(), 200, "{text}");
+    let v: serde_json::Value = r.json().await.unwrap();
+    v["replies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["text"].as_str().unwrap().to_owned())
+        .collect()
 }

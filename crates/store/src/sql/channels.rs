@@ -199,45 +199,8 @@ macro_rules! impl_channels {
                 let mut tx = self.write_tx(Some(scope)).await?;
                 let keys = self.tenant_keys(&mut tx, tenant).await?;
                 let bidx = keys.index.blind_index("phone", d.from.as_str());
-                let found: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM patients WHERE tenant_id = $1 AND phone_bidx = $2")
-                    .bind(tenant.as_uuid())
-                    .bind(&bidx)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let patient = match found {
-                    Some((id,)) => PatientId::from_uuid(id),
-                    None => {
-                        let new = NewPatient { phone: Some(d.from.clone()), ..NewPatient::default() };
-                        let id = self.insert_patient_tx(&mut tx, tenant, &keys, now, &new).await?;
-                        let ev = AuditEvent::new(Actor::System, "patient.created")
-                            .target("patient", id)
-                            .details(serde_json::json!({ "source": d.channel.as_str() }));
-                        self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
-                        id
-                    }
-                };
-                let open: Option<(Uuid,)> = sqlx::query_as(
-                    "SELECT id FROM conversations WHERE tenant_id = $1 AND patient_id = $2 AND channel = $3 AND status = 'open' \
-                     ORDER BY last_message_at DESC LIMIT 1",
-                )
-                .bind(tenant.as_uuid())
-                .bind(patient.as_uuid())
-                .bind(d.channel.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-                let (conversation, first_contact) = match open {
-                    Some((id,)) => {
-                        let earlier: Option<(i32,)> = sqlx::query_as(
-                            "SELECT 1 FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND direction = 'inbound' LIMIT 1",
-                        )
-                        .bind(tenant.as_uuid())
-                        .bind(id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        (ConversationId::from_uuid(id), earlier.is_none())
-                    }
-                    None => (self.insert_conversation_tx(&mut tx, tenant, patient, d.channel, now).await?, true),
-                };
+                let patient = self.patient_by_phone_tx(&mut tx, tenant, &keys, &d.from, d.channel.as_str(), now).await?;
+                let (conversation, first_contact) = self.open_conversation_tx(&mut tx, tenant, patient, d.channel, now).await?;
                 let (conv, _, _) = self.fetch_conversation_row(&mut tx, tenant, conversation).await?;
                 let key = self.patient_key(&mut tx, &keys, tenant, patient).await?;
                 let inbound = NewMessage { provider_message_id: Some(d.provider_message_id.clone()), ..NewMessage::inbound(d.body.clone()) };

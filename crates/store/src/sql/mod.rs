@@ -15,6 +15,7 @@ pub(crate) mod channels;
 pub(crate) mod conversations;
 pub(crate) mod people;
 pub(crate) mod queue;
+pub(crate) mod verification;
 
 macro_rules! sql_store {
     ($Store:ty, $Db:ty, $engine:literal, $skip_locked:literal) => {
@@ -143,6 +144,7 @@ macro_rules! sql_store {
         $crate::sql::conversations::impl_conversations!($Store);
         $crate::sql::channels::impl_channels!($Store);
         $crate::sql::queue::impl_queue!($Store, $skip_locked);
+        $crate::sql::verification::impl_verification!($Store);
 
         #[async_trait]
         impl AuditStore for $Store {

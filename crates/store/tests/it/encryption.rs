@@ -98,6 +98,31 @@ async fn personal_data_and_message_text_never_reach_storage_in_clear(db: &TestDb
         .record_turn(a, conv, &turn(delivered(message, "wamid.enc"), &[reply]))
         .await
         .unwrap();
+    // A web chat code texted to another number: the number is sealed, the text encrypted.
+    store
+        .set_channel_account(
+            a,
+            Provider::Twilio,
+            "+6495550100",
+            &serde_json::json!({}),
+            &ChannelSecrets::new().with("auth_token", "t"),
+        )
+        .await
+        .unwrap();
+    let web = store
+        .start_webchat(&slug("alpha-clinic"), jiff::SignedDuration::from_mins(30))
+        .await
+        .unwrap();
+    store
+        .send_verification_code(
+            a,
+            web.conversation_id,
+            &phone("+64 21 555 8123"),
+            jiff::SignedDuration::from_mins(10),
+            "Clinic Quetzal-5151",
+        )
+        .await
+        .unwrap();
     // FAQ text is clinic information, stored in clear by design: it proves the scan sees data.
     let canary = "Canary answer quokka-7781";
     store.add_faq(a, "Canary question?", canary).await.unwrap();
@@ -122,6 +147,8 @@ async fn personal_data_and_message_text_never_reach_storage_in_clear(db: &TestDb
         reply,
         staff_name,
         staff_email,
+        "+64215558123",
+        "Clinic Quetzal-5151",
     ] {
         assert!(
             !contains(&dump, secret.as_bytes()),

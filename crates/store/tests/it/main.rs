@@ -102,3 +102,4 @@ mod reschedule;
 mod rls;
 mod rls_support;
 mod summary;
+mod verification;

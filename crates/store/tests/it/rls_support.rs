@@ -11,6 +11,7 @@ use uuid::Uuid;
 const PG_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_channels.sql"),
+    include_str!("../../migrations/postgres/0003_verification.sql"),
 ];
 
 /// Tables with a `tenant_id` column that are routing directories, deliberately without
@@ -171,6 +172,27 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
                 &phone,
                 frontdesk_store::ConsentChange::OptOut,
                 "test",
+            )
+            .await
+            .unwrap();
+        // A pending web chat code (phone_verifications, verification_sends).
+        store
+            .set_channel_account(
+                s.scope,
+                frontdesk_store::Provider::Twilio,
+                &format!("tw-{}", s.scope.tenant_id()),
+                &serde_json::json!({ "account_sid": "AC1" }),
+                &frontdesk_store::ChannelSecrets::new().with("auth_token", "t"),
+            )
+            .await
+            .unwrap();
+        store
+            .send_verification_code(
+                s.scope,
+                s.webchat_conversation,
+                &phone,
+                jiff::SignedDuration::from_mins(10),
+                "Clinic",
             )
             .await
             .unwrap();
