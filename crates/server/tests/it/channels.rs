@@ -192,12 +192,41 @@ impl ChannelApp {
 
     /// Runs worker passes until both queues are idle.
     async fn drain(&self) {
+        self.drain_with(&self.worker).await;
+    }
+
+    async fn drain_with(&self, worker: &Worker) {
         for _ in 0..20 {
-            if self.worker.run_once().await.unwrap() == 0 {
+            if worker.run_once().await.unwrap() == 0 {
                 return;
             }
         }
         panic!("the worker never went idle");
+    }
+
+    /// A second worker on the same store and fakes, whose provider calls give up after
+    /// `timeout`.
+    fn worker_with_timeout(&self, timeout: Duration) -> Worker {
+        let base = self.fake.uri();
+        let providers = Providers {
+            whatsapp: GraphClient::with_base_url(&base, timeout).unwrap(),
+            twilio: TwilioClient::with_base_url(&base, timeout).unwrap(),
+            africastalking: AfricasTalkingClient::with_base_url(&base, timeout).unwrap(),
+            public_base: None,
+        };
+        let mailer = Mailer::smtp(
+            &format!("smtp://127.0.0.1:{}", self.smtp.port),
+            "frontdesk <alerts@frontdesk.invalid>",
+        )
+        .unwrap();
+        Worker::new(
+            self.store.clone(),
+            self.clock.clone(),
+            providers,
+            mailer,
+            Arc::new(tokio::sync::Notify::new()),
+            1000,
+        )
     }
 
     async fn finish(mut self) {
@@ -376,6 +405,7 @@ macro_rules! channel_tests {
 }
 
 mod sms;
+mod verify;
 
 channel_tests!(
     whatsapp_handshake_echoes_the_challenge_only_for_the_right_token,
@@ -384,6 +414,7 @@ channel_tests!(
     twilio_sms_is_verified_answered_and_stop_opts_the_number_out,
     a_crash_between_ack_and_reply_loses_nothing_and_replies_once,
     a_ten_minute_provider_outage_loses_and_duplicates_nothing,
+    a_provider_that_times_out_for_ten_minutes_loses_and_duplicates_nothing,
     an_emergency_on_whatsapp_emails_the_staff_without_patient_details,
     two_first_messages_answered_later_carry_the_privacy_notice_once,
 );
@@ -647,15 +678,33 @@ async fn a_crash_between_ack_and_reply_loses_nothing_and_replies_once(app: Chann
 }
 
 async fn a_ten_minute_provider_outage_loses_and_duplicates_nothing(app: ChannelApp) {
-    // The Graph API answers 500 for ten minutes of clock time, then recovers.
+    let worker = app.worker_with_timeout(Duration::from_secs(2));
+    provider_outage(app, &worker, None).await;
+}
+
+async fn a_provider_that_times_out_for_ten_minutes_loses_and_duplicates_nothing(app: ChannelApp) {
+    // The provider holds every request past the client's timeout, processing none of them
+    // (a hung upstream); each attempt ends as a "timeout" on our side.
+    let worker = app.worker_with_timeout(Duration::from_millis(200));
+    provider_outage(app, &worker, Some(Duration::from_millis(700))).await;
+}
+
+/// The Graph API fails for ten minutes of clock time (500, or no answer in time when `hang`
+/// is given), then recovers: every message is delivered, each exactly once.
+async fn provider_outage(app: ChannelApp, worker: &Worker, hang: Option<Duration>) {
     let down = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let flag = down.clone();
     Mock::given(method("POST"))
         .and(path(graph_path()))
         .respond_with(move |_: &Request| {
             if flag.load(std::sync::atomic::Ordering::SeqCst) {
-                ResponseTemplate::new(500)
-                    .set_body_json(serde_json::json!({ "error": { "code": 1, "message": "down" } }))
+                let failed = ResponseTemplate::new(500).set_body_json(
+                    serde_json::json!({ "error": { "code": 1, "message": "down" } }),
+                );
+                match hang {
+                    Some(delay) => failed.set_delay(delay),
+                    None => failed,
+                }
             } else {
                 graph_ok("wamid.after")
             }
@@ -677,7 +726,7 @@ async fn a_ten_minute_provider_outage_loses_and_duplicates_nothing(app: ChannelA
     }
     let started = app.clock.now();
     while app.clock.now().duration_since(started) < SignedDuration::from_mins(10) {
-        app.drain().await;
+        app.drain_with(worker).await;
         app.clock.advance(SignedDuration::from_secs(15));
     }
     let scope = app.scope(NAIROBI).await;
@@ -690,7 +739,7 @@ async fn a_ten_minute_provider_outage_loses_and_duplicates_nothing(app: ChannelA
     down.store(false, std::sync::atomic::Ordering::SeqCst);
     for _ in 0..40 {
         app.clock.advance(SignedDuration::from_secs(15));
-        app.drain().await;
+        app.drain_with(worker).await;
     }
     let after = app.store.outbox_entries(scope, 100).await.unwrap();
     assert!(after.iter().all(|o| o.status == "sent"), "{after:?}");
