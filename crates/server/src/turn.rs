@@ -24,7 +24,10 @@ pub async fn clinic_knowledge(
     store: &dyn Store,
     scope: TenantScope,
 ) -> Result<ClinicKnowledge, StoreError> {
-    let catalog = store.clinic_catalog(scope).await?;
+    Ok(knowledge_of(store.clinic_catalog(scope).await?))
+}
+
+fn knowledge_of(catalog: frontdesk_store::ClinicCatalog) -> ClinicKnowledge {
     let services = catalog
         .services
         .into_iter()
@@ -66,13 +69,7 @@ pub async fn clinic_knowledge(
             Err(e) => tracing::warn!(rule = %r.id, error = %e, "clinic red-flag rule skipped"),
         }
     }
-    Ok(ClinicKnowledge::new(
-        catalog.clinic.profile,
-        services,
-        practitioners,
-        faqs,
-        rules,
-    ))
+    ClinicKnowledge::new(catalog.clinic.profile, services, practitioners, faqs, rules)
 }
 
 fn escalation(alert: Alert, triage: &frontdesk_agent::Triage) -> Escalation {
@@ -123,7 +120,9 @@ pub async fn answer(
     text: &str,
     stored: Option<StoredMessage>,
 ) -> Result<Vec<String>, StoreError> {
-    let knowledge = clinic_knowledge(store, scope).await?;
+    let catalog = store.clinic_catalog(scope).await?;
+    let sends_codes = catalog.sends_codes;
+    let knowledge = knowledge_of(catalog);
     let conv = store.conversation(scope, conversation).await?;
     // A conversation whose last message time is still its creation time has no messages yet.
     let first_contact = match &stored {
@@ -144,8 +143,8 @@ pub async fn answer(
         Channel::Cli => None,
     };
     let identity_verified = verified.is_some();
-    let can_verify =
-        conv.channel == Channel::Webchat && !identity_verified && store.sends_codes(scope).await?;
+    // Read with the catalogue: no extra round trip on the hot path.
+    let can_verify = conv.channel == Channel::Webchat && !identity_verified && sends_codes;
     // A state that no longer parses (an older format) starts the dialogue afresh.
     let mut state: frontdesk_agent::DialogueState = conv
         .dialogue_state

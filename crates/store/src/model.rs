@@ -534,6 +534,8 @@ pub struct ClinicCatalog {
     pub practitioners: Vec<Practitioner>,
     pub faqs: Vec<Faq>,
     pub red_flag_rules: Vec<RedFlagRule>,
+    /// An SMS provider is connected, so web chat visitors can be sent a one-time code.
+    pub sends_codes: bool,
 }
 
 #[cfg(test)]

@@ -269,9 +269,6 @@ pub trait ChannelStore {
 /// Web chat visitors proving who they are with a one-time code sent to their phone by SMS.
 #[async_trait]
 pub trait VerificationStore {
-    /// Whether the clinic can text codes (an SMS provider is connected). Web chat offers
-    /// verification only then.
-    async fn sends_codes(&self, scope: TenantScope) -> Result<bool>;
     /// One transaction: a random 6-digit code (only its HMAC kept, with the phone sealed and
     /// blind-indexed; any earlier pending code of the conversation replaced), the SMS that
     /// carries it written to the outbox in the phone owner's SMS conversation (patient found

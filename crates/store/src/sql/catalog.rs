@@ -212,6 +212,7 @@ macro_rules! impl_catalog {
                     practitioners: self.practitioners_tx(&mut tx, scope).await?,
                     faqs: self.faqs_tx(&mut tx, scope).await?,
                     red_flag_rules: self.red_flag_rules_tx(&mut tx, scope).await?,
+                    sends_codes: self.sms_account_tx(&mut tx, scope.tenant_id()).await?,
                 };
                 tx.commit().await?;
                 Ok(catalog)

@@ -5,7 +5,8 @@
 macro_rules! impl_verification {
     ($Store:ty) => {
         impl $Store {
-            async fn sms_account_tx(&self, tx: &mut Tx, tenant: TenantId) -> Result<bool> {
+            /// An SMS provider is connected (codes can be texted); read with the catalogue.
+            pub(crate) async fn sms_account_tx(&self, tx: &mut Tx, tenant: TenantId) -> Result<bool> {
                 let sms: Option<(i32,)> = sqlx::query_as(
                     "SELECT 1 FROM channel_accounts WHERE tenant_id = $1 AND provider IN ('twilio', 'africastalking') LIMIT 1",
                 )
@@ -63,13 +64,6 @@ macro_rules! impl_verification {
 
         #[async_trait]
         impl VerificationStore for $Store {
-            async fn sends_codes(&self, scope: TenantScope) -> Result<bool> {
-                let mut tx = self.read_tx(Some(scope)).await?;
-                let found = self.sms_account_tx(&mut tx, scope.tenant_id()).await?;
-                tx.commit().await?;
-                Ok(found)
-            }
-
             async fn send_verification_code(
                 &self,
                 scope: TenantScope,

@@ -103,7 +103,7 @@ async fn a_texted_code_verifies_the_visitor_as_the_phones_patient_once(db: &Test
     let a = seed(&*store, "clinic-a", "alpha", "+64 21 555 0101").await;
     let web = a.webchat_conversation;
     // No SMS provider: no codes.
-    assert!(!store.sends_codes(a.scope).await.unwrap());
+    assert!(!store.clinic_catalog(a.scope).await.unwrap().sends_codes);
     assert_err!(
         store
             .send_verification_code(a.scope, web, &a.phone, TTL, "Clinic alpha")
@@ -111,7 +111,7 @@ async fn a_texted_code_verifies_the_visitor_as_the_phones_patient_once(db: &Test
         StoreError::NotFound
     );
     connect_twilio(&*store, a.scope, "+6495550100").await;
-    assert!(store.sends_codes(a.scope).await.unwrap());
+    assert!(store.clinic_catalog(a.scope).await.unwrap().sends_codes);
     send_code(&*store, a.scope, web, &a.phone).await;
     let sms = texted(&*store).await;
     assert_eq!(sms.channel, Channel::Sms);
