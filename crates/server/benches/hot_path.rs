@@ -31,6 +31,9 @@ const WEBHOOK_SENDERS: usize = 16;
 const MESSAGES_PER_SENDER: usize = 25;
 const PNID: &str = "100200300";
 const APP_SECRET: &str = "bench_app_secret";
+const VOICE_TURNS: usize = 300;
+const TWILIO_NUMBER: &str = "+6495550199";
+const TWILIO_TOKEN: &str = "bench_auth_token";
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -205,29 +208,44 @@ fn signed_whatsapp(id: &str, from: &str, text: &str) -> (String, String) {
     (body, format!("sha256={hex}"))
 }
 
+/// The demo clinics, with `slug` connected to a provider.
+async fn seeded_with_channel(
+    db: &TestDb,
+    slug: &str,
+    provider: frontdesk_store::Provider,
+    address: &str,
+    config: serde_json::Value,
+    secrets: frontdesk_store::ChannelSecrets,
+) -> Arc<dyn frontdesk_store::Store> {
+    let store = db.open_default().await.unwrap();
+    demo::seed(store.as_ref()).await.unwrap();
+    let scope = store
+        .operator_scope(&frontdesk_domain::TenantSlug::parse(slug).unwrap())
+        .await
+        .unwrap();
+    store
+        .set_channel_account(scope, provider, address, &config, &secrets)
+        .await
+        .unwrap();
+    store
+}
+
 async fn webhook_bench(label: &str, db: TestDb) {
     use frontdesk_server::channels::{AfricasTalkingClient, GraphClient, TwilioClient};
     use frontdesk_server::{http::ChannelHub, mailer::Mailer, worker};
     use wiremock::{Mock, MockServer, Request, ResponseTemplate, matchers::method};
-    let store = db.open_default().await.unwrap();
-    demo::seed(store.as_ref()).await.unwrap();
-    let scope = store
-        .operator_scope(&frontdesk_domain::TenantSlug::parse("nairobi-family").unwrap())
-        .await
-        .unwrap();
     let secrets = frontdesk_store::ChannelSecrets::new()
         .with("app_secret", APP_SECRET)
         .with("access_token", "bench");
-    store
-        .set_channel_account(
-            scope,
-            frontdesk_store::Provider::Whatsapp,
-            PNID,
-            &serde_json::json!({}),
-            &secrets,
-        )
-        .await
-        .unwrap();
+    let store = seeded_with_channel(
+        &db,
+        "nairobi-family",
+        frontdesk_store::Provider::Whatsapp,
+        PNID,
+        serde_json::json!({}),
+        secrets,
+    )
+    .await;
     // The fake Graph API reports each send's arrival time.
     let fake = MockServer::start().await;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
@@ -353,6 +371,106 @@ async fn webhook_bench(label: &str, db: TestDb) {
     db.cleanup().await;
 }
 
+/// `X-Twilio-Signature` as Twilio computes it: base64 HMAC-SHA1 of the URL and the sorted
+/// parameters.
+fn twilio_signature(url: &str, params: &[(&str, &str)]) -> String {
+    use base64::Engine as _;
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut sorted = params.to_vec();
+    sorted.sort_unstable();
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(TWILIO_TOKEN.as_bytes()).unwrap();
+    mac.update(url.as_bytes());
+    for (k, v) in sorted {
+        mac.update(k.as_bytes());
+        mac.update(v.as_bytes());
+    }
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// A phone call's speech turns over HTTP: Twilio's signed webhook in, TwiML out (Twilio waits
+/// at most 15 s; #5 targets < 20 ms of our own time).
+async fn voice_bench(label: &str, db: TestDb) {
+    let store = seeded_with_channel(
+        &db,
+        "harbour-physio",
+        frontdesk_store::Provider::Twilio,
+        TWILIO_NUMBER,
+        serde_json::json!({ "account_sid": "AC1" }),
+        frontdesk_store::ChannelSecrets::new().with("auth_token", TWILIO_TOKEN),
+    )
+    .await;
+    let state = AppState {
+        store,
+        clock: Arc::new(SystemClock),
+        webchat_ttl: jiff::SignedDuration::from_hours(1),
+        metrics: None,
+        channels: Arc::new(frontdesk_server::http::ChannelHub::default()),
+    };
+    let app = Application::build(state, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run(std::future::pending()));
+    let client = reqwest::Client::new();
+    let post = |path: &str, params: Vec<(&str, &str)>| {
+        let url = format!("{base}{path}");
+        let sig = twilio_signature(&url, &params);
+        let req = client
+            .post(url)
+            .header("x-twilio-signature", sig)
+            .form(&params);
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            let xml = r.text().await.unwrap();
+            assert!(xml.contains("<Say>"), "{xml}");
+        }
+    };
+    let call = |sid: &'static str| {
+        vec![
+            ("CallSid", sid),
+            ("From", "+64215550123"),
+            ("To", TWILIO_NUMBER),
+            ("CallStatus", "in-progress"),
+        ]
+    };
+    let mut start = Vec::new();
+    let mut turns = Vec::new();
+    let questions = [
+        "what are your opening hours",
+        "where are you",
+        "how much is a sports massage",
+        "do you have parking",
+    ];
+    for i in 0..VOICE_TURNS {
+        let sid: &'static str = Box::leak(format!("CA{i:06}").into_boxed_str());
+        if i % 10 == 0 {
+            let t = Instant::now();
+            post("/webhooks/twilio/voice", call(sid)).await;
+            start.push(t.elapsed());
+        }
+        let mut p = call(sid);
+        p.push(("SpeechResult", questions[i % questions.len()]));
+        let t = Instant::now();
+        post("/webhooks/twilio/voice?turn=1&misses=0", p).await;
+        turns.push(t.elapsed());
+    }
+    start.sort();
+    turns.sort();
+    println!(
+        "{label:<8} voice: call answered (greeting) : p50 {:?}  p99 {:?}  ({} calls)",
+        percentile(&start, 0.50),
+        percentile(&start, 0.99),
+        start.len(),
+    );
+    println!(
+        "{label:<8} voice: speech turn → TwiML      : p50 {:?}  p99 {:?}  ({VOICE_TURNS} turns)",
+        percentile(&turns, 0.50),
+        percentile(&turns, 0.99),
+    );
+    db.cleanup().await;
+}
+
 fn main() {
     println!(
         "frontdesk hot path — {} cores",
@@ -364,8 +482,19 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    // `FRONTDESK_BENCH=webhook` runs only the webhook part.
-    let only_webhook = std::env::var("FRONTDESK_BENCH").is_ok_and(|v| v == "webhook");
+    // `FRONTDESK_BENCH=webhook` (or `voice`) runs only that part.
+    let only = std::env::var("FRONTDESK_BENCH").unwrap_or_default();
+    let only_webhook = only == "webhook";
+    if only == "voice" {
+        rt.block_on(async {
+            voice_bench("sqlite", TestDb::sqlite().await.unwrap()).await;
+            match TestDb::postgres().await.unwrap() {
+                Some(db) => voice_bench("postgres", db).await,
+                None => println!("postgres : skipped (no PostgreSQL at FRONTDESK_TEST_PG_URL)"),
+            }
+        });
+        return;
+    }
     if !only_webhook {
         agent_alone(&rt);
     }
@@ -381,6 +510,12 @@ fn main() {
         match TestDb::postgres().await.unwrap() {
             Some(db) => webhook_bench("postgres", db).await,
             None => println!("postgres : skipped (no PostgreSQL at FRONTDESK_TEST_PG_URL)"),
+        }
+        if !only_webhook {
+            voice_bench("sqlite", TestDb::sqlite().await.unwrap()).await;
+            if let Some(db) = TestDb::postgres().await.unwrap() {
+                voice_bench("postgres", db).await;
+            }
         }
     });
 }

@@ -100,7 +100,9 @@ pub async fn handle_patient_message(
     patient: PatientId,
     text: &str,
 ) -> Result<Vec<String>, StoreError> {
-    answer(store, clock, scope, conversation, patient, text, None).await
+    answer(store, clock, scope, conversation, patient, text, None)
+        .await
+        .map(|a| a.messages)
 }
 
 /// A message that was stored on arrival (WhatsApp, SMS) and is answered by a job: the replies
@@ -111,6 +113,14 @@ pub struct StoredMessage {
     pub first_contact: bool,
 }
 
+/// What one answered turn said, and the alert it raised (the phone line dials the clinic's
+/// escalation number on an emergency).
+#[derive(Debug)]
+pub struct Answered {
+    pub messages: Vec<String>,
+    pub alert: Option<Alert>,
+}
+
 pub async fn answer(
     store: &dyn Store,
     clock: &dyn Clock,
@@ -119,15 +129,16 @@ pub async fn answer(
     patient: PatientId,
     text: &str,
     stored: Option<StoredMessage>,
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Answered, StoreError> {
     let catalog = store.clinic_catalog(scope).await?;
     let sends_codes = catalog.sends_codes;
     let knowledge = knowledge_of(catalog);
     let conv = store.conversation(scope, conversation).await?;
     // A conversation whose last message time is still its creation time has no messages yet.
+    // A phone call's greeting (its first message) always states the privacy notice.
     let first_contact = match &stored {
         Some(s) => s.first_contact,
-        None => conv.last_message_at == conv.created_at,
+        None => conv.channel != Channel::Voice && conv.last_message_at == conv.created_at,
     };
     let now = clock.now();
     let needs_phone = conv.channel == Channel::Webchat;
@@ -226,5 +237,36 @@ pub async fn answer(
     if let Some(alert) = reply.alert {
         metrics::counter!("frontdesk_alerts_total", "kind" => alert.as_str()).increment(1);
     }
-    Ok(reply.messages)
+    Ok(Answered {
+        messages: reply.messages,
+        alert: reply.alert,
+    })
+}
+
+/// A caller who said nothing twice: the goodbye is recorded in the call's conversation and the
+/// staff are asked to call back (a silent caller may be unable to speak), in one transaction.
+pub async fn silent_call(
+    store: &dyn Store,
+    scope: TenantScope,
+    conversation: ConversationId,
+    goodbye: &str,
+) -> Result<(), StoreError> {
+    let turn = Turn {
+        inbound: None,
+        job: None,
+        replies: vec![NewMessage::agent_reply(goodbye)],
+        audit: vec![
+            AuditEvent::new(Actor::Agent, "call.silent").target("conversation", conversation),
+        ],
+        escalation: Some(Escalation {
+            urgency: Urgency::Normal,
+            notify: NotificationKind::Handoff,
+            details: json!({ "reason": "silent_call" }),
+        }),
+        summary: None,
+        dialogue_state: None,
+    };
+    store.record_turn(scope, conversation, &turn).await?;
+    metrics::counter!("frontdesk_alerts_total", "kind" => Alert::Handoff.as_str()).increment(1);
+    Ok(())
 }

@@ -289,3 +289,34 @@ impl std::fmt::Debug for StaffContact {
             .finish_non_exhaustive()
     }
 }
+
+/// A phone call: its own voice conversation with the caller's patient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub call_sid: String,
+    pub conversation: ConversationId,
+    pub patient: PatientId,
+    /// `in-progress` until it ended, then Twilio's final status (`completed`, `busy`, ...).
+    pub status: String,
+    pub started_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+    pub duration_secs: Option<i32>,
+}
+
+/// What [`crate::CallStore::start_call`] found or made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallStart {
+    pub call: Call,
+    /// False when the call sid was already known (a retried webhook): nothing was written.
+    pub started: bool,
+}
+
+/// How a call ended, as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallEnd {
+    /// Twilio's final call status: `completed`, `busy`, `failed`, `no-answer`, `canceled`.
+    pub status: String,
+    pub duration_secs: Option<u32>,
+    /// The end-of-call summary written into the conversation (sealed like every message).
+    pub note: String,
+}

@@ -32,6 +32,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "verification",
         include_str!("../migrations/postgres/0003_verification.sql"),
     ),
+    (
+        4,
+        "calls",
+        include_str!("../migrations/postgres/0004_calls.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

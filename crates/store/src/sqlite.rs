@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "verification",
         include_str!("../migrations/sqlite/0003_verification.sql"),
     ),
+    (
+        4,
+        "calls",
+        include_str!("../migrations/sqlite/0004_calls.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

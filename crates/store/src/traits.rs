@@ -297,6 +297,28 @@ pub trait VerificationStore {
     ) -> Result<CodeCheck>;
 }
 
+/// Phone calls (Twilio Voice): each call is its own voice conversation.
+#[async_trait]
+pub trait CallStore {
+    /// One transaction: the patient found by the caller's number (or created), a new voice
+    /// conversation whose first message is `greeting` (what the caller heard first, privacy
+    /// notice included), the call row and an audit entry. A call sid already stored (a
+    /// retried webhook): that call, `started: false`, nothing written.
+    async fn start_call(
+        &self,
+        scope: TenantScope,
+        call_sid: &str,
+        from: &E164Phone,
+        greeting: &str,
+    ) -> Result<CallStart>;
+    /// The call with this sid. Unknown: `NotFound`.
+    async fn call(&self, scope: TenantScope, call_sid: &str) -> Result<Call>;
+    /// One transaction: the call's final status and length, the end-of-call note as a system
+    /// message of its conversation, the conversation closed, an audit entry. Already ended:
+    /// `Ok(false)`, nothing written. Unknown sid: `NotFound`.
+    async fn end_call(&self, scope: TenantScope, call_sid: &str, end: &CallEnd) -> Result<bool>;
+}
+
 /// Staff alerts and who receives them.
 #[async_trait]
 pub trait NotificationStore {
@@ -370,6 +392,7 @@ pub trait Store:
     + QueueStore
     + NotificationStore
     + VerificationStore
+    + CallStore
     + Health
     + Send
     + Sync
@@ -388,6 +411,7 @@ impl<T> Store for T where
         + QueueStore
         + NotificationStore
         + VerificationStore
+        + CallStore
         + Health
         + Send
         + Sync

@@ -14,6 +14,7 @@ pub mod africastalking_client;
 pub mod http;
 pub mod twilio;
 pub mod twilio_client;
+pub mod voice;
 pub mod whatsapp;
 pub mod whatsapp_client;
 

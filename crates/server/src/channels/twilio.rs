@@ -215,11 +215,21 @@ fn delivery_error_retryable(code: u32) -> bool {
 /// through the API), or one `<Message>` with the text XML-escaped. Characters XML 1.0 cannot
 /// carry (control characters other than tab and newlines) are dropped.
 pub fn twiml_message(text: Option<&str>) -> String {
-    const HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
     let Some(text) = text else {
-        return format!("{HEAD}<Response/>");
+        return format!("{TWIML_HEAD}<Response/>");
     };
-    let mut out = format!("{HEAD}<Response><Message>");
+    let mut out = format!("{TWIML_HEAD}<Response><Message>");
+    push_xml_text(&mut out, text);
+    out.push_str("</Message></Response>");
+    out
+}
+
+/// The XML declaration every TwiML document starts with.
+pub(crate) const TWIML_HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
+
+/// Appends `text` escaped for XML text and attribute values (quotes included); characters XML
+/// 1.0 cannot carry are dropped.
+pub(crate) fn push_xml_text(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -232,8 +242,6 @@ pub fn twiml_message(text: Option<&str>) -> String {
             c => out.push(c),
         }
     }
-    out.push_str("</Message></Response>");
-    out
 }
 
 /// Hex SHA-256 of a body, as Twilio puts it in `bodySHA256` (useful to build test URLs).

@@ -4,6 +4,7 @@
 
 pub mod error;
 mod pages;
+mod voice;
 mod webchat;
 pub mod webhooks;
 
@@ -85,6 +86,14 @@ pub fn router(state: AppState) -> Router {
             get(webhooks::whatsapp_verify).post(webhooks::whatsapp_events),
         )
         .route("/webhooks/twilio/sms", post(webhooks::twilio_sms))
+        .route(
+            crate::channels::voice::VOICE_PATH,
+            post(voice::twilio_voice),
+        )
+        .route(
+            "/webhooks/twilio/voice/status",
+            post(voice::twilio_voice_status),
+        )
         .route(
             "/webhooks/africastalking/{address}/{token}",
             post(webhooks::africastalking_sms),

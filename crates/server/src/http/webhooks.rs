@@ -3,6 +3,7 @@
 //! - `GET  /webhooks/whatsapp` — Meta's subscription handshake (403 and no echo on a wrong token).
 //! - `POST /webhooks/whatsapp` — messages and status updates, `X-Hub-Signature-256`.
 //! - `POST /webhooks/twilio/sms` — inbound SMS and status callbacks, `X-Twilio-Signature`.
+//!   (Phone calls use the same check: see `voice.rs`.)
 //! - `POST /webhooks/africastalking/{address}/{token}` — inbound SMS and delivery reports
 //!   (Africa's Talking does not sign callbacks: the per-clinic secret token in the path stands in).
 //!
@@ -30,7 +31,7 @@ use std::collections::HashMap;
 /// Providers' payloads are small; anything bigger is refused unread.
 pub const MAX_WEBHOOK_BYTES: usize = 256 * 1024;
 
-async fn read_body(body: Body) -> Result<Bytes, AppError> {
+pub(super) async fn read_body(body: Body) -> Result<Bytes, AppError> {
     axum::body::to_bytes(body, MAX_WEBHOOK_BYTES)
         .await
         .map_err(|_| {
@@ -50,7 +51,7 @@ fn bad_signature() -> AppError {
     )
 }
 
-fn malformed() -> AppError {
+pub(super) fn malformed() -> AppError {
     AppError::client(
         StatusCode::BAD_REQUEST,
         "malformed_payload",
@@ -160,31 +161,54 @@ pub async fn twilio_sms(
     body: Body,
 ) -> Result<Response, AppError> {
     let raw = read_body(body).await?;
-    let signature = headers
-        .get("x-twilio-signature")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(bad_signature)?;
-    let params: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(&raw).map_err(|_| malformed())?;
     // Our side of the exchange: the Messaging Service if one is used, else our number, which
     // is `To` on an inbound SMS and `From` on a status callback for a message we sent.
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let is_status = param("MessageStatus").is_some() && param("Body").is_none();
-    let to = param("MessagingServiceSid")
-        .or_else(|| {
+    let (account, params) = verified_twilio(&st, &headers, &uri, &raw, |param| {
+        let is_status = param("MessageStatus").is_some() && param("Body").is_none();
+        param("MessagingServiceSid").or_else(|| {
             if is_status {
                 param("From")
             } else {
                 param("To")
             }
         })
-        .ok_or_else(malformed)?;
-    let account = route(&st, Provider::Twilio, &to).await?;
+    })
+    .await?;
+    let event = twilio::parse_inbound(&params).map_err(|_| malformed())?;
+    handle_event(&st, account.verified_scope(), Channel::Sms, event).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/xml")],
+        twilio::twiml_message(None),
+    )
+        .into_response())
+}
+
+/// A form parameter's value, if present.
+pub(super) fn form_param(params: &[(String, String)], name: &str) -> Option<String> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}
+
+/// Reads a Twilio form webhook, routes it to the clinic whose Twilio address `ours` names, and
+/// checks `X-Twilio-Signature` with that clinic's auth token over the public URL Twilio
+/// requested. Nothing is stored before this returns.
+pub(super) async fn verified_twilio(
+    st: &AppState,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    raw: &[u8],
+    ours: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> Option<String>,
+) -> Result<(ChannelAccount, Vec<(String, String)>), AppError> {
+    let signature = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(bad_signature)?;
+    let params: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(raw).map_err(|_| malformed())?;
+    let to = ours(&|name: &str| form_param(&params, name)).ok_or_else(malformed)?;
+    let account = route(st, Provider::Twilio, &to).await?;
     let token = account.secrets.get("auth_token").unwrap_or_default();
     let base = match &st.channels.public_base {
         Some(b) => b.clone(),
@@ -205,13 +229,7 @@ pub async fn twilio_sms(
     {
         return Err(bad_signature());
     }
-    let event = twilio::parse_inbound(&params).map_err(|_| malformed())?;
-    handle_event(&st, account.verified_scope(), Channel::Sms, event).await?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/xml")],
-        twilio::twiml_message(None),
-    )
-        .into_response())
+    Ok((account, params))
 }
 
 pub async fn africastalking_sms(

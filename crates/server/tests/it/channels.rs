@@ -173,7 +173,12 @@ impl ChannelApp {
     }
 
     async fn post_twilio(&self, params: &[(&str, &str)]) -> reqwest::Response {
-        let url = format!("{}/webhooks/twilio/sms", self.base);
+        self.post_twilio_at("/webhooks/twilio/sms", params).await
+    }
+
+    /// A form webhook signed as Twilio signs it: over the full URL (query included).
+    async fn post_twilio_at(&self, path: &str, params: &[(&str, &str)]) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
         let owned: Vec<(String, String)> = params
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -406,6 +411,7 @@ macro_rules! channel_tests {
 
 mod sms;
 mod verify;
+mod voice;
 
 channel_tests!(
     whatsapp_handshake_echoes_the_challenge_only_for_the_right_token,

@@ -10,6 +10,7 @@
 //! PostgreSQL's row-level security is a second, independent wall.
 
 pub(crate) mod appointments;
+pub(crate) mod calls;
 pub(crate) mod catalog;
 pub(crate) mod channels;
 pub(crate) mod conversations;
@@ -145,6 +146,7 @@ macro_rules! sql_store {
         $crate::sql::channels::impl_channels!($Store);
         $crate::sql::queue::impl_queue!($Store, $skip_locked);
         $crate::sql::verification::impl_verification!($Store);
+        $crate::sql::calls::impl_calls!($Store);
 
         #[async_trait]
         impl AuditStore for $Store {

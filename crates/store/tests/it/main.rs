@@ -88,6 +88,7 @@ macro_rules! assert_err {
 }
 
 mod appointments;
+mod calls;
 mod conformance_catalog;
 mod conformance_channels;
 mod conformance_conversations;

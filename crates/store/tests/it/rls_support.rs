@@ -12,6 +12,7 @@ const PG_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_channels.sql"),
     include_str!("../../migrations/postgres/0003_verification.sql"),
+    include_str!("../../migrations/postgres/0004_calls.sql"),
 ];
 
 /// Tables with a `tenant_id` column that are routing directories, deliberately without
@@ -194,6 +195,11 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
                 jiff::SignedDuration::from_mins(10),
                 "Clinic",
             )
+            .await
+            .unwrap();
+        // A phone call (calls).
+        store
+            .start_call(s.scope, "CA0001", &phone, "Hello")
             .await
             .unwrap();
     }
