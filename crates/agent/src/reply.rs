@@ -140,6 +140,9 @@ pub struct TurnContext<'a> {
     /// The server can text a one-time code to verify an anonymous web chat visitor (needs
     /// the clinic's SMS channel and the store's verification support).
     pub can_verify: bool,
+    /// The appointment this conversation was last reminded of, while it is still the verified
+    /// caller's live, upcoming appointment: "yes" confirms it, "cancel" cancels it.
+    pub reminded: Option<crate::dialogue::Held>,
 }
 
 /// The receptionist's answer to one patient message.
@@ -344,6 +347,7 @@ pub fn reply(ctx: TurnContext<'_>, text: &str, state: &mut DialogueState) -> Rep
         needs_phone: ctx.needs_phone,
         identity_verified: ctx.identity_verified,
         can_verify: ctx.can_verify,
+        reminded: ctx.reminded,
     };
     let intent = u.intent.as_str();
     // Urgent but not an emergency: the soonest times are offered along with the flag to staff.

@@ -160,6 +160,16 @@ pub struct ClinicProfile {
     /// cancelling, else [`DEFAULT_CANCELLATION_POLICY`].
     #[serde(default)]
     pub cancellation_policy: String,
+    /// Hours before an appointment its reminder is sent (0: no reminders).
+    #[serde(default = "default_reminder_hours")]
+    pub reminder_hours: u32,
+}
+
+/// Reminders go out a day ahead unless the clinic says otherwise.
+pub const DEFAULT_REMINDER_HOURS: u32 = 24;
+
+fn default_reminder_hours() -> u32 {
+    DEFAULT_REMINDER_HOURS
 }
 
 impl ClinicProfile {
@@ -191,6 +201,12 @@ impl ClinicProfile {
             return Err(DomainError::invalid(
                 "languages",
                 "at least one is required",
+            ));
+        }
+        if self.reminder_hours > 168 {
+            return Err(DomainError::invalid(
+                "reminder_hours",
+                "must be 0 (off) to 168 (a week)",
             ));
         }
         Ok(())
@@ -279,6 +295,7 @@ mod tests {
             hours: WeeklyHours::default(),
             privacy_notice: String::new(),
             cancellation_policy: String::new(),
+            reminder_hours: DEFAULT_REMINDER_HOURS,
         };
         assert_eq!(
             p.validate().map_err(|e| e.code()),

@@ -93,6 +93,7 @@ fn agent_alone(rt: &tokio::runtime::Runtime) {
                     needs_phone: true,
                     identity_verified: false,
                     can_verify: false,
+                    reminded: None,
                 },
                 text,
                 &mut frontdesk_agent::DialogueState::default(),

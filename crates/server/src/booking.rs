@@ -6,6 +6,8 @@
 
 mod changes;
 
+pub use changes::reminded;
+
 use frontdesk_agent::dialogue::{self, DialogueContext, Offer, SEARCH_DAYS, SlotAsk, Step};
 use frontdesk_agent::{ClinicKnowledge, DialogueState};
 use frontdesk_domain::{AppointmentId, ConversationId, E164Phone, PatientId};
@@ -27,6 +29,9 @@ pub struct Caller {
     pub verified: Option<PatientId>,
     /// Web chat with an SMS provider connected: the visitor can be sent a code.
     pub can_verify: bool,
+    /// The appointment this conversation was last reminded of, if it is still the verified
+    /// caller's live, upcoming appointment (see [`changes::reminded`]).
+    pub reminded: Option<frontdesk_agent::Held>,
 }
 
 /// How long a texted code can be used, and how long the proof lasts once it is.
@@ -131,6 +136,7 @@ pub async fn run(
         needs_phone: caller.needs_phone,
         identity_verified: caller.verified.is_some(),
         can_verify: caller.can_verify,
+        reminded: caller.reminded,
     };
     let mut out = Outcome::default();
     let mut next = Some(first);
@@ -193,6 +199,9 @@ pub async fn run(
             }
             Step::Cancel(held) => {
                 changes::cancel(store, scope, &caller, state, &ctx, &held, &mut out).await?;
+            }
+            Step::Confirm(held) => {
+                changes::confirm(store, scope, &caller, state, &ctx, &held, &mut out).await?;
             }
             Step::SendCode(phone) => {
                 let sent = if caller.can_verify {

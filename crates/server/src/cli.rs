@@ -154,6 +154,9 @@ struct TenantCreate {
     /// clinic's FAQ answer about cancelling, else 24 hours' notice).
     #[arg(long)]
     cancellation_policy: Option<String>,
+    /// Hours before an appointment its reminder is sent on the patient's channel (0: none).
+    #[arg(long, default_value_t = frontdesk_domain::clinic::DEFAULT_REMINDER_HOURS)]
+    reminder_hours: u32,
     /// Email of the clinic's Owner account.
     #[arg(long)]
     owner_email: Option<String>,
@@ -505,6 +508,7 @@ async fn tenant_create(a: TenantCreate) -> anyhow::Result<()> {
     let slug = TenantSlug::parse(&a.slug)?;
     let profile = ClinicProfile {
         cancellation_policy: a.cancellation_policy.unwrap_or_default(),
+        reminder_hours: a.reminder_hours,
         privacy_notice: a.privacy_notice.unwrap_or_else(|| {
             format!(
                 "You're chatting with {}'s virtual receptionist. This conversation is stored encrypted and seen only by the clinic team.",

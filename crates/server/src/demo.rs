@@ -31,6 +31,7 @@ fn harbour() -> Result<ClinicProfile, DomainError> {
         cancellation_policy: "Please give us at least 24 hours' notice to cancel or move an appointment, so we \
             can offer the time to someone else."
             .into(),
+        reminder_hours: frontdesk_domain::clinic::DEFAULT_REMINDER_HOURS,
     })
 }
 
@@ -50,6 +51,7 @@ fn nairobi() -> Result<ClinicProfile, DomainError> {
             haya yanahifadhiwa kwa usalama na yanaonekana na timu ya kliniki pekee."
             .into(),
         cancellation_policy: frontdesk_domain::clinic::DEFAULT_CANCELLATION_POLICY.into(),
+        reminder_hours: frontdesk_domain::clinic::DEFAULT_REMINDER_HOURS,
     })
 }
 

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod eval;
 pub mod http;
 pub mod mailer;
+pub mod reminders;
 pub mod startup;
 pub mod summary;
 pub mod telemetry;

@@ -162,6 +162,21 @@ pub async fn answer(
         .as_deref()
         .and_then(|s| serde_json::from_str(s).ok())
         .unwrap_or_default();
+    let partial = crate::booking::Caller {
+        conversation,
+        patient,
+        needs_phone,
+        verified,
+        can_verify,
+        reminded: None,
+    };
+    // Only conversations a reminder went to pay for this read.
+    let reminded =
+        crate::booking::reminded(store, scope, &partial, conv.reminded_appointment, now).await?;
+    let caller = crate::booking::Caller {
+        reminded,
+        ..partial
+    };
     let mut reply = frontdesk_agent::reply(
         TurnContext {
             clinic: &knowledge,
@@ -170,19 +185,13 @@ pub async fn answer(
             needs_phone,
             identity_verified,
             can_verify,
+            reminded,
         },
         text,
         &mut state,
     );
     let mut booked = None;
     if let Some(step) = reply.next.take() {
-        let caller = crate::booking::Caller {
-            conversation,
-            patient,
-            needs_phone,
-            verified,
-            can_verify,
-        };
         let done =
             crate::booking::run(store, scope, &caller, &knowledge, &mut state, now, step).await?;
         reply.messages.extend(done.messages);

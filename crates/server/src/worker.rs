@@ -33,6 +33,8 @@ pub const LEASE: SignedDuration = SignedDuration::from_secs(120);
 /// How often workers look for due rows when nothing woke them.
 const POLL: Duration = Duration::from_millis(500);
 const BATCH: u32 = 16;
+/// How often each worker looks for appointments due a reminder.
+const REMINDERS_EVERY: Duration = Duration::from_secs(60);
 
 /// The provider clients, pointed at the real APIs or (in tests) at fakes.
 #[derive(Debug, Clone)]
@@ -136,7 +138,18 @@ impl Worker {
     /// Works until `shutdown` resolves; woken early by webhooks that queued work.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut next_reminders = tokio::time::Instant::now();
         loop {
+            if tokio::time::Instant::now() >= next_reminders {
+                next_reminders = tokio::time::Instant::now() + REMINDERS_EVERY;
+                match self.send_reminders().await {
+                    Ok(p) if p.sent > 0 => {
+                        tracing::info!(sent = p.sent, skipped = p.skipped, "reminders queued")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "reminder pass failed; retrying"),
+                }
+            }
             match self.run_once().await {
                 // More may be waiting: go again at once.
                 Ok(n) if n > 0 => continue,
@@ -149,6 +162,11 @@ impl Worker {
                 _ = tokio::time::sleep(POLL) => {}
             }
         }
+    }
+
+    /// Queues every due appointment reminder (see [`crate::reminders`]).
+    pub async fn send_reminders(&self) -> Result<crate::reminders::ReminderPass, StoreError> {
+        crate::reminders::send_due(self.store.as_ref(), self.clock.as_ref()).await
     }
 
     /// One pass over both queues; returns how many rows it handled.

@@ -320,3 +320,18 @@ pub struct CallEnd {
     /// The end-of-call summary written into the conversation (sealed like every message).
     pub note: String,
 }
+
+/// How [`crate::ReminderStore::send_reminder`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReminderOutcome {
+    /// Written to this conversation and queued for delivery.
+    Sent {
+        conversation: ConversationId,
+        channel: Channel,
+    },
+    /// Decided but not sent: the patient has no number, the clinic no channel to it, or the
+    /// number opted out. Never tried again.
+    Skipped(&'static str),
+    /// Already decided (by this or another instance), cancelled, or no longer ahead.
+    NotDue,
+}

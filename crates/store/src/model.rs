@@ -157,6 +157,8 @@ pub struct Conversation {
     /// Web chat: the patient this visitor proved to be by a one-time code, while that lasts.
     /// (On WhatsApp and SMS the conversation's own patient is the verified sender.)
     pub verified_patient: Option<PatientId>,
+    /// The appointment this conversation last sent a reminder for (its replies are about it).
+    pub reminded_appointment: Option<AppointmentId>,
 }
 
 /// A conversation's short structured summary for the staff, stored sealed with the patient's

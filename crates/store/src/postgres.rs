@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "calls",
         include_str!("../migrations/postgres/0004_calls.sql"),
     ),
+    (
+        5,
+        "reminders",
+        include_str!("../migrations/postgres/0005_reminders.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

@@ -32,6 +32,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "calls",
         include_str!("../migrations/sqlite/0004_calls.sql"),
     ),
+    (
+        5,
+        "reminders",
+        include_str!("../migrations/sqlite/0005_reminders.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

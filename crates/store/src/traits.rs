@@ -17,8 +17,9 @@ pub trait TenantDirectory {
         slug: &TenantSlug,
         profile: &ClinicProfile,
     ) -> Result<TenantScope>;
-    /// A scope for the operator's CLI. The operator holds the master key, so this grants
-    /// nothing they could not already do; it is never reachable from HTTP.
+    /// A scope for the operator's CLI and the process's own background work (reminders). The
+    /// operator holds the master key, so this grants nothing they could not already do; it
+    /// is never reachable from HTTP.
     async fn operator_scope(&self, slug: &TenantSlug) -> Result<TenantScope>;
     async fn list_tenants(&self) -> Result<Vec<TenantSummary>>;
     /// The public profile of an active clinic, by its public slug (for public pages). Grants
@@ -196,6 +197,15 @@ pub trait AppointmentStore {
         idempotency_key: &str,
     ) -> Result<Appointment>;
     async fn appointment(&self, scope: TenantScope, id: AppointmentId) -> Result<Appointment>;
+    /// The patient confirms a live appointment (booked → confirmed, audited; confirming again
+    /// is a no-op). Cancelled or otherwise not live: `Conflict`; already started: `Invalid`;
+    /// unknown or another tenant's id: `NotFound`.
+    async fn confirm_appointment(
+        &self,
+        scope: TenantScope,
+        id: AppointmentId,
+        actor: Actor,
+    ) -> Result<Appointment>;
     /// A patient's live appointments that end after `after`, soonest first.
     async fn patient_appointments(
         &self,
@@ -319,6 +329,32 @@ pub trait CallStore {
     async fn end_call(&self, scope: TenantScope, call_sid: &str, end: &CallEnd) -> Result<bool>;
 }
 
+/// Appointment reminders: each sent at most once, whichever instance gets there first.
+#[async_trait]
+pub trait ReminderStore {
+    /// Live appointments starting after now and no later than `until` whose reminder has not
+    /// been decided yet, soonest first (at most `limit`).
+    async fn due_reminders(
+        &self,
+        scope: TenantScope,
+        until: jiff::Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Appointment>>;
+    /// One transaction: claims the appointment's reminder (only if undecided, live and still
+    /// ahead), picks the patient's channel (their latest WhatsApp or SMS conversation, else
+    /// SMS, else WhatsApp, as the clinic is connected), and — unless the number opted out of
+    /// it — writes `text` to that conversation with an outbox row (purpose `reminder`, so
+    /// WhatsApp uses the clinic's template outside the 24-hour window), marks the conversation
+    /// as reminded of this appointment and audits it. Two instances racing: one `Sent`, the
+    /// other `NotDue`.
+    async fn send_reminder(
+        &self,
+        scope: TenantScope,
+        appointment: AppointmentId,
+        text: &str,
+    ) -> Result<ReminderOutcome>;
+}
+
 /// Staff alerts and who receives them.
 #[async_trait]
 pub trait NotificationStore {
@@ -393,6 +429,7 @@ pub trait Store:
     + NotificationStore
     + VerificationStore
     + CallStore
+    + ReminderStore
     + Health
     + Send
     + Sync
@@ -412,6 +449,7 @@ impl<T> Store for T where
         + NotificationStore
         + VerificationStore
         + CallStore
+        + ReminderStore
         + Health
         + Send
         + Sync

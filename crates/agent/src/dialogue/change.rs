@@ -334,7 +334,7 @@ pub fn found(state: &mut DialogueState, held: &[Held], ctx: &DialogueContext<'_>
 }
 
 /// The appointment is known: confirm a cancellation, or start finding the new time of a move.
-fn chose(state: &mut DialogueState, h: Held, ctx: &DialogueContext<'_>) -> Step {
+pub(super) fn chose(state: &mut DialogueState, h: Held, ctx: &DialogueContext<'_>) -> Step {
     state.misunderstood = 0;
     let Some(c) = state.change.as_mut() else {
         return Step::Say(vec![]);

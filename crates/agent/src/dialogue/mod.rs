@@ -8,6 +8,8 @@
 //!   (reschedule), only for a caller whose identity the channel verified (the phone number of
 //!   an SMS or WhatsApp conversation). A move reuses the booking draft to find and offer the
 //!   new time, then asks the server to move the appointment in one step.
+//! - **Reminder replies** ([`reminder`]): "yes" confirms the appointment the conversation was
+//!   reminded of; "cancel" and "move it" go straight to that appointment.
 //! - **Verification** ([`verify`]): on web chat, where the visitor is anonymous, a code
 //!   texted to the phone on their appointment proves who they are (when the server can send
 //!   one).
@@ -15,7 +17,7 @@
 //! The agent stays pure: it never reads the diary, books, cancels or moves. It returns a
 //! [`Step`] asking the server to do so, and the server calls back with what the store
 //! answered ([`offer`], [`booked`], [`taken`], [`found`], [`cancelled`], [`rescheduled`],
-//! [`not_changed`], [`code_sent`], [`verified`], …). A reply that says "you're booked",
+//! [`not_changed`], [`confirmed`], [`code_sent`], [`verified`], …). A reply that says "you're booked",
 //! "cancelled", "moved" or "verified" is built only from what the server returned. Anything
 //! the patient already said is kept in the state and never asked again. Two turns in a row
 //! that add nothing hand the conversation to the staff.
@@ -25,6 +27,7 @@ mod change;
 mod collect;
 mod hints;
 mod moving;
+mod reminder;
 mod verify;
 
 pub use booking::{booked, offer, start_urgent, taken};
@@ -33,6 +36,7 @@ pub use change::{
     verification_needed,
 };
 pub use hints::Hints;
+pub use reminder::{confirmed, reminder_text};
 pub use verify::{
     OneTimeCode, VerifyAwaiting, VerifyDraft, code_not_sent, code_refused, code_sent, verified,
 };
@@ -164,6 +168,9 @@ pub enum Step {
     /// Cancel this appointment of the caller, then call [`cancelled`] (or [`not_changed`]
     /// when it is no longer theirs to cancel).
     Cancel(Held),
+    /// The caller confirms this appointment (a reply to its reminder): confirm it, then call
+    /// [`confirmed`] (or [`not_changed`] when it is no longer theirs or no longer live).
+    Confirm(Held),
     /// Move an appointment, then call [`rescheduled`], or [`taken`] when the new time went
     /// meanwhile (or [`not_changed`] when the appointment itself is gone).
     Reschedule(MoveAsk),
@@ -188,6 +195,9 @@ pub struct DialogueContext<'a> {
     pub identity_verified: bool,
     /// The server can text a one-time code to verify an anonymous caller (web chat).
     pub can_verify: bool,
+    /// The appointment this conversation was last reminded of, while it is still the verified
+    /// caller's live, upcoming appointment (the server checks): "yes" confirms it.
+    pub reminded: Option<Held>,
 }
 
 const MONTHS: [&str; 12] = [
@@ -242,6 +252,7 @@ pub fn advance(
     ctx: &DialogueContext<'_>,
 ) -> Option<Step> {
     verify::advance(state, u, text, ctx)
+        .or_else(|| reminder::advance(state, u, ctx))
         .or_else(|| change::advance(state, u, text, ctx))
         .or_else(|| booking::advance(state, u, text, ctx))
 }
@@ -250,5 +261,7 @@ pub fn advance(
 mod tests;
 #[cfg(test)]
 mod tests_change;
+#[cfg(test)]
+mod tests_reminder;
 #[cfg(test)]
 mod tests_verify;

@@ -18,6 +18,7 @@ pub(super) fn clinic() -> ClinicKnowledge {
         hours: WeeklyHours([wd, wd, wd, wd, wd, None, None]),
         privacy_notice: String::new(),
         cancellation_policy: String::new(),
+        reminder_hours: frontdesk_domain::clinic::DEFAULT_REMINDER_HOURS,
     };
     let services = vec![
         ServiceInfo {
@@ -95,6 +96,7 @@ impl Sim {
             needs_phone: true,
             identity_verified: false,
             can_verify: false,
+            reminded: None,
         };
         let r = reply(ctx, text, &mut self.state);
         let mut out = r.messages;
@@ -108,6 +110,7 @@ impl Sim {
                 needs_phone: true,
                 identity_verified: false,
                 can_verify: false,
+                reminded: None,
             };
             match step {
                 Step::FindSlots(ask) => {
@@ -263,6 +266,7 @@ fn two_turns_that_add_nothing_hand_off_to_the_staff() {
         needs_phone: true,
         identity_verified: false,
         can_verify: false,
+        reminded: None,
     };
     let r = reply(ctx, "zzzz qqq", &mut sim.state);
     assert_eq!(r.alert, Some(crate::Alert::Handoff));

@@ -22,6 +22,8 @@ pub(super) struct Sim {
     taken_once: bool,
     /// What the server was asked to do, in order.
     pub(super) done: Vec<String>,
+    /// The appointment the server says this conversation was reminded of.
+    pub(super) reminded: Option<Held>,
 }
 
 fn tz() -> TimeZone {
@@ -49,6 +51,7 @@ impl Sim {
             searches: vec![],
             taken_once: false,
             done: vec![],
+            reminded: None,
         }
     }
 
@@ -72,6 +75,20 @@ impl Sim {
         self
     }
 
+    /// The server reminded this conversation of the caller's `i`th appointment (as held).
+    pub(super) fn reminded_of(mut self, i: usize) -> Self {
+        self.reminded = self.diary.get(i).copied();
+        self
+    }
+
+    pub(super) fn knowledge(&self) -> &ClinicKnowledge {
+        &self.k
+    }
+
+    pub(super) fn diary(&self) -> &[Held] {
+        &self.diary
+    }
+
     pub(super) fn say(&mut self, text: &str) -> Vec<String> {
         let ctx = TurnContext {
             clinic: &self.k,
@@ -80,6 +97,7 @@ impl Sim {
             needs_phone: !self.verified,
             identity_verified: self.verified,
             can_verify: self.can_verify,
+            reminded: self.reminded,
         };
         let r = reply(ctx, text, &mut self.state);
         if r.alert == Some(crate::reply::Alert::Handoff) {
@@ -95,6 +113,7 @@ impl Sim {
             needs_phone: !self.verified,
             identity_verified: self.verified,
             can_verify: self.can_verify,
+            reminded: self.reminded,
         };
         while let Some(step) = next.take() {
             match step {
@@ -124,6 +143,9 @@ impl Sim {
                 Step::Cancel(h) => {
                     self.done.push("cancel".into());
                     self.diary.retain(|x| x.id != h.id);
+                    if self.reminded.is_some_and(|r| r.id == h.id) {
+                        self.reminded = None;
+                    }
                     out.extend(cancelled(&mut self.state, &h, &dctx));
                 }
                 Step::Reschedule(m) => {
@@ -142,8 +164,15 @@ impl Sim {
                         start: m.offer.start,
                     };
                     self.diary.retain(|x| x.id != m.appointment.id);
+                    if self.reminded.is_some_and(|r| r.id == m.appointment.id) {
+                        self.reminded = None;
+                    }
                     self.diary.push(new);
                     out.extend(rescheduled(&mut self.state, &m.appointment, &new, &dctx));
+                }
+                Step::Confirm(h) => {
+                    self.done.push("confirm".into());
+                    out.extend(confirmed(&mut self.state, &h, &dctx));
                 }
                 Step::Book(b) => panic!("a change booked {b:?}"),
                 Step::SendCode(phone) => {

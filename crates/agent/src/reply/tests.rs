@@ -23,6 +23,7 @@ fn knowledge(languages: &[&str], emergency: &[&str], rules: Vec<ClinicRule>) -> 
         ]),
         privacy_notice: "We keep this chat private.".into(),
         cancellation_policy: String::new(),
+        reminder_hours: frontdesk_domain::clinic::DEFAULT_REMINDER_HOURS,
     };
     let services = vec![
         ServiceInfo {
@@ -79,6 +80,7 @@ fn ask(k: &ClinicKnowledge, text: &str, first: bool) -> Reply {
         needs_phone: true,
         identity_verified: false,
         can_verify: false,
+        reminded: None,
     };
     reply(ctx, text, &mut DialogueState::default())
 }
@@ -287,6 +289,7 @@ fn on_a_verified_channel_changes_ask_the_server_for_the_callers_appointments() {
             needs_phone: false,
             identity_verified: true,
             can_verify: false,
+            reminded: None,
         };
         let r = reply(ctx, text, &mut state);
         assert_eq!(r.intent, intent);

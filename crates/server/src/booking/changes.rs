@@ -101,6 +101,58 @@ pub(super) async fn cancel(
     Ok(())
 }
 
+/// The appointment a conversation was reminded of, handed to the dialogue only while it is
+/// still the verified caller's live, upcoming appointment.
+pub async fn reminded(
+    store: &dyn Store,
+    scope: TenantScope,
+    caller: &Caller,
+    id: Option<frontdesk_domain::AppointmentId>,
+    now: jiff::Timestamp,
+) -> Result<Option<Held>, StoreError> {
+    let Some(id) = id else { return Ok(None) };
+    Ok(own(store, scope, caller, id)
+        .await?
+        .filter(|a| live(a) && a.starts_at > now)
+        .as_ref()
+        .map(held))
+}
+
+/// Confirms the caller's appointment (a "yes" to its reminder). Confirming twice is a no-op
+/// answered as confirmed; one that is no longer the caller's live appointment is not touched.
+pub(super) async fn confirm(
+    store: &dyn Store,
+    scope: TenantScope,
+    caller: &Caller,
+    state: &mut DialogueState,
+    ctx: &DialogueContext<'_>,
+    target: &Held,
+    out: &mut Outcome,
+) -> Result<(), StoreError> {
+    let Some(owner) = caller.verified else {
+        out.messages.extend(dialogue::not_changed(state, ctx));
+        return Ok(());
+    };
+    if own(store, scope, caller, target.id).await?.is_none() {
+        out.messages.extend(dialogue::not_changed(state, ctx));
+        return Ok(());
+    }
+    match store
+        .confirm_appointment(scope, target.id, Actor::Patient(owner))
+        .await
+    {
+        Ok(a) => out
+            .messages
+            .extend(dialogue::confirmed(state, &held(&a), ctx)),
+        // Cancelled, moved or started meanwhile.
+        Err(StoreError::Conflict(_) | StoreError::Invalid(_) | StoreError::NotFound) => {
+            out.messages.extend(dialogue::not_changed(state, ctx));
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
 /// Moves the caller's appointment in one store transaction. A time taken meanwhile (or no
 /// longer bookable) is searched again; an appointment that is no longer the caller's live one
 /// is left alone.

@@ -195,6 +195,24 @@ impl ChannelApp {
             .unwrap()
     }
 
+    /// The SMS bodies Twilio was asked to send to `to`, oldest first.
+    async fn texts_to(&self, to: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for r in self.fake.received_requests().await.unwrap() {
+            if !r.url.path().ends_with("/Messages.json") {
+                continue;
+            }
+            let form = String::from_utf8(r.body.clone()).unwrap();
+            let parsed = reqwest::Url::parse(&format!("http://x/?{form}")).unwrap();
+            let pairs: std::collections::HashMap<String, String> =
+                parsed.query_pairs().into_owned().collect();
+            if pairs.get("To").map(String::as_str) == Some(to) {
+                out.push(pairs["Body"].clone());
+            }
+        }
+        out
+    }
+
     /// Runs worker passes until both queues are idle.
     async fn drain(&self) {
         self.drain_with(&self.worker).await;
@@ -365,6 +383,18 @@ async fn mount_graph_ok(fake: &MockServer) {
         .await;
 }
 
+/// Twilio's Messages API accepting every send.
+async fn mount_twilio_ok(fake: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/2010-04-01/Accounts/AC123/Messages.json"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(serde_json::json!({ "sid": "SM_code", "status": "queued" })),
+        )
+        .mount(fake)
+        .await;
+}
+
 async fn graph_requests(fake: &MockServer) -> Vec<Request> {
     let p = graph_path();
     fake.received_requests()
@@ -409,6 +439,7 @@ macro_rules! channel_tests {
     };
 }
 
+mod reminders;
 mod sms;
 mod verify;
 mod voice;

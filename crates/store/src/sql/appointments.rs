@@ -391,6 +391,32 @@ macro_rules! impl_appointments {
                 }
             }
 
+            async fn confirm_appointment(&self, scope: TenantScope, id: AppointmentId, actor: Actor) -> Result<Appointment> {
+                let tenant = scope.tenant_id();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let mut appt = self.appointment_tx(&mut tx, tenant, id).await?.ok_or(StoreError::NotFound)?;
+                match appt.status {
+                    AppointmentStatus::Confirmed => return Ok(appt),
+                    AppointmentStatus::Booked => {}
+                    _ => return Err(StoreError::Conflict("the appointment is no longer booked")),
+                }
+                if crate::to_us(appt.starts_at) <= now {
+                    return Err(DomainError::invalid("appointment", "has already started").into());
+                }
+                sqlx::query("UPDATE appointments SET status = 'confirmed', updated_at = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let ev = AuditEvent::new(actor, "appointment.confirmed").target("appointment", id);
+                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                tx.commit().await?;
+                appt.status = AppointmentStatus::Confirmed;
+                Ok(appt)
+            }
+
             async fn appointment(&self, scope: TenantScope, id: AppointmentId) -> Result<Appointment> {
                 let mut tx = self.read_tx(Some(scope)).await?;
                 let found = self.appointment_tx(&mut tx, scope.tenant_id(), id).await?;

@@ -16,6 +16,7 @@ pub(crate) mod channels;
 pub(crate) mod conversations;
 pub(crate) mod people;
 pub(crate) mod queue;
+pub(crate) mod reminders;
 pub(crate) mod verification;
 
 macro_rules! sql_store {
@@ -147,6 +148,7 @@ macro_rules! sql_store {
         $crate::sql::queue::impl_queue!($Store, $skip_locked);
         $crate::sql::verification::impl_verification!($Store);
         $crate::sql::calls::impl_calls!($Store);
+        $crate::sql::reminders::impl_reminders!($Store);
 
         #[async_trait]
         impl AuditStore for $Store {

@@ -21,6 +21,7 @@ pub fn profile(name: &str) -> ClinicProfile {
         hours: weekdays(8 * 60, 17 * 60),
         privacy_notice: "We keep your messages to care for you.".into(),
         cancellation_policy: "24 hours' notice, please.".into(),
+        reminder_hours: frontdesk_domain::clinic::DEFAULT_REMINDER_HOURS,
     }
 }
 

@@ -99,6 +99,7 @@ mod encryption;
 mod escalation;
 mod harness;
 mod raw;
+mod reminders;
 mod reschedule;
 mod rls;
 mod rls_support;

@@ -13,6 +13,7 @@ const PG_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0002_channels.sql"),
     include_str!("../../migrations/postgres/0003_verification.sql"),
     include_str!("../../migrations/postgres/0004_calls.sql"),
+    include_str!("../../migrations/postgres/0005_reminders.sql"),
 ];
 
 /// Tables with a `tenant_id` column that are routing directories, deliberately without

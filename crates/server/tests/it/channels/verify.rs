@@ -13,17 +13,6 @@ channel_tests!(
 
 const CLIENT_PHONE: &str = "+64215550188";
 
-async fn mount_twilio_ok(fake: &MockServer) {
-    Mock::given(method("POST"))
-        .and(path("/2010-04-01/Accounts/AC123/Messages.json"))
-        .respond_with(
-            ResponseTemplate::new(201)
-                .set_body_json(serde_json::json!({ "sid": "SM_code", "status": "queued" })),
-        )
-        .mount(fake)
-        .await;
-}
-
 impl ChannelApp {
     async fn start_chat(&self, slug: &str) -> (String, ConversationId) {
         let (token, conv) = start_webchat(&self.client, &self.base, slug).await;
@@ -36,26 +25,7 @@ impl ChannelApp {
         self.clock.advance(SignedDuration::from_secs(5));
         ask_webchat(&self.client, &self.base, slug, token, text).await
     }
-
-    /// The SMS bodies Twilio was asked to send to `to`, oldest first.
-    async fn texts_to(&self, to: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        for r in self.fake.received_requests().await.unwrap() {
-            if !r.url.path().ends_with("/Messages.json") {
-                continue;
-            }
-            let form = String::from_utf8(r.body.clone()).unwrap();
-            let parsed = reqwest::Url::parse(&format!("http://x/?{form}")).unwrap();
-            let pairs: HashMap<String, String> = parsed.query_pairs().into_owned().collect();
-            if pairs.get("To").map(String::as_str) == Some(to) {
-                out.push(pairs["Body"].clone());
-            }
-        }
-        out
-    }
 }
-
-use std::collections::HashMap;
 
 /// A booking on web chat that leaves the appointment with the patient of `CLIENT_PHONE`.
 async fn book_for_the_client(app: &ChannelApp) -> frontdesk_domain::AppointmentId {
