@@ -143,6 +143,9 @@ pub struct TurnContext<'a> {
     /// The appointment this conversation was last reminded of, while it is still the verified
     /// caller's live, upcoming appointment: "yes" confirms it, "cancel" cancels it.
     pub reminded: Option<crate::dialogue::Held>,
+    /// A freed time offered to this conversation from the waitlist (open, or closed only
+    /// recently): "yes" takes it, or is told it has gone.
+    pub offered: Option<crate::dialogue::Offered>,
 }
 
 /// The receptionist's answer to one patient message.
@@ -348,6 +351,7 @@ pub fn reply(ctx: TurnContext<'_>, text: &str, state: &mut DialogueState) -> Rep
         identity_verified: ctx.identity_verified,
         can_verify: ctx.can_verify,
         reminded: ctx.reminded,
+        offered: ctx.offered,
     };
     let intent = u.intent.as_str();
     // Urgent but not an emergency: the soonest times are offered along with the flag to staff.
@@ -406,12 +410,14 @@ pub fn reply(ctx: TurnContext<'_>, text: &str, state: &mut DialogueState) -> Rep
             Some("You're welcome! Is there anything else I can help with?".to_owned())
         }
         // The dialogue answers these; this is only a plain fallback that claims nothing.
-        Intent::Book | Intent::Reschedule | Intent::Cancel | Intent::CheckAppointment => {
-            Some(format!(
-                "I can't do that in this chat; {} and the team will help.",
-                contact_hint(p)
-            ))
-        }
+        Intent::Book
+        | Intent::Reschedule
+        | Intent::Cancel
+        | Intent::CheckAppointment
+        | Intent::Waitlist => Some(format!(
+            "I can't do that in this chat; {} and the team will help.",
+            contact_hint(p)
+        )),
         Intent::Human => {
             alert = alert.or(Some(Alert::Handoff));
             Some(format!(

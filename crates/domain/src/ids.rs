@@ -60,6 +60,10 @@ typed_id!(
     JobId,
     FaqId,
     WebchatSessionId,
+    /// A patient waiting for a time to come free (#5 waitlist).
+    WaitlistEntryId,
+    /// A freed time held for the waitlist while it is offered.
+    SlotHoldId,
 );
 
 #[cfg(test)]

@@ -94,6 +94,7 @@ fn agent_alone(rt: &tokio::runtime::Runtime) {
                     identity_verified: false,
                     can_verify: false,
                     reminded: None,
+                    offered: None,
                 },
                 text,
                 &mut frontdesk_agent::DialogueState::default(),

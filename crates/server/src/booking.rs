@@ -5,8 +5,10 @@
 //! store returned; a time taken meanwhile is re-offered, never claimed.
 
 mod changes;
+mod waitlist;
 
 pub use changes::reminded;
+pub use waitlist::offered;
 
 use frontdesk_agent::dialogue::{self, DialogueContext, Offer, SEARCH_DAYS, SlotAsk, Step};
 use frontdesk_agent::{ClinicKnowledge, DialogueState};
@@ -32,6 +34,8 @@ pub struct Caller {
     /// The appointment this conversation was last reminded of, if it is still the verified
     /// caller's live, upcoming appointment (see [`changes::reminded`]).
     pub reminded: Option<frontdesk_agent::Held>,
+    /// A freed time offered to this conversation from the waitlist (see [`waitlist::offered`]).
+    pub offered: Option<frontdesk_agent::dialogue::Offered>,
 }
 
 /// How long a texted code can be used, and how long the proof lasts once it is.
@@ -137,6 +141,7 @@ pub async fn run(
         identity_verified: caller.verified.is_some(),
         can_verify: caller.can_verify,
         reminded: caller.reminded,
+        offered: caller.offered,
     };
     let mut out = Outcome::default();
     let mut next = Some(first);
@@ -202,6 +207,12 @@ pub async fn run(
             }
             Step::Confirm(held) => {
                 changes::confirm(store, scope, &caller, state, &ctx, &held, &mut out).await?;
+            }
+            Step::JoinWaitlist(ask) => {
+                waitlist::join(store, scope, &caller, state, &ctx, &ask, &mut out).await?;
+            }
+            Step::TakeHold(offer) => {
+                waitlist::take(store, scope, &caller, state, &ctx, &offer, &mut out).await?;
             }
             Step::SendCode(phone) => {
                 let sent = if caller.can_verify {

@@ -14,6 +14,7 @@ pub mod startup;
 pub mod summary;
 pub mod telemetry;
 pub mod turn;
+pub mod waitlist;
 pub mod worker;
 
 pub use http::AppState;

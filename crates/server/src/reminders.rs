@@ -21,20 +21,25 @@ pub struct ReminderPass {
     pub skipped: usize,
 }
 
+/// The scopes of every active clinic, for the workers' background passes (reminders,
+/// waitlist offers).
+pub(crate) async fn active_clinics(store: &dyn Store) -> Result<Vec<TenantScope>, StoreError> {
+    let mut scopes = Vec::new();
+    for tenant in store.list_tenants().await? {
+        if tenant.status == "active" {
+            scopes.push(store.operator_scope(&tenant.slug).await?);
+        }
+    }
+    Ok(scopes)
+}
+
 /// Sends every due reminder of every active clinic.
 pub async fn send_due(store: &dyn Store, clock: &dyn Clock) -> Result<ReminderPass, StoreError> {
     let mut pass = ReminderPass::default();
-    for tenant in store.list_tenants().await? {
-        if tenant.status != "active" {
-            continue;
-        }
-        let scope = store.operator_scope(&tenant.slug).await?;
-        match send_due_for(store, clock, scope, &mut pass).await {
-            Ok(()) => {}
+    for scope in active_clinics(store).await? {
+        if let Err(e) = send_due_for(store, clock, scope, &mut pass).await {
             // One clinic's trouble (e.g. a profile that no longer parses) does not stop others.
-            Err(e) => {
-                tracing::warn!(tenant = %tenant.id, error = %e, "reminder pass failed for a clinic")
-            }
+            tracing::warn!(tenant = %scope.tenant_id(), error = %e, "reminder pass failed for a clinic");
         }
     }
     Ok(pass)

@@ -169,12 +169,15 @@ pub async fn answer(
         verified,
         can_verify,
         reminded: None,
+        offered: None,
     };
-    // Only conversations a reminder went to pay for this read.
+    // Only conversations a reminder or a waitlist offer went to pay for these reads.
     let reminded =
         crate::booking::reminded(store, scope, &partial, conv.reminded_appointment, now).await?;
+    let offered = crate::booking::offered(store, scope, &partial, conv.offered_hold, now).await?;
     let caller = crate::booking::Caller {
         reminded,
+        offered,
         ..partial
     };
     let mut reply = frontdesk_agent::reply(
@@ -186,6 +189,7 @@ pub async fn answer(
             identity_verified,
             can_verify,
             reminded,
+            offered,
         },
         text,
         &mut state,

@@ -33,7 +33,7 @@ pub const LEASE: SignedDuration = SignedDuration::from_secs(120);
 /// How often workers look for due rows when nothing woke them.
 const POLL: Duration = Duration::from_millis(500);
 const BATCH: u32 = 16;
-/// How often each worker looks for appointments due a reminder.
+/// How often each worker looks for appointments due a reminder and freed times to offer.
 const REMINDERS_EVERY: Duration = Duration::from_secs(60);
 
 /// The provider clients, pointed at the real APIs or (in tests) at fakes.
@@ -149,6 +149,15 @@ impl Worker {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "reminder pass failed; retrying"),
                 }
+                match self.offer_waitlist().await {
+                    Ok(p) if p.offered > 0 => tracing::info!(
+                        offered = p.offered,
+                        patients = p.patients,
+                        "waitlist offers queued"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "waitlist pass failed; retrying"),
+                }
             }
             match self.run_once().await {
                 // More may be waiting: go again at once.
@@ -167,6 +176,11 @@ impl Worker {
     /// Queues every due appointment reminder (see [`crate::reminders`]).
     pub async fn send_reminders(&self) -> Result<crate::reminders::ReminderPass, StoreError> {
         crate::reminders::send_due(self.store.as_ref(), self.clock.as_ref()).await
+    }
+
+    /// Offers every freed time to the waitlist (see [`crate::waitlist`]).
+    pub async fn offer_waitlist(&self) -> Result<crate::waitlist::WaitlistPass, StoreError> {
+        crate::waitlist::offer_freed(self.store.as_ref(), self.clock.as_ref()).await
     }
 
     /// One pass over both queues; returns how many rows it handled.

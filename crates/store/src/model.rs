@@ -159,6 +159,8 @@ pub struct Conversation {
     pub verified_patient: Option<PatientId>,
     /// The appointment this conversation last sent a reminder for (its replies are about it).
     pub reminded_appointment: Option<AppointmentId>,
+    /// The freed time (waitlist hold) this conversation was last offered (a "yes" takes it).
+    pub offered_hold: Option<SlotHoldId>,
 }
 
 /// A conversation's short structured summary for the staff, stored sealed with the patient's
@@ -514,6 +516,82 @@ pub struct SlotSearch {
     pub day_start: Option<jiff::civil::Time>,
     pub day_end: Option<jiff::civil::Time>,
     pub limit: usize,
+}
+
+str_enum!(
+    /// A waitlist entry's state: waiting to be offered a time, booked through an offer, or
+    /// withdrawn.
+    WaitlistStatus { Waiting = "waiting", Booked = "booked", Withdrawn = "withdrawn" }
+);
+
+/// A patient waiting for a time of one service, with one practitioner or anyone, whose start
+/// falls within `[window_start, window_end]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitlistEntry {
+    pub id: WaitlistEntryId,
+    pub patient: PatientId,
+    pub service: ServiceId,
+    /// `None`: any practitioner who provides the service.
+    pub practitioner: Option<PractitionerId>,
+    pub window_start: Timestamp,
+    pub window_end: Timestamp,
+    pub status: WaitlistStatus,
+    pub created_at: Timestamp,
+}
+
+/// A request to join the waitlist.
+#[derive(Debug, Clone)]
+pub struct NewWaitlistEntry {
+    pub patient: PatientId,
+    pub service: ServiceId,
+    pub practitioner: Option<PractitionerId>,
+    pub window_start: Timestamp,
+    pub window_end: Timestamp,
+    pub actor: Actor,
+}
+
+str_enum!(
+    /// A freed time's state: `pending` until offered, `offered` until taken or `expires_at`
+    /// passes (then read back as `expired`), `unmatched` when nobody could be offered it.
+    HoldStatus { Pending = "pending", Offered = "offered", Taken = "taken", Expired = "expired", Unmatched = "unmatched" }
+);
+
+/// A freed time (its appointment cancelled or moved) held for the waitlist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotHold {
+    pub id: SlotHoldId,
+    /// The cancelled (or moved) appointment that freed the time.
+    pub source_appointment: AppointmentId,
+    pub practitioner: PractitionerId,
+    pub service: ServiceId,
+    pub starts_at: Timestamp,
+    pub status: HoldStatus,
+    /// Until when the offer may be taken (set when offered).
+    pub expires_at: Option<Timestamp>,
+    /// The appointment booked by whoever took it.
+    pub appointment: Option<AppointmentId>,
+}
+
+/// What [`crate::WaitlistStore::offer_hold`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldOffer {
+    /// The hold was claimed and offered to this many patients (matching patients who could
+    /// not be reached — no phone, no channel, opted out — are skipped and counted in the
+    /// audit entry only). `0`: the hold is `unmatched`.
+    Offered { patients: usize },
+    /// The hold was not pending (offered already, or its time has passed): nothing was done.
+    NotPending,
+}
+
+/// What [`crate::WaitlistStore::take_hold`] answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TakeOutcome {
+    /// This patient got the time.
+    Booked(Appointment),
+    /// Someone else took it first, the offer expired, or the time is no longer free.
+    Gone,
+    /// This patient was never offered this hold (or their entry is no longer waiting).
+    NotOffered,
 }
 
 /// A red-flag rule a clinic added (on top of the built-in rules, which cannot be removed).

@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "reminders",
         include_str!("../migrations/postgres/0005_reminders.sql"),
     ),
+    (
+        6,
+        "waitlist",
+        include_str!("../migrations/postgres/0006_waitlist.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "reminders",
         include_str!("../migrations/sqlite/0005_reminders.sql"),
     ),
+    (
+        6,
+        "waitlist",
+        include_str!("../migrations/sqlite/0006_waitlist.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

@@ -355,6 +355,72 @@ pub trait ReminderStore {
     ) -> Result<ReminderOutcome>;
 }
 
+/// The waitlist: patients waiting for a time of a service; a time freed by a cancellation
+/// or a move (on any channel) is held, offered to them in the order they joined, and the
+/// first to confirm gets it. Never two winners, on either engine.
+#[async_trait]
+pub trait WaitlistStore {
+    /// Adds the patient to the waitlist for `service` (with `practitioner`, or anyone) at a
+    /// start within `[window_start, window_end]`, audited `waitlist.joined`. The same request
+    /// while it is still waiting answers the entry already made (idempotent, audited once).
+    /// A window that ends before it starts or is already over: `Invalid`. Unknown (or
+    /// inactive) patient, service or practitioner, or another tenant's: `NotFound`.
+    async fn join_waitlist(
+        &self,
+        scope: TenantScope,
+        new: &NewWaitlistEntry,
+    ) -> Result<WaitlistEntry>;
+    /// The patient's entries still waiting, oldest first.
+    async fn patient_waitlist(
+        &self,
+        scope: TenantScope,
+        patient: PatientId,
+    ) -> Result<Vec<WaitlistEntry>>;
+    /// Takes a waiting entry off the waitlist (audited; withdrawing again is a no-op). An
+    /// entry already booked through an offer: `Conflict`. Unknown: `NotFound`.
+    async fn withdraw_waitlist(
+        &self,
+        scope: TenantScope,
+        entry: WaitlistEntryId,
+        actor: Actor,
+    ) -> Result<()>;
+    /// Freed times not offered yet and still ahead, soonest first (at most `limit`).
+    async fn pending_holds(&self, scope: TenantScope, limit: u32) -> Result<Vec<SlotHold>>;
+    /// One transaction: claims the hold (only if still pending and ahead; otherwise
+    /// `NotPending`, nothing done) and, if its time is still free, offers it to the first
+    /// `max_offers` matching waiting patients in join order who can be reached (phone, a
+    /// connected channel, not opted out; same rules as reminders): `text` is written to each
+    /// one's conversation as a system message with an outbox row (purpose `notice`, so
+    /// WhatsApp uses the clinic's `templates.notice` outside the 24-hour window), and the
+    /// conversation remembers the hold (`Conversation::offered_hold`). The offers run until
+    /// `expires_at`. Nobody offered: the hold is `unmatched`. Audited `waitlist.offered`
+    /// (counts only). Unknown hold: `NotFound`; `max_offers` 0 or `expires_at` past: `Invalid`.
+    async fn offer_hold(
+        &self,
+        scope: TenantScope,
+        hold: SlotHoldId,
+        max_offers: u32,
+        expires_at: jiff::Timestamp,
+        text: &str,
+    ) -> Result<HoldOffer>;
+    /// A hold; an offer that ran out reads as `Expired`. Unknown: `NotFound`.
+    async fn hold(&self, scope: TenantScope, id: SlotHoldId) -> Result<SlotHold>;
+    /// The patient accepts an offered hold. One transaction: the hold is claimed (offered →
+    /// taken, only before it expires and before its time) and the time booked for the patient
+    /// with every check of a normal booking; their entry becomes `booked`; audited
+    /// `appointment.booked` and `waitlist.taken`. Several patients confirming at once: one
+    /// `Booked`, the others `Gone`. Expired, already taken, or the time booked meanwhile by
+    /// other means: `Gone`. Not offered this hold (or their entry no longer waiting):
+    /// `NotOffered`. Unknown hold: `NotFound`.
+    async fn take_hold(
+        &self,
+        scope: TenantScope,
+        hold: SlotHoldId,
+        patient: PatientId,
+        actor: Actor,
+    ) -> Result<TakeOutcome>;
+}
+
 /// Staff alerts and who receives them.
 #[async_trait]
 pub trait NotificationStore {
@@ -430,6 +496,7 @@ pub trait Store:
     + VerificationStore
     + CallStore
     + ReminderStore
+    + WaitlistStore
     + Health
     + Send
     + Sync
@@ -450,6 +517,7 @@ impl<T> Store for T where
         + VerificationStore
         + CallStore
         + ReminderStore
+        + WaitlistStore
         + Health
         + Send
         + Sync

@@ -195,6 +195,14 @@ fn next_step(
     ctx: &DialogueContext<'_>,
 ) -> Option<Step> {
     let k = ctx.clinic;
+    if d.waitlist {
+        return Some(match super::waitlist::join_step(d, ctx) {
+            Step::Say(words) => {
+                Step::Say(words.into_iter().map(|w| format!("{sorry}{w}")).collect())
+            }
+            step => step,
+        });
+    }
     if let (Some(chosen), Some(h)) = (d.chosen, d.moving) {
         d.awaiting = Awaiting::Confirm;
         return Some(Step::Say(vec![format!(

@@ -10,6 +10,8 @@
 //!   new time, then asks the server to move the appointment in one step.
 //! - **Reminder replies** ([`reminder`]): "yes" confirms the appointment the conversation was
 //!   reminded of; "cancel" and "move it" go straight to that appointment.
+//! - **Waitlist** ([`waitlist`]): "put me on the waitlist" joins it for a service (and perhaps
+//!   a practitioner and days); "yes" to a freed time offered from the waitlist takes it.
 //! - **Verification** ([`verify`]): on web chat, where the visitor is anonymous, a code
 //!   texted to the phone on their appointment proves who they are (when the server can send
 //!   one).
@@ -29,6 +31,7 @@ mod hints;
 mod moving;
 mod reminder;
 mod verify;
+mod waitlist;
 
 pub use booking::{booked, offer, start_urgent, taken};
 pub use change::{
@@ -40,10 +43,11 @@ pub use reminder::{confirmed, reminder_text};
 pub use verify::{
     OneTimeCode, VerifyAwaiting, VerifyDraft, code_not_sent, code_refused, code_sent, verified,
 };
+pub use waitlist::{hold_gone, waitlist_offer_text, waitlisted};
 
 use crate::reply::ClinicKnowledge;
 use crate::understand::Understanding;
-use frontdesk_domain::{AppointmentId, PractitionerId, ServiceId};
+use frontdesk_domain::{AppointmentId, PractitionerId, ServiceId, SlotHoldId};
 use jiff::{
     Timestamp,
     civil::{Date, Time},
@@ -114,6 +118,9 @@ pub struct BookingDraft {
     /// This draft finds a new time for an existing appointment (a reschedule), not a booking.
     #[serde(default)]
     pub moving: Option<Held>,
+    /// This draft joins the waitlist: only the service is required.
+    #[serde(default)]
+    pub waitlist: bool,
 }
 
 /// One of the verified caller's own upcoming appointments, as the server found it.
@@ -152,6 +159,27 @@ pub struct MoveAsk {
     pub offer: Offer,
 }
 
+/// Join the waitlist for `service` (with `practitioner`, or anyone) for a time from `from` to
+/// `to` (clinic dates, inclusive), within `earliest`..`latest` of the day when given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitAsk {
+    pub service: ServiceId,
+    pub practitioner: Option<PractitionerId>,
+    pub from: Date,
+    pub to: Date,
+    pub earliest: Option<Time>,
+    pub latest: Option<Time>,
+}
+
+/// A freed time this conversation was offered from the waitlist, while the offer is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offered {
+    pub hold: SlotHoldId,
+    pub service: ServiceId,
+    pub practitioner: PractitionerId,
+    pub start: Timestamp,
+}
+
 /// What the dialogue needs next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -171,6 +199,11 @@ pub enum Step {
     /// The caller confirms this appointment (a reply to its reminder): confirm it, then call
     /// [`confirmed`] (or [`not_changed`] when it is no longer theirs or no longer live).
     Confirm(Held),
+    /// Put the caller on the waitlist, then call [`waitlisted`].
+    JoinWaitlist(WaitAsk),
+    /// The caller takes the freed time offered: book it through the hold, then call
+    /// [`booked`], or [`hold_gone`] when someone else was first or the offer ended.
+    TakeHold(Offered),
     /// Move an appointment, then call [`rescheduled`], or [`taken`] when the new time went
     /// meanwhile (or [`not_changed`] when the appointment itself is gone).
     Reschedule(MoveAsk),
@@ -198,6 +231,9 @@ pub struct DialogueContext<'a> {
     /// The appointment this conversation was last reminded of, while it is still the verified
     /// caller's live, upcoming appointment (the server checks): "yes" confirms it.
     pub reminded: Option<Held>,
+    /// A freed time offered to this conversation from the waitlist (open, or closed only
+    /// recently: a late "yes" is told it has gone).
+    pub offered: Option<Offered>,
 }
 
 const MONTHS: [&str; 12] = [
@@ -252,7 +288,9 @@ pub fn advance(
     ctx: &DialogueContext<'_>,
 ) -> Option<Step> {
     verify::advance(state, u, text, ctx)
+        .or_else(|| waitlist::reply_to_offer(state, u, ctx))
         .or_else(|| reminder::advance(state, u, ctx))
+        .or_else(|| waitlist::advance(state, u, text, ctx))
         .or_else(|| change::advance(state, u, text, ctx))
         .or_else(|| booking::advance(state, u, text, ctx))
 }
@@ -265,3 +303,5 @@ mod tests_change;
 mod tests_reminder;
 #[cfg(test)]
 mod tests_verify;
+#[cfg(test)]
+mod tests_waitlist;

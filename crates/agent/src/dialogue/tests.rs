@@ -97,6 +97,7 @@ impl Sim {
             identity_verified: false,
             can_verify: false,
             reminded: None,
+            offered: None,
         };
         let r = reply(ctx, text, &mut self.state);
         let mut out = r.messages;
@@ -111,6 +112,7 @@ impl Sim {
                 identity_verified: false,
                 can_verify: false,
                 reminded: None,
+                offered: None,
             };
             match step {
                 Step::FindSlots(ask) => {
@@ -267,6 +269,7 @@ fn two_turns_that_add_nothing_hand_off_to_the_staff() {
         identity_verified: false,
         can_verify: false,
         reminded: None,
+        offered: None,
     };
     let r = reply(ctx, "zzzz qqq", &mut sim.state);
     assert_eq!(r.alert, Some(crate::Alert::Handoff));

@@ -24,6 +24,12 @@ pub(super) struct Sim {
     pub(super) done: Vec<String>,
     /// The appointment the server says this conversation was reminded of.
     pub(super) reminded: Option<Held>,
+    /// A freed time the server offered this conversation from the waitlist.
+    pub(super) offered: Option<Offered>,
+    /// The offered time goes to someone else before this caller's yes.
+    pub(super) offer_lost: bool,
+    /// The waitlist entries the server made.
+    pub(super) waitlist: Vec<WaitAsk>,
 }
 
 fn tz() -> TimeZone {
@@ -52,6 +58,9 @@ impl Sim {
             taken_once: false,
             done: vec![],
             reminded: None,
+            offered: None,
+            offer_lost: false,
+            waitlist: vec![],
         }
     }
 
@@ -98,6 +107,7 @@ impl Sim {
             identity_verified: self.verified,
             can_verify: self.can_verify,
             reminded: self.reminded,
+            offered: self.offered,
         };
         let r = reply(ctx, text, &mut self.state);
         if r.alert == Some(crate::reply::Alert::Handoff) {
@@ -114,6 +124,7 @@ impl Sim {
             identity_verified: self.verified,
             can_verify: self.can_verify,
             reminded: self.reminded,
+            offered: self.offered,
         };
         while let Some(step) = next.take() {
             match step {
@@ -173,6 +184,34 @@ impl Sim {
                 Step::Confirm(h) => {
                     self.done.push("confirm".into());
                     out.extend(confirmed(&mut self.state, &h, &dctx));
+                }
+                Step::JoinWaitlist(ask) => {
+                    assert!(self.verified, "an anonymous caller joined the waitlist");
+                    self.done.push("waitlist".into());
+                    out.extend(waitlisted(&mut self.state, &ask, &dctx));
+                    self.waitlist.push(ask);
+                }
+                Step::TakeHold(o) => {
+                    self.offered = None;
+                    if self.offer_lost {
+                        self.done.push("hold gone".into());
+                        out.extend(hold_gone(&mut self.state));
+                    } else {
+                        self.done.push("hold taken".into());
+                        self.diary.push(Held {
+                            id: AppointmentId::new(),
+                            service: o.service,
+                            practitioner: o.practitioner,
+                            start: o.start,
+                        });
+                        out.extend(booked(
+                            &mut self.state,
+                            o.service,
+                            o.practitioner,
+                            o.start,
+                            &dctx,
+                        ));
+                    }
                 }
                 Step::Book(b) => panic!("a change booked {b:?}"),
                 Step::SendCode(phone) => {

@@ -81,6 +81,7 @@ fn ask(k: &ClinicKnowledge, text: &str, first: bool) -> Reply {
         identity_verified: false,
         can_verify: false,
         reminded: None,
+        offered: None,
     };
     reply(ctx, text, &mut DialogueState::default())
 }
@@ -290,6 +291,7 @@ fn on_a_verified_channel_changes_ask_the_server_for_the_callers_appointments() {
             identity_verified: true,
             can_verify: false,
             reminded: None,
+            offered: None,
         };
         let r = reply(ctx, text, &mut state);
         assert_eq!(r.intent, intent);

@@ -6,6 +6,21 @@ use super::intent::{CueDef, Intent::*};
 
 pub(crate) const EN: &[CueDef] = &[
     // book
+    // waitlist (outweighs "book me" in "book me on the waitlist")
+    ("waitlist", Waitlist, 3.0),
+    ("wait list", Waitlist, 3.0),
+    ("waiting list", Waitlist, 3.0),
+    ("waitlisted", Waitlist, 3.0),
+    ("cancellation list", Waitlist, 3.5),
+    ("if something opens up", Waitlist, 3.0),
+    ("if anything opens up", Waitlist, 3.0),
+    ("if something comes up", Waitlist, 3.0),
+    ("if anything comes up", Waitlist, 3.0),
+    ("if a spot opens", Waitlist, 3.0),
+    ("if a slot opens", Waitlist, 3.0),
+    ("if someone cancels", Waitlist, 3.0),
+    ("let me know if a time frees up", Waitlist, 3.5),
+    ("put me on the list", Waitlist, 2.5),
     ("book", Book, 1.0),
     ("booking", Book, 0.8),
     ("book in", Book, 1.5),

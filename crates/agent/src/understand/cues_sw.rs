@@ -5,6 +5,10 @@ use super::intent::{CueDef, Intent::*};
 
 pub(crate) const SW: &[CueDef] = &[
     // book
+    ("orodha ya kusubiri", Waitlist, 3.5),
+    ("orodha ya wanaosubiri", Waitlist, 3.5),
+    ("nafasi ikipatikana", Waitlist, 3.0),
+    ("mtu akighairi", Waitlist, 3.0),
     ("nataka kuweka miadi", Book, 2.5),
     ("weka miadi", Book, 2.0),
     ("kuweka miadi", Book, 2.0),

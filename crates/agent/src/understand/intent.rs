@@ -24,6 +24,8 @@ pub enum Intent {
     Cancel,
     /// "When is my appointment?"
     CheckAppointment,
+    /// "Put me on the waitlist": tell me when a time comes free.
+    Waitlist,
     OpeningHours,
     /// Address and directions.
     Address,
@@ -52,6 +54,7 @@ impl Intent {
             Intent::Reschedule => "reschedule",
             Intent::Cancel => "cancel",
             Intent::CheckAppointment => "check_appointment",
+            Intent::Waitlist => "waitlist",
             Intent::OpeningHours => "opening_hours",
             Intent::Address => "address",
             Intent::Prices => "prices",
@@ -77,17 +80,19 @@ impl Intent {
                 | Intent::Reschedule
                 | Intent::Cancel
                 | Intent::CheckAppointment
+                | Intent::Waitlist
                 | Intent::Human
         )
     }
 
     /// Tie-break order: lower wins.
     fn priority(self) -> u8 {
-        const ORDER: [Intent; 15] = [
+        const ORDER: [Intent; 16] = [
             Intent::Human,
             Intent::Reschedule,
             Intent::Cancel,
             Intent::CheckAppointment,
+            Intent::Waitlist,
             Intent::Book,
             Intent::Faq,
             Intent::Prices,

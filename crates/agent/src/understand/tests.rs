@@ -103,6 +103,16 @@ fn english_intents() {
         ("I'd like to make an appointment", Intent::Book),
         ("can I book in with Aroha tomorrow arvo", Intent::Book),
         ("Hi, do you have any slots on Friday?", Intent::Book),
+        ("can you put me on the waitlist?", Intent::Waitlist),
+        (
+            "book me on the waiting list for a sports massage",
+            Intent::Waitlist,
+        ),
+        (
+            "please let me know if something opens up earlier",
+            Intent::Waitlist,
+        ),
+        ("add me to the cancellation list", Intent::Waitlist),
         ("I need to reschedule", Intent::Reschedule),
         ("can I move my appointment to Friday", Intent::Reschedule),
         ("i want to resechedule my apointment", Intent::Reschedule),
@@ -171,6 +181,7 @@ fn swahili_intents() {
         ("hapana", Intent::Deny),
         ("ya pili", Intent::ChooseOption(2)),
         ("naweza kulipa kwa mpesa?", Intent::Faq),
+        ("naomba uniweke kwenye orodha ya kusubiri", Intent::Waitlist),
     ];
     for (text, want) in cases {
         assert_eq!(intent_of(&f, text), *want, "{text}: {:?}", f.read(text));

@@ -443,6 +443,7 @@ mod reminders;
 mod sms;
 mod verify;
 mod voice;
+mod waitlist;
 
 channel_tests!(
     whatsapp_handshake_echoes_the_challenge_only_for_the_right_token,

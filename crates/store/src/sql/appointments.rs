@@ -176,6 +176,45 @@ macro_rules! impl_appointments {
                 })
             }
 
+            /// The audit entry of a new booking.
+            fn booked_event(actor: Actor, appt: &Appointment) -> AuditEvent {
+                AuditEvent::new(actor, "appointment.booked").target("appointment", appt.id).details(serde_json::json!({
+                    "patient": appt.patient_id.to_string(),
+                    "practitioner": appt.practitioner_id.to_string(),
+                    "service": appt.service_id.to_string(),
+                    "starts_at": appt.starts_at.to_string(),
+                }))
+            }
+
+            /// A live appointment still ahead was just cancelled or moved away: its time is held
+            /// for the waitlist (a pending hold, offered by `offer_hold`), when someone is
+            /// waiting for that service at that time. At most one hold per appointment.
+            async fn free_slot_tx(&self, tx: &mut Tx, tenant: TenantId, old: &Appointment, now: i64) -> Result<()> {
+                let starts = crate::to_us(old.starts_at);
+                if !matches!(old.status, AppointmentStatus::Booked | AppointmentStatus::Confirmed) || starts <= now {
+                    return Ok(());
+                }
+                sqlx::query(
+                    "INSERT INTO slot_holds (tenant_id, id, source_appointment_id, practitioner_id, service_id, starts_at, busy_until, \
+                     status, created_at, updated_at) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8 WHERE EXISTS (SELECT 1 FROM waitlist_entries \
+                     WHERE tenant_id = $1 AND service_id = $5 AND status = 'waiting' AND (practitioner_id IS NULL OR practitioner_id = $4) \
+                     AND window_start <= $6 AND window_end >= $6) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(tenant.as_uuid())
+                .bind(SlotHoldId::new().as_uuid())
+                .bind(old.id.as_uuid())
+                .bind(old.practitioner_id.as_uuid())
+                .bind(old.service_id.as_uuid())
+                .bind(starts)
+                .bind(crate::to_us(old.busy_until))
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
             async fn try_book(&self, scope: TenantScope, new: &NewAppointment) -> Result<Appointment> {
                 let tenant = scope.tenant_id();
                 let now = self.clock.now();
@@ -184,12 +223,7 @@ macro_rules! impl_appointments {
                     return Ok(existing);
                 }
                 let appt = self.insert_booking(&mut tx, tenant, now, new).await?;
-                let ev = AuditEvent::new(new.actor, "appointment.booked").target("appointment", appt.id).details(serde_json::json!({
-                    "patient": new.patient.to_string(),
-                    "practitioner": new.practitioner.to_string(),
-                    "service": new.service.to_string(),
-                    "starts_at": appt.starts_at.to_string(),
-                }));
+                let ev = Self::booked_event(new.actor, &appt);
                 self.append_audit_tx(&mut tx, tenant, crate::to_us(now), &ev).await?;
                 tx.commit().await?;
                 Ok(appt)
@@ -231,6 +265,7 @@ macro_rules! impl_appointments {
                 if done.rows_affected() != 1 {
                     return Err(StoreError::Conflict("the appointment is no longer booked"));
                 }
+                self.free_slot_tx(&mut tx, tenant, &old, now_us).await?;
                 let new = NewAppointment {
                     patient: old.patient_id,
                     practitioner: to.1,
@@ -356,6 +391,7 @@ macro_rules! impl_appointments {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
+                self.free_slot_tx(&mut tx, tenant, &appt, now).await?;
                 let ev = AuditEvent::new(actor, "appointment.cancelled").target("appointment", id);
                 self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
                 tx.commit().await?;

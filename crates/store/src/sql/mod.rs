@@ -18,6 +18,7 @@ pub(crate) mod people;
 pub(crate) mod queue;
 pub(crate) mod reminders;
 pub(crate) mod verification;
+pub(crate) mod waitlist;
 
 macro_rules! sql_store {
     ($Store:ty, $Db:ty, $engine:literal, $skip_locked:literal) => {
@@ -149,6 +150,7 @@ macro_rules! sql_store {
         $crate::sql::verification::impl_verification!($Store);
         $crate::sql::calls::impl_calls!($Store);
         $crate::sql::reminders::impl_reminders!($Store);
+        $crate::sql::waitlist::impl_waitlist!($Store);
 
         #[async_trait]
         impl AuditStore for $Store {

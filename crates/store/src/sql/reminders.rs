@@ -34,6 +34,64 @@ macro_rules! impl_reminders {
                 })
             }
 
+            /// Whether a message can reach this patient outside a conversation they started
+            /// (reminders, waitlist offers): the channel to use, or why not (`no_phone`,
+            /// `no_channel`, `opted_out`: the number opted out of that channel).
+            async fn reachable_channel_tx(&self, tx: &mut Tx, tenant: TenantId, patient: PatientId) -> Result<std::result::Result<Channel, &'static str>> {
+                let bidx: Option<(Option<Vec<u8>>,)> = sqlx::query_as("SELECT phone_bidx FROM patients WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(patient.as_uuid())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                let channel = self.reminder_channel_tx(tx, tenant, patient).await?;
+                let (bidx, channel) = match (bidx.and_then(|(b,)| b), channel) {
+                    (Some(b), Some(c)) => (b, c),
+                    (None, _) => return Ok(Err("no_phone")),
+                    (_, None) => return Ok(Err("no_channel")),
+                };
+                let consent: Option<(String,)> = sqlx::query_as(
+                    "SELECT status FROM channel_consents WHERE tenant_id = $1 AND channel = $2 AND phone_bidx = $3",
+                )
+                .bind(tenant.as_uuid())
+                .bind(channel.as_str())
+                .bind(&bidx)
+                .fetch_optional(&mut **tx)
+                .await?;
+                if consent.is_some_and(|(s,)| s == "opted_out") {
+                    return Ok(Err("opted_out"));
+                }
+                Ok(Ok(channel))
+            }
+
+            /// Writes `text` as a system message to the patient's open conversation on
+            /// `channel` (or a new one) with its outbox row; answers the conversation.
+            #[allow(clippy::too_many_arguments)]
+            async fn notify_patient_tx(
+                &self,
+                tx: &mut Tx,
+                tenant: TenantId,
+                patient: PatientId,
+                channel: Channel,
+                text: &str,
+                purpose: OutboxPurpose,
+                now: i64,
+            ) -> Result<ConversationId> {
+                let (conversation, _) = self.open_conversation_tx(tx, tenant, patient, channel, now).await?;
+                let (conv, _, _) = self.fetch_conversation_row(tx, tenant, conversation).await?;
+                let keys = self.tenant_keys(tx, tenant).await?;
+                let key = self.patient_key(tx, &keys, tenant, patient).await?;
+                let msg = NewMessage { sender: Sender::System, ..NewMessage::agent_reply(text) };
+                let id = self.insert_message_tx(tx, tenant, &conv, &key, &msg, now).await?.ok_or(StoreError::Duplicate)?;
+                self.enqueue_outbox_tx(tx, tenant, id, channel, purpose, now).await?;
+                sqlx::query("UPDATE conversations SET last_message_at = $3, updated_at = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(conversation.as_uuid())
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(conversation)
+            }
+
             async fn decide_reminder_tx(&self, tx: &mut Tx, tenant: TenantId, id: AppointmentId, outcome: &str) -> Result<()> {
                 sqlx::query("UPDATE appointments SET reminder_outcome = $3 WHERE tenant_id = $1 AND id = $2")
                     .bind(tenant.as_uuid())
@@ -81,54 +139,20 @@ macro_rules! impl_reminders {
                     return Ok(ReminderOutcome::NotDue);
                 };
                 let patient = PatientId::from_uuid(patient);
-                let skip = |why: &'static str| ReminderOutcome::Skipped(why);
-                let bidx: Option<(Option<Vec<u8>>,)> = sqlx::query_as("SELECT phone_bidx FROM patients WHERE tenant_id = $1 AND id = $2")
-                    .bind(tenant.as_uuid())
-                    .bind(patient.as_uuid())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let channel = self.reminder_channel_tx(&mut tx, tenant, patient).await?;
-                let (bidx, channel) = match (bidx.and_then(|(b,)| b), channel) {
-                    (Some(b), Some(c)) => (b, c),
-                    (None, _) => {
-                        self.decide_reminder_tx(&mut tx, tenant, appointment, "no_phone").await?;
+                let (channel, conversation) = match self.reachable_channel_tx(&mut tx, tenant, patient).await? {
+                    Ok(channel) => (channel, self.notify_patient_tx(&mut tx, tenant, patient, channel, text, OutboxPurpose::Reminder, now).await?),
+                    Err(why) => {
+                        self.decide_reminder_tx(&mut tx, tenant, appointment, why).await?;
                         tx.commit().await?;
-                        return Ok(skip("no_phone"));
-                    }
-                    (_, None) => {
-                        self.decide_reminder_tx(&mut tx, tenant, appointment, "no_channel").await?;
-                        tx.commit().await?;
-                        return Ok(skip("no_channel"));
+                        return Ok(ReminderOutcome::Skipped(why));
                     }
                 };
-                let consent: Option<(String,)> = sqlx::query_as(
-                    "SELECT status FROM channel_consents WHERE tenant_id = $1 AND channel = $2 AND phone_bidx = $3",
-                )
-                .bind(tenant.as_uuid())
-                .bind(channel.as_str())
-                .bind(&bidx)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if consent.is_some_and(|(s,)| s == "opted_out") {
-                    self.decide_reminder_tx(&mut tx, tenant, appointment, "opted_out").await?;
-                    tx.commit().await?;
-                    return Ok(skip("opted_out"));
-                }
-                let (conversation, _) = self.open_conversation_tx(&mut tx, tenant, patient, channel, now).await?;
-                let (conv, _, _) = self.fetch_conversation_row(&mut tx, tenant, conversation).await?;
-                let keys = self.tenant_keys(&mut tx, tenant).await?;
-                let key = self.patient_key(&mut tx, &keys, tenant, patient).await?;
-                let msg = NewMessage { sender: Sender::System, ..NewMessage::agent_reply(text) };
-                let id = self.insert_message_tx(&mut tx, tenant, &conv, &key, &msg, now).await?.ok_or(StoreError::Duplicate)?;
-                self.enqueue_outbox_tx(&mut tx, tenant, id, channel, OutboxPurpose::Reminder, now).await?;
                 sqlx::query(
-                    "UPDATE conversations SET reminded_appointment_id = $3, last_message_at = $4, updated_at = $4 \
-                     WHERE tenant_id = $1 AND id = $2",
+                    "UPDATE conversations SET reminded_appointment_id = $3 WHERE tenant_id = $1 AND id = $2",
                 )
                 .bind(tenant.as_uuid())
                 .bind(conversation.as_uuid())
                 .bind(appointment.as_uuid())
-                .bind(now)
                 .execute(&mut *tx)
                 .await?;
                 self.decide_reminder_tx(&mut tx, tenant, appointment, "sent").await?;

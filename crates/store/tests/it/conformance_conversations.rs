@@ -37,6 +37,7 @@ async fn conversation_reads_back_and_needs_a_patient_of_the_tenant(db: &TestDb) 
         dialogue_state: None,
         verified_patient: None,
         reminded_appointment: None,
+        offered_hold: None,
     };
     assert_eq!(store.conversation(a, id).await.unwrap(), expected);
     assert!(store.messages(a, id).await.unwrap().is_empty());

@@ -17,6 +17,7 @@
 //! - `summary`: conversation summaries written with the turn, sealed and tenant scoped.
 //! - `conformance_channels`: provider accounts, inbound deliveries, the job queue and the outbox.
 //! - `appointments`, `reschedule`: the diary (slots, bookings, moves, cancellations, races).
+//! - `waitlist`: freed times held, offered in join order, and taken by exactly one patient.
 
 /// Expands each named `async fn name(db: &TestDb)` into `sqlite_name` and `postgres_name` tests.
 macro_rules! engine_tests {
@@ -105,3 +106,4 @@ mod rls;
 mod rls_support;
 mod summary;
 mod verification;
+mod waitlist;

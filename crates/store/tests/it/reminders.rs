@@ -31,7 +31,7 @@ fn until(d: &Diary, hours: i64) -> jiff::Timestamp {
     d.clock.now() + SignedDuration::from_hours(hours)
 }
 
-async fn give_phone(d: &Diary, patient: usize, number: &str) -> E164Phone {
+pub(crate) async fn give_phone(d: &Diary, patient: usize, number: &str) -> E164Phone {
     let p = phone(number);
     d.store
         .update_patient_contact(d.scope, d.patients[patient], None, Some(&p))
@@ -40,7 +40,7 @@ async fn give_phone(d: &Diary, patient: usize, number: &str) -> E164Phone {
     p
 }
 
-async fn connect(d: &Diary, provider: Provider, address: &str) {
+pub(crate) async fn connect(d: &Diary, provider: Provider, address: &str) {
     d.store
         .set_channel_account(
             d.scope,

@@ -14,6 +14,7 @@ const PG_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0003_verification.sql"),
     include_str!("../../migrations/postgres/0004_calls.sql"),
     include_str!("../../migrations/postgres/0005_reminders.sql"),
+    include_str!("../../migrations/postgres/0006_waitlist.sql"),
 ];
 
 /// Tables with a `tenant_id` column that are routing directories, deliberately without
@@ -113,6 +114,37 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
         .bind(s.practitioner.as_uuid())
         .bind(s.service.as_uuid())
         .bind(format!("book-{}", s.patient))
+        .execute(&mut owner)
+        .await
+        .unwrap();
+        // The waitlist: an entry, a hold on the appointment above, and an offer of it.
+        let (entry, hold) = (Uuid::now_v7(), Uuid::now_v7());
+        exec(
+            "INSERT INTO waitlist_entries (tenant_id, id, patient_id, service_id, window_start, window_end, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 0, 5000, 0, 0)",
+        )
+        .bind(entry)
+        .bind(s.patient.as_uuid())
+        .bind(s.service.as_uuid())
+        .execute(&mut owner)
+        .await
+        .unwrap();
+        exec(
+            "INSERT INTO slot_holds (tenant_id, id, source_appointment_id, practitioner_id, service_id, starts_at, busy_until, \
+             status, expires_at, created_at, updated_at) \
+             SELECT tenant_id, $2, id, practitioner_id, service_id, starts_at, busy_until, 'offered', 900, 0, 0 \
+             FROM appointments WHERE tenant_id = $1",
+        )
+        .bind(hold)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+        exec(
+            "INSERT INTO waitlist_offers (tenant_id, hold_id, entry_id, conversation_id, created_at) VALUES ($1, $2, $3, $4, 0)",
+        )
+        .bind(hold)
+        .bind(entry)
+        .bind(s.conversation.as_uuid())
         .execute(&mut owner)
         .await
         .unwrap();

@@ -14,7 +14,7 @@ channel_tests!(
 
 /// Books the first free sports massage with any practitioner for a patient with `number`,
 /// then moves the clock to 20 hours before it (inside the 24-hour reminder window).
-async fn booked_tomorrow(app: &ChannelApp, number: &str) -> (AppointmentId, PatientId) {
+pub(super) async fn booked_tomorrow(app: &ChannelApp, number: &str) -> (AppointmentId, PatientId) {
     let scope = app.scope(HARBOUR).await;
     let patient = app
         .store
@@ -86,7 +86,7 @@ async fn book_soon(
     appt.id
 }
 
-async fn sms_from(app: &ChannelApp, sid: &str, from: &str, body: &str) {
+pub(super) async fn sms_from(app: &ChannelApp, sid: &str, from: &str, body: &str) {
     app.clock.advance(SignedDuration::from_secs(30));
     let r = app
         .post_twilio(&[
