@@ -163,6 +163,56 @@ pub struct ClinicProfile {
     /// Hours before an appointment its reminder is sent (0: no reminders).
     #[serde(default = "default_reminder_hours")]
     pub reminder_hours: u32,
+    /// Web origins (`https://clinic.example`) whose pages may embed the website widget. Empty:
+    /// the widget may not be framed anywhere. See [`parse_widget_origin`].
+    #[serde(default)]
+    pub widget_origins: Vec<String>,
+}
+
+/// Checks and normalises one origin allowed to embed the widget: `https://host[:port]`, with
+/// `*.` allowed as the first label and `:*` as the port; plain `http` only for `localhost` and
+/// `127.0.0.1` (development). It goes into a `Content-Security-Policy: frame-ancestors` list,
+/// so nothing but these characters can pass: no path, query, quote, space or semicolon.
+pub fn parse_widget_origin(raw: &str) -> Result<String, DomainError> {
+    let bad = |why: &'static str| DomainError::invalid("widget_origins", why);
+    let lower = raw.trim().to_ascii_lowercase();
+    let lower = lower.strip_suffix('/').unwrap_or(&lower);
+    let (scheme, rest) = lower
+        .split_once("://")
+        .ok_or_else(|| bad("an origin looks like https://clinic.example"))?;
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    let port_ok = |p: &str| p == "*" || (!p.starts_with('0') && p.parse::<u16>().is_ok());
+    if port.is_some_and(|p| !port_ok(p)) {
+        return Err(bad("a port is a number from 1 to 65535, or *"));
+    }
+    let bare = host.strip_prefix("*.").unwrap_or(host);
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if bare.len() > 253 || !bare.split('.').all(label_ok) {
+        return Err(bad(
+            "an origin is a scheme and a host name only, like https://clinic.example",
+        ));
+    }
+    let local = host == "localhost" || host == "127.0.0.1";
+    match scheme {
+        "https" => {}
+        "http" if local => {}
+        _ => return Err(bad("use https:// (http:// only for localhost)")),
+    }
+    if !local && !host.contains('.') {
+        return Err(bad(
+            "use the site's full host name, like https://clinic.example",
+        ));
+    }
+    Ok(lower.to_owned())
 }
 
 /// Reminders go out a day ahead unless the clinic says otherwise.
@@ -208,6 +258,14 @@ impl ClinicProfile {
                 "reminder_hours",
                 "must be 0 (off) to 168 (a week)",
             ));
+        }
+        for origin in &self.widget_origins {
+            if parse_widget_origin(origin)?.as_str() != origin {
+                return Err(DomainError::invalid(
+                    "widget_origins",
+                    "write each origin in lower case, without a trailing slash",
+                ));
+            }
         }
         Ok(())
     }
@@ -258,6 +316,42 @@ mod tests {
     }
 
     #[test]
+    fn widget_origins_are_plain_origins_that_cannot_break_a_csp() {
+        for (raw, want) in [
+            ("https://clinic.example", "https://clinic.example"),
+            ("HTTPS://Clinic.Example/", "https://clinic.example"),
+            ("https://*.clinic.example", "https://*.clinic.example"),
+            ("https://clinic.example:8443", "https://clinic.example:8443"),
+            ("http://localhost:*", "http://localhost:*"),
+            ("http://127.0.0.1:5173", "http://127.0.0.1:5173"),
+        ] {
+            assert_eq!(
+                parse_widget_origin(raw).ok().as_deref(),
+                Some(want),
+                "{raw}"
+            );
+        }
+        for bad in [
+            "clinic.example",
+            "http://clinic.example",
+            "ftp://clinic.example",
+            "https://clinic.example/path",
+            "https://clinic.example; script-src *",
+            "https://clinic.example 'unsafe-inline'",
+            "https://clinic",
+            "https://*",
+            "https://clinic.example:0",
+            "https://clinic.example:99999",
+            "https://-bad.example",
+            "https://cl\u{ef}nic.example",
+            "'self'",
+            "*",
+        ] {
+            assert!(parse_widget_origin(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn hours_parse_rejects_nonsense() {
         for bad in ["18:00-08:00", "8-18", "25:00-26:00", "08:00", "08:60-09:00"] {
             assert!(DayHours::parse(bad).is_err(), "{bad}");
@@ -296,6 +390,7 @@ mod tests {
             privacy_notice: String::new(),
             cancellation_policy: String::new(),
             reminder_hours: DEFAULT_REMINDER_HOURS,
+            widget_origins: vec![],
         };
         assert_eq!(
             p.validate().map_err(|e| e.code()),

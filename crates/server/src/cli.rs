@@ -119,6 +119,17 @@ enum TenantCommand {
     Create(Box<TenantCreate>),
     /// List clinics.
     List(DataArgs),
+    /// Set the web origins whose pages may embed the website widget (replaces the list; none:
+    /// the widget may not be embedded anywhere).
+    WidgetOrigins {
+        #[arg(value_name = "SLUG")]
+        tenant: String,
+        /// e.g. https://clinic.example (repeatable).
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 #[derive(Args)]
@@ -157,6 +168,10 @@ struct TenantCreate {
     /// Hours before an appointment its reminder is sent on the patient's channel (0: none).
     #[arg(long, default_value_t = frontdesk_domain::clinic::DEFAULT_REMINDER_HOURS)]
     reminder_hours: u32,
+    /// Web origin whose pages may embed the website widget, e.g. https://clinic.example
+    /// (repeatable; see `frontdesk tenant widget-origins`).
+    #[arg(long = "widget-origin")]
+    widget_origins: Vec<String>,
     /// Email of the clinic's Owner account.
     #[arg(long)]
     owner_email: Option<String>,
@@ -199,6 +214,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             now,
         } => eval_cmd(&files, verbose, &now).await,
         Command::Tenant(TenantCommand::Create(args)) => tenant_create(*args).await,
+        Command::Tenant(TenantCommand::WidgetOrigins {
+            tenant,
+            origins,
+            data,
+        }) => widget_origins(&tenant, &origins, &data).await,
         Command::Tenant(TenantCommand::List(data)) => {
             let store = open_store(&resolve(&data, LogFormat::Pretty, "warn")?).await?;
             for t in store.list_tenants().await? {
@@ -359,6 +379,11 @@ async fn demo_cmd(data_dir: &Path, port: u16) -> anyhow::Result<()> {
     );
     println!("  or with curl:        curl -s -X POST {base}/v1/webchat/harbour-physio/sessions");
     println!(
+        "\nThe website widget of harbour-physio, on a page of your own served from localhost:\n  \
+         mkdir -p site && echo '<script src=\"{base}/widget.js\" data-clinic=\"harbour-physio\" defer></script>' \
+         > site/index.html && python3 -m http.server -d site 8000   # then open http://localhost:8000"
+    );
+    println!(
         "\nA signed WhatsApp webhook for {} (send it twice: the copy is ignored):\n  {}",
         demo::channels::WHATSAPP_CLINIC,
         demo::channels::whatsapp_curl(&base)
@@ -449,14 +474,22 @@ async fn serve_cmd(data: &DataArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The operator's scope for the clinic with this slug, or an error that says how to find one.
+async fn clinic_scope(
+    store: &dyn Store,
+    slug: &str,
+) -> anyhow::Result<frontdesk_store::TenantScope> {
+    let slug = TenantSlug::parse(slug)?;
+    store
+        .operator_scope(&slug)
+        .await
+        .with_context(|| format!("no clinic `{slug}` (see `frontdesk tenant list`)"))
+}
+
 async fn chat_cmd(slug: &str, data: &DataArgs) -> anyhow::Result<()> {
     let cfg = resolve(data, LogFormat::Pretty, "warn")?;
     let store = open_store(&cfg).await?;
-    let slug = TenantSlug::parse(slug)?;
-    let scope = store
-        .operator_scope(&slug)
-        .await
-        .with_context(|| format!("no clinic `{slug}` (see `frontdesk tenant list`)"))?;
+    let scope = clinic_scope(store.as_ref(), slug).await?;
     let clinic = store.clinic(scope).await?;
     let patient = store.create_patient(scope, &NewPatient::default()).await?;
     let conversation = store
@@ -509,6 +542,11 @@ async fn tenant_create(a: TenantCreate) -> anyhow::Result<()> {
     let profile = ClinicProfile {
         cancellation_policy: a.cancellation_policy.unwrap_or_default(),
         reminder_hours: a.reminder_hours,
+        widget_origins: a
+            .widget_origins
+            .iter()
+            .map(|o| frontdesk_domain::clinic::parse_widget_origin(o))
+            .collect::<Result<_, _>>()?,
         privacy_notice: a.privacy_notice.unwrap_or_else(|| {
             format!(
                 "You're chatting with {}'s virtual receptionist. This conversation is stored encrypted and seen only by the clinic team.",
@@ -542,6 +580,28 @@ async fn tenant_create(a: TenantCreate) -> anyhow::Result<()> {
             )
             .await?;
         println!("created its Owner account");
+    }
+    Ok(())
+}
+
+async fn widget_origins(slug: &str, origins: &[String], data: &DataArgs) -> anyhow::Result<()> {
+    let cfg = resolve(data, LogFormat::Pretty, "warn")?;
+    let origins = origins
+        .iter()
+        .map(|o| frontdesk_domain::clinic::parse_widget_origin(o))
+        .collect::<Result<Vec<_>, _>>()?;
+    let store = open_store(&cfg).await?;
+    let scope = clinic_scope(store.as_ref(), slug).await?;
+    let mut profile = store.clinic(scope).await?.profile;
+    profile.widget_origins = origins;
+    store.update_profile(scope, &profile).await?;
+    if profile.widget_origins.is_empty() {
+        println!("the widget of `{slug}` may no longer be embedded on any site");
+    } else {
+        println!(
+            "the widget of `{slug}` may be embedded on: {}",
+            profile.widget_origins.join(" ")
+        );
     }
     Ok(())
 }

@@ -32,6 +32,8 @@ fn harbour() -> Result<ClinicProfile, DomainError> {
             can offer the time to someone else."
             .into(),
         reminder_hours: frontdesk_domain::clinic::DEFAULT_REMINDER_HOURS,
+        // So a newcomer can try the widget from a page on their own machine.
+        widget_origins: vec!["http://localhost:*".into(), "http://127.0.0.1:*".into()],
     })
 }
 
@@ -52,6 +54,7 @@ fn nairobi() -> Result<ClinicProfile, DomainError> {
             .into(),
         cancellation_policy: frontdesk_domain::clinic::DEFAULT_CANCELLATION_POLICY.into(),
         reminder_hours: frontdesk_domain::clinic::DEFAULT_REMINDER_HOURS,
+        widget_origins: vec![],
     })
 }
 

@@ -19,6 +19,7 @@ pub(super) fn clinic() -> ClinicKnowledge {
         privacy_notice: String::new(),
         cancellation_policy: String::new(),
         reminder_hours: frontdesk_domain::clinic::DEFAULT_REMINDER_HOURS,
+        widget_origins: vec![],
     };
     let services = vec![
         ServiceInfo {

@@ -24,6 +24,7 @@ fn knowledge(languages: &[&str], emergency: &[&str], rules: Vec<ClinicRule>) -> 
         privacy_notice: "We keep this chat private.".into(),
         cancellation_policy: String::new(),
         reminder_hours: frontdesk_domain::clinic::DEFAULT_REMINDER_HOURS,
+        widget_origins: vec![],
     };
     let services = vec![
         ServiceInfo {

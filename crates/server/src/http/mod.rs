@@ -79,7 +79,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v1/webchat/{tenant_slug}/messages",
-            post(webchat::post_message),
+            get(webchat::history).post(webchat::post_message),
         )
         .route(
             "/webhooks/whatsapp",
@@ -100,6 +100,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/dev/provider/{*rest}", post(webhooks::dev_provider))
         .route("/chat/{tenant_slug}", get(pages::chat_page))
+        .route("/widget/{tenant_slug}", get(pages::widget_page))
+        .route("/widget.js", get(pages::widget_js))
         .route("/static/webchat.js", get(pages::webchat_js))
         .route("/static/webchat.css", get(pages::webchat_css))
         .fallback(fallback)
@@ -118,6 +120,9 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static(value),
         ));
     }
+    // Outside the header layers: X-Frame-Options only backs up `frame-ancestors 'none'` for
+    // old browsers; a page whose CSP lets some origins frame it (the widget) must not carry it.
+    app = app.layer(middleware::map_response(drop_frame_options_when_embeddable));
     app.layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // Only the method and request id here; the route template is recorded after
@@ -127,6 +132,18 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(middleware::map_request(sanitize_request_id))
+}
+
+async fn drop_frame_options_when_embeddable(mut resp: Response) -> Response {
+    let embeddable = resp
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|csp| !csp.contains("frame-ancestors 'none'"));
+    if embeddable {
+        resp.headers_mut().remove(header::X_FRAME_OPTIONS);
+    }
+    resp
 }
 
 /// A request id from a client or proxy is kept only if it is short and plain (it is logged and

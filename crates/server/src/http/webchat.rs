@@ -2,7 +2,11 @@
 //!
 //! - `POST /v1/webchat/{tenant_slug}/sessions` → `201 {"token", "conversation_id", "expires_at"}`
 //! - `POST /v1/webchat/{tenant_slug}/messages` with `Authorization: Bearer <token>` and
-//!   `{"text": "…"}` → `200 {"replies": [{"text": "…"}]}`
+//!   `{"text": "…"}` → `200 {"replies": [{"text": "…"}]}`; with `Accept: text/event-stream`
+//!   the answer is a server-sent event stream instead: `received` at once, one `reply`
+//!   (`{"text"}`) per reply as it is ready, then `done` (or `error` with `{"error": {…}}`).
+//! - `GET /v1/webchat/{tenant_slug}/messages` (same token) → `200 {"messages": [{"from",
+//!   "text", "at"}]}`: the conversation so far, so a page reload resumes it.
 //!
 //! Errors use the one JSON shape `{"error": {"code", "message"}}`: unknown clinic 404,
 //! missing / invalid / other clinic's token 401, non-JSON 400, wrong shape or empty text 422,
@@ -10,6 +14,7 @@
 
 use super::{AppState, error::AppError};
 use crate::turn::{MAX_TEXT_BYTES, handle_patient_message};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::{
     Json,
     body::Body,
@@ -18,9 +23,14 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use frontdesk_domain::TenantSlug;
-use frontdesk_store::StoreError;
+use frontdesk_store::{Sender, StoreError, WebchatAuth};
 use serde::Deserialize;
 use serde_json::json;
+use std::convert::Infallible;
+use tracing::Instrument;
+
+/// The most recent messages a resumed chat shows.
+const HISTORY_LIMIT: usize = 200;
 
 /// Whole request body cap (JSON overhead and escapes included).
 const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -67,6 +77,110 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
 }
 
+async fn authenticate(
+    st: &AppState,
+    raw_slug: &str,
+    headers: &HeaderMap,
+) -> Result<WebchatAuth, AppError> {
+    let slug = slug(raw_slug)?;
+    let token = bearer(headers).ok_or_else(AppError::invalid_token)?;
+    st.store
+        .authenticate_webchat(&slug, token)
+        .await
+        .map_err(tenant_errors)
+}
+
+/// The conversation so far (patient, receptionist and staff messages; the last
+/// [`HISTORY_LIMIT`]), for a page that was reloaded.
+pub async fn history(
+    State(st): State<AppState>,
+    Path(raw_slug): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let auth = authenticate(&st, &raw_slug, &headers).await?;
+    let messages = st.store.messages(auth.scope, auth.conversation_id).await?;
+    let shown: Vec<_> = messages
+        .iter()
+        .filter(|m| matches!(m.sender, Sender::Patient | Sender::Agent | Sender::Staff))
+        .collect();
+    let shown: Vec<_> = shown[shown.len().saturating_sub(HISTORY_LIMIT)..]
+        .iter()
+        .map(|m| {
+            json!({
+                "from": m.sender.as_str(),
+                "text": m.body,
+                "at": m.created_at.to_string(),
+            })
+        })
+        .collect();
+    Ok(no_store(Json(json!({ "messages": shown })).into_response()))
+}
+
+fn wants_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/event-stream"))
+}
+
+/// Answers a turn as server-sent events. The turn runs in its own task: if the visitor goes
+/// away mid-turn it still completes (message and replies are stored in one transaction) and
+/// the replies are there when the chat is resumed.
+fn stream_turn(st: AppState, auth: WebchatAuth, text: String) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Event>(8);
+    let turn = async move {
+        let _ = tx.send(Event::default().event("received").data("{}")).await;
+        let events = match handle_patient_message(
+            st.store.as_ref(),
+            st.clock.as_ref(),
+            auth.scope,
+            auth.conversation_id,
+            auth.patient_id,
+            &text,
+        )
+        .await
+        {
+            Ok(replies) => replies
+                .into_iter()
+                .map(|t| {
+                    Event::default()
+                        .event("reply")
+                        .data(json!({ "text": t }).to_string())
+                })
+                .collect(),
+            Err(e) => vec![error_event(e.into()).await],
+        };
+        for ev in events
+            .into_iter()
+            .chain([Event::default().event("done").data("{}")])
+        {
+            if tx.send(ev).await.is_err() {
+                return; // the visitor left; what was stored stays stored
+            }
+        }
+    };
+    tokio::spawn(turn.instrument(tracing::Span::current()));
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|ev| (Ok::<_, Infallible>(ev), rx))
+    });
+    no_store(
+        Sse::new(stream)
+            .keep_alive(KeepAlive::default())
+            .into_response(),
+    )
+}
+
+/// The same `{"error": {"code", "message"}}` a JSON answer would carry (the cause is logged
+/// by [`AppError`]'s own mapping).
+async fn error_event(e: AppError) -> Event {
+    let body = axum::body::to_bytes(e.into_response().into_body(), 16 * 1024)
+        .await
+        .unwrap_or_default();
+    let data = String::from_utf8(body.to_vec()).unwrap_or_else(|_| "{}".to_owned());
+    Event::default().event("error").data(data)
+}
+
 #[derive(Deserialize)]
 struct MessageIn {
     text: String,
@@ -78,13 +192,7 @@ pub async fn post_message(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    let slug = slug(&raw_slug)?;
-    let token = bearer(&headers).ok_or_else(AppError::invalid_token)?;
-    let auth = st
-        .store
-        .authenticate_webchat(&slug, token)
-        .await
-        .map_err(tenant_errors)?;
+    let auth = authenticate(&st, &raw_slug, &headers).await?;
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| {
@@ -126,6 +234,9 @@ pub async fn post_message(
             "text_too_long",
             "The message is longer than 4 KiB.",
         ));
+    }
+    if wants_stream(&headers) {
+        return Ok(stream_turn(st, auth, msg.text));
     }
     let replies = handle_patient_message(
         st.store.as_ref(),

@@ -8,3 +8,5 @@ mod harness;
 mod observability;
 mod pages;
 mod webchat;
+mod widget;
+mod widget_browser;

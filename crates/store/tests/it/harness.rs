@@ -22,6 +22,7 @@ pub fn profile(name: &str) -> ClinicProfile {
         privacy_notice: "We keep your messages to care for you.".into(),
         cancellation_policy: "24 hours' notice, please.".into(),
         reminder_hours: frontdesk_domain::clinic::DEFAULT_REMINDER_HOURS,
+        widget_origins: vec![],
     }
 }
 
