@@ -64,6 +64,8 @@ typed_id!(
     WaitlistEntryId,
     /// A freed time held for the waitlist while it is offered.
     SlotHoldId,
+    /// A call recording (its audio sealed with the patient's key, in blob storage).
+    RecordingId,
 );
 
 #[cfg(test)]

@@ -436,6 +436,8 @@ async fn build_app(
         (None, None) => Ok(Mailer::Disabled),
     }
     .context("the email settings (smtp_url, email_from) are not usable")?;
+    let blobs = frontdesk_server::blobs::blob_store(cfg)
+        .context("the call recordings storage settings are not usable")?;
     let worker = Worker::new(
         store,
         clock,
@@ -443,7 +445,8 @@ async fn build_app(
         mailer,
         hub.wake.clone(),
         cfg.outbound_per_second,
-    );
+    )
+    .with_blobs(blobs);
     Ok(app.with_worker(worker))
 }
 

@@ -3,6 +3,7 @@
 //! secrets (the file's content replaces the value). Unknown keys are warned about, not ignored
 //! silently. Every option is documented here once and listed in docs/CONFIG.md.
 
+use crate::blobs::{BlobError, BlobStore, LocalBlobStore, S3BlobStore, S3Settings};
 use figment::{
     Figment,
     providers::{Format, Serialized, Toml},
@@ -12,6 +13,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// frontdesk's settings. Field docs are the reference; docs/CONFIG.md lists them all.
 #[derive(Clone, Serialize, Deserialize)]
@@ -77,6 +80,31 @@ pub struct Config {
     pub smtp_url: Option<SecretString>,
     /// The sender of alert emails. Default `frontdesk <alerts@localhost>`.
     pub email_from: String,
+    /// Where call recordings (encrypted before they are stored) are kept:
+    /// `local` (default; files under `recordings_dir`) or `s3` (an S3-compatible bucket, see
+    /// the `s3_*` options).
+    pub recordings_storage: String,
+    /// `local` storage: the directory. Unset: `recordings` next to the SQLite database file
+    /// when `database_url` is `sqlite://…`, else `./frontdesk-recordings`. Created (mode 0700)
+    /// on the first recording.
+    pub recordings_dir: Option<PathBuf>,
+    /// `s3` storage: the service's base URL, e.g. `https://s3.eu-west-1.amazonaws.com` or
+    /// `http://127.0.0.1:9000` (MinIO). Required with `recordings_storage = "s3"`.
+    pub s3_endpoint: Option<String>,
+    /// `s3` storage: the bucket. Required with `recordings_storage = "s3"`.
+    pub s3_bucket: Option<String>,
+    /// `s3` storage: the signing region. Default `us-east-1`.
+    pub s3_region: String,
+    /// `s3` storage: the access key id. Required with `recordings_storage = "s3"`.
+    pub s3_access_key_id: Option<String>,
+    /// `s3` storage: the secret access key. Required with `recordings_storage = "s3"`;
+    /// prefer `FRONTDESK_S3_SECRET_ACCESS_KEY_FILE`.
+    #[serde(skip_serializing)]
+    pub s3_secret_access_key: Option<SecretString>,
+    /// `s3` storage: path-style URLs (`{endpoint}/{bucket}/{key}`, what MinIO, Ceph and Garage
+    /// expect) when true; virtual-hosted style (`{bucket}.{endpoint host}/{key}`) when false.
+    /// Default true.
+    pub s3_path_style: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +139,14 @@ impl Default for Config {
             provider_timeout_seconds: 10,
             smtp_url: None,
             email_from: "frontdesk <alerts@localhost>".into(),
+            recordings_storage: "local".into(),
+            recordings_dir: None,
+            s3_endpoint: None,
+            s3_bucket: None,
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_path_style: true,
         }
     }
 }
@@ -129,6 +165,15 @@ impl std::fmt::Debug for Config {
             )
             .field("master_key_file", &self.master_key_file)
             .field("log_format", &self.log_format)
+            .field("recordings_storage", &self.recordings_storage)
+            .field("recordings_dir", &self.recordings_dir)
+            .field("s3_bucket", &self.s3_bucket)
+            .field("s3_region", &self.s3_region)
+            .field(
+                "s3_secret_access_key",
+                &self.s3_secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("s3_path_style", &self.s3_path_style)
             .finish_non_exhaustive()
     }
 }
@@ -160,11 +205,25 @@ const KNOWN_KEYS: &[&str] = &[
     "smtp_url",
     "smtp_url_file",
     "email_from",
+    "recordings_storage",
+    "recordings_dir",
+    "s3_endpoint",
+    "s3_bucket",
+    "s3_region",
+    "s3_access_key_id",
+    "s3_secret_access_key",
+    "s3_secret_access_key_file",
+    "s3_path_style",
 ];
 
 /// Secrets that may be given as `<KEY>_FILE` instead. (`master_key_file` is a field of its
 /// own, so that its permissions are checked: see [`read_key_file`].)
-const FILE_SECRETS: &[&str] = &["database_url", "database_owner_url", "smtp_url"];
+const FILE_SECRETS: &[&str] = &[
+    "database_url",
+    "database_owner_url",
+    "smtp_url",
+    "s3_secret_access_key",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -323,6 +382,45 @@ fn toml_string(s: &str) -> String {
     format!("\"{escaped}\"")
 }
 
+/// The file of a `sqlite:` URL, parsed the way sqlx does (`sqlite://PATH` or `sqlite:PATH`,
+/// `?…` cut, `%XX` decoded); `None` for other engines and in-memory databases.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, params) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    if path.is_empty()
+        || path == ":memory:"
+        || params.is_some_and(|q| q.split('&').any(|kv| kv == "mode=memory"))
+    {
+        return None;
+    }
+    percent_decode(path).map(PathBuf::from)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = s.get(i + 1..i + 3)
+            && hex.bytes().all(|b| b.is_ascii_hexdigit())
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// Reads a master key file, refusing one that group or others can read.
 pub fn read_key_file(path: &Path) -> Result<SecretString, ConfigError> {
     #[cfg(unix)]
@@ -406,6 +504,59 @@ impl Config {
             .as_deref()
             .map(|u| u.trim_end_matches('/').to_owned())
             .filter(|u| !u.is_empty())
+    }
+
+    /// The directory of `local` recordings storage (see [`Config::recordings_dir`]).
+    pub fn recordings_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.recordings_dir {
+            return dir.clone();
+        }
+        self.database_url
+            .as_ref()
+            .and_then(|url| sqlite_file(url.expose_secret()))
+            .map(|db| match db.parent() {
+                Some(parent) => parent.join("recordings"),
+                None => PathBuf::from("recordings"),
+            })
+            .unwrap_or_else(|| PathBuf::from("./frontdesk-recordings"))
+    }
+
+    /// The recordings store chosen by `recordings_storage`. Errors name the option at fault,
+    /// never its value. Nothing is contacted or created yet.
+    pub fn blob_store(&self) -> Result<Arc<dyn BlobStore>, ConfigError> {
+        match self.recordings_storage.as_str() {
+            "local" => Ok(Arc::new(LocalBlobStore::new(self.recordings_dir()))),
+            "s3" => {
+                fn required<T>(value: Option<T>, name: &str) -> Result<T, ConfigError> {
+                    value.ok_or_else(|| {
+                        invalid(format!(
+                            "recordings_storage = \"s3\" needs {name} (or FRONTDESK_{})",
+                            name.to_uppercase()
+                        ))
+                    })
+                }
+                let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+                let secret = self
+                    .s3_secret_access_key
+                    .clone()
+                    .filter(|s| !s.expose_secret().trim().is_empty());
+                let settings = S3Settings {
+                    endpoint: required(non_empty(&self.s3_endpoint), "s3_endpoint")?,
+                    bucket: required(non_empty(&self.s3_bucket), "s3_bucket")?,
+                    region: self.s3_region.clone(),
+                    access_key_id: required(non_empty(&self.s3_access_key_id), "s3_access_key_id")?,
+                    secret_access_key: required(secret, "s3_secret_access_key")?,
+                    path_style: self.s3_path_style,
+                    timeout: Duration::from_secs(self.provider_timeout_seconds.max(1)),
+                };
+                let store = S3BlobStore::new(settings).map_err(|e| match e {
+                    BlobError::Settings(msg) => invalid(msg),
+                    _ => invalid("the s3 recordings storage could not be set up"),
+                })?;
+                Ok(Arc::new(store))
+            }
+            _ => Err(invalid("recordings_storage must be `local` or `s3`")),
+        }
     }
 
     pub fn webchat_ttl(&self) -> jiff::SignedDuration {
@@ -525,6 +676,137 @@ mod tests {
             "test-suite variables are not configuration: {:?}",
             l.warnings
         );
+    }
+
+    #[test]
+    fn recordings_dir_defaults_next_to_the_sqlite_file() {
+        let with_db = |url: &str| Config {
+            database_url: Some(SecretString::from(url.to_owned())),
+            ..Config::default()
+        };
+        assert_eq!(
+            with_db("sqlite://./data/frontdesk.db").recordings_dir(),
+            PathBuf::from("./data/recordings")
+        );
+        assert_eq!(
+            with_db("sqlite:///var/lib/frontdesk/frontdesk.db?mode=rwc").recordings_dir(),
+            PathBuf::from("/var/lib/frontdesk/recordings")
+        );
+        assert_eq!(
+            with_db("sqlite:/srv/my%20data/f.db").recordings_dir(),
+            PathBuf::from("/srv/my data/recordings")
+        );
+        assert_eq!(
+            with_db("sqlite://frontdesk.db").recordings_dir(),
+            PathBuf::from("recordings")
+        );
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://?mode=memory",
+            "postgres://app@db/frontdesk",
+        ] {
+            assert_eq!(
+                with_db(url).recordings_dir(),
+                PathBuf::from("./frontdesk-recordings"),
+                "{url}"
+            );
+        }
+        assert_eq!(
+            Config::default().recordings_dir(),
+            PathBuf::from("./frontdesk-recordings")
+        );
+        let explicit = Config {
+            recordings_dir: Some(PathBuf::from("/elsewhere")),
+            ..with_db("sqlite://./data/frontdesk.db")
+        };
+        assert_eq!(explicit.recordings_dir(), PathBuf::from("/elsewhere"));
+    }
+
+    #[test]
+    fn recordings_storage_defaults_to_local_and_refuses_unknown_kinds() {
+        let l = load(None, env(&[("FRONTDESK_RECORDINGS_DIR", "/tmp/rec")])).unwrap();
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert_eq!(l.config.recordings_storage, "local");
+        assert_eq!(l.config.s3_region, "us-east-1");
+        assert!(l.config.s3_path_style);
+        let store = l.config.blob_store().unwrap();
+        assert_eq!(store.kind(), "local");
+        assert!(format!("{store:?}").contains("/tmp/rec"));
+
+        let l = load(None, env(&[("FRONTDESK_RECORDINGS_STORAGE", "ftp")])).unwrap();
+        let msg = l.config.blob_store().unwrap_err().to_string();
+        assert!(
+            msg.contains("recordings_storage") && msg.contains("`s3`"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn s3_storage_names_each_missing_option_and_hides_the_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret_file = dir.path().join("s3_secret");
+        std::fs::write(&secret_file, "wJalrXUtnFEMI-s3cret-value\n").unwrap();
+        let all = [
+            ("FRONTDESK_RECORDINGS_STORAGE", "s3"),
+            ("FRONTDESK_S3_ENDPOINT", "http://127.0.0.1:9000"),
+            ("FRONTDESK_S3_BUCKET", "frontdesk-recordings"),
+            ("FRONTDESK_S3_ACCESS_KEY_ID", "AKIDEXAMPLEVALUE"),
+            (
+                "FRONTDESK_S3_SECRET_ACCESS_KEY_FILE",
+                secret_file.to_str().unwrap(),
+            ),
+            ("FRONTDESK_S3_REGION", "eu-central-1"),
+            ("FRONTDESK_S3_PATH_STYLE", "false"),
+        ];
+        for (i, missing) in [
+            "s3_endpoint",
+            "s3_bucket",
+            "s3_access_key_id",
+            "s3_secret_access_key",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let l = load(None, env(&[&all[..i + 1], &all[i + 2..]].concat())).unwrap();
+            let msg = l.config.blob_store().unwrap_err().to_string();
+            assert!(msg.contains(missing), "{msg}");
+            for (_, value) in &all[1..] {
+                assert!(!msg.contains(value), "{msg}");
+            }
+            assert!(!msg.contains("s3cret"), "{msg}");
+        }
+
+        let l = load(None, env(&all)).unwrap();
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert_eq!(
+            l.config
+                .s3_secret_access_key
+                .as_ref()
+                .unwrap()
+                .expose_secret(),
+            "wJalrXUtnFEMI-s3cret-value"
+        );
+        assert_eq!(l.config.s3_region, "eu-central-1");
+        assert!(!l.config.s3_path_style);
+        let debug = format!("{:?}", l.config);
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(debug.contains("frontdesk-recordings"), "{debug}");
+        let store = l.config.blob_store().unwrap();
+        assert_eq!(store.kind(), "s3");
+        assert!(!format!("{store:?}").contains("s3cret"));
+
+        // A bad value is refused naming the option, not echoing it.
+        let mut bad = l.config.clone();
+        bad.s3_endpoint = Some("ftp://hunter2.example".into());
+        let msg = bad.blob_store().unwrap_err().to_string();
+        assert!(
+            msg.contains("s3_endpoint") && !msg.contains("hunter2"),
+            "{msg}"
+        );
+        // The secret is never serialised (e.g. into a printed effective configuration).
+        let json = serde_json::to_string(&l.config).unwrap();
+        assert!(!json.contains("s3cret"), "{json}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! health, metrics), the demo clinics and the turn-handling service shared by every channel.
 //! `src/main.rs` is the thin CLI on top.
 
+pub mod blobs;
 pub mod booking;
 pub mod channels;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod demo;
 pub mod eval;
 pub mod http;
 pub mod mailer;
+pub mod recordings;
 pub mod reminders;
 pub mod startup;
 pub mod summary;

@@ -19,8 +19,8 @@ use crate::mailer::{Mailer, alert_email, recipients};
 use crate::turn::{StoredMessage, answer};
 use frontdesk_domain::{Clock, TenantId};
 use frontdesk_store::{
-    Channel, ChannelAccount, DeliveryOutcome, Job, NOTIFY_STAFF_JOB, NotifyStaffJob, OutboxItem,
-    OutboxPurpose, Provider, REPLY_JOB, ReplyJob, Store, StoreError,
+    Channel, ChannelAccount, DeliveryOutcome, FETCH_RECORDING_JOB, Job, NOTIFY_STAFF_JOB,
+    NotifyStaffJob, OutboxItem, OutboxPurpose, Provider, REPLY_JOB, ReplyJob, Store, StoreError,
 };
 use jiff::{SignedDuration, Timestamp};
 use std::collections::HashMap;
@@ -102,6 +102,8 @@ impl Limiter {
 
 pub struct Worker {
     store: Arc<dyn Store>,
+    /// Where call recordings go (see [`crate::recordings`]); `None`: recording jobs wait.
+    blobs: Option<Arc<dyn crate::blobs::BlobStore>>,
     clock: Arc<dyn Clock>,
     providers: Providers,
     mailer: Mailer,
@@ -122,6 +124,7 @@ impl Worker {
     ) -> Self {
         Self {
             store,
+            blobs: None,
             clock,
             public_base: providers.public_base.clone(),
             providers,
@@ -133,6 +136,12 @@ impl Worker {
                 buckets: Mutex::new(HashMap::new()),
             },
         }
+    }
+
+    /// The blob store call recordings are written to.
+    pub fn with_blobs(mut self, blobs: Arc<dyn crate::blobs::BlobStore>) -> Self {
+        self.blobs = Some(blobs);
+        self
     }
 
     /// Works until `shutdown` resolves; woken early by webhooks that queued work.
@@ -214,6 +223,10 @@ impl Worker {
                     return;
                 }
             },
+            FETCH_RECORDING_JOB => {
+                self.fetch_recording(&job).await;
+                return;
+            }
             _ => Err(StoreError::Corrupt("unknown job kind")),
         };
         let retry = match result {
@@ -230,6 +243,38 @@ impl Worker {
             }
         };
         if let Err(e) = self.store.retry_job(&job.lease, retry, "job_error").await {
+            tracing::warn!(job = %job.lease.id, error = %e, "could not record the job's failure");
+        }
+    }
+
+    /// Fetches, seals, stores and deletes at Twilio one call recording.
+    async fn fetch_recording(&self, job: &Job) {
+        let result = match &self.blobs {
+            Some(blobs) => {
+                crate::recordings::fetch(
+                    self.store.as_ref(),
+                    blobs.as_ref(),
+                    &self.providers.twilio,
+                    job,
+                )
+                .await
+            }
+            None => Err(crate::recordings::FetchError::NoBlobStore),
+        };
+        let retry = match result {
+            Ok(()) => return,
+            Err(crate::recordings::FetchError::Store(StoreError::Conflict(_))) => return,
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(job = %job.lease.id, code = e.code(), "recording not fetched yet; will retry");
+                Some(self.clock.now() + backoff(job.lease.attempt, None))
+            }
+            Err(e) => {
+                tracing::error!(job = %job.lease.id, code = e.code(), "recording fetch failed for good");
+                None
+            }
+        };
+        let code = "recording_fetch";
+        if let Err(e) = self.store.retry_job(&job.lease, retry, code).await {
             tracing::warn!(job = %job.lease.id, error = %e, "could not record the job's failure");
         }
     }

@@ -594,6 +594,44 @@ pub enum TakeOutcome {
     NotOffered,
 }
 
+/// The `recording.fetch` job: download this recording from the provider, seal it, put it in
+/// blob storage, then delete the provider's copy.
+pub const FETCH_RECORDING_JOB: &str = "recording.fetch";
+
+/// The payload of the [`FETCH_RECORDING_JOB`] job.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FetchRecordingJob {
+    pub recording: RecordingId,
+}
+
+str_enum!(
+    /// A call recording's state: `pending` until its sealed audio is in blob storage.
+    RecordingStatus { Pending = "pending", Stored = "stored" }
+);
+
+/// A call recording as filed (metadata only: the audio is sealed in blob storage).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRecording {
+    pub id: RecordingId,
+    pub call_sid: String,
+    /// The provider's id of the recording (unique per clinic).
+    pub recording_sid: String,
+    pub conversation: ConversationId,
+    pub patient: PatientId,
+    pub duration_secs: Option<i32>,
+    pub status: RecordingStatus,
+    /// Where the sealed audio is in blob storage (set once stored).
+    pub blob_key: Option<String>,
+    /// Size of the sealed blob in bytes.
+    pub sealed_bytes: Option<i64>,
+    /// SHA-256 of the sealed blob, lowercase hex.
+    pub sealed_sha256: Option<String>,
+    pub created_at: Timestamp,
+    pub stored_at: Option<Timestamp>,
+    /// When the provider's copy was deleted.
+    pub provider_deleted_at: Option<Timestamp>,
+}
+
 /// A red-flag rule a clinic added (on top of the built-in rules, which cannot be removed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedFlagRule {

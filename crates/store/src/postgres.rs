@@ -47,6 +47,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "waitlist",
         include_str!("../migrations/postgres/0006_waitlist.sql"),
     ),
+    (
+        7,
+        "recordings",
+        include_str!("../migrations/postgres/0007_recordings.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

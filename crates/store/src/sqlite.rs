@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "waitlist",
         include_str!("../migrations/sqlite/0006_waitlist.sql"),
     ),
+    (
+        7,
+        "recordings",
+        include_str!("../migrations/sqlite/0007_recordings.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

@@ -421,6 +421,70 @@ pub trait WaitlistStore {
     ) -> Result<TakeOutcome>;
 }
 
+/// Call recordings: filed when the provider announces one, sealed with the patient's own
+/// key, kept in blob storage (outside the store) and deleted at the provider once stored.
+#[async_trait]
+pub trait RecordingStore {
+    /// One transaction: the recording (pending) filed under the call's conversation and
+    /// patient, a [`FETCH_RECORDING_JOB`] job for it, and an audit entry `recording.received`
+    /// (ids and duration only). The same recording sid again: `Ok(None)`, nothing written. A
+    /// call sid this clinic never saw: `NotFound`. A recording sid that is not 2–64 ASCII
+    /// letters/digits, or a negative duration: `Invalid`.
+    async fn note_recording(
+        &self,
+        scope: TenantScope,
+        call_sid: &str,
+        recording_sid: &str,
+        duration_secs: Option<i32>,
+    ) -> Result<Option<RecordingId>>;
+    /// A recording. Unknown (or another clinic's): `NotFound`.
+    async fn recording(&self, scope: TenantScope, id: RecordingId) -> Result<CallRecording>;
+    /// The recordings of a conversation, oldest first.
+    async fn conversation_recordings(
+        &self,
+        scope: TenantScope,
+        conversation: ConversationId,
+    ) -> Result<Vec<CallRecording>>;
+    /// Encrypts audio with the data key of the recording's patient (AES-256-GCM; the AAD
+    /// binds tenant, recording id and the purpose `call_recordings`/`audio`), so destroying
+    /// the patient's key (crypto-shredding) makes it unreadable. Unknown recording: `NotFound`.
+    async fn seal_recording(
+        &self,
+        scope: TenantScope,
+        id: RecordingId,
+        audio: &[u8],
+    ) -> Result<Vec<u8>>;
+    /// The reverse. A blob of another recording or clinic, or tampered with: `Crypto`, never
+    /// wrong audio. Unknown recording (or another clinic's), or the patient's key destroyed:
+    /// `NotFound`.
+    async fn open_recording(
+        &self,
+        scope: TenantScope,
+        id: RecordingId,
+        sealed: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>>;
+    /// The sealed audio is in blob storage: status stored, blob_key / sealed_bytes /
+    /// sealed_sha256 / stored_at set, audit `recording.stored` (id, bytes). Idempotent:
+    /// calling again with the same key is `Ok` and writes no second audit entry (unless the
+    /// size or hash differ, i.e. the blob under that key was written again: they are updated
+    /// and audited again). Already stored under another key: `Conflict`. An empty key (or
+    /// over 512 bytes), a size below 1 or a hash that is not 64 lowercase hex digits:
+    /// `Invalid`. Unknown: `NotFound`.
+    async fn recording_stored(
+        &self,
+        scope: TenantScope,
+        id: RecordingId,
+        blob_key: &str,
+        sealed_bytes: i64,
+        sealed_sha256: &str,
+    ) -> Result<()>;
+    /// The provider no longer holds the audio: provider_deleted_at set (kept if already
+    /// set, and then not audited again), the job of `lease` finished and audit
+    /// `recording.deleted_at_provider`, one transaction. A lost lease: `Conflict`, nothing
+    /// written. Not stored yet: `Conflict("recording not stored")`. Unknown: `NotFound`.
+    async fn recording_deleted_at_provider(&self, lease: &JobLease, id: RecordingId) -> Result<()>;
+}
+
 /// Staff alerts and who receives them.
 #[async_trait]
 pub trait NotificationStore {
@@ -497,6 +561,7 @@ pub trait Store:
     + CallStore
     + ReminderStore
     + WaitlistStore
+    + RecordingStore
     + Health
     + Send
     + Sync
@@ -518,6 +583,7 @@ impl<T> Store for T where
         + CallStore
         + ReminderStore
         + WaitlistStore
+        + RecordingStore
         + Health
         + Send
         + Sync

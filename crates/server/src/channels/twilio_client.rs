@@ -107,6 +107,106 @@ impl TwilioClient {
     }
 }
 
+/// A whole recording may take longer than a message send; still bounded.
+const RECORDING_TIMEOUT: Duration = Duration::from_secs(120);
+/// Larger than any call we answer (MP3 at 32 kbit/s: about 4 MB per 15 minutes).
+const MAX_RECORDING_BYTES: usize = 200 * 1024 * 1024;
+
+fn sid_ok(sid: &str) -> bool {
+    (2..=64).contains(&sid.len()) && sid.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+impl TwilioClient {
+    fn recording_url(
+        &self,
+        account_sid: &str,
+        recording_sid: &str,
+        ext: &str,
+    ) -> Result<String, SendError> {
+        if !sid_ok(account_sid) || !sid_ok(recording_sid) {
+            return Err(SendError::Permanent {
+                code: "bad_sid".into(),
+            });
+        }
+        Ok(format!(
+            "{}/2010-04-01/Accounts/{account_sid}/Recordings/{recording_sid}.{ext}",
+            self.base_url
+        ))
+    }
+
+    /// Downloads a call recording as MP3 (`GET …/Recordings/{sid}.mp3`, HTTP Basic). The URL
+    /// is built from the sids, never taken from a webhook, so a forged callback cannot make us
+    /// fetch anything else.
+    pub async fn download_recording(
+        &self,
+        account_sid: &str,
+        auth_token: &str,
+        recording_sid: &str,
+    ) -> Result<Vec<u8>, SendError> {
+        let url = self.recording_url(account_sid, recording_sid, "mp3")?;
+        let mut resp = self
+            .http
+            .get(url)
+            .basic_auth(account_sid, Some(auth_token))
+            .timeout(RECORDING_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| transport_error(&e))?;
+        let status = resp.status();
+        if !status.is_success() {
+            // 404 right after the callback can mean the media is not ready yet: retry.
+            return Err(if status == reqwest::StatusCode::NOT_FOUND {
+                SendError::Retryable {
+                    code: "twilio_recording_not_ready".into(),
+                    retry_after: None,
+                }
+            } else {
+                status_error(status, retry_after(resp.headers()))
+            });
+        }
+        let mut audio = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(&e))? {
+            if audio.len() + chunk.len() > MAX_RECORDING_BYTES {
+                return Err(SendError::Permanent {
+                    code: "recording_too_large".into(),
+                });
+            }
+            audio.extend_from_slice(&chunk);
+        }
+        if audio.is_empty() {
+            return Err(SendError::Retryable {
+                code: "twilio_recording_empty".into(),
+                retry_after: None,
+            });
+        }
+        Ok(audio)
+    }
+
+    /// Deletes a recording at Twilio (`DELETE …/Recordings/{sid}.json`). Already gone (404)
+    /// counts as deleted.
+    pub async fn delete_recording(
+        &self,
+        account_sid: &str,
+        auth_token: &str,
+        recording_sid: &str,
+    ) -> Result<(), SendError> {
+        let url = self.recording_url(account_sid, recording_sid, "json")?;
+        let resp = self
+            .http
+            .delete(url)
+            .basic_auth(account_sid, Some(auth_token))
+            .send()
+            .await
+            .map_err(|e| transport_error(&e))?;
+        let status = resp.status();
+        if status.is_success() || status == reqwest::StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            Err(status_error(status, retry_after(resp.headers())))
+        }
+    }
+}
+
 fn is_messaging_service_sid(from: &str) -> bool {
     from.len() == 34 && from.starts_with("MG") && from.bytes().all(|b| b.is_ascii_alphanumeric())
 }

@@ -72,22 +72,50 @@ pub fn turn_action(misses: u8) -> String {
 
 /// Says `words`, then listens for the caller's answer.
 pub fn gather(words: &[String], listening: &Listening, misses: u8) -> String {
-    let mut out = format!("{TWIML_HEAD}<Response><Gather input=\"speech\" action=\"");
-    push_xml_text(&mut out, &turn_action(misses));
+    let mut out = format!("{TWIML_HEAD}<Response>");
+    push_gather(&mut out, words, listening, misses);
+    out.push_str("</Response>");
+    out
+}
+
+/// The first answer of a recorded call: the recording notice is said *before* the recording
+/// starts (`<Start><Recording>`, whose `completed` callback goes to `callback`), then the
+/// greeting and the first turn as in [`gather`].
+pub fn gather_recorded(
+    notice: &str,
+    callback: &str,
+    words: &[String],
+    listening: &Listening,
+) -> String {
+    let mut out = format!("{TWIML_HEAD}<Response>");
+    say_all(&mut out, &[notice.to_owned()]);
+    out.push_str("<Start><Recording recordingStatusCallback=\"");
+    push_xml_text(&mut out, callback);
+    out.push_str(
+        "\" recordingStatusCallbackMethod=\"POST\" recordingStatusCallbackEvent=\"completed\" \
+         channels=\"mono\" trim=\"do-not-trim\"/></Start>",
+    );
+    push_gather(&mut out, words, listening, 0);
+    out.push_str("</Response>");
+    out
+}
+
+fn push_gather(out: &mut String, words: &[String], listening: &Listening, misses: u8) {
+    out.push_str("<Gather input=\"speech\" action=\"");
+    push_xml_text(out, &turn_action(misses));
     out.push_str(
         "\" method=\"POST\" speechTimeout=\"auto\" actionOnEmptyResult=\"true\" language=\"",
     );
-    push_xml_text(&mut out, &listening.language);
+    push_xml_text(out, &listening.language);
     out.push('"');
     if !listening.hints.is_empty() {
         out.push_str(" hints=\"");
-        push_xml_text(&mut out, &listening.hints);
+        push_xml_text(out, &listening.hints);
         out.push('"');
     }
     out.push('>');
-    say_all(&mut out, words);
-    out.push_str("</Gather></Response>");
-    out
+    say_all(out, words);
+    out.push_str("</Gather>");
 }
 
 /// Says `words`, then connects the caller to `number` (the clinic's escalation line).
@@ -151,6 +179,25 @@ mod tests {
         );
         let d = dial(&["Call 111 now.".into()], "+64 9 555 0100</Dial><Play>x");
         assert!(d.ends_with("<Dial>+64 9 555 0100&lt;/Dial&gt;&lt;Play&gt;x</Dial></Response>"));
+    }
+
+    #[test]
+    fn a_recorded_call_hears_the_notice_before_the_recording_starts() {
+        let xml = gather_recorded(
+            "This call is recorded.",
+            "https://fd.example/webhooks/twilio/voice/recording?to=%2B6495550100&x=1",
+            &["Kia ora.".into()],
+            &listening(),
+        );
+        assert_eq!(
+            xml,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>This call is recorded.</Say>\
+             <Start><Recording recordingStatusCallback=\"https://fd.example/webhooks/twilio/voice/recording?to=%2B6495550100&amp;x=1\" \
+             recordingStatusCallbackMethod=\"POST\" recordingStatusCallbackEvent=\"completed\" channels=\"mono\" \
+             trim=\"do-not-trim\"/></Start><Gather input=\"speech\" action=\"/webhooks/twilio/voice?turn=1&amp;misses=0\" \
+             method=\"POST\" speechTimeout=\"auto\" actionOnEmptyResult=\"true\" language=\"en-NZ\" \
+             hints=\"Sports massage, Mei Chen\"><Say>Kia ora.</Say></Gather></Response>"
+        );
     }
 
     #[test]

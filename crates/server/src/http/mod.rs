@@ -95,6 +95,10 @@ pub fn router(state: AppState) -> Router {
             post(voice::twilio_voice_status),
         )
         .route(
+            crate::recordings::RECORDING_PATH,
+            post(voice::twilio_voice_recording),
+        )
+        .route(
             "/webhooks/africastalking/{address}/{token}",
             post(webhooks::africastalking_sms),
         )

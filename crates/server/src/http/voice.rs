@@ -13,9 +13,10 @@
 //! URL Twilio requested, query included) before anything is read or stored. Twilio waits at
 //! most 15 seconds for an answer; a turn here is one catalogue read and one transaction.
 
-use super::webhooks::{form_param, malformed, read_body, verified_twilio};
+use super::webhooks::{form_param, malformed, public_base, read_body, verified_twilio};
 use super::{AppState, error::AppError};
 use crate::channels::voice::{self, Listening};
+use crate::recordings;
 use crate::turn::{self, MAX_TEXT_BYTES};
 use axum::{
     body::Body,
@@ -113,8 +114,21 @@ pub async fn twilio_voice(
         // A new call (or a turn of a call we never saw start): greet and listen.
         (_, Ok(_) | Err(StoreError::NotFound)) => {
             let words = greeting(profile);
-            st.store.start_call(scope, &sid, &from, &words).await?;
-            return Ok(twiml(voice::gather(&[words], &listening, 0)));
+            let ours = form_param(&params, "To").unwrap_or_default();
+            let Some(notice) = recordings::notice(&account) else {
+                st.store.start_call(scope, &sid, &from, &words).await?;
+                return Ok(twiml(voice::gather(&[words], &listening, 0)));
+            };
+            // The notice is part of the transcript, so the record shows the caller was told.
+            let transcript = format!("{notice} {words}");
+            st.store.start_call(scope, &sid, &from, &transcript).await?;
+            let callback = recordings::callback_url(&public_base(&st, &headers), &ours);
+            return Ok(twiml(voice::gather_recorded(
+                &notice,
+                &callback,
+                &[words],
+                &listening,
+            )));
         }
         (_, Err(e)) => return Err(e.into()),
     };
@@ -188,6 +202,44 @@ async fn silence(
     };
     st.store.end_call(scope, &call.call_sid, &end).await?;
     Ok(twiml(voice::hangup(&[goodbye])))
+}
+
+/// `POST /webhooks/twilio/voice/recording?to=OUR_NUMBER`: Twilio's recording status callback.
+/// It carries no `To`, so the clinic's number is in the query of the callback URL we gave
+/// Twilio, which Twilio signs with the rest of the URL. A completed recording is filed under
+/// its call and a job fetches, seals, stores and then deletes it at Twilio.
+pub async fn twilio_voice_recording(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    body: Body,
+) -> Result<Response, AppError> {
+    let raw = read_body(body).await?;
+    let ours = recordings::number_in_query(&uri);
+    let (account, params) = verified_twilio(&st, &headers, &uri, &raw, |_| ours).await?;
+    let scope = account.verified_scope();
+    let call_sid = form_param(&params, "CallSid").ok_or_else(malformed)?;
+    let recording_sid = form_param(&params, "RecordingSid").ok_or_else(malformed)?;
+    let status = form_param(&params, "RecordingStatus").unwrap_or_default();
+    if status != "completed" {
+        // `in-progress` or `absent` (nothing was recorded): nothing to fetch.
+        return Ok(axum::http::StatusCode::NO_CONTENT.into_response());
+    }
+    let duration = form_param(&params, "RecordingDuration").and_then(|d| d.parse::<i32>().ok());
+    match st
+        .store
+        .note_recording(scope, &call_sid, &recording_sid, duration)
+        .await
+    {
+        Ok(Some(_)) => st.channels.wake.notify_one(),
+        // The same callback again: already filed.
+        Ok(None) => {}
+        Err(StoreError::NotFound) => {
+            tracing::warn!("recording callback for a call this clinic never answered; ignored");
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
 /// Twilio's final call statuses.

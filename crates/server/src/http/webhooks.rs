@@ -191,6 +191,20 @@ pub(super) fn form_param(params: &[(String, String)], name: &str) -> Option<Stri
         .map(|(_, v)| v.clone())
 }
 
+/// Where providers reach us: the configured public URL, else `http://` + the Host header.
+pub(super) fn public_base(st: &AppState, headers: &HeaderMap) -> String {
+    match &st.channels.public_base {
+        Some(b) => b.clone(),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or_default();
+            format!("http://{host}")
+        }
+    }
+}
+
 /// Reads a Twilio form webhook, routes it to the clinic whose Twilio address `ours` names, and
 /// checks `X-Twilio-Signature` with that clinic's auth token over the public URL Twilio
 /// requested. Nothing is stored before this returns.
@@ -210,16 +224,7 @@ pub(super) async fn verified_twilio(
     let to = ours(&|name: &str| form_param(&params, name)).ok_or_else(malformed)?;
     let account = route(st, Provider::Twilio, &to).await?;
     let token = account.secrets.get("auth_token").unwrap_or_default();
-    let base = match &st.channels.public_base {
-        Some(b) => b.clone(),
-        None => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or_default();
-            format!("http://{host}")
-        }
-    };
+    let base = public_base(st, headers);
     let url = format!(
         "{base}{}",
         uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")

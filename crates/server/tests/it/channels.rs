@@ -439,6 +439,7 @@ macro_rules! channel_tests {
     };
 }
 
+mod recordings;
 mod reminders;
 mod sms;
 mod verify;

@@ -16,6 +16,7 @@ pub(crate) mod channels;
 pub(crate) mod conversations;
 pub(crate) mod people;
 pub(crate) mod queue;
+pub(crate) mod recordings;
 pub(crate) mod reminders;
 pub(crate) mod verification;
 pub(crate) mod waitlist;
@@ -151,6 +152,7 @@ macro_rules! sql_store {
         $crate::sql::calls::impl_calls!($Store);
         $crate::sql::reminders::impl_reminders!($Store);
         $crate::sql::waitlist::impl_waitlist!($Store);
+        $crate::sql::recordings::impl_recordings!($Store);
 
         #[async_trait]
         impl AuditStore for $Store {

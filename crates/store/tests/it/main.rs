@@ -18,6 +18,8 @@
 //! - `conformance_channels`: provider accounts, inbound deliveries, the job queue and the outbox.
 //! - `appointments`, `reschedule`: the diary (slots, bookings, moves, cancellations, races).
 //! - `waitlist`: freed times held, offered in join order, and taken by exactly one patient.
+//! - `recordings`: call recordings filed once with their fetch job, sealed with the patient's
+//!   key, stored idempotently and deleted at the provider under the job's lease.
 
 /// Expands each named `async fn name(db: &TestDb)` into `sqlite_name` and `postgres_name` tests.
 macro_rules! engine_tests {
@@ -100,6 +102,7 @@ mod encryption;
 mod escalation;
 mod harness;
 mod raw;
+mod recordings;
 mod reminders;
 mod reschedule;
 mod rls;

@@ -129,6 +129,26 @@ impl Raw {
         }
     }
 
+    /// The `count(*)` (or other integer) a query binding `ids` as $1, $2, … answers.
+    pub async fn scalar(&mut self, sql: String, ids: &[Uuid]) -> i64 {
+        match self {
+            Raw::Sqlite(c) => {
+                let mut q = sqlx::query_scalar(AssertSqlSafe(sql));
+                for id in ids {
+                    q = q.bind(*id);
+                }
+                q.fetch_one(c).await.unwrap()
+            }
+            Raw::Pg(c) => {
+                let mut q = sqlx::query_scalar(AssertSqlSafe(sql));
+                for id in ids {
+                    q = q.bind(*id);
+                }
+                q.fetch_one(c).await.unwrap()
+            }
+        }
+    }
+
     /// Runs one statement binding `ids` as $1, $2, …; returns the number of rows affected.
     pub async fn execute(&mut self, sql: String, ids: &[Uuid]) -> u64 {
         match self {

@@ -136,7 +136,7 @@ async fn every_tenant_table_forces_row_level_security_with_the_tenant_policy(db:
     let declared = tables_declared_in_migration();
     assert_eq!(
         declared.len(),
-        29,
+        30,
         "the migrations' DO blocks: {declared:?}"
     );
     for table in &declared {

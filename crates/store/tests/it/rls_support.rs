@@ -15,6 +15,7 @@ const PG_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0004_calls.sql"),
     include_str!("../../migrations/postgres/0005_reminders.sql"),
     include_str!("../../migrations/postgres/0006_waitlist.sql"),
+    include_str!("../../migrations/postgres/0007_recordings.sql"),
 ];
 
 /// Tables with a `tenant_id` column that are routing directories, deliberately without
@@ -233,6 +234,11 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
         // A phone call (calls).
         store
             .start_call(s.scope, "CA0001", &phone, "Hello")
+            .await
+            .unwrap();
+        // Its recording (call_recordings).
+        store
+            .note_recording(s.scope, "CA0001", "RE0001", Some(30))
             .await
             .unwrap();
     }
