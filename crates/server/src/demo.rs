@@ -2,7 +2,7 @@
 //! Seeding is idempotent: a clinic that already exists is left as it is.
 
 use frontdesk_domain::{ClinicProfile, DomainError, TenantSlug, WeeklyHours};
-use frontdesk_store::{NewService, Store, StoreError};
+use frontdesk_store::{NewService, Store, StoreError, TenantScope};
 
 pub struct DemoClinic {
     pub slug: &'static str,
@@ -134,38 +134,49 @@ pub async fn seed(store: &dyn Store) -> Result<Vec<&'static str>, StoreError> {
             Err(StoreError::NotFound) => {}
             Err(e) => return Err(e),
         }
-        let profile = (demo.profile)()?;
-        let scope = store.create_tenant(&slug, &profile).await?;
-        let mut team = Vec::new();
-        for (name, title) in demo.practitioners {
-            let id = store.add_practitioner(scope, name, title).await?;
-            store
-                .set_practitioner_hours(scope, id, &profile.hours)
-                .await?;
-            team.push(id);
-        }
-        for (name, duration_min, price_minor, providers) in demo.services {
-            let s = NewService {
-                name: (*name).into(),
-                duration_min: *duration_min,
-                buffer_min: 0,
-                price_minor: *price_minor,
-            };
-            let id = store.add_service(scope, &s).await?;
-            let providers: Vec<_> = providers
-                .iter()
-                .filter_map(|i| team.get(*i).copied())
-                .collect();
-            store
-                .set_service_practitioners(scope, id, &providers)
-                .await?;
-        }
-        for (q, a) in demo.faqs {
-            store.add_faq(scope, q, a).await?;
-        }
+        seed_clinic(store, demo, &slug).await?;
         created.push(demo.slug);
     }
     Ok(created)
+}
+
+/// Creates one clinic like `demo` (profile, team and hours, services, FAQ) under `slug`; the
+/// load generator uses it to make many clinics.
+pub async fn seed_clinic(
+    store: &dyn Store,
+    demo: &DemoClinic,
+    slug: &TenantSlug,
+) -> Result<TenantScope, StoreError> {
+    let profile = (demo.profile)()?;
+    let scope = store.create_tenant(slug, &profile).await?;
+    let mut team = Vec::new();
+    for (name, title) in demo.practitioners {
+        let id = store.add_practitioner(scope, name, title).await?;
+        store
+            .set_practitioner_hours(scope, id, &profile.hours)
+            .await?;
+        team.push(id);
+    }
+    for (name, duration_min, price_minor, providers) in demo.services {
+        let s = NewService {
+            name: (*name).into(),
+            duration_min: *duration_min,
+            buffer_min: 0,
+            price_minor: *price_minor,
+        };
+        let id = store.add_service(scope, &s).await?;
+        let providers: Vec<_> = providers
+            .iter()
+            .filter_map(|i| team.get(*i).copied())
+            .collect();
+        store
+            .set_service_practitioners(scope, id, &providers)
+            .await?;
+    }
+    for (q, a) in demo.faqs {
+        store.add_faq(scope, q, a).await?;
+    }
+    Ok(scope)
 }
 
 /// Test credentials the demo gives its clinics, so a newcomer can send a correctly signed

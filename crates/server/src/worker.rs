@@ -63,6 +63,24 @@ impl Providers {
     }
 }
 
+/// Splits `rows` into groups by `key`, keeping the order of rows within each group and of the
+/// groups' first rows.
+fn in_order_groups<T>(rows: Vec<T>, key: impl Fn(&T) -> String) -> Vec<Vec<T>> {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut groups: Vec<Vec<T>> = Vec::new();
+    for row in rows {
+        let k = key(&row);
+        match index.get(&k) {
+            Some(&i) => groups[i].push(row),
+            None => {
+                index.insert(k, groups.len());
+                groups.push(vec![row]);
+            }
+        }
+    }
+    groups
+}
+
 /// Exponential backoff with jitter: 5 s doubling per attempt, capped at 5 minutes, each wait
 /// drawn between half and all of that (so a recovering provider is not hit by a thundering
 /// herd), and never sooner than the provider's own `Retry-After`.
@@ -192,17 +210,36 @@ impl Worker {
         crate::waitlist::offer_freed(self.store.as_ref(), self.clock.as_ref()).await
     }
 
-    /// One pass over both queues; returns how many rows it handled.
+    /// One pass over both queues; returns how many rows it handled. Claimed rows of different
+    /// conversations (jobs) or recipients (outbox) are handled concurrently; those of one
+    /// conversation or recipient one after the other, in the order they were claimed, so a
+    /// patient's turns are answered in order and their replies arrive in order.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
-        let mut handled = 0;
-        for job in self.store.claim_jobs(&self.id, LEASE, BATCH).await? {
-            self.run_job(job).await;
-            handled += 1;
-        }
-        for item in self.store.claim_outbox(&self.id, LEASE, BATCH).await? {
-            self.deliver(item).await;
-            handled += 1;
-        }
+        let jobs = self.store.claim_jobs(&self.id, LEASE, BATCH).await?;
+        let mut handled = jobs.len();
+        let groups = in_order_groups(jobs, |job| {
+            job.payload
+                .get("conversation")
+                .and_then(|c| c.as_str())
+                .map_or_else(|| job.lease.id.to_string(), str::to_owned)
+        });
+        futures_util::future::join_all(groups.into_iter().map(|group| async move {
+            for job in group {
+                self.run_job(job).await;
+            }
+        }))
+        .await;
+        let items = self.store.claim_outbox(&self.id, LEASE, BATCH).await?;
+        handled += items.len();
+        let groups = in_order_groups(items, |item| {
+            format!("{}:{}", item.channel.as_str(), item.to.as_str())
+        });
+        futures_util::future::join_all(groups.into_iter().map(|group| async move {
+            for item in group {
+                self.deliver(item).await;
+            }
+        }))
+        .await;
         Ok(handled)
     }
 
@@ -506,6 +543,20 @@ fn whatsapp_body(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_are_grouped_by_key_keeping_their_order() {
+        let rows = vec![("a", 1), ("b", 2), ("a", 3), ("c", 4), ("b", 5)];
+        let groups = in_order_groups(rows, |r| r.0.to_owned());
+        assert_eq!(
+            groups,
+            vec![
+                vec![("a", 1), ("a", 3)],
+                vec![("b", 2), ("b", 5)],
+                vec![("c", 4)]
+            ]
+        );
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_caps_and_honours_retry_after() {

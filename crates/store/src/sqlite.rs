@@ -50,7 +50,12 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 ];
 
 pub struct SqliteStore {
+    /// Readers (WAL: they never wait for the writer).
     pool: SqlitePool,
+    /// The one connection that writes. SQLite allows one writer at a time; queueing writers
+    /// here, in order and without sleeping, beats letting them collide in `BEGIN IMMEDIATE`
+    /// and back off in SQLite's busy handler (other processes still wait there).
+    writer: SqlitePool,
     keys: KeyCache,
     clock: Arc<dyn Clock>,
 }
@@ -83,8 +88,13 @@ impl SqliteStore {
             .max_connections(max_connections.max(1))
             .connect_with(options(url)?)
             .await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options(url)?)
+            .await?;
         Ok(Self {
             pool,
+            writer,
             keys: KeyCache::new(keyring),
             clock,
         })
@@ -142,7 +152,7 @@ impl SqliteStore {
         &self,
         _scope: Option<TenantScope>,
     ) -> Result<sqlx::Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     async fn read_tx(
@@ -154,10 +164,11 @@ impl SqliteStore {
 
     /// Claiming due queue rows: one writer at a time, so claims never overlap.
     async fn claim_tx(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }

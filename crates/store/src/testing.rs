@@ -59,6 +59,18 @@ fn with_user(url: &str, user: &str) -> String {
     }
 }
 
+/// `url` with its `host:port` replaced by `host_port` (user, database and query kept).
+fn with_host_port(url: &str, host_port: &str) -> String {
+    let authority = url.find("://").map_or(0, |s| s + 3);
+    let end = url[authority..]
+        .find(['/', '?'])
+        .map_or(url.len(), |e| authority + e);
+    let host = url[authority..end]
+        .rfind('@')
+        .map_or(authority, |at| authority + at + 1);
+    format!("{}{host_port}{}", &url[..host], &url[end..])
+}
+
 /// One test's private database.
 pub struct TestDb {
     pub engine: Engine,
@@ -142,6 +154,16 @@ impl TestDb {
         }))
     }
 
+    /// PostgreSQL: this database's configuration with the application's connections sent to
+    /// `host_port` instead (e.g. a test's TCP proxy in front of the server, to cut and refuse
+    /// connections as a database outage would); migrations and `owner_url` are unchanged.
+    pub fn cfg_via(&self, host_port: &str) -> DatabaseConfig {
+        DatabaseConfig {
+            url: with_host_port(&self.cfg.url, host_port),
+            ..self.cfg.clone()
+        }
+    }
+
     pub async fn open(&self, keyring: Keyring, clock: Arc<dyn Clock>) -> Result<Arc<dyn Store>> {
         Ok(open(&self.cfg, keyring, clock).await?.store)
     }
@@ -185,6 +207,22 @@ mod tests {
         assert_eq!(
             with_database("postgres://u:p@h/db?sslmode=disable", "t"),
             "postgres://u:p@h/t?sslmode=disable"
+        );
+        assert_eq!(
+            with_host_port("postgres://app@127.0.0.1:5432/fd_x", "127.0.0.1:40123"),
+            "postgres://app@127.0.0.1:40123/fd_x"
+        );
+        assert_eq!(
+            with_host_port("postgres://u:p@db/t?sslmode=disable", "[::1]:7"),
+            "postgres://u:p@[::1]:7/t?sslmode=disable"
+        );
+        assert_eq!(
+            with_host_port("postgres://localhost", "h:1"),
+            "postgres://h:1"
+        );
+        assert_eq!(
+            with_host_port("postgres://h:5432/db?application_name=a@b", "p:2"),
+            "postgres://p:2/db?application_name=a@b"
         );
     }
 }

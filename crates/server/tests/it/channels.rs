@@ -45,8 +45,18 @@ struct ChannelApp {
 
 async fn spawn(engine: Engine) -> Option<ChannelApp> {
     let db = test_db(engine).await?;
+    let cfg = db.cfg.clone();
+    Some(spawn_on(db, &cfg).await)
+}
+
+/// The app over `db`, with its store connected through `cfg` (`db.cfg`, or e.g. a proxy's
+/// address in front of the same PostgreSQL database: see `TestDb::cfg_via`).
+async fn spawn_on(db: TestDb, cfg: &DatabaseConfig) -> ChannelApp {
     let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
-    let store = db.open(test_keyring(), clock.clone()).await.unwrap();
+    let store = frontdesk_store::open(cfg, test_keyring(), clock.clone())
+        .await
+        .unwrap()
+        .store;
     demo::seed(store.as_ref()).await.unwrap();
     let scope = |s: &str| {
         let store = store.clone();
@@ -140,7 +150,7 @@ async fn spawn(engine: Engine) -> Option<ChannelApp> {
         hub.wake.clone(),
         1000,
     );
-    Some(ChannelApp {
+    ChannelApp {
         base,
         store,
         clock,
@@ -150,7 +160,7 @@ async fn spawn(engine: Engine) -> Option<ChannelApp> {
         client: reqwest::Client::new(),
         db,
         shutdown: Some(tx),
-    })
+    }
 }
 
 impl ChannelApp {
@@ -440,6 +450,7 @@ macro_rules! channel_tests {
 }
 
 mod recordings;
+mod reliability;
 mod reminders;
 mod sms;
 mod verify;

@@ -13,7 +13,7 @@ engine_tests!(
     free_slots_follow_hours_bookings_and_exceptions,
     bookings_outside_hours_in_the_past_or_overlapping_are_refused,
     the_same_idempotency_key_books_once,
-    fifty_concurrent_bookings_of_one_slot_yield_exactly_one,
+    hundred_concurrent_bookings_of_one_slot_yield_exactly_one,
     concurrent_overlapping_bookings_never_overlap,
     concurrent_retries_with_one_key_answer_one_appointment,
     appointments_of_another_tenant_are_not_found,
@@ -322,11 +322,11 @@ async fn the_same_idempotency_key_books_once(db: &TestDb) {
     );
 }
 
-async fn fifty_concurrent_bookings_of_one_slot_yield_exactly_one(db: &TestDb) {
-    let d = diary(db, 50).await;
+async fn hundred_concurrent_bookings_of_one_slot_yield_exactly_one(db: &TestDb) {
+    let d = diary(db, 100).await;
     let d = Arc::new(d);
     let mut tasks = Vec::new();
-    for i in 0..50 {
+    for i in 0..100 {
         let d = d.clone();
         tasks.push(tokio::spawn(async move {
             d.store
@@ -342,7 +342,7 @@ async fn fifty_concurrent_bookings_of_one_slot_yield_exactly_one(db: &TestDb) {
             Err(e) => panic!("unexpected error: {e:?}"),
         }
     }
-    assert_eq!((ok, conflict), (1, 49));
+    assert_eq!((ok, conflict), (1, 99));
 }
 
 async fn concurrent_overlapping_bookings_never_overlap(db: &TestDb) {

@@ -485,7 +485,10 @@ async fn offers_go_in_join_order_to_reachable_matching_patients_only(db: &TestDb
     );
     for e in &audit {
         assert!(
-            !e.details.contains("555") && !e.details.contains("came free"),
+            // The patients' numbers in any form (ids are random hex and may hold "555").
+            !e.details.contains("2155504")
+                && !e.details.contains("21 555 04")
+                && !e.details.contains("came free"),
             "no phone or text in the audit: {}",
             e.details
         );
