@@ -85,6 +85,29 @@ enum Command {
     /// Messaging channels of a clinic.
     #[command(subcommand)]
     Channel(ChannelCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check a clinic's audit chain (read-only): every entry's hash, its link to the entry
+    /// before it, and the chain head. Exits non-zero if a chain is broken.
+    Verify(AuditVerify),
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["tenant", "all"])))]
+struct AuditVerify {
+    /// The clinic's slug.
+    #[arg(long, value_name = "SLUG")]
+    tenant: Option<String>,
+    /// Every clinic, active or not.
+    #[arg(long)]
+    all: bool,
+    #[command(flatten)]
+    data: DataArgs,
 }
 
 #[derive(Subcommand)]
@@ -227,6 +250,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Channel(ChannelCommand::Set(args)) => channel_set(args).await,
+        Command::Audit(AuditCommand::Verify(args)) => audit_verify(args).await,
         Command::Keys(KeysCommand::Generate { id, out }) => {
             let key = MasterKey::generate(&id);
             match out {
@@ -604,6 +628,55 @@ async fn widget_origins(slug: &str, origins: &[String], data: &DataArgs) -> anyh
         println!(
             "the widget of `{slug}` may be embedded on: {}",
             profile.widget_origins.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// `audit verify`: one line per clinic; an error (exit code 1) if any chain is broken.
+async fn audit_verify(a: AuditVerify) -> anyhow::Result<()> {
+    let cfg = resolve(&a.data, LogFormat::Pretty, "warn")?;
+    let store = open_store(&cfg).await?;
+    let slugs: Vec<String> = match &a.tenant {
+        Some(slug) => vec![slug.clone()],
+        None => store
+            .list_tenants()
+            .await?
+            .into_iter()
+            .map(|t| t.slug.to_string())
+            .collect(),
+    };
+    if slugs.is_empty() {
+        println!("no clinics");
+        return Ok(());
+    }
+    let mut broken = Vec::new();
+    for slug in &slugs {
+        let scope = clinic_scope(store.as_ref(), slug).await?;
+        let report = store
+            .verify_audit_chain(scope)
+            .await
+            .with_context(|| format!("could not read the audit chain of `{slug}`"))?;
+        match report.first_break {
+            None => println!(
+                "audit chain of {slug}: {} entries, intact (head seq {})",
+                report.entries, report.head_seq
+            ),
+            Some(b) => {
+                println!(
+                    "audit chain of {slug} BROKEN at seq {}: {}",
+                    b.seq, b.reason
+                );
+                broken.push(slug.as_str());
+            }
+        }
+    }
+    if !broken.is_empty() {
+        bail!(
+            "{} of {} audit chain(s) broken: {} (see docs/OPERATIONS.md, \"Verifying the audit log\")",
+            broken.len(),
+            slugs.len(),
+            broken.join(", ")
         );
     }
     Ok(())

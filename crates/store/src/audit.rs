@@ -1,11 +1,18 @@
 //! The audit chain: each entry's hash covers the tenant, the previous hash, its sequence
 //! number, time, actor, action, target and details, so editing, deleting or reordering any
-//! row breaks every later link. (Verification and signed checkpoints: issue #8.)
+//! row breaks every later link, and the chain head (`audit_heads`: last seq and hash) makes a
+//! truncated tail show too. `AuditStore::verify_audit_chain` recomputes every link (CLI:
+//! `frontdesk audit verify`; see docs/OPERATIONS.md). Still to come (issue #8): signed
+//! checkpoints of the head kept outside the database, so that rewriting the whole chain from
+//! the first changed entry onwards (by someone holding write access) shows too.
 
 use sha2::{Digest, Sha256};
 
 /// The `prev_hash` of a tenant's first entry.
 pub(crate) const GENESIS: [u8; 32] = [0; 32];
+
+/// Rows per page when verifying a chain (the whole log is never held in memory).
+pub(crate) const AUDIT_VERIFY_PAGE: usize = 500;
 
 pub(crate) struct ChainFields<'a> {
     pub tenant: uuid::Uuid,

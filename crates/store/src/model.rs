@@ -450,6 +450,65 @@ pub struct AuditEntry {
     pub hash: Vec<u8>,
 }
 
+/// What [`AuditStore::verify_audit_chain`](crate::AuditStore::verify_audit_chain) found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    /// Entries read and checked (all of them when intact; up to the broken one otherwise).
+    pub entries: u64,
+    /// The seq the chain head (`audit_heads`) records (0 if the clinic has no head row).
+    pub head_seq: i64,
+    /// The first broken link; `None`: the chain is intact.
+    pub first_break: Option<ChainBreak>,
+}
+
+impl ChainReport {
+    pub fn is_intact(&self) -> bool {
+        self.first_break.is_none()
+    }
+}
+
+/// Where and how a clinic's audit chain is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainBreak {
+    /// The seq of the entry where the check failed; for [`BreakReason::Head`], the seq the
+    /// head records (the last entry's seq if the head row itself is missing).
+    pub seq: i64,
+    pub reason: BreakReason,
+}
+
+/// Why a link of the audit chain does not hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakReason {
+    /// This entry's seq is not one more than the previous entry's (or the first entry's is
+    /// not 1): entries before it were deleted, or moved to another seq.
+    Gap,
+    /// This entry's prev_hash is not the previous entry's hash (nor GENESIS for the first):
+    /// an entry before it was replaced, or entries were swapped.
+    PrevHash,
+    /// This entry's hash is not the hash of its own contents: the row was edited.
+    Hash,
+    /// The chain head does not match the last entry: the tail was truncated, or the head
+    /// edited (or deleted).
+    Head,
+}
+
+impl std::fmt::Display for BreakReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BreakReason::Gap => {
+                "sequence gap: entries before this one are missing or were moved (deleted or reordered)"
+            }
+            BreakReason::PrevHash => {
+                "previous-hash mismatch: this entry does not follow the entry before it (replaced or reordered)"
+            }
+            BreakReason::Hash => "hash mismatch: this entry was edited after it was written",
+            BreakReason::Head => {
+                "chain head mismatch: the head does not match the last entry (tail truncated or head edited)"
+            }
+        })
+    }
+}
+
 /// A new web chat: the visitor's bearer token (shown once) and their conversation.
 pub struct WebchatStart {
     pub token: Zeroizing<String>,

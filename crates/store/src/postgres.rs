@@ -233,6 +233,24 @@ impl PgStore {
         self.scoped_begin(scope).await
     }
 
+    /// A read-only transaction over one snapshot (REPEATABLE READ), in the tenant's scope:
+    /// every statement sees the same committed state, for reads that span several queries
+    /// (walking the audit chain page by page while the clinic keeps appending).
+    async fn snapshot_tx(
+        &self,
+        scope: TenantScope,
+    ) -> Result<sqlx::Transaction<'static, Postgres>> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await?;
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+            .bind(scope.tenant_id().to_string())
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
     /// The one cross-tenant transaction: claiming due queue rows (see the `queue_claim`
     /// policies in migration 0002).
     async fn claim_tx(&self) -> Result<sqlx::Transaction<'static, Postgres>> {

@@ -162,6 +162,12 @@ impl SqliteStore {
         Ok(self.pool.begin().await?)
     }
 
+    /// A read transaction over one snapshot: in WAL mode a read transaction sees the database
+    /// as of its first read until it ends, whatever is committed meanwhile.
+    async fn snapshot_tx(&self, _scope: TenantScope) -> Result<sqlx::Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin().await?)
+    }
+
     /// Claiming due queue rows: one writer at a time, so claims never overlap.
     async fn claim_tx(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)

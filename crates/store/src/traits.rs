@@ -535,6 +535,14 @@ pub trait AuditStore {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<AuditEntry>>;
+    /// Walks this clinic's audit chain from the first entry (in pages, never the whole log in
+    /// memory) and recomputes every link: seq 1, 2, 3… without gaps, each prev_hash equal to
+    /// the previous entry's hash (GENESIS for the first), each hash equal to `chain_hash` of
+    /// the row, and the chain head (`audit_heads`) equal to the last entry's seq and hash (a
+    /// truncated tail breaks it). Reports the first broken link, or none. Read-only: one read
+    /// transaction over a consistent snapshot (entries appended meanwhile are not seen), so
+    /// it can run while the clinic is busy.
+    async fn verify_audit_chain(&self, scope: TenantScope) -> Result<ChainReport>;
 }
 
 #[async_trait]

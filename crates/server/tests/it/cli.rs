@@ -1,5 +1,5 @@
 //! The `frontdesk` binary itself: keys, tenants, the scripted terminal chat, the demo's
-//! start-up and clean stop, and `serve` refusing insecure settings.
+//! start-up and clean stop, `serve` refusing insecure settings, and `audit verify`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -370,4 +370,107 @@ fn every_shipped_eval_set_passes_and_a_failing_case_fails_the_run() {
         "{out}"
     );
     assert!(err.contains("1 case(s) failed"), "{err}");
+}
+
+/// Starts the demo on `data` until it has seeded and serves, then stops it.
+fn seed_demo(data: &std::path::Path) {
+    let mut child = frontdesk(&["demo", "--data-dir", data.to_str().unwrap(), "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("demo exited early").unwrap();
+        if line.starts_with("frontdesk demo is running at ") {
+            break;
+        }
+    }
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    lines.for_each(drop);
+    assert!(child.wait().unwrap().success());
+}
+
+#[tokio::test]
+async fn audit_verify_reports_intact_chains_and_a_tampered_one() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    seed_demo(&data);
+    let d = data.to_str().unwrap();
+
+    let (ok, out, err) = run(&[
+        "audit",
+        "verify",
+        "--tenant",
+        "harbour-physio",
+        "--data-dir",
+        d,
+    ]);
+    assert!(ok, "{out}{err}");
+    let line = out.trim();
+    assert!(
+        line.starts_with("audit chain of harbour-physio: ")
+            && line.contains(" entries, intact (head seq "),
+        "{out}"
+    );
+    let (ok, out, err) = run(&["audit", "verify", "--all", "--data-dir", d]);
+    assert!(ok, "{out}{err}");
+    assert_eq!(out.matches(", intact (head seq ").count(), 2, "{out}");
+    assert!(out.contains("audit chain of nairobi-family: "), "{out}");
+    let (ok, _, err) = run(&["audit", "verify", "--data-dir", d]);
+    assert!(
+        !ok && err.contains("--tenant"),
+        "a clinic or --all is required: {err}"
+    );
+
+    // An entry of harbour-physio edited in the database file.
+    let url = format!("sqlite://{}", data.join("frontdesk.db").display());
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let changed = sqlx::query(
+        "UPDATE audit_log SET details = details || ' ' WHERE seq = 2 AND tenant_id = \
+         (SELECT id FROM tenants WHERE slug = 'harbour-physio')",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap()
+    .rows_affected();
+    assert_eq!(changed, 1);
+    db.close().await.unwrap();
+
+    let (ok, out, err) = run(&[
+        "audit",
+        "verify",
+        "--tenant",
+        "harbour-physio",
+        "--data-dir",
+        d,
+    ]);
+    assert!(!ok, "a broken chain exits non-zero: {out}{err}");
+    assert_eq!(
+        out.trim(),
+        "audit chain of harbour-physio BROKEN at seq 2: hash mismatch: this entry was edited after it was written"
+    );
+    assert!(
+        err.contains("1 of 1 audit chain(s) broken: harbour-physio"),
+        "{err}"
+    );
+    let (ok, out, err) = run(&["audit", "verify", "--all", "--data-dir", d]);
+    assert!(!ok, "{out}{err}");
+    assert!(
+        out.contains("audit chain of harbour-physio BROKEN at seq 2"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("audit chain of nairobi-family: ") && l.contains(", intact")),
+        "the other clinic is intact: {out}"
+    );
+    assert!(err.contains("1 of 2 audit chain(s) broken"), "{err}");
 }

@@ -4,7 +4,8 @@
 //! `ON CONFLICT`), so the two engines cannot drift apart; only opening a transaction differs
 //! (SQLite: `BEGIN IMMEDIATE` for writes; PostgreSQL: `set_config('app.tenant_id', …, true)`
 //! first, for row-level security). Each engine type provides `pool`, `keys`, `clock`,
-//! `write_tx` and `read_tx`, and invokes [`sql_store!`] with its sqlx database type.
+//! `write_tx`, `read_tx` and `snapshot_tx` (a read transaction over one consistent
+//! snapshot), and invokes [`sql_store!`] with its sqlx database type.
 //!
 //! Every query on tenant data filters by `tenant_id` itself: SQLite relies on that alone,
 //! PostgreSQL's row-level security is a second, independent wall.
@@ -182,6 +183,81 @@ macro_rules! sql_store {
                         Ok(AuditEntry { seq, at: from_us(at)?, actor_kind, actor_id, action, target_kind, target_id, details, prev_hash, hash })
                     })
                     .collect()
+            }
+
+            async fn verify_audit_chain(&self, scope: TenantScope) -> Result<ChainReport> {
+                use crate::audit::{AUDIT_VERIFY_PAGE, ChainFields, GENESIS, chain_hash};
+                let tenant = scope.tenant_id().as_uuid();
+                let mut tx = self.snapshot_tx(scope).await?;
+                let head: Option<(i64, Vec<u8>)> =
+                    sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
+                        .bind(tenant)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let mut entries: u64 = 0;
+                // The last link checked: its seq and hash (seq 0 and GENESIS before the first).
+                let mut last_seq: i64 = 0;
+                let mut last_hash: Vec<u8> = GENESIS.to_vec();
+                let mut first_break = None;
+                'pages: loop {
+                    // `at` is read as the stored integer (microseconds), exactly as hashed.
+                    #[allow(clippy::type_complexity)]
+                    let rows: Vec<(i64, i64, String, Option<String>, String, Option<String>, Option<String>, String, Vec<u8>, Vec<u8>)> =
+                        sqlx::query_as(
+                            "SELECT seq, at, actor_kind, actor_id, action, target_kind, target_id, details, prev_hash, hash \
+                             FROM audit_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                        )
+                        .bind(tenant)
+                        .bind(last_seq)
+                        .bind(AUDIT_VERIFY_PAGE as i64)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    let page_len = rows.len();
+                    for (seq, at_us, actor_kind, actor_id, action, target_kind, target_id, details, prev_hash, hash) in rows {
+                        entries += 1;
+                        let reason = if Some(seq) != last_seq.checked_add(1) {
+                            Some(BreakReason::Gap)
+                        } else if prev_hash != last_hash {
+                            Some(BreakReason::PrevHash)
+                        } else if hash
+                            != chain_hash(&ChainFields {
+                                tenant,
+                                prev_hash: &prev_hash,
+                                seq,
+                                at_us,
+                                actor_kind: &actor_kind,
+                                actor_id: actor_id.as_deref(),
+                                action: &action,
+                                target_kind: target_kind.as_deref(),
+                                target_id: target_id.as_deref(),
+                                details: &details,
+                            })
+                        {
+                            Some(BreakReason::Hash)
+                        } else {
+                            None
+                        };
+                        if let Some(reason) = reason {
+                            first_break = Some(ChainBreak { seq, reason });
+                            break 'pages;
+                        }
+                        last_seq = seq;
+                        last_hash = hash;
+                    }
+                    if page_len < AUDIT_VERIFY_PAGE {
+                        break;
+                    }
+                }
+                tx.commit().await?;
+                let head_seq = head.as_ref().map_or(0, |(seq, _)| *seq);
+                if first_break.is_none() {
+                    first_break = match head {
+                        Some((seq, hash)) if seq == last_seq && hash == last_hash => None,
+                        Some((seq, _)) => Some(ChainBreak { seq, reason: BreakReason::Head }),
+                        None => Some(ChainBreak { seq: last_seq, reason: BreakReason::Head }),
+                    };
+                }
+                Ok(ChainReport { entries, head_seq, first_break })
             }
         }
 

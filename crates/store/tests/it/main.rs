@@ -20,6 +20,8 @@
 //! - `waitlist`: freed times held, offered in join order, and taken by exactly one patient.
 //! - `recordings`: call recordings filed once with their fetch job, sealed with the patient's
 //!   key, stored idempotently and deleted at the provider under the job's lease.
+//! - `audit_chain`: the audit chain verifies intact, and every way of tampering with its rows
+//!   (edit, delete, swap, truncate, forged links, an edited head) is found at the right seq.
 
 /// Expands each named `async fn name(db: &TestDb)` into `sqlite_name` and `postgres_name` tests.
 macro_rules! engine_tests {
@@ -91,6 +93,7 @@ macro_rules! assert_err {
 }
 
 mod appointments;
+mod audit_chain;
 mod calls;
 mod conformance_catalog;
 mod conformance_channels;
