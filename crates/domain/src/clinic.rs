@@ -43,7 +43,9 @@ impl DayHours {
 fn parse_hhmm(s: &str) -> Option<u16> {
     let (h, m) = s.split_once(':')?;
     let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-    (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
+    // Checked: `1808:00` would overflow u16 (and panic in a debug build).
+    let minutes = h.checked_mul(60)?.checked_add(m)?;
+    (h <= 24 && m < 60 && minutes <= 24 * 60).then_some(minutes)
 }
 
 fn fmt_hhmm(min: u16) -> String {
@@ -356,6 +358,21 @@ mod tests {
         for bad in ["18:00-08:00", "8-18", "25:00-26:00", "08:00", "08:60-09:00"] {
             assert!(DayHours::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Found by the `domain_text` fuzz target: an hour over 1092 overflowed `h * 60` (a panic
+    /// in debug builds) before it was rejected.
+    #[test]
+    fn hours_with_huge_numbers_are_rejected_without_overflow() {
+        for bad in [
+            "1808:0–",
+            "1808:00-24:00",
+            "08:00-65535:59",
+            "1093:00-1094:00",
+        ] {
+            assert!(DayHours::parse(bad).is_err(), "{bad}");
+        }
+        assert!(WeeklyHours::parse_spec("Mon 1808:00-09:00").is_err());
     }
 
     #[test]

@@ -285,23 +285,44 @@ pub fn load(
             env_toml.insert((*secret).to_owned(), toml_string(content.trim()));
         }
     }
+    let mut loaded = extract(fig, &env_toml)?;
+    let config = &mut loaded.config;
+    if config.master_key.is_none()
+        && let Some(path) = config.master_key_file.clone()
+    {
+        config.master_key = Some(read_key_file(&path)?);
+    }
+    Ok(loaded)
+}
+
+/// [`load`] without touching the machine: defaults → `toml` (the text of a configuration
+/// file) → the `FRONTDESK_*` pairs in `env`, with the same warnings and errors. Reads no file:
+/// `*_FILE` variables and `master_key_file` are left unread. For tests and the fuzz target
+/// (`fuzz/fuzz_targets/config.rs`).
+#[doc(hidden)]
+pub fn from_toml_str(toml: &str, env: &[(String, String)]) -> Result<Loaded, ConfigError> {
+    let fig = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml));
+    extract(fig, &toml_table(env))
+}
+
+/// Merges the environment's layer (`key = TOML value` pairs) over `fig` and extracts the
+/// configuration, with a warning for each unknown key.
+fn extract(
+    fig: Figment,
+    env_toml: &std::collections::BTreeMap<String, String>,
+) -> Result<Loaded, ConfigError> {
     let env_text: String = env_toml
         .iter()
         .map(|(k, v)| format!("{k} = {v}\n"))
         .collect();
-    fig = fig.merge(Toml::string(&env_text));
+    let fig = fig.merge(Toml::string(&env_text));
     let mut warnings = Vec::new();
     if let Ok(all) = fig.extract::<std::collections::BTreeMap<String, figment::value::Value>>() {
         for key in all.keys().filter(|k| !KNOWN_KEYS.contains(&k.as_str())) {
             warnings.push(format!("unknown configuration key `{key}` is ignored"));
         }
     }
-    let mut config: Config = fig.extract().map_err(describe_without_values)?;
-    if config.master_key.is_none()
-        && let Some(path) = config.master_key_file.clone()
-    {
-        config.master_key = Some(read_key_file(&path)?);
-    }
+    let config: Config = fig.extract().map_err(describe_without_values)?;
     Ok(Loaded { config, warnings })
 }
 
@@ -815,5 +836,27 @@ mod tests {
         assert!(err.to_string().contains("listen"), "{err}");
         let missing = load(Some(Path::new("/nonexistent/frontdesk.toml")), Vec::new()).unwrap_err();
         assert!(missing.to_string().contains("/nonexistent/frontdesk.toml"));
+    }
+
+    #[test]
+    fn toml_text_layers_like_a_file_and_reads_nothing() {
+        let l = from_toml_str(
+            "listen = \"127.0.0.1:9000\"\nlog_level = \"debug\"\nmaster_key_file = \"/nonexistent/k\"\n",
+            &env(&[
+                ("FRONTDESK_LOG_LEVEL", "warn"),
+                ("FRONTDESK_DATABASE_URL_FILE", "/nonexistent/url"),
+                ("FRONTDESK_LISTN", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(l.config.listen.port(), 9000, "the text beats the default");
+        assert_eq!(l.config.log_level, "warn", "env beats the text");
+        assert!(l.config.master_key.is_none(), "master_key_file is not read");
+        assert!(l.config.database_url.is_none(), "*_FILE is not read");
+        assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+        assert!(l.warnings[0].contains("listn"));
+        let err = from_toml_str("listen = 3\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("listen"), "{err}");
+        assert!(from_toml_str("[[[", &[]).is_err());
     }
 }
