@@ -16,6 +16,8 @@
 //! docs/PERFORMANCE.md. Timings are reported here, never asserted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use frontdesk_agent::{TurnContext, reply};
 use frontdesk_domain::SystemClock;
 use frontdesk_server::{AppState, Application, demo};
@@ -233,8 +235,6 @@ async fn seeded_with_channel(
 }
 
 async fn webhook_bench(label: &str, db: TestDb) {
-    use frontdesk_server::channels::{AfricasTalkingClient, GraphClient, TwilioClient};
-    use frontdesk_server::{http::ChannelHub, mailer::Mailer, worker};
     use wiremock::{Mock, MockServer, Request, ResponseTemplate, matchers::method};
     let secrets = frontdesk_store::ChannelSecrets::new()
         .with("app_secret", APP_SECRET)
@@ -259,36 +259,8 @@ async fn webhook_bench(label: &str, db: TestDb) {
         })
         .mount(&fake)
         .await;
-    let timeout = Duration::from_secs(5);
-    let providers = worker::Providers {
-        whatsapp: GraphClient::with_base_url(&fake.uri(), timeout).unwrap(),
-        twilio: TwilioClient::with_base_url(&fake.uri(), timeout).unwrap(),
-        africastalking: AfricasTalkingClient::with_base_url(&fake.uri(), timeout).unwrap(),
-        public_base: None,
-    };
-    let hub = Arc::new(ChannelHub::default());
-    let clock: Arc<dyn frontdesk_domain::Clock> = Arc::new(SystemClock);
-    let state = AppState {
-        store: store.clone(),
-        clock: clock.clone(),
-        webchat_ttl: jiff::SignedDuration::from_hours(1),
-        metrics: None,
-        channels: hub.clone(),
-    };
-    let w = worker::Worker::new(
-        store,
-        clock,
-        providers,
-        Mailer::Disabled,
-        hub.wake.clone(),
-        100_000,
-    );
-    let app = Application::build(state, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
-        .with_worker(w);
-    let url = format!("http://{}/webhooks/whatsapp", app.local_addr());
-    tokio::spawn(app.run(std::future::pending()));
+    let base = common::serve_with_workers(store, &fake.uri()).await;
+    let url = format!("{base}/webhooks/whatsapp");
     let client = reqwest::Client::new();
     let post = move |id: String, from: String, text: String| {
         let client = client.clone();

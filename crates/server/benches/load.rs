@@ -24,10 +24,11 @@
 //! never asserted. Results: docs/PERFORMANCE.md.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use axum::{Router, body::Bytes, http::HeaderMap, response::IntoResponse, routing::post};
 use frontdesk_domain::{Clock, SystemClock, TenantSlug};
-use frontdesk_server::channels::{AfricasTalkingClient, GraphClient, TwilioClient};
-use frontdesk_server::{AppState, Application, demo, http::ChannelHub, mailer::Mailer, worker};
+use frontdesk_server::demo;
 use frontdesk_store::testing::{Engine, TestDb, pg_admin_url, test_keyring};
 use frontdesk_store::{ChannelSecrets, Provider, Store};
 use std::collections::{HashMap, VecDeque};
@@ -112,7 +113,6 @@ struct Rig {
     waiting: Arc<Mutex<Waiting>>,
     idle: Mutex<VecDeque<Patient>>,
     seq: std::sync::atomic::AtomicU64,
-    tenants: usize,
 }
 
 /// The fake Graph API and Twilio: notes each reply's recipient and arrival, answers as the
@@ -434,35 +434,7 @@ async fn run_engine(engine: Engine) {
 
     let waiting = Arc::new(Mutex::new(Waiting::default()));
     let fake = fake_providers(waiting.clone()).await;
-    let timeout = Duration::from_secs(10);
-    let providers = worker::Providers {
-        whatsapp: GraphClient::with_base_url(&fake, timeout).unwrap(),
-        twilio: TwilioClient::with_base_url(&fake, timeout).unwrap(),
-        africastalking: AfricasTalkingClient::with_base_url(&fake, timeout).unwrap(),
-        public_base: None,
-    };
-    let hub = Arc::new(ChannelHub::default());
-    let state = AppState {
-        store: store.clone(),
-        clock: clock.clone(),
-        webchat_ttl: jiff::SignedDuration::from_hours(1),
-        metrics: None,
-        channels: hub.clone(),
-    };
-    let w = worker::Worker::new(
-        store.clone(),
-        clock,
-        providers,
-        Mailer::Disabled,
-        hub.wake.clone(),
-        1_000_000,
-    );
-    let app = Application::build(state, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
-        .with_worker(w);
-    let base = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run(std::future::pending()));
+    let base = common::serve_with_workers(store.clone(), &fake).await;
 
     let mut idle = VecDeque::new();
     for t in 0..tenants {
@@ -490,7 +462,6 @@ async fn run_engine(engine: Engine) {
         waiting,
         idle: Mutex::new(idle),
         seq: Default::default(),
-        tenants,
     });
 
     let (closed, elapsed) = closed_loop(rig.clone(), concurrency, secs).await;
@@ -527,7 +498,6 @@ async fn run_engine(engine: Engine) {
         "{label}:   replies not matched to a waiting patient (privacy notices, second replies): {}",
         rig.waiting.lock().unwrap().unmatched
     );
-    let _ = rig.tenants;
 
     let raw = raw_limit(engine, &db, concurrency, secs).await;
     println!(

@@ -14,7 +14,7 @@
 //!    a recording Twilio no longer has counts as done.
 
 use crate::blobs::{BlobError, BlobStore};
-use crate::channels::{SendError, TwilioClient};
+use crate::channels::{SendError, TwilioClient, hex_lower};
 use frontdesk_domain::{RecordingId, TenantId};
 use frontdesk_store::{
     ChannelAccount, FetchRecordingJob, Job, Provider, RecordingStatus, Store, StoreError,
@@ -129,7 +129,7 @@ pub async fn fetch(
         drop(audio);
         let key = blob_key(scope.tenant_id(), recording.id);
         blobs.put(&key, &sealed).await?;
-        let digest = hex(&Sha256::digest(&sealed));
+        let digest = hex_lower(&Sha256::digest(&sealed));
         let size = i64::try_from(sealed.len()).unwrap_or(i64::MAX);
         store
             .recording_stored(scope, recording.id, &key, size, &digest)
@@ -142,10 +142,6 @@ pub async fn fetch(
         .recording_deleted_at_provider(&job.lease, recording.id)
         .await?;
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -1,0 +1,45 @@
+//! Shared by the benches: a real server on loopback with its reply and outbox workers, whose
+//! providers (Graph API, Twilio, Africa's Talking) are all the fake at `fake_base`.
+
+use frontdesk_domain::{Clock, SystemClock};
+use frontdesk_server::channels::{AfricasTalkingClient, GraphClient, TwilioClient};
+use frontdesk_server::{AppState, Application, http::ChannelHub, mailer::Mailer, worker};
+use frontdesk_store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Starts the server (port 0) and returns its base URL, e.g. `http://127.0.0.1:40123`.
+pub async fn serve_with_workers(store: Arc<dyn Store>, fake_base: &str) -> String {
+    let timeout = Duration::from_secs(10);
+    let providers = worker::Providers {
+        whatsapp: GraphClient::with_base_url(fake_base, timeout).unwrap(),
+        twilio: TwilioClient::with_base_url(fake_base, timeout).unwrap(),
+        africastalking: AfricasTalkingClient::with_base_url(fake_base, timeout).unwrap(),
+        public_base: None,
+    };
+    let hub = Arc::new(ChannelHub::default());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let state = AppState {
+        store: store.clone(),
+        clock: clock.clone(),
+        webchat_ttl: jiff::SignedDuration::from_hours(1),
+        metrics: None,
+        channels: hub.clone(),
+    };
+    // No per-clinic send limit: the benches measure frontdesk, not the rate limiter.
+    let w = worker::Worker::new(
+        store,
+        clock,
+        providers,
+        Mailer::Disabled,
+        hub.wake.clone(),
+        1_000_000,
+    );
+    let app = Application::build(state, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .with_worker(w);
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run(std::future::pending()));
+    base
+}
