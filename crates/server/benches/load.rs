@@ -464,8 +464,24 @@ async fn run_engine(engine: Engine) {
         seq: Default::default(),
     });
 
+    let writer_before = store.writer_stats().await;
     let (closed, elapsed) = closed_loop(rig.clone(), concurrency, secs).await;
     let max = closed.e2e.len() as f64 / elapsed;
+    if let (Some(a), Some(b)) = (writer_before, store.writer_stats().await) {
+        // SQLite's one writer: how busy it was, and how much each answered message cost it.
+        let answered = closed.e2e.len().max(1) as f64;
+        let (ops, commits) = (b.operations - a.operations, b.commits - a.commits);
+        let busy = (b.busy - a.busy).as_secs_f64();
+        println!(
+            "{label}: writer connection busy {:.0}% of the closed loop; per answered message {:.1} write \
+             transactions, {:.0} µs of writer time; {:.1} transactions per durable commit (largest {})",
+            100.0 * busy / elapsed,
+            ops as f64 / answered,
+            1e6 * busy / answered,
+            ops as f64 / commits.max(1) as f64,
+            b.largest_batch
+        );
+    }
     println!(
         "{label}: closed loop, {concurrency} patients at a time, {elapsed:.1} s: {} messages answered \
          end to end = {max:.0} /s ({} without a reply within 30 s)",
@@ -605,10 +621,32 @@ async fn raw_limit(engine: Engine, db: &TestDb, writers: usize, secs: u64) -> f6
                 .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10));
-            // One writer connection, as the store writes (SQLite has one writer at a time).
+            // One writer connection with group commit, as the store writes (SQLite has one
+            // writer at a time; writes queued together share one durable commit).
+            use sqlx::ConnectOptions;
+            let mut conn = opts.connect().await.unwrap();
+            sqlx::raw_sql(RAW_SCHEMA).execute(&mut conn).await.unwrap();
+            let writer = frontdesk_store::testing::GroupWriter::new(conn);
+            let begin = |w: &frontdesk_store::testing::GroupWriter| {
+                let w = w.clone();
+                async move { w.begin().await.unwrap() }
+            };
+            let limit = raw_run(writers, secs, move || {
+                let writer = writer.clone();
+                async move { one_message!(&writer, begin) }
+            })
+            .await;
+            // For reference: the same rows with one commit (one fsync) per transaction.
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("raw1.db").display());
+            let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
             let pool = sqlx::sqlite::SqlitePoolOptions::new()
                 .max_connections(1)
-                .connect_with(opts)
+                .connect_with(
+                    opts.create_if_missing(true)
+                        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                        .synchronous(sqlx::sqlite::SqliteSynchronous::Full),
+                )
                 .await
                 .unwrap();
             sqlx::raw_sql(RAW_SCHEMA).execute(&pool).await.unwrap();
@@ -616,11 +654,15 @@ async fn raw_limit(engine: Engine, db: &TestDb, writers: usize, secs: u64) -> f6
                 let p = p.clone();
                 async move { p.begin_with("BEGIN IMMEDIATE").await.unwrap() }
             };
-            raw_run(writers, secs, move || {
+            let single = raw_run(writers, secs, move || {
                 let pool = pool.clone();
                 async move { one_message!(&pool, begin) }
             })
-            .await
+            .await;
+            println!(
+                "sqlite: physical limit without group commit (one fsync per transaction): {single:.0} messages/s"
+            );
+            limit
         }
         Engine::Postgres => {
             let url = db.owner_url.clone().unwrap_or_else(pg_admin_url);

@@ -8,6 +8,7 @@ mod audit;
 pub mod channel;
 pub mod crypto;
 mod error;
+mod group_commit;
 mod keys;
 pub mod model;
 mod open;

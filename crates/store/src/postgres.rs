@@ -261,6 +261,10 @@ impl PgStore {
         Ok(tx)
     }
 
+    async fn group_stats(&self) -> Option<crate::testing::GroupStats> {
+        None
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -271,5 +275,10 @@ mod ops {
     use super::PgStore;
     use sqlx::Postgres;
     crate::sql::sql_prelude!();
-    crate::sql::sql_store!(PgStore, Postgres, "postgres", " FOR UPDATE SKIP LOCKED");
+    crate::sql::sql_store!(
+        PgStore,
+        sqlx::Transaction<'static, Postgres>,
+        "postgres",
+        " FOR UPDATE SKIP LOCKED"
+    );
 }

@@ -2,11 +2,14 @@
 //! transactions opened with `BEGIN IMMEDIATE` so writers queue instead of failing midway.
 //! Tenant scoping is enforced by the application (every query filters by `tenant_id`).
 
+use crate::group_commit::{GroupWriter, WriteTx};
 use crate::keys::KeyCache;
 use crate::{Result, StoreError, TenantScope, crypto::Keyring};
 use frontdesk_domain::Clock;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Sqlite, SqlitePool};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,8 +57,9 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The one connection that writes. SQLite allows one writer at a time; queueing writers
     /// here, in order and without sleeping, beats letting them collide in `BEGIN IMMEDIATE`
-    /// and back off in SQLite's busy handler (other processes still wait there).
-    writer: SqlitePool,
+    /// and back off in SQLite's busy handler (other processes still wait there). Writes
+    /// queued together share one durable commit (see `group_commit`).
+    writer: GroupWriter,
     keys: KeyCache,
     clock: Arc<dyn Clock>,
 }
@@ -88,10 +92,7 @@ impl SqliteStore {
             .max_connections(max_connections.max(1))
             .connect_with(options(url)?)
             .await?;
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options(url)?)
-            .await?;
+        let writer = GroupWriter::new(options(url)?.connect().await?);
         Ok(Self {
             pool,
             writer,
@@ -147,30 +148,29 @@ impl SqliteStore {
         Ok(applied)
     }
 
-    /// SQLite has one writer at a time; `BEGIN IMMEDIATE` takes the write lock up front.
-    async fn write_tx(
-        &self,
-        _scope: Option<TenantScope>,
-    ) -> Result<sqlx::Transaction<'static, Sqlite>> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    /// SQLite has one writer at a time: a savepoint in the writer's current batch, which
+    /// holds the write lock (`BEGIN IMMEDIATE`) from its start.
+    async fn write_tx(&self, _scope: Option<TenantScope>) -> Result<SqliteTx> {
+        Ok(SqliteTx::Write(self.writer.begin().await?))
     }
 
-    async fn read_tx(
-        &self,
-        _scope: Option<TenantScope>,
-    ) -> Result<sqlx::Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin().await?)
+    async fn read_tx(&self, _scope: Option<TenantScope>) -> Result<SqliteTx> {
+        Ok(SqliteTx::Read(self.pool.begin().await?))
     }
 
     /// A read transaction over one snapshot: in WAL mode a read transaction sees the database
     /// as of its first read until it ends, whatever is committed meanwhile.
-    async fn snapshot_tx(&self, _scope: TenantScope) -> Result<sqlx::Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin().await?)
+    async fn snapshot_tx(&self, _scope: TenantScope) -> Result<SqliteTx> {
+        Ok(SqliteTx::Read(self.pool.begin().await?))
     }
 
     /// Claiming due queue rows: one writer at a time, so claims never overlap.
-    async fn claim_tx(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    async fn claim_tx(&self) -> Result<SqliteTx> {
+        self.write_tx(None).await
+    }
+
+    async fn group_stats(&self) -> Option<crate::testing::GroupStats> {
+        Some(self.writer.stats().await)
     }
 
     pub async fn close(&self) {
@@ -179,10 +179,45 @@ impl SqliteStore {
     }
 }
 
+/// A transaction as the shared operations see it: a read transaction on a reader connection,
+/// or a write (a savepoint in the writer's group-committed batch).
+pub(crate) enum SqliteTx {
+    Read(sqlx::Transaction<'static, Sqlite>),
+    Write(WriteTx),
+}
+
+impl SqliteTx {
+    /// Ends the transaction; a write returns once it is durably committed.
+    pub(crate) async fn commit(self) -> Result<()> {
+        match self {
+            SqliteTx::Read(tx) => Ok(tx.commit().await?),
+            SqliteTx::Write(tx) => tx.commit().await,
+        }
+    }
+}
+
+impl std::ops::Deref for SqliteTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        match self {
+            SqliteTx::Read(tx) => tx,
+            SqliteTx::Write(tx) => tx,
+        }
+    }
+}
+
+impl std::ops::DerefMut for SqliteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        match self {
+            SqliteTx::Read(tx) => tx,
+            SqliteTx::Write(tx) => tx,
+        }
+    }
+}
+
 /// The shared operations (see `crate::sql`), compiled for this engine.
 mod ops {
-    use super::SqliteStore;
-    use sqlx::Sqlite;
+    use super::{SqliteStore, SqliteTx};
     crate::sql::sql_prelude!();
-    crate::sql::sql_store!(SqliteStore, Sqlite, "sqlite", "");
+    crate::sql::sql_store!(SqliteStore, SqliteTx, "sqlite", "");
 }

@@ -16,6 +16,10 @@ use frontdesk_domain::{Clock, SystemClock};
 use sqlx::{Connection, PgConnection};
 use std::sync::Arc;
 
+/// SQLite's group-committed writer, for benchmarks that measure the engine's own limit with
+/// the same commit strategy as the store.
+pub use crate::group_commit::{GroupStats, GroupWriter, WriteTx};
+
 /// The role the application uses in tests (created once per cluster if missing).
 pub const TEST_APP_ROLE: &str = "frontdesk_app";
 

@@ -551,6 +551,11 @@ pub trait Health {
     async fn ping(&self) -> Result<()>;
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
+    /// SQLite only: operations, durable commits and busy time of the one writer connection
+    /// since the store was opened (the load benchmark reports them).
+    async fn writer_stats(&self) -> Option<crate::testing::GroupStats> {
+        None
+    }
 }
 
 /// Everything a frontdesk process needs from storage.

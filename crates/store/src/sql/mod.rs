@@ -2,10 +2,11 @@
 //!
 //! The SQL is the same text on SQLite and PostgreSQL (`$N` placeholders, `RETURNING`,
 //! `ON CONFLICT`), so the two engines cannot drift apart; only opening a transaction differs
-//! (SQLite: `BEGIN IMMEDIATE` for writes; PostgreSQL: `set_config('app.tenant_id', …, true)`
-//! first, for row-level security). Each engine type provides `pool`, `keys`, `clock`,
-//! `write_tx`, `read_tx` and `snapshot_tx` (a read transaction over one consistent
-//! snapshot), and invokes [`sql_store!`] with its sqlx database type.
+//! (SQLite: writes are savepoints in a group-committed `BEGIN IMMEDIATE` batch on the one
+//! writer connection; PostgreSQL: `set_config('app.tenant_id', …, true)` first, for
+//! row-level security). Each engine type provides `pool`, `keys`, `clock`, `write_tx`,
+//! `read_tx` and `snapshot_tx` (a read transaction over one consistent snapshot), and
+//! invokes [`sql_store!`] with its transaction type.
 //!
 //! Every query on tenant data filters by `tenant_id` itself: SQLite relies on that alone,
 //! PostgreSQL's row-level security is a second, independent wall.
@@ -23,8 +24,8 @@ pub(crate) mod verification;
 pub(crate) mod waitlist;
 
 macro_rules! sql_store {
-    ($Store:ty, $Db:ty, $engine:literal, $skip_locked:literal) => {
-        type Tx = sqlx::Transaction<'static, $Db>;
+    ($Store:ty, $Tx:ty, $engine:literal, $skip_locked:literal) => {
+        type Tx = $Tx;
 
         impl $Store {
             async fn resolve_slug(&self, slug: &TenantSlug) -> Result<TenantId> {
@@ -269,6 +270,9 @@ macro_rules! sql_store {
             }
             fn engine(&self) -> &'static str {
                 $engine
+            }
+            async fn writer_stats(&self) -> Option<crate::testing::GroupStats> {
+                self.group_stats().await
             }
         }
     };
