@@ -16,5 +16,5 @@ pub use clinic::{ClinicProfile, DayHours, WeeklyHours};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::DomainError;
 pub use ids::*;
-pub use roles::Role;
+pub use roles::{Access, Permission, Role};
 pub use text::{E164Phone, Email, TenantSlug};

@@ -798,3 +798,107 @@ mod tests {
         }
     }
 }
+
+// ----- Staff sign-in and sessions (#7) -----
+
+/// Limits and lifetimes for sign-in links, chosen by the server.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginLinkPolicy {
+    /// How long a link stays valid (10 minutes: OWASP ASVS 6.5.5 asks for at most that).
+    pub ttl: jiff::SignedDuration,
+    /// Requests counted over this window for the limits below.
+    pub window: jiff::SignedDuration,
+    pub max_per_email: u32,
+    pub max_per_ip: u32,
+}
+
+impl Default for LoginLinkPolicy {
+    fn default() -> Self {
+        Self {
+            ttl: jiff::SignedDuration::from_mins(10),
+            window: jiff::SignedDuration::from_mins(15),
+            max_per_email: 5,
+            max_per_ip: 20,
+        }
+    }
+}
+
+/// What a sign-in request led to. The caller answers the requester identically in every case
+/// (never revealing whether the address has an account); only `Created` sends an email.
+pub enum LoginLinkOutcome {
+    Created {
+        /// The secret to put in the emailed link (shown once, stored only as a hash).
+        token: Zeroizing<String>,
+        user: UserId,
+        email: Email,
+        expires_at: Timestamp,
+    },
+    /// No active user has this address.
+    NoSuchUser,
+    /// Too many requests for this address or from this IP address within the window.
+    RateLimited,
+}
+
+impl std::fmt::Debug for LoginLinkOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LoginLinkOutcome::Created { .. } => "LoginLinkOutcome::Created(<redacted>)",
+            LoginLinkOutcome::NoSuchUser => "LoginLinkOutcome::NoSuchUser",
+            LoginLinkOutcome::RateLimited => "LoginLinkOutcome::RateLimited",
+        })
+    }
+}
+
+/// Session lifetimes: idle timeout (30 minutes by default; a clinic may allow up to 12 hours)
+/// and absolute lifetime (12 hours).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    pub idle: jiff::SignedDuration,
+    pub absolute: jiff::SignedDuration,
+}
+
+impl SessionPolicy {
+    pub const MAX_IDLE: jiff::SignedDuration = jiff::SignedDuration::from_hours(12);
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            idle: jiff::SignedDuration::from_mins(30),
+            absolute: jiff::SignedDuration::from_hours(12),
+        }
+    }
+}
+
+/// A session just opened: its secret goes into the cookie once and is stored only hashed.
+pub struct NewSession {
+    pub token: Zeroizing<String>,
+    pub user: UserId,
+    pub expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NewSession({}, <token redacted>)", self.user)
+    }
+}
+
+/// The staff member behind a valid session.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StaffSession {
+    pub user: UserId,
+    pub role: Role,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for StaffSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "StaffSession({}, {:?}, <redacted>)",
+            self.user, self.role
+        )
+    }
+}

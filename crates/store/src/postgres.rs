@@ -52,6 +52,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "recordings",
         include_str!("../migrations/postgres/0007_recordings.sql"),
     ),
+    (
+        8,
+        "staff_auth",
+        include_str!("../migrations/postgres/0008_staff_auth.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

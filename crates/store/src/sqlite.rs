@@ -50,6 +50,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "recordings",
         include_str!("../migrations/sqlite/0007_recordings.sql"),
     ),
+    (
+        8,
+        "staff_auth",
+        include_str!("../migrations/sqlite/0008_staff_auth.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

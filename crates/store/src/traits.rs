@@ -104,6 +104,65 @@ pub trait StaffStore {
     async fn find_user_by_email(&self, scope: TenantScope, email: &Email) -> Result<Option<User>>;
 }
 
+/// Staff sign-in by emailed link, and dashboard sessions (issue #7). Secrets (link tokens,
+/// session ids, the browser-binding cookie) are stored only as SHA-256 hashes.
+#[async_trait]
+pub trait StaffAuthStore {
+    /// Records a sign-in request for `email` from `ip` and, when the address belongs to an
+    /// active user and neither the address nor the IP address is over its limit, creates a
+    /// single-use link bound to the browser holding `browser` (the value of the cookie set
+    /// when the link was asked for). Audited when a link is created.
+    async fn request_login_link(
+        &self,
+        scope: TenantScope,
+        email: &Email,
+        ip: &str,
+        browser: &str,
+        policy: &LoginLinkPolicy,
+    ) -> Result<LoginLinkOutcome>;
+
+    /// Uses a sign-in link: unknown, used, expired, another browser or a disabled user →
+    /// `Unauthorized` (one answer for all). Otherwise marks it used and opens a session with
+    /// a fresh random id, in one transaction, audited.
+    async fn consume_login_link(
+        &self,
+        scope: TenantScope,
+        token: &str,
+        browser: &str,
+        policy: &SessionPolicy,
+    ) -> Result<NewSession>;
+
+    /// The staff member behind a session token, or `Unauthorized` when it is unknown, revoked,
+    /// idle too long, past its absolute lifetime, or its user is disabled. Refreshes the idle
+    /// clock (at most once a minute, to keep reads reads).
+    async fn authenticate_session(&self, scope: TenantScope, token: &str) -> Result<StaffSession>;
+
+    /// Ends one session (logout). Unknown tokens are ignored.
+    async fn end_session(&self, scope: TenantScope, token: &str) -> Result<()>;
+
+    /// Ends every session of `user` ("log out everywhere"); returns how many were open.
+    async fn end_all_sessions(&self, scope: TenantScope, user: UserId, actor: Actor)
+    -> Result<u64>;
+
+    /// Changes a user's role; their sessions end (they sign in again under the new role).
+    async fn set_user_role(
+        &self,
+        scope: TenantScope,
+        user: UserId,
+        role: Role,
+        actor: Actor,
+    ) -> Result<()>;
+
+    /// Enables or disables a user; disabling ends their sessions and unused sign-in links.
+    async fn set_user_active(
+        &self,
+        scope: TenantScope,
+        user: UserId,
+        active: bool,
+        actor: Actor,
+    ) -> Result<()>;
+}
+
 #[async_trait]
 pub trait ConversationStore {
     /// Public entry of web chat: creates an anonymous patient, a conversation and a session
@@ -564,6 +623,7 @@ pub trait Store:
     + ClinicStore
     + PatientStore
     + StaffStore
+    + StaffAuthStore
     + ConversationStore
     + AppointmentStore
     + AuditStore
@@ -586,6 +646,7 @@ impl<T> Store for T where
         + ClinicStore
         + PatientStore
         + StaffStore
+        + StaffAuthStore
         + ConversationStore
         + AppointmentStore
         + AuditStore

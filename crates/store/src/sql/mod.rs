@@ -20,6 +20,7 @@ pub(crate) mod people;
 pub(crate) mod queue;
 pub(crate) mod recordings;
 pub(crate) mod reminders;
+pub(crate) mod staff_auth;
 pub(crate) mod verification;
 pub(crate) mod waitlist;
 
@@ -155,6 +156,7 @@ macro_rules! sql_store {
         $crate::sql::reminders::impl_reminders!($Store);
         $crate::sql::waitlist::impl_waitlist!($Store);
         $crate::sql::recordings::impl_recordings!($Store);
+        $crate::sql::staff_auth::impl_staff_auth!($Store);
 
         #[async_trait]
         impl AuditStore for $Store {

@@ -16,7 +16,7 @@ engine_tests!(
 );
 
 /// Everything stored: the SQLite file and its WAL as bytes, or every PostgreSQL row as text.
-async fn storage_dump(db: &TestDb) -> Vec<u8> {
+pub(crate) async fn storage_dump(db: &TestDb) -> Vec<u8> {
     match db.engine {
         Engine::Sqlite => {
             let path = db.sqlite_path.as_ref().expect("SQLite file");
@@ -51,7 +51,7 @@ async fn storage_dump(db: &TestDb) -> Vec<u8> {
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 

@@ -20,6 +20,9 @@
 //! - `waitlist`: freed times held, offered in join order, and taken by exactly one patient.
 //! - `recordings`: call recordings filed once with their fetch job, sealed with the patient's
 //!   key, stored idempotently and deleted at the provider under the job's lease.
+//! - `staff_auth`: staff sign-in links (single use, ten minutes, bound to the browser, rate
+//!   limited without revealing accounts) and dashboard sessions (idle and absolute expiry,
+//!   logout, logout everywhere, ended by disabling or a role change), stored only as hashes.
 //! - `audit_chain`: the audit chain verifies intact, and every way of tampering with its rows
 //!   (edit, delete, swap, truncate, forged links, an edited head) is found at the right seq.
 
@@ -110,6 +113,7 @@ mod reminders;
 mod reschedule;
 mod rls;
 mod rls_support;
+mod staff_auth;
 mod summary;
 mod verification;
 mod waitlist;

@@ -5,6 +5,7 @@
 use crate::harness::{seed_two, store};
 use crate::raw::ident;
 use frontdesk_store::testing::TestDb;
+use frontdesk_store::{LoginLinkOutcome, LoginLinkPolicy, SessionPolicy};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -239,6 +240,24 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
         // Its recording (call_recordings).
         store
             .note_recording(s.scope, "CA0001", "RE0001", Some(30))
+            .await
+            .unwrap();
+        // A staff sign-in (login_requests, login_links, staff_sessions).
+        let LoginLinkOutcome::Created { token, .. } = store
+            .request_login_link(
+                s.scope,
+                &s.user_email,
+                "192.0.2.1",
+                "browser",
+                &LoginLinkPolicy::default(),
+            )
+            .await
+            .unwrap()
+        else {
+            panic!("the seeded user gets a sign-in link");
+        };
+        store
+            .consume_login_link(s.scope, &token, "browser", &SessionPolicy::default())
             .await
             .unwrap();
     }

@@ -1,0 +1,334 @@
+//! Shared SQL for staff sign-in links and dashboard sessions. Every secret (link token,
+//! session id, browser-binding cookie) is a random 256-bit value held only by the browser or
+//! the email; the database keeps its SHA-256. The browser binding is compared in constant
+//! time. A link is used and its session opened in one transaction, so a link can never open
+//! two sessions, even when clicked twice at once.
+
+/// How often an active session's idle clock is written back (reads stay reads in between).
+pub(crate) const TOUCH_EVERY_US: i64 = 60 * 1_000_000;
+
+macro_rules! impl_staff_auth {
+    ($Store:ty) => {
+        impl $Store {
+            /// Ends every live session (and unused sign-in link) of `user` inside `tx`; returns
+            /// how many sessions were live (expired ones are already dead and stay as they are).
+            async fn end_user_sessions_tx(&self, tx: &mut Tx, tenant: TenantId, user: UserId, now: i64) -> Result<u64> {
+                let ended = sqlx::query(
+                    "UPDATE staff_sessions SET revoked_at = $3 \
+                     WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL \
+                       AND expires_at > $3 AND last_seen_at + idle_secs * 1000000 > $3",
+                )
+                .bind(tenant.as_uuid())
+                .bind(user.as_uuid())
+                .bind(now)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+                sqlx::query(
+                    "UPDATE login_links SET used_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND used_at IS NULL",
+                )
+                .bind(tenant.as_uuid())
+                .bind(user.as_uuid())
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                Ok(ended)
+            }
+
+            /// Locks the user row for an update (PostgreSQL) and returns its role and status.
+            async fn user_role_status_tx(&self, tx: &mut Tx, tenant: TenantId, user: UserId) -> Result<(String, String)> {
+                let row: Option<(String, String)> = sqlx::query_as(
+                    "UPDATE users SET updated_at = updated_at WHERE tenant_id = $1 AND id = $2 RETURNING role, status",
+                )
+                .bind(tenant.as_uuid())
+                .bind(user.as_uuid())
+                .fetch_optional(&mut **tx)
+                .await?;
+                row.ok_or(StoreError::NotFound)
+            }
+        }
+
+        #[async_trait]
+        impl StaffAuthStore for $Store {
+            async fn request_login_link(
+                &self,
+                scope: TenantScope,
+                email: &Email,
+                ip: &str,
+                browser: &str,
+                policy: &LoginLinkPolicy,
+            ) -> Result<LoginLinkOutcome> {
+                let tenant = scope.tenant_id();
+                let now = self.now_us();
+                let since = now - policy.window.as_micros() as i64;
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                let email_bidx = keys.index.blind_index("email", email.as_str());
+                let ip_bidx = keys.index.blind_index("ip", ip);
+                // Forget requests older than the window: the table only serves the limit.
+                sqlx::query("DELETE FROM login_requests WHERE tenant_id = $1 AND at < $2")
+                    .bind(tenant.as_uuid())
+                    .bind(since)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("INSERT INTO login_requests (tenant_id, at, email_bidx, ip_bidx) VALUES ($1, $2, $3, $4)")
+                    .bind(tenant.as_uuid())
+                    .bind(now)
+                    .bind(&email_bidx)
+                    .bind(&ip_bidx)
+                    .execute(&mut *tx)
+                    .await?;
+                let (by_email, by_ip): (i64, i64) = sqlx::query_as(
+                    "SELECT (SELECT count(*) FROM login_requests WHERE tenant_id = $1 AND email_bidx = $2), \
+                            (SELECT count(*) FROM login_requests WHERE tenant_id = $1 AND ip_bidx = $3)",
+                )
+                .bind(tenant.as_uuid())
+                .bind(&email_bidx)
+                .bind(&ip_bidx)
+                .fetch_one(&mut *tx)
+                .await?;
+                if by_email > i64::from(policy.max_per_email) || by_ip > i64::from(policy.max_per_ip) {
+                    tx.commit().await?;
+                    return Ok(LoginLinkOutcome::RateLimited);
+                }
+                let user: Option<(Uuid,)> = sqlx::query_as(
+                    "SELECT id FROM users WHERE tenant_id = $1 AND email_bidx = $2 AND status = 'active'",
+                )
+                .bind(tenant.as_uuid())
+                .bind(&email_bidx)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((user,)) = user else {
+                    tx.commit().await?;
+                    return Ok(LoginLinkOutcome::NoSuchUser);
+                };
+                let user = UserId::from_uuid(user);
+                let token = new_token("fdl_");
+                let expires_at = now + policy.ttl.as_micros() as i64;
+                sqlx::query(
+                    "INSERT INTO login_links (tenant_id, token_hash, user_id, browser_hash, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(tenant.as_uuid())
+                .bind(token_hash(&token))
+                .bind(user.as_uuid())
+                .bind(token_hash(browser))
+                .bind(now)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+                let ev = AuditEvent::new(Actor::System, "staff.sign_in_link_sent").target("user", user);
+                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                tx.commit().await?;
+                Ok(LoginLinkOutcome::Created {
+                    token,
+                    user,
+                    email: email.clone(),
+                    expires_at: from_us(expires_at)?,
+                })
+            }
+
+            async fn consume_login_link(
+                &self,
+                scope: TenantScope,
+                token: &str,
+                browser: &str,
+                policy: &SessionPolicy,
+            ) -> Result<NewSession> {
+                use subtle::ConstantTimeEq;
+                let tenant = scope.tenant_id();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                // Claim the link: only one transaction can set `used_at`.
+                let link: Option<(Uuid, Vec<u8>, i64)> = sqlx::query_as(
+                    "UPDATE login_links SET used_at = $3 \
+                     WHERE tenant_id = $1 AND token_hash = $2 AND used_at IS NULL \
+                     RETURNING user_id, browser_hash, expires_at",
+                )
+                .bind(tenant.as_uuid())
+                .bind(token_hash(token))
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((user, browser_hash, expires_at)) = link else {
+                    return Err(StoreError::Unauthorized);
+                };
+                let same_browser: bool = browser_hash.ct_eq(&token_hash(browser)).into();
+                if !same_browser || expires_at <= now {
+                    // A link clicked in another browser (or too late) is spent all the same:
+                    // whoever holds it cannot retry it elsewhere.
+                    tx.commit().await?;
+                    return Err(StoreError::Unauthorized);
+                }
+                let user = UserId::from_uuid(user);
+                let active: Option<(String,)> = sqlx::query_as(
+                    "SELECT status FROM users WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant.as_uuid())
+                .bind(user.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await?;
+                if !matches!(active, Some((ref s,)) if s == "active") {
+                    tx.commit().await?;
+                    return Err(StoreError::Unauthorized);
+                }
+                let idle = policy.idle.clamp(jiff::SignedDuration::from_mins(1), SessionPolicy::MAX_IDLE);
+                let session = new_token("fds_");
+                let expires = now + policy.absolute.as_micros() as i64;
+                sqlx::query(
+                    "INSERT INTO staff_sessions (tenant_id, id_hash, user_id, created_at, last_seen_at, idle_secs, expires_at) \
+                     VALUES ($1, $2, $3, $4, $4, $5, $6)",
+                )
+                .bind(tenant.as_uuid())
+                .bind(token_hash(&session))
+                .bind(user.as_uuid())
+                .bind(now)
+                .bind(idle.as_secs() as i32)
+                .bind(expires)
+                .execute(&mut *tx)
+                .await?;
+                let ev = AuditEvent::new(Actor::Staff(user), "staff.signed_in").target("user", user);
+                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                tx.commit().await?;
+                Ok(NewSession { token: session, user, expires_at: from_us(expires)? })
+            }
+
+            async fn authenticate_session(&self, scope: TenantScope, token: &str) -> Result<StaffSession> {
+                let tenant = scope.tenant_id();
+                let now = self.now_us();
+                let id_hash = token_hash(token);
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                let row: Option<(Uuid, i64, i64, i32, i64, Option<i64>, String, String, Vec<u8>)> = sqlx::query_as(
+                    "SELECT s.user_id, s.created_at, s.last_seen_at, s.idle_secs, s.expires_at, s.revoked_at, \
+                            u.role, u.status, u.name_ct \
+                     FROM staff_sessions s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id \
+                     WHERE s.tenant_id = $1 AND s.id_hash = $2",
+                )
+                .bind(tenant.as_uuid())
+                .bind(&id_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                let Some((user, created, last_seen, idle_secs, expires, revoked, role, status, name_ct)) = row else {
+                    return Err(StoreError::Unauthorized);
+                };
+                let idle_deadline = last_seen + i64::from(idle_secs) * 1_000_000;
+                if revoked.is_some() || status != "active" || now >= expires || now >= idle_deadline {
+                    return Err(StoreError::Unauthorized);
+                }
+                if now - last_seen >= $crate::sql::staff_auth::TOUCH_EVERY_US {
+                    let mut tx = self.write_tx(Some(scope)).await?;
+                    sqlx::query(
+                        "UPDATE staff_sessions SET last_seen_at = $3 \
+                         WHERE tenant_id = $1 AND id_hash = $2 AND revoked_at IS NULL AND last_seen_at < $3",
+                    )
+                    .bind(tenant.as_uuid())
+                    .bind(&id_hash)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                }
+                let user = UserId::from_uuid(user);
+                Ok(StaffSession {
+                    user,
+                    role: Role::parse(&role)?,
+                    name: keys.data.open_string(&aad(tenant, "users", "name", &user.to_string()), &name_ct)?,
+                    created_at: from_us(created)?,
+                    expires_at: from_us(expires)?,
+                })
+            }
+
+            async fn end_session(&self, scope: TenantScope, token: &str) -> Result<()> {
+                let tenant = scope.tenant_id();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let user: Option<(Uuid,)> = sqlx::query_as(
+                    "UPDATE staff_sessions SET revoked_at = $3 \
+                     WHERE tenant_id = $1 AND id_hash = $2 AND revoked_at IS NULL RETURNING user_id",
+                )
+                .bind(tenant.as_uuid())
+                .bind(token_hash(token))
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some((user,)) = user {
+                    let user = UserId::from_uuid(user);
+                    let ev = AuditEvent::new(Actor::Staff(user), "staff.signed_out").target("user", user);
+                    self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn end_all_sessions(&self, scope: TenantScope, user: UserId, actor: Actor) -> Result<u64> {
+                let tenant = scope.tenant_id();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                self.user_role_status_tx(&mut tx, tenant, user).await?;
+                let ended = self.end_user_sessions_tx(&mut tx, tenant, user, now).await?;
+                let ev = AuditEvent::new(actor, "staff.sessions_ended")
+                    .target("user", user)
+                    .details(serde_json::json!({ "sessions": ended }));
+                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                tx.commit().await?;
+                Ok(ended)
+            }
+
+            async fn set_user_role(&self, scope: TenantScope, user: UserId, role: Role, actor: Actor) -> Result<()> {
+                let tenant = scope.tenant_id();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let (old, _) = self.user_role_status_tx(&mut tx, tenant, user).await?;
+                if old == role.as_str() {
+                    tx.commit().await?;
+                    return Ok(());
+                }
+                sqlx::query("UPDATE users SET role = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(user.as_uuid())
+                    .bind(role.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let ended = self.end_user_sessions_tx(&mut tx, tenant, user, now).await?;
+                let ev = AuditEvent::new(actor, "user.role_changed")
+                    .target("user", user)
+                    .details(serde_json::json!({ "from": old, "to": role.as_str(), "sessions_ended": ended }));
+                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn set_user_active(&self, scope: TenantScope, user: UserId, active: bool, actor: Actor) -> Result<()> {
+                let tenant = scope.tenant_id();
+                let now = self.now_us();
+                let status = if active { "active" } else { "disabled" };
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let (_, old) = self.user_role_status_tx(&mut tx, tenant, user).await?;
+                if old == status {
+                    tx.commit().await?;
+                    return Ok(());
+                }
+                sqlx::query("UPDATE users SET status = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(user.as_uuid())
+                    .bind(status)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let ended = if active { 0 } else { self.end_user_sessions_tx(&mut tx, tenant, user, now).await? };
+                let action = if active { "user.enabled" } else { "user.disabled" };
+                let ev = AuditEvent::new(actor, action)
+                    .target("user", user)
+                    .details(serde_json::json!({ "sessions_ended": ended }));
+                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_staff_auth;

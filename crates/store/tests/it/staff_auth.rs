@@ -1,0 +1,417 @@
+//! Staff sign-in links and sessions on both engines: a link is single use (also when used
+//! twice at once), expires after its ten minutes, works only in the browser that asked for
+//! it, and is rate limited per address and per IP without revealing which addresses exist;
+//! sessions are stored hashed, end after idling or at their absolute lifetime, on logout,
+//! on "log out everywhere", and when their user is disabled or changes role; another clinic's
+//! tokens never work.
+
+use crate::encryption::{contains, storage_dump};
+use crate::harness::*;
+use crate::raw::Raw;
+use frontdesk_domain::*;
+use frontdesk_store::testing::TestDb;
+use frontdesk_store::*;
+use jiff::SignedDuration;
+use std::sync::Arc;
+
+engine_tests!(
+    a_link_opens_one_session_once_and_only_in_its_browser,
+    a_link_expires_after_ten_minutes,
+    racing_uses_of_one_link_open_exactly_one_session,
+    requests_are_rate_limited_per_address_and_per_ip_alike_for_unknown_addresses,
+    sessions_end_when_idle_at_their_lifetime_and_on_logout,
+    disabling_a_user_or_changing_their_role_ends_their_sessions,
+    only_hashes_of_secrets_are_stored,
+    tokens_of_one_clinic_never_work_in_another,
+);
+
+const BROWSER: &str = "browser-cookie-value-1";
+const IP: &str = "198.51.100.7";
+
+async fn link(store: &dyn Store, s: &Seeded) -> String {
+    match store
+        .request_login_link(
+            s.scope,
+            &s.user_email,
+            IP,
+            BROWSER,
+            &LoginLinkPolicy::default(),
+        )
+        .await
+        .unwrap()
+    {
+        LoginLinkOutcome::Created {
+            token, user, email, ..
+        } => {
+            assert_eq!(user, s.user);
+            assert_eq!(email, s.user_email);
+            token.to_string()
+        }
+        other => panic!("expected a link, got {other:?}"),
+    }
+}
+
+async fn sign_in(store: &dyn Store, s: &Seeded) -> String {
+    let token = link(store, s).await;
+    store
+        .consume_login_link(s.scope, &token, BROWSER, &SessionPolicy::default())
+        .await
+        .unwrap()
+        .token
+        .to_string()
+}
+
+fn audited(audit: &[AuditEntry], action: &str) -> usize {
+    audit.iter().filter(|e| e.action == action).count()
+}
+
+async fn a_link_opens_one_session_once_and_only_in_its_browser(db: &TestDb) {
+    let store = store(db).await;
+    let s = seed(&*store, "auth-a", "a", "+64210000001").await;
+    let token = link(&*store, &s).await;
+
+    // Another browser: refused, and the link is spent (whoever intercepted it cannot retry).
+    assert_err!(
+        store
+            .consume_login_link(
+                s.scope,
+                &token,
+                "another-browser",
+                &SessionPolicy::default()
+            )
+            .await,
+        StoreError::Unauthorized
+    );
+    assert_err!(
+        store
+            .consume_login_link(s.scope, &token, BROWSER, &SessionPolicy::default())
+            .await,
+        StoreError::Unauthorized
+    );
+
+    let token = link(&*store, &s).await;
+    let session = store
+        .consume_login_link(s.scope, &token, BROWSER, &SessionPolicy::default())
+        .await
+        .unwrap();
+    assert_eq!(session.user, s.user);
+    let who = store
+        .authenticate_session(s.scope, &session.token)
+        .await
+        .unwrap();
+    assert_eq!(who.user, s.user);
+    assert_eq!(who.role, Role::Reception);
+    // Used once: a second use is refused.
+    assert_err!(
+        store
+            .consume_login_link(s.scope, &token, BROWSER, &SessionPolicy::default())
+            .await,
+        StoreError::Unauthorized
+    );
+    assert_err!(
+        store
+            .consume_login_link(s.scope, "fdl_made_up", BROWSER, &SessionPolicy::default())
+            .await,
+        StoreError::Unauthorized
+    );
+    let audit = store.audit_entries(s.scope, 0, 100).await.unwrap();
+    assert_eq!(audited(&audit, "staff.sign_in_link_sent"), 2);
+    assert_eq!(audited(&audit, "staff.signed_in"), 1);
+}
+
+async fn a_link_expires_after_ten_minutes(db: &TestDb) {
+    let (store, clock) = store_with_clock(db).await;
+    let s = seed(&*store, "auth-b", "b", "+64210000002").await;
+    let fresh = link(&*store, &s).await;
+    let stale = link(&*store, &s).await;
+    clock.advance(SignedDuration::from_secs(9 * 60 + 59));
+    store
+        .consume_login_link(s.scope, &fresh, BROWSER, &SessionPolicy::default())
+        .await
+        .unwrap();
+    clock.advance(SignedDuration::from_secs(1));
+    assert_err!(
+        store
+            .consume_login_link(s.scope, &stale, BROWSER, &SessionPolicy::default())
+            .await,
+        StoreError::Unauthorized
+    );
+}
+
+async fn racing_uses_of_one_link_open_exactly_one_session(db: &TestDb) {
+    let store = store(db).await;
+    let s = seed(&*store, "auth-c", "c", "+64210000003").await;
+    let token = Arc::new(link(&*store, &s).await);
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (store, token) = (store.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            store
+                .consume_login_link(s.scope, &token, BROWSER, &SessionPolicy::default())
+                .await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::Unauthorized) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    let sessions = Raw::open(db)
+        .await
+        .scalar(
+            "SELECT count(*) FROM staff_sessions WHERE tenant_id = $1".into(),
+            &[s.scope.tenant_id().as_uuid()],
+        )
+        .await;
+    assert_eq!(sessions, 1);
+}
+
+async fn requests_are_rate_limited_per_address_and_per_ip_alike_for_unknown_addresses(db: &TestDb) {
+    let (store, clock) = store_with_clock(db).await;
+    let s = seed(&*store, "auth-d", "d", "+64210000004").await;
+    let policy = LoginLinkPolicy {
+        max_per_email: 3,
+        max_per_ip: 5,
+        ..LoginLinkPolicy::default()
+    };
+    let ask = |e: Email, ip: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .request_login_link(s.scope, &e, ip, BROWSER, &policy)
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..3 {
+        assert!(matches!(
+            ask(s.user_email.clone(), "192.0.2.1").await,
+            LoginLinkOutcome::Created { .. }
+        ));
+    }
+    // The fourth for this address is refused, from any IP.
+    assert!(matches!(
+        ask(s.user_email.clone(), "192.0.2.2").await,
+        LoginLinkOutcome::RateLimited
+    ));
+    // An unknown address is counted the same way (and never gets a link).
+    let nobody = email("nobody@example.org");
+    for _ in 0..3 {
+        assert!(matches!(
+            ask(nobody.clone(), "192.0.2.9").await,
+            LoginLinkOutcome::NoSuchUser
+        ));
+    }
+    assert!(matches!(
+        ask(nobody.clone(), "192.0.2.9").await,
+        LoginLinkOutcome::RateLimited
+    ));
+    // Per IP: 192.0.2.9 has made 4 requests; one more is allowed, the next is not, whatever
+    // the address.
+    assert!(matches!(
+        ask(email("x@example.org"), "192.0.2.9").await,
+        LoginLinkOutcome::NoSuchUser
+    ));
+    assert!(matches!(
+        ask(email("y@example.org"), "192.0.2.9").await,
+        LoginLinkOutcome::RateLimited
+    ));
+    // The window passes: allowed again.
+    clock.advance(SignedDuration::from_mins(16));
+    assert!(matches!(
+        ask(s.user_email.clone(), "192.0.2.9").await,
+        LoginLinkOutcome::Created { .. }
+    ));
+    // A disabled user gets no link.
+    store
+        .set_user_active(s.scope, s.user, false, Actor::Operator)
+        .await
+        .unwrap();
+    assert!(matches!(
+        ask(s.user_email.clone(), "192.0.2.3").await,
+        LoginLinkOutcome::NoSuchUser
+    ));
+}
+
+async fn sessions_end_when_idle_at_their_lifetime_and_on_logout(db: &TestDb) {
+    let (store, clock) = store_with_clock(db).await;
+    let s = seed(&*store, "auth-e", "e", "+64210000005").await;
+
+    // Idle: 29 minutes apart keeps it alive (each request restarts the idle clock), 30 do not.
+    let t = sign_in(&*store, &s).await;
+    for _ in 0..4 {
+        clock.advance(SignedDuration::from_mins(29));
+        store.authenticate_session(s.scope, &t).await.unwrap();
+    }
+    clock.advance(SignedDuration::from_mins(30));
+    assert_err!(
+        store.authenticate_session(s.scope, &t).await,
+        StoreError::Unauthorized
+    );
+
+    // Absolute: 12 hours however active, even with a clinic's longer idle timeout.
+    let token = link(&*store, &s).await;
+    let policy = SessionPolicy {
+        idle: SignedDuration::from_hours(12),
+        ..SessionPolicy::default()
+    };
+    let t = store
+        .consume_login_link(s.scope, &token, BROWSER, &policy)
+        .await
+        .unwrap()
+        .token
+        .to_string();
+    for _ in 0..11 {
+        clock.advance(SignedDuration::from_hours(1));
+        store.authenticate_session(s.scope, &t).await.unwrap();
+    }
+    clock.advance(SignedDuration::from_hours(1));
+    assert_err!(
+        store.authenticate_session(s.scope, &t).await,
+        StoreError::Unauthorized
+    );
+
+    // Logout ends this session only; "everywhere" ends the rest.
+    let one = sign_in(&*store, &s).await;
+    let two = sign_in(&*store, &s).await;
+    let three = sign_in(&*store, &s).await;
+    store.end_session(s.scope, &one).await.unwrap();
+    assert_err!(
+        store.authenticate_session(s.scope, &one).await,
+        StoreError::Unauthorized
+    );
+    store.authenticate_session(s.scope, &two).await.unwrap();
+    let ended = store
+        .end_all_sessions(s.scope, s.user, Actor::Staff(s.user))
+        .await
+        .unwrap();
+    assert_eq!(ended, 2);
+    for t in [&two, &three] {
+        assert_err!(
+            store.authenticate_session(s.scope, t).await,
+            StoreError::Unauthorized
+        );
+    }
+    assert_err!(
+        store.authenticate_session(s.scope, "fds_unknown").await,
+        StoreError::Unauthorized
+    );
+    let audit = store.audit_entries(s.scope, 0, 100).await.unwrap();
+    assert_eq!(audited(&audit, "staff.signed_out"), 1);
+    assert_eq!(audited(&audit, "staff.sessions_ended"), 1);
+}
+
+async fn disabling_a_user_or_changing_their_role_ends_their_sessions(db: &TestDb) {
+    let store = store(db).await;
+    let s = seed(&*store, "auth-f", "f", "+64210000006").await;
+    let t = sign_in(&*store, &s).await;
+    let pending = link(&*store, &s).await;
+    store
+        .set_user_role(s.scope, s.user, Role::ReceptionHead, Actor::Operator)
+        .await
+        .unwrap();
+    assert_err!(
+        store.authenticate_session(s.scope, &t).await,
+        StoreError::Unauthorized
+    );
+    // An unused link from before the change is spent too.
+    assert_err!(
+        store
+            .consume_login_link(s.scope, &pending, BROWSER, &SessionPolicy::default())
+            .await,
+        StoreError::Unauthorized
+    );
+    let t = sign_in(&*store, &s).await;
+    assert_eq!(
+        store.authenticate_session(s.scope, &t).await.unwrap().role,
+        Role::ReceptionHead
+    );
+    store
+        .set_user_active(s.scope, s.user, false, Actor::Operator)
+        .await
+        .unwrap();
+    assert_err!(
+        store.authenticate_session(s.scope, &t).await,
+        StoreError::Unauthorized
+    );
+    store
+        .set_user_active(s.scope, s.user, true, Actor::Operator)
+        .await
+        .unwrap();
+    // Re-enabling does not bring old sessions back.
+    assert_err!(
+        store.authenticate_session(s.scope, &t).await,
+        StoreError::Unauthorized
+    );
+    let audit = store.audit_entries(s.scope, 0, 100).await.unwrap();
+    assert_eq!(audited(&audit, "user.role_changed"), 1);
+    assert_eq!(audited(&audit, "user.disabled"), 1);
+    assert_eq!(audited(&audit, "user.enabled"), 1);
+    assert_err!(
+        store
+            .set_user_role(s.scope, UserId::new(), Role::Owner, Actor::Operator)
+            .await,
+        StoreError::NotFound
+    );
+}
+
+async fn only_hashes_of_secrets_are_stored(db: &TestDb) {
+    let store = store(db).await;
+    let s = seed(&*store, "auth-g", "g", "+64210000007").await;
+    let token = link(&*store, &s).await;
+    let session = store
+        .consume_login_link(s.scope, &token, BROWSER, &SessionPolicy::default())
+        .await
+        .unwrap();
+    let dump = storage_dump(db).await;
+    // The scan sees these tables' rows: the audit entry names the user by id.
+    assert!(contains(&dump, s.user.to_string().as_bytes()));
+    for secret in [
+        token.as_str(),
+        session.token.as_str(),
+        BROWSER,
+        s.user_email.as_str(),
+        IP,
+    ] {
+        assert!(
+            !contains(&dump, secret.as_bytes()),
+            "{secret:?} is stored in clear"
+        );
+    }
+}
+
+async fn tokens_of_one_clinic_never_work_in_another(db: &TestDb) {
+    let store = store(db).await;
+    let (a, b) = seed_two(&*store).await;
+    let token = link(&*store, &a).await;
+    assert_err!(
+        store
+            .consume_login_link(b.scope, &token, BROWSER, &SessionPolicy::default())
+            .await,
+        StoreError::Unauthorized
+    );
+    let t = sign_in(&*store, &a).await;
+    assert_err!(
+        store.authenticate_session(b.scope, &t).await,
+        StoreError::Unauthorized
+    );
+    store.end_session(b.scope, &t).await.unwrap();
+    store.authenticate_session(a.scope, &t).await.unwrap();
+    assert_err!(
+        store
+            .end_all_sessions(b.scope, a.user, Actor::Operator)
+            .await,
+        StoreError::NotFound
+    );
+    assert_err!(
+        store
+            .set_user_active(b.scope, a.user, false, Actor::Operator)
+            .await,
+        StoreError::NotFound
+    );
+    store.authenticate_session(a.scope, &t).await.unwrap();
+}
