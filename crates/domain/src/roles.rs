@@ -101,6 +101,29 @@ impl Permission {
         )
     }
 
+    /// What the permission lets staff do, for people (the dashboard shows it).
+    pub fn label(self) -> &'static str {
+        match self {
+            Permission::ViewConversations => "See conversations",
+            Permission::DraftReply => "Draft a suggested reply",
+            Permission::ReplyToPatients => "Take over conversations and reply to patients",
+            Permission::ViewPatients => "See patient records",
+            Permission::ViewAppointments => "See the diary",
+            Permission::ManageAppointments => "Book, move and cancel appointments",
+            Permission::ManageSchedule => "Manage opening hours, services and practitioners",
+            Permission::ViewAnalytics => "See analytics",
+            Permission::ViewRevenue => "See revenue",
+            Permission::PlayRecordings => "Listen to call recordings",
+            Permission::ManageClinicProfile => "Edit the clinic profile, FAQ and privacy notice",
+            Permission::ManageUsers => "Manage users and roles",
+            Permission::ManageChannels => "Connect channels",
+            Permission::ManageRetention => "Set retention; export and erase data",
+            Permission::ManageKeys => "Rotate encryption keys",
+            Permission::ManageBilling => "Manage billing",
+            Permission::ViewAuditLog => "Read the audit log",
+        }
+    }
+
     pub const ALL: [Permission; 17] = [
         Permission::ViewConversations,
         Permission::DraftReply,

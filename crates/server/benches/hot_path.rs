@@ -124,6 +124,7 @@ async fn turn_bench(label: &str, db: TestDb) {
         webchat_ttl: jiff::SignedDuration::from_hours(1),
         metrics: None,
         channels: Default::default(),
+        dashboard: Default::default(),
     };
     let app = Application::build(state, "127.0.0.1:0".parse().unwrap())
         .await
@@ -379,6 +380,7 @@ async fn voice_bench(label: &str, db: TestDb) {
         webchat_ttl: jiff::SignedDuration::from_hours(1),
         metrics: None,
         channels: Arc::new(frontdesk_server::http::ChannelHub::default()),
+        dashboard: Default::default(),
     };
     let app = Application::build(state, "127.0.0.1:0".parse().unwrap())
         .await

@@ -373,6 +373,7 @@ async fn demo_cmd(data_dir: &Path, port: u16) -> anyhow::Result<()> {
         println!("Seeded demo clinic `{slug}`.");
     }
     demo::channels::seed(store.as_ref()).await?;
+    demo::staff::seed(store.as_ref()).await?;
     // An owner per demo clinic, so staff alerts have someone to go to (the dev email file).
     for d in &demo::DEMO_CLINICS {
         let scope = store.operator_scope(&TenantSlug::parse(d.slug)?).await?;
@@ -421,6 +422,12 @@ async fn demo_cmd(data_dir: &Path, port: u16) -> anyhow::Result<()> {
         "Staff alerts (red flags, hand-offs) are emailed to {}",
         dev_outbox.with_file_name("dev-email.txt").display()
     );
+    println!(
+        "\nThe staff dashboard: open {base}/dashboard/login?clinic={} and sign in as {}; the \
+         sign-in link arrives in the same email file (open it in the same browser).",
+        demo::staff::CLINIC,
+        demo::staff::EMAIL
+    );
     println!("Press Ctrl-C to stop.");
     app.run(shutdown).await?;
     println!("frontdesk demo stopped.");
@@ -438,20 +445,6 @@ async fn build_app(
         wake: Default::default(),
         dev_outbox: dev_outbox.clone(),
     });
-    let state = AppState {
-        store: store.clone(),
-        clock: clock.clone(),
-        webchat_ttl: cfg.webchat_ttl(),
-        metrics: telemetry::metrics_handle(),
-        channels: hub.clone(),
-    };
-    let app = Application::build(state, cfg.listen)
-        .await
-        .with_context(|| format!("could not listen on {}", cfg.listen))?;
-    if !cfg.workers {
-        return Ok(app);
-    }
-    let providers = Providers::from_config(cfg).context("could not set up the provider clients")?;
     let mailer = match (&dev_outbox, &cfg.smtp_url) {
         (Some(outbox), _) => {
             Mailer::dev_file(outbox.with_file_name("dev-email.txt"), &cfg.email_from)
@@ -460,6 +453,36 @@ async fn build_app(
         (None, None) => Ok(Mailer::Disabled),
     }
     .context("the email settings (smtp_url, email_from) are not usable")?;
+    // Sign-in links point at the public URL; without one, only a loopback listener (the demo,
+    // a laptop) is a safe address to put in an email. Never a request's Host header.
+    let link_base = cfg.public_base().or_else(|| {
+        cfg.listen
+            .ip()
+            .is_loopback()
+            .then(|| format!("http://{}", cfg.listen))
+    });
+    if link_base.is_none() {
+        tracing::warn!("no public_url configured: staff sign-in links cannot be emailed");
+    }
+    let state = AppState {
+        store: store.clone(),
+        clock: clock.clone(),
+        webchat_ttl: cfg.webchat_ttl(),
+        metrics: telemetry::metrics_handle(),
+        channels: hub.clone(),
+        dashboard: Arc::new(frontdesk_server::http::dashboard::Dashboard {
+            mailer: mailer.clone(),
+            link_base,
+            ..Default::default()
+        }),
+    };
+    let app = Application::build(state, cfg.listen)
+        .await
+        .with_context(|| format!("could not listen on {}", cfg.listen))?;
+    if !cfg.workers {
+        return Ok(app);
+    }
+    let providers = Providers::from_config(cfg).context("could not set up the provider clients")?;
     let blobs = frontdesk_server::blobs::blob_store(cfg)
         .context("the call recordings storage settings are not usable")?;
     let worker = Worker::new(

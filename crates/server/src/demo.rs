@@ -179,6 +179,30 @@ pub async fn seed_clinic(
     Ok(scope)
 }
 
+/// A demo staff member, so a newcomer can sign in to the dashboard: the sign-in email goes to
+/// the demo's development mail file. Reception (no second factor needed). Idempotent.
+pub mod staff {
+    use frontdesk_domain::{Email, Role, TenantSlug};
+    use frontdesk_store::{NewUser, Store, StoreError};
+
+    pub const CLINIC: &str = "harbour-physio";
+    pub const EMAIL: &str = "reception@harbour-physio.example";
+
+    pub async fn seed(store: &dyn Store) -> Result<(), StoreError> {
+        let scope = store.operator_scope(&TenantSlug::parse(CLINIC)?).await?;
+        let email = Email::parse(EMAIL)?;
+        if store.find_user_by_email(scope, &email).await?.is_none() {
+            let user = NewUser {
+                email,
+                name: "Aroha (demo reception)".into(),
+                role: Role::Reception,
+            };
+            store.create_user(scope, &user).await?;
+        }
+        Ok(())
+    }
+}
+
 /// Test credentials the demo gives its clinics, so a newcomer can send a correctly signed
 /// webhook with curl and watch it flow through without any provider account. They are not
 /// secrets of any real account, and `serve` never uses them.

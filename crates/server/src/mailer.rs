@@ -13,6 +13,7 @@ use lettre::message::{Mailbox, Message, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::path::PathBuf;
 
+#[derive(Clone)]
 pub enum Mailer {
     Smtp {
         transport: AsyncSmtpTransport<Tokio1Executor>,

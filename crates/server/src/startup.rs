@@ -59,7 +59,11 @@ impl Application {
         let worker = self
             .worker
             .map(|w| tokio::spawn(w.run(until_stopped(stopped.clone()))));
-        let served = axum::serve(self.listener, self.app)
+        // With the peer address, for the sign-in rate limit per IP.
+        let app = self
+            .app
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(until_stopped(stopped))
             .await;
         if let Some(w) = worker {

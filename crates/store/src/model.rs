@@ -883,9 +883,10 @@ impl std::fmt::Debug for NewSession {
     }
 }
 
-/// The staff member behind a valid session.
+/// The staff member behind a valid session, with their clinic's scope.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StaffSession {
+    pub scope: crate::TenantScope,
     pub user: UserId,
     pub role: Role,
     pub name: String,

@@ -105,42 +105,46 @@ pub trait StaffStore {
 }
 
 /// Staff sign-in by emailed link, and dashboard sessions (issue #7). Secrets (link tokens,
-/// session ids, the browser-binding cookie) are stored only as SHA-256 hashes.
+/// session ids, the browser-binding cookie) are stored only as SHA-256 hashes. A valid
+/// session is an authenticated source of a [`TenantScope`]: the store hands the scope out
+/// with the session, never from a tenant id alone.
 #[async_trait]
 pub trait StaffAuthStore {
-    /// Records a sign-in request for `email` from `ip` and, when the address belongs to an
-    /// active user and neither the address nor the IP address is over its limit, creates a
-    /// single-use link bound to the browser holding `browser` (the value of the cookie set
-    /// when the link was asked for). Audited when a link is created.
+    /// Records a sign-in request for `email` at the clinic `slug` from `ip` and, when the
+    /// address belongs to an active user and neither the address nor the IP address is over
+    /// its limit, creates a single-use link bound to the browser holding `browser` (the value
+    /// of the cookie set when the link was asked for). An unknown or inactive clinic answers
+    /// `NoSuchUser`, like an unknown address. Audited when a link is created.
     async fn request_login_link(
         &self,
-        scope: TenantScope,
+        slug: &TenantSlug,
         email: &Email,
         ip: &str,
         browser: &str,
         policy: &LoginLinkPolicy,
     ) -> Result<LoginLinkOutcome>;
 
-    /// Uses a sign-in link: unknown, used, expired, another browser or a disabled user →
-    /// `Unauthorized` (one answer for all). Otherwise marks it used and opens a session with
-    /// a fresh random id, in one transaction, audited.
+    /// Uses a sign-in link of clinic `tenant`: unknown, used, expired, another browser or a
+    /// disabled user → `Unauthorized` (one answer for all). Otherwise marks it used and opens
+    /// a session with a fresh random id, in one transaction, audited.
     async fn consume_login_link(
         &self,
-        scope: TenantScope,
+        tenant: TenantId,
         token: &str,
         browser: &str,
         policy: &SessionPolicy,
     ) -> Result<NewSession>;
 
-    /// The staff member behind a session token, or `Unauthorized` when it is unknown, revoked,
-    /// idle too long, past its absolute lifetime, or its user is disabled. Refreshes the idle
-    /// clock (at most once a minute, to keep reads reads).
-    async fn authenticate_session(&self, scope: TenantScope, token: &str) -> Result<StaffSession>;
+    /// The staff member (and their clinic's scope) behind a session token, or `Unauthorized`
+    /// when it is unknown, revoked, idle too long, past its absolute lifetime, or its user or
+    /// clinic is disabled. Refreshes the idle clock (at most once a minute, so that most
+    /// requests only read).
+    async fn authenticate_session(&self, tenant: TenantId, token: &str) -> Result<StaffSession>;
 
     /// Ends one session (logout). Unknown tokens are ignored.
-    async fn end_session(&self, scope: TenantScope, token: &str) -> Result<()>;
+    async fn end_session(&self, tenant: TenantId, token: &str) -> Result<()>;
 
-    /// Ends every session of `user` ("log out everywhere"); returns how many were open.
+    /// Ends every session of `user` ("log out everywhere"); returns how many were live.
     async fn end_all_sessions(&self, scope: TenantScope, user: UserId, actor: Actor)
     -> Result<u64>;
 

@@ -25,6 +25,7 @@ pub async fn serve_with_workers(store: Arc<dyn Store>, fake_base: &str) -> Strin
         webchat_ttl: jiff::SignedDuration::from_hours(1),
         metrics: None,
         channels: hub.clone(),
+        dashboard: Default::default(),
     };
     // No per-clinic send limit: the benches measure frontdesk, not the rate limiter.
     let w = worker::Worker::new(

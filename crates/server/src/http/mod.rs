@@ -2,6 +2,7 @@
 //! (request id, tracing span without personal data, metrics by route, security headers,
 //! timeout).
 
+pub mod dashboard;
 pub mod error;
 mod pages;
 mod voice;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub webchat_ttl: jiff::SignedDuration,
     pub metrics: Option<&'static PrometheusHandle>,
     pub channels: Arc<ChannelHub>,
+    /// The staff dashboard's mailer and policies.
+    pub dashboard: Arc<dashboard::Dashboard>,
 }
 
 /// What the provider webhooks share with the workers.
@@ -108,6 +111,21 @@ pub fn router(state: AppState) -> Router {
         .route("/widget.js", get(pages::widget_js))
         .route("/static/webchat.js", get(pages::webchat_js))
         .route("/static/webchat.css", get(pages::webchat_css))
+        .route("/static/dashboard.css", get(dashboard::dashboard_css))
+        .route("/dashboard", get(dashboard::home))
+        .route(
+            "/dashboard/login",
+            get(dashboard::login_page).post(dashboard::login_submit),
+        )
+        .route(
+            "/dashboard/auth",
+            get(dashboard::auth_page).post(dashboard::auth_submit),
+        )
+        .route("/dashboard/logout", post(dashboard::logout))
+        .route(
+            "/dashboard/logout-everywhere",
+            post(dashboard::logout_everywhere),
+        )
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn(record_route))

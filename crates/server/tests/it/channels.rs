@@ -116,6 +116,7 @@ async fn spawn_on(db: TestDb, cfg: &DatabaseConfig) -> ChannelApp {
         webchat_ttl: SignedDuration::from_hours(1),
         metrics: None,
         channels: hub.clone(),
+        dashboard: Default::default(),
     };
     let app = Application::build(state, "127.0.0.1:0".parse().unwrap())
         .await

@@ -2,6 +2,7 @@
 //! The listener is bound before the server task starts, so no test waits for readiness.
 
 use frontdesk_domain::{SystemClock, TenantSlug};
+use frontdesk_server::http::dashboard::Dashboard;
 use frontdesk_server::{AppState, Application, demo, telemetry};
 use frontdesk_store::testing::{Engine, TestDb};
 use frontdesk_store::{Message, Store, TenantScope};
@@ -26,6 +27,11 @@ pub async fn test_db(engine: Engine) -> Option<TestDb> {
 
 /// `None` when the engine is PostgreSQL and it is unavailable outside CI (skip).
 pub async fn spawn_app(engine: Engine) -> Option<TestApp> {
+    spawn_app_with(engine, Dashboard::default()).await
+}
+
+/// [`spawn_app`] with the dashboard's mailer and policies given.
+pub async fn spawn_app_with(engine: Engine, dashboard: Dashboard) -> Option<TestApp> {
     let db = test_db(engine).await?;
     let store = db.open_default().await.unwrap();
     demo::seed(store.as_ref()).await.unwrap();
@@ -35,6 +41,7 @@ pub async fn spawn_app(engine: Engine) -> Option<TestApp> {
         webchat_ttl: jiff::SignedDuration::from_hours(1),
         metrics: telemetry::metrics_handle(),
         channels: Default::default(),
+        dashboard: Arc::new(dashboard),
     };
     let app = Application::build(state, "127.0.0.1:0".parse().unwrap())
         .await

@@ -4,6 +4,7 @@
 
 mod channels;
 mod cli;
+mod dashboard;
 mod harness;
 mod observability;
 mod pages;

@@ -118,6 +118,7 @@ async fn readiness_fails_with_503_when_the_database_is_gone() {
         webchat_ttl: jiff::SignedDuration::from_hours(1),
         metrics: None,
         channels: Default::default(),
+        dashboard: Default::default(),
     };
     let app = Application::build(state, "127.0.0.1:0".parse().unwrap())
         .await

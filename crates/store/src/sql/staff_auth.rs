@@ -52,13 +52,18 @@ macro_rules! impl_staff_auth {
         impl StaffAuthStore for $Store {
             async fn request_login_link(
                 &self,
-                scope: TenantScope,
+                slug: &TenantSlug,
                 email: &Email,
                 ip: &str,
                 browser: &str,
                 policy: &LoginLinkPolicy,
             ) -> Result<LoginLinkOutcome> {
-                let tenant = scope.tenant_id();
+                let tenant = match self.resolve_slug(slug).await {
+                    Ok(t) => t,
+                    Err(StoreError::NotFound) => return Ok(LoginLinkOutcome::NoSuchUser),
+                    Err(e) => return Err(e),
+                };
+                let scope = TenantScope::new(tenant);
                 let now = self.now_us();
                 let since = now - policy.window.as_micros() as i64;
                 let mut tx = self.write_tx(Some(scope)).await?;
@@ -130,13 +135,15 @@ macro_rules! impl_staff_auth {
 
             async fn consume_login_link(
                 &self,
-                scope: TenantScope,
+                tenant: TenantId,
                 token: &str,
                 browser: &str,
                 policy: &SessionPolicy,
             ) -> Result<NewSession> {
                 use subtle::ConstantTimeEq;
-                let tenant = scope.tenant_id();
+                // A scope for the tenant the link names: only the link's secret, found in
+                // that tenant's rows, lets anything through.
+                let scope = TenantScope::new(tenant);
                 let now = self.now_us();
                 let mut tx = self.write_tx(Some(scope)).await?;
                 // Claim the link: only one transaction can set `used_at`.
@@ -193,8 +200,9 @@ macro_rules! impl_staff_auth {
                 Ok(NewSession { token: session, user, expires_at: from_us(expires)? })
             }
 
-            async fn authenticate_session(&self, scope: TenantScope, token: &str) -> Result<StaffSession> {
-                let tenant = scope.tenant_id();
+            async fn authenticate_session(&self, tenant: TenantId, token: &str) -> Result<StaffSession> {
+                // Handed out below only once the session is found valid in this tenant's rows.
+                let scope = TenantScope::new(tenant);
                 let now = self.now_us();
                 let id_hash = token_hash(token);
                 let mut tx = self.read_tx(Some(scope)).await?;
@@ -203,6 +211,7 @@ macro_rules! impl_staff_auth {
                     "SELECT s.user_id, s.created_at, s.last_seen_at, s.idle_secs, s.expires_at, s.revoked_at, \
                             u.role, u.status, u.name_ct \
                      FROM staff_sessions s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id \
+                     JOIN tenants t ON t.id = s.tenant_id AND t.status = 'active' \
                      WHERE s.tenant_id = $1 AND s.id_hash = $2",
                 )
                 .bind(tenant.as_uuid())
@@ -232,6 +241,7 @@ macro_rules! impl_staff_auth {
                 }
                 let user = UserId::from_uuid(user);
                 Ok(StaffSession {
+                    scope,
                     user,
                     role: Role::parse(&role)?,
                     name: keys.data.open_string(&aad(tenant, "users", "name", &user.to_string()), &name_ct)?,
@@ -240,8 +250,8 @@ macro_rules! impl_staff_auth {
                 })
             }
 
-            async fn end_session(&self, scope: TenantScope, token: &str) -> Result<()> {
-                let tenant = scope.tenant_id();
+            async fn end_session(&self, tenant: TenantId, token: &str) -> Result<()> {
+                let scope = TenantScope::new(tenant);
                 let now = self.now_us();
                 let mut tx = self.write_tx(Some(scope)).await?;
                 let user: Option<(Uuid,)> = sqlx::query_as(

@@ -245,7 +245,7 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
         // A staff sign-in (login_requests, login_links, staff_sessions).
         let LoginLinkOutcome::Created { token, .. } = store
             .request_login_link(
-                s.scope,
+                &s.slug,
                 &s.user_email,
                 "192.0.2.1",
                 "browser",
@@ -257,7 +257,12 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
             panic!("the seeded user gets a sign-in link");
         };
         store
-            .consume_login_link(s.scope, &token, "browser", &SessionPolicy::default())
+            .consume_login_link(
+                s.scope.tenant_id(),
+                &token,
+                "browser",
+                &SessionPolicy::default(),
+            )
             .await
             .unwrap();
     }

@@ -31,7 +31,7 @@ const IP: &str = "198.51.100.7";
 async fn link(store: &dyn Store, s: &Seeded) -> String {
     match store
         .request_login_link(
-            s.scope,
+            &s.slug,
             &s.user_email,
             IP,
             BROWSER,
@@ -54,7 +54,12 @@ async fn link(store: &dyn Store, s: &Seeded) -> String {
 async fn sign_in(store: &dyn Store, s: &Seeded) -> String {
     let token = link(store, s).await;
     store
-        .consume_login_link(s.scope, &token, BROWSER, &SessionPolicy::default())
+        .consume_login_link(
+            s.scope.tenant_id(),
+            &token,
+            BROWSER,
+            &SessionPolicy::default(),
+        )
         .await
         .unwrap()
         .token
@@ -74,7 +79,7 @@ async fn a_link_opens_one_session_once_and_only_in_its_browser(db: &TestDb) {
     assert_err!(
         store
             .consume_login_link(
-                s.scope,
+                s.scope.tenant_id(),
                 &token,
                 "another-browser",
                 &SessionPolicy::default()
@@ -84,33 +89,57 @@ async fn a_link_opens_one_session_once_and_only_in_its_browser(db: &TestDb) {
     );
     assert_err!(
         store
-            .consume_login_link(s.scope, &token, BROWSER, &SessionPolicy::default())
+            .consume_login_link(
+                s.scope.tenant_id(),
+                &token,
+                BROWSER,
+                &SessionPolicy::default()
+            )
             .await,
         StoreError::Unauthorized
     );
 
     let token = link(&*store, &s).await;
     let session = store
-        .consume_login_link(s.scope, &token, BROWSER, &SessionPolicy::default())
+        .consume_login_link(
+            s.scope.tenant_id(),
+            &token,
+            BROWSER,
+            &SessionPolicy::default(),
+        )
         .await
         .unwrap();
     assert_eq!(session.user, s.user);
     let who = store
-        .authenticate_session(s.scope, &session.token)
+        .authenticate_session(s.scope.tenant_id(), &session.token)
         .await
         .unwrap();
     assert_eq!(who.user, s.user);
+    assert_eq!(
+        who.scope, s.scope,
+        "the session hands out its clinic's scope"
+    );
     assert_eq!(who.role, Role::Reception);
     // Used once: a second use is refused.
     assert_err!(
         store
-            .consume_login_link(s.scope, &token, BROWSER, &SessionPolicy::default())
+            .consume_login_link(
+                s.scope.tenant_id(),
+                &token,
+                BROWSER,
+                &SessionPolicy::default()
+            )
             .await,
         StoreError::Unauthorized
     );
     assert_err!(
         store
-            .consume_login_link(s.scope, "fdl_made_up", BROWSER, &SessionPolicy::default())
+            .consume_login_link(
+                s.scope.tenant_id(),
+                "fdl_made_up",
+                BROWSER,
+                &SessionPolicy::default()
+            )
             .await,
         StoreError::Unauthorized
     );
@@ -126,13 +155,23 @@ async fn a_link_expires_after_ten_minutes(db: &TestDb) {
     let stale = link(&*store, &s).await;
     clock.advance(SignedDuration::from_secs(9 * 60 + 59));
     store
-        .consume_login_link(s.scope, &fresh, BROWSER, &SessionPolicy::default())
+        .consume_login_link(
+            s.scope.tenant_id(),
+            &fresh,
+            BROWSER,
+            &SessionPolicy::default(),
+        )
         .await
         .unwrap();
     clock.advance(SignedDuration::from_secs(1));
     assert_err!(
         store
-            .consume_login_link(s.scope, &stale, BROWSER, &SessionPolicy::default())
+            .consume_login_link(
+                s.scope.tenant_id(),
+                &stale,
+                BROWSER,
+                &SessionPolicy::default()
+            )
             .await,
         StoreError::Unauthorized
     );
@@ -145,9 +184,10 @@ async fn racing_uses_of_one_link_open_exactly_one_session(db: &TestDb) {
     let mut tasks = Vec::new();
     for _ in 0..10 {
         let (store, token) = (store.clone(), token.clone());
+        let tenant = s.scope.tenant_id();
         tasks.push(tokio::spawn(async move {
             store
-                .consume_login_link(s.scope, &token, BROWSER, &SessionPolicy::default())
+                .consume_login_link(tenant, &token, BROWSER, &SessionPolicy::default())
                 .await
         }));
     }
@@ -180,9 +220,10 @@ async fn requests_are_rate_limited_per_address_and_per_ip_alike_for_unknown_addr
     };
     let ask = |e: Email, ip: &'static str| {
         let store = store.clone();
+        let slug = s.slug.clone();
         async move {
             store
-                .request_login_link(s.scope, &e, ip, BROWSER, &policy)
+                .request_login_link(&slug, &e, ip, BROWSER, &policy)
                 .await
                 .unwrap()
         }
@@ -226,6 +267,20 @@ async fn requests_are_rate_limited_per_address_and_per_ip_alike_for_unknown_addr
         ask(s.user_email.clone(), "192.0.2.9").await,
         LoginLinkOutcome::Created { .. }
     ));
+    // An unknown clinic answers like an unknown address.
+    assert!(matches!(
+        store
+            .request_login_link(
+                &slug("no-such-clinic"),
+                &s.user_email,
+                "192.0.2.4",
+                BROWSER,
+                &policy
+            )
+            .await
+            .unwrap(),
+        LoginLinkOutcome::NoSuchUser
+    ));
     // A disabled user gets no link.
     store
         .set_user_active(s.scope, s.user, false, Actor::Operator)
@@ -245,11 +300,14 @@ async fn sessions_end_when_idle_at_their_lifetime_and_on_logout(db: &TestDb) {
     let t = sign_in(&*store, &s).await;
     for _ in 0..4 {
         clock.advance(SignedDuration::from_mins(29));
-        store.authenticate_session(s.scope, &t).await.unwrap();
+        store
+            .authenticate_session(s.scope.tenant_id(), &t)
+            .await
+            .unwrap();
     }
     clock.advance(SignedDuration::from_mins(30));
     assert_err!(
-        store.authenticate_session(s.scope, &t).await,
+        store.authenticate_session(s.scope.tenant_id(), &t).await,
         StoreError::Unauthorized
     );
 
@@ -260,18 +318,21 @@ async fn sessions_end_when_idle_at_their_lifetime_and_on_logout(db: &TestDb) {
         ..SessionPolicy::default()
     };
     let t = store
-        .consume_login_link(s.scope, &token, BROWSER, &policy)
+        .consume_login_link(s.scope.tenant_id(), &token, BROWSER, &policy)
         .await
         .unwrap()
         .token
         .to_string();
     for _ in 0..11 {
         clock.advance(SignedDuration::from_hours(1));
-        store.authenticate_session(s.scope, &t).await.unwrap();
+        store
+            .authenticate_session(s.scope.tenant_id(), &t)
+            .await
+            .unwrap();
     }
     clock.advance(SignedDuration::from_hours(1));
     assert_err!(
-        store.authenticate_session(s.scope, &t).await,
+        store.authenticate_session(s.scope.tenant_id(), &t).await,
         StoreError::Unauthorized
     );
 
@@ -279,12 +340,15 @@ async fn sessions_end_when_idle_at_their_lifetime_and_on_logout(db: &TestDb) {
     let one = sign_in(&*store, &s).await;
     let two = sign_in(&*store, &s).await;
     let three = sign_in(&*store, &s).await;
-    store.end_session(s.scope, &one).await.unwrap();
+    store.end_session(s.scope.tenant_id(), &one).await.unwrap();
     assert_err!(
-        store.authenticate_session(s.scope, &one).await,
+        store.authenticate_session(s.scope.tenant_id(), &one).await,
         StoreError::Unauthorized
     );
-    store.authenticate_session(s.scope, &two).await.unwrap();
+    store
+        .authenticate_session(s.scope.tenant_id(), &two)
+        .await
+        .unwrap();
     let ended = store
         .end_all_sessions(s.scope, s.user, Actor::Staff(s.user))
         .await
@@ -292,12 +356,14 @@ async fn sessions_end_when_idle_at_their_lifetime_and_on_logout(db: &TestDb) {
     assert_eq!(ended, 2);
     for t in [&two, &three] {
         assert_err!(
-            store.authenticate_session(s.scope, t).await,
+            store.authenticate_session(s.scope.tenant_id(), t).await,
             StoreError::Unauthorized
         );
     }
     assert_err!(
-        store.authenticate_session(s.scope, "fds_unknown").await,
+        store
+            .authenticate_session(s.scope.tenant_id(), "fds_unknown")
+            .await,
         StoreError::Unauthorized
     );
     let audit = store.audit_entries(s.scope, 0, 100).await.unwrap();
@@ -315,19 +381,28 @@ async fn disabling_a_user_or_changing_their_role_ends_their_sessions(db: &TestDb
         .await
         .unwrap();
     assert_err!(
-        store.authenticate_session(s.scope, &t).await,
+        store.authenticate_session(s.scope.tenant_id(), &t).await,
         StoreError::Unauthorized
     );
     // An unused link from before the change is spent too.
     assert_err!(
         store
-            .consume_login_link(s.scope, &pending, BROWSER, &SessionPolicy::default())
+            .consume_login_link(
+                s.scope.tenant_id(),
+                &pending,
+                BROWSER,
+                &SessionPolicy::default()
+            )
             .await,
         StoreError::Unauthorized
     );
     let t = sign_in(&*store, &s).await;
     assert_eq!(
-        store.authenticate_session(s.scope, &t).await.unwrap().role,
+        store
+            .authenticate_session(s.scope.tenant_id(), &t)
+            .await
+            .unwrap()
+            .role,
         Role::ReceptionHead
     );
     store
@@ -335,7 +410,7 @@ async fn disabling_a_user_or_changing_their_role_ends_their_sessions(db: &TestDb
         .await
         .unwrap();
     assert_err!(
-        store.authenticate_session(s.scope, &t).await,
+        store.authenticate_session(s.scope.tenant_id(), &t).await,
         StoreError::Unauthorized
     );
     store
@@ -344,7 +419,7 @@ async fn disabling_a_user_or_changing_their_role_ends_their_sessions(db: &TestDb
         .unwrap();
     // Re-enabling does not bring old sessions back.
     assert_err!(
-        store.authenticate_session(s.scope, &t).await,
+        store.authenticate_session(s.scope.tenant_id(), &t).await,
         StoreError::Unauthorized
     );
     let audit = store.audit_entries(s.scope, 0, 100).await.unwrap();
@@ -364,7 +439,12 @@ async fn only_hashes_of_secrets_are_stored(db: &TestDb) {
     let s = seed(&*store, "auth-g", "g", "+64210000007").await;
     let token = link(&*store, &s).await;
     let session = store
-        .consume_login_link(s.scope, &token, BROWSER, &SessionPolicy::default())
+        .consume_login_link(
+            s.scope.tenant_id(),
+            &token,
+            BROWSER,
+            &SessionPolicy::default(),
+        )
         .await
         .unwrap();
     let dump = storage_dump(db).await;
@@ -390,17 +470,25 @@ async fn tokens_of_one_clinic_never_work_in_another(db: &TestDb) {
     let token = link(&*store, &a).await;
     assert_err!(
         store
-            .consume_login_link(b.scope, &token, BROWSER, &SessionPolicy::default())
+            .consume_login_link(
+                b.scope.tenant_id(),
+                &token,
+                BROWSER,
+                &SessionPolicy::default()
+            )
             .await,
         StoreError::Unauthorized
     );
     let t = sign_in(&*store, &a).await;
     assert_err!(
-        store.authenticate_session(b.scope, &t).await,
+        store.authenticate_session(b.scope.tenant_id(), &t).await,
         StoreError::Unauthorized
     );
-    store.end_session(b.scope, &t).await.unwrap();
-    store.authenticate_session(a.scope, &t).await.unwrap();
+    store.end_session(b.scope.tenant_id(), &t).await.unwrap();
+    store
+        .authenticate_session(a.scope.tenant_id(), &t)
+        .await
+        .unwrap();
     assert_err!(
         store
             .end_all_sessions(b.scope, a.user, Actor::Operator)
@@ -413,5 +501,8 @@ async fn tokens_of_one_clinic_never_work_in_another(db: &TestDb) {
             .await,
         StoreError::NotFound
     );
-    store.authenticate_session(a.scope, &t).await.unwrap();
+    store
+        .authenticate_session(a.scope.tenant_id(), &t)
+        .await
+        .unwrap();
 }

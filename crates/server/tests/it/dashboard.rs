@@ -1,0 +1,524 @@
+//! Staff sign-in over HTTP (issue #7): the emailed link, the browser it is bound to, CSRF on
+//! every form, the session cookie's flags, logout and logout everywhere, another clinic's
+//! session, and the same answer for addresses with and without an account.
+
+use crate::harness::{TestApp, spawn_app_with};
+use frontdesk_domain::{Email, Role};
+use frontdesk_server::http::dashboard::{Dashboard, LOGIN_COOKIE, SESSION_COOKIE};
+use frontdesk_server::mailer::Mailer;
+use frontdesk_store::NewUser;
+use frontdesk_store::testing::Engine;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+macro_rules! dashboard_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (app, mail) = super::spawn(super::Engine::Sqlite).await.unwrap();
+                    super::$name(app, mail).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some((app, mail)) = super::spawn(super::Engine::Postgres).await else { return };
+                    super::$name(app, mail).await;
+                }
+            )*
+        }
+    };
+}
+
+dashboard_tests!(
+    a_staff_member_signs_in_by_link_and_logs_out,
+    known_and_unknown_addresses_get_the_same_answer,
+    a_link_works_only_in_its_browser_and_every_form_needs_its_csrf_token,
+    the_dashboard_needs_a_live_session_of_its_own_clinic,
+    logging_out_everywhere_ends_every_session,
+    staff_names_are_escaped_and_pages_are_not_cached,
+);
+
+const CLINIC: &str = "harbour-physio";
+const LINK_BASE: &str = "https://frontdesk.test";
+
+/// Where the dev mailer writes, kept alive with the test.
+struct Mail {
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Mail {
+    /// The mail file with quoted-printable bodies decoded (long lines, like a link, are
+    /// sent quoted-printable: soft line breaks and `=3D` for `=`).
+    fn text(&self) -> String {
+        let raw = std::fs::read_to_string(&self.path).unwrap_or_default();
+        let joined = raw.replace("=\r\n", "").replace("=\n", "");
+        let mut out = String::new();
+        let mut rest = joined.as_str();
+        while let Some(i) = rest.find('=') {
+            out.push_str(&rest[..i]);
+            let hex = rest
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            match hex {
+                Some(b) => {
+                    out.push(b as char);
+                    rest = &rest[i + 3..];
+                }
+                None => {
+                    out.push('=');
+                    rest = &rest[i + 1..];
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// Waits for the `n`th sign-in link (emails go out in the background) and returns its
+    /// path and query, to be asked of the test server.
+    async fn link(&self, n: usize) -> String {
+        for _ in 0..100 {
+            let text = self.text();
+            let links: Vec<&str> = text
+                .split_whitespace()
+                .filter(|w| w.starts_with(LINK_BASE))
+                .collect();
+            if let Some(l) = links.get(n - 1) {
+                return l.trim_start_matches(LINK_BASE).to_owned();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no sign-in link number {n} in the mail:\n{}", self.text());
+    }
+}
+
+async fn spawn(engine: Engine) -> Option<(TestApp, Mail)> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mail.txt");
+    let dashboard = Dashboard {
+        mailer: Mailer::dev_file(path.clone(), "frontdesk <noreply@frontdesk.test>").unwrap(),
+        link_base: Some(LINK_BASE.into()),
+        ..Default::default()
+    };
+    let app = spawn_app_with(engine, dashboard).await?;
+    Some((app, Mail { path, _dir: dir }))
+}
+
+async fn add_user(app: &TestApp, email: &str, name: &str, role: Role) {
+    let scope = app.scope(CLINIC).await;
+    app.store
+        .create_user(
+            scope,
+            &NewUser {
+                email: Email::parse(email).unwrap(),
+                name: name.into(),
+                role,
+            },
+        )
+        .await
+        .unwrap();
+}
+
+/// A browser: its own cookie jar, no automatic redirects.
+struct Browser {
+    client: reqwest::Client,
+    base: String,
+    cookies: BTreeMap<String, String>,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.base.clone(),
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    fn keep_cookies(&mut self, r: &reqwest::Response) {
+        for v in r.headers().get_all("set-cookie") {
+            let v = v.to_str().unwrap();
+            let (pair, _) = v.split_once(';').unwrap_or((v, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if v.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> (u16, String, reqwest::header::HeaderMap) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&r);
+        let (status, headers) = (r.status().as_u16(), r.headers().clone());
+        (status, r.text().await.unwrap(), headers)
+    }
+
+    async fn post(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, String, reqwest::header::HeaderMap) {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&r);
+        let (status, headers) = (r.status().as_u16(), r.headers().clone());
+        (status, r.text().await.unwrap(), headers)
+    }
+
+    /// The value of the hidden input `name` in `html`.
+    fn hidden(html: &str, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = html
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {name} in {html}"))
+            + marker.len();
+        html[start..][..html[start..].find('"').unwrap()].to_owned()
+    }
+
+    async fn ask_for_link(&mut self, email: &str) -> (u16, String) {
+        let (status, html, _) = self.get("/dashboard/login").await;
+        assert_eq!(status, 200);
+        let csrf = Self::hidden(&html, "csrf");
+        let (status, body, _) = self
+            .post(
+                "/dashboard/login",
+                &[("csrf", &csrf), ("clinic", CLINIC), ("email", email)],
+            )
+            .await;
+        (status, body)
+    }
+
+    /// Opens an emailed link and confirms it; returns the final status.
+    async fn use_link(&mut self, link: &str) -> (u16, String, reqwest::header::HeaderMap) {
+        let (status, html, _) = self.get(link).await;
+        if status != 200 {
+            return (status, html, Default::default());
+        }
+        let csrf = Self::hidden(&html, "csrf");
+        let link_value = Self::hidden(&html, "link");
+        self.post("/dashboard/auth", &[("csrf", &csrf), ("link", &link_value)])
+            .await
+    }
+
+    async fn sign_in(&mut self, mail: &Mail, n: usize, email: &str) {
+        let (status, _) = self.ask_for_link(email).await;
+        assert_eq!(status, 200);
+        let link = mail.link(n).await;
+        let (status, _, headers) = self.use_link(&link).await;
+        assert_eq!(status, 303);
+        assert_eq!(headers["location"], "/dashboard");
+    }
+}
+
+async fn a_staff_member_signs_in_by_link_and_logs_out(app: TestApp, mail: Mail) {
+    add_user(&app, "mere@harbour.test", "Mere Tane", Role::Reception).await;
+    let mut b = Browser::new(&app);
+    let (status, body) = b.ask_for_link("mere@harbour.test").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Check your email"), "{body}");
+    let link = mail.link(1).await;
+    assert!(link.starts_with("/dashboard/auth?link="), "{link}");
+    // Opening the link only shows a confirmation: fetching it (a mail scanner) spends nothing.
+    let (status, html, _) = b.get(&link).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Finish signing in"));
+    let (status, html, _) = b.get(&link).await;
+    assert_eq!(status, 200, "still usable after two fetches");
+    let csrf = Browser::hidden(&html, "csrf");
+    let value = Browser::hidden(&html, "link");
+    let (status, _, headers) = b
+        .post("/dashboard/auth", &[("csrf", &csrf), ("link", &value)])
+        .await;
+    assert_eq!(status, 303);
+    let set: Vec<&str> = headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    let session = set
+        .iter()
+        .find(|c| c.starts_with(&format!("{SESSION_COOKIE}=")))
+        .expect("a session cookie");
+    for flag in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+        assert!(session.contains(flag), "{session} lacks {flag}");
+    }
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with(&format!("{LOGIN_COOKIE}=")) && c.contains("Max-Age=0")),
+        "the binding cookie is cleared: {set:?}"
+    );
+    let (status, home, _) = b.get("/dashboard").await;
+    assert_eq!(status, 200);
+    assert!(
+        home.contains("Mere Tane") && home.contains("Reception"),
+        "{home}"
+    );
+    // The same link again, even in the same browser: spent.
+    let (status, html, _) = b
+        .post("/dashboard/auth", &[("csrf", &csrf), ("link", &value)])
+        .await;
+    assert_eq!(status, 401, "{html}");
+
+    let csrf = Browser::hidden(&home, "csrf");
+    let (status, _, headers) = b.post("/dashboard/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    assert_eq!(headers["location"], "/dashboard/login");
+    let (status, _, headers) = b.get("/dashboard").await;
+    assert_eq!(status, 303);
+    assert_eq!(headers["location"], "/dashboard/login");
+    app.finish().await;
+}
+
+async fn known_and_unknown_addresses_get_the_same_answer(app: TestApp, mail: Mail) {
+    add_user(&app, "ana@harbour.test", "Ana", Role::Doctor).await;
+    let mut b = Browser::new(&app);
+    let known = b.ask_for_link("ana@harbour.test").await;
+    let unknown = b.ask_for_link("nobody@harbour.test").await;
+    let mut c = Browser::new(&app);
+    let (status, html, _) = c.get("/dashboard/login").await;
+    assert_eq!(status, 200);
+    let csrf = Browser::hidden(&html, "csrf");
+    let (s, body, _) = c
+        .post(
+            "/dashboard/login",
+            &[
+                ("csrf", &csrf),
+                ("clinic", "no-such-clinic"),
+                ("email", "ana@harbour.test"),
+            ],
+        )
+        .await;
+    assert_eq!(known, unknown, "the answer never reveals an account");
+    assert_eq!((s, body), known, "nor a clinic");
+    mail.link(1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        mail.text().matches(LINK_BASE).count(),
+        1,
+        "only the account's address got an email"
+    );
+    // Malformed input is an error on the form, not a different "sent" page.
+    let (status, html, _) = b.get("/dashboard/login").await;
+    assert_eq!(status, 200);
+    let csrf = Browser::hidden(&html, "csrf");
+    let (status, html, _) = b
+        .post(
+            "/dashboard/login",
+            &[
+                ("csrf", &csrf),
+                ("clinic", CLINIC),
+                ("email", "not an email"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(
+        html.contains("not valid") && html.contains("value=\"not an email\""),
+        "{html}"
+    );
+    app.finish().await;
+}
+
+async fn a_link_works_only_in_its_browser_and_every_form_needs_its_csrf_token(
+    app: TestApp,
+    mail: Mail,
+) {
+    add_user(&app, "tui@harbour.test", "Tui", Role::Reception).await;
+    // Without the login form's token (a cross-site form post): refused, nothing sent.
+    let mut b = Browser::new(&app);
+    b.get("/dashboard/login").await;
+    let (status, _, _) = b
+        .post(
+            "/dashboard/login",
+            &[
+                ("csrf", "forged"),
+                ("clinic", CLINIC),
+                ("email", "tui@harbour.test"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 403);
+    // Without the binding cookie at all.
+    let mut no_cookie = Browser::new(&app);
+    let (status, _, _) = no_cookie
+        .post(
+            "/dashboard/login",
+            &[
+                ("csrf", "x"),
+                ("clinic", CLINIC),
+                ("email", "tui@harbour.test"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    b.ask_for_link("tui@harbour.test").await;
+    let link = mail.link(1).await;
+    // Another browser (it has its own binding cookie): refused, and the link is spent.
+    let mut other = Browser::new(&app);
+    other.get("/dashboard/login").await;
+    let (status, _, _) = other.use_link(&link).await;
+    assert_eq!(status, 401);
+    let (status, _, _) = b.use_link(&link).await;
+    assert_eq!(status, 401, "spent by the failed attempt");
+
+    // A fresh link; confirming it with a wrong token is refused and does not spend it.
+    b.ask_for_link("tui@harbour.test").await;
+    let link = mail.link(2).await;
+    let (_, html, _) = b.get(&link).await;
+    let value = Browser::hidden(&html, "link");
+    let (status, _, _) = b
+        .post("/dashboard/auth", &[("csrf", "forged"), ("link", &value)])
+        .await;
+    assert_eq!(status, 403);
+    let (status, _, _) = b.use_link(&link).await;
+    assert_eq!(status, 303);
+
+    // Session forms need the session's token.
+    let (_, home, _) = b.get("/dashboard").await;
+    let (status, _, _) = b.post("/dashboard/logout", &[("csrf", "forged")]).await;
+    assert_eq!(status, 403);
+    let (status, _, _) = b.get("/dashboard").await;
+    assert_eq!(status, 200, "still signed in");
+    let login_csrf = Browser::hidden(&home, "csrf");
+    assert!(!login_csrf.is_empty());
+    app.finish().await;
+}
+
+async fn the_dashboard_needs_a_live_session_of_its_own_clinic(app: TestApp, mail: Mail) {
+    add_user(&app, "sam@harbour.test", "Sam", Role::ReceptionHead).await;
+    let mut b = Browser::new(&app);
+    let (status, _, headers) = b.get("/dashboard").await;
+    assert_eq!(
+        (status, headers["location"].to_str().unwrap()),
+        (303, "/dashboard/login")
+    );
+    b.sign_in(&mail, 1, "sam@harbour.test").await;
+    let (status, _, _) = b.get("/dashboard").await;
+    assert_eq!(status, 200);
+    // The same secret presented as another clinic's session: refused.
+    let value = b.cookies[SESSION_COOKIE].clone();
+    let (_, secret) = value.split_once('.').unwrap();
+    let other = app.scope("nairobi-family").await.tenant_id();
+    let mut forged = Browser::new(&app);
+    forged
+        .cookies
+        .insert(SESSION_COOKIE.into(), format!("{other}.{secret}"));
+    let (status, _, headers) = forged.get("/dashboard").await;
+    assert_eq!(status, 303);
+    assert!(
+        headers
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().contains("Max-Age=0")),
+        "a dead session cookie is cleared"
+    );
+    for junk in ["", "nonsense", "not-a-uuid.secret", &format!("{other}.")] {
+        let mut j = Browser::new(&app);
+        j.cookies.insert(SESSION_COOKIE.into(), junk.to_owned());
+        let (status, _, _) = j.get("/dashboard").await;
+        assert_eq!(status, 303, "{junk:?}");
+    }
+    app.finish().await;
+}
+
+async fn logging_out_everywhere_ends_every_session(app: TestApp, mail: Mail) {
+    add_user(&app, "owner@harbour.test", "Olive", Role::Owner).await;
+    let mut phone = Browser::new(&app);
+    let mut laptop = Browser::new(&app);
+    phone.sign_in(&mail, 1, "owner@harbour.test").await;
+    laptop.sign_in(&mail, 2, "owner@harbour.test").await;
+    let (status, home, _) = phone.get("/dashboard").await;
+    assert_eq!(status, 200);
+    assert!(
+        home.contains("second factor"),
+        "an Owner is told MFA is required: {home}"
+    );
+    let csrf = Browser::hidden(&home, "csrf");
+    let (status, _, _) = phone
+        .post("/dashboard/logout-everywhere", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 303);
+    for b in [&mut phone, &mut laptop] {
+        let (status, _, _) = b.get("/dashboard").await;
+        assert_eq!(status, 303);
+    }
+    let scope = app.scope(CLINIC).await;
+    let audit = app.store.audit_entries(scope, 0, 500).await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+    for a in [
+        "staff.sign_in_link_sent",
+        "staff.signed_in",
+        "staff.sessions_ended",
+    ] {
+        assert!(actions.contains(&a), "{a} audited: {actions:?}");
+    }
+    app.finish().await;
+}
+
+async fn staff_names_are_escaped_and_pages_are_not_cached(app: TestApp, mail: Mail) {
+    add_user(
+        &app,
+        "x@harbour.test",
+        "<script>alert(1)</script><img src=x onerror=alert(2)>",
+        Role::Doctor,
+    )
+    .await;
+    let mut b = Browser::new(&app);
+    let (_, _, headers) = b.get("/dashboard/login").await;
+    assert_eq!(headers["cache-control"], "no-store");
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(headers.contains_key("strict-transport-security"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    b.sign_in(&mail, 1, "x@harbour.test").await;
+    let (status, home, headers) = b.get("/dashboard").await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(
+        !home.contains("<script>alert") && !home.contains("<img src=x"),
+        "{home}"
+    );
+    assert!(
+        home.contains("&#60;script&#62;") || home.contains("&lt;script&gt;"),
+        "shown as text: {home}"
+    );
+    // A doctor sees their reach in the matrix: assigned work only, no administration.
+    assert!(home.contains("Only what is assigned to you"));
+    app.finish().await;
+}
