@@ -17,6 +17,7 @@ mod scope;
 mod sql;
 mod sqlite;
 pub mod testing;
+pub mod totp;
 mod traits;
 
 pub use channel::*;

@@ -892,6 +892,18 @@ pub struct StaffSession {
     pub name: String,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+    /// The user has TOTP set up.
+    pub mfa_enrolled: bool,
+    /// This session has passed the second factor.
+    pub mfa_passed: bool,
+}
+
+impl StaffSession {
+    /// Whether this session may see clinic data: roles that require a second factor, and
+    /// users who set one up, must have passed it in this session.
+    pub fn mfa_satisfied(&self) -> bool {
+        self.mfa_passed || !(self.mfa_enrolled || self.role.requires_mfa())
+    }
 }
 
 impl std::fmt::Debug for StaffSession {

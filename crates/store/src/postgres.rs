@@ -57,6 +57,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "staff_auth",
         include_str!("../migrations/postgres/0008_staff_auth.sql"),
     ),
+    (
+        9,
+        "staff_mfa",
+        include_str!("../migrations/postgres/0009_staff_mfa.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

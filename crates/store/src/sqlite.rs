@@ -55,6 +55,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "staff_auth",
         include_str!("../migrations/sqlite/0008_staff_auth.sql"),
     ),
+    (
+        9,
+        "staff_mfa",
+        include_str!("../migrations/sqlite/0009_staff_mfa.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

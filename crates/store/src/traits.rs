@@ -165,6 +165,34 @@ pub trait StaffAuthStore {
         active: bool,
         actor: Actor,
     ) -> Result<()>;
+
+    /// Starts setting up TOTP for `user`: a new random secret, sealed, pending until
+    /// [`confirm_totp`](Self::confirm_totp). Returns the secret (to show once). An enabled
+    /// TOTP is never replaced this way: `Conflict`.
+    async fn begin_totp(
+        &self,
+        scope: TenantScope,
+        user: UserId,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>>;
+
+    /// Confirms the pending secret of the session's user with a current code: TOTP is enabled,
+    /// ten one-time recovery codes are made (returned once, stored hashed) and the session has
+    /// passed the second factor. A wrong code is `Unauthorized` and counts against the session.
+    async fn confirm_totp(
+        &self,
+        tenant: TenantId,
+        session_token: &str,
+        code: &str,
+    ) -> Result<Vec<zeroize::Zeroizing<String>>>;
+
+    /// Passes the second factor for a session: a current TOTP code (each code works once) or
+    /// an unused recovery code. Wrong: `Unauthorized`; the fifth wrong code ends the session.
+    async fn verify_second_factor(
+        &self,
+        tenant: TenantId,
+        session_token: &str,
+        code: &str,
+    ) -> Result<()>;
 }
 
 #[async_trait]

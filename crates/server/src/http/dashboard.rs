@@ -31,7 +31,7 @@ use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use frontdesk_domain::{Access, Email, Permission, TenantId, TenantSlug};
 use frontdesk_store::{
     Actor, LoginLinkOutcome, LoginLinkPolicy, SessionPolicy, StaffSession, StoreError,
-    crypto::new_token,
+    crypto::new_token, totp,
 };
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -163,7 +163,7 @@ struct HomePage<'a> {
     role: &'static str,
     idle_minutes: i64,
     expires: String,
-    mfa_required: bool,
+    mfa_offer: bool,
     permissions: Vec<(&'static str, &'static str)>,
     csrf: String,
 }
@@ -466,22 +466,22 @@ pub async fn auth_submit(
     }
 }
 
-/// A signed-in staff member. Every dashboard route behind sign-in takes this extractor; a
-/// missing or dead session sends the browser to the sign-in page.
-pub struct Staff {
+/// A live session, whether or not it has passed the second factor: the two-step sign-in
+/// pages and logout take this.
+pub struct PartialStaff {
     pub session: StaffSession,
     /// The cookie's secret (the CSRF tokens of this session's forms derive from it).
     secret: Zeroizing<String>,
     tenant: TenantId,
 }
 
-impl Staff {
+impl PartialStaff {
     fn csrf(&self) -> String {
         csrf_token("session", &self.secret)
     }
 }
 
-impl FromRequestParts<AppState> for Staff {
+impl FromRequestParts<AppState> for PartialStaff {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
@@ -493,7 +493,7 @@ impl FromRequestParts<AppState> for Staff {
             return Err(to_login());
         };
         match st.store.authenticate_session(tenant, secret).await {
-            Ok(session) => Ok(Staff {
+            Ok(session) => Ok(PartialStaff {
                 session,
                 secret: Zeroizing::new(secret.to_owned()),
                 tenant,
@@ -510,6 +510,23 @@ impl FromRequestParts<AppState> for Staff {
     }
 }
 
+/// A signed-in staff member who has passed the second factor where one is needed. Every
+/// dashboard route that shows or changes clinic data takes this extractor: a missing or dead
+/// session goes to the sign-in page, a pending second factor to `/dashboard/mfa`.
+pub struct Staff(PartialStaff);
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
+        let partial = PartialStaff::from_request_parts(parts, st).await?;
+        if !partial.session.mfa_satisfied() {
+            return Err(Redirect::to("/dashboard/mfa").into_response());
+        }
+        Ok(Staff(partial))
+    }
+}
+
 fn reach(a: Access) -> &'static str {
     match a {
         Access::All => "Everything in the clinic",
@@ -519,7 +536,7 @@ fn reach(a: Access) -> &'static str {
 }
 
 /// `GET /dashboard`: who is signed in, what their role may do, and the session controls.
-pub async fn home(State(st): State<AppState>, staff: Staff) -> Response {
+pub async fn home(State(st): State<AppState>, Staff(staff): Staff) -> Response {
     let s = &staff.session;
     let clinic = match st.store.clinic(s.scope).await {
         Ok(c) => c,
@@ -542,7 +559,7 @@ pub async fn home(State(st): State<AppState>, staff: Staff) -> Response {
             role: s.role.label(),
             idle_minutes: st.dashboard.session_policy.idle.as_mins(),
             expires,
-            mfa_required: s.role.requires_mfa(),
+            mfa_offer: !s.mfa_enrolled,
             permissions: Permission::ALL
                 .into_iter()
                 .map(|p| (p.label(), reach(s.role.access(p))))
@@ -563,14 +580,14 @@ fn signed_out() -> Response {
 }
 
 /// `POST /dashboard/logout`: ends this session.
-pub async fn logout(st: State<AppState>, staff: Staff, form: Form<CsrfForm>) -> Response {
+pub async fn logout(st: State<AppState>, staff: PartialStaff, form: Form<CsrfForm>) -> Response {
     sign_out(st, staff, form, false).await
 }
 
 /// `POST /dashboard/logout-everywhere`: ends every session of this staff member.
 pub async fn logout_everywhere(
     st: State<AppState>,
-    staff: Staff,
+    staff: PartialStaff,
     form: Form<CsrfForm>,
 ) -> Response {
     sign_out(st, staff, form, true).await
@@ -578,7 +595,7 @@ pub async fn logout_everywhere(
 
 async fn sign_out(
     State(st): State<AppState>,
-    staff: Staff,
+    staff: PartialStaff,
     Form(form): Form<CsrfForm>,
     everywhere: bool,
 ) -> Response {
@@ -598,6 +615,151 @@ async fn sign_out(
         Ok(()) => signed_out(),
         Err(e) => {
             tracing::error!(error = ?e, "logout failed");
+            unavailable()
+        }
+    }
+}
+
+// ----- the second factor -----
+
+#[derive(Template)]
+#[template(path = "dashboard/mfa.html")]
+struct MfaPage<'a> {
+    /// `verify`, `intro`, `setup` or `codes`.
+    mode: &'static str,
+    csrf: String,
+    error: Option<&'a str>,
+    required: bool,
+    secret: String,
+    uri: String,
+    codes: Vec<Zeroizing<String>>,
+}
+
+impl<'a> MfaPage<'a> {
+    fn new(mode: &'static str, staff: &PartialStaff) -> Self {
+        Self {
+            mode,
+            csrf: staff.csrf(),
+            error: None,
+            required: staff.session.role.requires_mfa(),
+            secret: String::new(),
+            uri: String::new(),
+            codes: Vec::new(),
+        }
+    }
+}
+
+/// `GET /dashboard/mfa`: the code form, or (not set up yet) the offer to set it up.
+pub async fn mfa_page(staff: PartialStaff) -> Response {
+    let s = &staff.session;
+    if s.mfa_passed || (s.mfa_satisfied() && s.mfa_enrolled) {
+        return Redirect::to("/dashboard").into_response();
+    }
+    let mode = if s.mfa_enrolled { "verify" } else { "intro" };
+    page(StatusCode::OK, &MfaPage::new(mode, &staff))
+}
+
+/// `POST /dashboard/mfa/setup`: a new secret, shown once, to add to an authenticator app.
+pub async fn mfa_setup(
+    State(st): State<AppState>,
+    staff: PartialStaff,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !csrf_ok("session", &staff.secret, &form.csrf) {
+        return forbidden_form();
+    }
+    let s = &staff.session;
+    let secret = match st.store.begin_totp(s.scope, s.user).await {
+        Ok(secret) => secret,
+        Err(StoreError::Conflict(_)) => return Redirect::to("/dashboard/mfa").into_response(),
+        Err(e) => {
+            tracing::error!(error = ?e, "TOTP setup failed");
+            return unavailable();
+        }
+    };
+    let clinic = match st.store.clinic(s.scope).await {
+        Ok(c) => c.profile.name,
+        Err(_) => "frontdesk".to_owned(),
+    };
+    let b32 = Zeroizing::new(totp::base32(&secret));
+    let grouped = b32
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut p = MfaPage::new("setup", &staff);
+    p.secret = grouped;
+    p.uri = totp::otpauth_uri(&secret, &format!("frontdesk {clinic}"), &s.name);
+    page(StatusCode::OK, &p)
+}
+
+#[derive(serde::Deserialize)]
+pub struct CodeForm {
+    csrf: String,
+    code: String,
+}
+
+/// `POST /dashboard/mfa/confirm`: the first code from the app turns two-step sign-in on and
+/// shows the recovery codes, once.
+pub async fn mfa_confirm(
+    State(st): State<AppState>,
+    staff: PartialStaff,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    if !csrf_ok("session", &staff.secret, &form.csrf) {
+        return forbidden_form();
+    }
+    match st
+        .store
+        .confirm_totp(staff.tenant, &staff.secret, &form.code)
+        .await
+    {
+        Ok(codes) => {
+            let mut p = MfaPage::new("codes", &staff);
+            p.codes = codes;
+            page(StatusCode::OK, &p)
+        }
+        Err(StoreError::Unauthorized) => {
+            let mut p = MfaPage::new("intro", &staff);
+            p.error = Some(
+                "That code did not match. Check that your phone's clock is right, then set up \
+                 again (the app needs the new key).",
+            );
+            page(StatusCode::UNPROCESSABLE_ENTITY, &p)
+        }
+        Err(StoreError::Conflict(_) | StoreError::NotFound) => {
+            Redirect::to("/dashboard/mfa").into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "TOTP confirmation failed");
+            unavailable()
+        }
+    }
+}
+
+/// `POST /dashboard/mfa/verify`: a code from the app, or a recovery code, for this session.
+pub async fn mfa_verify(
+    State(st): State<AppState>,
+    staff: PartialStaff,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    if !csrf_ok("session", &staff.secret, &form.csrf) {
+        return forbidden_form();
+    }
+    match st
+        .store
+        .verify_second_factor(staff.tenant, &staff.secret, &form.code)
+        .await
+    {
+        Ok(()) => Redirect::to("/dashboard").into_response(),
+        Err(StoreError::Unauthorized) => {
+            let mut p = MfaPage::new("verify", &staff);
+            p.error = Some("That code did not work. After five wrong codes you are signed out.");
+            page(StatusCode::UNPROCESSABLE_ENTITY, &p)
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "second factor check failed");
             unavailable()
         }
     }

@@ -122,6 +122,10 @@ pub fn router(state: AppState) -> Router {
             get(dashboard::auth_page).post(dashboard::auth_submit),
         )
         .route("/dashboard/logout", post(dashboard::logout))
+        .route("/dashboard/mfa", get(dashboard::mfa_page))
+        .route("/dashboard/mfa/setup", post(dashboard::mfa_setup))
+        .route("/dashboard/mfa/confirm", post(dashboard::mfa_confirm))
+        .route("/dashboard/mfa/verify", post(dashboard::mfa_verify))
         .route(
             "/dashboard/logout-everywhere",
             post(dashboard::logout_everywhere),

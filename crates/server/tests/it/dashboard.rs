@@ -8,6 +8,7 @@ use frontdesk_server::http::dashboard::{Dashboard, LOGIN_COOKIE, SESSION_COOKIE}
 use frontdesk_server::mailer::Mailer;
 use frontdesk_store::NewUser;
 use frontdesk_store::testing::Engine;
+use frontdesk_store::totp;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -40,6 +41,7 @@ dashboard_tests!(
     a_link_works_only_in_its_browser_and_every_form_needs_its_csrf_token,
     the_dashboard_needs_a_live_session_of_its_own_clinic,
     logging_out_everywhere_ends_every_session,
+    an_optional_second_factor_once_set_up_is_required,
     staff_names_are_escaped_and_pages_are_not_cached,
 );
 
@@ -453,26 +455,124 @@ async fn the_dashboard_needs_a_live_session_of_its_own_clinic(app: TestApp, mail
     app.finish().await;
 }
 
+fn base32_decode(s: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let (mut buf, mut bits) = (0u32, 0);
+    for c in s.chars().filter(|c| !c.is_whitespace()) {
+        let v = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".find(c).unwrap() as u32;
+        buf = (buf << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+        }
+    }
+    out
+}
+
+fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let i = html
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start} in {html}"))
+        + start.len();
+    &html[i..][..html[i..].find(end).unwrap()]
+}
+
 async fn logging_out_everywhere_ends_every_session(app: TestApp, mail: Mail) {
     add_user(&app, "owner@harbour.test", "Olive", Role::Owner).await;
     let mut phone = Browser::new(&app);
     let mut laptop = Browser::new(&app);
+
+    // An Owner must set up a second factor before seeing anything.
     phone.sign_in(&mail, 1, "owner@harbour.test").await;
-    laptop.sign_in(&mail, 2, "owner@harbour.test").await;
+    let (status, _, headers) = phone.get("/dashboard").await;
+    assert_eq!(
+        (status, headers["location"].to_str().unwrap()),
+        (303, "/dashboard/mfa")
+    );
+    let (status, intro, _) = phone.get("/dashboard/mfa").await;
+    assert_eq!(status, 200);
+    assert!(
+        intro.contains("Your role must sign in with a second step"),
+        "{intro}"
+    );
+    let csrf = Browser::hidden(&intro, "csrf");
+    let (status, setup, _) = phone.post("/dashboard/mfa/setup", &[("csrf", &csrf)]).await;
+    assert_eq!(status, 200);
+    let secret = base32_decode(between(&setup, "id=\"secret\">", "<"));
+    assert_eq!(secret.len(), 20);
+    assert!(setup.contains("otpauth://totp/"), "{setup}");
+    let code = |at: i64| totp::code_at_step(&secret, totp::step_of(at));
+    let now = || jiff::Timestamp::now().as_second();
+    let (status, page, _) = phone
+        .post(
+            "/dashboard/mfa/confirm",
+            &[("csrf", &csrf), ("code", "000000")],
+        )
+        .await;
+    assert_eq!(status, 422, "{page}");
+    // (The wrong code did not replace the pending key.)
+    let (status, codes, _) = phone
+        .post(
+            "/dashboard/mfa/confirm",
+            &[("csrf", &csrf), ("code", &code(now()))],
+        )
+        .await;
+    assert_eq!(status, 200, "{codes}");
+    let recovery: Vec<&str> = between(&codes, "id=\"recovery\">", "</ol>")
+        .split("<code>")
+        .skip(1)
+        .map(|c| &c[..c.find('<').unwrap()])
+        .collect();
+    assert_eq!(recovery.len(), 10, "{codes}");
     let (status, home, _) = phone.get("/dashboard").await;
     assert_eq!(status, 200);
     assert!(
-        home.contains("second factor"),
-        "an Owner is told MFA is required: {home}"
+        !home.contains("Set up two-step sign-in"),
+        "no offer once set up"
     );
+
+    // Another device: the link, then the second factor (here a recovery code).
+    laptop.sign_in(&mail, 2, "owner@harbour.test").await;
+    let (status, _, headers) = laptop.get("/dashboard").await;
+    assert_eq!(
+        (status, headers["location"].to_str().unwrap()),
+        (303, "/dashboard/mfa")
+    );
+    let (_, verify, _) = laptop.get("/dashboard/mfa").await;
+    let lcsrf = Browser::hidden(&verify, "csrf");
+    let (status, _, _) = laptop
+        .post(
+            "/dashboard/mfa/verify",
+            &[("csrf", &lcsrf), ("code", "123456")],
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (status, _, headers) = laptop
+        .post(
+            "/dashboard/mfa/verify",
+            &[("csrf", &lcsrf), ("code", recovery[0])],
+        )
+        .await;
+    assert_eq!(
+        (status, headers["location"].to_str().unwrap()),
+        (303, "/dashboard")
+    );
+    let (status, home, _) = laptop.get("/dashboard").await;
+    assert_eq!(status, 200);
+
+    // Log out on every device.
     let csrf = Browser::hidden(&home, "csrf");
-    let (status, _, _) = phone
+    let (status, _, _) = laptop
         .post("/dashboard/logout-everywhere", &[("csrf", &csrf)])
         .await;
     assert_eq!(status, 303);
     for b in [&mut phone, &mut laptop] {
-        let (status, _, _) = b.get("/dashboard").await;
-        assert_eq!(status, 303);
+        let (status, _, headers) = b.get("/dashboard").await;
+        assert_eq!(
+            (status, headers["location"].to_str().unwrap()),
+            (303, "/dashboard/login")
+        );
     }
     let scope = app.scope(CLINIC).await;
     let audit = app.store.audit_entries(scope, 0, 500).await.unwrap();
@@ -480,6 +580,8 @@ async fn logging_out_everywhere_ends_every_session(app: TestApp, mail: Mail) {
     for a in [
         "staff.sign_in_link_sent",
         "staff.signed_in",
+        "staff.mfa_enabled",
+        "staff.recovery_code_used",
         "staff.sessions_ended",
     ] {
         assert!(actions.contains(&a), "{a} audited: {actions:?}");
@@ -520,5 +622,42 @@ async fn staff_names_are_escaped_and_pages_are_not_cached(app: TestApp, mail: Ma
     );
     // A doctor sees their reach in the matrix: assigned work only, no administration.
     assert!(home.contains("Only what is assigned to you"));
+    app.finish().await;
+}
+
+async fn an_optional_second_factor_once_set_up_is_required(app: TestApp, mail: Mail) {
+    add_user(&app, "rua@harbour.test", "Rua", Role::Reception).await;
+    let mut b = Browser::new(&app);
+    b.sign_in(&mail, 1, "rua@harbour.test").await;
+    let (status, home, _) = b.get("/dashboard").await;
+    assert_eq!(status, 200, "reception needs no second factor");
+    assert!(home.contains("Set up two-step sign-in"));
+    let csrf = Browser::hidden(&home, "csrf");
+    let (_, setup, _) = b.post("/dashboard/mfa/setup", &[("csrf", &csrf)]).await;
+    let secret = base32_decode(between(&setup, "id=\"secret\">", "<"));
+    let code = totp::code_at_step(&secret, totp::step_of(jiff::Timestamp::now().as_second()));
+    let (status, _, _) = b
+        .post(
+            "/dashboard/mfa/confirm",
+            &[("csrf", &csrf), ("code", &code)],
+        )
+        .await;
+    assert_eq!(status, 200);
+    // From now on this user's new sessions need it too.
+    let mut other = Browser::new(&app);
+    other.sign_in(&mail, 2, "rua@harbour.test").await;
+    let (status, _, headers) = other.get("/dashboard").await;
+    assert_eq!(
+        (status, headers["location"].to_str().unwrap()),
+        (303, "/dashboard/mfa")
+    );
+    // Forged form tokens are refused on the second-factor forms too.
+    let (status, _, _) = other
+        .post(
+            "/dashboard/mfa/verify",
+            &[("csrf", "forged"), ("code", &code)],
+        )
+        .await;
+    assert_eq!(status, 403);
     app.finish().await;
 }

@@ -4,6 +4,11 @@
 //! time. A link is used and its session opened in one transaction, so a link can never open
 //! two sessions, even when clicked twice at once.
 
+/// Wrong second-factor codes a session may send before it is ended.
+pub(crate) const MAX_MFA_FAILURES: i32 = 5;
+/// Recovery codes made when TOTP is set up.
+pub(crate) const RECOVERY_CODES: usize = 10;
+
 /// How often an active session's idle clock is written back (reads stay reads in between).
 pub(crate) const TOUCH_EVERY_US: i64 = 60 * 1_000_000;
 
@@ -33,6 +38,70 @@ macro_rules! impl_staff_auth {
                 .execute(&mut **tx)
                 .await?;
                 Ok(ended)
+            }
+
+            /// The user of a live session (inside `tx`), or `Unauthorized`.
+            async fn live_session_user_tx(&self, tx: &mut Tx, tenant: TenantId, id_hash: &[u8], now: i64) -> Result<UserId> {
+                let row: Option<(Uuid,)> = sqlx::query_as(
+                    "SELECT s.user_id FROM staff_sessions s \
+                     JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id AND u.status = 'active' \
+                     WHERE s.tenant_id = $1 AND s.id_hash = $2 AND s.revoked_at IS NULL \
+                       AND s.expires_at > $3 AND s.last_seen_at + s.idle_secs * 1000000 > $3",
+                )
+                .bind(tenant.as_uuid())
+                .bind(id_hash)
+                .bind(now)
+                .fetch_optional(&mut **tx)
+                .await?;
+                row.map(|(u,)| UserId::from_uuid(u)).ok_or(StoreError::Unauthorized)
+            }
+
+            /// Counts a wrong second-factor code against the session; the fifth ends it.
+            async fn mfa_failure_tx(&self, tx: &mut Tx, tenant: TenantId, user: UserId, id_hash: &[u8], now: i64) -> Result<()> {
+                let (failures,): (i32,) = sqlx::query_as(
+                    "UPDATE staff_sessions SET mfa_failures = mfa_failures + 1 \
+                     WHERE tenant_id = $1 AND id_hash = $2 RETURNING mfa_failures",
+                )
+                .bind(tenant.as_uuid())
+                .bind(id_hash)
+                .fetch_one(&mut **tx)
+                .await?;
+                if failures >= $crate::sql::staff_auth::MAX_MFA_FAILURES {
+                    sqlx::query("UPDATE staff_sessions SET revoked_at = $3 WHERE tenant_id = $1 AND id_hash = $2")
+                        .bind(tenant.as_uuid())
+                        .bind(id_hash)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await?;
+                    let ev = AuditEvent::new(Actor::Staff(user), "staff.mfa_failed_session_ended").target("user", user);
+                    self.append_audit_tx(tx, tenant, now, &ev).await?;
+                }
+                Ok(())
+            }
+
+            /// Marks the session as having passed the second factor.
+            async fn mfa_passed_tx(&self, tx: &mut Tx, tenant: TenantId, id_hash: &[u8], now: i64) -> Result<()> {
+                sqlx::query("UPDATE staff_sessions SET mfa_at = $3, mfa_failures = 0 WHERE tenant_id = $1 AND id_hash = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(id_hash)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
+            /// The user's TOTP secret (opened), whether it is enabled, and the last step used.
+            async fn totp_tx(&self, tx: &mut Tx, keys: &TenantKeys, tenant: TenantId, user: UserId) -> Result<Option<(zeroize::Zeroizing<Vec<u8>>, bool, Option<i64>)>> {
+                let row: Option<(Option<Vec<u8>>, Option<i64>, Option<i64>)> = sqlx::query_as(
+                    "SELECT totp_ct, totp_enabled_at, totp_last_step FROM users WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant.as_uuid())
+                .bind(user.as_uuid())
+                .fetch_optional(&mut **tx)
+                .await?;
+                let Some((Some(ct), enabled, last)) = row else { return Ok(None) };
+                let secret = keys.data.open(&aad(tenant, "users", "totp", &user.to_string()), &ct)?;
+                Ok(Some((secret, enabled.is_some(), last)))
             }
 
             /// Locks the user row for an update (PostgreSQL) and returns its role and status.
@@ -207,9 +276,10 @@ macro_rules! impl_staff_auth {
                 let id_hash = token_hash(token);
                 let mut tx = self.read_tx(Some(scope)).await?;
                 let keys = self.tenant_keys(&mut tx, tenant).await?;
-                let row: Option<(Uuid, i64, i64, i32, i64, Option<i64>, String, String, Vec<u8>)> = sqlx::query_as(
+                type Row = (Uuid, i64, i64, i32, i64, Option<i64>, String, String, Vec<u8>, Option<i64>, Option<i64>);
+                let row: Option<Row> = sqlx::query_as(
                     "SELECT s.user_id, s.created_at, s.last_seen_at, s.idle_secs, s.expires_at, s.revoked_at, \
-                            u.role, u.status, u.name_ct \
+                            u.role, u.status, u.name_ct, s.mfa_at, u.totp_enabled_at \
                      FROM staff_sessions s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id \
                      JOIN tenants t ON t.id = s.tenant_id AND t.status = 'active' \
                      WHERE s.tenant_id = $1 AND s.id_hash = $2",
@@ -219,7 +289,7 @@ macro_rules! impl_staff_auth {
                 .fetch_optional(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                let Some((user, created, last_seen, idle_secs, expires, revoked, role, status, name_ct)) = row else {
+                let Some((user, created, last_seen, idle_secs, expires, revoked, role, status, name_ct, mfa_at, totp_on)) = row else {
                     return Err(StoreError::Unauthorized);
                 };
                 let idle_deadline = last_seen + i64::from(idle_secs) * 1_000_000;
@@ -247,6 +317,8 @@ macro_rules! impl_staff_auth {
                     name: keys.data.open_string(&aad(tenant, "users", "name", &user.to_string()), &name_ct)?,
                     created_at: from_us(created)?,
                     expires_at: from_us(expires)?,
+                    mfa_enrolled: totp_on.is_some(),
+                    mfa_passed: mfa_at.is_some(),
                 })
             }
 
@@ -333,6 +405,125 @@ macro_rules! impl_staff_auth {
                 let ev = AuditEvent::new(actor, action)
                     .target("user", user)
                     .details(serde_json::json!({ "sessions_ended": ended }));
+                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn begin_totp(&self, scope: TenantScope, user: UserId) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+                let tenant = scope.tenant_id();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                self.user_role_status_tx(&mut tx, tenant, user).await?;
+                if matches!(self.totp_tx(&mut tx, &keys, tenant, user).await?, Some((_, true, _))) {
+                    return Err(StoreError::Conflict("a second factor is already set up"));
+                }
+                let mut secret = zeroize::Zeroizing::new(vec![0u8; $crate::totp::SECRET_LEN]);
+                rand::fill(&mut secret[..]);
+                let ct = keys.data.seal(&aad(tenant, "users", "totp", &user.to_string()), &secret)?;
+                sqlx::query("UPDATE users SET totp_ct = $3, totp_last_step = NULL, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(user.as_uuid())
+                    .bind(ct)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let ev = AuditEvent::new(Actor::Staff(user), "staff.mfa_setup_started").target("user", user);
+                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                tx.commit().await?;
+                Ok(secret)
+            }
+
+            async fn confirm_totp(&self, tenant: TenantId, session_token: &str, code: &str) -> Result<Vec<zeroize::Zeroizing<String>>> {
+                let scope = TenantScope::new(tenant);
+                let now = self.now_us();
+                let id_hash = token_hash(session_token);
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let user = self.live_session_user_tx(&mut tx, tenant, &id_hash, now).await?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                let (secret, enabled, _) = self.totp_tx(&mut tx, &keys, tenant, user).await?.ok_or(StoreError::NotFound)?;
+                if enabled {
+                    return Err(StoreError::Conflict("a second factor is already set up"));
+                }
+                let Some(step) = $crate::totp::matching_step(&secret, code, now / 1_000_000, None) else {
+                    self.mfa_failure_tx(&mut tx, tenant, user, &id_hash, now).await?;
+                    tx.commit().await?;
+                    return Err(StoreError::Unauthorized);
+                };
+                sqlx::query("UPDATE users SET totp_enabled_at = $3, totp_last_step = $4, updated_at = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(user.as_uuid())
+                    .bind(now)
+                    .bind(step)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM recovery_codes WHERE tenant_id = $1 AND user_id = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(user.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+                let mut codes = Vec::new();
+                for _ in 0..$crate::sql::staff_auth::RECOVERY_CODES {
+                    let mut raw = [0u8; 10];
+                    rand::fill(&mut raw[..]);
+                    let b32 = $crate::totp::base32(&raw);
+                    let shown = zeroize::Zeroizing::new(format!("{}-{}-{}-{}", &b32[0..4], &b32[4..8], &b32[8..12], &b32[12..16]));
+                    sqlx::query("INSERT INTO recovery_codes (tenant_id, user_id, code_hash, created_at) VALUES ($1, $2, $3, $4)")
+                        .bind(tenant.as_uuid())
+                        .bind(user.as_uuid())
+                        .bind(token_hash(&b32))
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    codes.push(shown);
+                }
+                self.mfa_passed_tx(&mut tx, tenant, &id_hash, now).await?;
+                let ev = AuditEvent::new(Actor::Staff(user), "staff.mfa_enabled").target("user", user);
+                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                tx.commit().await?;
+                Ok(codes)
+            }
+
+            async fn verify_second_factor(&self, tenant: TenantId, session_token: &str, code: &str) -> Result<()> {
+                let scope = TenantScope::new(tenant);
+                let now = self.now_us();
+                let id_hash = token_hash(session_token);
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let user = self.live_session_user_tx(&mut tx, tenant, &id_hash, now).await?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                let Some((secret, true, last)) = self.totp_tx(&mut tx, &keys, tenant, user).await? else {
+                    return Err(StoreError::Unauthorized);
+                };
+                let action = if let Some(step) = $crate::totp::matching_step(&secret, code, now / 1_000_000, last) {
+                    sqlx::query("UPDATE users SET totp_last_step = $3 WHERE tenant_id = $1 AND id = $2")
+                        .bind(tenant.as_uuid())
+                        .bind(user.as_uuid())
+                        .bind(step)
+                        .execute(&mut *tx)
+                        .await?;
+                    "staff.mfa_passed"
+                } else {
+                    let normalized: String = code.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect();
+                    let used: Option<(i64,)> = sqlx::query_as(
+                        "UPDATE recovery_codes SET used_at = $4 \
+                         WHERE tenant_id = $1 AND user_id = $2 AND code_hash = $3 AND used_at IS NULL RETURNING created_at",
+                    )
+                    .bind(tenant.as_uuid())
+                    .bind(user.as_uuid())
+                    .bind(token_hash(&normalized))
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if used.is_none() {
+                        self.mfa_failure_tx(&mut tx, tenant, user, &id_hash, now).await?;
+                        tx.commit().await?;
+                        return Err(StoreError::Unauthorized);
+                    }
+                    "staff.recovery_code_used"
+                };
+                self.mfa_passed_tx(&mut tx, tenant, &id_hash, now).await?;
+                let ev = AuditEvent::new(Actor::Staff(user), action).target("user", user);
                 self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
                 tx.commit().await?;
                 Ok(())

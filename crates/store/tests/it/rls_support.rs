@@ -256,13 +256,22 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
         else {
             panic!("the seeded user gets a sign-in link");
         };
-        store
+        let session = store
             .consume_login_link(
                 s.scope.tenant_id(),
                 &token,
                 "browser",
                 &SessionPolicy::default(),
             )
+            .await
+            .unwrap();
+        // Its second factor (recovery_codes).
+        let secret = store.begin_totp(s.scope, s.user).await.unwrap();
+        let now = jiff::Timestamp::now().as_second();
+        let code =
+            frontdesk_store::totp::code_at_step(&secret, frontdesk_store::totp::step_of(now));
+        store
+            .confirm_totp(s.scope.tenant_id(), &session.token, &code)
             .await
             .unwrap();
     }

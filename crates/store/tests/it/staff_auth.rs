@@ -10,6 +10,7 @@ use crate::harness::*;
 use crate::raw::Raw;
 use frontdesk_domain::*;
 use frontdesk_store::testing::TestDb;
+use frontdesk_store::totp;
 use frontdesk_store::*;
 use jiff::SignedDuration;
 use std::sync::Arc;
@@ -23,6 +24,8 @@ engine_tests!(
     disabling_a_user_or_changing_their_role_ends_their_sessions,
     only_hashes_of_secrets_are_stored,
     tokens_of_one_clinic_never_work_in_another,
+    totp_is_set_up_with_a_code_and_each_code_or_recovery_code_works_once,
+    five_wrong_second_factor_codes_end_the_session,
 );
 
 const BROWSER: &str = "browser-cookie-value-1";
@@ -505,4 +508,145 @@ async fn tokens_of_one_clinic_never_work_in_another(db: &TestDb) {
         .authenticate_session(a.scope.tenant_id(), &t)
         .await
         .unwrap();
+}
+
+fn now_secs(clock: &ManualClock) -> i64 {
+    clock.now().as_second()
+}
+
+async fn totp_is_set_up_with_a_code_and_each_code_or_recovery_code_works_once(db: &TestDb) {
+    let (store, clock) = store_with_clock(db).await;
+    let s = seed(&*store, "auth-h", "h", "+64210000008").await;
+    store
+        .set_user_role(s.scope, s.user, Role::Owner, Actor::Operator)
+        .await
+        .unwrap();
+    let tenant = s.scope.tenant_id();
+    let t = sign_in(&*store, &s).await;
+    let who = store.authenticate_session(tenant, &t).await.unwrap();
+    assert!(
+        !who.mfa_enrolled && !who.mfa_passed && !who.mfa_satisfied(),
+        "an Owner needs MFA"
+    );
+
+    let secret = store.begin_totp(s.scope, s.user).await.unwrap();
+    assert_eq!(secret.len(), totp::SECRET_LEN);
+    assert_err!(
+        store.confirm_totp(tenant, &t, "000000").await,
+        StoreError::Unauthorized
+    );
+    let code = totp::code_at_step(&secret, totp::step_of(now_secs(&clock)));
+    let recovery = store.confirm_totp(tenant, &t, &code).await.unwrap();
+    assert_eq!(recovery.len(), 10);
+    let who = store.authenticate_session(tenant, &t).await.unwrap();
+    assert!(who.mfa_enrolled && who.mfa_passed && who.mfa_satisfied());
+    assert_err!(
+        store.begin_totp(s.scope, s.user).await,
+        StoreError::Conflict(_)
+    );
+
+    // A new session must pass the second factor itself; the code just used is spent.
+    let t2 = sign_in(&*store, &s).await;
+    assert!(
+        !store
+            .authenticate_session(tenant, &t2)
+            .await
+            .unwrap()
+            .mfa_passed
+    );
+    assert_err!(
+        store.verify_second_factor(tenant, &t2, &code).await,
+        StoreError::Unauthorized
+    );
+    clock.advance(SignedDuration::from_secs(30));
+    let next = totp::code_at_step(&secret, totp::step_of(now_secs(&clock)));
+    store
+        .verify_second_factor(tenant, &t2, &next)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .authenticate_session(tenant, &t2)
+            .await
+            .unwrap()
+            .mfa_satisfied()
+    );
+
+    // A recovery code works once, typed in any case and with or without dashes.
+    let t3 = sign_in(&*store, &s).await;
+    let typed = recovery[3].to_lowercase().replace('-', " ");
+    store
+        .verify_second_factor(tenant, &t3, &typed)
+        .await
+        .unwrap();
+    let t4 = sign_in(&*store, &s).await;
+    assert_err!(
+        store.verify_second_factor(tenant, &t4, &recovery[3]).await,
+        StoreError::Unauthorized
+    );
+    store
+        .verify_second_factor(tenant, &t4, &recovery[4])
+        .await
+        .unwrap();
+
+    // The secret is sealed: not in storage in clear, nor in base32.
+    let dump = storage_dump(db).await;
+    assert!(!contains(&dump, &secret));
+    assert!(!contains(&dump, totp::base32(&secret).as_bytes()));
+    for c in &recovery {
+        assert!(!contains(&dump, c.as_bytes()));
+    }
+    let audit = store.audit_entries(s.scope, 0, 200).await.unwrap();
+    assert_eq!(audited(&audit, "staff.mfa_enabled"), 1);
+    assert_eq!(audited(&audit, "staff.mfa_passed"), 1);
+    assert_eq!(audited(&audit, "staff.recovery_code_used"), 2);
+}
+
+async fn five_wrong_second_factor_codes_end_the_session(db: &TestDb) {
+    let (store, clock) = store_with_clock(db).await;
+    let s = seed(&*store, "auth-i", "i", "+64210000009").await;
+    let tenant = s.scope.tenant_id();
+    let t = sign_in(&*store, &s).await;
+    let secret = store.begin_totp(s.scope, s.user).await.unwrap();
+    let code = totp::code_at_step(&secret, totp::step_of(now_secs(&clock)));
+    store.confirm_totp(tenant, &t, &code).await.unwrap();
+    let t2 = sign_in(&*store, &s).await;
+    // A user who set up TOTP must pass it even in a role that does not require it.
+    assert!(
+        !store
+            .authenticate_session(tenant, &t2)
+            .await
+            .unwrap()
+            .mfa_satisfied()
+    );
+    for _ in 0..4 {
+        assert_err!(
+            store.verify_second_factor(tenant, &t2, "123456").await,
+            StoreError::Unauthorized
+        );
+    }
+    store.authenticate_session(tenant, &t2).await.unwrap();
+    assert_err!(
+        store.verify_second_factor(tenant, &t2, "654321").await,
+        StoreError::Unauthorized
+    );
+    assert_err!(
+        store.authenticate_session(tenant, &t2).await,
+        StoreError::Unauthorized
+    );
+    clock.advance(SignedDuration::from_secs(30));
+    let good = totp::code_at_step(&secret, totp::step_of(now_secs(&clock)));
+    assert_err!(
+        store.verify_second_factor(tenant, &t2, &good).await,
+        StoreError::Unauthorized
+    );
+    // Without a second factor set up there is nothing to verify.
+    let other = seed(&*store, "auth-j", "j", "+64210000010").await;
+    let t3 = sign_in(&*store, &other).await;
+    assert_err!(
+        store
+            .verify_second_factor(other.scope.tenant_id(), &t3, &good)
+            .await,
+        StoreError::Unauthorized
+    );
 }
