@@ -464,6 +464,8 @@ async fn build_app(
     if link_base.is_none() {
         tracing::warn!("no public_url configured: staff sign-in links cannot be emailed");
     }
+    let blobs = frontdesk_server::blobs::blob_store(cfg)
+        .context("the call recordings storage settings are not usable")?;
     let state = AppState {
         store: store.clone(),
         clock: clock.clone(),
@@ -473,6 +475,7 @@ async fn build_app(
         dashboard: Arc::new(frontdesk_server::http::dashboard::Dashboard {
             mailer: mailer.clone(),
             link_base,
+            blobs: Some(blobs.clone()),
             ..Default::default()
         }),
     };
@@ -483,8 +486,6 @@ async fn build_app(
         return Ok(app);
     }
     let providers = Providers::from_config(cfg).context("could not set up the provider clients")?;
-    let blobs = frontdesk_server::blobs::blob_store(cfg)
-        .context("the call recordings storage settings are not usable")?;
     let worker = Worker::new(
         store,
         clock,

@@ -54,6 +54,8 @@ pub struct Dashboard {
     pub link_base: Option<String>,
     pub link_policy: LoginLinkPolicy,
     pub session_policy: SessionPolicy,
+    /// Where call recordings are kept (for staff playback); `None`: playback unavailable.
+    pub blobs: Option<std::sync::Arc<dyn crate::blobs::BlobStore>>,
 }
 
 impl Default for Dashboard {
@@ -61,6 +63,7 @@ impl Default for Dashboard {
         Self {
             mailer: Mailer::Disabled,
             link_base: None,
+            blobs: None,
             link_policy: LoginLinkPolicy::default(),
             session_policy: SessionPolicy::default(),
         }
@@ -514,6 +517,17 @@ impl FromRequestParts<AppState> for PartialStaff {
 /// dashboard route that shows or changes clinic data takes this extractor: a missing or dead
 /// session goes to the sign-in page, a pending second factor to `/dashboard/mfa`.
 pub struct Staff(PartialStaff);
+
+impl Staff {
+    pub fn session(&self) -> &StaffSession {
+        &self.0.session
+    }
+
+    /// The session cookie's secret (keys this session's signed URLs; never sent back).
+    pub(super) fn secret(&self) -> &str {
+        &self.0.secret
+    }
+}
 
 impl FromRequestParts<AppState> for Staff {
     type Rejection = Response;

@@ -5,6 +5,7 @@
 pub mod dashboard;
 pub mod error;
 mod pages;
+pub mod playback;
 mod voice;
 mod webchat;
 pub mod webhooks;
@@ -123,6 +124,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/dashboard/logout", post(dashboard::logout))
         .route("/dashboard/mfa", get(dashboard::mfa_page))
+        .route("/dashboard/recordings/{id}", get(playback::recording_page))
+        .route(
+            "/dashboard/recordings/{id}/audio",
+            get(playback::recording_audio),
+        )
         .route("/dashboard/mfa/setup", post(dashboard::mfa_setup))
         .route("/dashboard/mfa/confirm", post(dashboard::mfa_confirm))
         .route("/dashboard/mfa/verify", post(dashboard::mfa_verify))

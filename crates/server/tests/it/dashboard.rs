@@ -4,6 +4,7 @@
 
 use crate::harness::{TestApp, spawn_app_with};
 use frontdesk_domain::{Email, Role};
+use frontdesk_server::blobs::{BlobStore, LocalBlobStore};
 use frontdesk_server::http::dashboard::{Dashboard, LOGIN_COOKIE, SESSION_COOKIE};
 use frontdesk_server::mailer::Mailer;
 use frontdesk_store::NewUser;
@@ -42,15 +43,17 @@ dashboard_tests!(
     the_dashboard_needs_a_live_session_of_its_own_clinic,
     logging_out_everywhere_ends_every_session,
     an_optional_second_factor_once_set_up_is_required,
+    a_recording_plays_through_a_short_lived_url_bound_to_the_session,
     staff_names_are_escaped_and_pages_are_not_cached,
 );
 
 const CLINIC: &str = "harbour-physio";
 const LINK_BASE: &str = "https://frontdesk.test";
 
-/// Where the dev mailer writes, kept alive with the test.
+/// Where the dev mailer writes (and recordings are kept), alive as long as the test.
 struct Mail {
     path: PathBuf,
+    blobs: std::sync::Arc<LocalBlobStore>,
     _dir: tempfile::TempDir,
 }
 
@@ -103,13 +106,22 @@ impl Mail {
 async fn spawn(engine: Engine) -> Option<(TestApp, Mail)> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mail.txt");
+    let blobs = std::sync::Arc::new(LocalBlobStore::new(dir.path().join("recordings")));
     let dashboard = Dashboard {
         mailer: Mailer::dev_file(path.clone(), "frontdesk <noreply@frontdesk.test>").unwrap(),
         link_base: Some(LINK_BASE.into()),
+        blobs: Some(blobs.clone()),
         ..Default::default()
     };
     let app = spawn_app_with(engine, dashboard).await?;
-    Some((app, Mail { path, _dir: dir }))
+    Some((
+        app,
+        Mail {
+            path,
+            blobs,
+            _dir: dir,
+        },
+    ))
 }
 
 async fn add_user(app: &TestApp, email: &str, name: &str, role: Role) {
@@ -659,5 +671,118 @@ async fn an_optional_second_factor_once_set_up_is_required(app: TestApp, mail: M
         )
         .await;
     assert_eq!(status, 403);
+    app.finish().await;
+}
+
+const AUDIO: &[u8] = b"ID3\x04 pretend this is an MP3 of a caller asking for an appointment";
+
+/// A stored recording of a call to `slug`, as the worker leaves it.
+async fn stored_recording(app: &TestApp, mail: &Mail, slug: &str) -> frontdesk_domain::RecordingId {
+    let scope = app.scope(slug).await;
+    let phone = frontdesk_domain::E164Phone::parse("+64215550123").unwrap();
+    app.store
+        .start_call(scope, "CA00dash", &phone, "Hello")
+        .await
+        .unwrap();
+    let id = app
+        .store
+        .note_recording(scope, "CA00dash", "RE00dash", Some(75))
+        .await
+        .unwrap()
+        .unwrap();
+    let sealed = app.store.seal_recording(scope, id, AUDIO).await.unwrap();
+    let key = frontdesk_server::recordings::blob_key(scope.tenant_id(), id);
+    mail.blobs.put(&key, &sealed).await.unwrap();
+    let sha = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&sealed)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    app.store
+        .recording_stored(scope, id, &key, sealed.len() as i64, &sha)
+        .await
+        .unwrap();
+    id
+}
+
+async fn a_recording_plays_through_a_short_lived_url_bound_to_the_session(
+    app: TestApp,
+    mail: Mail,
+) {
+    add_user(&app, "desk@harbour.test", "Desk", Role::Reception).await;
+    add_user(&app, "desk2@harbour.test", "Desk Two", Role::Reception).await;
+    add_user(&app, "doc@harbour.test", "Doc", Role::Doctor).await;
+    let id = stored_recording(&app, &mail, CLINIC).await;
+    let mut b = Browser::new(&app);
+    b.sign_in(&mail, 1, "desk@harbour.test").await;
+    let (status, html, headers) = b.get(&format!("/dashboard/recordings/{id}")).await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(headers["cache-control"], "no-store");
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("media-src 'self'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    let src = between(&html, "src=\"", "\"")
+        .replace("&amp;", "&")
+        .replace("&#38;", "&");
+    assert!(
+        src.starts_with(&format!("/dashboard/recordings/{id}/audio?exp=")),
+        "{src}"
+    );
+    let r = b
+        .client
+        .get(format!("{}{src}", b.base))
+        .header("cookie", b.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "audio/mpeg");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(&r.bytes().await.unwrap()[..], AUDIO);
+
+    // The same URL in another staff member's session, or with no session: refused.
+    let mut other = Browser::new(&app);
+    other.sign_in(&mail, 2, "desk2@harbour.test").await;
+    let (status, _, _) = other.get(&src).await;
+    assert_eq!(status, 403);
+    let (status, _, _) = Browser::new(&app).get(&src).await;
+    assert_eq!(status, 303, "no session: to the sign-in page");
+    // Tampered expiry, or an expiry in the past: refused.
+    let exp: i64 = between(&src, "exp=", "&").parse().unwrap();
+    let (status, _, _) = b
+        .get(&src.replace(&format!("exp={exp}"), &format!("exp={}", exp + 3600)))
+        .await;
+    assert_eq!(status, 403);
+    let (status, _, _) = b.get(&src.replace(&format!("exp={exp}"), "exp=1000")).await;
+    assert_eq!(status, 403);
+    // A doctor has nothing assigned yet; another clinic's recording does not exist here.
+    let mut doc = Browser::new(&app);
+    doc.sign_in(&mail, 3, "doc@harbour.test").await;
+    let (status, _, _) = doc.get(&format!("/dashboard/recordings/{id}")).await;
+    assert_eq!(status, 404);
+    let elsewhere = stored_recording(&app, &mail, "nairobi-family").await;
+    let (status, _, _) = b.get(&format!("/dashboard/recordings/{elsewhere}")).await;
+    assert_eq!(status, 404);
+    // After logout the URL is dead.
+    let (_, home, _) = b.get("/dashboard").await;
+    let csrf = Browser::hidden(&home, "csrf");
+    b.post("/dashboard/logout", &[("csrf", &csrf)]).await;
+    let (status, _, _) = b.get(&src).await;
+    assert_eq!(status, 303);
+
+    let scope = app.scope(CLINIC).await;
+    let audit = app.store.audit_entries(scope, 0, 500).await.unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.action == "recording.played")
+            .count(),
+        1,
+        "each playback is audited"
+    );
     app.finish().await;
 }
