@@ -167,6 +167,7 @@ struct HomePage<'a> {
     idle_minutes: i64,
     expires: String,
     mfa_offer: bool,
+    audit_link: bool,
     permissions: Vec<(&'static str, &'static str)>,
     csrf: String,
 }
@@ -574,6 +575,7 @@ pub async fn home(State(st): State<AppState>, Staff(staff): Staff) -> Response {
             idle_minutes: st.dashboard.session_policy.idle.as_mins(),
             expires,
             mfa_offer: !s.mfa_enrolled,
+            audit_link: s.role.access(Permission::ViewAuditLog) == Access::All,
             permissions: Permission::ALL
                 .into_iter()
                 .map(|p| (p.label(), reach(s.role.access(p))))

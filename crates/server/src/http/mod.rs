@@ -2,6 +2,7 @@
 //! (request id, tracing span without personal data, metrics by route, security headers,
 //! timeout).
 
+mod audit_view;
 pub mod dashboard;
 pub mod error;
 mod pages;
@@ -124,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/dashboard/logout", post(dashboard::logout))
         .route("/dashboard/mfa", get(dashboard::mfa_page))
+        .route("/dashboard/audit", get(audit_view::audit_page))
         .route("/dashboard/recordings/{id}", get(playback::recording_page))
         .route(
             "/dashboard/recordings/{id}/audio",

@@ -44,6 +44,7 @@ dashboard_tests!(
     logging_out_everywhere_ends_every_session,
     an_optional_second_factor_once_set_up_is_required,
     a_recording_plays_through_a_short_lived_url_bound_to_the_session,
+    the_owner_reads_the_audit_log_and_its_verification_status,
     staff_names_are_escaped_and_pages_are_not_cached,
 );
 
@@ -784,5 +785,52 @@ async fn a_recording_plays_through_a_short_lived_url_bound_to_the_session(
         1,
         "each playback is audited"
     );
+    app.finish().await;
+}
+
+async fn the_owner_reads_the_audit_log_and_its_verification_status(app: TestApp, mail: Mail) {
+    add_user(&app, "boss@harbour.test", "Boss", Role::Owner).await;
+    add_user(&app, "front@harbour.test", "Front", Role::ReceptionHead).await;
+    let mut owner = Browser::new(&app);
+    owner.sign_in(&mail, 1, "boss@harbour.test").await;
+    // Before the second factor, not even the Owner reads it.
+    let (status, _, headers) = owner.get("/dashboard/audit").await;
+    assert_eq!(
+        (status, headers["location"].to_str().unwrap()),
+        (303, "/dashboard/mfa")
+    );
+    let (_, intro, _) = owner.get("/dashboard/mfa").await;
+    let csrf = Browser::hidden(&intro, "csrf");
+    let (_, setup, _) = owner.post("/dashboard/mfa/setup", &[("csrf", &csrf)]).await;
+    let secret = base32_decode(between(&setup, "id=\"secret\">", "<"));
+    let code = totp::code_at_step(&secret, totp::step_of(jiff::Timestamp::now().as_second()));
+    let (status, _, _) = owner
+        .post(
+            "/dashboard/mfa/confirm",
+            &[("csrf", &csrf), ("code", &code)],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, home, _) = owner.get("/dashboard").await;
+    assert_eq!(status, 200);
+    assert!(home.contains("href=\"/dashboard/audit\""));
+    let (status, page, headers) = owner.get("/dashboard/audit").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(
+        between(&page, "id=\"chain-status\">", "</p>").contains("intact"),
+        "{page}"
+    );
+    for action in ["staff.signed_in", "staff.mfa_enabled", "user.created"] {
+        assert!(page.contains(action), "{action} listed: {page}");
+    }
+    // Only the Owner.
+    let mut front = Browser::new(&app);
+    front.sign_in(&mail, 2, "front@harbour.test").await;
+    let (status, home, _) = front.get("/dashboard").await;
+    assert_eq!(status, 200);
+    assert!(!home.contains("/dashboard/audit"));
+    let (status, _, _) = front.get("/dashboard/audit").await;
+    assert_eq!(status, 403);
     app.finish().await;
 }
