@@ -915,3 +915,20 @@ impl std::fmt::Debug for StaffSession {
         )
     }
 }
+
+/// A staff member as the users page lists them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StaffMember {
+    pub id: UserId,
+    pub email: Email,
+    pub name: String,
+    pub role: Role,
+    pub active: bool,
+    pub mfa_enrolled: bool,
+}
+
+impl std::fmt::Debug for StaffMember {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StaffMember({}, {:?}, <redacted>)", self.id, self.role)
+    }
+}

@@ -193,6 +193,14 @@ pub trait StaffAuthStore {
         session_token: &str,
         code: &str,
     ) -> Result<()>;
+
+    /// Adds a staff user on behalf of `actor` (audited `user.created`). Same rules as
+    /// `StaffStore::create_user`: a non-empty name, one user per address per clinic.
+    async fn invite_user(&self, scope: TenantScope, user: &NewUser, actor: Actor)
+    -> Result<UserId>;
+
+    /// The clinic's staff, by name.
+    async fn list_users(&self, scope: TenantScope) -> Result<Vec<StaffMember>>;
 }
 
 #[async_trait]

@@ -7,8 +7,8 @@ use super::dashboard::Staff;
 use askama::Template;
 use axum::{
     extract::State,
-    http::{HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    http::StatusCode,
+    response::{IntoResponse, Response},
 };
 use frontdesk_domain::{Access, Permission};
 
@@ -95,20 +95,5 @@ pub async fn audit_page(State(st): State<AppState>, staff: Staff) -> Response {
         rows,
         tz,
     };
-    match page.render() {
-        Ok(html) => {
-            let mut resp = Html(html).into_response();
-            resp.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "audit page failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong on our side.",
-            )
-                .into_response()
-        }
-    }
+    super::dashboard::page(StatusCode::OK, &page)
 }

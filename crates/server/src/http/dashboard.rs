@@ -168,12 +168,13 @@ struct HomePage<'a> {
     expires: String,
     mfa_offer: bool,
     audit_link: bool,
+    users_link: bool,
     permissions: Vec<(&'static str, &'static str)>,
     csrf: String,
 }
 
 /// A rendered page with the dashboard's headers (never cached: it may show personal data).
-fn page(status: StatusCode, t: &impl Template) -> Response {
+pub(super) fn page(status: StatusCode, t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => {
             let mut resp = (status, Html(html)).into_response();
@@ -528,6 +529,16 @@ impl Staff {
     pub(super) fn secret(&self) -> &str {
         &self.0.secret
     }
+
+    /// The CSRF token of this session's forms.
+    pub(super) fn csrf(&self) -> String {
+        self.0.csrf()
+    }
+}
+
+/// Whether `given` is this session's CSRF token.
+pub(super) fn csrf_ok_for(staff: &Staff, given: &str) -> bool {
+    csrf_ok("session", staff.secret(), given)
 }
 
 impl FromRequestParts<AppState> for Staff {
@@ -576,6 +587,7 @@ pub async fn home(State(st): State<AppState>, Staff(staff): Staff) -> Response {
             expires,
             mfa_offer: !s.mfa_enrolled,
             audit_link: s.role.access(Permission::ViewAuditLog) == Access::All,
+            users_link: s.role.access(Permission::ManageUsers) == Access::All,
             permissions: Permission::ALL
                 .into_iter()
                 .map(|p| (p.label(), reach(s.role.access(p))))

@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod error;
 mod pages;
 pub mod playback;
+mod users_view;
 mod voice;
 mod webchat;
 pub mod webhooks;
@@ -126,6 +127,12 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard/logout", post(dashboard::logout))
         .route("/dashboard/mfa", get(dashboard::mfa_page))
         .route("/dashboard/audit", get(audit_view::audit_page))
+        .route(
+            "/dashboard/users",
+            get(users_view::users_page).post(users_view::invite),
+        )
+        .route("/dashboard/users/{id}/role", post(users_view::set_role))
+        .route("/dashboard/users/{id}/active", post(users_view::set_active))
         .route("/dashboard/recordings/{id}", get(playback::recording_page))
         .route(
             "/dashboard/recordings/{id}/audio",

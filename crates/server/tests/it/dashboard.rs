@@ -45,6 +45,7 @@ dashboard_tests!(
     an_optional_second_factor_once_set_up_is_required,
     a_recording_plays_through_a_short_lived_url_bound_to_the_session,
     the_owner_reads_the_audit_log_and_its_verification_status,
+    the_owner_invites_changes_roles_and_disables_users,
     staff_names_are_escaped_and_pages_are_not_cached,
 );
 
@@ -244,6 +245,23 @@ impl Browser {
         let link_value = Self::hidden(&html, "link");
         self.post("/dashboard/auth", &[("csrf", &csrf), ("link", &link_value)])
             .await
+    }
+
+    /// Sets up TOTP from the session's MFA pages and returns the secret.
+    async fn set_up_totp(&mut self) -> Vec<u8> {
+        let (_, intro, _) = self.get("/dashboard/mfa").await;
+        let csrf = Self::hidden(&intro, "csrf");
+        let (_, setup, _) = self.post("/dashboard/mfa/setup", &[("csrf", &csrf)]).await;
+        let secret = base32_decode(between(&setup, "id=\"secret\">", "<"));
+        let code = totp::code_at_step(&secret, totp::step_of(jiff::Timestamp::now().as_second()));
+        let (status, _, _) = self
+            .post(
+                "/dashboard/mfa/confirm",
+                &[("csrf", &csrf), ("code", &code)],
+            )
+            .await;
+        assert_eq!(status, 200);
+        secret
     }
 
     async fn sign_in(&mut self, mail: &Mail, n: usize, email: &str) {
@@ -799,18 +817,7 @@ async fn the_owner_reads_the_audit_log_and_its_verification_status(app: TestApp,
         (status, headers["location"].to_str().unwrap()),
         (303, "/dashboard/mfa")
     );
-    let (_, intro, _) = owner.get("/dashboard/mfa").await;
-    let csrf = Browser::hidden(&intro, "csrf");
-    let (_, setup, _) = owner.post("/dashboard/mfa/setup", &[("csrf", &csrf)]).await;
-    let secret = base32_decode(between(&setup, "id=\"secret\">", "<"));
-    let code = totp::code_at_step(&secret, totp::step_of(jiff::Timestamp::now().as_second()));
-    let (status, _, _) = owner
-        .post(
-            "/dashboard/mfa/confirm",
-            &[("csrf", &csrf), ("code", &code)],
-        )
-        .await;
-    assert_eq!(status, 200);
+    owner.set_up_totp().await;
     let (status, home, _) = owner.get("/dashboard").await;
     assert_eq!(status, 200);
     assert!(home.contains("href=\"/dashboard/audit\""));
@@ -832,5 +839,148 @@ async fn the_owner_reads_the_audit_log_and_its_verification_status(app: TestApp,
     assert!(!home.contains("/dashboard/audit"));
     let (status, _, _) = front.get("/dashboard/audit").await;
     assert_eq!(status, 403);
+    app.finish().await;
+}
+
+async fn the_owner_invites_changes_roles_and_disables_users(app: TestApp, mail: Mail) {
+    add_user(&app, "own@harbour.test", "Owen Owner", Role::Owner).await;
+    add_user(&app, "rec@harbour.test", "Rex Reception", Role::Reception).await;
+    let mut owner = Browser::new(&app);
+    owner.sign_in(&mail, 1, "own@harbour.test").await;
+    owner.set_up_totp().await;
+    let (status, page, _) = owner.get("/dashboard/users").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Owen Owner") && page.contains("(you)") && page.contains("Rex Reception")
+    );
+    let csrf = Browser::hidden(&page, "csrf");
+    let invite = |csrf: String, email: &'static str| {
+        vec![
+            ("csrf", csrf),
+            ("name", "Nia <b>New</b>".to_owned()),
+            ("email", email.to_owned()),
+            ("role", "reception".to_owned()),
+        ]
+    };
+    let form = invite(csrf.clone(), "nia@harbour.test");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, headers) = owner.post("/dashboard/users", &form).await;
+    assert_eq!(
+        (status, headers["location"].to_str().unwrap()),
+        (303, "/dashboard/users")
+    );
+    let (status, _, _) = owner.post("/dashboard/users", &form).await;
+    assert_eq!(status, 409, "the same address twice");
+    let (_, page, _) = owner.get("/dashboard/users").await;
+    assert!(
+        page.contains("Nia &#60;b&#62;New&#60;/b&#62;") || page.contains("Nia &lt;b&gt;New"),
+        "{page}"
+    );
+    let nia = app
+        .store
+        .list_users(app.scope(CLINIC).await)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.email.as_str() == "nia@harbour.test")
+        .unwrap()
+        .id;
+
+    // The new user signs in; a role change ends her session at once.
+    let mut nia_b = Browser::new(&app);
+    nia_b.sign_in(&mail, 2, "nia@harbour.test").await;
+    assert_eq!(nia_b.get("/dashboard").await.0, 200);
+    let (status, _, _) = owner
+        .post(
+            &format!("/dashboard/users/{nia}/role"),
+            &[("csrf", &csrf), ("role", "reception_head")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert_eq!(nia_b.get("/dashboard").await.0, 303);
+    nia_b.sign_in(&mail, 3, "nia@harbour.test").await;
+    let (_, home, _) = nia_b.get("/dashboard").await;
+    assert!(home.contains("Reception Head"), "{home}");
+    // Disabled: her session ends and she gets no more links.
+    let (status, _, _) = owner
+        .post(
+            &format!("/dashboard/users/{nia}/active"),
+            &[("csrf", &csrf), ("active", "false")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert_eq!(nia_b.get("/dashboard").await.0, 303);
+    let (status, _) = nia_b.ask_for_link("nia@harbour.test").await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        mail.text().matches(LINK_BASE).count(),
+        3,
+        "no link for a disabled user"
+    );
+
+    // Not on oneself, not with a forged token, not another clinic's user, not as reception.
+    let me = app.store.list_users(app.scope(CLINIC).await).await.unwrap();
+    let me = me.iter().find(|u| u.role == Role::Owner).unwrap().id;
+    let (status, _, _) = owner
+        .post(
+            &format!("/dashboard/users/{me}/role"),
+            &[("csrf", &csrf), ("role", "reception")],
+        )
+        .await;
+    assert_eq!(status, 409);
+    let (status, _, _) = owner
+        .post(
+            &format!("/dashboard/users/{nia}/active"),
+            &[("csrf", "forged"), ("active", "true")],
+        )
+        .await;
+    assert_eq!(status, 403);
+    let other_scope = app.scope("nairobi-family").await;
+    let stranger = app
+        .store
+        .invite_user(
+            other_scope,
+            &NewUser {
+                email: Email::parse("x@nairobi.test").unwrap(),
+                name: "X".into(),
+                role: Role::Reception,
+            },
+            frontdesk_store::Actor::Operator,
+        )
+        .await
+        .unwrap();
+    let (status, _, _) = owner
+        .post(
+            &format!("/dashboard/users/{stranger}/active"),
+            &[("csrf", &csrf), ("active", "false")],
+        )
+        .await;
+    assert_eq!(status, 404);
+    let mut rec = Browser::new(&app);
+    rec.sign_in(&mail, 4, "rec@harbour.test").await;
+    assert_eq!(rec.get("/dashboard/users").await.0, 403);
+    let (_, rhome, _) = rec.get("/dashboard").await;
+    let rcsrf = Browser::hidden(&rhome, "csrf");
+    let (status, _, _) = rec
+        .post(
+            &format!("/dashboard/users/{nia}/active"),
+            &[("csrf", &rcsrf), ("active", "true")],
+        )
+        .await;
+    assert_eq!(status, 403);
+    let audit = app
+        .store
+        .audit_entries(app.scope(CLINIC).await, 0, 500)
+        .await
+        .unwrap();
+    for a in ["user.created", "user.role_changed", "user.disabled"] {
+        assert!(
+            audit
+                .iter()
+                .any(|e| e.action == a && e.actor_kind == "staff"),
+            "{a} by staff"
+        );
+    }
     app.finish().await;
 }

@@ -4,6 +4,45 @@
 macro_rules! impl_people {
     ($Store:ty) => {
         impl $Store {
+            /// Creates a staff user (sealed email and name, email blind index), audited as
+            /// `user.created` by `actor`.
+            async fn add_user(&self, scope: TenantScope, user: &NewUser, actor: Actor) -> Result<UserId> {
+                if user.name.trim().is_empty() {
+                    return Err(DomainError::invalid("name", "must not be empty").into());
+                }
+                let tenant = scope.tenant_id();
+                let id = UserId::new();
+                let row = id.to_string();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                let email_ct = keys.data.seal_str(&aad(tenant, "users", "email", &row), user.email.as_str())?;
+                let name_ct = keys.data.seal_str(&aad(tenant, "users", "name", &row), &user.name)?;
+                sqlx::query(
+                    "INSERT INTO users (tenant_id, id, email_bidx, email_ct, name_ct, role, status, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7)",
+                )
+                .bind(tenant.as_uuid())
+                .bind(id.as_uuid())
+                .bind(keys.index.blind_index("email", user.email.as_str()))
+                .bind(email_ct)
+                .bind(name_ct)
+                .bind(user.role.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match StoreError::from(e) {
+                    StoreError::Conflict(_) => StoreError::Conflict("a user with this email already exists"),
+                    other => other,
+                })?;
+                let ev = AuditEvent::new(actor, "user.created")
+                    .target("user", id)
+                    .details(serde_json::json!({ "role": user.role.as_str() }));
+                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+
             /// Inserts a patient and their own data key inside `tx`.
             async fn insert_patient_tx(&self, tx: &mut Tx, tenant: TenantId, keys: &TenantKeys, now: i64, p: &NewPatient) -> Result<PatientId> {
                 let id = PatientId::new();
@@ -186,40 +225,7 @@ macro_rules! impl_people {
         #[async_trait]
         impl StaffStore for $Store {
             async fn create_user(&self, scope: TenantScope, user: &NewUser) -> Result<UserId> {
-                if user.name.trim().is_empty() {
-                    return Err(DomainError::invalid("name", "must not be empty").into());
-                }
-                let tenant = scope.tenant_id();
-                let id = UserId::new();
-                let row = id.to_string();
-                let now = self.now_us();
-                let mut tx = self.write_tx(Some(scope)).await?;
-                let keys = self.tenant_keys(&mut tx, tenant).await?;
-                let email_ct = keys.data.seal_str(&aad(tenant, "users", "email", &row), user.email.as_str())?;
-                let name_ct = keys.data.seal_str(&aad(tenant, "users", "name", &row), &user.name)?;
-                sqlx::query(
-                    "INSERT INTO users (tenant_id, id, email_bidx, email_ct, name_ct, role, status, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7)",
-                )
-                .bind(tenant.as_uuid())
-                .bind(id.as_uuid())
-                .bind(keys.index.blind_index("email", user.email.as_str()))
-                .bind(email_ct)
-                .bind(name_ct)
-                .bind(user.role.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| match StoreError::from(e) {
-                    StoreError::Conflict(_) => StoreError::Conflict("a user with this email already exists"),
-                    other => other,
-                })?;
-                let ev = AuditEvent::new(Actor::Operator, "user.created")
-                    .target("user", id)
-                    .details(serde_json::json!({ "role": user.role.as_str() }));
-                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
-                tx.commit().await?;
-                Ok(id)
+                self.add_user(scope, user, Actor::Operator).await
             }
 
             async fn find_user_by_email(&self, scope: TenantScope, email: &Email) -> Result<Option<User>> {

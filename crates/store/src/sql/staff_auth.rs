@@ -528,6 +528,37 @@ macro_rules! impl_staff_auth {
                 tx.commit().await?;
                 Ok(())
             }
+
+            async fn invite_user(&self, scope: TenantScope, user: &NewUser, actor: Actor) -> Result<UserId> {
+                self.add_user(scope, user, actor).await
+            }
+
+            async fn list_users(&self, scope: TenantScope) -> Result<Vec<StaffMember>> {
+                let tenant = scope.tenant_id();
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                let rows: Vec<(Uuid, Vec<u8>, Vec<u8>, String, String, Option<i64>)> = sqlx::query_as(
+                    "SELECT id, email_ct, name_ct, role, status, totp_enabled_at FROM users WHERE tenant_id = $1",
+                )
+                .bind(tenant.as_uuid())
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for (id, email_ct, name_ct, role, status, totp) in rows {
+                    let r = id.to_string();
+                    out.push(StaffMember {
+                        id: UserId::from_uuid(id),
+                        email: Email::parse(&keys.data.open_string(&aad(tenant, "users", "email", &r), &email_ct)?)?,
+                        name: keys.data.open_string(&aad(tenant, "users", "name", &r), &name_ct)?,
+                        role: Role::parse(&role)?,
+                        active: status == "active",
+                        mfa_enrolled: totp.is_some(),
+                    });
+                }
+                out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.id.to_string().cmp(&b.id.to_string())));
+                Ok(out)
+            }
         }
     };
 }

@@ -26,6 +26,7 @@ engine_tests!(
     tokens_of_one_clinic_never_work_in_another,
     totp_is_set_up_with_a_code_and_each_code_or_recovery_code_works_once,
     five_wrong_second_factor_codes_end_the_session,
+    staff_invite_users_and_list_only_their_own_clinics,
 );
 
 const BROWSER: &str = "browser-cookie-value-1";
@@ -648,5 +649,52 @@ async fn five_wrong_second_factor_codes_end_the_session(db: &TestDb) {
             .verify_second_factor(other.scope.tenant_id(), &t3, &good)
             .await,
         StoreError::Unauthorized
+    );
+}
+
+async fn staff_invite_users_and_list_only_their_own_clinics(db: &TestDb) {
+    let store = store(db).await;
+    let (a, b) = seed_two(&*store).await;
+    let new = NewUser {
+        email: email("new.doc@clinic.example"),
+        name: "Zed New".into(),
+        role: Role::Doctor,
+    };
+    let id = store
+        .invite_user(a.scope, &new, Actor::Staff(a.user))
+        .await
+        .unwrap();
+    assert_err!(
+        store.invite_user(a.scope, &new, Actor::Staff(a.user)).await,
+        StoreError::Conflict(_)
+    );
+    let listed = store.list_users(a.scope).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    let z = listed.iter().find(|u| u.id == id).unwrap();
+    assert_eq!(
+        (z.name.as_str(), z.role, z.active, z.mfa_enrolled),
+        ("Zed New", Role::Doctor, true, false)
+    );
+    assert_eq!(z.email, new.email);
+    assert!(listed.iter().all(|u| u.id != b.user));
+    assert!(
+        store
+            .list_users(b.scope)
+            .await
+            .unwrap()
+            .iter()
+            .all(|u| u.id != id)
+    );
+    let audit = store.audit_entries(a.scope, 0, 100).await.unwrap();
+    let created = audit
+        .iter()
+        .find(|e| {
+            e.action == "user.created" && e.target_id.as_deref() == Some(id.to_string().as_str())
+        })
+        .unwrap();
+    assert_eq!(created.actor_kind, "staff");
+    assert_eq!(
+        created.actor_id.as_deref(),
+        Some(a.user.to_string().as_str())
     );
 }
