@@ -46,6 +46,7 @@ dashboard_tests!(
     a_recording_plays_through_a_short_lived_url_bound_to_the_session,
     the_owner_reads_the_audit_log_and_its_verification_status,
     the_owner_invites_changes_roles_and_disables_users,
+    every_route_answers_every_role_as_the_matrix_says,
     staff_names_are_escaped_and_pages_are_not_cached,
 );
 
@@ -981,6 +982,111 @@ async fn the_owner_invites_changes_roles_and_disables_users(app: TestApp, mail: 
                 .any(|e| e.action == a && e.actor_kind == "staff"),
             "{a} by staff"
         );
+    }
+    app.finish().await;
+}
+
+/// Every dashboard route that shows or changes clinic data, for every role, in its own clinic
+/// and with another clinic's ids: the status must follow `Role::access` exactly (another
+/// clinic's data is always 404). Grows with every route.
+async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: Mail) {
+    use frontdesk_domain::{Access, Permission};
+    let own = stored_recording(&app, &mail, CLINIC).await;
+    let foreign = {
+        let scope = app.scope("nairobi-family").await;
+        let phone = frontdesk_domain::E164Phone::parse("+254700000001").unwrap();
+        app.store
+            .start_call(scope, "CA00frgn", &phone, "Hello")
+            .await
+            .unwrap();
+        app.store
+            .note_recording(scope, "CA00frgn", "RE00frgn", Some(5))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let foreign_user = app
+        .store
+        .invite_user(
+            app.scope("nairobi-family").await,
+            &NewUser {
+                email: Email::parse("far@nairobi.test").unwrap(),
+                name: "Far".into(),
+                role: Role::Reception,
+            },
+            frontdesk_store::Actor::Operator,
+        )
+        .await
+        .unwrap();
+    let mut n = 0;
+    for role in Role::ALL {
+        let address = format!("{}@harbour.test", role.as_str());
+        add_user(&app, &address, role.label(), role).await;
+        let mut b = Browser::new(&app);
+        n += 1;
+        b.sign_in(&mail, n, &address).await;
+        if role.requires_mfa() {
+            assert_eq!(
+                b.get("/dashboard").await.0,
+                303,
+                "{role:?} needs the second factor first"
+            );
+            b.set_up_totp().await;
+        }
+        let (status, home, _) = b.get("/dashboard").await;
+        assert_eq!(status, 200, "{role:?} home");
+        let csrf = Browser::hidden(&home, "csrf");
+        let want = |p: Permission, ok: u16| match role.access(p) {
+            Access::All => ok,
+            Access::Assigned => 404,
+            Access::None => 403,
+        };
+        let only_all = |p: Permission, ok: u16| {
+            if role.access(p) == Access::All {
+                ok
+            } else {
+                403
+            }
+        };
+        let checks: Vec<(&str, u16, u16)> = vec![
+            (
+                "/dashboard/audit",
+                b.get("/dashboard/audit").await.0,
+                only_all(Permission::ViewAuditLog, 200),
+            ),
+            (
+                "/dashboard/users",
+                b.get("/dashboard/users").await.0,
+                only_all(Permission::ManageUsers, 200),
+            ),
+            (
+                "/dashboard/recordings/{own}",
+                b.get(&format!("/dashboard/recordings/{own}")).await.0,
+                want(Permission::PlayRecordings, 200),
+            ),
+            (
+                "/dashboard/recordings/{foreign}",
+                b.get(&format!("/dashboard/recordings/{foreign}")).await.0,
+                if role.access(Permission::PlayRecordings) == Access::None {
+                    403
+                } else {
+                    404
+                },
+            ),
+            (
+                "POST /dashboard/users/{foreign}/active",
+                b.post(
+                    &format!("/dashboard/users/{foreign_user}/active"),
+                    &[("csrf", &csrf), ("active", "false")],
+                )
+                .await
+                .0,
+                only_all(Permission::ManageUsers, 404),
+            ),
+        ];
+        for (route, got, expected) in checks {
+            assert_eq!(got, expected, "{role:?} {route}");
+        }
     }
     app.finish().await;
 }
