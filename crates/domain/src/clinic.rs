@@ -169,6 +169,19 @@ pub struct ClinicProfile {
     /// the widget may not be framed anywhere. See [`parse_widget_origin`].
     #[serde(default)]
     pub widget_origins: Vec<String>,
+    /// Minutes without activity after which a staff session ends: 30 by default, at most 720
+    /// (12 hours, also every session's absolute lifetime).
+    #[serde(default = "default_session_idle_minutes")]
+    pub session_idle_minutes: u32,
+}
+
+/// A staff session's idle timeout unless the clinic sets another.
+pub const DEFAULT_SESSION_IDLE_MINUTES: u32 = 30;
+/// The longest idle timeout a clinic may set (12 hours).
+pub const MAX_SESSION_IDLE_MINUTES: u32 = 720;
+
+fn default_session_idle_minutes() -> u32 {
+    DEFAULT_SESSION_IDLE_MINUTES
 }
 
 /// Checks and normalises one origin allowed to embed the widget: `https://host[:port]`, with
@@ -253,6 +266,12 @@ impl ClinicProfile {
             return Err(DomainError::invalid(
                 "languages",
                 "at least one is required",
+            ));
+        }
+        if !(5..=MAX_SESSION_IDLE_MINUTES).contains(&self.session_idle_minutes) {
+            return Err(DomainError::invalid(
+                "session_idle_minutes",
+                "must be 5 to 720 (12 hours)",
             ));
         }
         if self.reminder_hours > 168 {
@@ -408,6 +427,7 @@ mod tests {
             cancellation_policy: String::new(),
             reminder_hours: DEFAULT_REMINDER_HOURS,
             widget_origins: vec![],
+            session_idle_minutes: DEFAULT_SESSION_IDLE_MINUTES,
         };
         assert_eq!(
             p.validate().map_err(|e| e.code()),

@@ -153,6 +153,16 @@ enum TenantCommand {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Set how long a staff session may stay idle before it ends (5 to 720 minutes; default
+    /// 30). Applies to sessions opened from now on.
+    SessionIdle {
+        #[arg(value_name = "SLUG")]
+        tenant: String,
+        #[arg(long)]
+        minutes: u32,
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 #[derive(Args)]
@@ -242,6 +252,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             origins,
             data,
         }) => widget_origins(&tenant, &origins, &data).await,
+        Command::Tenant(TenantCommand::SessionIdle {
+            tenant,
+            minutes,
+            data,
+        }) => session_idle(&tenant, minutes, &data).await,
         Command::Tenant(TenantCommand::List(data)) => {
             let store = open_store(&resolve(&data, LogFormat::Pretty, "warn")?).await?;
             for t in store.list_tenants().await? {
@@ -598,6 +613,7 @@ async fn tenant_create(a: TenantCreate) -> anyhow::Result<()> {
             .iter()
             .map(|o| frontdesk_domain::clinic::parse_widget_origin(o))
             .collect::<Result<_, _>>()?,
+        session_idle_minutes: frontdesk_domain::clinic::DEFAULT_SESSION_IDLE_MINUTES,
         privacy_notice: a.privacy_notice.unwrap_or_else(|| {
             format!(
                 "You're chatting with {}'s virtual receptionist. This conversation is stored encrypted and seen only by the clinic team.",
@@ -654,6 +670,17 @@ async fn widget_origins(slug: &str, origins: &[String], data: &DataArgs) -> anyh
             profile.widget_origins.join(" ")
         );
     }
+    Ok(())
+}
+
+async fn session_idle(slug: &str, minutes: u32, data: &DataArgs) -> anyhow::Result<()> {
+    let cfg = resolve(data, LogFormat::Pretty, "warn")?;
+    let store = open_store(&cfg).await?;
+    let scope = clinic_scope(store.as_ref(), slug).await?;
+    let mut profile = store.clinic(scope).await?.profile;
+    profile.session_idle_minutes = minutes;
+    store.update_profile(scope, &profile).await?;
+    println!("staff sessions of `{slug}` now end after {minutes} minutes without activity");
     Ok(())
 }
 

@@ -34,6 +34,7 @@ fn harbour() -> Result<ClinicProfile, DomainError> {
         reminder_hours: frontdesk_domain::clinic::DEFAULT_REMINDER_HOURS,
         // So a newcomer can try the widget from a page on their own machine.
         widget_origins: vec!["http://localhost:*".into(), "http://127.0.0.1:*".into()],
+        session_idle_minutes: frontdesk_domain::clinic::DEFAULT_SESSION_IDLE_MINUTES,
     })
 }
 
@@ -55,6 +56,7 @@ fn nairobi() -> Result<ClinicProfile, DomainError> {
         cancellation_policy: frontdesk_domain::clinic::DEFAULT_CANCELLATION_POLICY.into(),
         reminder_hours: frontdesk_domain::clinic::DEFAULT_REMINDER_HOURS,
         widget_origins: vec![],
+        session_idle_minutes: frontdesk_domain::clinic::DEFAULT_SESSION_IDLE_MINUTES,
     })
 }
 

@@ -849,11 +849,11 @@ impl std::fmt::Debug for LoginLinkOutcome {
     }
 }
 
-/// Session lifetimes: idle timeout (30 minutes by default; a clinic may allow up to 12 hours)
-/// and absolute lifetime (12 hours).
+/// Session lifetimes. The idle timeout is the clinic's own (`ClinicProfile::
+/// session_idle_minutes`: 30 minutes unless it sets up to 12 hours), read when the session
+/// opens; the absolute lifetime is the server's (12 hours).
 #[derive(Debug, Clone, Copy)]
 pub struct SessionPolicy {
-    pub idle: jiff::SignedDuration,
     pub absolute: jiff::SignedDuration,
 }
 
@@ -864,7 +864,6 @@ impl SessionPolicy {
 impl Default for SessionPolicy {
     fn default() -> Self {
         Self {
-            idle: jiff::SignedDuration::from_mins(30),
             absolute: jiff::SignedDuration::from_hours(12),
         }
     }

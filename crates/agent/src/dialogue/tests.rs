@@ -20,6 +20,7 @@ pub(super) fn clinic() -> ClinicKnowledge {
         cancellation_policy: String::new(),
         reminder_hours: frontdesk_domain::clinic::DEFAULT_REMINDER_HOURS,
         widget_origins: vec![],
+        session_idle_minutes: frontdesk_domain::clinic::DEFAULT_SESSION_IDLE_MINUTES,
     };
     let services = vec![
         ServiceInfo {

@@ -583,7 +583,7 @@ pub async fn home(State(st): State<AppState>, Staff(staff): Staff) -> Response {
             clinic: &clinic.profile.name,
             name: &s.name,
             role: s.role.label(),
-            idle_minutes: st.dashboard.session_policy.idle.as_mins(),
+            idle_minutes: i64::from(clinic.profile.session_idle_minutes),
             expires,
             mfa_offer: !s.mfa_enrolled,
             audit_link: s.role.access(Permission::ViewAuditLog) == Access::All,

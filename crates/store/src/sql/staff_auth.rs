@@ -21,7 +21,7 @@ macro_rules! impl_staff_auth {
                 let ended = sqlx::query(
                     "UPDATE staff_sessions SET revoked_at = $3 \
                      WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL \
-                       AND expires_at > $3 AND last_seen_at + idle_secs * 1000000 > $3",
+                       AND expires_at > $3 AND last_seen_at + idle_secs * CAST(1000000 AS BIGINT) > $3",
                 )
                 .bind(tenant.as_uuid())
                 .bind(user.as_uuid())
@@ -46,7 +46,7 @@ macro_rules! impl_staff_auth {
                     "SELECT s.user_id FROM staff_sessions s \
                      JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id AND u.status = 'active' \
                      WHERE s.tenant_id = $1 AND s.id_hash = $2 AND s.revoked_at IS NULL \
-                       AND s.expires_at > $3 AND s.last_seen_at + s.idle_secs * 1000000 > $3",
+                       AND s.expires_at > $3 AND s.last_seen_at + s.idle_secs * CAST(1000000 AS BIGINT) > $3",
                 )
                 .bind(tenant.as_uuid())
                 .bind(id_hash)
@@ -248,7 +248,10 @@ macro_rules! impl_staff_auth {
                     tx.commit().await?;
                     return Err(StoreError::Unauthorized);
                 }
-                let idle = policy.idle.clamp(jiff::SignedDuration::from_mins(1), SessionPolicy::MAX_IDLE);
+                // The clinic's own idle timeout (validated 5–720 minutes when it was set).
+                let minutes = self.clinic_tx(&mut tx, scope).await?.profile.session_idle_minutes;
+                let idle = jiff::SignedDuration::from_mins(i64::from(minutes))
+                    .clamp(jiff::SignedDuration::from_mins(1), SessionPolicy::MAX_IDLE);
                 let session = new_token("fds_");
                 let expires = now + policy.absolute.as_micros() as i64;
                 sqlx::query(

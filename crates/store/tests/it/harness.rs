@@ -23,6 +23,7 @@ pub fn profile(name: &str) -> ClinicProfile {
         cancellation_policy: "24 hours' notice, please.".into(),
         reminder_hours: frontdesk_domain::clinic::DEFAULT_REMINDER_HOURS,
         widget_origins: vec![],
+        session_idle_minutes: frontdesk_domain::clinic::DEFAULT_SESSION_IDLE_MINUTES,
     }
 }
 

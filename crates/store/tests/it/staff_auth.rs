@@ -315,18 +315,17 @@ async fn sessions_end_when_idle_at_their_lifetime_and_on_logout(db: &TestDb) {
         StoreError::Unauthorized
     );
 
-    // Absolute: 12 hours however active, even with a clinic's longer idle timeout.
-    let token = link(&*store, &s).await;
-    let policy = SessionPolicy {
-        idle: SignedDuration::from_hours(12),
-        ..SessionPolicy::default()
-    };
-    let t = store
-        .consume_login_link(s.scope.tenant_id(), &token, BROWSER, &policy)
-        .await
-        .unwrap()
-        .token
-        .to_string();
+    // A clinic's own idle timeout: 12 hours, then an hour between requests keeps the session.
+    // Absolute: 12 hours however active.
+    let mut profile = store.clinic(s.scope).await.unwrap().profile;
+    profile.session_idle_minutes = 5000;
+    assert_err!(
+        store.update_profile(s.scope, &profile).await,
+        StoreError::Invalid(_)
+    );
+    profile.session_idle_minutes = 720;
+    store.update_profile(s.scope, &profile).await.unwrap();
+    let t = sign_in(&*store, &s).await;
     for _ in 0..11 {
         clock.advance(SignedDuration::from_hours(1));
         store
