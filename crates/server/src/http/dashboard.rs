@@ -330,31 +330,33 @@ pub async fn login_submit(
             expires_at,
             user,
         }) => {
-            let tenant = match st.store.public_clinic(&slug).await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::error!(error = ?e, "clinic vanished while sending a sign-in link");
-                    return unavailable();
-                }
-            };
-            let link = format!(
-                "{}/dashboard/auth?link={}.{}",
-                base.trim_end_matches('/'),
-                tenant.id,
-                token.as_str()
-            );
-            let body = format!(
-                "Here is your link to sign in to frontdesk for {clinic}:\n\n{link}\n\n\
-                 It works once, until {expires_at} (10 minutes), and only in the browser where \
-                 you asked for it. If you did not ask for it, ignore this email: nobody can use \
-                 the link without that browser.\n",
-                clinic = tenant.profile.name,
-            );
-            let dash = st.dashboard.clone();
-            // In the background: the answer must not take longer when an account exists.
+            let st = st.clone();
+            // Everything after the link is made runs in the background (the clinic's name,
+            // the email): the answer must not take longer when an account exists.
             tokio::spawn(async move {
-                let body = Zeroizing::new(body);
-                if let Err(e) = dash
+                let clinic = match st.store.public_clinic(&slug).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::error!(error = ?e, %user, "sign-in email not sent: clinic unreadable");
+                        return;
+                    }
+                };
+                let link = Zeroizing::new(format!(
+                    "{}/dashboard/auth?link={}.{}",
+                    base.trim_end_matches('/'),
+                    clinic.id,
+                    token.as_str()
+                ));
+                let body = Zeroizing::new(format!(
+                    "Here is your link to sign in to frontdesk for {clinic}:\n\n{link}\n\n\
+                     It works once, until {expires_at} (10 minutes), and only in the browser \
+                     where you asked for it. If you did not ask for it, ignore this email: nobody \
+                     can use the link without that browser.\n",
+                    clinic = clinic.profile.name,
+                    link = link.as_str(),
+                ));
+                if let Err(e) = st
+                    .dashboard
                     .mailer
                     .send(
                         std::slice::from_ref(&email),
