@@ -23,6 +23,15 @@
 //! Every step that changes the connection's transaction state runs in a spawned task that
 //! owns the connection lock, so a caller that is cancelled midway (a client hanging up)
 //! cannot leave a transaction open or a savepoint dangling.
+//!
+//! Each statement is a round trip to sqlx's connection thread and back to a tokio task, and
+//! under load that hop, not SQLite, is most of the time an operation holds the writer. So the
+//! transaction-control statements are folded together: a batch opens with `BEGIN IMMEDIATE;
+//! SAVEPOINT fd_op` in one round trip, and a committed operation's savepoint is not released
+//! on its own: the next operation releases it as it sets its own (`RELEASE fd_op; SAVEPOINT
+//! fd_op`, one round trip), or the batch's `COMMIT` ends it. A committed operation therefore
+//! costs no round trip at all, and the outcome is the same: its changes are kept unless the
+//! whole batch fails, and every operation waits for the batch either way.
 
 use crate::{Result, StoreError};
 use sqlx::SqliteConnection;
@@ -49,6 +58,9 @@ struct Writer {
     stats: GroupStats,
     /// When the current holder of the connection took it (for `GroupStats::busy`).
     held_since: Option<Instant>,
+    /// The savepoint of a committed operation is still set (released by the next operation
+    /// or ended by the batch's `COMMIT`).
+    unreleased: bool,
 }
 
 impl Writer {
@@ -106,6 +118,7 @@ impl GroupWriter {
                 batch_ops: 0,
                 stats: GroupStats::default(),
                 held_since: None,
+                unreleased: false,
             })),
         }
     }
@@ -123,15 +136,31 @@ impl GroupWriter {
             w.hold();
             let conn = w.conn.as_mut().ok_or_else(closed)?;
             if w.batch.is_none() {
-                exec(conn, "BEGIN IMMEDIATE").await?;
+                if let Err(e) = exec(conn, "BEGIN IMMEDIATE; SAVEPOINT fd_op").await {
+                    // If `BEGIN` went through and `SAVEPOINT` did not, end it: no batch here.
+                    let _ = exec(conn, "ROLLBACK").await;
+                    w.unhold();
+                    return Err(e.into());
+                }
                 let id = w.next_id;
                 w.next_id += 1;
                 let (done, _) = watch::channel(None);
                 w.batch = Some(Batch { id, done });
                 w.batch_ops = 0;
                 tokio::spawn(commit_batch(inner, id));
+            } else if w.unreleased {
+                if let Err(e) = exec(conn, "RELEASE fd_op; SAVEPOINT fd_op").await {
+                    // The previous operation's savepoint could not be released: its batch is
+                    // in an unknown state, so it fails whole and nobody is told it succeeded.
+                    fail_batch(w, "a savepoint could not be released").await;
+                    w.unhold();
+                    return Err(e.into());
+                }
+            } else if let Err(e) = exec(conn, "SAVEPOINT fd_op").await {
+                w.unhold();
+                return Err(e.into());
             }
-            exec(conn, "SAVEPOINT fd_op").await?;
+            w.unreleased = false;
             w.batch_ops += 1;
             w.stats.operations += 1;
             let done = w
@@ -178,6 +207,8 @@ async fn commit_batch(inner: Arc<Mutex<Writer>>, id: u64) {
         w.unhold();
         return;
     };
+    // `COMMIT` ends the last operation's savepoint along with the batch.
+    w.unreleased = false;
     let outcome = match w.conn.as_mut() {
         None => Err("the store was closed".into()),
         Some(conn) => match exec(conn, "COMMIT").await {
@@ -203,18 +234,23 @@ async fn commit_batch(inner: Arc<Mutex<Writer>>, id: u64) {
 async fn rollback_op(mut guard: OwnedMutexGuard<Writer>) {
     let w = &mut *guard;
     let Some(conn) = w.conn.as_mut() else { return };
-    let alive =
-        exec(conn, "ROLLBACK TO fd_op").await.is_ok() && exec(conn, "RELEASE fd_op").await.is_ok();
+    let alive = exec(conn, "ROLLBACK TO fd_op; RELEASE fd_op").await.is_ok();
     if !alive {
-        let _ = exec(conn, "ROLLBACK").await;
-        if let Some(batch) = w.batch.take() {
-            tracing::error!("SQLite abandoned a write batch; every operation in it fails");
-            let _ = batch
-                .done
-                .send(Some(Err("the transaction was abandoned by SQLite".into())));
-        }
+        tracing::error!("SQLite abandoned a write batch; every operation in it fails");
+        fail_batch(w, "the transaction was abandoned by SQLite").await;
     }
     w.unhold();
+}
+
+/// Rolls the whole open batch back and tells every operation in it.
+async fn fail_batch(w: &mut Writer, reason: &str) {
+    w.unreleased = false;
+    if let Some(conn) = w.conn.as_mut() {
+        let _ = exec(conn, "ROLLBACK").await;
+    }
+    if let Some(batch) = w.batch.take() {
+        let _ = batch.done.send(Some(Err(reason.into())));
+    }
 }
 
 /// One store operation's write transaction (a savepoint in the current batch). Dereferences to
@@ -230,23 +266,15 @@ impl WriteTx {
         let Some(guard) = self.guard.take() else {
             return Err(closed());
         };
-        // Release the savepoint in a task that owns the connection: if this caller is
-        // cancelled, the operation is either released whole or rolled back whole.
-        tokio::spawn(async move {
-            let mut guard = guard;
-            let released = match guard.conn.as_mut() {
-                Some(conn) => exec(conn, "RELEASE fd_op").await,
-                None => Err(sqlx::Error::PoolClosed),
-            };
-            if let Err(e) = released {
-                rollback_op(guard).await;
-                return Err(StoreError::from(e));
-            }
-            guard.unhold();
-            Ok(())
-        })
-        .await
-        .map_err(|_| batch_failed("writer task ended"))??;
+        // No statement here (nothing to cancel halfway): the savepoint stays set and is
+        // released by the next operation or ended by the batch's `COMMIT`.
+        let mut guard = guard;
+        if guard.conn.is_none() {
+            return Err(closed());
+        }
+        guard.unreleased = true;
+        guard.unhold();
+        drop(guard);
         match self.done.wait_for(Option::is_some).await {
             Ok(outcome) => match outcome.as_ref() {
                 Some(Ok(())) => Ok(()),
