@@ -491,6 +491,7 @@ async fn build_app(
             mailer: mailer.clone(),
             link_base,
             blobs: Some(blobs.clone()),
+            staff_hold: cfg.staff_hold(),
             ..Default::default()
         }),
     };

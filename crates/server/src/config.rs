@@ -73,6 +73,9 @@ pub struct Config {
     pub outbound_per_second: u32,
     /// Seconds a provider call may take before it counts as a timeout (retried). Default 10.
     pub provider_timeout_seconds: u64,
+    /// Minutes a staff takeover lasts without activity (each staff reply renews it) before the
+    /// conversation goes back to the AI. Default 15; 1 to 720.
+    pub staff_hold_minutes: u32,
     /// SMTP server for staff alert emails, e.g. `smtps://user:pass@mail.example.org:465` or
     /// `smtp://mail.example.org:587?tls=required`. Unset: no email (alerts stay in frontdesk).
     /// Holds a password: prefer `FRONTDESK_SMTP_URL_FILE`.
@@ -137,6 +140,7 @@ impl Default for Config {
             workers: true,
             outbound_per_second: 10,
             provider_timeout_seconds: 10,
+            staff_hold_minutes: 15,
             smtp_url: None,
             email_from: "frontdesk <alerts@localhost>".into(),
             recordings_storage: "local".into(),
@@ -202,6 +206,7 @@ const KNOWN_KEYS: &[&str] = &[
     "workers",
     "outbound_per_second",
     "provider_timeout_seconds",
+    "staff_hold_minutes",
     "smtp_url",
     "smtp_url_file",
     "email_from",
@@ -584,6 +589,11 @@ impl Config {
         jiff::SignedDuration::from_hours(i64::from(
             self.webchat_session_ttl_hours.clamp(1, 24 * 30),
         ))
+    }
+
+    /// How long a staff takeover lasts without activity (1 minute to 12 hours).
+    pub fn staff_hold(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_mins(i64::from(self.staff_hold_minutes.clamp(1, 720)))
     }
 }
 

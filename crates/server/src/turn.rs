@@ -9,8 +9,8 @@ use frontdesk_agent::{
 };
 use frontdesk_domain::{Clock, ConversationId, PatientId};
 use frontdesk_store::{
-    Actor, AuditEvent, Channel, Escalation, JobLease, NewMessage, NotificationKind, Store,
-    StoreError, TenantScope, Turn, Urgency,
+    Actor, AuditEvent, Channel, Escalation, HELD_BY_STAFF, JobLease, NewMessage, NotificationKind,
+    Store, StoreError, TenantScope, Turn, Urgency,
 };
 use serde_json::json;
 
@@ -141,6 +141,10 @@ pub async fn answer(
         None => conv.channel != Channel::Voice && conv.last_message_at == conv.created_at,
     };
     let now = clock.now();
+    // A staff member holds the conversation: the receptionist still reads the message (a red
+    // flag still alerts the team and raises the conversation's urgency) but says nothing and
+    // does nothing. The store refuses AI replies while the hold lasts, whatever this read said.
+    let held = conv.holder(now).is_some() && conv.channel != Channel::Voice;
     let needs_phone = conv.channel == Channel::Webchat;
     // SMS and WhatsApp conversations belong to the patient found by the sender's phone when
     // the message arrived (and voice, by the caller id): the caller is who the patient record
@@ -195,6 +199,9 @@ pub async fn answer(
         &mut state,
     );
     let mut booked = None;
+    if held {
+        reply.next = None;
+    }
     if let Some(step) = reply.next.take() {
         let done =
             crate::booking::run(store, scope, &caller, &knowledge, &mut state, now, step).await?;
@@ -229,7 +236,7 @@ pub async fn answer(
                 })),
         );
     }
-    let turn = Turn {
+    let mut turn = Turn {
         inbound: stored.is_none().then(|| NewMessage::inbound(text)),
         job: stored.map(|s| s.job),
         replies: reply.messages.iter().map(NewMessage::agent_reply).collect(),
@@ -241,7 +248,18 @@ pub async fn answer(
         )),
         dialogue_state: Some(dialogue_state),
     };
-    store.record_turn(scope, conversation, &turn).await?;
+    if held {
+        withhold(&mut turn, &mut reply, conversation);
+    }
+    match store.record_turn(scope, conversation, &turn).await {
+        Ok(_) => {}
+        // Taken over between the read above and this write: record it without the replies.
+        Err(StoreError::Conflict(HELD_BY_STAFF)) if !held => {
+            withhold(&mut turn, &mut reply, conversation);
+            store.record_turn(scope, conversation, &turn).await?;
+        }
+        Err(e) => return Err(e),
+    }
     let channel = conv.channel.as_str();
     metrics::counter!("frontdesk_messages_total", "channel" => channel, "direction" => "inbound")
         .increment(1);
@@ -254,6 +272,28 @@ pub async fn answer(
         messages: reply.messages,
         alert: reply.alert,
     })
+}
+
+/// Turns a turn into one that says and changes nothing in the dialogue because staff hold the
+/// conversation: no replies, the dialogue state kept, `agent.withheld` instead of
+/// `agent.replied`, and only a red flag's alert (staff already have the conversation).
+fn withhold(turn: &mut Turn, reply: &mut frontdesk_agent::Reply, conversation: ConversationId) {
+    turn.replies.clear();
+    turn.dialogue_state = None;
+    turn.audit.retain(|e| e.action != "agent.replied");
+    turn.audit.insert(
+        0,
+        AuditEvent::new(Actor::Agent, "agent.withheld")
+            .target("conversation", conversation)
+            .details(
+                json!({ "reason": "held_by_staff", "replies_withheld": reply.messages.len() }),
+            ),
+    );
+    if !reply.triage.is_red_flag() {
+        turn.escalation = None;
+        reply.alert = None;
+    }
+    reply.messages.clear();
 }
 
 /// A caller who said nothing twice: the goodbye is recorded in the call's conversation and the

@@ -176,6 +176,14 @@ impl Worker {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "reminder pass failed; retrying"),
                 }
+                match self.expire_holds().await {
+                    Ok(n) if n > 0 => tracing::info!(
+                        conversations = n,
+                        "staff holds expired; the AI answers again"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "hold expiry pass failed; retrying"),
+                }
                 match self.offer_waitlist().await {
                     Ok(p) if p.offered > 0 => tracing::info!(
                         offered = p.offered,
@@ -203,6 +211,21 @@ impl Worker {
     /// Queues every due appointment reminder (see [`crate::reminders`]).
     pub async fn send_reminders(&self) -> Result<crate::reminders::ReminderPass, StoreError> {
         crate::reminders::send_due(self.store.as_ref(), self.clock.as_ref()).await
+    }
+
+    /// Gives every conversation whose staff hold ran out back to the AI, with an audited
+    /// event (the AI already answers from the moment the hold ends; this makes it visible).
+    pub async fn expire_holds(&self) -> Result<u32, StoreError> {
+        let mut expired = 0;
+        for scope in crate::reminders::active_clinics(self.store.as_ref()).await? {
+            match self.store.expire_holds(scope).await {
+                Ok(n) => expired += n,
+                Err(e) => {
+                    tracing::warn!(tenant = %scope.tenant_id(), error = %e, "hold expiry failed for a clinic")
+                }
+            }
+        }
+        Ok(expired)
     }
 
     /// Offers every freed time to the waitlist (see [`crate::waitlist`]).

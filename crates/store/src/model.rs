@@ -161,6 +161,75 @@ pub struct Conversation {
     pub reminded_appointment: Option<AppointmentId>,
     /// The freed time (waitlist hold) this conversation was last offered (a "yes" takes it).
     pub offered_hold: Option<SlotHoldId>,
+    /// The staff member who took the conversation over, and until when the hold lasts
+    /// without activity (see [`Conversation::holder`]).
+    pub held_by: Option<UserId>,
+    pub hold_expires_at: Option<Timestamp>,
+}
+
+impl Conversation {
+    /// Who holds the conversation at `now`: while someone does, the AI sends nothing.
+    pub fn holder(&self, now: Timestamp) -> Option<UserId> {
+        match (self.held_by, self.hold_expires_at) {
+            (Some(user), Some(until)) if until > now => Some(user),
+            _ => None,
+        }
+    }
+}
+
+/// The conflict `record_turn` answers when staff hold the conversation: the AI's replies are
+/// not stored (the caller records the turn again without them).
+pub const HELD_BY_STAFF: &str = "the conversation is held by a staff member";
+/// A takeover of a conversation someone else holds.
+pub const HELD_BY_ANOTHER: &str = "another staff member holds this conversation";
+/// A staff reply or release by someone who does not hold the conversation.
+pub const NOT_HOLDING: &str = "you do not hold this conversation";
+
+/// A staff member's hold on a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    pub user: UserId,
+    /// The holder's name, for the other staff who see the conversation.
+    pub name: String,
+    pub expires_at: Timestamp,
+}
+
+/// What the inbox lists. `phone` finds a patient by the blind index (exact number); `name`
+/// matches any part of the name, case-insensitively (names are sealed, so this is done
+/// after opening them, over the most recent conversations only).
+#[derive(Debug, Clone, Default)]
+pub struct InboxQuery {
+    pub phone: Option<E164Phone>,
+    pub name: Option<String>,
+    pub limit: u32,
+}
+
+/// One conversation in the inbox.
+#[derive(Clone, PartialEq, Eq)]
+pub struct InboxEntry {
+    pub conversation: ConversationId,
+    pub patient: PatientId,
+    pub patient_name: Option<String>,
+    pub channel: Channel,
+    pub urgency: String,
+    /// The highest triage level seen (from the summary), if a turn wrote one.
+    pub triage: Option<Urgency>,
+    /// What the patient asked for, from the summary.
+    pub reason: Option<String>,
+    pub holder: Option<Hold>,
+    /// A message arrived since this staff member last opened the conversation.
+    pub unread: bool,
+    pub last_message_at: Timestamp,
+}
+
+impl std::fmt::Debug for InboxEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "InboxEntry({}, {:?}, <redacted>)",
+            self.conversation, self.channel
+        )
+    }
 }
 
 /// A conversation's short structured summary for the staff, stored sealed with the patient's

@@ -62,6 +62,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "staff_mfa",
         include_str!("../migrations/postgres/0009_staff_mfa.sql"),
     ),
+    (
+        10,
+        "inbox",
+        include_str!("../migrations/postgres/0010_inbox.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

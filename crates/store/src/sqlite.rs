@@ -60,6 +60,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "staff_mfa",
         include_str!("../migrations/sqlite/0009_staff_mfa.sql"),
     ),
+    (
+        10,
+        "inbox",
+        include_str!("../migrations/sqlite/0010_inbox.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

@@ -657,6 +657,73 @@ pub trait Health {
     }
 }
 
+/// The staff inbox and conversation takeover (see `crate::sql::inbox`).
+#[async_trait]
+pub trait InboxStore {
+    /// Conversations, most recent first, with who holds each and whether `viewer` has read
+    /// it since the last message.
+    async fn inbox(
+        &self,
+        scope: TenantScope,
+        viewer: UserId,
+        query: &InboxQuery,
+    ) -> Result<Vec<InboxEntry>>;
+    /// `viewer` has seen the conversation up to now. Unknown conversation: `NotFound`.
+    async fn mark_read(
+        &self,
+        scope: TenantScope,
+        viewer: UserId,
+        conversation: ConversationId,
+    ) -> Result<()>;
+    /// Who holds the conversation now, if anyone.
+    async fn holder(
+        &self,
+        scope: TenantScope,
+        conversation: ConversationId,
+    ) -> Result<Option<Hold>>;
+    /// `user` takes the conversation from the AI for `hold` (renewed by each staff reply).
+    /// Taking it again renews the hold. Held by someone else: `Conflict(HELD_BY_ANOTHER)`;
+    /// unknown: `NotFound`. Audited `conversation.taken_over`.
+    async fn take_over(
+        &self,
+        scope: TenantScope,
+        conversation: ConversationId,
+        user: UserId,
+        hold: jiff::SignedDuration,
+    ) -> Result<Hold>;
+    /// Gives the conversation back to the AI. Not held by `user`: `Conflict(NOT_HOLDING)`.
+    /// Audited `conversation.released`.
+    async fn release(
+        &self,
+        scope: TenantScope,
+        conversation: ConversationId,
+        user: UserId,
+    ) -> Result<()>;
+    /// A reply from the staff member who holds the conversation, through the outbox, in one
+    /// transaction with the renewed hold and the audit entry `message.staff_sent` (no text).
+    /// Not the holder: `Conflict(NOT_HOLDING)`; empty or too long, or a channel staff cannot
+    /// reply on (web chat, voice): `Invalid`.
+    async fn staff_reply(
+        &self,
+        scope: TenantScope,
+        conversation: ConversationId,
+        user: UserId,
+        text: &str,
+        hold: jiff::SignedDuration,
+    ) -> Result<MessageId>;
+    /// The conversation's takeover events (`conversation.taken_over`, `.released`,
+    /// `.hold_expired`) from the audit log, oldest first, the last `limit` of them.
+    async fn conversation_events(
+        &self,
+        scope: TenantScope,
+        conversation: ConversationId,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>>;
+    /// Clears the clinic's expired holds (the conversations go back to the AI), each with an
+    /// audited `conversation.hold_expired` event. Answers how many.
+    async fn expire_holds(&self, scope: TenantScope) -> Result<u32>;
+}
+
 /// Everything a frontdesk process needs from storage.
 pub trait Store:
     TenantDirectory
@@ -675,6 +742,7 @@ pub trait Store:
     + ReminderStore
     + WaitlistStore
     + RecordingStore
+    + InboxStore
     + Health
     + Send
     + Sync
@@ -698,6 +766,7 @@ impl<T> Store for T where
         + ReminderStore
         + WaitlistStore
         + RecordingStore
+        + InboxStore
         + Health
         + Send
         + Sync

@@ -56,6 +56,8 @@ pub struct Dashboard {
     pub session_policy: SessionPolicy,
     /// Where call recordings are kept (for staff playback); `None`: playback unavailable.
     pub blobs: Option<std::sync::Arc<dyn crate::blobs::BlobStore>>,
+    /// How long a staff takeover lasts without activity (config `staff_hold_minutes`).
+    pub staff_hold: jiff::SignedDuration,
 }
 
 impl Default for Dashboard {
@@ -64,6 +66,7 @@ impl Default for Dashboard {
             mailer: Mailer::Disabled,
             link_base: None,
             blobs: None,
+            staff_hold: jiff::SignedDuration::from_mins(15),
             link_policy: LoginLinkPolicy::default(),
             session_policy: SessionPolicy::default(),
         }
@@ -168,6 +171,7 @@ struct HomePage<'a> {
     expires: String,
     mfa_offer: bool,
     audit_link: bool,
+    inbox_link: bool,
     users_link: bool,
     permissions: Vec<(&'static str, &'static str)>,
     csrf: String,
@@ -589,6 +593,7 @@ pub async fn home(State(st): State<AppState>, Staff(staff): Staff) -> Response {
             expires,
             mfa_offer: !s.mfa_enrolled,
             audit_link: s.role.access(Permission::ViewAuditLog) == Access::All,
+            inbox_link: s.role.can(Permission::ViewConversations),
             users_link: s.role.access(Permission::ManageUsers) == Access::All,
             permissions: Permission::ALL
                 .into_iter()

@@ -5,6 +5,7 @@
 mod audit_view;
 pub mod dashboard;
 pub mod error;
+mod inbox_view;
 mod pages;
 pub mod playback;
 mod users_view;
@@ -133,6 +134,23 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/dashboard/users/{id}/role", post(users_view::set_role))
         .route("/dashboard/users/{id}/active", post(users_view::set_active))
+        .route("/dashboard/inbox", get(inbox_view::inbox_page))
+        .route(
+            "/dashboard/conversations/{id}",
+            get(inbox_view::conversation_page),
+        )
+        .route(
+            "/dashboard/conversations/{id}/takeover",
+            post(inbox_view::take_over),
+        )
+        .route(
+            "/dashboard/conversations/{id}/release",
+            post(inbox_view::release),
+        )
+        .route(
+            "/dashboard/conversations/{id}/reply",
+            post(inbox_view::reply),
+        )
         .route("/dashboard/recordings/{id}", get(playback::recording_page))
         .route(
             "/dashboard/recordings/{id}/audio",

@@ -48,6 +48,7 @@ dashboard_tests!(
     the_owner_invites_changes_roles_and_disables_users,
     every_route_answers_every_role_as_the_matrix_says,
     staff_names_are_escaped_and_pages_are_not_cached,
+    staff_take_over_reply_and_give_back_and_patient_text_stays_text,
 );
 
 const CLINIC: &str = "harbour-physio";
@@ -989,9 +990,183 @@ async fn the_owner_invites_changes_roles_and_disables_users(app: TestApp, mail: 
 /// Every dashboard route that shows or changes clinic data, for every role, in its own clinic
 /// and with another clinic's ids: the status must follow `Role::access` exactly (another
 /// clinic's data is always 404). Grows with every route.
+/// A WhatsApp conversation of clinic `slug` with one patient message, for the inbox pages.
+async fn whatsapp_conversation(
+    app: &TestApp,
+    slug: &str,
+    name: &str,
+    phone: &str,
+    text: &str,
+) -> frontdesk_domain::ConversationId {
+    let scope = app.scope(slug).await;
+    let patient = app
+        .store
+        .create_patient(
+            scope,
+            &frontdesk_store::NewPatient {
+                name: Some(name.into()),
+                phone: Some(frontdesk_domain::E164Phone::parse(phone).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let conv = app
+        .store
+        .start_conversation(scope, patient, frontdesk_store::Channel::Whatsapp)
+        .await
+        .unwrap();
+    let turn = frontdesk_store::Turn {
+        inbound: Some(frontdesk_store::NewMessage::inbound(text)),
+        job: None,
+        replies: Vec::new(),
+        audit: Vec::new(),
+        escalation: None,
+        summary: None,
+        dialogue_state: None,
+    };
+    app.store.record_turn(scope, conv, &turn).await.unwrap();
+    conv
+}
+
+async fn staff_take_over_reply_and_give_back_and_patient_text_stays_text(app: TestApp, mail: Mail) {
+    let conv = whatsapp_conversation(
+        &app,
+        CLINIC,
+        "<script>alert('name')</script> Mere",
+        "+64215550177",
+        "<img src=x onerror=alert(1)> see <a href=\"javascript:alert(2)\">this</a>",
+    )
+    .await;
+    add_user(&app, "ana@harbour.test", "Ana Aroha", Role::Reception).await;
+    add_user(
+        &app,
+        "ben@harbour.test",
+        "Ben <i>Brown</i>",
+        Role::ReceptionHead,
+    )
+    .await;
+    let mut ana = Browser::new(&app);
+    ana.sign_in(&mail, 1, "ana@harbour.test").await;
+    let mut ben = Browser::new(&app);
+    ben.sign_in(&mail, 2, "ben@harbour.test").await;
+
+    // The inbox lists it, unread, with the patient's name as text.
+    let (status, inbox, _) = ana.get("/dashboard/inbox").await;
+    assert_eq!(status, 200, "{inbox}");
+    assert!(
+        inbox.contains("&#60;script&#62;") && inbox.contains("Mere"),
+        "{inbox}"
+    );
+    assert!(!inbox.contains("<script>"));
+    assert!(inbox.contains(">new<"), "unread for Ana");
+    let path = format!("/dashboard/conversations/{conv}");
+    assert!(inbox.contains(&path));
+    // Search by phone (any spacing) and by name; a bad number is a clear 422.
+    let (_, found, _) = ana.get("/dashboard/inbox?phone=%2B64+21+555+0177").await;
+    assert!(found.contains(&path));
+    let (_, none, _) = ana.get("/dashboard/inbox?phone=%2B64215550999").await;
+    assert!(!none.contains(&path) && none.contains("No conversations match"));
+    let (_, by_name, _) = ana.get("/dashboard/inbox?name=mere").await;
+    assert!(by_name.contains(&path));
+    let (status, _, _) = ana.get("/dashboard/inbox?phone=call+me").await;
+    assert_eq!(status, 422);
+
+    // The message is shown as text; opening it marks it read.
+    let (status, page, _) = ana.get(&path).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("&#60;img src=x onerror=alert(1)&#62;"),
+        "{page}"
+    );
+    assert!(!page.contains("<img") && !page.contains("<a href=\"javascript"));
+    assert!(page.contains("The AI receptionist is answering"));
+    let (_, inbox, _) = ana.get("/dashboard/inbox").await;
+    assert!(!inbox.contains(">new<"), "read now");
+    let csrf = Browser::hidden(&page, "csrf");
+
+    // Ana takes over; Ben sees who holds it and can neither take it nor reply.
+    let (status, _, headers) = ana
+        .post(&format!("{path}/takeover"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        (status, headers["location"].to_str().unwrap()),
+        (303, path.as_str())
+    );
+    let (_, page, _) = ben.get(&path).await;
+    assert!(
+        page.contains("Held by <strong>Ana Aroha</strong>"),
+        "{page}"
+    );
+    assert!(!page.contains("/takeover\""), "no takeover button for Ben");
+    let ben_csrf = Browser::hidden(&ben.get("/dashboard").await.1, "csrf");
+    let (status, page, _) = ben
+        .post(&format!("{path}/takeover"), &[("csrf", &ben_csrf)])
+        .await;
+    assert_eq!(status, 409);
+    assert!(page.contains("Someone else holds this conversation"));
+    let (status, _, _) = ben
+        .post(
+            &format!("{path}/reply"),
+            &[("csrf", &ben_csrf), ("text", "Ben here")],
+        )
+        .await;
+    assert_eq!(status, 409);
+    // Without the CSRF token nothing happens.
+    let (status, _, _) = ana
+        .post(
+            &format!("{path}/reply"),
+            &[("csrf", "forged"), ("text", "x")],
+        )
+        .await;
+    assert_eq!(status, 403);
+
+    // Ana replies: stored as a staff message and queued in the outbox like any reply.
+    let (status, _, _) = ana
+        .post(
+            &format!("{path}/reply"),
+            &[("csrf", &csrf), ("text", "Kia ora, Ana here.")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (status, _, _) = ana
+        .post(
+            &format!("{path}/reply"),
+            &[("csrf", &csrf), ("text", "   ")],
+        )
+        .await;
+    assert_eq!(status, 422);
+    let scope = app.scope(CLINIC).await;
+    let messages = app.store.messages(scope, conv).await.unwrap();
+    let last = messages.last().unwrap();
+    assert_eq!(
+        (last.sender, last.body.as_str()),
+        (frontdesk_store::Sender::Staff, "Kia ora, Ana here.")
+    );
+    let outbox = app.store.outbox_entries(scope, 10).await.unwrap();
+    assert!(outbox.iter().any(|o| o.message == Some(last.id)));
+
+    // Ana gives it back; the history shows both events; Ben may now take it.
+    let (status, _, _) = ana
+        .post(&format!("{path}/release"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 303);
+    let (_, page, _) = ben.get(&path).await;
+    assert!(page.contains("Taken over by staff") && page.contains("Given back to the AI"));
+    assert!(page.contains("The AI receptionist is answering"));
+    let (status, _, _) = ben
+        .post(&format!("{path}/takeover"), &[("csrf", &ben_csrf)])
+        .await;
+    assert_eq!(status, 303);
+    app.finish().await;
+}
+
 async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: Mail) {
     use frontdesk_domain::{Access, Permission};
     let own = stored_recording(&app, &mail, CLINIC).await;
+    let own_conv = whatsapp_conversation(&app, CLINIC, "Own", "+64215550188", "hi").await;
+    let foreign_conv =
+        whatsapp_conversation(&app, "nairobi-family", "Far", "+254700000077", "habari").await;
     let foreign = {
         let scope = app.scope("nairobi-family").await;
         let phone = frontdesk_domain::E164Phone::parse("+254700000001").unwrap();
@@ -1071,6 +1246,77 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
                     403
                 } else {
                     404
+                },
+            ),
+            (
+                "/dashboard/inbox",
+                b.get("/dashboard/inbox").await.0,
+                if role.can(Permission::ViewConversations) {
+                    200
+                } else {
+                    403
+                },
+            ),
+            (
+                "/dashboard/conversations/{own}",
+                b.get(&format!("/dashboard/conversations/{own_conv}"))
+                    .await
+                    .0,
+                want(Permission::ViewConversations, 200),
+            ),
+            (
+                "/dashboard/conversations/{foreign}",
+                b.get(&format!("/dashboard/conversations/{foreign_conv}"))
+                    .await
+                    .0,
+                if role.can(Permission::ViewConversations) {
+                    404
+                } else {
+                    403
+                },
+            ),
+            (
+                "POST /dashboard/conversations/{own}/takeover",
+                b.post(
+                    &format!("/dashboard/conversations/{own_conv}/takeover"),
+                    &[("csrf", &csrf)],
+                )
+                .await
+                .0,
+                want(Permission::ReplyToPatients, 303),
+            ),
+            (
+                "POST /dashboard/conversations/{own}/release",
+                b.post(
+                    &format!("/dashboard/conversations/{own_conv}/release"),
+                    &[("csrf", &csrf)],
+                )
+                .await
+                .0,
+                want(Permission::ReplyToPatients, 303),
+            ),
+            (
+                "POST /dashboard/conversations/{own}/reply (not holding)",
+                b.post(
+                    &format!("/dashboard/conversations/{own_conv}/reply"),
+                    &[("csrf", &csrf), ("text", "hello")],
+                )
+                .await
+                .0,
+                want(Permission::ReplyToPatients, 409),
+            ),
+            (
+                "POST /dashboard/conversations/{foreign}/takeover",
+                b.post(
+                    &format!("/dashboard/conversations/{foreign_conv}/takeover"),
+                    &[("csrf", &csrf)],
+                )
+                .await
+                .0,
+                if role.can(Permission::ReplyToPatients) {
+                    404
+                } else {
+                    403
                 },
             ),
             (

@@ -14,7 +14,70 @@ crate::both_engines!(
     questions_are_answered_from_the_faq_or_passed_to_the_team,
     a_web_chat_booking_is_made_in_the_diary_and_confirmed_from_it,
     an_emergency_summary_stays_emergency_after_a_calm_follow_up,
+    while_staff_hold_a_conversation_the_ai_says_nothing_but_red_flags_still_alert,
 );
+
+async fn while_staff_hold_a_conversation_the_ai_says_nothing_but_red_flags_still_alert(
+    app: TestApp,
+) {
+    let (token, conv) = app.start_chat("nairobi-family").await;
+    let scope = app.scope("nairobi-family").await;
+    let id = frontdesk_domain::ConversationId::parse(&conv).unwrap();
+    let staff = app
+        .store
+        .create_user(
+            scope,
+            &frontdesk_store::NewUser {
+                email: frontdesk_domain::Email::parse("wanjiru@nairobi.test").unwrap(),
+                name: "Wanjiru".into(),
+                role: frontdesk_domain::Role::Reception,
+            },
+        )
+        .await
+        .unwrap();
+    app.store
+        .take_over(scope, id, staff, jiff::SignedDuration::from_mins(15))
+        .await
+        .unwrap();
+
+    let r = app
+        .say("nairobi-family", &token, "What are your opening hours?")
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["replies"].as_array().unwrap().len(), 0, "{v}");
+    // A red flag still reaches the team and raises the urgency; the AI still says nothing.
+    let r = app
+        .say(
+            "nairobi-family",
+            &token,
+            "My baby is not breathing properly and her lips are blue",
+        )
+        .await;
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["replies"].as_array().unwrap().len(), 0, "{v}");
+    assert_eq!(
+        app.store.conversation(scope, id).await.unwrap().urgency,
+        "emergency"
+    );
+    let alerts = app.store.pending_notifications(scope, 10).await.unwrap();
+    assert_eq!(alerts.len(), 1);
+    // Both patient messages are stored; no AI message is.
+    let stored = app.messages("nairobi-family", &conv).await;
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|m| m.sender == Sender::Patient));
+    let audit = app.store.audit_entries(scope, 0, 1000).await.unwrap();
+    let count = |a: &str| audit.iter().filter(|e| e.action == a).count();
+    assert_eq!(count("agent.withheld"), 2);
+    assert_eq!(count("agent.replied"), 0);
+    assert_eq!(count("triage.red_flag"), 1);
+
+    // Given back: the AI answers again.
+    app.store.release(scope, id, staff).await.unwrap();
+    let r = app.say("nairobi-family", &token, "where are you?").await;
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(!v["replies"].as_array().unwrap().is_empty(), "{v}");
+}
 
 async fn a_chat_exchange_is_answered_and_stored(app: TestApp) {
     let (token, conv) = app.start_chat("harbour-physio").await;

@@ -16,6 +16,7 @@ pub(crate) mod calls;
 pub(crate) mod catalog;
 pub(crate) mod channels;
 pub(crate) mod conversations;
+pub(crate) mod inbox;
 pub(crate) mod people;
 pub(crate) mod queue;
 pub(crate) mod recordings;
@@ -157,6 +158,7 @@ macro_rules! sql_store {
         $crate::sql::waitlist::impl_waitlist!($Store);
         $crate::sql::recordings::impl_recordings!($Store);
         $crate::sql::staff_auth::impl_staff_auth!($Store);
+        $crate::sql::inbox::impl_inbox!($Store);
 
         #[async_trait]
         impl AuditStore for $Store {

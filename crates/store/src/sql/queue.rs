@@ -68,18 +68,26 @@ macro_rules! impl_queue {
             }
 
             /// Reads what a claimed outbox row needs for sending, in the row's tenant scope.
-            async fn open_outbox(&self, lease: JobLease, message: Uuid, channel: Channel, purpose: OutboxPurpose, key: String) -> Result<(OutboxItem, bool)> {
+            /// The row to send, and why it must not be sent, if so: the patient opted out
+            /// (`opted_out`), or staff hold the conversation and this is not a staff message
+            /// (`held_by_staff`: while someone holds it the AI sends nothing, checked here at
+            /// the send layer whatever queued the row).
+            async fn open_outbox(&self, lease: JobLease, message: Uuid, channel: Channel, purpose: OutboxPurpose, key: String) -> Result<(OutboxItem, Option<&'static str>)> {
                 let tenant = lease.scope.tenant_id();
                 let mut tx = self.read_tx(Some(lease.scope)).await?;
-                let row: Option<(Vec<u8>, Uuid, Uuid)> = sqlx::query_as(
-                    "SELECT m.body_ct, c.id, c.patient_id FROM messages m JOIN conversations c ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id \
+                let row: Option<(Vec<u8>, Uuid, Uuid, String, Option<i64>)> = sqlx::query_as(
+                    "SELECT m.body_ct, c.id, c.patient_id, m.sender, CASE WHEN c.owner_user_id IS NULL THEN NULL ELSE c.hold_expires_at END \
+                     FROM messages m JOIN conversations c ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id \
                      WHERE m.tenant_id = $1 AND m.id = $2",
                 )
                 .bind(tenant.as_uuid())
                 .bind(message)
                 .fetch_optional(&mut *tx)
                 .await?;
-                let (body_ct, conv, patient) = row.ok_or(StoreError::NotFound)?;
+                let (body_ct, conv, patient, sender, hold_until) = row.ok_or(StoreError::NotFound)?;
+                let held = hold_until.is_some_and(|until| until > self.now_us())
+                    && sender != Sender::Staff.as_str()
+                    && purpose != OutboxPurpose::OptoutConfirmation;
                 let patient = self.fetch_patient(&mut tx, tenant, PatientId::from_uuid(patient)).await?;
                 let to = patient.phone.ok_or(StoreError::NotFound)?;
                 let keys = self.tenant_keys(&mut tx, tenant).await?;
@@ -105,7 +113,14 @@ macro_rules! impl_queue {
                 let opted_out = matches!(consent, Some((s,)) if s == "opted_out");
                 let last_inbound_at = last.and_then(|(l,)| l).map(from_us).transpose()?;
                 let item = OutboxItem { lease, channel, purpose, to, body, idempotency_key: key, message: Some(MessageId::from_uuid(message)), last_inbound_at };
-                Ok((item, opted_out))
+                let refusal = if opted_out && purpose != OutboxPurpose::OptoutConfirmation {
+                    Some("opted_out")
+                } else if held {
+                    Some("held_by_staff")
+                } else {
+                    None
+                };
+                Ok((item, refusal))
             }
         }
 
@@ -248,10 +263,10 @@ macro_rules! impl_queue {
                         None => Err(StoreError::NotFound),
                     };
                     match opened {
-                        Ok((item, false)) => items.push(item),
-                        Ok((item, true)) if item.purpose == OutboxPurpose::OptoutConfirmation => items.push(item),
-                        // Opted out: never sent, recorded as refused (no alert: the patient asked).
-                        Ok((_, true)) => self.settle(&lease, "failed", None, Some("opted_out"), false).await?,
+                        Ok((item, None)) => items.push(item),
+                        // Opted out, or held by staff: never sent, recorded as refused (no
+                        // alert: the patient asked, or a person is answering).
+                        Ok((_, Some(reason))) => self.settle(&lease, "failed", None, Some(reason), false).await?,
                         // The message or the patient's phone is gone (e.g. erased): nothing to send.
                         Err(StoreError::NotFound) => self.settle(&lease, "failed", None, Some("recipient_gone"), false).await?,
                         Err(e) => return Err(e),

@@ -23,6 +23,8 @@
 //! - `staff_auth`: staff sign-in links (single use, ten minutes, bound to the browser, rate
 //!   limited without revealing accounts) and dashboard sessions (idle and absolute expiry,
 //!   logout, logout everywhere, ended by disabling or a role change), stored only as hashes.
+//! - `inbox`: the staff inbox and conversation takeover (one holder, expiry, the AI silenced
+//!   at the store and the outbox, staff replies through the outbox, unread, search).
 //! - `audit_chain`: the audit chain verifies intact, and every way of tampering with its rows
 //!   (edit, delete, swap, truncate, forged links, an edited head) is found at the right seq.
 
@@ -107,6 +109,7 @@ mod cross_tenant;
 mod encryption;
 mod escalation;
 mod harness;
+mod inbox;
 mod raw;
 mod recordings;
 mod reminders;

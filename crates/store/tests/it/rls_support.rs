@@ -265,6 +265,11 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
             )
             .await
             .unwrap();
+        // What it has read in the inbox (conversation_reads).
+        store
+            .mark_read(s.scope, s.user, s.conversation)
+            .await
+            .unwrap();
         // Its second factor (recovery_codes).
         let secret = store.begin_totp(s.scope, s.user).await.unwrap();
         let now = jiff::Timestamp::now().as_second();
