@@ -632,6 +632,19 @@ pub struct Appointment {
     pub status: AppointmentStatus,
 }
 
+/// One appointment in the diary, with its patient's name.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DiaryEntry {
+    pub appointment: Appointment,
+    pub patient_name: Option<String>,
+}
+
+impl std::fmt::Debug for DiaryEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DiaryEntry({:?}, <redacted>)", self.appointment)
+    }
+}
+
 /// What free slots to look for: one practitioner, one service, a range of clinic-local dates.
 #[derive(Debug, Clone)]
 pub struct SlotSearch {

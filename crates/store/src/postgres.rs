@@ -67,6 +67,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "inbox",
         include_str!("../migrations/postgres/0010_inbox.sql"),
     ),
+    (
+        11,
+        "inbox_live",
+        include_str!("../migrations/postgres/0011_inbox_live.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

@@ -65,6 +65,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "inbox",
         include_str!("../migrations/sqlite/0010_inbox.sql"),
     ),
+    (
+        11,
+        "inbox_live",
+        include_str!("../migrations/sqlite/0011_inbox_live.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

@@ -140,6 +140,10 @@ pub trait StaffAuthStore {
     /// clinic is disabled. Refreshes the idle clock (at most once a minute, so that most
     /// requests only read).
     async fn authenticate_session(&self, tenant: TenantId, token: &str) -> Result<StaffSession>;
+    /// The same checks as [`authenticate_session`](Self::authenticate_session) without
+    /// refreshing the idle clock: for live updates, which must not keep an unattended
+    /// dashboard signed in.
+    async fn check_session(&self, tenant: TenantId, token: &str) -> Result<StaffSession>;
 
     /// Ends one session (logout). Unknown tokens are ignored.
     async fn end_session(&self, tenant: TenantId, token: &str) -> Result<()>;
@@ -312,6 +316,15 @@ pub trait AppointmentStore {
         patient: PatientId,
         after: jiff::Timestamp,
     ) -> Result<Vec<Appointment>>;
+    /// The diary: live appointments overlapping `[from, to)`, in time order, with each
+    /// patient's name (opened with their key; `None` for an unnamed or erased patient). At
+    /// most 1,000.
+    async fn diary(
+        &self,
+        scope: TenantScope,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> Result<Vec<DiaryEntry>>;
 }
 
 /// Provider accounts, consent and the inbound half of the messaging pipeline.
@@ -719,6 +732,14 @@ pub trait InboxStore {
         conversation: ConversationId,
         limit: u32,
     ) -> Result<Vec<AuditEntry>>;
+    /// A number that changes whenever anything the inbox shows changes (a message, a takeover,
+    /// a release, the urgency): of the whole clinic, or of one conversation (`NotFound` if it
+    /// is unknown). For live updates, which poll it.
+    async fn inbox_version(
+        &self,
+        scope: TenantScope,
+        conversation: Option<ConversationId>,
+    ) -> Result<i64>;
     /// Clears the clinic's expired holds (the conversations go back to the AI), each with an
     /// audited `conversation.hold_expired` event. Answers how many.
     async fn expire_holds(&self, scope: TenantScope) -> Result<u32>;

@@ -172,9 +172,25 @@ struct HomePage<'a> {
     mfa_offer: bool,
     audit_link: bool,
     inbox_link: bool,
+    diary_link: bool,
     users_link: bool,
     permissions: Vec<(&'static str, &'static str)>,
     csrf: String,
+}
+
+/// A short plain-text answer with the dashboard's headers (never cached).
+pub(super) fn plain(status: StatusCode, msg: &'static str) -> Response {
+    let mut r = (status, msg).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// The store failed: 503 for the caller ("nothing was changed" holds: one transaction per
+/// operation), the cause in the log.
+pub(super) fn store_failed(e: &StoreError) -> Response {
+    tracing::error!(error = ?e, "dashboard store call failed");
+    plain(StatusCode::SERVICE_UNAVAILABLE, "Please try again shortly.")
 }
 
 /// A rendered page with the dashboard's headers (never cached: it may show personal data).
@@ -521,6 +537,47 @@ impl FromRequestParts<AppState> for PartialStaff {
     }
 }
 
+/// The session behind a live-update request, checked without refreshing its idle clock (an
+/// unattended dashboard left open must still time out). `None`: no usable session, or the
+/// second factor is still pending.
+pub(super) struct LiveSession {
+    pub tenant: TenantId,
+    pub secret: Zeroizing<String>,
+    pub session: StaffSession,
+}
+
+impl LiveSession {
+    pub(super) async fn from_headers(
+        headers: &HeaderMap,
+        st: &AppState,
+    ) -> Result<Option<Self>, StoreError> {
+        let Some(value) = cookie(headers, SESSION_COOKIE) else {
+            return Ok(None);
+        };
+        let Some((tenant, secret)) = split_tenant_secret(&value) else {
+            return Ok(None);
+        };
+        let live = Self {
+            tenant,
+            secret: Zeroizing::new(secret.to_owned()),
+            session: match st.store.check_session(tenant, secret).await {
+                Ok(s) => s,
+                Err(StoreError::Unauthorized) => return Ok(None),
+                Err(e) => return Err(e),
+            },
+        };
+        Ok(live.session.mfa_satisfied().then_some(live))
+    }
+
+    /// Whether the session is still valid (checked again on every poll of a live stream).
+    pub(super) async fn still_valid(&self, st: &AppState) -> bool {
+        st.store
+            .check_session(self.tenant, &self.secret)
+            .await
+            .is_ok_and(|s| s.mfa_satisfied() && s.role == self.session.role)
+    }
+}
+
 /// A signed-in staff member who has passed the second factor where one is needed. Every
 /// dashboard route that shows or changes clinic data takes this extractor: a missing or dead
 /// session goes to the sign-in page, a pending second factor to `/dashboard/mfa`.
@@ -594,6 +651,7 @@ pub async fn home(State(st): State<AppState>, Staff(staff): Staff) -> Response {
             mfa_offer: !s.mfa_enrolled,
             audit_link: s.role.access(Permission::ViewAuditLog) == Access::All,
             inbox_link: s.role.can(Permission::ViewConversations),
+            diary_link: s.role.can(Permission::ViewAppointments),
             users_link: s.role.access(Permission::ManageUsers) == Access::All,
             permissions: Permission::ALL
                 .into_iter()
@@ -798,6 +856,18 @@ pub async fn mfa_verify(
             unavailable()
         }
     }
+}
+
+/// `GET /static/dashboard.js`: live updates of the inbox and conversation pages.
+pub async fn dashboard_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../../static/dashboard.js"),
+    )
+        .into_response()
 }
 
 pub async fn dashboard_css() -> Response {

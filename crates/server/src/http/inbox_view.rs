@@ -12,7 +12,7 @@
 //! assignments exist (a conversation's page answers 404 to them, like another clinic's).
 
 use super::AppState;
-use super::dashboard::{Staff, csrf_ok_for};
+use super::dashboard::{Staff, csrf_ok_for, plain as text, store_failed as unavailable};
 use askama::Template;
 use axum::{
     Form,
@@ -22,22 +22,10 @@ use axum::{
 };
 use frontdesk_domain::{Access, ConversationId, E164Phone, Permission};
 use frontdesk_store::{
-    Direction, HELD_BY_ANOTHER, InboxQuery, NOT_HOLDING, Sender, StoreError, TenantScope,
+    Direction, HELD_BY_ANOTHER, InboxQuery, NOT_HOLDING, Sender, StaffSession, StoreError,
 };
 
 const PAGE: u32 = 100;
-
-fn text(status: StatusCode, msg: &'static str) -> Response {
-    let mut r = (status, msg).into_response();
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
-}
-
-fn unavailable(e: &StoreError) -> Response {
-    tracing::error!(error = ?e, "inbox store call failed");
-    text(StatusCode::SERVICE_UNAVAILABLE, "Please try again shortly.")
-}
 
 /// Why a request is refused before the store is asked.
 enum Refusal {
@@ -93,18 +81,101 @@ struct Row {
 #[template(path = "dashboard/inbox.html")]
 struct InboxPage {
     rows: Vec<Row>,
+    assigned_only: bool,
+    searched: bool,
     phone: String,
     name: String,
-    assigned_only: bool,
+    live_url: String,
     error: Option<&'static str>,
 }
 
-#[derive(serde::Deserialize, Default)]
+/// The inbox's live region alone (what a live update replaces).
+#[derive(Template)]
+#[template(path = "dashboard/inbox_list.html")]
+struct InboxList {
+    rows: Vec<Row>,
+    assigned_only: bool,
+    searched: bool,
+}
+
+#[derive(serde::Deserialize, Default, Clone)]
 pub struct Search {
     #[serde(default)]
     phone: String,
     #[serde(default)]
     name: String,
+}
+
+impl Search {
+    /// The phone searched for; `Err` when one was given and is not a phone number.
+    fn phone(&self) -> Result<Option<E164Phone>, &'static str> {
+        let raw = self.phone.trim();
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        E164Phone::parse(raw)
+            .map(Some)
+            .map_err(|_| "Enter the phone number in international form, e.g. +64 21 555 0101.")
+    }
+
+    fn searched(&self) -> bool {
+        !self.phone.trim().is_empty() || !self.name.trim().is_empty()
+    }
+
+    /// This search as a query string (for the live-update URL).
+    fn query_string(&self) -> String {
+        fn enc(v: &str) -> String {
+            v.bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect()
+        }
+        format!("phone={}&name={}", enc(&self.phone), enc(&self.name))
+    }
+}
+
+/// The inbox rows `s` may see for this search (none for "assigned only" roles yet).
+async fn inbox_rows(
+    st: &AppState,
+    s: &StaffSession,
+    search: &Search,
+    phone: Option<E164Phone>,
+) -> Result<Vec<Row>, StoreError> {
+    if s.role.access(Permission::ViewConversations) != Access::All {
+        return Ok(Vec::new());
+    }
+    let tz = st.store.clinic(s.scope).await?.profile.timezone;
+    let query = InboxQuery {
+        phone,
+        name: Some(search.name.clone()).filter(|n| !n.trim().is_empty()),
+        limit: PAGE,
+    };
+    let list = st.store.inbox(s.scope, s.user, &query).await?;
+    Ok(list
+        .into_iter()
+        .map(|e| Row {
+            id: e.conversation.to_string(),
+            name: e.patient_name.unwrap_or_else(|| "Unnamed visitor".into()),
+            channel: e.channel.as_str(),
+            urgency: e.urgency,
+            triage: e.triage.map_or("—", |t| t.as_str()),
+            reason: e.reason.unwrap_or_default(),
+            holder: e.holder.map(|h| {
+                if h.user == s.user {
+                    "you".to_owned()
+                } else {
+                    h.name
+                }
+            }),
+            unread: e.unread,
+            last: local(e.last_message_at, tz.as_str()),
+        })
+        .collect())
 }
 
 /// `GET /dashboard/inbox`.
@@ -117,56 +188,13 @@ pub async fn inbox_page(
         Ok(a) => a,
         Err(r) => return r.response(),
     };
-    let s = staff.session();
-    let phone_raw = q.phone.trim();
-    let mut error = None;
-    let phone = if phone_raw.is_empty() {
-        None
-    } else {
-        match E164Phone::parse(phone_raw) {
-            Ok(p) => Some(p),
-            Err(_) => {
-                error = Some("Enter the phone number in international form, e.g. +64 21 555 0101.");
-                None
-            }
-        }
+    let (rows, error) = match q.phone() {
+        Ok(phone) => match inbox_rows(&st, staff.session(), &q, phone).await {
+            Ok(rows) => (rows, None),
+            Err(e) => return unavailable(&e),
+        },
+        Err(msg) => (Vec::new(), Some(msg)),
     };
-    let mut rows = Vec::new();
-    if access == Access::All && error.is_none() {
-        let tz = match st.store.clinic(s.scope).await {
-            Ok(c) => c.profile.timezone,
-            Err(e) => return unavailable(&e),
-        };
-        let query = InboxQuery {
-            phone,
-            name: Some(q.name.clone()).filter(|n| !n.trim().is_empty()),
-            limit: PAGE,
-        };
-        let list = match st.store.inbox(s.scope, s.user, &query).await {
-            Ok(l) => l,
-            Err(e) => return unavailable(&e),
-        };
-        rows = list
-            .into_iter()
-            .map(|e| Row {
-                id: e.conversation.to_string(),
-                name: e.patient_name.unwrap_or_else(|| "Unnamed visitor".into()),
-                channel: e.channel.as_str(),
-                urgency: e.urgency,
-                triage: e.triage.map_or("—", |t| t.as_str()),
-                reason: e.reason.unwrap_or_default(),
-                holder: e.holder.map(|h| {
-                    if h.user == s.user {
-                        "you".to_owned()
-                    } else {
-                        h.name
-                    }
-                }),
-                unread: e.unread,
-                last: local(e.last_message_at, tz.as_str()),
-            })
-            .collect();
-    }
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -176,9 +204,11 @@ pub async fn inbox_page(
         status,
         &InboxPage {
             rows,
+            assigned_only: access == Access::Assigned,
+            searched: q.searched(),
+            live_url: format!("/dashboard/inbox/live?{}", q.query_string()),
             phone: q.phone,
             name: q.name,
-            assigned_only: access == Access::Assigned,
             error,
         },
     )
@@ -197,10 +227,8 @@ struct Event {
     at: String,
 }
 
-#[derive(Template)]
-#[template(path = "dashboard/conversation.html")]
-struct ConversationPage {
-    id: String,
+/// What a conversation's page shows that live updates refresh.
+struct Live {
     channel: &'static str,
     urgency: String,
     lines: Vec<Line>,
@@ -208,45 +236,43 @@ struct ConversationPage {
     /// Who holds it (their name, or "you") and until when.
     holder: Option<(String, String)>,
     mine: bool,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/conversation.html")]
+struct ConversationPage {
+    id: String,
+    live: Live,
     can_reply: bool,
     replies_here: bool,
     csrf: String,
     error: Option<&'static str>,
 }
 
+/// The conversation's live region alone.
+#[derive(Template)]
+#[template(path = "dashboard/conversation_live.html")]
+struct ConversationLive {
+    live: Live,
+}
+
 fn conversation_id(raw: &str) -> Option<ConversationId> {
     ConversationId::parse(raw).ok()
 }
 
-async fn render(
+/// The conversation as `s` sees it now, and whether staff may reply on its channel.
+async fn conversation_live(
     st: &AppState,
-    staff: &Staff,
-    scope: TenantScope,
+    s: &StaffSession,
     id: ConversationId,
-    status: StatusCode,
-    error: Option<&'static str>,
-) -> Response {
-    let s = staff.session();
-    let conv = match st.store.conversation(scope, id).await {
-        Ok(c) => c,
-        Err(StoreError::NotFound) => return text(StatusCode::NOT_FOUND, "No such conversation."),
-        Err(e) => return unavailable(&e),
-    };
-    let (clinic, messages, holder, events) = match (
-        st.store.clinic(scope).await,
-        st.store.messages(scope, id).await,
-        st.store.holder(scope, id).await,
-        st.store.conversation_events(scope, id, 50).await,
-    ) {
-        (Ok(c), Ok(m), Ok(h), Ok(ev)) => (c, m, h, ev),
-        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => {
-            return unavailable(&e);
-        }
-    };
+) -> Result<(Live, bool), StoreError> {
+    let scope = s.scope;
+    let conv = st.store.conversation(scope, id).await?;
+    let clinic = st.store.clinic(scope).await?;
+    let messages = st.store.messages(scope, id).await?;
+    let holder = st.store.holder(scope, id).await?;
+    let events = st.store.conversation_events(scope, id, 50).await?;
     let tz = clinic.profile.timezone.as_str();
-    if let Err(e) = st.store.mark_read(scope, s.user, id).await {
-        tracing::warn!(error = ?e, "could not mark a conversation read");
-    }
     let lines = messages
         .into_iter()
         .map(|m| Line {
@@ -274,8 +300,11 @@ async fn render(
         })
         .collect();
     let mine = holder.as_ref().is_some_and(|h| h.user == s.user);
-    let page = ConversationPage {
-        id: id.to_string(),
+    let replies_here = matches!(
+        conv.channel,
+        frontdesk_store::Channel::Whatsapp | frontdesk_store::Channel::Sms
+    );
+    let live = Live {
         channel: conv.channel.as_str(),
         urgency: conv.urgency,
         lines,
@@ -289,11 +318,31 @@ async fn render(
             (who, local(h.expires_at, tz))
         }),
         mine,
+    };
+    Ok((live, replies_here))
+}
+
+async fn render(
+    st: &AppState,
+    staff: &Staff,
+    id: ConversationId,
+    status: StatusCode,
+    error: Option<&'static str>,
+) -> Response {
+    let s = staff.session();
+    let (live, replies_here) = match conversation_live(st, s, id).await {
+        Ok(v) => v,
+        Err(StoreError::NotFound) => return Refusal::NotFound.response(),
+        Err(e) => return unavailable(&e),
+    };
+    if let Err(e) = st.store.mark_read(s.scope, s.user, id).await {
+        tracing::warn!(error = ?e, "could not mark a conversation read");
+    }
+    let page = ConversationPage {
+        id: id.to_string(),
+        live,
         can_reply: s.role.access(Permission::ReplyToPatients) == Access::All,
-        replies_here: matches!(
-            conv.channel,
-            frontdesk_store::Channel::Whatsapp | frontdesk_store::Channel::Sms
-        ),
+        replies_here,
         csrf: staff.csrf(),
         error,
     };
@@ -314,7 +363,7 @@ pub async fn conversation_page(
     let Some(id) = conversation_id(&raw) else {
         return text(StatusCode::NOT_FOUND, "No such conversation.");
     };
-    render(&st, &staff, staff.session().scope, id, StatusCode::OK, None).await
+    render(&st, &staff, id, StatusCode::OK, None).await
 }
 
 #[derive(serde::Deserialize)]
@@ -346,17 +395,16 @@ async fn after(
     id: ConversationId,
     done: Result<(), StoreError>,
 ) -> Response {
-    let scope = staff.session().scope;
     match done {
         Ok(()) => Redirect::to(&format!("/dashboard/conversations/{id}")).into_response(),
         Err(StoreError::NotFound) => text(StatusCode::NOT_FOUND, "No such conversation."),
         Err(StoreError::Conflict(HELD_BY_ANOTHER)) => {
             let msg = "Someone else holds this conversation. Only they can reply until they give it back or their hold expires.";
-            render(st, staff, scope, id, StatusCode::CONFLICT, Some(msg)).await
+            render(st, staff, id, StatusCode::CONFLICT, Some(msg)).await
         }
         Err(StoreError::Conflict(NOT_HOLDING)) => {
             let msg = "You no longer hold this conversation (it was given back or your hold expired). Take it over again to reply.";
-            render(st, staff, scope, id, StatusCode::CONFLICT, Some(msg)).await
+            render(st, staff, id, StatusCode::CONFLICT, Some(msg)).await
         }
         Err(StoreError::Invalid(e)) => {
             let msg = if e.code() == "invalid_channel" {
@@ -364,15 +412,7 @@ async fn after(
             } else {
                 "Write a reply of up to 4,096 characters."
             };
-            render(
-                st,
-                staff,
-                scope,
-                id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(msg),
-            )
-            .await
+            render(st, staff, id, StatusCode::UNPROCESSABLE_ENTITY, Some(msg)).await
         }
         Err(e) => unavailable(&e),
     }
@@ -436,4 +476,178 @@ pub async fn reply(
         st.channels.wake.notify_one();
     }
     after(&st, &staff, id, done).await
+}
+
+// ----- live updates (server-sent events) -----
+
+/// How often a live stream looks for changes (one small indexed read, and the session check).
+const LIVE_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+/// A stream ends after this long; the browser reconnects, which checks everything afresh.
+const LIVE_FOR: std::time::Duration = std::time::Duration::from_secs(600);
+
+enum LiveTarget {
+    Inbox(Search, Option<E164Phone>),
+    Conversation(ConversationId),
+}
+
+impl LiveTarget {
+    fn conversation(&self) -> Option<ConversationId> {
+        match self {
+            LiveTarget::Inbox(..) => None,
+            LiveTarget::Conversation(id) => Some(*id),
+        }
+    }
+
+    /// The live region's HTML as `s` sees it now (escaped like the page itself).
+    async fn render(&self, st: &AppState, s: &StaffSession) -> Result<String, StoreError> {
+        let html = match self {
+            LiveTarget::Inbox(search, phone) => InboxList {
+                rows: inbox_rows(st, s, search, phone.clone()).await?,
+                assigned_only: s.role.access(Permission::ViewConversations) == Access::Assigned,
+                searched: search.searched(),
+            }
+            .render(),
+            LiveTarget::Conversation(id) => ConversationLive {
+                live: conversation_live(st, s, *id).await?.0,
+            }
+            .render(),
+        };
+        html.map_err(|e| {
+            tracing::error!(error = %e, "live fragment template failed");
+            StoreError::Corrupt("live fragment template")
+        })
+    }
+}
+
+struct LiveState {
+    st: AppState,
+    live: super::dashboard::LiveSession,
+    target: LiveTarget,
+    last: i64,
+    started: std::time::Instant,
+    done: bool,
+}
+
+/// The session for a live stream, checked without refreshing its idle clock, and the role's
+/// reach; or the refusal (a dead session is 401 so the browser stops reconnecting).
+async fn live_session(
+    st: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<super::dashboard::LiveSession, Response> {
+    match super::dashboard::LiveSession::from_headers(headers, st).await {
+        Ok(Some(live)) => {
+            if live.session.role.access(Permission::ViewConversations) == Access::None {
+                return Err(Refusal::Role.response());
+            }
+            Ok(live)
+        }
+        Ok(None) => Err(text(StatusCode::UNAUTHORIZED, "Please sign in again.")),
+        Err(e) => Err(unavailable(&e)),
+    }
+}
+
+/// Streams `changed` events carrying the live region's fresh HTML whenever what it shows
+/// changes, `signed-out` when the session ends, `gone` if the conversation disappears.
+async fn live_stream(
+    st: AppState,
+    live: super::dashboard::LiveSession,
+    target: LiveTarget,
+) -> Response {
+    use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+    // The starting point is read before answering, so any change after the page loaded is sent.
+    let last = match st
+        .store
+        .inbox_version(live.session.scope, target.conversation())
+        .await
+    {
+        Ok(v) => v,
+        Err(StoreError::NotFound) => return Refusal::NotFound.response(),
+        Err(e) => return unavailable(&e),
+    };
+    let state = LiveState {
+        st,
+        live,
+        target,
+        last,
+        started: std::time::Instant::now(),
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(state, |mut s| async move {
+        loop {
+            if s.done || s.started.elapsed() >= LIVE_FOR {
+                return None;
+            }
+            tokio::time::sleep(LIVE_POLL).await;
+            if !s.live.still_valid(&s.st).await {
+                s.done = true;
+                let ev = SseEvent::default().event("signed-out").data("");
+                return Some((Ok::<_, std::convert::Infallible>(ev), s));
+            }
+            let scope = s.live.session.scope;
+            match s
+                .st
+                .store
+                .inbox_version(scope, s.target.conversation())
+                .await
+            {
+                Ok(v) if v != s.last => match s.target.render(&s.st, &s.live.session).await {
+                    Ok(html) => {
+                        s.last = v;
+                        let ev = SseEvent::default().event("changed").data(html);
+                        return Some((Ok(ev), s));
+                    }
+                    Err(e) => tracing::warn!(error = ?e, "live update not rendered; retrying"),
+                },
+                Ok(_) => {}
+                Err(StoreError::NotFound) => {
+                    s.done = true;
+                    return Some((Ok(SseEvent::default().event("gone").data("")), s));
+                }
+                Err(e) => tracing::warn!(error = ?e, "live update poll failed; retrying"),
+            }
+        }
+    });
+    let mut resp = Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
+}
+
+/// `GET /dashboard/inbox/live`: the inbox list, live.
+pub async fn inbox_live(
+    State(st): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<Search>,
+) -> Response {
+    let live = match live_session(&st, &headers).await {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let Ok(phone) = q.phone() else {
+        return text(StatusCode::UNPROCESSABLE_ENTITY, "Not a phone number.");
+    };
+    live_stream(st, live, LiveTarget::Inbox(q, phone)).await
+}
+
+/// `GET /dashboard/conversations/{id}/live`: one conversation, live.
+pub async fn conversation_live_events(
+    State(st): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Path(raw): Path<String>,
+) -> Response {
+    let live = match live_session(&st, &headers).await {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    if live.session.role.access(Permission::ViewConversations) != Access::All {
+        return Refusal::NotFound.response();
+    }
+    let Some(id) = conversation_id(&raw) else {
+        return Refusal::NotFound.response();
+    };
+    live_stream(st, live, LiveTarget::Conversation(id)).await
 }

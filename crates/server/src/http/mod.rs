@@ -4,6 +4,7 @@
 
 mod audit_view;
 pub mod dashboard;
+mod diary_view;
 pub mod error;
 mod inbox_view;
 mod pages;
@@ -134,7 +135,18 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/dashboard/users/{id}/role", post(users_view::set_role))
         .route("/dashboard/users/{id}/active", post(users_view::set_active))
+        .route("/dashboard/diary", get(diary_view::diary_page))
+        .route(
+            "/dashboard/appointments/{id}/cancel",
+            post(diary_view::cancel),
+        )
         .route("/dashboard/inbox", get(inbox_view::inbox_page))
+        .route("/dashboard/inbox/live", get(inbox_view::inbox_live))
+        .route(
+            "/dashboard/conversations/{id}/live",
+            get(inbox_view::conversation_live_events),
+        )
+        .route("/static/dashboard.js", get(dashboard::dashboard_js))
         .route(
             "/dashboard/conversations/{id}",
             get(inbox_view::conversation_page),

@@ -49,6 +49,8 @@ dashboard_tests!(
     every_route_answers_every_role_as_the_matrix_says,
     staff_names_are_escaped_and_pages_are_not_cached,
     staff_take_over_reply_and_give_back_and_patient_text_stays_text,
+    the_inbox_and_a_conversation_update_live_and_stop_at_sign_out,
+    the_diary_shows_each_practitioners_day_and_reception_cancels,
 );
 
 const CLINIC: &str = "harbour-physio";
@@ -264,6 +266,17 @@ impl Browser {
             .await;
         assert_eq!(status, 200);
         secret
+    }
+
+    /// Opens a server-sent event stream with this browser's cookies.
+    async fn stream(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .unwrap()
     }
 
     async fn sign_in(&mut self, mail: &Mail, n: usize, email: &str) {
@@ -746,7 +759,8 @@ async fn a_recording_plays_through_a_short_lived_url_bound_to_the_session(
         csp.contains("media-src 'self'") && csp.contains("default-src 'none'"),
         "{csp}"
     );
-    let src = between(&html, "src=\"", "\"")
+    let audio = &html[html.find("<audio").expect("an audio element")..];
+    let src = between(audio, "src=\"", "\"")
         .replace("&amp;", "&")
         .replace("&#38;", "&");
     assert!(
@@ -1161,12 +1175,260 @@ async fn staff_take_over_reply_and_give_back_and_patient_text_stays_text(app: Te
     app.finish().await;
 }
 
+/// Reads `stream` until an event named `name` arrives (at most 20 s); answers its data.
+async fn next_event(stream: &mut reqwest::Response, name: &str) -> String {
+    let mut buf = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        // Events end with a blank line; look at each complete one.
+        while let Some(end) = buf.find("\n\n") {
+            let event: String = buf.drain(..end + 2).collect();
+            if event.lines().any(|l| l == format!("event: {name}")) {
+                return event
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data: ").or(l.strip_prefix("data:")))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            }
+        }
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no `{name}` event within 20 s; got {buf:?}"))
+            .unwrap()
+            .unwrap_or_else(|| panic!("the stream ended before a `{name}` event"));
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+async fn the_inbox_and_a_conversation_update_live_and_stop_at_sign_out(app: TestApp, mail: Mail) {
+    let conv = whatsapp_conversation(&app, CLINIC, "Hemi", "+64215550166", "hello").await;
+    add_user(&app, "ana@harbour.test", "Ana Aroha", Role::Reception).await;
+    add_user(&app, "doc@harbour.test", "Dr Doc", Role::Doctor).await;
+    let mut ana = Browser::new(&app);
+    ana.sign_in(&mail, 1, "ana@harbour.test").await;
+    let scope = app.scope(CLINIC).await;
+    let other = app
+        .store
+        .create_user(
+            scope,
+            &NewUser {
+                email: Email::parse("rangi@harbour.test").unwrap(),
+                name: "Rangi <b>P</b>".into(),
+                role: Role::Reception,
+            },
+        )
+        .await
+        .unwrap();
+
+    // The pages name their stream and load our script (no inline code).
+    let (_, page, _) = ana.get("/dashboard/inbox").await;
+    assert!(
+        page.contains("data-live=\"/dashboard/inbox/live?phone="),
+        "{page}"
+    );
+    assert!(page.contains("<script src=\"/static/dashboard.js\" defer></script>"));
+    let (status, js, _) = ana.get("/static/dashboard.js").await;
+    assert!(status == 200 && js.contains("EventSource"));
+
+    // The inbox stream sends the fresh list when someone else takes a conversation over.
+    let mut inbox = ana.stream("/dashboard/inbox/live?phone=&name=").await;
+    assert_eq!(inbox.status(), 200);
+    assert!(
+        inbox.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    app.store
+        .take_over(scope, conv, other, jiff::SignedDuration::from_mins(15))
+        .await
+        .unwrap();
+    let html = next_event(&mut inbox, "changed").await;
+    assert!(html.contains("Rangi &#60;b&#62;P&#60;/b&#62;"), "{html}");
+    assert!(html.contains(&format!("/dashboard/conversations/{conv}")));
+
+    // The conversation stream sends new messages as escaped text.
+    let path = format!("/dashboard/conversations/{conv}/live");
+    let mut one = ana.stream(&path).await;
+    assert_eq!(one.status(), 200);
+    let turn = frontdesk_store::Turn {
+        inbound: Some(frontdesk_store::NewMessage::inbound(
+            "<img src=x onerror=alert(1)> still there?",
+        )),
+        job: None,
+        replies: Vec::new(),
+        audit: Vec::new(),
+        escalation: None,
+        summary: None,
+        dialogue_state: None,
+    };
+    app.store.record_turn(scope, conv, &turn).await.unwrap();
+    let html = next_event(&mut one, "changed").await;
+    assert!(
+        html.contains("&#60;img src=x onerror=alert(1)&#62; still there?"),
+        "{html}"
+    );
+    assert!(!html.contains("<img"));
+
+    // Signing out ends the streams.
+    let (_, home, _) = ana.get("/dashboard").await;
+    let csrf = Browser::hidden(&home, "csrf");
+    assert_eq!(
+        ana.post("/dashboard/logout", &[("csrf", &csrf)]).await.0,
+        303
+    );
+    next_event(&mut one, "signed-out").await;
+    next_event(&mut inbox, "signed-out").await;
+    // No session: 401 (the browser stops reconnecting); a Doctor (assigned only) gets no
+    // conversation stream.
+    assert_eq!(
+        Browser::new(&app)
+            .stream("/dashboard/inbox/live")
+            .await
+            .status(),
+        401
+    );
+    let mut doc = Browser::new(&app);
+    doc.sign_in(&mail, 2, "doc@harbour.test").await;
+    assert_eq!(doc.stream(&path).await.status(), 404);
+    assert_eq!(doc.stream("/dashboard/inbox/live").await.status(), 200);
+    app.finish().await;
+}
+
+/// Books the first free time of clinic `slug` in the next two weeks for a new patient called
+/// `name`; answers the appointment and its clinic-local date.
+async fn booked(
+    app: &TestApp,
+    slug: &str,
+    name: &str,
+    phone: &str,
+) -> (frontdesk_store::Appointment, String) {
+    use frontdesk_store::{NewAppointment, NewPatient, SlotSearch};
+    let scope = app.scope(slug).await;
+    let catalog = app.store.clinic_catalog(scope).await.unwrap();
+    let tz = jiff::tz::TimeZone::get(catalog.clinic.profile.timezone.as_str()).unwrap();
+    let today = jiff::Timestamp::now().to_zoned(tz.clone()).date();
+    let patient = app
+        .store
+        .create_patient(
+            scope,
+            &NewPatient {
+                name: Some(name.into()),
+                phone: Some(frontdesk_domain::E164Phone::parse(phone).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    for service in &catalog.services {
+        for p in &catalog.practitioners {
+            let search = SlotSearch {
+                practitioner: p.id,
+                service: service.id,
+                from: today,
+                to: today.checked_add(jiff::Span::new().days(14)).unwrap(),
+                min_notice: jiff::SignedDuration::from_hours(2),
+                day_start: None,
+                day_end: None,
+                limit: 1,
+            };
+            if let Some(slot) = app.store.free_slots(scope, &search).await.unwrap().first() {
+                let a = app
+                    .store
+                    .book_appointment(
+                        scope,
+                        &NewAppointment {
+                            patient,
+                            practitioner: p.id,
+                            service: service.id,
+                            starts_at: slot.start,
+                            idempotency_key: format!("diary-{patient}"),
+                            actor: frontdesk_store::Actor::Agent,
+                        },
+                    )
+                    .await
+                    .unwrap();
+                let date = a.starts_at.to_zoned(tz).date().to_string();
+                return (a, date);
+            }
+        }
+    }
+    panic!("no free time in two weeks at {slug}");
+}
+
+async fn the_diary_shows_each_practitioners_day_and_reception_cancels(app: TestApp, mail: Mail) {
+    let (appt, date) = booked(&app, CLINIC, "<b>Kahu</b> Tipene", "+64215550155").await;
+    add_user(&app, "ana@harbour.test", "Ana Aroha", Role::Reception).await;
+    add_user(&app, "ro@harbour.test", "Dr Read", Role::ReadOnlyDoctor).await;
+    let mut ana = Browser::new(&app);
+    ana.sign_in(&mail, 1, "ana@harbour.test").await;
+    let scope = app.scope(CLINIC).await;
+    let catalog = app.store.clinic_catalog(scope).await.unwrap();
+    let practitioner = catalog
+        .practitioners
+        .iter()
+        .find(|p| p.id == appt.practitioner_id)
+        .unwrap();
+
+    let (status, day, _) = ana.get(&format!("/dashboard/diary?date={date}")).await;
+    assert_eq!(status, 200, "{day}");
+    assert!(day.contains(&practitioner.name), "{day}");
+    assert!(day.contains("&#60;b&#62;Kahu&#60;/b&#62; Tipene"), "{day}");
+    assert!(!day.contains("<b>Kahu"));
+    let cancel = format!("/dashboard/appointments/{}/cancel", appt.id);
+    assert!(day.contains(&cancel));
+    let (_, week, _) = ana
+        .get(&format!("/dashboard/diary?date={date}&view=week"))
+        .await;
+    assert!(week.contains("Tipene") && week.contains("Week of"));
+    // Another day does not list it; a bad date is a clear 422.
+    let (_, other, _) = ana.get("/dashboard/diary?date=2001-01-01").await;
+    assert!(!other.contains("Tipene"), "{other}");
+    assert_eq!(ana.get("/dashboard/diary?date=31/12/2026").await.0, 422);
+
+    // Cancelled by the receptionist, with the store's own rules and audit.
+    let csrf = Browser::hidden(&day, "csrf");
+    assert_eq!(ana.post(&cancel, &[("csrf", "forged")]).await.0, 403);
+    let (status, _, headers) = ana.post(&cancel, &[("csrf", &csrf)]).await;
+    assert_eq!(
+        (status, headers["location"].to_str().unwrap()),
+        (303, format!("/dashboard/diary?date={date}").as_str())
+    );
+    let now = app.store.appointment(scope, appt.id).await.unwrap();
+    assert_eq!(now.status.as_str(), "cancelled");
+    let audit = app.store.audit_entries(scope, 0, 10_000).await.unwrap();
+    let ev = audit
+        .iter()
+        .rev()
+        .find(|e| e.action == "appointment.cancelled")
+        .expect("audited");
+    assert_eq!(ev.actor_kind, "staff");
+    let (_, day, _) = ana.get(&format!("/dashboard/diary?date={date}")).await;
+    assert!(
+        !day.contains("Tipene"),
+        "a cancelled appointment leaves the diary"
+    );
+
+    // A read-only doctor (assigned only) sees no appointments and cannot cancel.
+    let (appt2, date2) = booked(&app, CLINIC, "Second Patient", "+64215550156").await;
+    let mut ro = Browser::new(&app);
+    ro.sign_in(&mail, 2, "ro@harbour.test").await;
+    let (status, page, _) = ro.get(&format!("/dashboard/diary?date={date2}")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("None are assigned to you yet") && !page.contains("Second Patient"));
+    let ro_csrf = Browser::hidden(&ro.get("/dashboard").await.1, "csrf");
+    let path = format!("/dashboard/appointments/{}/cancel", appt2.id);
+    assert_eq!(ro.post(&path, &[("csrf", &ro_csrf)]).await.0, 403);
+    app.finish().await;
+}
+
 async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: Mail) {
     use frontdesk_domain::{Access, Permission};
     let own = stored_recording(&app, &mail, CLINIC).await;
     let own_conv = whatsapp_conversation(&app, CLINIC, "Own", "+64215550188", "hi").await;
     let foreign_conv =
         whatsapp_conversation(&app, "nairobi-family", "Far", "+254700000077", "habari").await;
+    let (foreign_appt, _) = booked(&app, "nairobi-family", "Far Away", "+254700000078").await;
     let foreign = {
         let scope = app.scope("nairobi-family").await;
         let phone = frontdesk_domain::E164Phone::parse("+254700000001").unwrap();
@@ -1253,6 +1515,57 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
                 b.get("/dashboard/inbox").await.0,
                 if role.can(Permission::ViewConversations) {
                     200
+                } else {
+                    403
+                },
+            ),
+            (
+                "/dashboard/diary",
+                b.get("/dashboard/diary").await.0,
+                if role.can(Permission::ViewAppointments) {
+                    200
+                } else {
+                    403
+                },
+            ),
+            (
+                "POST /dashboard/appointments/{foreign}/cancel",
+                b.post(
+                    &format!("/dashboard/appointments/{}/cancel", foreign_appt.id),
+                    &[("csrf", &csrf)],
+                )
+                .await
+                .0,
+                match role.access(Permission::ManageAppointments) {
+                    Access::None => 403,
+                    _ => 404,
+                },
+            ),
+            (
+                "/dashboard/inbox/live",
+                b.stream("/dashboard/inbox/live").await.status().as_u16(),
+                if role.can(Permission::ViewConversations) {
+                    200
+                } else {
+                    403
+                },
+            ),
+            (
+                "/dashboard/conversations/{own}/live",
+                b.stream(&format!("/dashboard/conversations/{own_conv}/live"))
+                    .await
+                    .status()
+                    .as_u16(),
+                want(Permission::ViewConversations, 200),
+            ),
+            (
+                "/dashboard/conversations/{foreign}/live",
+                b.stream(&format!("/dashboard/conversations/{foreign_conv}/live"))
+                    .await
+                    .status()
+                    .as_u16(),
+                if role.can(Permission::ViewConversations) {
+                    404
                 } else {
                     403
                 },

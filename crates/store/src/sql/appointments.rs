@@ -474,6 +474,38 @@ macro_rules! impl_appointments {
                 tx.commit().await?;
                 rows.into_iter().map(appointment_from_row).collect()
             }
+
+            async fn diary(&self, scope: TenantScope, from: jiff::Timestamp, to: jiff::Timestamp) -> Result<Vec<DiaryEntry>> {
+                let tenant = scope.tenant_id();
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let rows: Vec<AppointmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE tenant_id = $1 \
+                     AND status IN ('booked', 'confirmed') AND starts_at < $3 AND ends_at > $2 ORDER BY starts_at, id LIMIT 1000"
+                )))
+                .bind(tenant.as_uuid())
+                .bind(crate::to_us(from))
+                .bind(crate::to_us(to))
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut names: std::collections::HashMap<PatientId, Option<String>> = std::collections::HashMap::new();
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let appointment = appointment_from_row(row)?;
+                    let patient = appointment.patient_id;
+                    if !names.contains_key(&patient) {
+                        let name = match self.fetch_patient(&mut tx, tenant, patient).await {
+                            Ok(p) => p.name,
+                            // Erased meanwhile: no key, nothing to open.
+                            Err(StoreError::NotFound) => None,
+                            Err(e) => return Err(e),
+                        };
+                        names.insert(patient, name);
+                    }
+                    out.push(DiaryEntry { patient_name: names.get(&patient).cloned().flatten(), appointment });
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
         }
     };
 }

@@ -295,6 +295,29 @@ macro_rules! impl_inbox {
                 Ok(out)
             }
 
+            async fn inbox_version(&self, scope: TenantScope, conversation: Option<ConversationId>) -> Result<i64> {
+                let tenant = scope.tenant_id();
+                let mut tx = self.read_tx(Some(scope)).await?;
+                // `updated_at` moves with every message, takeover, release and expiry; the
+                // number of conversations catches a new one started in the same microsecond.
+                let version: Option<(Option<i64>, i64)> = match conversation {
+                    None => sqlx::query_as("SELECT MAX(updated_at), COUNT(*) FROM conversations WHERE tenant_id = $1")
+                        .bind(tenant.as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await?,
+                    Some(id) => sqlx::query_as("SELECT updated_at, CAST(1 AS BIGINT) FROM conversations WHERE tenant_id = $1 AND id = $2")
+                        .bind(tenant.as_uuid())
+                        .bind(id.as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await?,
+                };
+                tx.commit().await?;
+                match version {
+                    Some((at, n)) => Ok(at.unwrap_or(0).wrapping_add(n)),
+                    None => Err(StoreError::NotFound),
+                }
+            }
+
             async fn expire_holds(&self, scope: TenantScope) -> Result<u32> {
                 let tenant = scope.tenant_id();
                 let now = self.now_us();

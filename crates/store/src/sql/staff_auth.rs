@@ -15,6 +15,61 @@ pub(crate) const TOUCH_EVERY_US: i64 = 60 * 1_000_000;
 macro_rules! impl_staff_auth {
     ($Store:ty) => {
         impl $Store {
+            /// The session behind `token` if it is valid now; `touch` refreshes its idle clock
+            /// (at most once a minute). Handed out only once found valid in this tenant's rows.
+            async fn session_check(&self, tenant: TenantId, token: &str, touch: bool) -> Result<StaffSession> {
+                let scope = TenantScope::new(tenant);
+                let now = self.now_us();
+                let id_hash = token_hash(token);
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                type Row = (Uuid, i64, i64, i32, i64, Option<i64>, String, String, Vec<u8>, Option<i64>, Option<i64>);
+                let row: Option<Row> = sqlx::query_as(
+                    "SELECT s.user_id, s.created_at, s.last_seen_at, s.idle_secs, s.expires_at, s.revoked_at, \
+                            u.role, u.status, u.name_ct, s.mfa_at, u.totp_enabled_at \
+                     FROM staff_sessions s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id \
+                     JOIN tenants t ON t.id = s.tenant_id AND t.status = 'active' \
+                     WHERE s.tenant_id = $1 AND s.id_hash = $2",
+                )
+                .bind(tenant.as_uuid())
+                .bind(&id_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                let Some((user, created, last_seen, idle_secs, expires, revoked, role, status, name_ct, mfa_at, totp_on)) = row else {
+                    return Err(StoreError::Unauthorized);
+                };
+                let idle_deadline = last_seen + i64::from(idle_secs) * 1_000_000;
+                if revoked.is_some() || status != "active" || now >= expires || now >= idle_deadline {
+                    return Err(StoreError::Unauthorized);
+                }
+                if touch && now - last_seen >= $crate::sql::staff_auth::TOUCH_EVERY_US {
+                    let mut tx = self.write_tx(Some(scope)).await?;
+                    sqlx::query(
+                        "UPDATE staff_sessions SET last_seen_at = $3 \
+                         WHERE tenant_id = $1 AND id_hash = $2 AND revoked_at IS NULL AND last_seen_at < $3",
+                    )
+                    .bind(tenant.as_uuid())
+                    .bind(&id_hash)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                }
+                let user = UserId::from_uuid(user);
+                Ok(StaffSession {
+                    scope,
+                    user,
+                    role: Role::parse(&role)?,
+                    name: keys.data.open_string(&aad(tenant, "users", "name", &user.to_string()), &name_ct)?,
+                    created_at: from_us(created)?,
+                    expires_at: from_us(expires)?,
+                    mfa_enrolled: totp_on.is_some(),
+                    mfa_passed: mfa_at.is_some(),
+                })
+            }
+
+
             /// Ends every live session (and unused sign-in link) of `user` inside `tx`; returns
             /// how many sessions were live (expired ones are already dead and stay as they are).
             async fn end_user_sessions_tx(&self, tx: &mut Tx, tenant: TenantId, user: UserId, now: i64) -> Result<u64> {
@@ -273,56 +328,11 @@ macro_rules! impl_staff_auth {
             }
 
             async fn authenticate_session(&self, tenant: TenantId, token: &str) -> Result<StaffSession> {
-                // Handed out below only once the session is found valid in this tenant's rows.
-                let scope = TenantScope::new(tenant);
-                let now = self.now_us();
-                let id_hash = token_hash(token);
-                let mut tx = self.read_tx(Some(scope)).await?;
-                let keys = self.tenant_keys(&mut tx, tenant).await?;
-                type Row = (Uuid, i64, i64, i32, i64, Option<i64>, String, String, Vec<u8>, Option<i64>, Option<i64>);
-                let row: Option<Row> = sqlx::query_as(
-                    "SELECT s.user_id, s.created_at, s.last_seen_at, s.idle_secs, s.expires_at, s.revoked_at, \
-                            u.role, u.status, u.name_ct, s.mfa_at, u.totp_enabled_at \
-                     FROM staff_sessions s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id \
-                     JOIN tenants t ON t.id = s.tenant_id AND t.status = 'active' \
-                     WHERE s.tenant_id = $1 AND s.id_hash = $2",
-                )
-                .bind(tenant.as_uuid())
-                .bind(&id_hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                let Some((user, created, last_seen, idle_secs, expires, revoked, role, status, name_ct, mfa_at, totp_on)) = row else {
-                    return Err(StoreError::Unauthorized);
-                };
-                let idle_deadline = last_seen + i64::from(idle_secs) * 1_000_000;
-                if revoked.is_some() || status != "active" || now >= expires || now >= idle_deadline {
-                    return Err(StoreError::Unauthorized);
-                }
-                if now - last_seen >= $crate::sql::staff_auth::TOUCH_EVERY_US {
-                    let mut tx = self.write_tx(Some(scope)).await?;
-                    sqlx::query(
-                        "UPDATE staff_sessions SET last_seen_at = $3 \
-                         WHERE tenant_id = $1 AND id_hash = $2 AND revoked_at IS NULL AND last_seen_at < $3",
-                    )
-                    .bind(tenant.as_uuid())
-                    .bind(&id_hash)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    tx.commit().await?;
-                }
-                let user = UserId::from_uuid(user);
-                Ok(StaffSession {
-                    scope,
-                    user,
-                    role: Role::parse(&role)?,
-                    name: keys.data.open_string(&aad(tenant, "users", "name", &user.to_string()), &name_ct)?,
-                    created_at: from_us(created)?,
-                    expires_at: from_us(expires)?,
-                    mfa_enrolled: totp_on.is_some(),
-                    mfa_passed: mfa_at.is_some(),
-                })
+                self.session_check(tenant, token, true).await
+            }
+
+            async fn check_session(&self, tenant: TenantId, token: &str) -> Result<StaffSession> {
+                self.session_check(tenant, token, false).await
             }
 
             async fn end_session(&self, tenant: TenantId, token: &str) -> Result<()> {

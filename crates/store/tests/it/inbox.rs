@@ -17,7 +17,79 @@ engine_tests!(
     racing_takeovers_have_exactly_one_winner,
     inbox_shows_holder_unread_state_and_finds_by_phone_and_name,
     inbox_and_takeover_stay_inside_their_clinic,
+    the_inbox_version_moves_with_every_change_it_shows,
 );
+
+async fn the_inbox_version_moves_with_every_change_it_shows(db: &TestDb) {
+    let (store, clock) = store_with_clock(db).await;
+    let (a, b) = seed_two(&*store).await;
+    let clinic = |s: &Arc<dyn Store>| {
+        let s = s.clone();
+        async move { s.inbox_version(a.scope, None).await.unwrap() }
+    };
+    let one = |s: &Arc<dyn Store>| {
+        let s = s.clone();
+        async move {
+            s.inbox_version(a.scope, Some(a.conversation))
+                .await
+                .unwrap()
+        }
+    };
+    let (c0, v0) = (clinic(&store).await, one(&store).await);
+    assert_eq!(
+        (clinic(&store).await, one(&store).await),
+        (c0, v0),
+        "stable when idle"
+    );
+    // Reading moves nothing.
+    store
+        .mark_read(a.scope, a.user, a.conversation)
+        .await
+        .unwrap();
+    assert_eq!(clinic(&store).await, c0);
+
+    clock.advance(SignedDuration::from_secs(1));
+    store
+        .take_over(a.scope, a.conversation, a.user, HOLD)
+        .await
+        .unwrap();
+    let (c1, v1) = (clinic(&store).await, one(&store).await);
+    assert!(c1 != c0 && v1 != v0, "a takeover shows");
+
+    clock.advance(SignedDuration::from_secs(1));
+    store
+        .record_turn(
+            a.scope,
+            a.conversation,
+            &turn(delivered("hello?", "wamid.v1"), &[]),
+        )
+        .await
+        .unwrap();
+    let (c2, v2) = (clinic(&store).await, one(&store).await);
+    assert!(c2 != c1 && v2 != v1, "a message shows");
+
+    // Another conversation of the clinic moves the clinic's version only.
+    clock.advance(SignedDuration::from_secs(1));
+    store
+        .take_over(a.scope, a.webchat_conversation, a.user, HOLD)
+        .await
+        .unwrap();
+    assert!(clinic(&store).await != c2);
+    assert_eq!(one(&store).await, v2);
+
+    // Another clinic's changes move nothing here, and its ids are unknown here.
+    let c3 = clinic(&store).await;
+    clock.advance(SignedDuration::from_secs(1));
+    store
+        .take_over(b.scope, b.conversation, b.user, HOLD)
+        .await
+        .unwrap();
+    assert_eq!(clinic(&store).await, c3);
+    assert_err!(
+        store.inbox_version(a.scope, Some(b.conversation)).await,
+        StoreError::NotFound
+    );
+}
 
 const HOLD: SignedDuration = SignedDuration::from_mins(15);
 const LEASE: SignedDuration = SignedDuration::from_secs(60);

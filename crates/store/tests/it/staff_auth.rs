@@ -315,6 +315,28 @@ async fn sessions_end_when_idle_at_their_lifetime_and_on_logout(db: &TestDb) {
         StoreError::Unauthorized
     );
 
+    // Live updates check the session without restarting its idle clock: a dashboard left
+    // open still times out.
+    let t = sign_in(&*store, &s).await;
+    clock.advance(SignedDuration::from_mins(20));
+    let checked = store.check_session(s.scope.tenant_id(), &t).await.unwrap();
+    assert_eq!(checked.user, s.user);
+    clock.advance(SignedDuration::from_mins(10));
+    assert_err!(
+        store.check_session(s.scope.tenant_id(), &t).await,
+        StoreError::Unauthorized
+    );
+    assert_err!(
+        store.authenticate_session(s.scope.tenant_id(), &t).await,
+        StoreError::Unauthorized
+    );
+    assert_err!(
+        store
+            .check_session(s.scope.tenant_id(), "not-a-session")
+            .await,
+        StoreError::Unauthorized
+    );
+
     // A clinic's own idle timeout: 12 hours, then an hour between requests keeps the session.
     // Absolute: 12 hours however active.
     let mut profile = store.clinic(s.scope).await.unwrap().profile;
