@@ -632,6 +632,23 @@ pub struct Appointment {
     pub status: AppointmentStatus,
 }
 
+/// A clinic's raw activity in a time window, for analytics (no text, names or phones). Each
+/// list is in time order and capped at 50,000 events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Conversations started, by channel.
+    pub conversations: Vec<(Timestamp, Channel)>,
+    /// Phone calls answered.
+    pub calls: Vec<Timestamp>,
+    /// Appointments made (by anyone), with their service and current status.
+    pub bookings: Vec<(Timestamp, ServiceId, AppointmentStatus)>,
+    /// Staff alerts raised (red flags, handoffs, tasks, delivery failures).
+    pub alerts: Vec<(Timestamp, NotificationKind)>,
+    /// Each patient message, its channel, and how long until the conversation first answered
+    /// (`None`: not answered).
+    pub replies: Vec<(Timestamp, Channel, Option<jiff::SignedDuration>)>,
+}
+
 /// One appointment in the diary, with its patient's name.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DiaryEntry {

@@ -670,6 +670,18 @@ pub trait Health {
     }
 }
 
+/// The dashboard's analytics (see `crate::sql::analytics`).
+#[async_trait]
+pub trait AnalyticsStore {
+    /// The clinic's activity in `[from, to)`.
+    async fn activity(
+        &self,
+        scope: TenantScope,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> Result<Activity>;
+}
+
 /// The staff inbox and conversation takeover (see `crate::sql::inbox`).
 #[async_trait]
 pub trait InboxStore {
@@ -764,6 +776,7 @@ pub trait Store:
     + WaitlistStore
     + RecordingStore
     + InboxStore
+    + AnalyticsStore
     + Health
     + Send
     + Sync
@@ -788,6 +801,7 @@ impl<T> Store for T where
         + WaitlistStore
         + RecordingStore
         + InboxStore
+        + AnalyticsStore
         + Health
         + Send
         + Sync

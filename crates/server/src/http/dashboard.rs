@@ -173,6 +173,7 @@ struct HomePage<'a> {
     audit_link: bool,
     inbox_link: bool,
     diary_link: bool,
+    analytics_link: bool,
     users_link: bool,
     permissions: Vec<(&'static str, &'static str)>,
     csrf: String,
@@ -652,6 +653,7 @@ pub async fn home(State(st): State<AppState>, Staff(staff): Staff) -> Response {
             audit_link: s.role.access(Permission::ViewAuditLog) == Access::All,
             inbox_link: s.role.can(Permission::ViewConversations),
             diary_link: s.role.can(Permission::ViewAppointments),
+            analytics_link: s.role.access(Permission::ViewAnalytics) == Access::All,
             users_link: s.role.access(Permission::ManageUsers) == Access::All,
             permissions: Permission::ALL
                 .into_iter()

@@ -1,7 +1,9 @@
-//! The diary (issue #7 item 5, begun): a day or week of live appointments per practitioner,
-//! in the clinic's time zone, and cancelling one with the same store operation (and rules and
-//! audit) as the receptionist. `ViewAppointments` to read, `ManageAppointments` to cancel.
-//! Roles whose reach is "assigned to them" see nothing until assignments exist.
+//! The diary (issue #7 item 5): a day or week of live appointments per practitioner, in the
+//! clinic's time zone; booking, moving and cancelling with the same store operations (and so
+//! the same rules: opening hours, notice, no double booking, idempotency, audit) as the
+//! receptionist, with the staff member as the actor. `ViewAppointments` to read,
+//! `ManageAppointments` to change. Roles whose reach is "assigned to them" see nothing until
+//! assignments exist. Each booking form carries a one-time key, so a double submit books once.
 
 use super::AppState;
 use super::dashboard::{Staff, csrf_ok_for, plain as text, store_failed as unavailable};
@@ -12,9 +14,9 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
-use frontdesk_domain::{Access, AppointmentId, Permission};
-use frontdesk_store::{Actor, StoreError};
-use jiff::civil::Date;
+use frontdesk_domain::{Access, AppointmentId, E164Phone, Permission, PractitionerId, ServiceId};
+use frontdesk_store::{Actor, NewAppointment, NewPatient, StoreError};
+use jiff::civil::{Date, Time};
 
 struct Slot {
     id: String,
@@ -26,7 +28,10 @@ struct Slot {
 }
 
 struct Column {
+    id: String,
     practitioner: String,
+    /// The services this practitioner provides: (id, name).
+    services: Vec<(String, String)>,
     slots: Vec<Slot>,
 }
 
@@ -43,10 +48,12 @@ struct DiaryPage {
     assigned_only: bool,
     can_cancel: bool,
     csrf: String,
-    error: Option<&'static str>,
+    /// A fresh key for each booking form (idempotency).
+    nonce: String,
+    error: Option<String>,
 }
 
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, Clone)]
 pub struct DiaryQuery {
     date: Option<String>,
     view: Option<String>,
@@ -57,6 +64,16 @@ pub async fn diary_page(
     State(st): State<AppState>,
     staff: Staff,
     Query(q): Query<DiaryQuery>,
+) -> Response {
+    render(&st, &staff, &q, StatusCode::OK, None).await
+}
+
+async fn render(
+    st: &AppState,
+    staff: &Staff,
+    q: &DiaryQuery,
+    status: StatusCode,
+    mut error: Option<String>,
 ) -> Response {
     let s = staff.session();
     let access = s.role.access(Permission::ViewAppointments);
@@ -72,13 +89,14 @@ pub async fn diary_page(
         return text(StatusCode::SERVICE_UNAVAILABLE, "Please try again shortly.");
     };
     let today = st.clock.now().to_zoned(tz.clone()).date();
-    let mut error = None;
+    let mut status = status;
     let date = match q.date.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
         None => today,
         Some(raw) => match raw.parse::<Date>() {
             Ok(d) => d,
             Err(_) => {
-                error = Some("Enter a date as YYYY-MM-DD.");
+                error = Some("Enter a date as YYYY-MM-DD.".into());
+                status = StatusCode::UNPROCESSABLE_ENTITY;
                 today
             }
         },
@@ -104,7 +122,16 @@ pub async fn diary_page(
         .iter()
         .filter(|p| p.active)
         .map(|p| Column {
+            id: p.id.to_string(),
             practitioner: p.name.clone(),
+            services: catalog
+                .services
+                .iter()
+                .filter(|sv| {
+                    sv.active && (sv.practitioners.is_empty() || sv.practitioners.contains(&p.id))
+                })
+                .map(|sv| (sv.id.to_string(), sv.name.clone()))
+                .collect(),
             slots: Vec::new(),
         })
         .collect();
@@ -148,11 +175,6 @@ pub async fn diary_page(
         date.strftime("%A %-d %B %Y").to_string()
     };
     let view = if week { "week" } else { "day" };
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
     super::dashboard::page(
         status,
         &DiaryPage {
@@ -166,6 +188,7 @@ pub async fn diary_page(
             assigned_only: access == Access::Assigned,
             can_cancel: s.role.access(Permission::ManageAppointments) == Access::All,
             csrf: staff.csrf(),
+            nonce: uuid::Uuid::now_v7().to_string(),
             error,
         },
     )
@@ -183,21 +206,13 @@ pub async fn cancel(
     Path(raw): Path<String>,
     Form(f): Form<CancelForm>,
 ) -> Response {
-    let s = staff.session();
-    match s.role.access(Permission::ManageAppointments) {
-        Access::All => {}
-        Access::Assigned => return text(StatusCode::NOT_FOUND, "No such appointment."),
-        Access::None => return text(StatusCode::FORBIDDEN, "Your role does not allow this."),
+    if let Some(r) = may_change(&staff, &f.csrf) {
+        return r;
     }
+    let s = staff.session();
     let Ok(id) = AppointmentId::parse(&raw) else {
         return text(StatusCode::NOT_FOUND, "No such appointment.");
     };
-    if !csrf_ok_for(&staff, &f.csrf) {
-        return text(
-            StatusCode::FORBIDDEN,
-            "This form has expired. Open the page again.",
-        );
-    }
     match st
         .store
         .cancel_appointment(s.scope, id, Actor::Staff(s.user))
@@ -221,4 +236,214 @@ pub async fn cancel(
         ),
         Err(e) => unavailable(&e),
     }
+}
+
+/// Refuses a change to the diary before it is tried: the role, then the form's CSRF token.
+fn may_change(staff: &Staff, csrf: &str) -> Option<Response> {
+    match staff.session().role.access(Permission::ManageAppointments) {
+        Access::All => {}
+        Access::Assigned => return Some(text(StatusCode::NOT_FOUND, "No such appointment.")),
+        Access::None => {
+            return Some(text(
+                StatusCode::FORBIDDEN,
+                "Your role does not allow this.",
+            ));
+        }
+    }
+    (!csrf_ok_for(staff, csrf)).then(|| {
+        text(
+            StatusCode::FORBIDDEN,
+            "This form has expired. Open the page again.",
+        )
+    })
+}
+
+/// A one-time form key: what makes a double submit book (or move) once.
+fn nonce_ok(n: &str) -> bool {
+    (8..=100).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// The instant `date` at `time` in the clinic's time zone.
+async fn clinic_instant(
+    st: &AppState,
+    staff: &Staff,
+    date: &str,
+    time: &str,
+) -> Result<jiff::Timestamp, String> {
+    let date: Date = date
+        .trim()
+        .parse()
+        .map_err(|_| "Enter a date as YYYY-MM-DD.".to_owned())?;
+    let time: Time = time
+        .trim()
+        .parse()
+        .map_err(|_| "Enter a time as HH:MM.".to_owned())?;
+    let clinic = st
+        .store
+        .clinic(staff.session().scope)
+        .await
+        .map_err(|_| "Please try again shortly.".to_owned())?;
+    date.to_datetime(time)
+        .in_tz(clinic.profile.timezone.as_str())
+        .map(|z| z.timestamp())
+        .map_err(|_| "That time does not exist in the clinic's time zone.".to_owned())
+}
+
+/// The answer to a booking or a move, as the receptionist's rules decided it.
+async fn booking_outcome(
+    st: &AppState,
+    staff: &Staff,
+    date: &str,
+    done: Result<frontdesk_store::Appointment, StoreError>,
+) -> Response {
+    let q = DiaryQuery {
+        date: Some(date.to_owned()),
+        view: None,
+    };
+    match done {
+        Ok(_) => Redirect::to(&format!("/dashboard/diary?date={}", date.trim())).into_response(),
+        Err(StoreError::NotFound) => text(
+            StatusCode::NOT_FOUND,
+            "No such appointment, service or practitioner.",
+        ),
+        Err(StoreError::Conflict(_)) => {
+            let msg = "That time is not free (booked meanwhile, or the appointment changed). Choose another time.";
+            render(st, staff, &q, StatusCode::CONFLICT, Some(msg.into())).await
+        }
+        Err(StoreError::Invalid(e)) => {
+            let msg = format!("That booking is not possible: {e}.");
+            render(st, staff, &q, StatusCode::UNPROCESSABLE_ENTITY, Some(msg)).await
+        }
+        Err(e) => unavailable(&e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct BookForm {
+    csrf: String,
+    nonce: String,
+    practitioner: String,
+    service: String,
+    date: String,
+    time: String,
+    phone: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// `POST /dashboard/appointments`: books for the patient with this mobile number (a new
+/// patient record if the clinic has none), with the receptionist's rules.
+pub async fn book(State(st): State<AppState>, staff: Staff, Form(f): Form<BookForm>) -> Response {
+    if let Some(r) = may_change(&staff, &f.csrf) {
+        return r;
+    }
+    let s = staff.session();
+    let q = DiaryQuery {
+        date: Some(f.date.clone()),
+        view: None,
+    };
+    let bad = |msg: String| render(&st, &staff, &q, StatusCode::UNPROCESSABLE_ENTITY, Some(msg));
+    let (Ok(practitioner), Ok(service)) = (
+        PractitionerId::parse(f.practitioner.trim()),
+        ServiceId::parse(f.service.trim()),
+    ) else {
+        return text(StatusCode::NOT_FOUND, "No such service or practitioner.");
+    };
+    if !nonce_ok(&f.nonce) {
+        return bad("This form has expired. Open the page again.".into()).await;
+    }
+    let Ok(phone) = E164Phone::parse(f.phone.trim()) else {
+        return bad(
+            "Enter the patient's mobile number in international form, e.g. +64 21 555 0101.".into(),
+        )
+        .await;
+    };
+    let name = f.name.trim();
+    if name.chars().count() > 200 {
+        return bad("A name is at most 200 characters.".into()).await;
+    }
+    let starts_at = match clinic_instant(&st, &staff, &f.date, &f.time).await {
+        Ok(t) => t,
+        Err(msg) => return bad(msg).await,
+    };
+    let patient = match st.store.find_patient_by_phone(s.scope, &phone).await {
+        Ok(Some(p)) => p.id,
+        Ok(None) => {
+            let new = NewPatient {
+                name: (!name.is_empty()).then(|| name.to_owned()),
+                phone: Some(phone),
+                ..Default::default()
+            };
+            match st.store.create_patient(s.scope, &new).await {
+                Ok(id) => id,
+                Err(e) => return unavailable(&e),
+            }
+        }
+        Err(e) => return unavailable(&e),
+    };
+    let new = NewAppointment {
+        patient,
+        practitioner,
+        service,
+        starts_at,
+        idempotency_key: format!("staff-book:{}", f.nonce),
+        actor: Actor::Staff(s.user),
+    };
+    let done = st.store.book_appointment(s.scope, &new).await;
+    booking_outcome(&st, &staff, &f.date, done).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct MoveForm {
+    csrf: String,
+    nonce: String,
+    date: String,
+    time: String,
+}
+
+/// `POST /dashboard/appointments/{id}/move`: the same practitioner and service at a new time.
+pub async fn move_to(
+    State(st): State<AppState>,
+    staff: Staff,
+    Path(raw): Path<String>,
+    Form(f): Form<MoveForm>,
+) -> Response {
+    if let Some(r) = may_change(&staff, &f.csrf) {
+        return r;
+    }
+    let s = staff.session();
+    let Ok(id) = AppointmentId::parse(&raw) else {
+        return text(StatusCode::NOT_FOUND, "No such appointment.");
+    };
+    let q = DiaryQuery {
+        date: Some(f.date.clone()),
+        view: None,
+    };
+    if !nonce_ok(&f.nonce) {
+        let msg = "This form has expired. Open the page again.".into();
+        return render(&st, &staff, &q, StatusCode::UNPROCESSABLE_ENTITY, Some(msg)).await;
+    }
+    let starts_at = match clinic_instant(&st, &staff, &f.date, &f.time).await {
+        Ok(t) => t,
+        Err(msg) => {
+            return render(&st, &staff, &q, StatusCode::UNPROCESSABLE_ENTITY, Some(msg)).await;
+        }
+    };
+    let current = match st.store.appointment(s.scope, id).await {
+        Ok(a) => a,
+        Err(StoreError::NotFound) => return text(StatusCode::NOT_FOUND, "No such appointment."),
+        Err(e) => return unavailable(&e),
+    };
+    let done = st
+        .store
+        .reschedule_appointment(
+            s.scope,
+            id,
+            starts_at,
+            current.practitioner_id,
+            Actor::Staff(s.user),
+            &format!("staff-move:{}", f.nonce),
+        )
+        .await;
+    booking_outcome(&st, &staff, &f.date, done).await
 }

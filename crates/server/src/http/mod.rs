@@ -2,6 +2,7 @@
 //! (request id, tracing span without personal data, metrics by route, security headers,
 //! timeout).
 
+mod analytics_view;
 mod audit_view;
 pub mod dashboard;
 mod diary_view;
@@ -136,9 +137,15 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard/users/{id}/role", post(users_view::set_role))
         .route("/dashboard/users/{id}/active", post(users_view::set_active))
         .route("/dashboard/diary", get(diary_view::diary_page))
+        .route("/dashboard/analytics", get(analytics_view::analytics_page))
+        .route("/dashboard/appointments", post(diary_view::book))
         .route(
             "/dashboard/appointments/{id}/cancel",
             post(diary_view::cancel),
+        )
+        .route(
+            "/dashboard/appointments/{id}/move",
+            post(diary_view::move_to),
         )
         .route("/dashboard/inbox", get(inbox_view::inbox_page))
         .route("/dashboard/inbox/live", get(inbox_view::inbox_live))

@@ -51,6 +51,7 @@ dashboard_tests!(
     staff_take_over_reply_and_give_back_and_patient_text_stays_text,
     the_inbox_and_a_conversation_update_live_and_stop_at_sign_out,
     the_diary_shows_each_practitioners_day_and_reception_cancels,
+    analytics_chart_the_clinics_days_and_show_money_only_to_those_who_may,
 );
 
 const CLINIC: &str = "harbour-physio";
@@ -1409,6 +1410,122 @@ async fn the_diary_shows_each_practitioners_day_and_reception_cancels(app: TestA
         "a cancelled appointment leaves the diary"
     );
 
+    // Booked again from the diary at the freed time, for the patient found by phone; a double
+    // submit of the same form books once; the same time for someone else is refused.
+    let tz = jiff::tz::TimeZone::get(catalog.clinic.profile.timezone.as_str()).unwrap();
+    let time = appt
+        .starts_at
+        .to_zoned(tz.clone())
+        .strftime("%H:%M")
+        .to_string();
+    let nonce = Browser::hidden(&day, "nonce");
+    let practitioner_id = appt.practitioner_id.to_string();
+    let service_id = appt.service_id.to_string();
+    let book = |nonce: String, phone: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("nonce", nonce),
+            ("practitioner", practitioner_id.clone()),
+            ("service", service_id.clone()),
+            ("date", date.clone()),
+            ("time", time.clone()),
+            ("phone", phone.to_owned()),
+            ("name", "Someone New".to_owned()),
+        ]
+    };
+    async fn send(b: &mut Browser, path: &str, f: Vec<(&'static str, String)>) -> (u16, String) {
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, body, _) = b.post(path, &f).await;
+        (status, body)
+    }
+    let p = "/dashboard/appointments";
+    assert_eq!(
+        send(&mut ana, p, book(nonce.clone(), "+64 21 555 0155"))
+            .await
+            .0,
+        303
+    );
+    assert_eq!(
+        send(&mut ana, p, book(nonce.clone(), "+64 21 555 0155"))
+            .await
+            .0,
+        303,
+        "the same form again"
+    );
+    let (status, page) = send(&mut ana, p, book(format!("{nonce}-2"), "+64215550999")).await;
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("That time is not free"));
+    let (status, page) = send(&mut ana, p, book(format!("{nonce}-3"), "not a phone")).await;
+    assert_eq!(status, 422, "{page}");
+    let from = appt.starts_at - jiff::SignedDuration::from_hours(1);
+    let to = appt.starts_at + jiff::SignedDuration::from_hours(24);
+    let live = app.store.diary(scope, from, to).await.unwrap();
+    let rebooked: Vec<_> = live
+        .iter()
+        .filter(|e| e.appointment.starts_at == appt.starts_at)
+        .map(|e| e.appointment.clone())
+        .collect();
+    assert_eq!(rebooked.len(), 1, "booked once");
+    assert_eq!(rebooked[0].patient_id, appt.patient_id, "found by phone");
+    let rebooked = rebooked[0].clone();
+
+    // Moved from the diary: outside opening hours is refused with the rule; a free time works.
+    let move_path = format!("/dashboard/appointments/{}/move", rebooked.id);
+    let mv = |nonce: String, date: String, time: String| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("nonce", nonce),
+            ("date", date),
+            ("time", time),
+        ]
+    };
+    let (status, page) = send(
+        &mut ana,
+        &move_path,
+        mv(format!("{nonce}-m1"), date.clone(), "03:00".into()),
+    )
+    .await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("That booking is not possible"));
+    let day0 = appt.starts_at.to_zoned(tz.clone()).date();
+    let search = frontdesk_store::SlotSearch {
+        practitioner: appt.practitioner_id,
+        service: appt.service_id,
+        from: day0,
+        to: day0.checked_add(jiff::Span::new().days(14)).unwrap(),
+        min_notice: jiff::SignedDuration::from_hours(2),
+        day_start: None,
+        day_end: None,
+        limit: 1,
+    };
+    let next_free = app.store.free_slots(scope, &search).await.unwrap()[0]
+        .start
+        .to_zoned(tz.clone());
+    let new_date = next_free.date().to_string();
+    let new_time = next_free.strftime("%H:%M").to_string();
+    let (status, _) = send(
+        &mut ana,
+        &move_path,
+        mv(format!("{nonce}-m2"), new_date.clone(), new_time.clone()),
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        app.store
+            .appointment(scope, rebooked.id)
+            .await
+            .unwrap()
+            .status
+            .as_str(),
+        "cancelled",
+        "a move cancels the old time"
+    );
+    let (_, moved, _) = ana.get(&format!("/dashboard/diary?date={new_date}")).await;
+    assert!(
+        moved.contains("Tipene") && moved.contains(&new_time),
+        "{moved}"
+    );
+
     // A read-only doctor (assigned only) sees no appointments and cannot cancel.
     let (appt2, date2) = booked(&app, CLINIC, "Second Patient", "+64215550156").await;
     let mut ro = Browser::new(&app);
@@ -1419,6 +1536,74 @@ async fn the_diary_shows_each_practitioners_day_and_reception_cancels(app: TestA
     let ro_csrf = Browser::hidden(&ro.get("/dashboard").await.1, "csrf");
     let path = format!("/dashboard/appointments/{}/cancel", appt2.id);
     assert_eq!(ro.post(&path, &[("csrf", &ro_csrf)]).await.0, 403);
+    app.finish().await;
+}
+
+async fn analytics_chart_the_clinics_days_and_show_money_only_to_those_who_may(
+    app: TestApp,
+    mail: Mail,
+) {
+    let scope = app.scope(CLINIC).await;
+    let first = whatsapp_conversation(&app, CLINIC, "One", "+64215550141", "hello").await;
+    whatsapp_conversation(&app, CLINIC, "Two", "+64215550142", "kia ora").await;
+    let turn = frontdesk_store::Turn {
+        inbound: Some(frontdesk_store::NewMessage::inbound("chest pain")),
+        job: None,
+        replies: vec![frontdesk_store::NewMessage::agent_reply("Call 111 now.")],
+        audit: Vec::new(),
+        escalation: Some(frontdesk_store::Escalation {
+            urgency: frontdesk_store::Urgency::Emergency,
+            notify: frontdesk_store::NotificationKind::Emergency,
+            details: serde_json::json!({ "rule": "test" }),
+        }),
+        summary: None,
+        dialogue_state: None,
+    };
+    app.store.record_turn(scope, first, &turn).await.unwrap();
+    booked(&app, CLINIC, "Three", "+64215550143").await;
+    // Another clinic's activity never counts here.
+    whatsapp_conversation(&app, "nairobi-family", "Far", "+254700000091", "habari").await;
+
+    add_user(&app, "own@harbour.test", "Owen Owner", Role::Owner).await;
+    add_user(&app, "head@harbour.test", "Hana Head", Role::ReceptionHead).await;
+    add_user(&app, "rec@harbour.test", "Rex Reception", Role::Reception).await;
+    let mut owner = Browser::new(&app);
+    owner.sign_in(&mail, 1, "own@harbour.test").await;
+    owner.set_up_totp().await;
+    let (status, page, _) = owner.get("/dashboard/analytics").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page.matches("<svg").count(), 6, "six charts");
+    assert!(page.contains("role=\"img\""));
+    for figure in [
+        "Conversations started: 2",
+        "Red flags (emergency or urgent): 1",
+        "Appointments booked: 1",
+        "Handed to staff: 0",
+    ] {
+        assert!(page.contains(figure), "{figure} in {page}");
+    }
+    assert!(
+        page.contains("Value of appointments booked"),
+        "the Owner sees money"
+    );
+    assert!(page.contains("<strong aria-current=\"page\">30 days</strong>"));
+    let (_, week, _) = owner.get("/dashboard/analytics?days=7").await;
+    assert!(week.contains("<strong aria-current=\"page\">7 days</strong>"));
+    let (_, odd, _) = owner.get("/dashboard/analytics?days=5").await;
+    assert!(odd.contains("<strong aria-current=\"page\">30 days</strong>"));
+
+    let mut head = Browser::new(&app);
+    head.sign_in(&mail, 2, "head@harbour.test").await;
+    let (status, page, _) = head.get("/dashboard/analytics").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Conversations started: 2"));
+    assert!(
+        !page.contains("Value of appointments"),
+        "no revenue for reception"
+    );
+    let mut rec = Browser::new(&app);
+    rec.sign_in(&mail, 3, "rec@harbour.test").await;
+    assert_eq!(rec.get("/dashboard/analytics").await.0, 403);
     app.finish().await;
 }
 
@@ -1518,6 +1703,11 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
                 } else {
                     403
                 },
+            ),
+            (
+                "/dashboard/analytics",
+                b.get("/dashboard/analytics").await.0,
+                only_all(Permission::ViewAnalytics, 200),
             ),
             (
                 "/dashboard/diary",
@@ -1647,5 +1837,378 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
             assert_eq!(got, expected, "{role:?} {route}");
         }
     }
+    app.finish().await;
+}
+
+// ----- the dashboard in a real browser (issue #7 item 7) -----
+
+/// axe-core's source: `FRONTDESK_AXE_JS`, or where `.ci/run` installs it
+/// (`~/.cache/frontdesk/axe/node_modules/axe-core/axe.min.js`). `None` after a loud banner when
+/// missing, unless `FRONTDESK_REQUIRE_BROWSER` is set (CI), which makes it a failure.
+fn axe_source_or_skip() -> Option<String> {
+    let path = std::env::var_os("FRONTDESK_AXE_JS")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| {
+                PathBuf::from(h).join(".cache/frontdesk/axe/node_modules/axe-core/axe.min.js")
+            })
+        })?;
+    match std::fs::read_to_string(&path) {
+        Ok(src) => Some(src),
+        Err(e) => {
+            if std::env::var_os("FRONTDESK_REQUIRE_BROWSER").is_some_and(|v| !v.is_empty()) {
+                panic!(
+                    "FRONTDESK_REQUIRE_BROWSER is set but axe-core is missing at {}: {e} \
+                     (npm install axe-core@4 there, or set FRONTDESK_AXE_JS)",
+                    path.display()
+                );
+            }
+            eprintln!(
+                "\n########\n#  axe-core not found at {} ({e}): the dashboard's browser and \
+                 accessibility test is SKIPPED. CI installs it.\n########\n",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+/// Runs axe-core on the current page (WCAG 2.0, 2.1 and 2.2, levels A and AA) and fails the
+/// test with every violation found.
+async fn assert_accessible(b: &crate::widget_browser::Browser, axe: &str, page: &str) {
+    let script = format!(
+        "{axe}\n;const done = arguments[arguments.length - 1];\n\
+         axe.run(document, {{ runOnly: {{ type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22a', 'wcag22aa'] }} }})\n\
+           .then((r) => done({{ checked: r.passes.length, violations: r.violations.map((v) => ({{ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ') + ' :: ' + n.html.slice(0, 120)) }})) }}))\n\
+           .catch((e) => done({{ error: String(e) }}));"
+    );
+    let r = b
+        .post(
+            "/execute/async",
+            serde_json::json!({ "script": script, "args": [] }),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("axe did not run on {page}: {e}"));
+    assert!(r["error"].is_null(), "axe failed on {page}: {r}");
+    assert!(
+        r["checked"].as_u64().is_some_and(|n| n > 0),
+        "axe checked nothing on {page}: {r}"
+    );
+    let violations = r["violations"].as_array().cloned().unwrap_or_default();
+    assert!(
+        violations.is_empty(),
+        "WCAG 2.2 A/AA violations on {page}:\n{}",
+        serde_json::to_string_pretty(&violations).unwrap()
+    );
+}
+
+/// Tabs through the page (every `<details>` opened first) and fails if any visible link,
+/// button, field or summary is never reached by the keyboard.
+async fn assert_keyboard_reachable(b: &crate::widget_browser::Browser, page: &str) {
+    let count = b
+        .script(
+            r#"
+            document.querySelectorAll('details').forEach((d) => { d.open = true; });
+            const sel = 'a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]:not([tabindex="-1"])';
+            const shown = (el) => {
+              const r = el.getBoundingClientRect();
+              const st = getComputedStyle(el);
+              return r.width > 0 && r.height > 0 && st.visibility !== 'hidden' && st.display !== 'none' && !el.disabled;
+            };
+            const all = Array.from(document.querySelectorAll(sel)).filter(shown);
+            all.forEach((el, i) => el.setAttribute('data-kb', String(i)));
+            window.__kbSeen = [];
+            document.addEventListener('focusin', (e) => {
+              const k = e.target.getAttribute && e.target.getAttribute('data-kb');
+              if (k !== null) window.__kbSeen.push(k);
+            });
+            if (document.activeElement) document.activeElement.blur();
+            window.scrollTo(0, 0);
+            return all.length;
+            "#,
+            &[],
+        )
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap();
+    // Date and time fields have a tab stop per part: press more than enough.
+    for _ in 0..count * 3 + 5 {
+        b.press(crate::widget_browser::TAB).await;
+    }
+    let missed = b
+        .script(
+            r#"
+            const seen = new Set(window.__kbSeen);
+            return Array.from(document.querySelectorAll('[data-kb]'))
+              .filter((el) => !seen.has(el.getAttribute('data-kb')))
+              .map((el) => el.outerHTML.slice(0, 120));
+            "#,
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(
+        missed.as_array().is_some_and(Vec::is_empty),
+        "not reachable by Tab on {page} ({count} controls): {missed}"
+    );
+}
+
+/// The page's visible text.
+async fn page_text(b: &crate::widget_browser::Browser) -> String {
+    b.script("return document.body.innerText;", &[])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Waits until the page's text contains `needle`.
+async fn wait_text(b: &crate::widget_browser::Browser, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + crate::widget_browser::WAIT;
+    loop {
+        let text = page_text(b).await;
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {needle:?}; the page says:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+}
+
+/// Signs in through the login form and the emailed link, in this browser.
+async fn browser_sign_in(
+    b: &crate::widget_browser::Browser,
+    app: &TestApp,
+    mail: &Mail,
+    n: usize,
+    email: &str,
+) {
+    b.navigate(&format!("{}/dashboard/login?clinic={CLINIC}", app.base))
+        .await;
+    let field = b.find("#email").await.unwrap();
+    b.send_keys(&field, email).await;
+    b.send_keys(&field, crate::widget_browser::ENTER).await;
+    wait_text(b, "Check your email").await;
+    let link = mail.link(n).await;
+    b.navigate(&format!("{}{link}", app.base)).await;
+    let button = b
+        .find("form[action='/dashboard/auth'] button")
+        .await
+        .unwrap();
+    b.click(&button).await;
+    wait_text(b, "Log out").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_in_a_real_browser_is_accessible_keyboard_usable_and_shows_text_as_text() {
+    use crate::widget_browser::{Browser as Chrome, Driver, browser_or_skip};
+    let Some((chromedriver, chromium)) = browser_or_skip() else {
+        return;
+    };
+    let Some(axe) = axe_source_or_skip() else {
+        return;
+    };
+    let (app, mail) = spawn(Engine::Sqlite).await.unwrap();
+    let hostile = "<script>alert(1)</script><img src=x onerror=alert(2)> see <a href=\"javascript:alert(3)\">this</a>";
+    let conv =
+        whatsapp_conversation(&app, CLINIC, "<b>Mere</b> Tane", "+64215550111", hostile).await;
+    add_user(&app, "ana@harbour.test", "Ana Aroha", Role::Reception).await;
+    add_user(&app, "ben@harbour.test", "Ben Brown", Role::ReceptionHead).await;
+
+    let (p1, p2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let ana = Chrome::open(Driver::start(&chromedriver).await, &chromium, p1.path()).await;
+    let ben = Chrome::open(Driver::start(&chromedriver).await, &chromium, p2.path()).await;
+
+    // The login page, then sign-in by the emailed link in the same browser.
+    ana.navigate(&format!("{}/dashboard/login?clinic={CLINIC}", app.base))
+        .await;
+    assert_accessible(&ana, &axe, "the login page").await;
+    assert_keyboard_reachable(&ana, "the login page").await;
+    browser_sign_in(&ana, &app, &mail, 1, "ana@harbour.test").await;
+    browser_sign_in(&ben, &app, &mail, 2, "ben@harbour.test").await;
+
+    // The inbox: the patient's name is text.
+    ana.navigate(&format!("{}/dashboard/inbox", app.base)).await;
+    let text = wait_text(&ana, "<b>Mere</b> Tane").await;
+    assert!(text.contains("new"), "{text}");
+    assert_accessible(&ana, &axe, "the inbox").await;
+    assert_keyboard_reachable(&ana, "the inbox").await;
+
+    // The conversation: hostile text is shown literally and never runs.
+    let path = format!("{}/dashboard/conversations/{conv}", app.base);
+    ana.navigate(&path).await;
+    wait_text(&ana, "onerror=alert(2)").await;
+    let dom = ana
+        .script(
+            "return { imgs: document.querySelectorAll('main img').length, \
+                      scripts: document.querySelectorAll('main script').length, \
+                      js_links: document.querySelectorAll('a[href^=\"javascript:\"]').length, \
+                      body: Array.from(document.querySelectorAll('.messages .body')).map((p) => p.textContent) };",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(dom["imgs"], 0, "{dom}");
+    assert_eq!(dom["scripts"], 0, "{dom}");
+    assert_eq!(dom["js_links"], 0, "{dom}");
+    assert!(dom["body"][0].as_str() == Some(hostile), "{dom}");
+    assert!(ana.get("/alert/text").await.is_err(), "no alert() ran");
+    assert_accessible(&ana, &axe, "a conversation").await;
+    assert_keyboard_reachable(&ana, "a conversation").await;
+
+    // The takeover race: both press "Take over" at once; exactly one holds it.
+    ben.navigate(&path).await;
+    ana.navigate(&path).await;
+    let (a_btn, b_btn) = (
+        ana.find("form[action$='/takeover'] button").await.unwrap(),
+        ben.find("form[action$='/takeover'] button").await.unwrap(),
+    );
+    tokio::join!(ana.click(&a_btn), ben.click(&b_btn));
+    let (a_text, b_text) = (
+        wait_text(&ana, "Held by").await,
+        wait_text(&ben, "Held by").await,
+    );
+    let a_won = a_text.contains("Held by you");
+    let b_won = b_text.contains("Held by you");
+    assert!(
+        a_won ^ b_won,
+        "exactly one holds it:\nAna: {a_text}\nBen: {b_text}"
+    );
+    let (winner, loser) = if a_won { (&ana, &ben) } else { (&ben, &ana) };
+    let loser_text = page_text(loser).await;
+    assert!(
+        loser_text.contains("Someone else holds this conversation")
+            || loser_text.contains("Held by"),
+        "{loser_text}"
+    );
+
+    // The holder replies (keyboard into the reply box); it goes through the outbox.
+    let reply = "Kia ora, this is the front desk. <b>Not bold</b>";
+    let box_ = winner.find("#reply-text").await.unwrap();
+    winner.send_keys(&box_, reply).await;
+    let send = winner.find("form.reply button").await.unwrap();
+    winner.click(&send).await;
+    wait_text(winner, "Not bold</b>").await;
+    let scope = app.scope(CLINIC).await;
+    let last = app
+        .store
+        .messages(scope, conv)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(
+        (last.sender, last.body.as_str()),
+        (frontdesk_store::Sender::Staff, reply)
+    );
+    // The other staff member's page shows who holds it (live or on reload).
+    loser.navigate(&path).await;
+    wait_text(loser, "Held by").await;
+
+    // Booking from the diary, for a new patient, at a free time.
+    let catalog = app.store.clinic_catalog(scope).await.unwrap();
+    let tz = jiff::tz::TimeZone::get(catalog.clinic.profile.timezone.as_str()).unwrap();
+    let today = jiff::Timestamp::now().to_zoned(tz.clone()).date();
+    let mut found = None;
+    'search: for service in &catalog.services {
+        for p in &catalog.practitioners {
+            let search = frontdesk_store::SlotSearch {
+                practitioner: p.id,
+                service: service.id,
+                from: today,
+                to: today.checked_add(jiff::Span::new().days(14)).unwrap(),
+                min_notice: jiff::SignedDuration::from_hours(2),
+                day_start: None,
+                day_end: None,
+                limit: 1,
+            };
+            if let Some(slot) = app.store.free_slots(scope, &search).await.unwrap().first() {
+                found = Some((p.id, service.id, slot.start.to_zoned(tz.clone())));
+                break 'search;
+            }
+        }
+    }
+    let (practitioner, service, start) = found.expect("a free time in two weeks");
+    ana.navigate(&format!(
+        "{}/dashboard/diary?date={}",
+        app.base,
+        start.date()
+    ))
+    .await;
+    wait_text(&ana, "Diary").await;
+    assert_accessible(&ana, &axe, "the diary").await;
+    assert_keyboard_reachable(&ana, "the diary").await;
+    let form = format!("form.book:has(input[name=practitioner][value='{practitioner}'])");
+    ana.script(
+        "const f = document.querySelector(arguments[0]); \
+         f.closest('details').open = true; \
+         f.querySelector('select[name=service]').value = arguments[1]; \
+         f.querySelector('input[name=time]').value = arguments[2]; return null;",
+        &[
+            serde_json::json!(form),
+            serde_json::json!(service.to_string()),
+            serde_json::json!(start.strftime("%H:%M").to_string()),
+        ],
+    )
+    .await
+    .unwrap();
+    let phone = ana
+        .find(&format!("{form} input[name=phone]"))
+        .await
+        .unwrap();
+    ana.send_keys(&phone, "+64 21 555 0199").await;
+    let name = ana.find(&format!("{form} input[name=name]")).await.unwrap();
+    ana.send_keys(&name, "Wiremu Booked").await;
+    let book = ana.find(&format!("{form} button")).await.unwrap();
+    ana.click(&book).await;
+    wait_text(&ana, "Wiremu Booked").await;
+    let booked = app
+        .store
+        .diary(
+            scope,
+            start.timestamp(),
+            start.timestamp() + jiff::SignedDuration::from_mins(1),
+        )
+        .await
+        .unwrap();
+    assert!(
+        booked
+            .iter()
+            .any(|e| e.patient_name.as_deref() == Some("Wiremu Booked")),
+        "booked from the diary"
+    );
+
+    // The other pages a clinic uses: the home page (settings of the session), analytics.
+    ben.navigate(&format!("{}/dashboard", app.base)).await;
+    assert_accessible(&ben, &axe, "the dashboard home").await;
+    assert_keyboard_reachable(&ben, "the dashboard home").await;
+    ben.navigate(&format!("{}/dashboard/analytics", app.base))
+        .await;
+    wait_text(&ben, "Analytics").await;
+    assert_accessible(&ben, &axe, "analytics").await;
+
+    // Not one CSP refusal or script error anywhere.
+    for b in [&ana, &ben] {
+        b.collect_logs().await;
+        let bad: Vec<String> = b
+            .logs()
+            .iter()
+            .filter_map(|e| e["message"].as_str())
+            .filter(|m| {
+                m.contains("Content Security Policy")
+                    || m.contains("Refused to")
+                    || m.contains("Uncaught")
+            })
+            .map(str::to_owned)
+            .collect();
+        assert!(bad.is_empty(), "CSP refusals or script errors: {bad:#?}");
+    }
+    ana.quit().await;
+    ben.quit().await;
     app.finish().await;
 }

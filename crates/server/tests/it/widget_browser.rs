@@ -20,11 +20,11 @@ const PRIVACY: &str = "stored encrypted";
 const HOURS: &str = "Mon–Fri 08:00–18:00";
 const HOSTILE: &str = "<img src=x onerror=alert(1)>hi";
 /// The longest any one step may take before the test gives up and says what it saw.
-const WAIT: Duration = Duration::from_secs(15);
+pub(crate) const WAIT: Duration = Duration::from_secs(15);
 /// The W3C web element identifier key.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-const TAB: &str = "\u{E004}";
-const ENTER: &str = "\u{E007}";
+pub(crate) const TAB: &str = "\u{E004}";
+pub(crate) const ENTER: &str = "\u{E007}";
 const ESCAPE: &str = "\u{E00C}";
 const WINDOW_WIDTH: u32 = 390;
 /// Console messages we log ourselves, in the host page and in the frame, to prove that the
@@ -310,7 +310,7 @@ async fn widget_works_in_a_real_browser_under_a_strict_csp() {
 
 /// `(chromedriver, chromium)`, or `None` after a loud banner when either is missing.
 /// Panics instead when `FRONTDESK_REQUIRE_BROWSER` is set.
-fn browser_or_skip() -> Option<(PathBuf, PathBuf)> {
+pub(crate) fn browser_or_skip() -> Option<(PathBuf, PathBuf)> {
     let driver = find_binary("chromedriver");
     let chromium = find_binary("chromium");
     if let (Some(d), Some(c)) = (&driver, &chromium) {
@@ -379,14 +379,14 @@ async fn serve_host_page(listener: tokio::net::TcpListener, base: String) {
 }
 
 /// The chromedriver child process; killed when dropped (also when the test panics).
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
     addr: String,
 }
 
 impl Driver {
-    async fn start(path: &Path) -> Self {
+    pub(crate) async fn start(path: &Path) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -436,7 +436,7 @@ impl Drop for Driver {
 
 /// One WebDriver session. Dropped without `quit` (a panic), it still ends the session, so
 /// Chromium does not outlive the test, before the driver process is killed.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     /// `/session/{id}`
     path: String,
@@ -446,7 +446,7 @@ struct Browser {
 }
 
 impl Browser {
-    async fn open(driver: Driver, chromium: &Path, profile: &Path) -> Self {
+    pub(crate) async fn open(driver: Driver, chromium: &Path, profile: &Path) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
@@ -524,37 +524,37 @@ impl Browser {
         }
     }
 
-    async fn post(&self, path: &str, body: Value) -> Result<Value, String> {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Result<Value, String> {
         self.call(reqwest::Method::POST, path, Some(body)).await
     }
 
-    async fn get(&self, path: &str) -> Result<Value, String> {
+    pub(crate) async fn get(&self, path: &str) -> Result<Value, String> {
         self.call(reqwest::Method::GET, path, None).await
     }
 
-    async fn navigate(&self, url: &str) {
+    pub(crate) async fn navigate(&self, url: &str) {
         self.post("/url", json!({ "url": url })).await.unwrap();
     }
 
     /// The element reference of the first match in the current frame.
-    async fn find(&self, css: &str) -> Result<String, String> {
+    pub(crate) async fn find(&self, css: &str) -> Result<String, String> {
         let v = self
             .post("/element", json!({ "using": "css selector", "value": css }))
             .await?;
         element_ref(&v)
     }
 
-    async fn active_element(&self) -> String {
+    pub(crate) async fn active_element(&self) -> String {
         element_ref(&self.get("/element/active").await.unwrap()).unwrap()
     }
 
-    async fn click(&self, element: &str) {
+    pub(crate) async fn click(&self, element: &str) {
         self.post(&format!("/element/{element}/click"), json!({}))
             .await
             .unwrap();
     }
 
-    async fn send_keys(&self, element: &str, text: &str) {
+    pub(crate) async fn send_keys(&self, element: &str, text: &str) {
         self.post(
             &format!("/element/{element}/value"),
             json!({ "text": text }),
@@ -564,7 +564,7 @@ impl Browser {
     }
 
     /// One key press, as from the keyboard: it goes to whatever has focus.
-    async fn press(&self, key: &str) {
+    pub(crate) async fn press(&self, key: &str) {
         let actions = json!({ "actions": [{
             "type": "key",
             "id": "keyboard",
@@ -585,7 +585,7 @@ impl Browser {
         self.post("/frame/parent", json!({})).await.unwrap();
     }
 
-    async fn script(&self, script: &str, args: &[Value]) -> Result<Value, String> {
+    pub(crate) async fn script(&self, script: &str, args: &[Value]) -> Result<Value, String> {
         self.post("/execute/sync", json!({ "script": script, "args": args }))
             .await
     }
@@ -604,7 +604,13 @@ impl Browser {
 
     /// Polls `condition` (JS on the state `s`) until true; returns the state. On timeout,
     /// panics with the last state, the document and the browser log so far.
-    async fn wait(&self, what: &str, state: &str, condition: &str, args: &[Value]) -> Value {
+    pub(crate) async fn wait(
+        &self,
+        what: &str,
+        state: &str,
+        condition: &str,
+        args: &[Value],
+    ) -> Value {
         let script = format!("{state}\nreturn {{ ok: !!({condition}), seen: s }};");
         let deadline = Instant::now() + WAIT;
         loop {
@@ -639,7 +645,7 @@ impl Browser {
     }
 
     /// Moves chromedriver's browser log (which it clears on every read) into `self.logs`.
-    async fn collect_logs(&self) {
+    pub(crate) async fn collect_logs(&self) {
         let entries = match self.post("/se/log", json!({ "type": "browser" })).await {
             Ok(v) => v,
             Err(_) => self
@@ -651,11 +657,11 @@ impl Browser {
         self.logs.lock().unwrap().extend(entries);
     }
 
-    fn logs(&self) -> Vec<Value> {
+    pub(crate) fn logs(&self) -> Vec<Value> {
         self.logs.lock().unwrap().clone()
     }
 
-    async fn quit(mut self) {
+    pub(crate) async fn quit(mut self) {
         let path = self.path.clone();
         self.call(reqwest::Method::DELETE, "", None)
             .await

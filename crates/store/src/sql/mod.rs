@@ -11,6 +11,7 @@
 //! Every query on tenant data filters by `tenant_id` itself: SQLite relies on that alone,
 //! PostgreSQL's row-level security is a second, independent wall.
 
+pub(crate) mod analytics;
 pub(crate) mod appointments;
 pub(crate) mod calls;
 pub(crate) mod catalog;
@@ -159,6 +160,7 @@ macro_rules! sql_store {
         $crate::sql::recordings::impl_recordings!($Store);
         $crate::sql::staff_auth::impl_staff_auth!($Store);
         $crate::sql::inbox::impl_inbox!($Store);
+        $crate::sql::analytics::impl_analytics!($Store);
 
         #[async_trait]
         impl AuditStore for $Store {
