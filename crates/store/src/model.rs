@@ -649,6 +649,32 @@ pub struct Activity {
     pub replies: Vec<(Timestamp, Channel, Option<jiff::SignedDuration>)>,
 }
 
+/// One conversation in a patient's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationBrief {
+    pub id: ConversationId,
+    pub channel: Channel,
+    pub urgency: String,
+    pub started_at: Timestamp,
+    pub last_message_at: Timestamp,
+}
+
+/// What staff see of one patient: the minimal record, their conversations and appointments
+/// (newest first, at most 100 each) and their messaging consent per channel.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PatientRecord {
+    pub patient: Patient,
+    pub conversations: Vec<ConversationBrief>,
+    pub appointments: Vec<Appointment>,
+    pub consents: Vec<(Channel, crate::channel::Consent)>,
+}
+
+impl std::fmt::Debug for PatientRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PatientRecord({}, <redacted>)", self.patient.id)
+    }
+}
+
 /// One appointment in the diary, with its patient's name.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DiaryEntry {

@@ -86,6 +86,9 @@ pub trait PatientStore {
         scope: TenantScope,
         phone: &E164Phone,
     ) -> Result<Option<Patient>>;
+    /// The patient's record for staff: the minimal record, conversations, appointments (past
+    /// and future) and consent. Unknown or another clinic's patient: `NotFound`.
+    async fn patient_record(&self, scope: TenantScope, id: PatientId) -> Result<PatientRecord>;
     /// Records the name and/or phone a patient gave (e.g. when booking on web chat). A phone
     /// that already belongs to another patient of this clinic is not saved (an unverified
     /// claim must never link one visitor to someone else's record): `Ok(false)` then.

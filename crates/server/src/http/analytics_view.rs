@@ -5,7 +5,7 @@
 //! `ViewRevenue` (Reception Head sees analytics without money).
 
 use super::AppState;
-use super::dashboard::{Staff, plain as text, store_failed as unavailable};
+use super::dashboard::{Require, perm, plain as text, store_failed as unavailable};
 use askama::Template;
 use axum::{
     extract::{Query, State},
@@ -155,7 +155,7 @@ fn quantile(sorted: &[SignedDuration], q: f64) -> Option<SignedDuration> {
 /// `GET /dashboard/analytics?days=7|30|90`.
 pub async fn analytics_page(
     State(st): State<AppState>,
-    staff: Staff,
+    Require { staff, .. }: Require<perm::ViewAnalytics>,
     Query(q): Query<AnalyticsQuery>,
 ) -> Response {
     let s = staff.session();

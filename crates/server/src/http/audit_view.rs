@@ -3,7 +3,7 @@
 //! verified from its first entry on every view (paged inside the store, one snapshot).
 
 use super::AppState;
-use super::dashboard::Staff;
+use super::dashboard::{Require, perm};
 use askama::Template;
 use axum::{
     extract::State,
@@ -38,7 +38,10 @@ fn unavailable() -> Response {
 }
 
 /// `GET /dashboard/audit`.
-pub async fn audit_page(State(st): State<AppState>, staff: Staff) -> Response {
+pub async fn audit_page(
+    State(st): State<AppState>,
+    Require { staff, .. }: Require<perm::ViewAuditLog>,
+) -> Response {
     let s = staff.session();
     if s.role.access(Permission::ViewAuditLog) != Access::All {
         return (

@@ -6,7 +6,9 @@
 //! assignments exist. Each booking form carries a one-time key, so a double submit books once.
 
 use super::AppState;
-use super::dashboard::{Staff, csrf_ok_for, plain as text, store_failed as unavailable};
+use super::dashboard::{
+    Require, Staff, csrf_ok_for, perm, plain as text, store_failed as unavailable,
+};
 use askama::Template;
 use axum::{
     Form,
@@ -62,7 +64,7 @@ pub struct DiaryQuery {
 /// `GET /dashboard/diary?date=YYYY-MM-DD&view=day|week`.
 pub async fn diary_page(
     State(st): State<AppState>,
-    staff: Staff,
+    Require { staff, .. }: Require<perm::ViewAppointments>,
     Query(q): Query<DiaryQuery>,
 ) -> Response {
     render(&st, &staff, &q, StatusCode::OK, None).await
@@ -202,7 +204,7 @@ pub struct CancelForm {
 /// `POST /dashboard/appointments/{id}/cancel`: cancels as this staff member (audited).
 pub async fn cancel(
     State(st): State<AppState>,
-    staff: Staff,
+    Require { staff, .. }: Require<perm::ManageAppointments>,
     Path(raw): Path<String>,
     Form(f): Form<CancelForm>,
 ) -> Response {
@@ -333,7 +335,11 @@ pub struct BookForm {
 
 /// `POST /dashboard/appointments`: books for the patient with this mobile number (a new
 /// patient record if the clinic has none), with the receptionist's rules.
-pub async fn book(State(st): State<AppState>, staff: Staff, Form(f): Form<BookForm>) -> Response {
+pub async fn book(
+    State(st): State<AppState>,
+    Require { staff, .. }: Require<perm::ManageAppointments>,
+    Form(f): Form<BookForm>,
+) -> Response {
     if let Some(r) = may_change(&staff, &f.csrf) {
         return r;
     }
@@ -404,7 +410,7 @@ pub struct MoveForm {
 /// `POST /dashboard/appointments/{id}/move`: the same practitioner and service at a new time.
 pub async fn move_to(
     State(st): State<AppState>,
-    staff: Staff,
+    Require { staff, .. }: Require<perm::ManageAppointments>,
     Path(raw): Path<String>,
     Form(f): Form<MoveForm>,
 ) -> Response {

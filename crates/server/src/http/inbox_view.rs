@@ -12,7 +12,9 @@
 //! assignments exist (a conversation's page answers 404 to them, like another clinic's).
 
 use super::AppState;
-use super::dashboard::{Staff, csrf_ok_for, plain as text, store_failed as unavailable};
+use super::dashboard::{
+    Require, Staff, csrf_ok_for, perm, plain as text, store_failed as unavailable,
+};
 use askama::Template;
 use axum::{
     Form,
@@ -181,7 +183,7 @@ async fn inbox_rows(
 /// `GET /dashboard/inbox`.
 pub async fn inbox_page(
     State(st): State<AppState>,
-    staff: Staff,
+    Require { staff, .. }: Require<perm::ViewConversations>,
     Query(q): Query<Search>,
 ) -> Response {
     let access = match reach(&staff, Permission::ViewConversations) {
@@ -352,7 +354,7 @@ async fn render(
 /// `GET /dashboard/conversations/{id}`.
 pub async fn conversation_page(
     State(st): State<AppState>,
-    staff: Staff,
+    Require { staff, .. }: Require<perm::ViewConversations>,
     Path(raw): Path<String>,
 ) -> Response {
     match reach(&staff, Permission::ViewConversations) {
@@ -421,7 +423,7 @@ async fn after(
 /// `POST /dashboard/conversations/{id}/takeover`: take it from the AI (or renew one's hold).
 pub async fn take_over(
     State(st): State<AppState>,
-    staff: Staff,
+    Require { staff, .. }: Require<perm::ReplyToPatients>,
     Path(raw): Path<String>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
@@ -441,7 +443,7 @@ pub async fn take_over(
 /// `POST /dashboard/conversations/{id}/release`: give it back to the AI.
 pub async fn release(
     State(st): State<AppState>,
-    staff: Staff,
+    Require { staff, .. }: Require<perm::ReplyToPatients>,
     Path(raw): Path<String>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
@@ -457,7 +459,7 @@ pub async fn release(
 /// `POST /dashboard/conversations/{id}/reply`: a staff reply, through the outbox.
 pub async fn reply(
     State(st): State<AppState>,
-    staff: Staff,
+    Require { staff, .. }: Require<perm::ReplyToPatients>,
     Path(raw): Path<String>,
     Form(f): Form<ReplyForm>,
 ) -> Response {

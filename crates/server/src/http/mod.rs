@@ -9,6 +9,7 @@ mod diary_view;
 pub mod error;
 mod inbox_view;
 mod pages;
+mod patients_view;
 pub mod playback;
 mod users_view;
 mod voice;
@@ -136,6 +137,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/dashboard/users/{id}/role", post(users_view::set_role))
         .route("/dashboard/users/{id}/active", post(users_view::set_active))
+        .route("/dashboard/patients", get(patients_view::patients_page))
+        .route("/dashboard/patients/{id}", get(patients_view::patient_page))
         .route("/dashboard/diary", get(diary_view::diary_page))
         .route("/dashboard/analytics", get(analytics_view::analytics_page))
         .route("/dashboard/appointments", post(diary_view::book))

@@ -14,7 +14,7 @@
 //! exist (the inbox, #7); another clinic's recording is always 404.
 
 use super::AppState;
-use super::dashboard::Staff;
+use super::dashboard::{Require, Staff, perm};
 use askama::Template;
 use axum::{
     extract::{Path, Query, State},
@@ -137,7 +137,7 @@ struct RecordingPage {
 /// `GET /dashboard/recordings/{id}`: the player, with a fresh signed URL.
 pub async fn recording_page(
     State(st): State<AppState>,
-    staff: Staff,
+    Require { staff, .. }: Require<perm::PlayRecordings>,
     Path(id): Path<String>,
 ) -> Response {
     let rec = match listenable(&st, &staff, &id).await {
@@ -195,7 +195,7 @@ pub struct AudioQuery {
 /// `GET /dashboard/recordings/{id}/audio?exp=…&sig=…`: the audio, for this session only.
 pub async fn recording_audio(
     State(st): State<AppState>,
-    staff: Staff,
+    Require { staff, .. }: Require<perm::PlayRecordings>,
     Path(id): Path<String>,
     Query(q): Query<AudioQuery>,
 ) -> Response {

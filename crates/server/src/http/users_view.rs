@@ -4,7 +4,7 @@
 //! here, so a clinic cannot lock out its last Owner by a slip.
 
 use super::AppState;
-use super::dashboard::{Staff, csrf_ok_for};
+use super::dashboard::{Require, Staff, csrf_ok_for, perm};
 use askama::Template;
 use axum::{
     Form,
@@ -82,7 +82,10 @@ async fn render(st: &AppState, staff: &Staff, status: StatusCode, error: Option<
 }
 
 /// `GET /dashboard/users`.
-pub async fn users_page(State(st): State<AppState>, staff: Staff) -> Response {
+pub async fn users_page(
+    State(st): State<AppState>,
+    Require { staff, .. }: Require<perm::ManageUsers>,
+) -> Response {
     if let Some(r) = owner_only(&staff) {
         return r;
     }
@@ -100,7 +103,7 @@ pub struct InviteForm {
 /// `POST /dashboard/users`: adds a staff member (who then signs in by email).
 pub async fn invite(
     State(st): State<AppState>,
-    staff: Staff,
+    Require { staff, .. }: Require<perm::ManageUsers>,
     Form(f): Form<InviteForm>,
 ) -> Response {
     if let Some(r) = owner_only(&staff) {
@@ -142,7 +145,10 @@ pub async fn invite(
         .invite_user(s.scope, &user, Actor::Staff(s.user))
         .await
     {
-        Ok(_) => Redirect::to("/dashboard/users").into_response(),
+        Ok(_) => {
+            send_invitation(&st, s, user);
+            Redirect::to("/dashboard/users").into_response()
+        }
         Err(StoreError::Conflict(_)) => {
             render(
                 &st,
@@ -157,6 +163,55 @@ pub async fn invite(
             text(StatusCode::SERVICE_UNAVAILABLE, "Please try again shortly.")
         }
     }
+}
+
+/// Emails the new staff member how to sign in (in the background, like sign-in links: if it
+/// is lost, the Owner tells them the clinic address, or they ask for a link themselves). The
+/// email holds no secret: signing in still needs a link emailed to them on request.
+fn send_invitation(st: &AppState, s: &frontdesk_store::StaffSession, user: NewUser) {
+    let Some(base) = st.dashboard.link_base.clone() else {
+        return;
+    };
+    let (st, scope, inviter) = (st.clone(), s.scope, s.name.clone());
+    tokio::spawn(async move {
+        let clinic = match st.store.clinic(scope).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = ?e, "invitation email not sent: clinic unreadable");
+                return;
+            }
+        };
+        let second_factor = if user.role.requires_mfa() {
+            "\n\nYour role needs two-step sign-in: at your first sign-in you will set up an \
+             authenticator app and be given recovery codes to keep safe."
+        } else {
+            ""
+        };
+        let body = format!(
+            "{inviter} has added you to frontdesk for {clinic} as {role}.\n\n\
+             To sign in, open {base}/dashboard/login?clinic={slug} and enter this email \
+             address: we email you a sign-in link that works once, for 10 minutes, in the \
+             browser where you asked for it.{second_factor}\n\n\
+             If you did not expect this, tell {clinic}; nobody can sign in as you without access \
+             to this mailbox.\n",
+            clinic = clinic.profile.name,
+            role = user.role.label(),
+            base = base.trim_end_matches('/'),
+            slug = clinic.slug.as_str(),
+        );
+        let subject = format!(
+            "You have been added to frontdesk for {}",
+            clinic.profile.name
+        );
+        if let Err(e) = st
+            .dashboard
+            .mailer
+            .send(std::slice::from_ref(&user.email), &subject, &body)
+            .await
+        {
+            tracing::warn!(code = e.code, "invitation email not sent");
+        }
+    });
 }
 
 #[derive(serde::Deserialize)]
@@ -227,7 +282,7 @@ async fn refused(st: &AppState, staff: &Staff, r: Refuse) -> Response {
 /// `POST /dashboard/users/{id}/role`: ends that user's sessions.
 pub async fn set_role(
     State(st): State<AppState>,
-    staff: Staff,
+    Require { staff, .. }: Require<perm::ManageUsers>,
     Path(id): Path<String>,
     Form(f): Form<RoleForm>,
 ) -> Response {
@@ -255,7 +310,7 @@ pub async fn set_role(
 /// `POST /dashboard/users/{id}/active`: disabling ends that user's sessions.
 pub async fn set_active(
     State(st): State<AppState>,
-    staff: Staff,
+    Require { staff, .. }: Require<perm::ManageUsers>,
     Path(id): Path<String>,
     Form(f): Form<ActiveForm>,
 ) -> Response {

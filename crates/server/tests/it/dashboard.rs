@@ -52,6 +52,7 @@ dashboard_tests!(
     the_inbox_and_a_conversation_update_live_and_stop_at_sign_out,
     the_diary_shows_each_practitioners_day_and_reception_cancels,
     analytics_chart_the_clinics_days_and_show_money_only_to_those_who_may,
+    a_patient_record_is_found_by_phone_with_consent_conversations_and_appointments,
 );
 
 const CLINIC: &str = "harbour-physio";
@@ -99,7 +100,7 @@ impl Mail {
             let text = self.text();
             let links: Vec<&str> = text
                 .split_whitespace()
-                .filter(|w| w.starts_with(LINK_BASE))
+                .filter(|w| w.starts_with(&format!("{LINK_BASE}/dashboard/auth?link=")))
                 .collect();
             if let Some(l) = links.get(n - 1) {
                 return l.trim_start_matches(LINK_BASE).to_owned();
@@ -373,7 +374,9 @@ async fn known_and_unknown_addresses_get_the_same_answer(app: TestApp, mail: Mai
     mail.link(1).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(
-        mail.text().matches(LINK_BASE).count(),
+        mail.text()
+            .matches(&format!("{LINK_BASE}/dashboard/auth?link="))
+            .count(),
         1,
         "only the account's address got an email"
     );
@@ -886,6 +889,26 @@ async fn the_owner_invites_changes_roles_and_disables_users(app: TestApp, mail: 
         (status, headers["location"].to_str().unwrap()),
         (303, "/dashboard/users")
     );
+    // The new staff member is emailed how to sign in (no secret in it: a link still has to be
+    // asked for from their own browser).
+    let mut invitation = String::new();
+    for _ in 0..100 {
+        invitation = mail.text();
+        if invitation.contains("has added you to frontdesk") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let start = invitation
+        .find("To: nia@harbour.test")
+        .unwrap_or_else(|| panic!("no invitation to Nia in:\n{invitation}"));
+    let invitation = &invitation[start..];
+    assert!(
+        invitation.contains("Owen Owner has added you to frontdesk")
+            && invitation.contains(&format!("{LINK_BASE}/dashboard/login?clinic={CLINIC}"))
+            && !invitation.contains("/dashboard/auth?link="),
+        "{invitation}"
+    );
     let (status, _, _) = owner.post("/dashboard/users", &form).await;
     assert_eq!(status, 409, "the same address twice");
     let (_, page, _) = owner.get("/dashboard/users").await;
@@ -931,7 +954,9 @@ async fn the_owner_invites_changes_roles_and_disables_users(app: TestApp, mail: 
     assert_eq!(status, 200);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(
-        mail.text().matches(LINK_BASE).count(),
+        mail.text()
+            .matches(&format!("{LINK_BASE}/dashboard/auth?link="))
+            .count(),
         3,
         "no link for a disabled user"
     );
@@ -1304,11 +1329,8 @@ async fn booked(
     name: &str,
     phone: &str,
 ) -> (frontdesk_store::Appointment, String) {
-    use frontdesk_store::{NewAppointment, NewPatient, SlotSearch};
+    use frontdesk_store::NewPatient;
     let scope = app.scope(slug).await;
-    let catalog = app.store.clinic_catalog(scope).await.unwrap();
-    let tz = jiff::tz::TimeZone::get(catalog.clinic.profile.timezone.as_str()).unwrap();
-    let today = jiff::Timestamp::now().to_zoned(tz.clone()).date();
     let patient = app
         .store
         .create_patient(
@@ -1321,6 +1343,21 @@ async fn booked(
         )
         .await
         .unwrap();
+    book_first_free(app, slug, patient).await
+}
+
+/// Books the first free time of clinic `slug` in the next two weeks for `patient`; answers the
+/// appointment and its clinic-local date.
+async fn book_first_free(
+    app: &TestApp,
+    slug: &str,
+    patient: frontdesk_domain::PatientId,
+) -> (frontdesk_store::Appointment, String) {
+    use frontdesk_store::{NewAppointment, SlotSearch};
+    let scope = app.scope(slug).await;
+    let catalog = app.store.clinic_catalog(scope).await.unwrap();
+    let tz = jiff::tz::TimeZone::get(catalog.clinic.profile.timezone.as_str()).unwrap();
+    let today = jiff::Timestamp::now().to_zoned(tz.clone()).date();
     for service in &catalog.services {
         for p in &catalog.practitioners {
             let search = SlotSearch {
@@ -1607,6 +1644,90 @@ async fn analytics_chart_the_clinics_days_and_show_money_only_to_those_who_may(
     app.finish().await;
 }
 
+async fn a_patient_record_is_found_by_phone_with_consent_conversations_and_appointments(
+    app: TestApp,
+    mail: Mail,
+) {
+    let conv =
+        whatsapp_conversation(&app, CLINIC, "<i>Hine</i> Walker", "+64215550122", "hi").await;
+    let scope = app.scope(CLINIC).await;
+    let phone = frontdesk_domain::E164Phone::parse("+64215550122").unwrap();
+    app.store
+        .record_consent(
+            scope,
+            frontdesk_store::Channel::Whatsapp,
+            &phone,
+            frontdesk_store::ConsentChange::OptOut,
+            "keyword",
+        )
+        .await
+        .unwrap();
+    let patient = app
+        .store
+        .conversation(scope, conv)
+        .await
+        .unwrap()
+        .patient_id;
+    let (appt, _) = book_first_free(&app, CLINIC, patient).await;
+    let catalog = app.store.clinic_catalog(scope).await.unwrap();
+    let service = catalog
+        .services
+        .iter()
+        .find(|s| s.id == appt.service_id)
+        .unwrap();
+    add_user(&app, "rec@harbour.test", "Rex Reception", Role::Reception).await;
+    add_user(&app, "doc@harbour.test", "Dr Doc", Role::Doctor).await;
+    let mut rec = Browser::new(&app);
+    rec.sign_in(&mail, 1, "rec@harbour.test").await;
+
+    // Found by phone (any spacing), through the blind index: straight to the record.
+    let (status, _, headers) = rec.get("/dashboard/patients?phone=%2B64+21+555+0122").await;
+    assert_eq!(
+        (status, headers["location"].to_str().unwrap()),
+        (303, format!("/dashboard/patients/{patient}").as_str())
+    );
+    let (status, page, _) = rec.get(&format!("/dashboard/patients/{patient}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("&#60;i&#62;Hine&#60;/i&#62; Walker"),
+        "{page}"
+    );
+    assert!(!page.contains("<i>Hine"));
+    assert!(page.contains("+64215550122"));
+    assert!(
+        page.contains("Opted out") && page.contains("keyword"),
+        "{page}"
+    );
+    assert!(page.contains(&format!("/dashboard/conversations/{conv}")));
+    assert!(
+        page.contains(&service.name) && page.contains("booked"),
+        "{page}"
+    );
+    // No match, and a malformed number.
+    let (status, page, _) = rec.get("/dashboard/patients?phone=%2B64215550999").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("No patient of this clinic has that number"));
+    assert_eq!(rec.get("/dashboard/patients?phone=hello").await.0, 422);
+    assert_eq!(
+        rec.get(&format!("/dashboard/patients/{}", uuid::Uuid::now_v7()))
+            .await
+            .0,
+        404
+    );
+
+    // A Doctor (assigned only) finds nobody and opens no record.
+    let mut doc = Browser::new(&app);
+    doc.sign_in(&mail, 2, "doc@harbour.test").await;
+    let (status, page, _) = doc.get("/dashboard/patients?phone=%2B64215550122").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("None are assigned to you yet"));
+    assert_eq!(
+        doc.get(&format!("/dashboard/patients/{patient}")).await.0,
+        404
+    );
+    app.finish().await;
+}
+
 async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: Mail) {
     use frontdesk_domain::{Access, Permission};
     let own = stored_recording(&app, &mail, CLINIC).await;
@@ -1614,6 +1735,12 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
     let foreign_conv =
         whatsapp_conversation(&app, "nairobi-family", "Far", "+254700000077", "habari").await;
     let (foreign_appt, _) = booked(&app, "nairobi-family", "Far Away", "+254700000078").await;
+    let own_patient = app
+        .store
+        .conversation(app.scope(CLINIC).await, own_conv)
+        .await
+        .unwrap()
+        .patient_id;
     let foreign = {
         let scope = app.scope("nairobi-family").await;
         let phone = frontdesk_domain::E164Phone::parse("+254700000001").unwrap();
@@ -1700,6 +1827,31 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
                 b.get("/dashboard/inbox").await.0,
                 if role.can(Permission::ViewConversations) {
                     200
+                } else {
+                    403
+                },
+            ),
+            (
+                "/dashboard/patients",
+                b.get("/dashboard/patients").await.0,
+                if role.can(Permission::ViewPatients) {
+                    200
+                } else {
+                    403
+                },
+            ),
+            (
+                "/dashboard/patients/{own}",
+                b.get(&format!("/dashboard/patients/{own_patient}")).await.0,
+                want(Permission::ViewPatients, 200),
+            ),
+            (
+                "/dashboard/patients/{foreign}",
+                b.get(&format!("/dashboard/patients/{}", foreign_appt.patient_id))
+                    .await
+                    .0,
+                if role.can(Permission::ViewPatients) {
+                    404
                 } else {
                     403
                 },
@@ -2182,6 +2334,19 @@ async fn the_dashboard_in_a_real_browser_is_accessible_keyboard_usable_and_shows
             .any(|e| e.patient_name.as_deref() == Some("Wiremu Booked")),
         "booked from the diary"
     );
+
+    // A patient's record.
+    let patient = app
+        .store
+        .conversation(scope, conv)
+        .await
+        .unwrap()
+        .patient_id;
+    ana.navigate(&format!("{}/dashboard/patients/{patient}", app.base))
+        .await;
+    wait_text(&ana, "<b>Mere</b> Tane").await;
+    assert_accessible(&ana, &axe, "a patient record").await;
+    assert_keyboard_reachable(&ana, "a patient record").await;
 
     // The other pages a clinic uses: the home page (settings of the session), analytics.
     ben.navigate(&format!("{}/dashboard", app.base)).await;

@@ -476,6 +476,24 @@ macro_rules! impl_appointments {
             }
 
             async fn diary(&self, scope: TenantScope, from: jiff::Timestamp, to: jiff::Timestamp) -> Result<Vec<DiaryEntry>> {
+                self.diary_between(scope, from, to).await
+            }
+        }
+
+        impl $Store {
+            /// A patient's appointments, newest first (at most 100), inside `tx`.
+            pub(crate) async fn patient_history_tx(&self, tx: &mut Tx, tenant: TenantId, patient: PatientId) -> Result<Vec<Appointment>> {
+                let rows: Vec<AppointmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE tenant_id = $1 AND patient_id = $2 ORDER BY starts_at DESC LIMIT 100"
+                )))
+                .bind(tenant.as_uuid())
+                .bind(patient.as_uuid())
+                .fetch_all(&mut **tx)
+                .await?;
+                rows.into_iter().map(appointment_from_row).collect()
+            }
+
+            async fn diary_between(&self, scope: TenantScope, from: jiff::Timestamp, to: jiff::Timestamp) -> Result<Vec<DiaryEntry>> {
                 let tenant = scope.tenant_id();
                 let mut tx = self.read_tx(Some(scope)).await?;
                 let rows: Vec<AppointmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(

@@ -114,6 +114,51 @@ macro_rules! impl_people {
 
         #[async_trait]
         impl PatientStore for $Store {
+            async fn patient_record(&self, scope: TenantScope, id: PatientId) -> Result<PatientRecord> {
+                let tenant = scope.tenant_id();
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let patient = self.fetch_patient(&mut tx, tenant, id).await?;
+                let rows: Vec<(Uuid, String, String, i64, i64)> = sqlx::query_as(
+                    "SELECT id, channel, urgency, created_at, last_message_at FROM conversations \
+                     WHERE tenant_id = $1 AND patient_id = $2 ORDER BY last_message_at DESC LIMIT 100",
+                )
+                .bind(tenant.as_uuid())
+                .bind(id.as_uuid())
+                .fetch_all(&mut *tx)
+                .await?;
+                let conversations = rows
+                    .into_iter()
+                    .map(|(c, channel, urgency, started, last)| {
+                        Ok(ConversationBrief {
+                            id: ConversationId::from_uuid(c),
+                            channel: Channel::parse(&channel)?,
+                            urgency,
+                            started_at: from_us(started)?,
+                            last_message_at: from_us(last)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let appointments = self.patient_history_tx(&mut tx, tenant, id).await?;
+                let mut consents = Vec::new();
+                if let Some(phone) = &patient.phone {
+                    let keys = self.tenant_keys(&mut tx, tenant).await?;
+                    let bidx = keys.index.blind_index("phone", phone.as_str());
+                    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+                        "SELECT channel, status, source, updated_at FROM channel_consents WHERE tenant_id = $1 AND phone_bidx = $2 ORDER BY channel",
+                    )
+                    .bind(tenant.as_uuid())
+                    .bind(bidx)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    for (channel, status, source, at) in rows {
+                        let consent = crate::channel::Consent { opted_in: status == "opted_in", source, updated_at: from_us(at)? };
+                        consents.push((Channel::parse(&channel)?, consent));
+                    }
+                }
+                tx.commit().await?;
+                Ok(PatientRecord { patient, conversations, appointments, consents })
+            }
+
             async fn update_patient_contact(
                 &self,
                 scope: TenantScope,
