@@ -34,7 +34,18 @@ pub trait ClinicStore {
     /// Profile, services, practitioners, FAQ and red-flag rules in one read transaction (the
     /// receptionist needs all of them on every turn).
     async fn clinic_catalog(&self, scope: TenantScope) -> Result<ClinicCatalog>;
-    async fn update_profile(&self, scope: TenantScope, profile: &ClinicProfile) -> Result<()>;
+    /// Replaces the clinic's profile as the operator (CLI). Invalid: `Invalid`, nothing changed.
+    async fn update_profile(&self, scope: TenantScope, profile: &ClinicProfile) -> Result<()> {
+        self.update_profile_by(scope, profile, Actor::Operator)
+            .await
+    }
+    /// Replaces the clinic's profile, audited `clinic.profile_updated` with `actor`.
+    async fn update_profile_by(
+        &self,
+        scope: TenantScope,
+        profile: &ClinicProfile,
+        actor: Actor,
+    ) -> Result<()>;
     async fn add_practitioner(
         &self,
         scope: TenantScope,
@@ -72,7 +83,19 @@ pub trait ClinicStore {
         language: &str,
     ) -> Result<uuid::Uuid>;
     async fn red_flag_rules(&self, scope: TenantScope) -> Result<Vec<RedFlagRule>>;
-    async fn add_faq(&self, scope: TenantScope, question: &str, answer: &str) -> Result<FaqId>;
+    /// Adds a FAQ entry as the operator (CLI).
+    async fn add_faq(&self, scope: TenantScope, question: &str, answer: &str) -> Result<FaqId> {
+        self.add_faq_by(scope, question, answer, Actor::Operator)
+            .await
+    }
+    /// Adds a FAQ entry, audited `faq.created` with `actor`.
+    async fn add_faq_by(
+        &self,
+        scope: TenantScope,
+        question: &str,
+        answer: &str,
+        actor: Actor,
+    ) -> Result<FaqId>;
     async fn list_faqs(&self, scope: TenantScope) -> Result<Vec<Faq>>;
 }
 

@@ -176,6 +176,7 @@ struct HomePage<'a> {
     patients_link: bool,
     analytics_link: bool,
     users_link: bool,
+    settings_link: bool,
     permissions: Vec<(&'static str, &'static str)>,
     csrf: String,
 }
@@ -727,6 +728,7 @@ pub async fn home(State(st): State<AppState>, Staff(staff): Staff) -> Response {
             patients_link: s.role.can(Permission::ViewPatients),
             analytics_link: s.role.access(Permission::ViewAnalytics) == Access::All,
             users_link: s.role.access(Permission::ManageUsers) == Access::All,
+            settings_link: s.role.access(Permission::ManageClinicProfile) == Access::All,
             permissions: Permission::ALL
                 .into_iter()
                 .map(|p| (p.label(), reach(s.role.access(p))))

@@ -11,6 +11,7 @@ mod inbox_view;
 mod pages;
 mod patients_view;
 pub mod playback;
+mod settings_view;
 mod users_view;
 mod voice;
 mod webchat;
@@ -137,6 +138,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/dashboard/users/{id}/role", post(users_view::set_role))
         .route("/dashboard/users/{id}/active", post(users_view::set_active))
+        .route("/dashboard/settings", get(settings_view::settings_page))
+        .route(
+            "/dashboard/settings/profile",
+            post(settings_view::save_profile),
+        )
+        .route("/dashboard/settings/faq", post(settings_view::add_faq))
         .route("/dashboard/patients", get(patients_view::patients_page))
         .route("/dashboard/patients/{id}", get(patients_view::patient_page))
         .route("/dashboard/diary", get(diary_view::diary_page))

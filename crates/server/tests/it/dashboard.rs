@@ -53,6 +53,7 @@ dashboard_tests!(
     the_diary_shows_each_practitioners_day_and_reception_cancels,
     analytics_chart_the_clinics_days_and_show_money_only_to_those_who_may,
     a_patient_record_is_found_by_phone_with_consent_conversations_and_appointments,
+    the_owner_edits_the_clinic_profile_and_faq_and_each_change_is_audited,
 );
 
 const CLINIC: &str = "harbour-physio";
@@ -1728,6 +1729,113 @@ async fn a_patient_record_is_found_by_phone_with_consent_conversations_and_appoi
     app.finish().await;
 }
 
+async fn the_owner_edits_the_clinic_profile_and_faq_and_each_change_is_audited(
+    app: TestApp,
+    mail: Mail,
+) {
+    add_user(&app, "own@harbour.test", "Owen Owner", Role::Owner).await;
+    add_user(&app, "rec@harbour.test", "Rex Reception", Role::Reception).await;
+    let mut owner = Browser::new(&app);
+    owner.sign_in(&mail, 1, "own@harbour.test").await;
+    owner.set_up_totp().await;
+    let (status, page, _) = owner.get("/dashboard/settings").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Harbour Physio"));
+    let csrf = Browser::hidden(&page, "csrf");
+    let profile = |csrf: &str, name: &str, idle: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("name", name.to_owned()),
+            ("phone", "+64 9 555 0100".to_owned()),
+            ("address", "12 Quay Street".to_owned()),
+            (
+                "privacy_notice",
+                "We keep your messages encrypted for 90 days.".to_owned(),
+            ),
+            (
+                "cancellation_policy",
+                "Please give 24 hours' notice.".to_owned(),
+            ),
+            ("reminder_hours", "24".to_owned()),
+            ("session_idle_minutes", idle.to_owned()),
+        ]
+    };
+    async fn send(b: &mut Browser, path: &str, f: Vec<(&'static str, String)>) -> (u16, String) {
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, body, _) = b.post(path, &f).await;
+        (status, body)
+    }
+    let p = "/dashboard/settings/profile";
+    assert_eq!(
+        send(&mut owner, p, profile("forged", "X", "30")).await.0,
+        403
+    );
+    let (status, page) = send(&mut owner, p, profile(&csrf, "   ", "30")).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("Not saved"), "{page}");
+    assert_eq!(
+        send(&mut owner, p, profile(&csrf, "Harbour", "soon"))
+            .await
+            .0,
+        422
+    );
+    let (status, _) = send(
+        &mut owner,
+        p,
+        profile(&csrf, "Harbour Physio & <b>Rehab</b>", "45"),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let scope = app.scope(CLINIC).await;
+    let saved = app.store.clinic(scope).await.unwrap().profile;
+    assert_eq!(saved.name, "Harbour Physio & <b>Rehab</b>");
+    assert_eq!(saved.session_idle_minutes, 45);
+    assert_eq!(
+        saved.privacy_notice,
+        "We keep your messages encrypted for 90 days."
+    );
+    let (_, page, _) = owner.get("/dashboard/settings").await;
+    assert!(
+        page.contains("Harbour Physio &#38; &#60;b&#62;Rehab&#60;/b&#62;"),
+        "{page}"
+    );
+
+    let faq = vec![
+        ("csrf", csrf.clone()),
+        ("question", "Do you have <i>parking</i>?".to_owned()),
+        ("answer", "Yes, behind the building.".to_owned()),
+    ];
+    assert_eq!(
+        send(&mut owner, "/dashboard/settings/faq", faq).await.0,
+        303
+    );
+    let (_, page, _) = owner.get("/dashboard/settings").await;
+    assert!(
+        page.contains("Do you have &#60;i&#62;parking&#60;/i&#62;?"),
+        "{page}"
+    );
+    let empty = vec![
+        ("csrf", csrf.clone()),
+        ("question", " ".to_owned()),
+        ("answer", "x".to_owned()),
+    ];
+    assert_eq!(
+        send(&mut owner, "/dashboard/settings/faq", empty).await.0,
+        422
+    );
+
+    // Both changes are audited with the Owner as the actor.
+    let audit = app.store.audit_entries(scope, 0, 10_000).await.unwrap();
+    for action in ["clinic.profile_updated", "faq.created"] {
+        let e = audit.iter().rev().find(|e| e.action == action).unwrap();
+        assert_eq!(e.actor_kind, "staff", "{action}");
+    }
+    let mut rec = Browser::new(&app);
+    rec.sign_in(&mail, 2, "rec@harbour.test").await;
+    assert_eq!(rec.get("/dashboard/settings").await.0, 403);
+    app.finish().await;
+}
+
 async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: Mail) {
     use frontdesk_domain::{Access, Permission};
     let own = stored_recording(&app, &mail, CLINIC).await;
@@ -1830,6 +1938,11 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
                 } else {
                     403
                 },
+            ),
+            (
+                "/dashboard/settings",
+                b.get("/dashboard/settings").await.0,
+                only_all(Permission::ManageClinicProfile, 200),
             ),
             (
                 "/dashboard/patients",
@@ -2357,8 +2470,53 @@ async fn the_dashboard_in_a_real_browser_is_accessible_keyboard_usable_and_shows
     wait_text(&ben, "Analytics").await;
     assert_accessible(&ben, &axe, "analytics").await;
 
+    // The Owner: two-step set-up in the browser, then the clinic settings.
+    add_user(&app, "own@harbour.test", "Owen Owner", Role::Owner).await;
+    let p3 = tempfile::tempdir().unwrap();
+    let own = Chrome::open(Driver::start(&chromedriver).await, &chromium, p3.path()).await;
+    own.navigate(&format!("{}/dashboard/login?clinic={CLINIC}", app.base))
+        .await;
+    let field = own.find("#email").await.unwrap();
+    own.send_keys(&field, "own@harbour.test").await;
+    own.send_keys(&field, crate::widget_browser::ENTER).await;
+    wait_text(&own, "Check your email").await;
+    let link = mail.link(3).await;
+    own.navigate(&format!("{}{link}", app.base)).await;
+    let button = own
+        .find("form[action='/dashboard/auth'] button")
+        .await
+        .unwrap();
+    own.click(&button).await;
+    wait_text(&own, "Your role must sign in with a second step").await;
+    assert_accessible(&own, &axe, "the two-step introduction").await;
+    let setup = own
+        .find("form[action='/dashboard/mfa/setup'] button")
+        .await
+        .unwrap();
+    own.click(&setup).await;
+    wait_text(&own, "Turn on two-step sign-in").await;
+    assert_accessible(&own, &axe, "the two-step set-up").await;
+    let secret = own
+        .script("return document.getElementById('secret').textContent;", &[])
+        .await
+        .unwrap();
+    let secret = base32_decode(secret.as_str().unwrap().trim());
+    let code = totp::code_at_step(&secret, totp::step_of(jiff::Timestamp::now().as_second()));
+    let input = own
+        .find("form[action='/dashboard/mfa/confirm'] input[name=code]")
+        .await
+        .unwrap();
+    own.send_keys(&input, &code).await;
+    own.send_keys(&input, crate::widget_browser::ENTER).await;
+    wait_text(&own, "Keep these recovery codes somewhere safe").await;
+    own.navigate(&format!("{}/dashboard/settings", app.base))
+        .await;
+    wait_text(&own, "Clinic settings").await;
+    assert_accessible(&own, &axe, "the clinic settings").await;
+    assert_keyboard_reachable(&own, "the clinic settings").await;
+
     // Not one CSP refusal or script error anywhere.
-    for b in [&ana, &ben] {
+    for b in [&ana, &ben, &own] {
         b.collect_logs().await;
         let bad: Vec<String> = b
             .logs()
@@ -2375,5 +2533,6 @@ async fn the_dashboard_in_a_real_browser_is_accessible_keyboard_usable_and_shows
     }
     ana.quit().await;
     ben.quit().await;
+    own.quit().await;
     app.finish().await;
 }

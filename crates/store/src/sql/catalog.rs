@@ -185,7 +185,7 @@ macro_rules! impl_catalog {
                 Ok(out)
             }
 
-            async fn update_profile(&self, scope: TenantScope, profile: &ClinicProfile) -> Result<()> {
+            async fn update_profile_by(&self, scope: TenantScope, profile: &ClinicProfile, actor: Actor) -> Result<()> {
                 profile.validate()?;
                 let now = self.now_us();
                 let mut tx = self.write_tx(Some(scope)).await?;
@@ -198,7 +198,7 @@ macro_rules! impl_catalog {
                 if done.rows_affected() != 1 {
                     return Err(StoreError::NotFound);
                 }
-                let ev = AuditEvent::new(Actor::Operator, "clinic.profile_updated");
+                let ev = AuditEvent::new(actor, "clinic.profile_updated");
                 self.append_audit_tx(&mut tx, scope.tenant_id(), now, &ev).await?;
                 tx.commit().await?;
                 Ok(())
@@ -418,7 +418,7 @@ macro_rules! impl_catalog {
                 Ok(out)
             }
 
-            async fn add_faq(&self, scope: TenantScope, question: &str, answer: &str) -> Result<FaqId> {
+            async fn add_faq_by(&self, scope: TenantScope, question: &str, answer: &str, actor: Actor) -> Result<FaqId> {
                 if question.trim().is_empty() || answer.trim().is_empty() {
                     return Err(DomainError::invalid("faq", "needs a question and an answer").into());
                 }
@@ -433,7 +433,7 @@ macro_rules! impl_catalog {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
-                let ev = AuditEvent::new(Actor::Operator, "faq.created").target("faq", id);
+                let ev = AuditEvent::new(actor, "faq.created").target("faq", id);
                 self.append_audit_tx(&mut tx, scope.tenant_id(), now, &ev).await?;
                 tx.commit().await?;
                 Ok(id)

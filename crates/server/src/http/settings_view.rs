@@ -1,0 +1,211 @@
+//! Settings (issue #7 item 5, begun): the clinic profile the receptionist speaks from (name,
+//! phone, address, privacy notice, cancellation policy, reminders, the staff idle timeout) and
+//! the FAQ. Owner only (`ManageClinicProfile`). Every change goes through the same validation
+//! as the CLI and is audited with the staff member as the actor. Services, practitioners,
+//! hours, red-flag additions, retention and channels are listed here read-only for now (the
+//! CLI changes them).
+
+use super::AppState;
+use super::dashboard::{
+    Require, Staff, csrf_ok_for, perm, plain as text, store_failed as unavailable,
+};
+use askama::Template;
+use axum::{
+    Form,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+};
+use frontdesk_domain::Access;
+use frontdesk_store::{Actor, StoreError};
+
+#[derive(Template)]
+#[template(path = "dashboard/settings.html")]
+struct SettingsPage {
+    name: String,
+    phone: String,
+    address: String,
+    privacy_notice: String,
+    cancellation_policy: String,
+    reminder_hours: u32,
+    session_idle_minutes: u32,
+    faqs: Vec<(String, String)>,
+    services: Vec<String>,
+    practitioners: Vec<String>,
+    red_flags: usize,
+    csrf: String,
+    error: Option<String>,
+}
+
+async fn render(
+    st: &AppState,
+    staff: &Staff,
+    status: StatusCode,
+    error: Option<String>,
+) -> Response {
+    let scope = staff.session().scope;
+    let catalog = match st.store.clinic_catalog(scope).await {
+        Ok(c) => c,
+        Err(e) => return unavailable(&e),
+    };
+    let p = &catalog.clinic.profile;
+    let page = SettingsPage {
+        name: p.name.clone(),
+        phone: p.phone.clone().unwrap_or_default(),
+        address: p.address.clone(),
+        privacy_notice: p.privacy_notice.clone(),
+        cancellation_policy: p.cancellation_policy.clone(),
+        reminder_hours: p.reminder_hours,
+        session_idle_minutes: p.session_idle_minutes,
+        faqs: catalog
+            .faqs
+            .iter()
+            .map(|f| (f.question.clone(), f.answer.clone()))
+            .collect(),
+        services: catalog
+            .services
+            .iter()
+            .filter(|s| s.active)
+            .map(|s| format!("{} ({} min)", s.name, s.duration_min))
+            .collect(),
+        practitioners: catalog
+            .practitioners
+            .iter()
+            .filter(|x| x.active)
+            .map(|x| format!("{}, {}", x.name, x.title))
+            .collect(),
+        red_flags: catalog.red_flag_rules.len(),
+        csrf: staff.csrf(),
+        error,
+    };
+    super::dashboard::page(status, &page)
+}
+
+/// Only the Owner changes the clinic's settings.
+fn owner_only(access: Access) -> Option<Response> {
+    (access != Access::All).then(|| text(StatusCode::FORBIDDEN, "Your role does not allow this."))
+}
+
+/// Refuses a change before it is tried: the role, then the form's CSRF token.
+fn may_change(access: Access, staff: &Staff, csrf: &str) -> Option<Response> {
+    owner_only(access).or_else(|| {
+        (!csrf_ok_for(staff, csrf)).then(|| {
+            text(
+                StatusCode::FORBIDDEN,
+                "This form has expired. Open the page again.",
+            )
+        })
+    })
+}
+
+/// After a change: back to the page, or the page again with what the validation said.
+async fn saved<T>(st: &AppState, staff: &Staff, done: Result<T, StoreError>) -> Response {
+    match done {
+        Ok(_) => Redirect::to("/dashboard/settings").into_response(),
+        Err(e) => match refused(&e) {
+            Some(msg) => render(st, staff, StatusCode::UNPROCESSABLE_ENTITY, Some(msg)).await,
+            None => unavailable(&e),
+        },
+    }
+}
+
+/// `GET /dashboard/settings`.
+pub async fn settings_page(
+    State(st): State<AppState>,
+    Require { staff, access, .. }: Require<perm::ManageClinicProfile>,
+) -> Response {
+    if let Some(r) = owner_only(access) {
+        return r;
+    }
+    render(&st, &staff, StatusCode::OK, None).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct ProfileForm {
+    csrf: String,
+    name: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    privacy_notice: String,
+    #[serde(default)]
+    cancellation_policy: String,
+    reminder_hours: String,
+    session_idle_minutes: String,
+}
+
+/// What the store's validation said, in words for the page.
+fn refused(e: &StoreError) -> Option<String> {
+    match e {
+        StoreError::Invalid(d) => Some(format!("Not saved: {d}.")),
+        _ => None,
+    }
+}
+
+/// `POST /dashboard/settings/profile`.
+pub async fn save_profile(
+    State(st): State<AppState>,
+    Require { staff, access, .. }: Require<perm::ManageClinicProfile>,
+    Form(f): Form<ProfileForm>,
+) -> Response {
+    if let Some(r) = may_change(access, &staff, &f.csrf) {
+        return r;
+    }
+    let bad = |msg: &str| Some(msg.to_owned());
+    let (Ok(reminder_hours), Ok(session_idle_minutes)) = (
+        f.reminder_hours.trim().parse::<u32>(),
+        f.session_idle_minutes.trim().parse::<u32>(),
+    ) else {
+        let msg = bad("Reminder hours and the idle timeout are whole numbers.");
+        return render(&st, &staff, StatusCode::UNPROCESSABLE_ENTITY, msg).await;
+    };
+    let s = staff.session();
+    let mut profile = match st.store.clinic(s.scope).await {
+        Ok(c) => c.profile,
+        Err(e) => return unavailable(&e),
+    };
+    profile.name = f.name.trim().to_owned();
+    let phone = f.phone.trim();
+    profile.phone = (!phone.is_empty()).then(|| phone.to_owned());
+    profile.address = f.address.trim().to_owned();
+    profile.privacy_notice = f.privacy_notice.trim().to_owned();
+    profile.cancellation_policy = f.cancellation_policy.trim().to_owned();
+    profile.reminder_hours = reminder_hours;
+    profile.session_idle_minutes = session_idle_minutes;
+    let done = st
+        .store
+        .update_profile_by(s.scope, &profile, Actor::Staff(s.user))
+        .await;
+    saved(&st, &staff, done).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct FaqForm {
+    csrf: String,
+    question: String,
+    answer: String,
+}
+
+/// `POST /dashboard/settings/faq`: a new question the receptionist can answer.
+pub async fn add_faq(
+    State(st): State<AppState>,
+    Require { staff, access, .. }: Require<perm::ManageClinicProfile>,
+    Form(f): Form<FaqForm>,
+) -> Response {
+    if let Some(r) = may_change(access, &staff, &f.csrf) {
+        return r;
+    }
+    let s = staff.session();
+    let done = st
+        .store
+        .add_faq_by(
+            s.scope,
+            f.question.trim(),
+            f.answer.trim(),
+            Actor::Staff(s.user),
+        )
+        .await;
+    saved(&st, &staff, done).await
+}
