@@ -365,7 +365,21 @@ pub async fn conversation_page(
     let Some(id) = conversation_id(&raw) else {
         return text(StatusCode::NOT_FOUND, "No such conversation.");
     };
-    render(&st, &staff, id, StatusCode::OK, None).await
+    let page = render(&st, &staff, id, StatusCode::OK, None).await;
+    if page.status() == StatusCode::OK {
+        // Who read which patient's conversation, for the clinic's access report. No audit
+        // entry, no page: a view that cannot be recorded is not shown.
+        let s = staff.session();
+        let ev = frontdesk_store::AuditEvent::new(
+            frontdesk_store::Actor::Staff(s.user),
+            "conversation.viewed",
+        )
+        .target("conversation", id);
+        if let Err(e) = st.store.append_audit(s.scope, &ev).await {
+            return unavailable(&e);
+        }
+    }
+    page
 }
 
 #[derive(serde::Deserialize)]

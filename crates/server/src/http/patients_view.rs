@@ -130,6 +130,16 @@ pub async fn patient_page(
             .map(|z| z.strftime("%a %-d %b %Y %H:%M").to_string())
             .unwrap_or_else(|_| t.to_string())
     };
+    // Who read which patient's record, for the clinic's access report. No audit entry, no
+    // page: a view that cannot be recorded is not shown.
+    let ev = frontdesk_store::AuditEvent::new(
+        frontdesk_store::Actor::Staff(staff.session().user),
+        "patient.viewed",
+    )
+    .target("patient", id);
+    if let Err(e) = st.store.append_audit(scope, &ev).await {
+        return unavailable(&e);
+    }
     let p = &record.patient;
     let page = RecordPage {
         name: p.name.clone().unwrap_or_else(|| "(no name given)".into()),

@@ -1121,6 +1121,17 @@ async fn staff_take_over_reply_and_give_back_and_patient_text_stays_text(app: Te
         "{page}"
     );
     assert!(!page.contains("<img") && !page.contains("<a href=\"javascript"));
+    let audit = app
+        .store
+        .audit_entries(app.scope(CLINIC).await, 0, 10_000)
+        .await
+        .unwrap();
+    assert!(
+        audit.iter().any(|e| e.action == "conversation.viewed"
+            && e.actor_kind == "staff"
+            && e.target_id.as_deref() == Some(conv.to_string().as_str())),
+        "opening a conversation is audited"
+    );
     assert!(page.contains("The AI receptionist is answering"));
     let (_, inbox, _) = ana.get("/dashboard/inbox").await;
     assert!(!inbox.contains(">new<"), "read now");
@@ -1703,6 +1714,18 @@ async fn a_patient_record_is_found_by_phone_with_consent_conversations_and_appoi
     assert!(
         page.contains(&service.name) && page.contains("booked"),
         "{page}"
+    );
+    // The view is in the audit log, for the clinic's access report.
+    let audit = app.store.audit_entries(scope, 0, 10_000).await.unwrap();
+    let viewed = audit
+        .iter()
+        .rev()
+        .find(|e| e.action == "patient.viewed")
+        .expect("the view is audited");
+    assert_eq!(viewed.actor_kind, "staff");
+    assert_eq!(
+        viewed.target_id.as_deref(),
+        Some(patient.to_string().as_str())
     );
     // No match, and a malformed number.
     let (status, page, _) = rec.get("/dashboard/patients?phone=%2B64215550999").await;
