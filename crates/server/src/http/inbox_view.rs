@@ -52,15 +52,6 @@ impl Refusal {
     }
 }
 
-/// The role's reach for `p`; no permission at all is refused (403). "Assigned only" is for
-/// the caller to handle (nothing is assigned yet).
-fn reach(staff: &Staff, p: Permission) -> Result<Access, Refusal> {
-    match staff.session().role.access(p) {
-        Access::None => Err(Refusal::Role),
-        a => Ok(a),
-    }
-}
-
 fn local(ts: jiff::Timestamp, tz: &str) -> String {
     ts.in_tz(tz)
         .map(|z| z.strftime("%a %-d %b %H:%M").to_string())
@@ -183,13 +174,9 @@ async fn inbox_rows(
 /// `GET /dashboard/inbox`.
 pub async fn inbox_page(
     State(st): State<AppState>,
-    Require { staff, .. }: Require<perm::ViewConversations>,
+    Require { staff, access, .. }: Require<perm::ViewConversations>,
     Query(q): Query<Search>,
 ) -> Response {
-    let access = match reach(&staff, Permission::ViewConversations) {
-        Ok(a) => a,
-        Err(r) => return r.response(),
-    };
     let (rows, error) = match q.phone() {
         Ok(phone) => match inbox_rows(&st, staff.session(), &q, phone).await {
             Ok(rows) => (rows, None),
@@ -354,13 +341,11 @@ async fn render(
 /// `GET /dashboard/conversations/{id}`.
 pub async fn conversation_page(
     State(st): State<AppState>,
-    Require { staff, .. }: Require<perm::ViewConversations>,
+    Require { staff, access, .. }: Require<perm::ViewConversations>,
     Path(raw): Path<String>,
 ) -> Response {
-    match reach(&staff, Permission::ViewConversations) {
-        Ok(Access::All) => {}
-        Ok(_) => return Refusal::NotFound.response(),
-        Err(r) => return r.response(),
+    if access != Access::All {
+        return Refusal::NotFound.response();
     }
     let Some(id) = conversation_id(&raw) else {
         return text(StatusCode::NOT_FOUND, "No such conversation.");
@@ -394,8 +379,13 @@ pub struct ReplyForm {
 }
 
 /// Checks role, id and CSRF for a takeover action; answers the conversation id.
-fn action_guard(staff: &Staff, raw: &str, csrf: &str) -> Result<ConversationId, Refusal> {
-    if reach(staff, Permission::ReplyToPatients)? != Access::All {
+fn action_guard(
+    access: Access,
+    staff: &Staff,
+    raw: &str,
+    csrf: &str,
+) -> Result<ConversationId, Refusal> {
+    if access != Access::All {
         return Err(Refusal::NotFound);
     }
     let id = conversation_id(raw).ok_or(Refusal::NotFound)?;
@@ -437,11 +427,11 @@ async fn after(
 /// `POST /dashboard/conversations/{id}/takeover`: take it from the AI (or renew one's hold).
 pub async fn take_over(
     State(st): State<AppState>,
-    Require { staff, .. }: Require<perm::ReplyToPatients>,
+    Require { staff, access, .. }: Require<perm::ReplyToPatients>,
     Path(raw): Path<String>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    let id = match action_guard(&staff, &raw, &f.csrf) {
+    let id = match action_guard(access, &staff, &raw, &f.csrf) {
         Ok(id) => id,
         Err(r) => return r.response(),
     };
@@ -457,11 +447,11 @@ pub async fn take_over(
 /// `POST /dashboard/conversations/{id}/release`: give it back to the AI.
 pub async fn release(
     State(st): State<AppState>,
-    Require { staff, .. }: Require<perm::ReplyToPatients>,
+    Require { staff, access, .. }: Require<perm::ReplyToPatients>,
     Path(raw): Path<String>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    let id = match action_guard(&staff, &raw, &f.csrf) {
+    let id = match action_guard(access, &staff, &raw, &f.csrf) {
         Ok(id) => id,
         Err(r) => return r.response(),
     };
@@ -473,11 +463,11 @@ pub async fn release(
 /// `POST /dashboard/conversations/{id}/reply`: a staff reply, through the outbox.
 pub async fn reply(
     State(st): State<AppState>,
-    Require { staff, .. }: Require<perm::ReplyToPatients>,
+    Require { staff, access, .. }: Require<perm::ReplyToPatients>,
     Path(raw): Path<String>,
     Form(f): Form<ReplyForm>,
 ) -> Response {
-    let id = match action_guard(&staff, &raw, &f.csrf) {
+    let id = match action_guard(access, &staff, &raw, &f.csrf) {
         Ok(id) => id,
         Err(r) => return r.response(),
     };

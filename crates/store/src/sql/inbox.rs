@@ -272,8 +272,7 @@ macro_rules! impl_inbox {
 
             async fn conversation_events(&self, scope: TenantScope, conversation: ConversationId, limit: u32) -> Result<Vec<AuditEntry>> {
                 let mut tx = self.read_tx(Some(scope)).await?;
-                #[allow(clippy::type_complexity)]
-                let rows: Vec<(i64, i64, String, Option<String>, String, Option<String>, Option<String>, String, Vec<u8>, Vec<u8>)> =
+                let rows: Vec<AuditRow> =
                     sqlx::query_as(
                         "SELECT seq, at, actor_kind, actor_id, action, target_kind, target_id, details, prev_hash, hash FROM audit_log \
                          WHERE tenant_id = $1 AND target_kind = 'conversation' AND target_id = $2 AND action IN ('conversation.taken_over', 'conversation.released', 'conversation.hold_expired') \
@@ -285,12 +284,7 @@ macro_rules! impl_inbox {
                     .fetch_all(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                let mut out = rows
-                    .into_iter()
-                    .map(|(seq, at, actor_kind, actor_id, action, target_kind, target_id, details, prev_hash, hash)| {
-                        Ok(AuditEntry { seq, at: from_us(at)?, actor_kind, actor_id, action, target_kind, target_id, details, prev_hash, hash })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
+                let mut out = rows.into_iter().map(audit_entry_from_row).collect::<Result<Vec<_>>>()?;
                 out.reverse();
                 Ok(out)
             }

@@ -147,6 +147,15 @@ macro_rules! sql_store {
             }
         }
 
+        /// An `audit_log` row as `SELECT seq, at, actor_kind, actor_id, action, target_kind,
+        /// target_id, details, prev_hash, hash` reads it.
+        type AuditRow = (i64, i64, String, Option<String>, String, Option<String>, Option<String>, String, Vec<u8>, Vec<u8>);
+
+        fn audit_entry_from_row(r: AuditRow) -> Result<AuditEntry> {
+            let (seq, at, actor_kind, actor_id, action, target_kind, target_id, details, prev_hash, hash) = r;
+            Ok(AuditEntry { seq, at: from_us(at)?, actor_kind, actor_id, action, target_kind, target_id, details, prev_hash, hash })
+        }
+
         $crate::sql::appointments::impl_appointments!($Store);
         $crate::sql::catalog::impl_catalog!($Store);
         $crate::sql::people::impl_people!($Store);
@@ -173,8 +182,7 @@ macro_rules! sql_store {
 
             async fn audit_entries(&self, scope: TenantScope, after_seq: i64, limit: u32) -> Result<Vec<AuditEntry>> {
                 let mut tx = self.read_tx(Some(scope)).await?;
-                #[allow(clippy::type_complexity)]
-                let rows: Vec<(i64, i64, String, Option<String>, String, Option<String>, Option<String>, String, Vec<u8>, Vec<u8>)> =
+                let rows: Vec<AuditRow> =
                     sqlx::query_as(
                         "SELECT seq, at, actor_kind, actor_id, action, target_kind, target_id, details, prev_hash, hash \
                          FROM audit_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
@@ -185,11 +193,7 @@ macro_rules! sql_store {
                     .fetch_all(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                rows.into_iter()
-                    .map(|(seq, at, actor_kind, actor_id, action, target_kind, target_id, details, prev_hash, hash)| {
-                        Ok(AuditEntry { seq, at: from_us(at)?, actor_kind, actor_id, action, target_kind, target_id, details, prev_hash, hash })
-                    })
-                    .collect()
+                rows.into_iter().map(audit_entry_from_row).collect()
             }
 
             async fn verify_audit_chain(&self, scope: TenantScope) -> Result<ChainReport> {
