@@ -66,6 +66,8 @@ typed_id!(
     SlotHoldId,
     /// A call recording (its audio sealed with the patient's key, in blob storage).
     RecordingId,
+    /// A reply a staff member suggested for someone else to send (#7).
+    DraftId,
 );
 
 #[cfg(test)]

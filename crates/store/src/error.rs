@@ -54,4 +54,17 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// PostgreSQL aborted the transaction to break a deadlock (`40P01`) or a serialization
+    /// conflict (`40001`): nothing of it was written, and running it again is safe. Racing
+    /// bookings can deadlock on the diary's exclusion constraint; they are retried.
+    pub(crate) fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(db))
+            if matches!(db.code().as_deref(), Some("40P01" | "40001")))
+    }
+}
+
+/// How many times an operation PostgreSQL aborted as a deadlock victim is tried in all.
+pub(crate) const TRANSIENT_ATTEMPTS: u32 = 4;
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -165,6 +165,8 @@ pub struct Conversation {
     /// without activity (see [`Conversation::holder`]).
     pub held_by: Option<UserId>,
     pub hold_expires_at: Option<Timestamp>,
+    /// The staff member the conversation is assigned to (see [`Assignable`]).
+    pub assignee: Option<UserId>,
 }
 
 impl Conversation {
@@ -201,6 +203,9 @@ pub struct Hold {
 pub struct InboxQuery {
     pub phone: Option<E164Phone>,
     pub name: Option<String>,
+    /// Only conversations assigned to this staff member (for roles whose reach is
+    /// "assigned to them").
+    pub assignee: Option<UserId>,
     pub limit: u32,
 }
 
@@ -217,6 +222,8 @@ pub struct InboxEntry {
     /// What the patient asked for, from the summary.
     pub reason: Option<String>,
     pub holder: Option<Hold>,
+    /// The staff member the conversation is assigned to, and their name.
+    pub assignee: Option<(UserId, String)>,
     /// A message arrived since this staff member last opened the conversation.
     pub unread: bool,
     pub last_message_at: Timestamp,
@@ -657,6 +664,7 @@ pub struct ConversationBrief {
     pub urgency: String,
     pub started_at: Timestamp,
     pub last_message_at: Timestamp,
+    pub assignee: Option<UserId>,
 }
 
 /// What staff see of one patient: the minimal record, their conversations and appointments
@@ -1020,6 +1028,9 @@ pub struct StaffSession {
     pub mfa_enrolled: bool,
     /// This session has passed the second factor.
     pub mfa_passed: bool,
+    /// The practitioner whose diary is this staff member's (what "assigned to them" means
+    /// for appointments).
+    pub practitioner: Option<PractitionerId>,
 }
 
 impl StaffSession {
@@ -1049,6 +1060,8 @@ pub struct StaffMember {
     pub role: Role,
     pub active: bool,
     pub mfa_enrolled: bool,
+    /// The practitioner whose diary is theirs, if linked.
+    pub practitioner: Option<PractitionerId>,
 }
 
 impl std::fmt::Debug for StaffMember {
@@ -1056,3 +1069,37 @@ impl std::fmt::Debug for StaffMember {
         write!(f, "StaffMember({}, {:?}, <redacted>)", self.id, self.role)
     }
 }
+
+/// What can be assigned to a staff member whose role reaches only what is assigned to them.
+/// A conversation is assigned explicitly; its patient and its call recordings come with it.
+/// A staff member linked to a practitioner also has that practitioner's appointments and
+/// the patients booked with them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assignable {
+    Conversation(ConversationId),
+    Patient(PatientId),
+    Appointment(AppointmentId),
+    Recording(RecordingId),
+}
+
+/// A reply a staff member suggested for someone else to send (a Read-Only Doctor's draft).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Draft {
+    pub id: DraftId,
+    pub conversation: ConversationId,
+    pub author: UserId,
+    pub author_name: String,
+    pub text: String,
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for Draft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Draft({}, <redacted>)", self.id)
+    }
+}
+
+/// Sending a draft that was already sent or discarded.
+pub const DRAFT_DECIDED: &str = "this draft was already sent or discarded";
+/// Sending one's own draft: drafts are for someone else to send.
+pub const OWN_DRAFT: &str = "a draft is sent by someone other than its author";

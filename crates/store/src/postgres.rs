@@ -72,6 +72,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "inbox_live",
         include_str!("../migrations/postgres/0011_inbox_live.sql"),
     ),
+    (
+        12,
+        "assignments",
+        include_str!("../migrations/postgres/0012_assignments.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

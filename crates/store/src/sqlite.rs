@@ -70,6 +70,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "inbox_live",
         include_str!("../migrations/sqlite/0011_inbox_live.sql"),
     ),
+    (
+        12,
+        "assignments",
+        include_str!("../migrations/sqlite/0012_assignments.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

@@ -781,6 +781,69 @@ pub trait InboxStore {
     /// Clears the clinic's expired holds (the conversations go back to the AI), each with an
     /// audited `conversation.hold_expired` event. Answers how many.
     async fn expire_holds(&self, scope: TenantScope) -> Result<u32>;
+    /// A reply `author` suggests for someone else to send (a Read-Only Doctor's draft),
+    /// sealed with the patient's key. Audited `draft.written` (no text). Empty or too long:
+    /// `Invalid`; unknown conversation: `NotFound`.
+    async fn write_draft(
+        &self,
+        scope: TenantScope,
+        conversation: ConversationId,
+        author: UserId,
+        text: &str,
+    ) -> Result<DraftId>;
+    /// The conversation's drafts still waiting to be sent or discarded, oldest first.
+    async fn drafts(&self, scope: TenantScope, conversation: ConversationId) -> Result<Vec<Draft>>;
+    /// Sends a draft as `user`'s staff reply: the same checks, outbox and hold renewal as
+    /// [`staff_reply`](Self::staff_reply), in one transaction that also marks the draft sent
+    /// (audited `draft.sent`). Already decided: `Conflict(DRAFT_DECIDED)`; `user` wrote it:
+    /// `Conflict(OWN_DRAFT)`; unknown (or of another conversation): `NotFound`.
+    async fn send_draft(
+        &self,
+        scope: TenantScope,
+        conversation: ConversationId,
+        draft: DraftId,
+        user: UserId,
+        hold: jiff::SignedDuration,
+    ) -> Result<MessageId>;
+    /// Discards a waiting draft (audited `draft.discarded`). Already decided:
+    /// `Conflict(DRAFT_DECIDED)`; unknown: `NotFound`.
+    async fn discard_draft(
+        &self,
+        scope: TenantScope,
+        conversation: ConversationId,
+        draft: DraftId,
+        user: UserId,
+    ) -> Result<()>;
+}
+
+/// Assignments: what staff whose role reaches "only what is assigned to them" (Doctors,
+/// Read-Only Doctors) may see and do. See [`Assignable`].
+#[async_trait]
+pub trait AssignmentStore {
+    /// Assigns the conversation to `assignee` (an active staff member of the clinic), or
+    /// takes the assignment away (`None`). Audited `conversation.assigned` /
+    /// `conversation.unassigned`. Unknown conversation: `NotFound`; assignee unknown or
+    /// disabled: `Invalid`.
+    async fn assign_conversation(
+        &self,
+        scope: TenantScope,
+        conversation: ConversationId,
+        assignee: Option<UserId>,
+        actor: Actor,
+    ) -> Result<()>;
+    /// Links the staff member to the practitioner whose diary is theirs (`None` unlinks).
+    /// Audited `user.practitioner_linked`. Unknown user: `NotFound`; unknown practitioner:
+    /// `Invalid`.
+    async fn link_practitioner(
+        &self,
+        scope: TenantScope,
+        user: UserId,
+        practitioner: Option<PractitionerId>,
+        actor: Actor,
+    ) -> Result<()>;
+    /// Whether `what` is assigned to `user` (an unknown id is simply not assigned).
+    async fn is_assigned(&self, scope: TenantScope, user: UserId, what: Assignable)
+    -> Result<bool>;
 }
 
 /// Everything a frontdesk process needs from storage.
@@ -802,6 +865,7 @@ pub trait Store:
     + WaitlistStore
     + RecordingStore
     + InboxStore
+    + AssignmentStore
     + AnalyticsStore
     + Health
     + Send
@@ -827,6 +891,7 @@ impl<T> Store for T where
         + WaitlistStore
         + RecordingStore
         + InboxStore
+        + AssignmentStore
         + AnalyticsStore
         + Health
         + Send

@@ -572,6 +572,11 @@ impl LiveSession {
         Ok(live.session.mfa_satisfied().then_some(live))
     }
 
+    /// The CSRF token of this session's forms (for forms inside live fragments).
+    pub(super) fn csrf(&self) -> String {
+        csrf_token("session", &self.secret)
+    }
+
     /// Whether the session is still valid (checked again on every poll of a live stream).
     pub(super) async fn still_valid(&self, st: &AppState) -> bool {
         st.store

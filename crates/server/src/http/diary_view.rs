@@ -2,8 +2,10 @@
 //! clinic's time zone; booking, moving and cancelling with the same store operations (and so
 //! the same rules: opening hours, notice, no double booking, idempotency, audit) as the
 //! receptionist, with the staff member as the actor. `ViewAppointments` to read,
-//! `ManageAppointments` to change. Roles whose reach is "assigned to them" see nothing until
-//! assignments exist. Each booking form carries a one-time key, so a double submit books once.
+//! `ManageAppointments` to change. Roles whose reach is "assigned to them" see (and a Doctor
+//! changes) only the diary of the practitioner their account is linked to; another
+//! practitioner's appointment is 404 to them. Each booking form carries a one-time key, so a
+//! double submit books once.
 
 use super::AppState;
 use super::dashboard::{
@@ -17,7 +19,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use frontdesk_domain::{Access, AppointmentId, E164Phone, Permission, PractitionerId, ServiceId};
-use frontdesk_store::{Actor, NewAppointment, NewPatient, StoreError};
+use frontdesk_store::{Actor, Assignable, NewAppointment, NewPatient, StoreError};
 use jiff::civil::{Date, Time};
 
 struct Slot {
@@ -137,18 +139,21 @@ async fn render(
             slots: Vec::new(),
         })
         .collect();
-    if access == Access::All {
+    // "Assigned to them": the diary of the practitioner their account is linked to.
+    let own = s.practitioner.filter(|_| access == Access::Assigned);
+    if access == Access::Assigned {
+        columns.retain(|c| own.is_some_and(|p| p.to_string() == c.id));
+    }
+    if access == Access::All || own.is_some() {
         let entries = match st.store.diary(s.scope, from, to).await {
             Ok(e) => e,
             Err(e) => return unavailable(&e),
         };
         for e in entries {
             let a = &e.appointment;
-            let Some(i) = catalog
-                .practitioners
+            let Some(i) = columns
                 .iter()
-                .filter(|p| p.active)
-                .position(|p| p.id == a.practitioner_id)
+                .position(|c| c.id == a.practitioner_id.to_string())
             else {
                 continue;
             };
@@ -188,7 +193,7 @@ async fn render(
             tz: catalog.clinic.profile.timezone.as_str().to_owned(),
             columns,
             assigned_only: access == Access::Assigned,
-            can_cancel: s.role.access(Permission::ManageAppointments) == Access::All,
+            can_cancel: s.role.can(Permission::ManageAppointments),
             csrf: staff.csrf(),
             nonce: uuid::Uuid::now_v7().to_string(),
             error,
@@ -208,13 +213,16 @@ pub async fn cancel(
     Path(raw): Path<String>,
     Form(f): Form<CancelForm>,
 ) -> Response {
-    if let Some(r) = may_change(access, &staff, &f.csrf) {
+    if let Some(r) = may_change(&staff, &f.csrf) {
         return r;
     }
     let s = staff.session();
     let Ok(id) = AppointmentId::parse(&raw) else {
         return text(StatusCode::NOT_FOUND, "No such appointment.");
     };
+    if let Some(r) = appointment_reach(&st, &staff, access, id).await {
+        return r;
+    }
     match st
         .store
         .cancel_appointment(s.scope, id, Actor::Staff(s.user))
@@ -240,12 +248,31 @@ pub async fn cancel(
     }
 }
 
-/// Refuses a change to the diary before it is tried: the role, then the form's CSRF token.
-fn may_change(access: Access, staff: &Staff, csrf: &str) -> Option<Response> {
-    // The role holds the permission (the extractor checked); "assigned only" reaches nothing yet.
-    if access != Access::All {
-        return Some(text(StatusCode::NOT_FOUND, "No such appointment."));
+/// Refuses an appointment outside the role's reach (as if it did not exist), or `None`.
+async fn appointment_reach(
+    st: &AppState,
+    staff: &Staff,
+    access: Access,
+    id: AppointmentId,
+) -> Option<Response> {
+    if access == Access::All {
+        return None;
     }
+    let s = staff.session();
+    match st
+        .store
+        .is_assigned(s.scope, s.user, Assignable::Appointment(id))
+        .await
+    {
+        Ok(true) => None,
+        Ok(false) => Some(text(StatusCode::NOT_FOUND, "No such appointment.")),
+        Err(e) => Some(unavailable(&e)),
+    }
+}
+
+/// Refuses a change to the diary whose form lacks this session's CSRF token (the extractor
+/// already checked the role holds the permission).
+fn may_change(staff: &Staff, csrf: &str) -> Option<Response> {
     (!csrf_ok_for(staff, csrf)).then(|| {
         text(
             StatusCode::FORBIDDEN,
@@ -334,7 +361,7 @@ pub async fn book(
     Require { staff, access, .. }: Require<perm::ManageAppointments>,
     Form(f): Form<BookForm>,
 ) -> Response {
-    if let Some(r) = may_change(access, &staff, &f.csrf) {
+    if let Some(r) = may_change(&staff, &f.csrf) {
         return r;
     }
     let s = staff.session();
@@ -349,6 +376,10 @@ pub async fn book(
     ) else {
         return text(StatusCode::NOT_FOUND, "No such service or practitioner.");
     };
+    // "Assigned to them": only into the diary their account is linked to.
+    if access == Access::Assigned && s.practitioner != Some(practitioner) {
+        return text(StatusCode::NOT_FOUND, "No such service or practitioner.");
+    }
     if !nonce_ok(&f.nonce) {
         return bad("This form has expired. Open the page again.".into()).await;
     }
@@ -408,13 +439,16 @@ pub async fn move_to(
     Path(raw): Path<String>,
     Form(f): Form<MoveForm>,
 ) -> Response {
-    if let Some(r) = may_change(access, &staff, &f.csrf) {
+    if let Some(r) = may_change(&staff, &f.csrf) {
         return r;
     }
     let s = staff.session();
     let Ok(id) = AppointmentId::parse(&raw) else {
         return text(StatusCode::NOT_FOUND, "No such appointment.");
     };
+    if let Some(r) = appointment_reach(&st, &staff, access, id).await {
+        return r;
+    }
     let q = DiaryQuery {
         date: Some(f.date.clone()),
         view: None,

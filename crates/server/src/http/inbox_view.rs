@@ -7,9 +7,11 @@
 //! back. The hold itself is enforced by the store and the outbox, not by these pages: while
 //! someone holds a conversation the AI sends nothing on any channel.
 //!
-//! Roles: `ViewConversations` to read, `ReplyToPatients` to take over and reply. Roles whose
-//! reach is "assigned to them" (Doctors, Read-Only Doctors) see no conversation until
-//! assignments exist (a conversation's page answers 404 to them, like another clinic's).
+//! Roles: `ViewConversations` to read, `ReplyToPatients` to take over and reply, `DraftReply`
+//! to suggest a reply someone else sends. Roles whose reach is "assigned to them" (Doctors,
+//! Read-Only Doctors) see only the conversations assigned to them; any other conversation's
+//! page answers 404 to them, like another clinic's. Staff who work the whole inbox (reply
+//! with reach over everything) assign conversations to them.
 
 use super::AppState;
 use super::dashboard::{
@@ -22,9 +24,10 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
-use frontdesk_domain::{Access, ConversationId, E164Phone, Permission};
+use frontdesk_domain::{Access, ConversationId, DraftId, E164Phone, Permission, UserId};
 use frontdesk_store::{
-    Direction, HELD_BY_ANOTHER, InboxQuery, NOT_HOLDING, Sender, StaffSession, StoreError,
+    Actor, Assignable, DRAFT_DECIDED, Direction, HELD_BY_ANOTHER, InboxQuery, NOT_HOLDING,
+    OWN_DRAFT, Sender, StaffSession, StoreError,
 };
 
 const PAGE: u32 = 100;
@@ -66,6 +69,7 @@ struct Row {
     triage: &'static str,
     reason: String,
     holder: Option<String>,
+    assignee: Option<String>,
     unread: bool,
     last: String,
 }
@@ -132,20 +136,23 @@ impl Search {
     }
 }
 
-/// The inbox rows `s` may see for this search (none for "assigned only" roles yet).
+/// The inbox rows `s` may see for this search: everything, or what is assigned to them.
 async fn inbox_rows(
     st: &AppState,
     s: &StaffSession,
     search: &Search,
     phone: Option<E164Phone>,
 ) -> Result<Vec<Row>, StoreError> {
-    if s.role.access(Permission::ViewConversations) != Access::All {
-        return Ok(Vec::new());
-    }
+    let assignee = match s.role.access(Permission::ViewConversations) {
+        Access::All => None,
+        Access::Assigned => Some(s.user),
+        Access::None => return Ok(Vec::new()),
+    };
     let tz = st.store.clinic(s.scope).await?.profile.timezone;
     let query = InboxQuery {
         phone,
         name: Some(search.name.clone()).filter(|n| !n.trim().is_empty()),
+        assignee,
         limit: PAGE,
     };
     let list = st.store.inbox(s.scope, s.user, &query).await?;
@@ -163,6 +170,13 @@ async fn inbox_rows(
                     "you".to_owned()
                 } else {
                     h.name
+                }
+            }),
+            assignee: e.assignee.map(|(user, name)| {
+                if user == s.user {
+                    "you".to_owned()
+                } else {
+                    name
                 }
             }),
             unread: e.unread,
@@ -225,6 +239,45 @@ struct Live {
     /// Who holds it (their name, or "you") and until when.
     holder: Option<(String, String)>,
     mine: bool,
+    /// Who the conversation is assigned to ("you", or their name).
+    assignee: Option<String>,
+    drafts: Vec<DraftLine>,
+    /// For the drafts' forms: the conversation, this session's CSRF token, and whether this
+    /// staff member may send drafts (they reply here, and hold the conversation).
+    id: String,
+    csrf: String,
+    can_send: bool,
+}
+
+struct DraftLine {
+    id: String,
+    author: String,
+    text: String,
+    at: String,
+    own: bool,
+}
+
+/// Whether staff with `access` to `permission` reach this conversation: everything, or the
+/// conversations assigned to them. Outside their reach it does not exist (404).
+async fn reach(
+    st: &AppState,
+    s: &StaffSession,
+    access: Access,
+    id: ConversationId,
+) -> Result<(), Response> {
+    match access {
+        Access::All => Ok(()),
+        Access::None => Err(Refusal::Role.response()),
+        Access::Assigned => match st
+            .store
+            .is_assigned(s.scope, s.user, Assignable::Conversation(id))
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Refusal::NotFound.response()),
+            Err(e) => Err(unavailable(&e)),
+        },
+    }
 }
 
 #[derive(Template)]
@@ -234,6 +287,10 @@ struct ConversationPage {
     live: Live,
     can_reply: bool,
     replies_here: bool,
+    /// May suggest a reply for someone else to send (and cannot reply themselves).
+    can_draft: bool,
+    /// May assign the conversation: the staff who can be chosen, and who is chosen now.
+    assign: Option<Vec<(String, String, bool)>>,
     csrf: String,
     error: Option<&'static str>,
 }
@@ -254,6 +311,7 @@ async fn conversation_live(
     st: &AppState,
     s: &StaffSession,
     id: ConversationId,
+    csrf: String,
 ) -> Result<(Live, bool), StoreError> {
     let scope = s.scope;
     let conv = st.store.conversation(scope, id).await?;
@@ -261,6 +319,19 @@ async fn conversation_live(
     let messages = st.store.messages(scope, id).await?;
     let holder = st.store.holder(scope, id).await?;
     let events = st.store.conversation_events(scope, id, 50).await?;
+    let drafts = st.store.drafts(scope, id).await?;
+    let assignee = match conv.assignee {
+        Some(u) if u == s.user => Some("you".to_owned()),
+        Some(u) => Some(
+            st.store
+                .list_users(scope)
+                .await?
+                .into_iter()
+                .find(|m| m.id == u)
+                .map_or_else(|| "a former colleague".to_owned(), |m| m.name),
+        ),
+        None => None,
+    };
     let tz = clinic.profile.timezone.as_str();
     let lines = messages
         .into_iter()
@@ -293,6 +364,16 @@ async fn conversation_live(
         conv.channel,
         frontdesk_store::Channel::Whatsapp | frontdesk_store::Channel::Sms
     );
+    let drafts = drafts
+        .into_iter()
+        .map(|d| DraftLine {
+            id: d.id.to_string(),
+            own: d.author == s.user,
+            author: d.author_name,
+            text: d.text,
+            at: local(d.created_at, tz),
+        })
+        .collect();
     let live = Live {
         channel: conv.channel.as_str(),
         urgency: conv.urgency,
@@ -307,6 +388,11 @@ async fn conversation_live(
             (who, local(h.expires_at, tz))
         }),
         mine,
+        assignee,
+        drafts,
+        id: id.to_string(),
+        csrf,
+        can_send: mine && replies_here && s.role.can(Permission::ReplyToPatients),
     };
     Ok((live, replies_here))
 }
@@ -319,7 +405,7 @@ async fn render(
     error: Option<&'static str>,
 ) -> Response {
     let s = staff.session();
-    let (live, replies_here) = match conversation_live(st, s, id).await {
+    let (live, replies_here) = match conversation_live(st, s, id, staff.csrf()).await {
         Ok(v) => v,
         Err(StoreError::NotFound) => return Refusal::NotFound.response(),
         Err(e) => return unavailable(&e),
@@ -327,11 +413,38 @@ async fn render(
     if let Err(e) = st.store.mark_read(s.scope, s.user, id).await {
         tracing::warn!(error = ?e, "could not mark a conversation read");
     }
+    let assign = if s.role.access(Permission::ReplyToPatients) == Access::All {
+        let current = match st.store.conversation(s.scope, id).await {
+            Ok(c) => c.assignee,
+            Err(e) => return unavailable(&e),
+        };
+        let staff_list = match st.store.list_users(s.scope).await {
+            Ok(list) => list,
+            Err(e) => return unavailable(&e),
+        };
+        Some(
+            staff_list
+                .into_iter()
+                .filter(|m| {
+                    m.active && m.role.access(Permission::ViewConversations) == Access::Assigned
+                })
+                .map(|m| {
+                    let label = format!("{} ({})", m.name, m.role.label());
+                    (m.id.to_string(), label, current == Some(m.id))
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
     let page = ConversationPage {
         id: id.to_string(),
         live,
-        can_reply: s.role.access(Permission::ReplyToPatients) == Access::All,
+        // Reaching this page means the conversation is within the role's reach.
+        can_reply: s.role.can(Permission::ReplyToPatients),
         replies_here,
+        can_draft: s.role.can(Permission::DraftReply) && !s.role.can(Permission::ReplyToPatients),
+        assign,
         csrf: staff.csrf(),
         error,
     };
@@ -344,12 +457,12 @@ pub async fn conversation_page(
     Require { staff, access, .. }: Require<perm::ViewConversations>,
     Path(raw): Path<String>,
 ) -> Response {
-    if access != Access::All {
-        return Refusal::NotFound.response();
-    }
     let Some(id) = conversation_id(&raw) else {
         return text(StatusCode::NOT_FOUND, "No such conversation.");
     };
+    if let Err(r) = reach(&st, staff.session(), access, id).await {
+        return r;
+    }
     let page = render(&st, &staff, id, StatusCode::OK, None).await;
     if page.status() == StatusCode::OK {
         // Who read which patient's conversation, for the clinic's access report. No audit
@@ -378,19 +491,19 @@ pub struct ReplyForm {
     text: String,
 }
 
-/// Checks role, id and CSRF for a takeover action; answers the conversation id.
-fn action_guard(
+/// Checks the id, the role's reach and the CSRF token for an action on a conversation;
+/// answers the conversation id.
+async fn action_guard(
+    st: &AppState,
     access: Access,
     staff: &Staff,
     raw: &str,
     csrf: &str,
-) -> Result<ConversationId, Refusal> {
-    if access != Access::All {
-        return Err(Refusal::NotFound);
-    }
-    let id = conversation_id(raw).ok_or(Refusal::NotFound)?;
+) -> Result<ConversationId, Response> {
+    let id = conversation_id(raw).ok_or_else(|| Refusal::NotFound.response())?;
+    reach(st, staff.session(), access, id).await?;
     if !csrf_ok_for(staff, csrf) {
-        return Err(Refusal::Csrf);
+        return Err(Refusal::Csrf.response());
     }
     Ok(id)
 }
@@ -408,6 +521,14 @@ async fn after(
             let msg = "Someone else holds this conversation. Only they can reply until they give it back or their hold expires.";
             render(st, staff, id, StatusCode::CONFLICT, Some(msg)).await
         }
+        Err(StoreError::Conflict(DRAFT_DECIDED)) => {
+            let msg = "That suggested reply was already sent or discarded by someone else.";
+            render(st, staff, id, StatusCode::CONFLICT, Some(msg)).await
+        }
+        Err(StoreError::Conflict(OWN_DRAFT)) => {
+            let msg = "A suggested reply is sent by someone other than the person who wrote it.";
+            render(st, staff, id, StatusCode::CONFLICT, Some(msg)).await
+        }
         Err(StoreError::Conflict(NOT_HOLDING)) => {
             let msg = "You no longer hold this conversation (it was given back or your hold expired). Take it over again to reply.";
             render(st, staff, id, StatusCode::CONFLICT, Some(msg)).await
@@ -415,6 +536,8 @@ async fn after(
         Err(StoreError::Invalid(e)) => {
             let msg = if e.code() == "invalid_channel" {
                 "Replies from staff go out by WhatsApp or SMS; this conversation is on another channel."
+            } else if e.code() == "invalid_assignee" {
+                "Choose an active Doctor or Read-Only Doctor of this clinic."
             } else {
                 "Write a reply of up to 4,096 characters."
             };
@@ -431,9 +554,9 @@ pub async fn take_over(
     Path(raw): Path<String>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    let id = match action_guard(access, &staff, &raw, &f.csrf) {
+    let id = match action_guard(&st, access, &staff, &raw, &f.csrf).await {
         Ok(id) => id,
-        Err(r) => return r.response(),
+        Err(r) => return r,
     };
     let s = staff.session();
     let done = st
@@ -451,9 +574,9 @@ pub async fn release(
     Path(raw): Path<String>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    let id = match action_guard(access, &staff, &raw, &f.csrf) {
+    let id = match action_guard(&st, access, &staff, &raw, &f.csrf).await {
         Ok(id) => id,
-        Err(r) => return r.response(),
+        Err(r) => return r,
     };
     let s = staff.session();
     let done = st.store.release(s.scope, id, s.user).await;
@@ -467,9 +590,9 @@ pub async fn reply(
     Path(raw): Path<String>,
     Form(f): Form<ReplyForm>,
 ) -> Response {
-    let id = match action_guard(access, &staff, &raw, &f.csrf) {
+    let id = match action_guard(&st, access, &staff, &raw, &f.csrf).await {
         Ok(id) => id,
-        Err(r) => return r.response(),
+        Err(r) => return r,
     };
     let s = staff.session();
     let done = st
@@ -505,7 +628,12 @@ impl LiveTarget {
     }
 
     /// The live region's HTML as `s` sees it now (escaped like the page itself).
-    async fn render(&self, st: &AppState, s: &StaffSession) -> Result<String, StoreError> {
+    async fn render(
+        &self,
+        st: &AppState,
+        s: &StaffSession,
+        csrf: &str,
+    ) -> Result<String, StoreError> {
         let html = match self {
             LiveTarget::Inbox(search, phone) => InboxList {
                 rows: inbox_rows(st, s, search, phone.clone()).await?,
@@ -514,7 +642,7 @@ impl LiveTarget {
             }
             .render(),
             LiveTarget::Conversation(id) => ConversationLive {
-                live: conversation_live(st, s, *id).await?.0,
+                live: conversation_live(st, s, *id, csrf.to_owned()).await?.0,
             }
             .render(),
         };
@@ -590,13 +718,36 @@ async fn live_stream(
                 return Some((Ok::<_, std::convert::Infallible>(ev), s));
             }
             let scope = s.live.session.scope;
+            // A conversation assigned away from this staff member leaves their reach.
+            if let Some(id) = s.target.conversation()
+                && s.live.session.role.access(Permission::ViewConversations) == Access::Assigned
+            {
+                let user = s.live.session.user;
+                match s
+                    .st
+                    .store
+                    .is_assigned(scope, user, Assignable::Conversation(id))
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        s.done = true;
+                        return Some((Ok(SseEvent::default().event("gone").data("")), s));
+                    }
+                    Err(e) => tracing::warn!(error = ?e, "live assignment check failed; retrying"),
+                }
+            }
             match s
                 .st
                 .store
                 .inbox_version(scope, s.target.conversation())
                 .await
             {
-                Ok(v) if v != s.last => match s.target.render(&s.st, &s.live.session).await {
+                Ok(v) if v != s.last => match s
+                    .target
+                    .render(&s.st, &s.live.session, &s.live.csrf())
+                    .await
+                {
                     Ok(html) => {
                         s.last = v;
                         let ev = SseEvent::default().event("changed").data(html);
@@ -649,11 +800,155 @@ pub async fn conversation_live_events(
         Ok(l) => l,
         Err(r) => return r,
     };
-    if live.session.role.access(Permission::ViewConversations) != Access::All {
-        return Refusal::NotFound.response();
-    }
     let Some(id) = conversation_id(&raw) else {
         return Refusal::NotFound.response();
     };
+    let access = live.session.role.access(Permission::ViewConversations);
+    if let Err(r) = reach(&st, &live.session, access, id).await {
+        return r;
+    }
     live_stream(st, live, LiveTarget::Conversation(id)).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct AssignForm {
+    csrf: String,
+    /// A staff member's id, or empty to take the assignment away.
+    #[serde(default)]
+    assignee: String,
+}
+
+/// `POST /dashboard/conversations/{id}/assign`: assigns the conversation to a Doctor or a
+/// Read-Only Doctor (who then see it, its patient and its recordings), or unassigns it. For
+/// staff who reply with reach over the whole inbox.
+pub async fn assign(
+    State(st): State<AppState>,
+    Require { staff, access, .. }: Require<perm::ReplyToPatients>,
+    Path(raw): Path<String>,
+    Form(f): Form<AssignForm>,
+) -> Response {
+    if access != Access::All {
+        return Refusal::Role.response();
+    }
+    let id = match action_guard(&st, access, &staff, &raw, &f.csrf).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let s = staff.session();
+    let assignee = match f.assignee.trim() {
+        "" => None,
+        raw => match UserId::parse(raw) {
+            Ok(u) => Some(u),
+            Err(_) => {
+                let msg = "Choose an active Doctor or Read-Only Doctor of this clinic.";
+                return render(&st, &staff, id, StatusCode::UNPROCESSABLE_ENTITY, Some(msg)).await;
+            }
+        },
+    };
+    // Only staff whose reach is "assigned to them" are offered; anyone else would see the
+    // conversation anyway, so assigning to them is refused as a mistake.
+    if let Some(u) = assignee {
+        let ok = match st.store.list_users(s.scope).await {
+            Ok(list) => list.iter().any(|m| {
+                m.id == u
+                    && m.active
+                    && m.role.access(Permission::ViewConversations) == Access::Assigned
+            }),
+            Err(e) => return unavailable(&e),
+        };
+        if !ok {
+            let msg = "Choose an active Doctor or Read-Only Doctor of this clinic.";
+            return render(&st, &staff, id, StatusCode::UNPROCESSABLE_ENTITY, Some(msg)).await;
+        }
+    }
+    let done = st
+        .store
+        .assign_conversation(s.scope, id, assignee, Actor::Staff(s.user))
+        .await;
+    after(&st, &staff, id, done).await
+}
+
+/// `POST /dashboard/conversations/{id}/drafts`: suggests a reply for someone else to send.
+pub async fn write_draft(
+    State(st): State<AppState>,
+    Require { staff, access, .. }: Require<perm::DraftReply>,
+    Path(raw): Path<String>,
+    Form(f): Form<ReplyForm>,
+) -> Response {
+    let id = match action_guard(&st, access, &staff, &raw, &f.csrf).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let s = staff.session();
+    let done = st
+        .store
+        .write_draft(s.scope, id, s.user, &f.text)
+        .await
+        .map(|_| ());
+    after(&st, &staff, id, done).await
+}
+
+fn draft_id(raw: &str) -> Option<DraftId> {
+    DraftId::parse(raw).ok()
+}
+
+enum DraftAction {
+    Send,
+    Discard,
+}
+
+/// Sends or discards a suggested reply, after the same checks as every conversation action.
+async fn draft_action(
+    st: AppState,
+    staff: Staff,
+    access: Access,
+    (raw, raw_draft): (String, String),
+    csrf: &str,
+    action: DraftAction,
+) -> Response {
+    let id = match action_guard(&st, access, &staff, &raw, csrf).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let Some(draft) = draft_id(&raw_draft) else {
+        return text(StatusCode::NOT_FOUND, "No such suggested reply.");
+    };
+    let s = staff.session();
+    let done = match action {
+        DraftAction::Send => {
+            let sent = st
+                .store
+                .send_draft(s.scope, id, draft, s.user, st.dashboard.staff_hold)
+                .await
+                .map(|_| ());
+            if sent.is_ok() {
+                // The outbox worker sends it now rather than at its next poll.
+                st.channels.wake.notify_one();
+            }
+            sent
+        }
+        DraftAction::Discard => st.store.discard_draft(s.scope, id, draft, s.user).await,
+    };
+    after(&st, &staff, id, done).await
+}
+
+/// `POST /dashboard/conversations/{id}/drafts/{draft}/send`: sends a suggested reply as
+/// this staff member's own (they must hold the conversation), through the outbox.
+pub async fn send_draft(
+    State(st): State<AppState>,
+    Require { staff, access, .. }: Require<perm::ReplyToPatients>,
+    Path(ids): Path<(String, String)>,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    draft_action(st, staff, access, ids, &f.csrf, DraftAction::Send).await
+}
+
+/// `POST /dashboard/conversations/{id}/drafts/{draft}/discard`.
+pub async fn discard_draft(
+    State(st): State<AppState>,
+    Require { staff, access, .. }: Require<perm::ReplyToPatients>,
+    Path(ids): Path<(String, String)>,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    draft_action(st, staff, access, ids, &f.csrf, DraftAction::Discard).await
 }

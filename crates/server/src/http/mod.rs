@@ -138,6 +138,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/dashboard/users/{id}/role", post(users_view::set_role))
         .route("/dashboard/users/{id}/active", post(users_view::set_active))
+        .route(
+            "/dashboard/users/{id}/practitioner",
+            post(users_view::set_practitioner),
+        )
         .route("/dashboard/settings", get(settings_view::settings_page))
         .route(
             "/dashboard/settings/profile",
@@ -179,6 +183,22 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/dashboard/conversations/{id}/reply",
             post(inbox_view::reply),
+        )
+        .route(
+            "/dashboard/conversations/{id}/assign",
+            post(inbox_view::assign),
+        )
+        .route(
+            "/dashboard/conversations/{id}/drafts",
+            post(inbox_view::write_draft),
+        )
+        .route(
+            "/dashboard/conversations/{id}/drafts/{draft}/send",
+            post(inbox_view::send_draft),
+        )
+        .route(
+            "/dashboard/conversations/{id}/drafts/{draft}/discard",
+            post(inbox_view::discard_draft),
         )
         .route("/dashboard/recordings/{id}", get(playback::recording_page))
         .route(

@@ -1,7 +1,9 @@
 //! Patients (issue #7 item 5, begun): find a patient by mobile number (through the blind
 //! index; the number is never queried in clear) and read their minimal record: contact
 //! details, messaging consent per channel, conversations and appointments. `ViewPatients`;
-//! roles whose reach is "assigned to them" see no record until assignments exist (404).
+//! roles whose reach is "assigned to them" find and open only the patients assigned to them
+//! (a conversation of theirs assigned to them, or booked with their practitioner), and see
+//! only those of the patient's conversations assigned to them; anyone else is 404.
 //! Exports and erasure (data requests) belong to #8 and are not offered here yet.
 
 use super::AppState;
@@ -13,7 +15,25 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use frontdesk_domain::{Access, E164Phone, PatientId};
-use frontdesk_store::StoreError;
+use frontdesk_store::{Assignable, StaffSession, StoreError};
+
+/// Whether staff with `access` to patients reach this one (unknown ids are not reached).
+async fn reaches(
+    st: &AppState,
+    s: &StaffSession,
+    access: Access,
+    id: PatientId,
+) -> Result<bool, StoreError> {
+    match access {
+        Access::All => Ok(true),
+        Access::Assigned => {
+            st.store
+                .is_assigned(s.scope, s.user, Assignable::Patient(id))
+                .await
+        }
+        Access::None => Ok(false),
+    }
+}
 
 #[derive(serde::Deserialize, Default)]
 pub struct PatientSearch {
@@ -44,7 +64,7 @@ pub async fn patients_page(
         error: None,
     };
     let mut status = StatusCode::OK;
-    if access == Access::All && !raw.is_empty() {
+    if !raw.is_empty() {
         match E164Phone::parse(raw) {
             Err(_) => {
                 page.error =
@@ -56,9 +76,15 @@ pub async fn patients_page(
                 .find_patient_by_phone(staff.session().scope, &phone)
                 .await
             {
-                Ok(Some(p)) => {
-                    return Redirect::to(&format!("/dashboard/patients/{}", p.id)).into_response();
-                }
+                Ok(Some(p)) => match reaches(&st, staff.session(), access, p.id).await {
+                    Ok(true) => {
+                        return Redirect::to(&format!("/dashboard/patients/{}", p.id))
+                            .into_response();
+                    }
+                    // Not theirs: the same answer as a number nobody has.
+                    Ok(false) => page.not_found = true,
+                    Err(e) => return unavailable(&e),
+                },
                 Ok(None) => page.not_found = true,
                 Err(e) => return unavailable(&e),
             },
@@ -109,12 +135,14 @@ pub async fn patient_page(
     Path(raw): Path<String>,
 ) -> Response {
     let not_found = || text(StatusCode::NOT_FOUND, "No such patient.");
-    if access != Access::All {
-        return not_found();
-    }
     let Ok(id) = PatientId::parse(&raw) else {
         return not_found();
     };
+    match reaches(&st, staff.session(), access, id).await {
+        Ok(true) => {}
+        Ok(false) => return not_found(),
+        Err(e) => return unavailable(&e),
+    }
     let scope = staff.session().scope;
     let (record, catalog) = match (
         st.store.patient_record(scope, id).await,
@@ -166,6 +194,7 @@ pub async fn patient_page(
         conversations: record
             .conversations
             .iter()
+            .filter(|c| access == Access::All || c.assignee == Some(staff.session().user))
             .map(|c| ConvRow {
                 id: c.id.to_string(),
                 channel: c.channel.as_str(),

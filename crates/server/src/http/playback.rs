@@ -10,8 +10,8 @@
 //! The audio is read from blob storage, opened with the patient's key (a shredded patient's
 //! recording cannot be played), served `no-store`, and every playback is audited
 //! (`recording.played`). Who may listen is the permission matrix's `PlayRecordings`: all of
-//! the clinic's recordings for those with `All`; `Assigned` roles see none until assignments
-//! exist (the inbox, #7); another clinic's recording is always 404.
+//! the clinic's recordings for those with `All`; for `Assigned` roles, the recordings of the
+//! conversations assigned to them; another clinic's recording is always 404.
 
 use super::AppState;
 use super::dashboard::{Require, Staff, perm};
@@ -107,14 +107,29 @@ impl IntoResponse for Refusal {
 }
 
 /// The stored recording `raw_id` if this staff member may listen to it. Who may: the
-/// clinic's recordings with `All`; nothing is assigned to anyone yet (`Assigned` sees none).
+/// clinic's recordings with `All`; with `Assigned`, the recordings of conversations assigned
+/// to them (any other is 404, like an unknown id).
 async fn listenable(st: &AppState, staff: &Staff, raw_id: &str) -> Result<CallRecording, Refusal> {
-    match staff.session().role.access(Permission::PlayRecordings) {
-        Access::All => {}
-        Access::Assigned => return Err(Refusal::NotFound),
-        Access::None => return Err(Refusal::Role),
+    let access = staff.session().role.access(Permission::PlayRecordings);
+    if access == Access::None {
+        return Err(Refusal::Role);
     }
     let id = RecordingId::parse(raw_id).map_err(|_| Refusal::NotFound)?;
+    if access == Access::Assigned {
+        let s = staff.session();
+        match st
+            .store
+            .is_assigned(s.scope, s.user, frontdesk_store::Assignable::Recording(id))
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return Err(Refusal::NotFound),
+            Err(e) => {
+                tracing::error!(error = ?e, "recording assignment check failed");
+                return Err(Refusal::Unavailable);
+            }
+        }
+    }
     match st.store.recording(staff.session().scope, id).await {
         Ok(r) if r.status == RecordingStatus::Stored && r.blob_key.is_some() => Ok(r),
         Ok(_) | Err(StoreError::NotFound) => Err(Refusal::NotFound),

@@ -1,7 +1,9 @@
 //! The users page (issue #7 item 5): the Owner invites staff, changes roles and disables or
 //! enables users. Changing a role or disabling ends the user's sessions at once (the store
 //! does it in the same transaction). Nobody changes their own role or disables themselves
-//! here, so a clinic cannot lock out its last Owner by a slip.
+//! here, so a clinic cannot lock out its last Owner by a slip. The Owner also links a staff
+//! member to the practitioner whose diary is theirs: what a Doctor's "assigned to them"
+//! reach covers in the diary (and the patients booked there).
 
 use super::AppState;
 use super::dashboard::{Require, Staff, csrf_ok_for, perm};
@@ -12,7 +14,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
-use frontdesk_domain::{Access, Email, Permission, Role, UserId};
+use frontdesk_domain::{Access, Email, Permission, PractitionerId, Role, UserId};
 use frontdesk_store::{Actor, NewUser, StoreError};
 
 struct UserRow {
@@ -24,6 +26,7 @@ struct UserRow {
     mfa: bool,
     active: bool,
     is_me: bool,
+    practitioner: String,
 }
 
 #[derive(Template)]
@@ -31,6 +34,8 @@ struct UserRow {
 struct UsersPage<'a> {
     users: Vec<UserRow>,
     roles: Vec<(&'static str, &'static str)>,
+    /// The clinic's practitioners: (id, name).
+    practitioners: Vec<(String, String)>,
     csrf: String,
     error: Option<&'a str>,
 }
@@ -53,8 +58,12 @@ fn owner_only(staff: &Staff) -> Option<Response> {
 
 async fn render(st: &AppState, staff: &Staff, status: StatusCode, error: Option<&str>) -> Response {
     let s = staff.session();
-    let users = match st.store.list_users(s.scope).await {
-        Ok(u) => u,
+    let lists = match st.store.list_users(s.scope).await {
+        Ok(u) => st.store.clinic_catalog(s.scope).await.map(|c| (u, c)),
+        Err(e) => Err(e),
+    };
+    let (users, catalog) = match lists {
+        Ok(l) => l,
         Err(e) => {
             tracing::error!(error = ?e, "user list failed");
             return text(StatusCode::SERVICE_UNAVAILABLE, "Please try again shortly.");
@@ -72,7 +81,13 @@ async fn render(st: &AppState, staff: &Staff, status: StatusCode, error: Option<
                 role_label: u.role.label(),
                 mfa: u.mfa_enrolled,
                 active: u.active,
+                practitioner: u.practitioner.map(|p| p.to_string()).unwrap_or_default(),
             })
+            .collect(),
+        practitioners: catalog
+            .practitioners
+            .iter()
+            .map(|p| (p.id.to_string(), p.name.clone()))
             .collect(),
         roles: Role::ALL.iter().map(|r| (r.as_str(), r.label())).collect(),
         csrf: staff.csrf(),
@@ -324,4 +339,53 @@ pub async fn set_active(
             .set_user_active(s.scope, id, f.active, Actor::Staff(s.user))
             .await,
     )
+}
+
+#[derive(serde::Deserialize)]
+pub struct PractitionerForm {
+    csrf: String,
+    /// A practitioner's id, or empty to unlink.
+    #[serde(default)]
+    practitioner: String,
+}
+
+/// `POST /dashboard/users/{id}/practitioner`: links the user to the practitioner whose diary
+/// is theirs (or unlinks). The Owner may link anyone, themselves included.
+pub async fn set_practitioner(
+    State(st): State<AppState>,
+    Require { staff, .. }: Require<perm::ManageUsers>,
+    Path(raw): Path<String>,
+    Form(f): Form<PractitionerForm>,
+) -> Response {
+    if let Some(r) = owner_only(&staff) {
+        return r;
+    }
+    if !csrf_ok_for(&staff, &f.csrf) {
+        return refused(&st, &staff, Refuse::Csrf).await;
+    }
+    let Ok(id) = UserId::parse(&raw) else {
+        return text(StatusCode::NOT_FOUND, "No such user.");
+    };
+    let practitioner = match f.practitioner.trim() {
+        "" => None,
+        raw => match PractitionerId::parse(raw) {
+            Ok(p) => Some(p),
+            Err(_) => {
+                let msg = Some("Choose one of the clinic's practitioners.");
+                return render(&st, &staff, StatusCode::UNPROCESSABLE_ENTITY, msg).await;
+            }
+        },
+    };
+    let s = staff.session();
+    match st
+        .store
+        .link_practitioner(s.scope, id, practitioner, Actor::Staff(s.user))
+        .await
+    {
+        Err(StoreError::Invalid(_)) => {
+            let msg = Some("Choose one of the clinic's practitioners.");
+            render(&st, &staff, StatusCode::UNPROCESSABLE_ENTITY, msg).await
+        }
+        other => finish(other),
+    }
 }

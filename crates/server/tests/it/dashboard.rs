@@ -54,6 +54,9 @@ dashboard_tests!(
     analytics_chart_the_clinics_days_and_show_money_only_to_those_who_may,
     a_patient_record_is_found_by_phone_with_consent_conversations_and_appointments,
     the_owner_edits_the_clinic_profile_and_faq_and_each_change_is_audited,
+    a_doctor_reaches_only_the_conversations_and_patients_assigned_to_them,
+    a_doctor_linked_to_a_practitioner_works_in_that_diary_only,
+    a_read_only_doctor_drafts_a_reply_that_a_colleague_sends_once,
 );
 
 const CLINIC: &str = "harbour-physio";
@@ -133,7 +136,7 @@ async fn spawn(engine: Engine) -> Option<(TestApp, Mail)> {
     ))
 }
 
-async fn add_user(app: &TestApp, email: &str, name: &str, role: Role) {
+async fn add_user(app: &TestApp, email: &str, name: &str, role: Role) -> frontdesk_domain::UserId {
     let scope = app.scope(CLINIC).await;
     app.store
         .create_user(
@@ -145,7 +148,7 @@ async fn add_user(app: &TestApp, email: &str, name: &str, role: Role) {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
 }
 
 /// A browser: its own cookie jar, no automatic redirects.
@@ -1032,6 +1035,26 @@ async fn the_owner_invites_changes_roles_and_disables_users(app: TestApp, mail: 
 /// and with another clinic's ids: the status must follow `Role::access` exactly (another
 /// clinic's data is always 404). Grows with every route.
 /// A WhatsApp conversation of clinic `slug` with one patient message, for the inbox pages.
+/// A new patient of clinic `slug` with this name and mobile number.
+async fn new_patient(
+    app: &TestApp,
+    slug: &str,
+    name: &str,
+    phone: &str,
+) -> frontdesk_domain::PatientId {
+    app.store
+        .create_patient(
+            app.scope(slug).await,
+            &frontdesk_store::NewPatient {
+                name: Some(name.into()),
+                phone: Some(frontdesk_domain::E164Phone::parse(phone).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+}
+
 async fn whatsapp_conversation(
     app: &TestApp,
     slug: &str,
@@ -1040,18 +1063,7 @@ async fn whatsapp_conversation(
     text: &str,
 ) -> frontdesk_domain::ConversationId {
     let scope = app.scope(slug).await;
-    let patient = app
-        .store
-        .create_patient(
-            scope,
-            &frontdesk_store::NewPatient {
-                name: Some(name.into()),
-                phone: Some(frontdesk_domain::E164Phone::parse(phone).unwrap()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let patient = new_patient(app, slug, name, phone).await;
     let conv = app
         .store
         .start_conversation(scope, patient, frontdesk_store::Channel::Whatsapp)
@@ -1341,21 +1353,58 @@ async fn booked(
     name: &str,
     phone: &str,
 ) -> (frontdesk_store::Appointment, String) {
-    use frontdesk_store::NewPatient;
+    let patient = new_patient(app, slug, name, phone).await;
+    book_first_free(app, slug, patient).await
+}
+
+/// Books the first free time with practitioner `p` for `service` in the next two weeks;
+/// answers the appointment and its clinic-local date, or `None` if there is no free time.
+async fn first_free_with(
+    app: &TestApp,
+    slug: &str,
+    patient: frontdesk_domain::PatientId,
+    p: frontdesk_domain::PractitionerId,
+    service: frontdesk_domain::ServiceId,
+) -> Option<(frontdesk_store::Appointment, String)> {
+    use frontdesk_store::{NewAppointment, SlotSearch};
     let scope = app.scope(slug).await;
-    let patient = app
+    let catalog = app.store.clinic_catalog(scope).await.unwrap();
+    let tz = jiff::tz::TimeZone::get(catalog.clinic.profile.timezone.as_str()).unwrap();
+    let today = jiff::Timestamp::now().to_zoned(tz.clone()).date();
+    let search = SlotSearch {
+        practitioner: p,
+        service,
+        from: today,
+        to: today.checked_add(jiff::Span::new().days(14)).unwrap(),
+        min_notice: jiff::SignedDuration::from_hours(2),
+        day_start: None,
+        day_end: None,
+        limit: 1,
+    };
+    let slot = app
         .store
-        .create_patient(
+        .free_slots(scope, &search)
+        .await
+        .unwrap()
+        .first()?
+        .start;
+    let a = app
+        .store
+        .book_appointment(
             scope,
-            &NewPatient {
-                name: Some(name.into()),
-                phone: Some(frontdesk_domain::E164Phone::parse(phone).unwrap()),
-                ..Default::default()
+            &NewAppointment {
+                patient,
+                practitioner: p,
+                service,
+                starts_at: slot,
+                idempotency_key: format!("diary-{patient}"),
+                actor: frontdesk_store::Actor::Agent,
             },
         )
         .await
         .unwrap();
-    book_first_free(app, slug, patient).await
+    let date = a.starts_at.to_zoned(tz).date().to_string();
+    Some((a, date))
 }
 
 /// Books the first free time of clinic `slug` in the next two weeks for `patient`; answers the
@@ -1365,41 +1414,15 @@ async fn book_first_free(
     slug: &str,
     patient: frontdesk_domain::PatientId,
 ) -> (frontdesk_store::Appointment, String) {
-    use frontdesk_store::{NewAppointment, SlotSearch};
-    let scope = app.scope(slug).await;
-    let catalog = app.store.clinic_catalog(scope).await.unwrap();
-    let tz = jiff::tz::TimeZone::get(catalog.clinic.profile.timezone.as_str()).unwrap();
-    let today = jiff::Timestamp::now().to_zoned(tz.clone()).date();
+    let catalog = app
+        .store
+        .clinic_catalog(app.scope(slug).await)
+        .await
+        .unwrap();
     for service in &catalog.services {
         for p in &catalog.practitioners {
-            let search = SlotSearch {
-                practitioner: p.id,
-                service: service.id,
-                from: today,
-                to: today.checked_add(jiff::Span::new().days(14)).unwrap(),
-                min_notice: jiff::SignedDuration::from_hours(2),
-                day_start: None,
-                day_end: None,
-                limit: 1,
-            };
-            if let Some(slot) = app.store.free_slots(scope, &search).await.unwrap().first() {
-                let a = app
-                    .store
-                    .book_appointment(
-                        scope,
-                        &NewAppointment {
-                            patient,
-                            practitioner: p.id,
-                            service: service.id,
-                            starts_at: slot.start,
-                            idempotency_key: format!("diary-{patient}"),
-                            actor: frontdesk_store::Actor::Agent,
-                        },
-                    )
-                    .await
-                    .unwrap();
-                let date = a.starts_at.to_zoned(tz).date().to_string();
-                return (a, date);
+            if let Some(booked) = first_free_with(app, slug, patient, p.id, service.id).await {
+                return booked;
             }
         }
     }
@@ -1581,7 +1604,10 @@ async fn the_diary_shows_each_practitioners_day_and_reception_cancels(app: TestA
     ro.sign_in(&mail, 2, "ro@harbour.test").await;
     let (status, page, _) = ro.get(&format!("/dashboard/diary?date={date2}")).await;
     assert_eq!(status, 200);
-    assert!(page.contains("None are assigned to you yet") && !page.contains("Second Patient"));
+    assert!(
+        page.contains("Yours is not linked to one yet") && !page.contains("Second Patient"),
+        "an unlinked read-only doctor sees no diary"
+    );
     let ro_csrf = Browser::hidden(&ro.get("/dashboard").await.1, "csrf");
     let path = format!("/dashboard/appointments/{}/cancel", appt2.id);
     assert_eq!(ro.post(&path, &[("csrf", &ro_csrf)]).await.0, 403);
@@ -1739,12 +1765,15 @@ async fn a_patient_record_is_found_by_phone_with_consent_conversations_and_appoi
         404
     );
 
-    // A Doctor (assigned only) finds nobody and opens no record.
+    // A Doctor (assigned only) finds nobody unassigned and opens no record of theirs.
     let mut doc = Browser::new(&app);
     doc.sign_in(&mail, 2, "doc@harbour.test").await;
     let (status, page, _) = doc.get("/dashboard/patients?phone=%2B64215550122").await;
     assert_eq!(status, 200);
-    assert!(page.contains("None are assigned to you yet"));
+    assert!(
+        page.contains("No patient assigned to you has that number"),
+        "{page}"
+    );
     assert_eq!(
         doc.get(&format!("/dashboard/patients/{patient}")).await.0,
         404
@@ -1898,10 +1927,44 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
         )
         .await
         .unwrap();
+    let scope = app.scope(CLINIC).await;
+    let author = add_user(&app, "author@harbour.test", "Author", Role::ReadOnlyDoctor).await;
+    let foreign_draft = app
+        .store
+        .write_draft(
+            app.scope("nairobi-family").await,
+            foreign_conv,
+            foreign_user,
+            "far",
+        )
+        .await
+        .unwrap();
     let mut n = 0;
     for role in Role::ALL {
         let address = format!("{}@harbour.test", role.as_str());
-        add_user(&app, &address, role.label(), role).await;
+        let me = add_user(&app, &address, role.label(), role).await;
+        // A conversation assigned to this staff member (only roles that reach what is
+        // assigned to them need one; for the others it is one more of the clinic's), and a
+        // colleague's draft waiting on the unassigned conversation.
+        let assigned = whatsapp_conversation(
+            &app,
+            CLINIC,
+            "Assigned",
+            &format!("+6421555091{n}"),
+            "hello",
+        )
+        .await;
+        if role.access(Permission::ViewConversations) == Access::Assigned {
+            app.store
+                .assign_conversation(scope, assigned, Some(me), frontdesk_store::Actor::Operator)
+                .await
+                .unwrap();
+        }
+        let draft = app
+            .store
+            .write_draft(scope, own_conv, author, "a suggestion")
+            .await
+            .unwrap();
         let mut b = Browser::new(&app);
         n += 1;
         b.sign_in(&mail, n, &address).await;
@@ -1928,7 +1991,127 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
                 403
             }
         };
+        let reach = |p: Permission, ok: u16, outside: u16| {
+            if role.can(p) { ok } else { outside }
+        };
         let checks: Vec<(&str, u16, u16)> = vec![
+            (
+                "/dashboard/conversations/{assigned to me}",
+                b.get(&format!("/dashboard/conversations/{assigned}"))
+                    .await
+                    .0,
+                reach(Permission::ViewConversations, 200, 403),
+            ),
+            (
+                "/dashboard/conversations/{assigned to me}/live",
+                b.stream(&format!("/dashboard/conversations/{assigned}/live"))
+                    .await
+                    .status()
+                    .as_u16(),
+                reach(Permission::ViewConversations, 200, 403),
+            ),
+            (
+                "POST /dashboard/conversations/{own}/assign",
+                b.post(
+                    &format!("/dashboard/conversations/{own_conv}/assign"),
+                    &[("csrf", &csrf), ("assignee", "")],
+                )
+                .await
+                .0,
+                only_all(Permission::ReplyToPatients, 303),
+            ),
+            (
+                "POST /dashboard/conversations/{foreign}/assign",
+                b.post(
+                    &format!("/dashboard/conversations/{foreign_conv}/assign"),
+                    &[("csrf", &csrf), ("assignee", "")],
+                )
+                .await
+                .0,
+                only_all(Permission::ReplyToPatients, 404),
+            ),
+            (
+                "POST /dashboard/conversations/{own}/drafts",
+                b.post(
+                    &format!("/dashboard/conversations/{own_conv}/drafts"),
+                    &[("csrf", &csrf), ("text", "x")],
+                )
+                .await
+                .0,
+                want(Permission::DraftReply, 303),
+            ),
+            (
+                "POST /dashboard/conversations/{assigned to me}/drafts",
+                b.post(
+                    &format!("/dashboard/conversations/{assigned}/drafts"),
+                    &[("csrf", &csrf), ("text", "x")],
+                )
+                .await
+                .0,
+                reach(Permission::DraftReply, 303, 403),
+            ),
+            (
+                "POST /dashboard/conversations/{foreign}/drafts",
+                b.post(
+                    &format!("/dashboard/conversations/{foreign_conv}/drafts"),
+                    &[("csrf", &csrf), ("text", "x")],
+                )
+                .await
+                .0,
+                reach(Permission::DraftReply, 404, 403),
+            ),
+            (
+                "POST /dashboard/conversations/{own}/drafts/{d}/send (not holding)",
+                b.post(
+                    &format!("/dashboard/conversations/{own_conv}/drafts/{draft}/send"),
+                    &[("csrf", &csrf)],
+                )
+                .await
+                .0,
+                want(Permission::ReplyToPatients, 409),
+            ),
+            (
+                "POST /dashboard/conversations/{own}/drafts/{d}/discard",
+                b.post(
+                    &format!("/dashboard/conversations/{own_conv}/drafts/{draft}/discard"),
+                    &[("csrf", &csrf)],
+                )
+                .await
+                .0,
+                want(Permission::ReplyToPatients, 303),
+            ),
+            (
+                "POST /dashboard/conversations/{foreign}/drafts/{foreign}/discard",
+                b.post(
+                    &format!(
+                        "/dashboard/conversations/{foreign_conv}/drafts/{foreign_draft}/discard"
+                    ),
+                    &[("csrf", &csrf)],
+                )
+                .await
+                .0,
+                reach(Permission::ReplyToPatients, 404, 403),
+            ),
+            (
+                "POST /dashboard/users/{me}/practitioner",
+                b.post(
+                    &format!("/dashboard/users/{me}/practitioner"),
+                    &[("csrf", &csrf), ("practitioner", "")],
+                )
+                .await
+                .0,
+                only_all(Permission::ManageUsers, 303),
+            ),
+            (
+                "POST /dashboard/users/{foreign}/practitioner",
+                b.post(
+                    &format!("/dashboard/users/{foreign_user}/practitioner"),
+                    &[("csrf", &csrf), ("practitioner", "")],
+                )
+                .await
+                .0,
+                only_all(Permission::ManageUsers, 404),
+            ),
             (
                 "/dashboard/audit",
                 b.get("/dashboard/audit").await.0,
@@ -2557,5 +2740,431 @@ async fn the_dashboard_in_a_real_browser_is_accessible_keyboard_usable_and_shows
     ana.quit().await;
     ben.quit().await;
     own.quit().await;
+    app.finish().await;
+}
+
+/// Books the first free time with the clinic's `index`-th practitioner (any service they
+/// provide) for a new patient; answers the appointment and its clinic-local date.
+async fn booked_with(
+    app: &TestApp,
+    index: usize,
+    name: &str,
+    phone: &str,
+) -> (frontdesk_store::Appointment, String) {
+    let scope = app.scope(CLINIC).await;
+    let patient = new_patient(app, CLINIC, name, phone).await;
+    let catalog = app.store.clinic_catalog(scope).await.unwrap();
+    let p = &catalog.practitioners[index];
+    let service = catalog
+        .services
+        .iter()
+        .find(|s| s.practitioners.is_empty() || s.practitioners.contains(&p.id))
+        .unwrap();
+    first_free_with(app, CLINIC, patient, p.id, service.id)
+        .await
+        .expect("a free time in two weeks")
+}
+
+async fn a_doctor_reaches_only_the_conversations_and_patients_assigned_to_them(
+    app: TestApp,
+    mail: Mail,
+) {
+    let mine = whatsapp_conversation(&app, CLINIC, "Hemi Walker", "+64215550161", "my knee").await;
+    let other = whatsapp_conversation(&app, CLINIC, "Other Person", "+64215550162", "hi").await;
+    let scope = app.scope(CLINIC).await;
+    let patient = app
+        .store
+        .conversation(scope, mine)
+        .await
+        .unwrap()
+        .patient_id;
+    add_user(&app, "ana@harbour.test", "Ana Aroha", Role::Reception).await;
+    let doctor = add_user(&app, "doc@harbour.test", "Dr Rewi", Role::Doctor).await;
+    let head = add_user(&app, "head@harbour.test", "Hana Head", Role::ReceptionHead).await;
+    let mut ana = Browser::new(&app);
+    ana.sign_in(&mail, 1, "ana@harbour.test").await;
+    let mut doc = Browser::new(&app);
+    doc.sign_in(&mail, 2, "doc@harbour.test").await;
+    let path = format!("/dashboard/conversations/{mine}");
+
+    // Before any assignment the doctor sees an empty inbox and nothing by id.
+    let (_, inbox, _) = doc.get("/dashboard/inbox").await;
+    assert!(inbox.contains("None are assigned to you yet"), "{inbox}");
+    assert_eq!(doc.get(&path).await.0, 404);
+    assert_eq!(
+        doc.get(&format!("/dashboard/patients/{patient}")).await.0,
+        404
+    );
+
+    // Reception assigns it from the conversation page, which offers only doctors.
+    let (_, page, _) = ana.get(&path).await;
+    assert!(page.contains("Dr Rewi (Doctor)"), "{page}");
+    assert!(
+        !page.contains("Hana Head (Reception Head)"),
+        "only assigned-reach roles are offered"
+    );
+    let csrf = Browser::hidden(&page, "csrf");
+    let (status, _, _) = ana
+        .post(
+            &format!("{path}/assign"),
+            &[("csrf", &csrf), ("assignee", &head.to_string())],
+        )
+        .await;
+    assert_eq!(status, 422, "a Reception Head sees everything already");
+    let (status, _, _) = ana
+        .post(
+            &format!("{path}/assign"),
+            &[("csrf", &csrf), ("assignee", "not-an-id")],
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (status, _, _) = ana
+        .post(
+            &format!("{path}/assign"),
+            &[("csrf", &csrf), ("assignee", &doctor.to_string())],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, inbox, _) = ana.get("/dashboard/inbox").await;
+    assert!(inbox.contains("Dr Rewi"), "the inbox shows the assignee");
+
+    // Now the doctor sees it: in the inbox (only it), its page, live, and its patient.
+    let (_, inbox, _) = doc.get("/dashboard/inbox").await;
+    assert!(
+        inbox.contains(&path) && inbox.contains("Hemi Walker"),
+        "{inbox}"
+    );
+    assert!(!inbox.contains(&format!("/dashboard/conversations/{other}")));
+    let (status, page, _) = doc.get(&path).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Assigned to <strong>you</strong>"), "{page}");
+    assert!(!page.contains("/assign\""), "doctors do not reassign");
+    assert_eq!(
+        doc.stream(&format!("{path}/live")).await.status().as_u16(),
+        200
+    );
+    assert_eq!(
+        doc.get(&format!("/dashboard/conversations/{other}"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        doc.stream(&format!("/dashboard/conversations/{other}/live"))
+            .await
+            .status()
+            .as_u16(),
+        404
+    );
+    let (status, record, _) = doc.get(&format!("/dashboard/patients/{patient}")).await;
+    assert_eq!(status, 200);
+    assert!(record.contains(&path));
+    let (_, found, headers) = doc.get("/dashboard/patients?phone=%2B64215550161").await;
+    assert_eq!(
+        headers
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned()),
+        Some(format!("/dashboard/patients/{patient}")),
+        "{found}"
+    );
+    let (_, found, _) = doc.get("/dashboard/patients?phone=%2B64215550162").await;
+    assert!(found.contains("No patient assigned to you has that number"));
+
+    // The doctor works the conversation: takes it over and replies; cannot reassign it.
+    let doc_csrf = Browser::hidden(&doc.get(&path).await.1, "csrf");
+    let (status, _, _) = doc
+        .post(&format!("{path}/takeover"), &[("csrf", &doc_csrf)])
+        .await;
+    assert_eq!(status, 303);
+    let (status, _, _) = doc
+        .post(
+            &format!("{path}/reply"),
+            &[
+                ("csrf", &doc_csrf),
+                ("text", "Dr Rewi here, how is the knee?"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (status, _, _) = doc
+        .post(
+            &format!("{path}/assign"),
+            &[("csrf", &doc_csrf), ("assignee", "")],
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _, _) = doc
+        .post(
+            &format!("/dashboard/conversations/{other}/takeover"),
+            &[("csrf", &doc_csrf)],
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // Unassigned again: out of reach at once, and both changes are in the audit log.
+    let (status, _, _) = ana
+        .post(
+            &format!("{path}/assign"),
+            &[("csrf", &csrf), ("assignee", "")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert_eq!(doc.get(&path).await.0, 404);
+    assert_eq!(
+        doc.get(&format!("/dashboard/patients/{patient}")).await.0,
+        404
+    );
+    let audit = app.store.audit_entries(scope, 0, 10_000).await.unwrap();
+    for action in ["conversation.assigned", "conversation.unassigned"] {
+        assert!(
+            audit.iter().any(|e| e.action == action
+                && e.actor_kind == "staff"
+                && e.target_id.as_deref() == Some(mine.to_string().as_str())),
+            "{action} audited"
+        );
+    }
+    app.finish().await;
+}
+
+async fn a_doctor_linked_to_a_practitioner_works_in_that_diary_only(app: TestApp, mail: Mail) {
+    let (own, date) = booked_with(&app, 0, "Kiri Own", "+64215550171").await;
+    let (theirs, date2) = booked_with(&app, 1, "Pita Theirs", "+64215550172").await;
+    let scope = app.scope(CLINIC).await;
+    let catalog = app.store.clinic_catalog(scope).await.unwrap();
+    let (aroha, sam) = (&catalog.practitioners[0], &catalog.practitioners[1]);
+    add_user(&app, "owner@harbour.test", "Olive Owner", Role::Owner).await;
+    let doctor = add_user(&app, "doc@harbour.test", "Dr Aroha", Role::Doctor).await;
+    let mut owner = Browser::new(&app);
+    owner.sign_in(&mail, 1, "owner@harbour.test").await;
+    owner.set_up_totp().await;
+    let mut doc = Browser::new(&app);
+    doc.sign_in(&mail, 2, "doc@harbour.test").await;
+
+    // Unlinked: no diary at all.
+    let (_, page, _) = doc.get(&format!("/dashboard/diary?date={date}")).await;
+    assert!(page.contains("Yours is not linked to one yet") && !page.contains("Kiri Own"));
+
+    // The Owner links the doctor to Aroha Ngata's diary on the users page (audited).
+    let (_, users, _) = owner.get("/dashboard/users").await;
+    assert!(users.contains("Link diary of Dr Aroha"), "{users}");
+    let csrf = Browser::hidden(&users, "csrf");
+    let link = format!("/dashboard/users/{doctor}/practitioner");
+    let (status, _, _) = owner
+        .post(
+            &link,
+            &[
+                ("csrf", &csrf),
+                ("practitioner", &uuid::Uuid::now_v7().to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422, "not a practitioner of this clinic");
+    let (status, _, _) = owner
+        .post(
+            &link,
+            &[("csrf", "forged"), ("practitioner", &aroha.id.to_string())],
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _, _) = owner
+        .post(
+            &link,
+            &[("csrf", &csrf), ("practitioner", &aroha.id.to_string())],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let audit = app.store.audit_entries(scope, 0, 10_000).await.unwrap();
+    assert!(audit.iter().any(|e| e.action == "user.practitioner_linked"));
+    let doc_csrf = Browser::hidden(&doc.get("/dashboard").await.1, "csrf");
+    assert_eq!(
+        doc.post(&link, &[("csrf", &doc_csrf), ("practitioner", "")])
+            .await
+            .0,
+        403,
+        "only the Owner links diaries"
+    );
+
+    // The doctor sees their own column with their appointment, and nobody else's.
+    let (_, page, _) = doc.get(&format!("/dashboard/diary?date={date}")).await;
+    assert!(
+        page.contains("Kiri Own") && page.contains("You see your own diary"),
+        "{page}"
+    );
+    assert!(!page.contains(&format!(">{}<", sam.name)), "{page}");
+    let (_, page2, _) = doc.get(&format!("/dashboard/diary?date={date2}")).await;
+    assert!(!page2.contains("Pita Theirs"));
+    // Their patient is theirs too; the other practitioner's is not.
+    assert_eq!(
+        doc.get(&format!("/dashboard/patients/{}", own.patient_id))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        doc.get(&format!("/dashboard/patients/{}", theirs.patient_id))
+            .await
+            .0,
+        404
+    );
+
+    // They may cancel their own appointment, not another practitioner's, and book only
+    // into their own diary.
+    let cancel =
+        |id: frontdesk_domain::AppointmentId| format!("/dashboard/appointments/{id}/cancel");
+    assert_eq!(
+        doc.post(&cancel(theirs.id), &[("csrf", &doc_csrf)]).await.0,
+        404
+    );
+    let service = catalog
+        .services
+        .iter()
+        .find(|s| s.practitioners.contains(&sam.id))
+        .unwrap();
+    let (status, _, _) = doc
+        .post(
+            "/dashboard/appointments",
+            &[
+                ("csrf", doc_csrf.as_str()),
+                ("nonce", "doc-book-0001"),
+                ("practitioner", &sam.id.to_string()),
+                ("service", &service.id.to_string()),
+                ("date", &date2),
+                ("time", "10:00"),
+                ("phone", "+64215550173"),
+                ("name", "New Patient"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 404, "not into another practitioner's diary");
+    assert_eq!(
+        doc.post(&cancel(own.id), &[("csrf", &doc_csrf)]).await.0,
+        303
+    );
+    let now = app.store.appointment(scope, own.id).await.unwrap();
+    assert_eq!(now.status, frontdesk_store::AppointmentStatus::Cancelled);
+    let still = app.store.appointment(scope, theirs.id).await.unwrap();
+    assert_ne!(still.status, frontdesk_store::AppointmentStatus::Cancelled);
+    app.finish().await;
+}
+
+async fn a_read_only_doctor_drafts_a_reply_that_a_colleague_sends_once(app: TestApp, mail: Mail) {
+    let conv =
+        whatsapp_conversation(&app, CLINIC, "Mere Drafted", "+64215550181", "sore back").await;
+    let scope = app.scope(CLINIC).await;
+    add_user(&app, "ana@harbour.test", "Ana Aroha", Role::Reception).await;
+    let ro = add_user(&app, "ro@harbour.test", "Dr Read", Role::ReadOnlyDoctor).await;
+    app.store
+        .assign_conversation(scope, conv, Some(ro), frontdesk_store::Actor::Operator)
+        .await
+        .unwrap();
+    let mut ana = Browser::new(&app);
+    ana.sign_in(&mail, 1, "ana@harbour.test").await;
+    let mut doc = Browser::new(&app);
+    doc.sign_in(&mail, 2, "ro@harbour.test").await;
+    let path = format!("/dashboard/conversations/{conv}");
+
+    // The read-only doctor may suggest, not take over or reply.
+    let (status, page, _) = doc.get(&path).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Suggest a reply") && !page.contains("/takeover\""),
+        "{page}"
+    );
+    let csrf = Browser::hidden(&page, "csrf");
+    assert_eq!(
+        doc.post(&format!("{path}/takeover"), &[("csrf", &csrf)])
+            .await
+            .0,
+        403
+    );
+    let (status, _, _) = doc
+        .post(
+            &format!("{path}/drafts"),
+            &[("csrf", &csrf), ("text", "  ")],
+        )
+        .await;
+    assert_eq!(status, 422);
+    let draft_text = "Rest it for two days <script>alert(1)</script>, then come in.";
+    let (status, _, _) = doc
+        .post(
+            &format!("{path}/drafts"),
+            &[("csrf", &csrf), ("text", draft_text)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, page, _) = doc.get(&path).await;
+    assert!(
+        page.contains("Waiting for a colleague to send it"),
+        "{page}"
+    );
+    let drafts = app.store.drafts(scope, conv).await.unwrap();
+    assert_eq!(drafts.len(), 1);
+    let send = format!("{path}/drafts/{}/send", drafts[0].id);
+    assert_eq!(
+        doc.post(&send, &[("csrf", &csrf)]).await.0,
+        403,
+        "not by its author"
+    );
+
+    // Reception sees it as text, must hold the conversation to send it, then sends it once.
+    let (_, page, _) = ana.get(&path).await;
+    assert!(
+        page.contains("Rest it for two days &#60;script&#62;") && !page.contains("<script>alert"),
+        "{page}"
+    );
+    assert!(page.contains("Take the conversation over to send it"));
+    let ana_csrf = Browser::hidden(&page, "csrf");
+    assert_eq!(
+        ana.post(&send, &[("csrf", &ana_csrf)]).await.0,
+        409,
+        "not holding it"
+    );
+    assert_eq!(
+        ana.post(&format!("{path}/takeover"), &[("csrf", &ana_csrf)])
+            .await
+            .0,
+        303
+    );
+    let (_, page, _) = ana.get(&path).await;
+    assert!(page.contains("Send this reply"), "{page}");
+    assert_eq!(ana.post(&send, &[("csrf", "forged")]).await.0, 403);
+    assert_eq!(ana.post(&send, &[("csrf", &ana_csrf)]).await.0, 303);
+    let messages = app.store.messages(scope, conv).await.unwrap();
+    let last = messages.last().unwrap();
+    assert_eq!(
+        (last.sender, last.body.as_str()),
+        (frontdesk_store::Sender::Staff, draft_text)
+    );
+    let outbox = app.store.outbox_entries(scope, 10).await.unwrap();
+    assert!(
+        outbox.iter().any(|o| o.message == Some(last.id)),
+        "through the outbox"
+    );
+    let (status, page, _) = ana.post(&send, &[("csrf", &ana_csrf)]).await;
+    assert_eq!(status, 409);
+    assert!(page.contains("already sent or discarded"));
+
+    // A second draft is discarded instead; a draft of another clinic's id is 404.
+    let (status, _, _) = doc
+        .post(
+            &format!("{path}/drafts"),
+            &[("csrf", &csrf), ("text", "Or call us")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let second = app.store.drafts(scope, conv).await.unwrap()[0].id;
+    let discard = format!("{path}/drafts/{second}/discard");
+    assert_eq!(ana.post(&discard, &[("csrf", &ana_csrf)]).await.0, 303);
+    assert!(app.store.drafts(scope, conv).await.unwrap().is_empty());
+    let unknown = format!("{path}/drafts/{}/discard", uuid::Uuid::now_v7());
+    assert_eq!(ana.post(&unknown, &[("csrf", &ana_csrf)]).await.0, 404);
+    let audit = app.store.audit_entries(scope, 0, 10_000).await.unwrap();
+    for action in ["draft.written", "draft.sent", "draft.discarded"] {
+        assert!(audit.iter().any(|e| e.action == action), "{action} audited");
+    }
+    assert!(
+        audit.iter().all(|e| !e.details.contains("Rest it")),
+        "no text in the audit log"
+    );
     app.finish().await;
 }

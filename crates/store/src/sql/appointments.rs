@@ -359,7 +359,17 @@ macro_rules! impl_appointments {
             }
 
             async fn book_appointment(&self, scope: TenantScope, new: &NewAppointment) -> Result<Appointment> {
-                match self.try_book(scope, new).await {
+                let mut attempt = 1;
+                let booked = loop {
+                    match self.try_book(scope, new).await {
+                        Err(e) if e.is_transient() && attempt < $crate::error::TRANSIENT_ATTEMPTS => {
+                            tracing::debug!(attempt, "booking was a deadlock victim; trying again");
+                            attempt += 1;
+                        }
+                        other => break other,
+                    }
+                };
+                match booked {
                     // Requests with one idempotency key raced (a redelivery): the loser may trip
                     // the unique key or, on PostgreSQL, the exclusion constraint first. Either
                     // way it answers the winner's booking.
@@ -408,7 +418,17 @@ macro_rules! impl_appointments {
                 actor: Actor,
                 idempotency_key: &str,
             ) -> Result<Appointment> {
-                match self.try_reschedule(scope, id, (new_start, practitioner), actor, idempotency_key).await {
+                let mut attempt = 1;
+                let moved = loop {
+                    match self.try_reschedule(scope, id, (new_start, practitioner), actor, idempotency_key).await {
+                        Err(e) if e.is_transient() && attempt < $crate::error::TRANSIENT_ATTEMPTS => {
+                            tracing::debug!(attempt, "move was a deadlock victim; trying again");
+                            attempt += 1;
+                        }
+                        other => break other,
+                    }
+                };
+                match moved {
                     // As for bookings: a retry that raced the first move answers that move.
                     Err(StoreError::Conflict(why)) => {
                         let mut tx = self.read_tx(Some(scope)).await?;

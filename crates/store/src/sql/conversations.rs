@@ -63,16 +63,16 @@ macro_rules! impl_conversations {
             #[allow(clippy::type_complexity)]
             async fn fetch_conversation_row(&self, tx: &mut Tx, tenant: TenantId, id: ConversationId) -> Result<(Conversation, Option<Vec<u8>>, Option<Vec<u8>>)> {
                 #[allow(clippy::type_complexity)]
-                let row: Option<(Uuid, String, String, String, i64, i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<Uuid>, Option<i64>, Option<Uuid>, Option<Uuid>, Option<Uuid>, Option<i64>)> = sqlx::query_as(
+                let row: Option<(Uuid, String, String, String, i64, i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<Uuid>, Option<i64>, Option<Uuid>, Option<Uuid>, Option<Uuid>, Option<i64>, Option<Uuid>)> = sqlx::query_as(
                     "SELECT patient_id, channel, status, urgency, created_at, last_message_at, summary_ct, state_ct, \
-                     verified_patient_id, verified_until, reminded_appointment_id, offered_hold_id, owner_user_id, hold_expires_at \
+                     verified_patient_id, verified_until, reminded_appointment_id, offered_hold_id, owner_user_id, hold_expires_at, assignee_user_id \
                      FROM conversations WHERE tenant_id = $1 AND id = $2",
                 )
                 .bind(tenant.as_uuid())
                 .bind(id.as_uuid())
                 .fetch_optional(&mut **tx)
                 .await?;
-                let (patient_id, channel, status, urgency, created_at, last, summary_ct, state_ct, verified, until, reminded, offered, owner, hold_until) = row.ok_or(StoreError::NotFound)?;
+                let (patient_id, channel, status, urgency, created_at, last, summary_ct, state_ct, verified, until, reminded, offered, owner, hold_until, assignee) = row.ok_or(StoreError::NotFound)?;
                 let verified_patient = match (verified, until) {
                     (Some(p), Some(until)) if until > self.now_us() => Some(PatientId::from_uuid(p)),
                     _ => None,
@@ -92,6 +92,7 @@ macro_rules! impl_conversations {
                     offered_hold: offered.map(SlotHoldId::from_uuid),
                     held_by: owner.map(UserId::from_uuid),
                     hold_expires_at: hold_until.map(from_us).transpose()?,
+                    assignee: assignee.map(UserId::from_uuid),
                 };
                 Ok((conv, summary_ct, state_ct))
             }

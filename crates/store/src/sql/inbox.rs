@@ -14,9 +14,25 @@ pub(crate) const NAME_SEARCH_WINDOW: u32 = 500;
 /// The longest staff reply accepted (WhatsApp's own limit for a text message is 4,096).
 pub(crate) const MAX_STAFF_REPLY: usize = 4096;
 
+/// A staff reply's or draft's text, trimmed: not empty, at most [`MAX_STAFF_REPLY`] characters.
+pub(crate) fn checked_staff_text<'a>(text: &'a str, field: &'static str) -> crate::Result<&'a str> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(crate::StoreError::Invalid(
+            frontdesk_domain::DomainError::invalid(field, "a reply needs some text"),
+        ));
+    }
+    if text.chars().count() > MAX_STAFF_REPLY {
+        return Err(crate::StoreError::Invalid(
+            frontdesk_domain::DomainError::invalid(field, "a reply is at most 4,096 characters"),
+        ));
+    }
+    Ok(text)
+}
+
 macro_rules! impl_inbox {
     ($Store:ty) => {
-        use $crate::sql::inbox::{MAX_STAFF_REPLY, NAME_SEARCH_WINDOW};
+        use $crate::sql::inbox::{NAME_SEARCH_WINDOW, checked_staff_text};
 
         impl $Store {
             /// The holder of `conversation` at `now` with their name, read inside `tx`.
@@ -53,6 +69,105 @@ macro_rules! impl_inbox {
                     .await?;
                 Ok(())
             }
+
+            /// A staff reply inside `tx`: `user` must hold the conversation; the message goes
+            /// through the outbox, the hold is renewed and `message.staff_sent` audited.
+            #[allow(clippy::too_many_arguments)]
+            async fn staff_reply_tx(&self, tx: &mut Tx, tenant: TenantId, conversation: ConversationId, user: UserId, text: &str, hold: jiff::SignedDuration, now: i64) -> Result<MessageId> {
+                let until = now.saturating_add(hold.as_micros().clamp(1, i128::from(i64::MAX)) as i64);
+                let (conv, _, _) = self.fetch_conversation_row(tx, tenant, conversation).await?;
+                if conv.holder(from_us(now)?) != Some(user) {
+                    return Err(StoreError::Conflict(NOT_HOLDING));
+                }
+                if !matches!(conv.channel, Channel::Whatsapp | Channel::Sms) {
+                    return Err(StoreError::Invalid(DomainError::invalid(
+                        "channel",
+                        "staff replies go out by WhatsApp or SMS, not on this conversation's channel",
+                    )));
+                }
+                let keys = self.tenant_keys(tx, tenant).await?;
+                let key = self.patient_key(tx, &keys, tenant, conv.patient_id).await?;
+                let msg = NewMessage { sender: Sender::Staff, ..NewMessage::agent_reply(text) };
+                let id = self.insert_message_tx(tx, tenant, &conv, &key, &msg, now).await?.ok_or(StoreError::Duplicate)?;
+                sqlx::query("UPDATE messages SET sender_user_id = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(user.as_uuid())
+                    .execute(&mut **tx)
+                    .await?;
+                // The same outbox as the AI's replies: retries, consent and delivery status.
+                self.enqueue_outbox_tx(tx, tenant, id, conv.channel, OutboxPurpose::Reply, now).await?;
+                self.set_staff_hold_tx(tx, tenant, conversation, user, until, now).await?;
+                sqlx::query("UPDATE conversations SET last_message_at = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(conversation.as_uuid())
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+                let ev = AuditEvent::new(Actor::Staff(user), "message.staff_sent")
+                    .target("message", id)
+                    .details(serde_json::json!({ "conversation": conversation.to_string(), "channel": conv.channel.as_str() }));
+                self.append_audit_tx(tx, tenant, now, &ev).await?;
+                Ok(id)
+            }
+
+            /// Moves the conversation's `updated_at`, so live pages show a change to it.
+            async fn touch_conversation_tx(&self, tx: &mut Tx, tenant: TenantId, conversation: ConversationId, now: i64) -> Result<()> {
+                sqlx::query("UPDATE conversations SET updated_at = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(conversation.as_uuid())
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
+            /// A waiting draft of `conversation` inside `tx`: its author (`Conflict` if it
+            /// was already decided, `NotFound` if unknown or of another conversation).
+            async fn pending_draft_tx(&self, tx: &mut Tx, tenant: TenantId, conversation: ConversationId, draft: DraftId) -> Result<(UserId, Vec<u8>)> {
+                let row: Option<(Uuid, String, Vec<u8>)> = sqlx::query_as(
+                    "SELECT author_user_id, status, body_ct FROM reply_drafts WHERE tenant_id = $1 AND id = $2 AND conversation_id = $3",
+                )
+                .bind(tenant.as_uuid())
+                .bind(draft.as_uuid())
+                .bind(conversation.as_uuid())
+                .fetch_optional(&mut **tx)
+                .await?;
+                let (author, status, body_ct) = row.ok_or(StoreError::NotFound)?;
+                if status != "pending" {
+                    return Err(StoreError::Conflict(DRAFT_DECIDED));
+                }
+                Ok((UserId::from_uuid(author), body_ct))
+            }
+
+            /// Marks a waiting draft decided (sent or discarded) inside `tx`, audited.
+            #[allow(clippy::too_many_arguments)]
+            async fn decide_draft_tx(&self, tx: &mut Tx, tenant: TenantId, conversation: ConversationId, draft: DraftId, user: UserId, status: &'static str, message: Option<MessageId>, now: i64) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE reply_drafts SET status = $3, decided_by = $4, decided_at = $5, message_id = $6 \
+                     WHERE tenant_id = $1 AND id = $2 AND status = 'pending'",
+                )
+                .bind(tenant.as_uuid())
+                .bind(draft.as_uuid())
+                .bind(status)
+                .bind(user.as_uuid())
+                .bind(now)
+                .bind(message.map(|m| m.as_uuid()))
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+                if done != 1 {
+                    return Err(StoreError::Conflict(DRAFT_DECIDED));
+                }
+                let mut details = serde_json::json!({ "conversation": conversation.to_string() });
+                if let Some(m) = message {
+                    details["message"] = serde_json::Value::String(m.to_string());
+                }
+                let ev = AuditEvent::new(Actor::Staff(user), if status == "sent" { "draft.sent" } else { "draft.discarded" })
+                    .target("draft", draft)
+                    .details(details);
+                self.append_audit_tx(tx, tenant, now, &ev).await
+            }
         }
 
         #[async_trait]
@@ -67,26 +182,28 @@ macro_rules! impl_inbox {
                 let keys = self.tenant_keys(&mut tx, tenant).await?;
                 let phone_bidx = query.phone.as_ref().map(|p| keys.index.blind_index("phone", p.as_str()));
                 #[allow(clippy::type_complexity)]
-                let rows: Vec<(Uuid, Uuid, String, String, Option<Vec<u8>>, Option<Uuid>, Option<i64>, i64, Option<i64>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>)> = sqlx::query_as(
+                let rows: Vec<(Uuid, Uuid, String, String, Option<Vec<u8>>, Option<Uuid>, Option<i64>, i64, Option<i64>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Uuid>, Option<Vec<u8>>)> = sqlx::query_as(
                     "SELECT c.id, c.patient_id, c.channel, c.urgency, c.summary_ct, c.owner_user_id, c.hold_expires_at, c.last_message_at, \
-                            r.read_at, p.name_ct, k.wrapped, u.name_ct \
+                            r.read_at, p.name_ct, k.wrapped, u.name_ct, c.assignee_user_id, au.name_ct \
                      FROM conversations c \
                      JOIN patients p ON p.tenant_id = c.tenant_id AND p.id = c.patient_id \
                      LEFT JOIN patient_keys k ON k.tenant_id = c.tenant_id AND k.patient_id = c.patient_id \
                      LEFT JOIN conversation_reads r ON r.tenant_id = c.tenant_id AND r.conversation_id = c.id AND r.user_id = $2 \
                      LEFT JOIN users u ON u.tenant_id = c.tenant_id AND u.id = c.owner_user_id \
-                     WHERE c.tenant_id = $1 AND ($4 IS NULL OR p.phone_bidx = $4) \
+                     LEFT JOIN users au ON au.tenant_id = c.tenant_id AND au.id = c.assignee_user_id \
+                     WHERE c.tenant_id = $1 AND ($4 IS NULL OR p.phone_bidx = $4) AND ($5 IS NULL OR c.assignee_user_id = $5) \
                      ORDER BY c.last_message_at DESC, c.id DESC LIMIT $3",
                 )
                 .bind(tenant.as_uuid())
                 .bind(viewer.as_uuid())
                 .bind(i64::from(window))
                 .bind(phone_bidx)
+                .bind(query.assignee.map(|u| u.as_uuid()))
                 .fetch_all(&mut *tx)
                 .await?;
                 tx.commit().await?;
                 let mut out = Vec::with_capacity(rows.len().min(limit as usize));
-                for (id, patient, channel, urgency, summary_ct, owner, until, last, read_at, name_ct, wrapped, holder_ct) in rows {
+                for (id, patient, channel, urgency, summary_ct, owner, until, last, read_at, name_ct, wrapped, holder_ct, assignee, assignee_ct) in rows {
                     let conversation = ConversationId::from_uuid(id);
                     let patient = PatientId::from_uuid(patient);
                     // A patient erased meanwhile has no key: nothing of theirs can be opened.
@@ -114,6 +231,13 @@ macro_rules! impl_inbox {
                         }),
                         _ => None,
                     };
+                    let assignee = match (assignee, assignee_ct) {
+                        (Some(user), Some(ct)) => Some((
+                            UserId::from_uuid(user),
+                            keys.data.open_string(&aad(tenant, "users", "name", &user.to_string()), &ct)?,
+                        )),
+                        _ => None,
+                    };
                     out.push(InboxEntry {
                         conversation,
                         patient,
@@ -123,6 +247,7 @@ macro_rules! impl_inbox {
                         triage: summary.as_ref().map(|s| s.triage_level),
                         reason: summary.map(|s| s.reason),
                         holder,
+                        assignee,
                         unread: read_at.is_none_or(|r| r < last),
                         last_message_at: from_us(last)?,
                     });
@@ -222,50 +347,10 @@ macro_rules! impl_inbox {
             }
 
             async fn staff_reply(&self, scope: TenantScope, conversation: ConversationId, user: UserId, text: &str, hold: jiff::SignedDuration) -> Result<MessageId> {
-                let text = text.trim();
-                if text.is_empty() {
-                    return Err(StoreError::Invalid(DomainError::invalid("reply", "a reply needs some text")));
-                }
-                if text.chars().count() > MAX_STAFF_REPLY {
-                    return Err(StoreError::Invalid(DomainError::invalid("reply", "a reply is at most 4,096 characters")));
-                }
-                let tenant = scope.tenant_id();
+                let text = checked_staff_text(text, "reply")?;
                 let now = self.now_us();
-                let until = now.saturating_add(hold.as_micros().clamp(1, i128::from(i64::MAX)) as i64);
                 let mut tx = self.write_tx(Some(scope)).await?;
-                let (conv, _, _) = self.fetch_conversation_row(&mut tx, tenant, conversation).await?;
-                if conv.holder(from_us(now)?) != Some(user) {
-                    return Err(StoreError::Conflict(NOT_HOLDING));
-                }
-                if !matches!(conv.channel, Channel::Whatsapp | Channel::Sms) {
-                    return Err(StoreError::Invalid(DomainError::invalid(
-                        "channel",
-                        "staff replies go out by WhatsApp or SMS, not on this conversation's channel",
-                    )));
-                }
-                let keys = self.tenant_keys(&mut tx, tenant).await?;
-                let key = self.patient_key(&mut tx, &keys, tenant, conv.patient_id).await?;
-                let msg = NewMessage { sender: Sender::Staff, ..NewMessage::agent_reply(text) };
-                let id = self.insert_message_tx(&mut tx, tenant, &conv, &key, &msg, now).await?.ok_or(StoreError::Duplicate)?;
-                sqlx::query("UPDATE messages SET sender_user_id = $3 WHERE tenant_id = $1 AND id = $2")
-                    .bind(tenant.as_uuid())
-                    .bind(id.as_uuid())
-                    .bind(user.as_uuid())
-                    .execute(&mut *tx)
-                    .await?;
-                // The same outbox as the AI's replies: retries, consent and delivery status.
-                self.enqueue_outbox_tx(&mut tx, tenant, id, conv.channel, OutboxPurpose::Reply, now).await?;
-                self.set_staff_hold_tx(&mut tx, tenant, conversation, user, until, now).await?;
-                sqlx::query("UPDATE conversations SET last_message_at = $3 WHERE tenant_id = $1 AND id = $2")
-                    .bind(tenant.as_uuid())
-                    .bind(conversation.as_uuid())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                let ev = AuditEvent::new(Actor::Staff(user), "message.staff_sent")
-                    .target("message", id)
-                    .details(serde_json::json!({ "conversation": conversation.to_string(), "channel": conv.channel.as_str() }));
-                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                let id = self.staff_reply_tx(&mut tx, scope.tenant_id(), conversation, user, text, hold, now).await?;
                 tx.commit().await?;
                 Ok(id)
             }
@@ -350,6 +435,102 @@ macro_rules! impl_inbox {
                 }
                 tx.commit().await?;
                 Ok(expired.len() as u32)
+            }
+
+            async fn write_draft(&self, scope: TenantScope, conversation: ConversationId, author: UserId, text: &str) -> Result<DraftId> {
+                let text = checked_staff_text(text, "draft")?;
+                let tenant = scope.tenant_id();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let (conv, _, _) = self.fetch_conversation_row(&mut tx, tenant, conversation).await?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                let key = self.patient_key(&mut tx, &keys, tenant, conv.patient_id).await?;
+                let id = DraftId::new();
+                let body_ct = key.seal(&aad(tenant, "reply_drafts", "body", &id.to_string()), text.as_bytes())?;
+                sqlx::query(
+                    "INSERT INTO reply_drafts (tenant_id, id, conversation_id, author_user_id, body_ct, status, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
+                )
+                .bind(tenant.as_uuid())
+                .bind(id.as_uuid())
+                .bind(conversation.as_uuid())
+                .bind(author.as_uuid())
+                .bind(body_ct)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                // Staff watching the conversation see the draft arrive.
+                self.touch_conversation_tx(&mut tx, tenant, conversation, now).await?;
+                let ev = AuditEvent::new(Actor::Staff(author), "draft.written")
+                    .target("draft", id)
+                    .details(serde_json::json!({ "conversation": conversation.to_string() }));
+                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn drafts(&self, scope: TenantScope, conversation: ConversationId) -> Result<Vec<Draft>> {
+                let tenant = scope.tenant_id();
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                #[allow(clippy::type_complexity)]
+                let rows: Vec<(Uuid, Uuid, Vec<u8>, i64, Vec<u8>, Uuid, Option<Vec<u8>>)> = sqlx::query_as(
+                    "SELECT d.id, d.author_user_id, d.body_ct, d.created_at, u.name_ct, c.patient_id, k.wrapped FROM reply_drafts d \
+                     JOIN conversations c ON c.tenant_id = d.tenant_id AND c.id = d.conversation_id \
+                     JOIN users u ON u.tenant_id = d.tenant_id AND u.id = d.author_user_id \
+                     LEFT JOIN patient_keys k ON k.tenant_id = c.tenant_id AND k.patient_id = c.patient_id \
+                     WHERE d.tenant_id = $1 AND d.conversation_id = $2 AND d.status = 'pending' \
+                     ORDER BY d.created_at, d.id LIMIT 50",
+                )
+                .bind(tenant.as_uuid())
+                .bind(conversation.as_uuid())
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for (id, author, body_ct, at, name_ct, patient, wrapped) in rows {
+                    // An erased patient has no key: their drafts cannot be opened (nor shown).
+                    let Some(wrapped) = wrapped else { continue };
+                    let key = keys.data.unwrap_key(&aad(tenant, "patient_keys", "wrapped", &patient.to_string()), &wrapped)?;
+                    out.push(Draft {
+                        id: DraftId::from_uuid(id),
+                        conversation,
+                        author: UserId::from_uuid(author),
+                        author_name: keys.data.open_string(&aad(tenant, "users", "name", &author.to_string()), &name_ct)?,
+                        text: key.open_string(&aad(tenant, "reply_drafts", "body", &id.to_string()), &body_ct)?,
+                        created_at: from_us(at)?,
+                    });
+                }
+                Ok(out)
+            }
+
+            async fn send_draft(&self, scope: TenantScope, conversation: ConversationId, draft: DraftId, user: UserId, hold: jiff::SignedDuration) -> Result<MessageId> {
+                let tenant = scope.tenant_id();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let (author, body_ct) = self.pending_draft_tx(&mut tx, tenant, conversation, draft).await?;
+                if author == user {
+                    return Err(StoreError::Conflict(OWN_DRAFT));
+                }
+                let (conv, _, _) = self.fetch_conversation_row(&mut tx, tenant, conversation).await?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                let key = self.patient_key(&mut tx, &keys, tenant, conv.patient_id).await?;
+                let text = key.open_string(&aad(tenant, "reply_drafts", "body", &draft.to_string()), &body_ct)?;
+                let id = self.staff_reply_tx(&mut tx, tenant, conversation, user, &text, hold, now).await?;
+                self.decide_draft_tx(&mut tx, tenant, conversation, draft, user, "sent", Some(id), now).await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn discard_draft(&self, scope: TenantScope, conversation: ConversationId, draft: DraftId, user: UserId) -> Result<()> {
+                let tenant = scope.tenant_id();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                self.pending_draft_tx(&mut tx, tenant, conversation, draft).await?;
+                self.decide_draft_tx(&mut tx, tenant, conversation, draft, user, "discarded", None, now).await?;
+                self.touch_conversation_tx(&mut tx, tenant, conversation, now).await?;
+                tx.commit().await?;
+                Ok(())
             }
         }
     };

@@ -13,6 +13,7 @@
 
 pub(crate) mod analytics;
 pub(crate) mod appointments;
+pub(crate) mod assignments;
 pub(crate) mod calls;
 pub(crate) mod catalog;
 pub(crate) mod channels;
@@ -170,6 +171,7 @@ macro_rules! sql_store {
         $crate::sql::staff_auth::impl_staff_auth!($Store);
         $crate::sql::inbox::impl_inbox!($Store);
         $crate::sql::analytics::impl_analytics!($Store);
+        $crate::sql::assignments::impl_assignments!($Store);
 
         #[async_trait]
         impl AuditStore for $Store {

@@ -118,8 +118,8 @@ macro_rules! impl_people {
                 let tenant = scope.tenant_id();
                 let mut tx = self.read_tx(Some(scope)).await?;
                 let patient = self.fetch_patient(&mut tx, tenant, id).await?;
-                let rows: Vec<(Uuid, String, String, i64, i64)> = sqlx::query_as(
-                    "SELECT id, channel, urgency, created_at, last_message_at FROM conversations \
+                let rows: Vec<(Uuid, String, String, i64, i64, Option<Uuid>)> = sqlx::query_as(
+                    "SELECT id, channel, urgency, created_at, last_message_at, assignee_user_id FROM conversations \
                      WHERE tenant_id = $1 AND patient_id = $2 ORDER BY last_message_at DESC LIMIT 100",
                 )
                 .bind(tenant.as_uuid())
@@ -128,13 +128,14 @@ macro_rules! impl_people {
                 .await?;
                 let conversations = rows
                     .into_iter()
-                    .map(|(c, channel, urgency, started, last)| {
+                    .map(|(c, channel, urgency, started, last, assignee)| {
                         Ok(ConversationBrief {
                             id: ConversationId::from_uuid(c),
                             channel: Channel::parse(&channel)?,
                             urgency,
                             started_at: from_us(started)?,
                             last_message_at: from_us(last)?,
+                            assignee: assignee.map(UserId::from_uuid),
                         })
                     })
                     .collect::<Result<Vec<_>>>()?;

@@ -23,10 +23,10 @@ macro_rules! impl_staff_auth {
                 let id_hash = token_hash(token);
                 let mut tx = self.read_tx(Some(scope)).await?;
                 let keys = self.tenant_keys(&mut tx, tenant).await?;
-                type Row = (Uuid, i64, i64, i32, i64, Option<i64>, String, String, Vec<u8>, Option<i64>, Option<i64>);
+                type Row = (Uuid, i64, i64, i32, i64, Option<i64>, String, String, Vec<u8>, Option<i64>, Option<i64>, Option<Uuid>);
                 let row: Option<Row> = sqlx::query_as(
                     "SELECT s.user_id, s.created_at, s.last_seen_at, s.idle_secs, s.expires_at, s.revoked_at, \
-                            u.role, u.status, u.name_ct, s.mfa_at, u.totp_enabled_at \
+                            u.role, u.status, u.name_ct, s.mfa_at, u.totp_enabled_at, u.practitioner_id \
                      FROM staff_sessions s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id \
                      JOIN tenants t ON t.id = s.tenant_id AND t.status = 'active' \
                      WHERE s.tenant_id = $1 AND s.id_hash = $2",
@@ -36,7 +36,7 @@ macro_rules! impl_staff_auth {
                 .fetch_optional(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                let Some((user, created, last_seen, idle_secs, expires, revoked, role, status, name_ct, mfa_at, totp_on)) = row else {
+                let Some((user, created, last_seen, idle_secs, expires, revoked, role, status, name_ct, mfa_at, totp_on, practitioner)) = row else {
                     return Err(StoreError::Unauthorized);
                 };
                 let idle_deadline = last_seen + i64::from(idle_secs) * 1_000_000;
@@ -66,6 +66,7 @@ macro_rules! impl_staff_auth {
                     expires_at: from_us(expires)?,
                     mfa_enrolled: totp_on.is_some(),
                     mfa_passed: mfa_at.is_some(),
+                    practitioner: practitioner.map(PractitionerId::from_uuid),
                 })
             }
 
@@ -550,15 +551,16 @@ macro_rules! impl_staff_auth {
                 let tenant = scope.tenant_id();
                 let mut tx = self.read_tx(Some(scope)).await?;
                 let keys = self.tenant_keys(&mut tx, tenant).await?;
-                let rows: Vec<(Uuid, Vec<u8>, Vec<u8>, String, String, Option<i64>)> = sqlx::query_as(
-                    "SELECT id, email_ct, name_ct, role, status, totp_enabled_at FROM users WHERE tenant_id = $1",
+                #[allow(clippy::type_complexity)]
+                let rows: Vec<(Uuid, Vec<u8>, Vec<u8>, String, String, Option<i64>, Option<Uuid>)> = sqlx::query_as(
+                    "SELECT id, email_ct, name_ct, role, status, totp_enabled_at, practitioner_id FROM users WHERE tenant_id = $1",
                 )
                 .bind(tenant.as_uuid())
                 .fetch_all(&mut *tx)
                 .await?;
                 tx.commit().await?;
                 let mut out = Vec::with_capacity(rows.len());
-                for (id, email_ct, name_ct, role, status, totp) in rows {
+                for (id, email_ct, name_ct, role, status, totp, practitioner) in rows {
                     let r = id.to_string();
                     out.push(StaffMember {
                         id: UserId::from_uuid(id),
@@ -567,6 +569,7 @@ macro_rules! impl_staff_auth {
                         role: Role::parse(&role)?,
                         active: status == "active",
                         mfa_enrolled: totp.is_some(),
+                        practitioner: practitioner.map(PractitionerId::from_uuid),
                     });
                 }
                 out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.id.to_string().cmp(&b.id.to_string())));

@@ -40,6 +40,7 @@ async fn conversation_reads_back_and_needs_a_patient_of_the_tenant(db: &TestDb) 
         offered_hold: None,
         held_by: None,
         hold_expires_at: None,
+        assignee: None,
     };
     assert_eq!(store.conversation(a, id).await.unwrap(), expected);
     assert!(store.messages(a, id).await.unwrap().is_empty());

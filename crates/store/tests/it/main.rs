@@ -23,6 +23,8 @@
 //! - `staff_auth`: staff sign-in links (single use, ten minutes, bound to the browser, rate
 //!   limited without revealing accounts) and dashboard sessions (idle and absolute expiry,
 //!   logout, logout everywhere, ended by disabling or a role change), stored only as hashes.
+//! - `assignments`: what Doctors and Read-Only Doctors reach (assigned conversations, their
+//!   practitioner's diary), and drafts sent once by someone else.
 //! - `inbox`: the staff inbox and conversation takeover (one holder, expiry, the AI silenced
 //!   at the store and the outbox, staff replies through the outbox, unread, search).
 //! - `audit_chain`: the audit chain verifies intact, and every way of tampering with its rows
@@ -98,6 +100,7 @@ macro_rules! assert_err {
 }
 
 mod appointments;
+mod assignments;
 mod audit_chain;
 mod calls;
 mod conformance_catalog;

@@ -270,6 +270,11 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
             .mark_read(s.scope, s.user, s.conversation)
             .await
             .unwrap();
+        // A suggested reply (reply_drafts).
+        store
+            .write_draft(s.scope, s.conversation, s.user, "A suggested reply")
+            .await
+            .unwrap();
         // Its second factor (recovery_codes).
         let secret = store.begin_totp(s.scope, s.user).await.unwrap();
         let now = jiff::Timestamp::now().as_second();
