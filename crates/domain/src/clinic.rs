@@ -104,9 +104,9 @@ impl WeeklyHours {
         Ok(week)
     }
 
-    /// Human summary grouping equal consecutive days: `Mon–Fri 08:00–18:00, Sat 09:00–13:00`.
-    pub fn describe(&self) -> String {
-        let mut parts = Vec::new();
+    /// Runs of consecutive open days with equal hours: (first day, last day, hours).
+    fn runs(&self) -> Vec<(usize, usize, DayHours)> {
+        let mut runs = Vec::new();
         let mut i = 0;
         while i < 7 {
             let mut j = i;
@@ -114,24 +114,49 @@ impl WeeklyHours {
                 j += 1;
             }
             if let Some(h) = self.0[i] {
+                runs.push((i, j, h));
+            }
+            i = j + 1;
+        }
+        runs
+    }
+
+    /// Human summary grouping equal consecutive days: `Mon–Fri 08:00–18:00, Sat 09:00–13:00`.
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = self
+            .runs()
+            .into_iter()
+            .map(|(i, j, h)| {
                 let days = if i == j {
                     DAY_NAMES[i].to_owned()
                 } else {
                     format!("{}–{}", DAY_NAMES[i], DAY_NAMES[j])
                 };
-                parts.push(format!(
-                    "{days} {}–{}",
-                    fmt_hhmm(h.open_min),
-                    fmt_hhmm(h.close_min)
-                ));
-            }
-            i = j + 1;
-        }
+                format!("{days} {}–{}", fmt_hhmm(h.open_min), fmt_hhmm(h.close_min))
+            })
+            .collect();
         if parts.is_empty() {
             "closed all week".to_owned()
         } else {
             parts.join(", ")
         }
+    }
+
+    /// The hours as a spec [`parse_spec`](Self::parse_spec) reads back unchanged:
+    /// `Mon-Fri 08:00-18:00; Sat 09:00-13:00` (empty when closed all week).
+    pub fn spec(&self) -> String {
+        self.runs()
+            .into_iter()
+            .map(|(i, j, h)| {
+                let days = if i == j {
+                    DAY_NAMES[i].to_owned()
+                } else {
+                    format!("{}-{}", DAY_NAMES[i], DAY_NAMES[j])
+                };
+                format!("{days} {}-{}", fmt_hhmm(h.open_min), fmt_hhmm(h.close_min))
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
@@ -320,6 +345,27 @@ mod tests {
             "Mon–Fri 08:00–18:00, Sat 09:00–13:00"
         );
         assert_eq!(WeeklyHours::default().describe(), "closed all week");
+    }
+
+    #[test]
+    fn spec_is_read_back_unchanged() {
+        let split = WeeklyHours([
+            Some(DayHours::new(480, 720).unwrap()),
+            None,
+            Some(DayHours::new(480, 720).unwrap()),
+            Some(DayHours::new(480, 720).unwrap()),
+            None,
+            None,
+            Some(DayHours::new(600, 660).unwrap()),
+        ]);
+        for w in [harbour_hours(), split, WeeklyHours::default()] {
+            assert_eq!(WeeklyHours::parse_spec(&w.spec()).ok(), Some(w.clone()));
+        }
+        assert_eq!(
+            harbour_hours().spec(),
+            "Mon-Fri 08:00-18:00; Sat 09:00-13:00"
+        );
+        assert_eq!(WeeklyHours::default().spec(), "");
     }
 
     #[test]

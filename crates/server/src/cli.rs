@@ -755,14 +755,6 @@ async fn eval_cmd(files: &[PathBuf], verbose: bool, now: &str) -> anyhow::Result
 }
 
 /// The secrets each provider needs (read from stdin).
-fn required_secrets(provider: Provider) -> &'static [&'static str] {
-    match provider {
-        Provider::Whatsapp => &["app_secret", "verify_token", "access_token"],
-        Provider::Twilio => &["auth_token"],
-        Provider::AfricasTalking => &["api_key", "callback_token"],
-    }
-}
-
 fn key_value(line: &str) -> anyhow::Result<(String, String)> {
     let (k, v) = line
         .split_once('=')
@@ -794,7 +786,8 @@ async fn channel_set(a: ChannelSet) -> anyhow::Result<()> {
         let (k, v) = key_value(&line)?;
         secrets = secrets.with(&k, v);
     }
-    let missing: Vec<_> = required_secrets(provider)
+    let missing: Vec<_> = provider
+        .required_secrets()
         .iter()
         .filter(|k| secrets.get(k).is_none_or(str::is_empty))
         .collect();

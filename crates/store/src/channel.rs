@@ -27,6 +27,31 @@ impl Provider {
             Provider::Twilio | Provider::AfricasTalking => Channel::Sms,
         }
     }
+
+    /// The secrets a connected account must hold (what verifies its webhooks and sends).
+    pub fn required_secrets(self) -> &'static [&'static str] {
+        match self {
+            Provider::Whatsapp => &["app_secret", "verify_token", "access_token"],
+            Provider::Twilio => &["auth_token"],
+            Provider::AfricasTalking => &["api_key", "callback_token"],
+        }
+    }
+
+    /// Every provider, for listings.
+    pub const ALL: [Provider; 3] = [
+        Provider::Whatsapp,
+        Provider::Twilio,
+        Provider::AfricasTalking,
+    ];
+
+    /// A name for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Provider::Whatsapp => "WhatsApp (Meta Cloud API)",
+            Provider::Twilio => "Twilio (SMS and voice)",
+            Provider::AfricasTalking => "Africa's Talking (SMS)",
+        }
+    }
 }
 
 str_enum!(

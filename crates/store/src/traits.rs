@@ -46,41 +46,101 @@ pub trait ClinicStore {
         profile: &ClinicProfile,
         actor: Actor,
     ) -> Result<()>;
+    /// Adds a practitioner as the operator (CLI).
     async fn add_practitioner(
         &self,
         scope: TenantScope,
         name: &str,
         title: &str,
+    ) -> Result<PractitionerId> {
+        self.add_practitioner_by(scope, name, title, Actor::Operator)
+            .await
+    }
+    /// Adds a practitioner, audited `practitioner.created` with `actor`.
+    async fn add_practitioner_by(
+        &self,
+        scope: TenantScope,
+        name: &str,
+        title: &str,
+        actor: Actor,
     ) -> Result<PractitionerId>;
     async fn list_practitioners(&self, scope: TenantScope) -> Result<Vec<Practitioner>>;
-    async fn add_service(&self, scope: TenantScope, service: &NewService) -> Result<ServiceId>;
+    /// Adds a service as the operator (CLI).
+    async fn add_service(&self, scope: TenantScope, service: &NewService) -> Result<ServiceId> {
+        self.add_service_by(scope, service, &[], Actor::Operator)
+            .await
+    }
+    /// Adds a service provided by `providers` (empty: any practitioner) in one transaction,
+    /// audited `service.created` with `actor`. A practitioner of another clinic: `NotFound`.
+    async fn add_service_by(
+        &self,
+        scope: TenantScope,
+        service: &NewService,
+        providers: &[PractitionerId],
+        actor: Actor,
+    ) -> Result<ServiceId>;
     async fn list_services(&self, scope: TenantScope) -> Result<Vec<Service>>;
-    /// Who provides a service (replaces the list; empty = any practitioner).
+    /// Who provides a service (replaces the list; empty = any practitioner), as the operator.
     async fn set_service_practitioners(
         &self,
         scope: TenantScope,
         service: ServiceId,
         practitioners: &[PractitionerId],
+    ) -> Result<()> {
+        self.set_service_practitioners_by(scope, service, practitioners, Actor::Operator)
+            .await
+    }
+    /// Who provides a service, audited `service.practitioners_set` with `actor`.
+    async fn set_service_practitioners_by(
+        &self,
+        scope: TenantScope,
+        service: ServiceId,
+        practitioners: &[PractitionerId],
+        actor: Actor,
     ) -> Result<()>;
-    /// Replaces a practitioner's weekly hours.
+    /// Replaces a practitioner's weekly hours, as the operator.
     async fn set_practitioner_hours(
         &self,
         scope: TenantScope,
         practitioner: PractitionerId,
         hours: &WeeklyHours,
+    ) -> Result<()> {
+        self.set_practitioner_hours_by(scope, practitioner, hours, Actor::Operator)
+            .await
+    }
+    /// Replaces a practitioner's weekly hours, audited `practitioner.hours_set` with `actor`.
+    async fn set_practitioner_hours_by(
+        &self,
+        scope: TenantScope,
+        practitioner: PractitionerId,
+        hours: &WeeklyHours,
+        actor: Actor,
     ) -> Result<()>;
     async fn practitioner_hours(
         &self,
         scope: TenantScope,
         practitioner: PractitionerId,
     ) -> Result<WeeklyHours>;
-    /// Adds a clinic red-flag rule (level `Urgent` or `Emergency`, 1–20 phrases).
+    /// Adds a clinic red-flag rule (level `Urgent` or `Emergency`, 1–20 phrases), as the
+    /// operator.
     async fn add_red_flag_rule(
         &self,
         scope: TenantScope,
         phrases: &[String],
         level: Urgency,
         language: &str,
+    ) -> Result<uuid::Uuid> {
+        self.add_red_flag_rule_by(scope, phrases, level, language, Actor::Operator)
+            .await
+    }
+    /// Adds a clinic red-flag rule, audited `settings.red_flag_rule_added` with `actor`.
+    async fn add_red_flag_rule_by(
+        &self,
+        scope: TenantScope,
+        phrases: &[String],
+        level: Urgency,
+        language: &str,
+        actor: Actor,
     ) -> Result<uuid::Uuid>;
     async fn red_flag_rules(&self, scope: TenantScope) -> Result<Vec<RedFlagRule>>;
     /// Adds a FAQ entry as the operator (CLI).
@@ -366,6 +426,20 @@ pub trait ChannelStore {
         address: &str,
         config: &serde_json::Value,
         secrets: &ChannelSecrets,
+    ) -> Result<()> {
+        self.set_channel_account_by(scope, provider, address, config, secrets, Actor::Operator)
+            .await
+    }
+    /// As [`set_channel_account`](Self::set_channel_account), audited
+    /// `channel.configured` with `actor`.
+    async fn set_channel_account_by(
+        &self,
+        scope: TenantScope,
+        provider: Provider,
+        address: &str,
+        config: &serde_json::Value,
+        secrets: &ChannelSecrets,
+        actor: Actor,
     ) -> Result<()>;
     /// Routes a webhook: the account (with the secrets to verify it) that owns this provider
     /// address. Unknown address or inactive clinic: `NotFound`. Grants no scope by itself.

@@ -177,8 +177,18 @@ struct HomePage<'a> {
     analytics_link: bool,
     users_link: bool,
     settings_link: bool,
+    schedule_link: bool,
+    channels_link: bool,
     permissions: Vec<(&'static str, &'static str)>,
     csrf: String,
+}
+
+/// A form without this session's CSRF token (or a stale one-time key): 403, nothing done.
+pub(super) fn form_expired() -> Response {
+    plain(
+        StatusCode::FORBIDDEN,
+        "This form has expired. Open the page again.",
+    )
 }
 
 /// A short plain-text answer with the dashboard's headers (never cached).
@@ -734,6 +744,8 @@ pub async fn home(State(st): State<AppState>, Staff(staff): Staff) -> Response {
             analytics_link: s.role.access(Permission::ViewAnalytics) == Access::All,
             users_link: s.role.access(Permission::ManageUsers) == Access::All,
             settings_link: s.role.access(Permission::ManageClinicProfile) == Access::All,
+            schedule_link: s.role.access(Permission::ManageSchedule) == Access::All,
+            channels_link: s.role.access(Permission::ManageChannels) == Access::All,
             permissions: Permission::ALL
                 .into_iter()
                 .map(|p| (p.label(), reach(s.role.access(p))))

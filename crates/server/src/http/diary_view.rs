@@ -273,12 +273,7 @@ async fn appointment_reach(
 /// Refuses a change to the diary whose form lacks this session's CSRF token (the extractor
 /// already checked the role holds the permission).
 fn may_change(staff: &Staff, csrf: &str) -> Option<Response> {
-    (!csrf_ok_for(staff, csrf)).then(|| {
-        text(
-            StatusCode::FORBIDDEN,
-            "This form has expired. Open the page again.",
-        )
-    })
+    (!csrf_ok_for(staff, csrf)).then(super::dashboard::form_expired)
 }
 
 /// A one-time form key: what makes a double submit book (or move) once.

@@ -47,10 +47,7 @@ impl Refusal {
         match self {
             Refusal::Role => text(StatusCode::FORBIDDEN, "Your role does not allow this."),
             Refusal::NotFound => text(StatusCode::NOT_FOUND, "No such conversation."),
-            Refusal::Csrf => text(
-                StatusCode::FORBIDDEN,
-                "This form has expired. Open the page again.",
-            ),
+            Refusal::Csrf => super::dashboard::form_expired(),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod analytics_view;
 mod audit_view;
+mod channels_view;
 pub mod dashboard;
 mod diary_view;
 pub mod error;
@@ -11,6 +12,7 @@ mod inbox_view;
 mod pages;
 mod patients_view;
 pub mod playback;
+mod schedule_view;
 mod settings_view;
 mod users_view;
 mod voice;
@@ -148,6 +150,28 @@ pub fn router(state: AppState) -> Router {
             post(settings_view::save_profile),
         )
         .route("/dashboard/settings/faq", post(settings_view::add_faq))
+        .route(
+            "/dashboard/settings/red-flags",
+            post(settings_view::add_red_flag),
+        )
+        .route("/dashboard/schedule", get(schedule_view::schedule_page))
+        .route(
+            "/dashboard/schedule/practitioners",
+            post(schedule_view::add_practitioner),
+        )
+        .route(
+            "/dashboard/schedule/practitioners/{id}/hours",
+            post(schedule_view::set_hours),
+        )
+        .route(
+            "/dashboard/schedule/services",
+            post(schedule_view::add_service),
+        )
+        .route("/dashboard/channels", get(channels_view::channels_page))
+        .route(
+            "/dashboard/channels/{provider}",
+            post(channels_view::save_channel),
+        )
         .route("/dashboard/patients", get(patients_view::patients_page))
         .route("/dashboard/patients/{id}", get(patients_view::patient_page))
         .route("/dashboard/diary", get(diary_view::diary_page))

@@ -1,9 +1,9 @@
 //! Settings (issue #7 item 5, begun): the clinic profile the receptionist speaks from (name,
 //! phone, address, privacy notice, cancellation policy, reminders, the staff idle timeout) and
 //! the FAQ. Owner only (`ManageClinicProfile`). Every change goes through the same validation
-//! as the CLI and is audited with the staff member as the actor. Services, practitioners,
-//! hours, red-flag additions, retention and channels are listed here read-only for now (the
-//! CLI changes them).
+//! as the CLI and is audited with the staff member as the actor. The clinic's red-flag
+//! additions are added here too (the built-in rules always apply). Practitioners, services and
+//! hours are on the schedule page (Owner and Reception Head), channels on their own page.
 
 use super::AppState;
 use super::dashboard::{
@@ -30,9 +30,8 @@ struct SettingsPage {
     reminder_hours: u32,
     session_idle_minutes: u32,
     faqs: Vec<(String, String)>,
-    services: Vec<String>,
-    practitioners: Vec<String>,
-    red_flags: usize,
+    /// The clinic's own red-flag rules: (level, phrases).
+    red_flags: Vec<(&'static str, String)>,
     csrf: String,
     error: Option<String>,
 }
@@ -62,19 +61,11 @@ async fn render(
             .iter()
             .map(|f| (f.question.clone(), f.answer.clone()))
             .collect(),
-        services: catalog
-            .services
+        red_flags: catalog
+            .red_flag_rules
             .iter()
-            .filter(|s| s.active)
-            .map(|s| format!("{} ({} min)", s.name, s.duration_min))
+            .map(|r| (r.level.as_str(), r.phrases.join("; ")))
             .collect(),
-        practitioners: catalog
-            .practitioners
-            .iter()
-            .filter(|x| x.active)
-            .map(|x| format!("{}, {}", x.name, x.title))
-            .collect(),
-        red_flags: catalog.red_flag_rules.len(),
         csrf: staff.csrf(),
         error,
     };
@@ -88,14 +79,7 @@ fn owner_only(access: Access) -> Option<Response> {
 
 /// Refuses a change before it is tried: the role, then the form's CSRF token.
 fn may_change(access: Access, staff: &Staff, csrf: &str) -> Option<Response> {
-    owner_only(access).or_else(|| {
-        (!csrf_ok_for(staff, csrf)).then(|| {
-            text(
-                StatusCode::FORBIDDEN,
-                "This form has expired. Open the page again.",
-            )
-        })
-    })
+    owner_only(access).or_else(|| (!csrf_ok_for(staff, csrf)).then(super::dashboard::form_expired))
 }
 
 /// After a change: back to the page, or the page again with what the validation said.
@@ -206,6 +190,53 @@ pub async fn add_faq(
             f.answer.trim(),
             Actor::Staff(s.user),
         )
+        .await;
+    saved(&st, &staff, done).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct RedFlagForm {
+    csrf: String,
+    /// One phrase per line.
+    phrases: String,
+    level: String,
+    #[serde(default)]
+    language: String,
+}
+
+/// `POST /dashboard/settings/red-flags`: phrases that make the receptionist treat a message
+/// as urgent or an emergency, on top of the built-in rules (which always apply).
+pub async fn add_red_flag(
+    State(st): State<AppState>,
+    Require { staff, access, .. }: Require<perm::ManageClinicProfile>,
+    Form(f): Form<RedFlagForm>,
+) -> Response {
+    if let Some(r) = may_change(access, &staff, &f.csrf) {
+        return r;
+    }
+    let level = match f.level.as_str() {
+        "urgent" => frontdesk_store::Urgency::Urgent,
+        "emergency" => frontdesk_store::Urgency::Emergency,
+        _ => {
+            let msg = Some("Choose urgent or emergency.".to_owned());
+            return render(&st, &staff, StatusCode::UNPROCESSABLE_ENTITY, msg).await;
+        }
+    };
+    let phrases: Vec<String> = f
+        .phrases
+        .lines()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let language = match f.language.trim() {
+        "" => "en",
+        l => l,
+    };
+    let s = staff.session();
+    let done = st
+        .store
+        .add_red_flag_rule_by(s.scope, &phrases, level, language, Actor::Staff(s.user))
         .await;
     saved(&st, &staff, done).await
 }

@@ -125,10 +125,7 @@ pub async fn invite(
         return r;
     }
     if !csrf_ok_for(&staff, &f.csrf) {
-        return text(
-            StatusCode::FORBIDDEN,
-            "This form has expired. Open the page again.",
-        );
+        return super::dashboard::form_expired();
     }
     let (Ok(email), Ok(role)) = (Email::parse(f.email.trim()), Role::parse(&f.role)) else {
         return render(
@@ -286,10 +283,7 @@ async fn refused(st: &AppState, staff: &Staff, r: Refuse) -> Response {
             StatusCode::FORBIDDEN,
             "Only the clinic's Owner manages users.",
         ),
-        Refuse::Csrf => text(
-            StatusCode::FORBIDDEN,
-            "This form has expired. Open the page again.",
-        ),
+        Refuse::Csrf => super::dashboard::form_expired(),
         Refuse::Target(msg) => render(st, staff, StatusCode::CONFLICT, Some(msg)).await,
     }
 }

@@ -57,6 +57,9 @@ dashboard_tests!(
     a_doctor_reaches_only_the_conversations_and_patients_assigned_to_them,
     a_doctor_linked_to_a_practitioner_works_in_that_diary_only,
     a_read_only_doctor_drafts_a_reply_that_a_colleague_sends_once,
+    the_reception_head_manages_practitioners_hours_and_services,
+    the_owner_connects_channels_and_secrets_stay_write_only,
+    the_owner_adds_red_flags_on_top_of_the_built_in_ones,
 );
 
 const CLINIC: &str = "harbour-physio";
@@ -2146,6 +2149,49 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
                 },
             ),
             (
+                "/dashboard/schedule",
+                b.get("/dashboard/schedule").await.0,
+                only_all(Permission::ManageSchedule, 200),
+            ),
+            (
+                "POST /dashboard/schedule/practitioners/{foreign}/hours",
+                b.post(
+                    &format!(
+                        "/dashboard/schedule/practitioners/{}/hours",
+                        foreign_appt.practitioner_id
+                    ),
+                    &[("csrf", &csrf), ("hours", "Mon 09:00-10:00")],
+                )
+                .await
+                .0,
+                only_all(Permission::ManageSchedule, 404),
+            ),
+            (
+                "/dashboard/channels",
+                b.get("/dashboard/channels").await.0,
+                only_all(Permission::ManageChannels, 200),
+            ),
+            (
+                "POST /dashboard/channels/whatsapp (no secrets)",
+                b.post(
+                    "/dashboard/channels/whatsapp",
+                    &[("csrf", &csrf), ("address", "")],
+                )
+                .await
+                .0,
+                only_all(Permission::ManageChannels, 422),
+            ),
+            (
+                "POST /dashboard/settings/red-flags (no phrases)",
+                b.post(
+                    "/dashboard/settings/red-flags",
+                    &[("csrf", &csrf), ("phrases", ""), ("level", "urgent")],
+                )
+                .await
+                .0,
+                only_all(Permission::ManageClinicProfile, 422),
+            ),
+            (
                 "/dashboard/settings",
                 b.get("/dashboard/settings").await.0,
                 only_all(Permission::ManageClinicProfile, 200),
@@ -2720,6 +2766,23 @@ async fn the_dashboard_in_a_real_browser_is_accessible_keyboard_usable_and_shows
     wait_text(&own, "Clinic settings").await;
     assert_accessible(&own, &axe, "the clinic settings").await;
     assert_keyboard_reachable(&own, "the clinic settings").await;
+    for (path, heading, name) in [
+        (
+            "/dashboard/schedule",
+            "Practitioners and their hours",
+            "the schedule",
+        ),
+        (
+            "/dashboard/channels",
+            "Where patients reach the clinic",
+            "the channels",
+        ),
+    ] {
+        own.navigate(&format!("{}{path}", app.base)).await;
+        wait_text(&own, heading).await;
+        assert_accessible(&own, &axe, name).await;
+        assert_keyboard_reachable(&own, name).await;
+    }
 
     // Not one CSP refusal or script error anywhere.
     for b in [&ana, &ben, &own] {
@@ -3165,6 +3228,371 @@ async fn a_read_only_doctor_drafts_a_reply_that_a_colleague_sends_once(app: Test
     assert!(
         audit.iter().all(|e| !e.details.contains("Rest it")),
         "no text in the audit log"
+    );
+    app.finish().await;
+}
+
+async fn the_reception_head_manages_practitioners_hours_and_services(app: TestApp, mail: Mail) {
+    add_user(&app, "head@harbour.test", "Hana Head", Role::ReceptionHead).await;
+    add_user(&app, "rec@harbour.test", "Rex Reception", Role::Reception).await;
+    let scope = app.scope(CLINIC).await;
+    let mut head = Browser::new(&app);
+    head.sign_in(&mail, 1, "head@harbour.test").await;
+    let (status, page, _) = head.get("/dashboard/schedule").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Aroha Ngata") && page.contains("Mon-Fri"),
+        "{page}"
+    );
+    let csrf = Browser::hidden(&page, "csrf");
+
+    // A new practitioner: closed until their hours are saved.
+    let (status, _, _) = head
+        .post(
+            "/dashboard/schedule/practitioners",
+            &[
+                ("csrf", &csrf),
+                ("name", "<b>Tui</b> Rangi"),
+                ("title", "Osteopath"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (status, _, _) = head
+        .post(
+            "/dashboard/schedule/practitioners",
+            &[("csrf", &csrf), ("name", "  ")],
+        )
+        .await;
+    assert_eq!(status, 422);
+    let catalog = app.store.clinic_catalog(scope).await.unwrap();
+    let tui = catalog
+        .practitioners
+        .iter()
+        .find(|p| p.name == "<b>Tui</b> Rangi")
+        .expect("added")
+        .id;
+    let (_, page, _) = head.get("/dashboard/schedule").await;
+    assert!(
+        page.contains("&#60;b&#62;Tui") && !page.contains("<b>Tui"),
+        "names are text"
+    );
+    let hours = format!("/dashboard/schedule/practitioners/{tui}/hours");
+    let (status, page, _) = head
+        .post(&hours, &[("csrf", &csrf), ("hours", "Mon-Fri 9 to 5")])
+        .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("Not saved"), "{page}");
+    let (status, _, _) = head
+        .post(
+            &hours,
+            &[
+                ("csrf", &csrf),
+                ("hours", "Mon-Wed 09:00-17:00; Sat 09:00-12:00"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let saved = app.store.practitioner_hours(scope, tui).await.unwrap();
+    assert_eq!(saved.spec(), "Mon-Wed 09:00-17:00; Sat 09:00-12:00");
+    assert_eq!(
+        head.post(&hours, &[("csrf", "forged"), ("hours", "")])
+            .await
+            .0,
+        403
+    );
+
+    // A service only Tui provides, priced in the clinic's currency: the receptionist offers it.
+    let add = |price: &'static str, minutes: &'static str, provider: String| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "Osteopathy".to_owned()),
+            ("minutes", minutes.to_owned()),
+            ("buffer", "5".to_owned()),
+            ("price", price.to_owned()),
+            ("provider", provider),
+        ]
+    };
+    async fn send(b: &mut Browser, f: Vec<(&'static str, String)>) -> u16 {
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        b.post("/dashboard/schedule/services", &pairs).await.0
+    }
+    assert_eq!(
+        send(&mut head, add("9,50", "45", tui.to_string())).await,
+        422
+    );
+    assert_eq!(send(&mut head, add("95", "0", tui.to_string())).await, 422);
+    let far = app
+        .store
+        .clinic_catalog(app.scope("nairobi-family").await)
+        .await
+        .unwrap()
+        .practitioners[0]
+        .id;
+    assert_eq!(
+        send(&mut head, add("95", "45", far.to_string())).await,
+        404,
+        "another clinic's practitioner"
+    );
+    assert_eq!(
+        send(&mut head, add("95.50", "45", tui.to_string())).await,
+        303
+    );
+    let catalog = app.store.clinic_catalog(scope).await.unwrap();
+    let osteo: Vec<_> = catalog
+        .services
+        .iter()
+        .filter(|s| s.name == "Osteopathy")
+        .collect();
+    assert_eq!(osteo.len(), 1, "the refused attempts wrote nothing");
+    assert_eq!(
+        (
+            osteo[0].duration_min,
+            osteo[0].buffer_min,
+            osteo[0].price_minor
+        ),
+        (45, 5, Some(9550))
+    );
+    assert_eq!(osteo[0].practitioners, [tui]);
+    let tz = jiff::tz::TimeZone::get(catalog.clinic.profile.timezone.as_str()).unwrap();
+    let today = jiff::Timestamp::now().to_zoned(tz).date();
+    let search = frontdesk_store::SlotSearch {
+        practitioner: tui,
+        service: osteo[0].id,
+        from: today,
+        to: today.checked_add(jiff::Span::new().days(8)).unwrap(),
+        min_notice: jiff::SignedDuration::from_hours(1),
+        day_start: None,
+        day_end: None,
+        limit: 5,
+    };
+    assert!(
+        !app.store
+            .free_slots(scope, &search)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the new hours and service are offered"
+    );
+
+    // Audited as the Reception Head; Reception may not touch the schedule.
+    let audit = app.store.audit_entries(scope, 0, 10_000).await.unwrap();
+    for action in [
+        "practitioner.created",
+        "practitioner.hours_set",
+        "service.created",
+    ] {
+        assert!(
+            audit
+                .iter()
+                .any(|e| e.action == action && e.actor_kind == "staff"),
+            "{action} audited as staff"
+        );
+    }
+    let mut rec = Browser::new(&app);
+    rec.sign_in(&mail, 2, "rec@harbour.test").await;
+    assert_eq!(rec.get("/dashboard/schedule").await.0, 403);
+    let rec_csrf = Browser::hidden(&rec.get("/dashboard").await.1, "csrf");
+    assert_eq!(
+        rec.post(&hours, &[("csrf", &rec_csrf), ("hours", "")])
+            .await
+            .0,
+        403
+    );
+    app.finish().await;
+}
+
+async fn the_owner_connects_channels_and_secrets_stay_write_only(app: TestApp, mail: Mail) {
+    use frontdesk_store::{ChannelSecrets, Provider, StoreError};
+    add_user(&app, "own@harbour.test", "Owen Owner", Role::Owner).await;
+    add_user(&app, "head@harbour.test", "Hana Head", Role::ReceptionHead).await;
+    let scope = app.scope(CLINIC).await;
+    assert!(
+        matches!(
+            app.store
+                .channel_account(scope, Provider::AfricasTalking)
+                .await,
+            Err(StoreError::NotFound)
+        ),
+        "the test clinic starts without Africa's Talking"
+    );
+    // Another clinic already owns the short code 99999.
+    app.store
+        .set_channel_account(
+            app.scope("nairobi-family").await,
+            Provider::AfricasTalking,
+            "99999",
+            &serde_json::json!({}),
+            &ChannelSecrets::new()
+                .with("api_key", "far")
+                .with("callback_token", "far"),
+        )
+        .await
+        .unwrap();
+    let mut owner = Browser::new(&app);
+    owner.sign_in(&mail, 1, "own@harbour.test").await;
+    owner.set_up_totp().await;
+    let (status, page, _) = owner.get("/dashboard/channels").await;
+    assert_eq!(status, 200, "{page}");
+    let csrf = Browser::hidden(&page, "csrf");
+    let path = "/dashboard/channels/africastalking";
+    let form =
+        |address: &'static str, settings: &'static str, key: &'static str, token: &'static str| {
+            vec![
+                ("csrf", csrf.clone()),
+                ("address", address.to_owned()),
+                ("settings", settings.to_owned()),
+                ("secret_api_key", key.to_owned()),
+                ("secret_callback_token", token.to_owned()),
+            ]
+        };
+    async fn send(b: &mut Browser, path: &str, f: Vec<(&'static str, String)>) -> (u16, String) {
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, page, _) = b.post(path, &pairs).await;
+        (status, page)
+    }
+    // Secrets are needed the first time; settings must be a JSON object; the address is ours.
+    let (status, page) = send(&mut owner, path, form("12345", "{}", "key-1", "")).await;
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("Enter these secrets: callback_token"),
+        "{page}"
+    );
+    let (status, _) = send(&mut owner, path, form("12345", "[1]", "key-1", "tok-1")).await;
+    assert_eq!(status, 422);
+    let (status, page) = send(&mut owner, path, form("99999", "{}", "key-1", "tok-1")).await;
+    assert_eq!(status, 409);
+    assert!(page.contains("connected to another clinic"));
+    let settings = r#"{"username": "harbour"}"#;
+    let (status, _) = send(&mut owner, path, form("12345", settings, "key-1", "tok-1")).await;
+    assert_eq!(status, 303);
+    let account = app
+        .store
+        .channel_account(scope, Provider::AfricasTalking)
+        .await
+        .unwrap();
+    assert_eq!(account.address, "12345");
+    assert_eq!(account.config["username"], "harbour");
+    assert_eq!(account.secrets.get("api_key"), Some("key-1"));
+
+    // The page says which secrets are stored and never shows one.
+    let (_, page, _) = owner.get("/dashboard/channels").await;
+    assert!(
+        page.contains("Connected at <strong>12345</strong>"),
+        "{page}"
+    );
+    assert!(page.contains("stored; leave empty to keep it"));
+    assert!(
+        !page.contains("key-1") && !page.contains("tok-1"),
+        "secrets are write-only"
+    );
+
+    // Empty secret fields keep what is stored; a new value replaces it.
+    let (status, _) = send(&mut owner, path, form("12345", settings, "", "")).await;
+    assert_eq!(status, 303);
+    let account = app
+        .store
+        .channel_account(scope, Provider::AfricasTalking)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            account.secrets.get("api_key"),
+            account.secrets.get("callback_token")
+        ),
+        (Some("key-1"), Some("tok-1"))
+    );
+    let (status, _) = send(&mut owner, path, form("12345", settings, "key-2", "")).await;
+    assert_eq!(status, 303);
+    let account = app
+        .store
+        .channel_account(scope, Provider::AfricasTalking)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            account.secrets.get("api_key"),
+            account.secrets.get("callback_token")
+        ),
+        (Some("key-2"), Some("tok-1"))
+    );
+    let (status, _) = send(
+        &mut owner,
+        "/dashboard/channels/carrier-pigeon",
+        form("1", "{}", "a", "b"),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // Audited as the Owner, with the secrets' names and never their values.
+    let audit = app.store.audit_entries(scope, 0, 10_000).await.unwrap();
+    let configured: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "channel.configured" && e.actor_kind == "staff")
+        .collect();
+    assert_eq!(configured.len(), 3);
+    assert!(configured.iter().all(|e| e.details.contains("api_key")
+        && !e.details.contains("key-1")
+        && !e.details.contains("key-2")
+        && !e.details.contains("tok-1")));
+
+    // Only the Owner connects channels.
+    let mut head = Browser::new(&app);
+    head.sign_in(&mail, 2, "head@harbour.test").await;
+    assert_eq!(head.get("/dashboard/channels").await.0, 403);
+    app.finish().await;
+}
+
+async fn the_owner_adds_red_flags_on_top_of_the_built_in_ones(app: TestApp, mail: Mail) {
+    add_user(&app, "own@harbour.test", "Owen Owner", Role::Owner).await;
+    let scope = app.scope(CLINIC).await;
+    let mut owner = Browser::new(&app);
+    owner.sign_in(&mail, 1, "own@harbour.test").await;
+    owner.set_up_totp().await;
+    let (_, page, _) = owner.get("/dashboard/settings").await;
+    assert!(page.contains("None added."), "{page}");
+    let csrf = Browser::hidden(&page, "csrf");
+    let path = "/dashboard/settings/red-flags";
+    let (status, _, _) = owner
+        .post(
+            path,
+            &[("csrf", &csrf), ("phrases", "x"), ("level", "normal")],
+        )
+        .await;
+    assert_eq!(status, 422, "a red flag is urgent or an emergency");
+    let (status, _, _) = owner
+        .post(
+            path,
+            &[("csrf", &csrf), ("phrases", " \n "), ("level", "urgent")],
+        )
+        .await;
+    assert_eq!(status, 422, "at least one phrase");
+    let (status, _, _) = owner
+        .post(
+            path,
+            &[
+                ("csrf", &csrf),
+                ("phrases", "numb saddle\r\nlost bladder control\n"),
+                ("level", "emergency"),
+                ("language", "en"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let rules = app.store.red_flag_rules(scope).await.unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].phrases, ["numb saddle", "lost bladder control"]);
+    assert_eq!(rules[0].level, frontdesk_store::Urgency::Emergency);
+    let (_, page, _) = owner.get("/dashboard/settings").await;
+    assert!(
+        page.contains("emergency: numb saddle; lost bladder control"),
+        "{page}"
+    );
+    let audit = app.store.audit_entries(scope, 0, 10_000).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "settings.red_flag_rule_added" && e.actor_kind == "staff")
     );
     app.finish().await;
 }

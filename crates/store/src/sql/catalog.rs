@@ -4,6 +4,25 @@
 macro_rules! impl_catalog {
     ($Store:ty) => {
         impl $Store {
+            /// Replaces who provides `service` (empty: any practitioner) inside `tx`. A
+            /// practitioner of another clinic fails the foreign key: `NotFound`.
+            async fn set_providers_tx(&self, tx: &mut Tx, tenant: TenantId, service: ServiceId, practitioners: &[PractitionerId]) -> Result<()> {
+                sqlx::query("DELETE FROM practitioner_services WHERE tenant_id = $1 AND service_id = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(service.as_uuid())
+                    .execute(&mut **tx)
+                    .await?;
+                for p in practitioners {
+                    sqlx::query("INSERT INTO practitioner_services (tenant_id, practitioner_id, service_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                        .bind(tenant.as_uuid())
+                        .bind(p.as_uuid())
+                        .bind(service.as_uuid())
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok(())
+            }
+
             async fn clinic_tx(&self, tx: &mut Tx, scope: TenantScope) -> Result<Clinic> {
                 let row: Option<(String, sqlx::types::Json<ClinicProfile>)> = sqlx::query_as(
                     "SELECT t.slug, p.profile FROM tenants t JOIN clinic_profiles p ON p.tenant_id = t.id \
@@ -218,7 +237,7 @@ macro_rules! impl_catalog {
                 Ok(catalog)
             }
 
-            async fn set_service_practitioners(&self, scope: TenantScope, service: ServiceId, practitioners: &[PractitionerId]) -> Result<()> {
+            async fn set_service_practitioners_by(&self, scope: TenantScope, service: ServiceId, practitioners: &[PractitionerId], actor: Actor) -> Result<()> {
                 let t = scope.tenant_id().as_uuid();
                 let now = self.now_us();
                 let mut tx = self.write_tx(Some(scope)).await?;
@@ -228,21 +247,8 @@ macro_rules! impl_catalog {
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or(StoreError::NotFound)?;
-                sqlx::query("DELETE FROM practitioner_services WHERE tenant_id = $1 AND service_id = $2")
-                    .bind(t)
-                    .bind(service.as_uuid())
-                    .execute(&mut *tx)
-                    .await?;
-                for p in practitioners {
-                    // A practitioner of another clinic fails the foreign key: NotFound.
-                    sqlx::query("INSERT INTO practitioner_services (tenant_id, practitioner_id, service_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                        .bind(t)
-                        .bind(p.as_uuid())
-                        .bind(service.as_uuid())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let ev = AuditEvent::new(Actor::Operator, "service.practitioners_set")
+                self.set_providers_tx(&mut tx, scope.tenant_id(), service, practitioners).await?;
+                let ev = AuditEvent::new(actor, "service.practitioners_set")
                     .target("service", service)
                     .details(serde_json::json!({ "practitioners": practitioners.len() }));
                 self.append_audit_tx(&mut tx, scope.tenant_id(), now, &ev).await?;
@@ -250,7 +256,7 @@ macro_rules! impl_catalog {
                 Ok(())
             }
 
-            async fn add_practitioner(&self, scope: TenantScope, name: &str, title: &str) -> Result<PractitionerId> {
+            async fn add_practitioner_by(&self, scope: TenantScope, name: &str, title: &str, actor: Actor) -> Result<PractitionerId> {
                 let id = PractitionerId::new();
                 let now = self.now_us();
                 let mut tx = self.write_tx(Some(scope)).await?;
@@ -263,7 +269,7 @@ macro_rules! impl_catalog {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
-                let ev = AuditEvent::new(Actor::Operator, "practitioner.created").target("practitioner", id);
+                let ev = AuditEvent::new(actor, "practitioner.created").target("practitioner", id);
                 self.append_audit_tx(&mut tx, scope.tenant_id(), now, &ev).await?;
                 tx.commit().await?;
                 Ok(id)
@@ -276,7 +282,7 @@ macro_rules! impl_catalog {
                 Ok(out)
             }
 
-            async fn add_service(&self, scope: TenantScope, s: &NewService) -> Result<ServiceId> {
+            async fn add_service_by(&self, scope: TenantScope, s: &NewService, providers: &[PractitionerId], actor: Actor) -> Result<ServiceId> {
                 if s.name.trim().is_empty() || s.duration_min == 0 {
                     return Err(DomainError::invalid("service", "needs a name and a duration").into());
                 }
@@ -303,7 +309,10 @@ macro_rules! impl_catalog {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                let ev = AuditEvent::new(Actor::Operator, "service.created").target("service", id);
+                self.set_providers_tx(&mut tx, scope.tenant_id(), id, providers).await?;
+                let ev = AuditEvent::new(actor, "service.created")
+                    .target("service", id)
+                    .details(serde_json::json!({ "practitioners": providers.len() }));
                 self.append_audit_tx(&mut tx, scope.tenant_id(), now, &ev).await?;
                 tx.commit().await?;
                 Ok(id)
@@ -316,7 +325,7 @@ macro_rules! impl_catalog {
                 Ok(out)
             }
 
-            async fn set_practitioner_hours(&self, scope: TenantScope, practitioner: PractitionerId, hours: &WeeklyHours) -> Result<()> {
+            async fn set_practitioner_hours_by(&self, scope: TenantScope, practitioner: PractitionerId, hours: &WeeklyHours, actor: Actor) -> Result<()> {
                 let t = scope.tenant_id().as_uuid();
                 let now = self.now_us();
                 let mut tx = self.write_tx(Some(scope)).await?;
@@ -346,7 +355,7 @@ macro_rules! impl_catalog {
                     .execute(&mut *tx)
                     .await?;
                 }
-                let ev = AuditEvent::new(Actor::Operator, "practitioner.hours_set").target("practitioner", practitioner);
+                let ev = AuditEvent::new(actor, "practitioner.hours_set").target("practitioner", practitioner);
                 self.append_audit_tx(&mut tx, scope.tenant_id(), now, &ev).await?;
                 tx.commit().await?;
                 Ok(())
@@ -379,7 +388,7 @@ macro_rules! impl_catalog {
                 Ok(hours)
             }
 
-            async fn add_red_flag_rule(&self, scope: TenantScope, phrases: &[String], level: Urgency, language: &str) -> Result<uuid::Uuid> {
+            async fn add_red_flag_rule_by(&self, scope: TenantScope, phrases: &[String], level: Urgency, language: &str, actor: Actor) -> Result<uuid::Uuid> {
                 let phrases: Vec<String> = phrases.iter().map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
                 if phrases.is_empty() || phrases.len() > 20 || phrases.iter().any(|p| p.len() > 200) {
                     return Err(DomainError::invalid("red_flag_rule", "needs 1 to 20 phrases of up to 200 characters").into());
@@ -403,7 +412,7 @@ macro_rules! impl_catalog {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
-                let ev = AuditEvent::new(Actor::Operator, "settings.red_flag_rule_added")
+                let ev = AuditEvent::new(actor, "settings.red_flag_rule_added")
                     .target("red_flag_rule", id)
                     .details(serde_json::json!({ "level": level.as_str(), "language": language, "phrases": phrases.len() }));
                 self.append_audit_tx(&mut tx, scope.tenant_id(), now, &ev).await?;

@@ -73,7 +73,7 @@ macro_rules! impl_channels {
 
         #[async_trait]
         impl ChannelStore for $Store {
-            async fn set_channel_account(&self, scope: TenantScope, provider: Provider, address: &str, config: &serde_json::Value, secrets: &ChannelSecrets) -> Result<()> {
+            async fn set_channel_account_by(&self, scope: TenantScope, provider: Provider, address: &str, config: &serde_json::Value, secrets: &ChannelSecrets, actor: Actor) -> Result<()> {
                 let address = address.trim();
                 if address.is_empty() || address.len() > 200 {
                     return Err(StoreError::Invalid(DomainError::invalid("channel address", "must be 1-200 characters")));
@@ -117,7 +117,7 @@ macro_rules! impl_channels {
                 .execute(&mut *tx)
                 .await?;
                 // Names of the secrets only: their values never reach the audit log.
-                let ev = AuditEvent::new(Actor::Operator, "channel.configured")
+                let ev = AuditEvent::new(actor, "channel.configured")
                     .target("channel", provider.as_str())
                     .details(serde_json::json!({ "provider": provider.as_str(), "secrets": secrets.names() }));
                 self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
