@@ -51,16 +51,42 @@
     return token;
   }
 
+  // Staff replies (from someone who took the conversation over) reach the chat only through
+  // the history, so it is asked again every few seconds while the page is visible; each
+  // staff message is shown once.
+  const seenStaff = new Set();
+  async function history() {
+    const r = await fetch(api + "/messages", { headers: { Authorization: "Bearer " + token } });
+    if (r.status === 401) { token = null; remember(null); return null; }
+    if (!r.ok) return null;
+    return (await r.json()).messages;
+  }
+
   // Shows the conversation so far when a saved session is still valid.
   async function resume() {
     if (!token) return;
     try {
-      const r = await fetch(api + "/messages", { headers: { Authorization: "Bearer " + token } });
-      if (r.status === 401) { token = null; remember(null); return; }
-      if (!r.ok) return;
-      const data = await r.json();
-      data.messages.forEach(function (m) { show(m.from, m.text); });
+      const messages = await history();
+      if (!messages) return;
+      messages.forEach(function (m) {
+        if (m.from === "staff") seenStaff.add(m.id);
+        show(m.from, m.text);
+      });
     } catch (e) { /* offline: start empty, the next message retries */ }
+  }
+
+  async function pollStaff() {
+    if (!token || document.visibilityState !== "visible") return;
+    try {
+      const messages = await history();
+      if (!messages) return;
+      messages.forEach(function (m) {
+        if (m.from === "staff" && !seenStaff.has(m.id)) {
+          seenStaff.add(m.id);
+          show("staff", m.text);
+        }
+      });
+    } catch (e) { /* offline: the next poll retries */ }
   }
 
   // Reads a text/event-stream body; calls onEvent(name, data) per event.
@@ -162,5 +188,5 @@
     });
   }
 
-  resume();
+  resume().then(function () { setInterval(pollStaff, 4000); });
 })();

@@ -827,7 +827,8 @@ pub trait InboxStore {
     /// A reply from the staff member who holds the conversation, through the outbox, in one
     /// transaction with the renewed hold and the audit entry `message.staff_sent` (no text).
     /// Not the holder: `Conflict(NOT_HOLDING)`; empty or too long, or a channel staff cannot
-    /// reply on (web chat, voice): `Invalid`.
+    /// reply on (a phone call): `Invalid`. A web chat reply needs no outbox: it is stored
+    /// `sent` and the patient's chat fetches it.
     async fn staff_reply(
         &self,
         scope: TenantScope,

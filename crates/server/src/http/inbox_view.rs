@@ -359,7 +359,9 @@ async fn conversation_live(
     let mine = holder.as_ref().is_some_and(|h| h.user == s.user);
     let replies_here = matches!(
         conv.channel,
-        frontdesk_store::Channel::Whatsapp | frontdesk_store::Channel::Sms
+        frontdesk_store::Channel::Whatsapp
+            | frontdesk_store::Channel::Sms
+            | frontdesk_store::Channel::Webchat
     );
     let drafts = drafts
         .into_iter()
@@ -532,7 +534,7 @@ async fn after(
         }
         Err(StoreError::Invalid(e)) => {
             let msg = if e.code() == "invalid_channel" {
-                "Replies from staff go out by WhatsApp or SMS; this conversation is on another channel."
+                "Replies from staff go out by WhatsApp, SMS or web chat; this conversation is a phone call."
             } else if e.code() == "invalid_assignee" {
                 "Choose an active Doctor or Read-Only Doctor of this clinic."
             } else {

@@ -91,7 +91,8 @@ async fn authenticate(
 }
 
 /// The conversation so far (patient, receptionist and staff messages; the last
-/// [`HISTORY_LIMIT`]), for a page that was reloaded.
+/// [`HISTORY_LIMIT`]), for a page that was reloaded, and polled by the chat page for the
+/// replies of staff who took the conversation over (those reach the patient only here).
 pub async fn history(
     State(st): State<AppState>,
     Path(raw_slug): Path<String>,
@@ -107,6 +108,7 @@ pub async fn history(
         .iter()
         .map(|m| {
             json!({
+                "id": m.id.to_string(),
                 "from": m.sender.as_str(),
                 "text": m.body,
                 "at": m.created_at.to_string(),

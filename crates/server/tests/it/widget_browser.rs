@@ -1,7 +1,8 @@
 //! The embeddable widget in a real headless Chromium, driven over WebDriver (W3C) with a tiny
 //! client of our own: keyboard only, a phone-sized window, resume after a reload, patient text
-//! never parsed as HTML, and not one CSP violation on a host page with a strict policy of its
-//! own, served from a different site than frontdesk.
+//! never parsed as HTML, a staff member's reply reaching the open chat after a takeover, and
+//! not one CSP violation on a host page with a strict policy of its own, served from a
+//! different site than frontdesk.
 //!
 //! Needs `chromedriver` and `chromium` (Debian packages). Without them the test says so loudly
 //! and passes, unless `FRONTDESK_REQUIRE_BROWSER` is set (CI), in which case it fails.
@@ -19,6 +20,7 @@ const QUESTION: &str = "What are your opening hours?";
 const PRIVACY: &str = "stored encrypted";
 const HOURS: &str = "Mon–Fri 08:00–18:00";
 const HOSTILE: &str = "<img src=x onerror=alert(1)>hi";
+const STAFF_REPLY: &str = "Kia ora, <b>Ana</b> from reception here.";
 /// The longest any one step may take before the test gives up and says what it saw.
 pub(crate) const WAIT: Duration = Duration::from_secs(15);
 /// The W3C web element identifier key.
@@ -76,6 +78,7 @@ const s = (() => {
     live: log ? log.getAttribute('aria-live') : null,
     patient: texts('#log li.msg.patient p'),
     agent: texts('#log li.msg.agent p'),
+    staff: texts('#log li.msg.staff p'),
     items: log ? log.querySelectorAll('li').length : null,
     imgs: log ? log.querySelectorAll('img').length : null,
   };
@@ -269,6 +272,50 @@ async fn widget_works_in_a_real_browser_under_a_strict_csp() {
         b.get("/alert/text").await.is_err(),
         "no alert() dialog is open"
     );
+
+    // 6b. A staff member takes the chat over in the dashboard and replies: the open chat shows
+    // the reply (it asks for staff replies every few seconds), once, as text.
+    let staff = app
+        .store
+        .create_user(
+            scope,
+            &frontdesk_store::NewUser {
+                email: frontdesk_domain::Email::parse("ana@harbour.test").unwrap(),
+                name: "Ana".into(),
+                role: frontdesk_domain::Role::Reception,
+            },
+        )
+        .await
+        .unwrap();
+    let listed = frontdesk_store::InboxQuery {
+        limit: 50,
+        ..Default::default()
+    };
+    let conv = app
+        .store
+        .inbox(scope, staff, &listed)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.channel == frontdesk_store::Channel::Webchat)
+        .expect("the widget's conversation is in the inbox")
+        .conversation;
+    let hold = jiff::SignedDuration::from_mins(15);
+    app.store.take_over(scope, conv, staff, hold).await.unwrap();
+    app.store
+        .staff_reply(scope, conv, staff, STAFF_REPLY, hold)
+        .await
+        .unwrap();
+    b.wait_frame_with(
+        "the staff reply to reach the open chat",
+        "s.staff.includes(arguments[0])",
+        &[json!(STAFF_REPLY)],
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let seen = b.wait_frame("(state)", "true").await;
+    assert_eq!(seen["staff"], json!([STAFF_REPLY]), "shown once: {seen}");
+    assert_eq!(seen["imgs"], 0, "{seen}");
 
     // 7. Not one CSP refusal or script error in either page load, host page or frame.
     b.to_parent().await;

@@ -79,10 +79,10 @@ macro_rules! impl_inbox {
                 if conv.holder(from_us(now)?) != Some(user) {
                     return Err(StoreError::Conflict(NOT_HOLDING));
                 }
-                if !matches!(conv.channel, Channel::Whatsapp | Channel::Sms) {
+                if !matches!(conv.channel, Channel::Whatsapp | Channel::Sms | Channel::Webchat) {
                     return Err(StoreError::Invalid(DomainError::invalid(
                         "channel",
-                        "staff replies go out by WhatsApp or SMS, not on this conversation's channel",
+                        "staff replies go out by WhatsApp, SMS or web chat, not on this conversation's channel",
                     )));
                 }
                 let keys = self.tenant_keys(tx, tenant).await?;
@@ -95,8 +95,11 @@ macro_rules! impl_inbox {
                     .bind(user.as_uuid())
                     .execute(&mut **tx)
                     .await?;
-                // The same outbox as the AI's replies: retries, consent and delivery status.
-                self.enqueue_outbox_tx(tx, tenant, id, conv.channel, OutboxPurpose::Reply, now).await?;
+                // The same outbox as the AI's replies: retries, consent and delivery status. A
+                // web chat reply is stored `sent`: the patient's chat fetches it from there.
+                if matches!(conv.channel, Channel::Whatsapp | Channel::Sms) {
+                    self.enqueue_outbox_tx(tx, tenant, id, conv.channel, OutboxPurpose::Reply, now).await?;
+                }
                 self.set_staff_hold_tx(tx, tenant, conversation, user, until, now).await?;
                 sqlx::query("UPDATE conversations SET last_message_at = $3 WHERE tenant_id = $1 AND id = $2")
                     .bind(tenant.as_uuid())

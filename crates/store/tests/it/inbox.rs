@@ -312,14 +312,43 @@ async fn while_held_the_ai_sends_nothing_and_staff_replies_go_through_the_outbox
             StoreError::Invalid(_)
         );
     }
-    // Web chat has no way to carry a staff reply yet: refused, not silently dropped.
+    // On web chat the reply is stored `sent`, with no outbox entry: the patient's chat
+    // fetches it (the outbox claim below finds only the WhatsApp reply).
     store
         .take_over(a.scope, a.webchat_conversation, a.user, HOLD)
         .await
         .unwrap();
+    let web = store
+        .staff_reply(
+            a.scope,
+            a.webchat_conversation,
+            a.user,
+            "hello from staff",
+            HOLD,
+        )
+        .await
+        .unwrap();
+    let stored = store
+        .message(a.scope, a.webchat_conversation, web)
+        .await
+        .unwrap();
+    assert_eq!(
+        (stored.sender, stored.status.as_str(), stored.body.as_str()),
+        (Sender::Staff, "sent", "hello from staff")
+    );
+    // A phone call cannot carry a typed reply: refused, not silently dropped.
+    let call = store
+        .start_call(a.scope, "CA00staff", &phone("+64 21 555 0199"), "Hello")
+        .await
+        .unwrap()
+        .call;
+    store
+        .take_over(a.scope, call.conversation, a.user, HOLD)
+        .await
+        .unwrap();
     assert_err!(
         store
-            .staff_reply(a.scope, a.webchat_conversation, a.user, "hello", HOLD)
+            .staff_reply(a.scope, call.conversation, a.user, "hello", HOLD)
             .await,
         StoreError::Invalid(_)
     );
