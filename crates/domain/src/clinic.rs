@@ -198,6 +198,51 @@ pub struct ClinicProfile {
     /// (12 hours, also every session's absolute lifetime).
     #[serde(default = "default_session_idle_minutes")]
     pub session_idle_minutes: u32,
+    /// How long the clinic keeps conversations, recordings and its audit log.
+    #[serde(default)]
+    pub retention: RetentionPolicy,
+}
+
+/// How long a clinic keeps what it holds (#8). The defaults: conversations (with their
+/// messages and calls) 90 days after their last message, call recordings 30 days, the audit
+/// log 7 years.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionPolicy {
+    pub conversation_days: u32,
+    pub recording_days: u32,
+    pub audit_years: u32,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        Self {
+            conversation_days: 90,
+            recording_days: 30,
+            audit_years: 7,
+        }
+    }
+}
+
+impl RetentionPolicy {
+    /// Conversations and recordings: 1 day to 10 years; the audit log: 1 to 30 years.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        if !(1..=3650).contains(&self.conversation_days) {
+            return Err(DomainError::invalid(
+                "conversation_days",
+                "must be 1 to 3650 days",
+            ));
+        }
+        if !(1..=3650).contains(&self.recording_days) {
+            return Err(DomainError::invalid(
+                "recording_days",
+                "must be 1 to 3650 days",
+            ));
+        }
+        if !(1..=30).contains(&self.audit_years) {
+            return Err(DomainError::invalid("audit_years", "must be 1 to 30 years"));
+        }
+        Ok(())
+    }
 }
 
 /// A staff session's idle timeout unless the clinic sets another.
@@ -293,6 +338,7 @@ impl ClinicProfile {
                 "at least one is required",
             ));
         }
+        self.retention.validate()?;
         if !(5..=MAX_SESSION_IDLE_MINUTES).contains(&self.session_idle_minutes) {
             return Err(DomainError::invalid(
                 "session_idle_minutes",
@@ -474,6 +520,7 @@ mod tests {
             reminder_hours: DEFAULT_REMINDER_HOURS,
             widget_origins: vec![],
             session_idle_minutes: DEFAULT_SESSION_IDLE_MINUTES,
+            retention: Default::default(),
         };
         assert_eq!(
             p.validate().map_err(|e| e.code()),

@@ -12,7 +12,7 @@ pub mod roles;
 pub mod schedule;
 pub mod text;
 
-pub use clinic::{ClinicProfile, DayHours, WeeklyHours};
+pub use clinic::{ClinicProfile, DayHours, RetentionPolicy, WeeklyHours};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::DomainError;
 pub use ids::*;

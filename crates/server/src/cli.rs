@@ -88,6 +88,59 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// A patient's data requests: a copy of their data, or erasure.
+    #[command(subcommand)]
+    Patient(PatientCommand),
+}
+
+#[derive(Subcommand)]
+enum PatientCommand {
+    /// Write a copy of everything the clinic holds about one patient: JSON (`--out x.json`)
+    /// or a readable page (`--out x.html`). Audited as the operator.
+    Export(PatientExport),
+    /// Erase one patient for good: their key is destroyed, their rows deleted, and the
+    /// clinic's erasure ledger keeps ids and counts (a restore erases them again). Audited.
+    Erase(PatientErase),
+}
+
+#[derive(clap::Args)]
+struct PatientTarget {
+    /// The clinic's slug.
+    #[arg(long, value_name = "SLUG")]
+    tenant: String,
+    /// The patient's mobile number (international form).
+    #[arg(
+        long,
+        value_name = "NUMBER",
+        conflicts_with = "id",
+        required_unless_present = "id"
+    )]
+    phone: Option<String>,
+    /// The patient's id (as the dashboard shows it).
+    #[arg(long, value_name = "UUID")]
+    id: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct PatientExport {
+    #[command(flatten)]
+    target: PatientTarget,
+    /// The file to write: `.json` or `.html` (it must not exist yet).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(clap::Args)]
+struct PatientErase {
+    #[command(flatten)]
+    target: PatientTarget,
+    /// Really erase (without it, nothing is changed).
+    #[arg(long)]
+    yes: bool,
+    #[command(flatten)]
+    data: DataArgs,
 }
 
 #[derive(Subcommand)]
@@ -266,6 +319,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Channel(ChannelCommand::Set(args)) => channel_set(args).await,
         Command::Audit(AuditCommand::Verify(args)) => audit_verify(args).await,
+        Command::Patient(PatientCommand::Export(args)) => patient_export(args).await,
+        Command::Patient(PatientCommand::Erase(args)) => patient_erase(args).await,
         Command::Keys(KeysCommand::Generate { id, out }) => {
             let key = MasterKey::generate(&id);
             match out {
@@ -542,6 +597,114 @@ async fn serve_cmd(data: &DataArgs) -> anyhow::Result<()> {
 }
 
 /// The operator's scope for the clinic with this slug, or an error that says how to find one.
+/// The clinic's scope and the patient named by `--phone` or `--id`.
+async fn patient_target(
+    store: &dyn Store,
+    t: &PatientTarget,
+) -> anyhow::Result<(frontdesk_store::TenantScope, frontdesk_domain::PatientId)> {
+    let scope = clinic_scope(store, &t.tenant).await?;
+    let id = match (&t.phone, &t.id) {
+        (_, Some(id)) => frontdesk_domain::PatientId::parse(id.trim())
+            .map_err(|_| anyhow::anyhow!("`{id}` is not a patient id"))?,
+        (Some(phone), None) => {
+            let phone = frontdesk_domain::E164Phone::parse(phone)?;
+            store
+                .find_patient_by_phone(scope, &phone)
+                .await?
+                .with_context(|| format!("no patient of `{}` has that number", t.tenant))?
+                .id
+        }
+        (None, None) => bail!("name the patient with --phone or --id"),
+    };
+    Ok((scope, id))
+}
+
+async fn patient_export(a: PatientExport) -> anyhow::Result<()> {
+    let format = match a.out.extension().and_then(|e| e.to_str()) {
+        Some("json") => "json",
+        Some("html") => "html",
+        _ => bail!("--out must end in .json or .html"),
+    };
+    if a.out.exists() {
+        bail!("{} exists already; choose a new file", a.out.display());
+    }
+    let cfg = resolve(&a.data, LogFormat::Pretty, "warn")?;
+    let store = open_store(&cfg).await?;
+    let (scope, id) = patient_target(store.as_ref(), &a.target).await?;
+    let copy = frontdesk_server::data_requests::export_patient(
+        store.as_ref(),
+        scope,
+        id,
+        frontdesk_store::Actor::Operator,
+        format,
+    )
+    .await
+    .map_err(|e| match e {
+        frontdesk_store::StoreError::NotFound => anyhow::anyhow!("no such patient"),
+        e => e.into(),
+    })?;
+    let body = if format == "json" {
+        serde_json::to_string_pretty(&copy.json)?
+    } else {
+        copy.html()?
+    };
+    // Created new (never overwriting), readable by its owner only: it is a patient's data.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&a.out)
+        .with_context(|| format!("could not create {}", a.out.display()))?;
+    std::io::Write::write_all(&mut file, body.as_bytes())?;
+    file.sync_all()?;
+    println!(
+        "wrote the copy of patient {id} to {} ({} bytes); recorded in the audit log",
+        a.out.display(),
+        body.len()
+    );
+    Ok(())
+}
+
+async fn patient_erase(a: PatientErase) -> anyhow::Result<()> {
+    let cfg = resolve(&a.data, LogFormat::Pretty, "warn")?;
+    let store = open_store(&cfg).await?;
+    let (scope, id) = patient_target(store.as_ref(), &a.target).await?;
+    if !a.yes {
+        println!(
+            "would erase patient {id} of `{}` for good; run again with --yes to do it",
+            a.target.tenant
+        );
+        return Ok(());
+    }
+    let blobs = frontdesk_server::blobs::blob_store(&cfg).ok();
+    let started = std::time::Instant::now();
+    let erased = frontdesk_server::data_requests::erase_patient(
+        store.as_ref(),
+        blobs.as_deref(),
+        scope,
+        id,
+        frontdesk_store::Actor::Operator,
+    )
+    .await
+    .map_err(|e| match e {
+        frontdesk_store::StoreError::NotFound => anyhow::anyhow!("no such patient"),
+        e => e.into(),
+    })?;
+    let c = erased.counts;
+    println!(
+        "erased patient {id} in {} ms: key destroyed; deleted {} conversations ({} messages), {} appointments, {} calls ({} recordings), {} consent records; kept in the erasure ledger",
+        started.elapsed().as_millis(),
+        c.conversations,
+        c.messages,
+        c.appointments,
+        c.calls,
+        c.recordings,
+        c.consents
+    );
+    Ok(())
+}
+
 async fn clinic_scope(
     store: &dyn Store,
     slug: &str,
@@ -615,6 +778,7 @@ async fn tenant_create(a: TenantCreate) -> anyhow::Result<()> {
             .map(|o| frontdesk_domain::clinic::parse_widget_origin(o))
             .collect::<Result<_, _>>()?,
         session_idle_minutes: frontdesk_domain::clinic::DEFAULT_SESSION_IDLE_MINUTES,
+        retention: Default::default(),
         privacy_notice: a.privacy_notice.unwrap_or_else(|| {
             format!(
                 "You're chatting with {}'s virtual receptionist. This conversation is stored encrypted and seen only by the clinic team.",

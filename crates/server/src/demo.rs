@@ -35,6 +35,7 @@ fn harbour() -> Result<ClinicProfile, DomainError> {
         // So a newcomer can try the widget from a page on their own machine.
         widget_origins: vec!["http://localhost:*".into(), "http://127.0.0.1:*".into()],
         session_idle_minutes: frontdesk_domain::clinic::DEFAULT_SESSION_IDLE_MINUTES,
+        retention: Default::default(),
     })
 }
 
@@ -57,6 +58,7 @@ fn nairobi() -> Result<ClinicProfile, DomainError> {
         reminder_hours: frontdesk_domain::clinic::DEFAULT_REMINDER_HOURS,
         widget_origins: vec![],
         session_idle_minutes: frontdesk_domain::clinic::DEFAULT_SESSION_IDLE_MINUTES,
+        retention: Default::default(),
     })
 }
 

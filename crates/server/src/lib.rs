@@ -6,6 +6,7 @@ pub mod blobs;
 pub mod booking;
 pub mod channels;
 pub mod config;
+pub mod data_requests;
 pub mod demo;
 pub mod eval;
 pub mod http;

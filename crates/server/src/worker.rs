@@ -35,6 +35,20 @@ const POLL: Duration = Duration::from_millis(500);
 const BATCH: u32 = 16;
 /// How often each worker looks for appointments due a reminder and freed times to offer.
 const REMINDERS_EVERY: Duration = Duration::from_secs(60);
+/// What one retention pass removed, over every clinic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionPass {
+    pub conversations: u64,
+    pub messages: u64,
+    pub recordings: u64,
+    /// Expired recordings whose audio could not be deleted yet (tried again next pass).
+    pub recordings_kept: u64,
+}
+
+/// How often each clinic's retention policy is applied (and once at start).
+const RETENTION_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
+/// The pause between two retention batches, so that purging never holds up traffic.
+const RETENTION_PAUSE: Duration = Duration::from_millis(50);
 
 /// The provider clients, pointed at the real APIs or (in tests) at fakes.
 #[derive(Debug, Clone)]
@@ -166,7 +180,26 @@ impl Worker {
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut next_reminders = tokio::time::Instant::now();
+        let mut next_retention = tokio::time::Instant::now();
         loop {
+            if tokio::time::Instant::now() >= next_retention {
+                next_retention = tokio::time::Instant::now() + RETENTION_EVERY;
+                match self.purge_retention().await {
+                    Ok(p) if p.conversations + p.recordings + p.recordings_kept > 0 => {
+                        tracing::info!(
+                            conversations = p.conversations,
+                            messages = p.messages,
+                            recordings = p.recordings,
+                            recordings_kept = p.recordings_kept,
+                            "retention purge done"
+                        )
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "retention purge failed; next pass retries")
+                    }
+                }
+            }
             if tokio::time::Instant::now() >= next_reminders {
                 next_reminders = tokio::time::Instant::now() + REMINDERS_EVERY;
                 match self.send_reminders().await {
@@ -211,6 +244,59 @@ impl Worker {
     /// Queues every due appointment reminder (see [`crate::reminders`]).
     pub async fn send_reminders(&self) -> Result<crate::reminders::ReminderPass, StoreError> {
         crate::reminders::send_due(self.store.as_ref(), self.clock.as_ref()).await
+    }
+
+    /// Applies every clinic's retention policy, batch after batch (each one short transaction,
+    /// audited with counts) with a pause between them: expired recordings first (their audio
+    /// deleted from blob storage before their rows, so none is left behind; audio that cannot
+    /// be deleted now keeps its row and is tried again next pass), then expired conversations.
+    pub async fn purge_retention(&self) -> Result<RetentionPass, StoreError> {
+        let mut total = RetentionPass::default();
+        for scope in crate::reminders::active_clinics(self.store.as_ref()).await? {
+            if let Err(e) = self.purge_clinic(scope, &mut total).await {
+                tracing::warn!(tenant = %scope.tenant_id(), error = %e, "retention purge failed for a clinic");
+            }
+        }
+        Ok(total)
+    }
+
+    async fn purge_clinic(
+        &self,
+        scope: frontdesk_store::TenantScope,
+        total: &mut RetentionPass,
+    ) -> Result<(), StoreError> {
+        loop {
+            let expired = self.store.expired_recordings(scope).await?;
+            let mut deleted = Vec::with_capacity(expired.len());
+            for (id, key) in &expired {
+                let gone = match (key, &self.blobs) {
+                    (None, _) => Ok(()),
+                    (Some(k), Some(b)) => b.delete(k).await.map_err(|e| e.to_string()),
+                    (Some(_), None) => Err("no blob storage configured".to_owned()),
+                };
+                match gone {
+                    Ok(()) => deleted.push(*id),
+                    Err(e) => {
+                        tracing::warn!(recording = %id, error = %e, "expired recording audio not deleted; kept for the next pass")
+                    }
+                }
+            }
+            total.recordings += self.store.purge_recordings(scope, &deleted).await?;
+            total.recordings_kept += (expired.len() - deleted.len()) as u64;
+            if expired.len() < 100 || deleted.is_empty() {
+                break;
+            }
+            tokio::time::sleep(RETENTION_PAUSE).await;
+        }
+        loop {
+            let batch = self.store.purge_expired(scope).await?;
+            total.conversations += batch.conversations;
+            total.messages += batch.messages;
+            if !batch.more {
+                return Ok(());
+            }
+            tokio::time::sleep(RETENTION_PAUSE).await;
+        }
     }
 
     /// Gives every conversation whose staff hold ran out back to the AI, with an audited

@@ -1103,3 +1103,43 @@ impl std::fmt::Debug for Draft {
 pub const DRAFT_DECIDED: &str = "this draft was already sent or discarded";
 /// Sending one's own draft: drafts are for someone else to send.
 pub const OWN_DRAFT: &str = "a draft is sent by someone other than its author";
+
+/// How many of a patient's rows an erasure deleted (what the ledger and the audit keep).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasureCounts {
+    pub conversations: u64,
+    pub messages: u64,
+    pub appointments: u64,
+    pub calls: u64,
+    pub recordings: u64,
+    pub consents: u64,
+}
+
+/// What erasing one patient did. `recording_blobs` are the blob-storage keys of their call
+/// recordings: sealed with the destroyed key, so unreadable already, and for the caller to
+/// delete from blob storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Erasure {
+    pub patient: PatientId,
+    pub erased_at: Timestamp,
+    pub counts: ErasureCounts,
+    pub recording_blobs: Vec<String>,
+}
+
+/// One row of the erasure ledger: ids, time, actor and counts only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasureEntry {
+    pub patient: PatientId,
+    pub erased_at: Timestamp,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub counts: ErasureCounts,
+}
+
+/// What one retention purge batch of conversations removed; `more`: another batch may be due.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeBatch {
+    pub conversations: u64,
+    pub messages: u64,
+    pub more: bool,
+}

@@ -77,6 +77,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "assignments",
         include_str!("../migrations/postgres/0012_assignments.sql"),
     ),
+    (
+        13,
+        "data_requests",
+        include_str!("../migrations/postgres/0013_data_requests.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

@@ -75,6 +75,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "assignments",
         include_str!("../migrations/sqlite/0012_assignments.sql"),
     ),
+    (
+        13,
+        "data_requests",
+        include_str!("../migrations/sqlite/0013_data_requests.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

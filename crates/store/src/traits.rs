@@ -921,6 +921,51 @@ pub trait AssignmentStore {
     -> Result<bool>;
 }
 
+/// Data subject requests (see `crate::sql::data_requests`).
+#[async_trait]
+pub trait DataRequestStore {
+    /// Erases one patient for good, in one transaction: their data key is destroyed (so any
+    /// copy of their ciphertexts, a backup included, can no longer be opened), their rows
+    /// deleted, and an erasure-ledger row and the audit entry `patient.erased` (ids and counts
+    /// only) written. Unknown (or another clinic's): `NotFound`.
+    async fn erase_patient(
+        &self,
+        scope: TenantScope,
+        patient: PatientId,
+        actor: Actor,
+    ) -> Result<Erasure>;
+    /// The clinic's erasure ledger, oldest first (a restore erases these patients again).
+    async fn erasure_ledger(&self, scope: TenantScope) -> Result<Vec<ErasureEntry>>;
+    /// The audit entries about one target (`patient`, `conversation`, ...), oldest first, the
+    /// last `limit` (at most 10,000) of them.
+    async fn audit_about(
+        &self,
+        scope: TenantScope,
+        target_kind: &str,
+        target_id: &str,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>>;
+}
+
+/// Retention (see `crate::sql::retention`).
+#[async_trait]
+pub trait RetentionStore {
+    /// Up to 100 of the clinic's expired call recordings (made longer ago than its policy
+    /// keeps recordings, or of an expired conversation), oldest first, with their audio's
+    /// blob key. The caller deletes the audio, then [`purge_recordings`](Self::purge_recordings).
+    async fn expired_recordings(
+        &self,
+        scope: TenantScope,
+    ) -> Result<Vec<(RecordingId, Option<String>)>>;
+    /// Deletes these recordings' rows (at most 100), audited `retention.purged` with the count.
+    async fn purge_recordings(&self, scope: TenantScope, ids: &[RecordingId]) -> Result<u64>;
+    /// One purge batch of conversations, by the clinic's policy: up to 100 of its oldest
+    /// conversations silent for longer than it keeps them and with no recording left, with
+    /// their messages and everything else hanging off them, in one short transaction,
+    /// audited `retention.purged` with counts when any went. Call again while `more`.
+    async fn purge_expired(&self, scope: TenantScope) -> Result<PurgeBatch>;
+}
+
 /// Everything a frontdesk process needs from storage.
 pub trait Store:
     TenantDirectory
@@ -941,6 +986,8 @@ pub trait Store:
     + RecordingStore
     + InboxStore
     + AssignmentStore
+    + DataRequestStore
+    + RetentionStore
     + AnalyticsStore
     + Health
     + Send
@@ -967,6 +1014,8 @@ impl<T> Store for T where
         + RecordingStore
         + InboxStore
         + AssignmentStore
+        + DataRequestStore
+        + RetentionStore
         + AnalyticsStore
         + Health
         + Send

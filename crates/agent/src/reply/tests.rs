@@ -26,6 +26,7 @@ fn knowledge(languages: &[&str], emergency: &[&str], rules: Vec<ClinicRule>) -> 
         reminder_hours: frontdesk_domain::clinic::DEFAULT_REMINDER_HOURS,
         widget_origins: vec![],
         session_idle_minutes: frontdesk_domain::clinic::DEFAULT_SESSION_IDLE_MINUTES,
+        retention: Default::default(),
     };
     let services = vec![
         ServiceInfo {

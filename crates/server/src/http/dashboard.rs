@@ -226,7 +226,7 @@ pub(super) fn page(status: StatusCode, t: &impl Template) -> Response {
     }
 }
 
-fn message(
+pub(super) fn message(
     status: StatusCode,
     heading: &str,
     text: &str,

@@ -154,6 +154,10 @@ pub fn router(state: AppState) -> Router {
             "/dashboard/settings/red-flags",
             post(settings_view::add_red_flag),
         )
+        .route(
+            "/dashboard/settings/retention",
+            post(settings_view::save_retention),
+        )
         .route("/dashboard/schedule", get(schedule_view::schedule_page))
         .route(
             "/dashboard/schedule/practitioners",
@@ -174,6 +178,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/dashboard/patients", get(patients_view::patients_page))
         .route("/dashboard/patients/{id}", get(patients_view::patient_page))
+        .route(
+            "/dashboard/patients/{id}/export",
+            get(patients_view::export),
+        )
+        .route("/dashboard/patients/{id}/erase", post(patients_view::erase))
         .route("/dashboard/diary", get(diary_view::diary_page))
         .route("/dashboard/analytics", get(analytics_view::analytics_page))
         .route("/dashboard/appointments", post(diary_view::book))

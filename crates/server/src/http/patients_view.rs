@@ -4,7 +4,9 @@
 //! roles whose reach is "assigned to them" find and open only the patients assigned to them
 //! (a conversation of theirs assigned to them, or booked with their practitioner), and see
 //! only those of the patient's conversations assigned to them; anyone else is 404.
-//! Exports and erasure (data requests) belong to #8 and are not offered here yet.
+//! The Owner (`ManageRetention`) also answers data requests here: a copy of everything held
+//! about the patient (HTML or JSON, audited `patient.exported`) and erasure for good (see
+//! `crate::data_requests`).
 
 use super::AppState;
 use super::dashboard::{Require, perm, plain as text, store_failed as unavailable};
@@ -14,7 +16,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
-use frontdesk_domain::{Access, E164Phone, PatientId};
+use frontdesk_domain::{Access, E164Phone, PatientId, Permission};
 use frontdesk_store::{Assignable, StaffSession, StoreError};
 
 /// Whether staff with `access` to patients reach this one (unknown ids are not reached).
@@ -126,6 +128,10 @@ struct RecordPage {
     consents: Vec<ConsentRow>,
     conversations: Vec<ConvRow>,
     appointments: Vec<ApptRow>,
+    id: String,
+    /// The Owner: offer a copy and erasure.
+    data_requests: bool,
+    csrf: String,
 }
 
 /// `GET /dashboard/patients/{id}`.
@@ -221,6 +227,144 @@ pub async fn patient_page(
             })
             .collect(),
         tz: tz.clone(),
+        id: id.to_string(),
+        data_requests: staff.session().role.access(Permission::ManageRetention) == Access::All,
+        csrf: staff.csrf(),
     };
     super::dashboard::page(StatusCode::OK, &page)
+}
+
+#[derive(serde::Deserialize)]
+pub struct ExportQuery {
+    #[serde(default)]
+    format: String,
+}
+
+/// `GET /dashboard/patients/{id}/export?format=html|json`: the patient's copy, as a download.
+/// Owner only (`ManageRetention`); audited before a byte is sent.
+pub async fn export(
+    State(st): State<AppState>,
+    Require { staff, access, .. }: Require<perm::ManageRetention>,
+    Path(raw): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> Response {
+    if access != Access::All {
+        return text(StatusCode::FORBIDDEN, "Your role does not allow this.");
+    }
+    let Ok(id) = PatientId::parse(&raw) else {
+        return text(StatusCode::NOT_FOUND, "No such patient.");
+    };
+    let (format, content_type) = match q.format.as_str() {
+        "json" => ("json", "application/json"),
+        "html" | "" => ("html", "text/html; charset=utf-8"),
+        _ => {
+            return text(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Ask for format=html or format=json.",
+            );
+        }
+    };
+    let s = staff.session();
+    let copy = match crate::data_requests::export_patient(
+        st.store.as_ref(),
+        s.scope,
+        id,
+        frontdesk_store::Actor::Staff(s.user),
+        format,
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(StoreError::NotFound) => return text(StatusCode::NOT_FOUND, "No such patient."),
+        Err(e) => return unavailable(&e),
+    };
+    let body = if format == "json" {
+        serde_json::to_string_pretty(&copy.json).map_err(|e| e.to_string())
+    } else {
+        copy.html().map_err(|e| e.to_string())
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "patient copy not rendered");
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side.",
+            );
+        }
+    };
+    let disposition = format!("attachment; filename=\"patient-{id}.{format}\"");
+    let mut resp = (StatusCode::OK, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(content_type),
+    );
+    h.insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&disposition) {
+        h.insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    resp
+}
+
+#[derive(serde::Deserialize)]
+pub struct EraseForm {
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// `POST /dashboard/patients/{id}/erase`: erases the patient for good (Owner only), once the
+/// form says ERASE. Answers what was erased.
+pub async fn erase(
+    State(st): State<AppState>,
+    Require { staff, access, .. }: Require<perm::ManageRetention>,
+    Path(raw): Path<String>,
+    axum::Form(f): axum::Form<EraseForm>,
+) -> Response {
+    if access != Access::All {
+        return text(StatusCode::FORBIDDEN, "Your role does not allow this.");
+    }
+    if !super::dashboard::csrf_ok_for(&staff, &f.csrf) {
+        return super::dashboard::form_expired();
+    }
+    let Ok(id) = PatientId::parse(&raw) else {
+        return text(StatusCode::NOT_FOUND, "No such patient.");
+    };
+    if f.confirm.trim() != "ERASE" {
+        return super::dashboard::message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Not erased",
+            "Type ERASE in the box to confirm. Nothing was changed.",
+            Some((&format!("/dashboard/patients/{id}"), "Back to the patient")),
+        );
+    }
+    let s = staff.session();
+    let erased = match crate::data_requests::erase_patient(
+        st.store.as_ref(),
+        st.dashboard.blobs.as_deref(),
+        s.scope,
+        id,
+        frontdesk_store::Actor::Staff(s.user),
+    )
+    .await
+    {
+        Ok(e) => e,
+        Err(StoreError::NotFound) => return text(StatusCode::NOT_FOUND, "No such patient."),
+        Err(e) => return unavailable(&e),
+    };
+    let c = erased.counts;
+    let summary = format!(
+        "The patient's key was destroyed and their rows deleted: {} conversations with {} messages, {} appointments, {} calls with {} recordings, {} consent records. The erasure is kept in the clinic's erasure ledger (ids only), so a restored backup erases them again.",
+        c.conversations, c.messages, c.appointments, c.calls, c.recordings, c.consents
+    );
+    super::dashboard::message(
+        StatusCode::OK,
+        "Patient erased",
+        &summary,
+        Some(("/dashboard/patients", "Find another patient")),
+    )
 }

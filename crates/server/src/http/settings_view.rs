@@ -30,6 +30,7 @@ struct SettingsPage {
     reminder_hours: u32,
     session_idle_minutes: u32,
     faqs: Vec<(String, String)>,
+    retention: frontdesk_domain::RetentionPolicy,
     /// The clinic's own red-flag rules: (level, phrases).
     red_flags: Vec<(&'static str, String)>,
     csrf: String,
@@ -61,6 +62,7 @@ async fn render(
             .iter()
             .map(|f| (f.question.clone(), f.answer.clone()))
             .collect(),
+        retention: p.retention,
         red_flags: catalog
             .red_flag_rules
             .iter()
@@ -237,6 +239,50 @@ pub async fn add_red_flag(
     let done = st
         .store
         .add_red_flag_rule_by(s.scope, &phrases, level, language, Actor::Staff(s.user))
+        .await;
+    saved(&st, &staff, done).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct RetentionForm {
+    csrf: String,
+    conversation_days: String,
+    recording_days: String,
+    audit_years: String,
+}
+
+/// `POST /dashboard/settings/retention`: how long the clinic keeps conversations, recordings
+/// and its audit log (`ManageRetention`: the Owner). Audited as a profile change.
+pub async fn save_retention(
+    State(st): State<AppState>,
+    Require { staff, access, .. }: Require<perm::ManageRetention>,
+    Form(f): Form<RetentionForm>,
+) -> Response {
+    if let Some(r) = may_change(access, &staff, &f.csrf) {
+        return r;
+    }
+    let parsed = (
+        f.conversation_days.trim().parse::<u32>(),
+        f.recording_days.trim().parse::<u32>(),
+        f.audit_years.trim().parse::<u32>(),
+    );
+    let (Ok(conversation_days), Ok(recording_days), Ok(audit_years)) = parsed else {
+        let msg = Some("Retention periods are whole numbers.".to_owned());
+        return render(&st, &staff, StatusCode::UNPROCESSABLE_ENTITY, msg).await;
+    };
+    let s = staff.session();
+    let mut profile = match st.store.clinic(s.scope).await {
+        Ok(c) => c.profile,
+        Err(e) => return unavailable(&e),
+    };
+    profile.retention = frontdesk_domain::RetentionPolicy {
+        conversation_days,
+        recording_days,
+        audit_years,
+    };
+    let done = st
+        .store
+        .update_profile_by(s.scope, &profile, Actor::Staff(s.user))
         .await;
     saved(&st, &staff, done).await
 }

@@ -474,3 +474,142 @@ async fn audit_verify_reports_intact_chains_and_a_tampered_one() {
     );
     assert!(err.contains("1 of 2 audit chain(s) broken"), "{err}");
 }
+
+#[tokio::test]
+async fn patient_export_and_erase_from_the_command_line() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    seed_demo(&data);
+    let d = data.to_str().unwrap();
+    // A patient: the terminal chat creates one, with a conversation.
+    let mut child = frontdesk(&["chat", "--tenant", "harbour-physio", "--data-dir", d])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"when are you open <b>zanzibar</b>\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let url = format!("sqlite://{}", data.join("frontdesk.db").display());
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let id: uuid::Uuid = sqlx::query_scalar(
+        "SELECT id FROM patients WHERE tenant_id = (SELECT id FROM tenants WHERE slug = 'harbour-physio')",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    let id = id.to_string();
+    let target = [
+        "--tenant",
+        "harbour-physio",
+        "--id",
+        id.as_str(),
+        "--data-dir",
+        d,
+    ];
+    let with = |first: &[&str], more: &[&str]| -> Vec<String> {
+        first
+            .iter()
+            .chain(target.iter())
+            .chain(more.iter())
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run_owned = |args: Vec<String>| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&refs)
+    };
+
+    // A copy as JSON and as a page, each new file readable by its owner only.
+    let json_path = dir.path().join("copy.json");
+    let (ok, out, err) = run_owned(with(
+        &["patient", "export"],
+        &["--out", json_path.to_str().unwrap()],
+    ));
+    assert!(
+        ok && out.contains("wrote the copy of patient"),
+        "{out}{err}"
+    );
+    let copy: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_eq!(copy["patient"]["id"], id.as_str());
+    let texts: Vec<&str> = copy["conversations"][0]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert!(
+        texts.contains(&"when are you open <b>zanzibar</b>"),
+        "{copy}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&json_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "only its owner may read the copy");
+    }
+    let html_path = dir.path().join("copy.html");
+    let (ok, _, err) = run_owned(with(
+        &["patient", "export"],
+        &["--out", html_path.to_str().unwrap()],
+    ));
+    assert!(ok, "{err}");
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(
+        html.contains("&#60;b&#62;zanzibar") && !html.contains("<b>zanzibar"),
+        "{html}"
+    );
+    let (ok, _, err) = run_owned(with(
+        &["patient", "export"],
+        &["--out", json_path.to_str().unwrap()],
+    ));
+    assert!(
+        !ok && err.contains("exists already"),
+        "never overwrites: {err}"
+    );
+    let (ok, _, err) = run_owned(with(&["patient", "export"], &["--out", "copy.txt"]));
+    assert!(!ok && err.contains(".json or .html"), "{err}");
+
+    // Erasure asks for --yes, then erases once.
+    let (ok, out, _) = run_owned(with(&["patient", "erase"], &[]));
+    assert!(ok && out.contains("run again with --yes"), "{out}");
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM patients")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(left, 1, "nothing erased without --yes");
+    let (ok, out, err) = run_owned(with(&["patient", "erase"], &["--yes"]));
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains(&format!("erased patient {id} in "))
+            && out.contains("deleted 1 conversations"),
+        "{out}"
+    );
+    let (patients, keys, ledger): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM patients), (SELECT COUNT(*) FROM patient_keys), \
+         (SELECT COUNT(*) FROM erasure_ledger)",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!((patients, keys, ledger), (0, 0, 1));
+    let (ok, _, err) = run_owned(with(&["patient", "erase"], &["--yes"]));
+    assert!(!ok && err.contains("no such patient"), "{err}");
+    db.close().await.unwrap();
+    let (ok, out, err) = run(&[
+        "audit",
+        "verify",
+        "--tenant",
+        "harbour-physio",
+        "--data-dir",
+        d,
+    ]);
+    assert!(ok && out.contains("intact"), "{out}{err}");
+}

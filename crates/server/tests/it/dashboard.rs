@@ -60,6 +60,8 @@ dashboard_tests!(
     the_reception_head_manages_practitioners_hours_and_services,
     the_owner_connects_channels_and_secrets_stay_write_only,
     the_owner_adds_red_flags_on_top_of_the_built_in_ones,
+    the_owner_answers_a_patients_data_requests,
+    the_owner_sets_how_long_information_is_kept,
 );
 
 const CLINIC: &str = "harbour-physio";
@@ -2149,6 +2151,40 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
                 },
             ),
             (
+                "/dashboard/patients/{own}/export",
+                b.get(&format!(
+                    "/dashboard/patients/{own_patient}/export?format=json"
+                ))
+                .await
+                .0,
+                only_all(Permission::ManageRetention, 200),
+            ),
+            (
+                "POST /dashboard/patients/{foreign}/erase",
+                b.post(
+                    &format!("/dashboard/patients/{}/erase", foreign_appt.patient_id),
+                    &[("csrf", &csrf), ("confirm", "ERASE")],
+                )
+                .await
+                .0,
+                only_all(Permission::ManageRetention, 404),
+            ),
+            (
+                "POST /dashboard/settings/retention (out of range)",
+                b.post(
+                    "/dashboard/settings/retention",
+                    &[
+                        ("csrf", csrf.as_str()),
+                        ("conversation_days", "0"),
+                        ("recording_days", "30"),
+                        ("audit_years", "7"),
+                    ],
+                )
+                .await
+                .0,
+                only_all(Permission::ManageRetention, 422),
+            ),
+            (
                 "/dashboard/schedule",
                 b.get("/dashboard/schedule").await.0,
                 only_all(Permission::ManageSchedule, 200),
@@ -3594,5 +3630,258 @@ async fn the_owner_adds_red_flags_on_top_of_the_built_in_ones(app: TestApp, mail
             .iter()
             .any(|e| e.action == "settings.red_flag_rule_added" && e.actor_kind == "staff")
     );
+    app.finish().await;
+}
+
+async fn the_owner_answers_a_patients_data_requests(app: TestApp, mail: Mail) {
+    let conv = whatsapp_conversation(
+        &app,
+        CLINIC,
+        "Mere <i>Copy</i>",
+        "+64215550191",
+        "<script>alert(1)</script> my shoulder",
+    )
+    .await;
+    let scope = app.scope(CLINIC).await;
+    let patient = app
+        .store
+        .conversation(scope, conv)
+        .await
+        .unwrap()
+        .patient_id;
+    add_user(&app, "own@harbour.test", "Owen Owner", Role::Owner).await;
+    add_user(&app, "rec@harbour.test", "Rex Reception", Role::Reception).await;
+    let mut owner = Browser::new(&app);
+    owner.sign_in(&mail, 1, "own@harbour.test").await;
+    owner.set_up_totp().await;
+    let record = format!("/dashboard/patients/{patient}");
+    let (status, page, _) = owner.get(&record).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Data requests") && page.contains("Erase this patient"),
+        "{page}"
+    );
+    let csrf = Browser::hidden(&page, "csrf");
+
+    // The copy: JSON and a readable page, downloads, audited each time.
+    let (status, json, headers) = owner.get(&format!("{record}/export?format=json")).await;
+    assert_eq!(status, 200);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let copy: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(copy["patient"]["phone"], "+64215550191");
+    assert_eq!(
+        copy["conversations"][0]["messages"][0]["text"],
+        "<script>alert(1)</script> my shoulder"
+    );
+    assert!(
+        copy["access_log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "patient.viewed" && e["actor"] == "staff"),
+        "the copy says who opened the record: {copy}"
+    );
+    let (status, html, headers) = owner.get(&format!("{record}/export?format=html")).await;
+    assert_eq!(status, 200);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        html.contains("&#60;script&#62;alert(1)") && !html.contains("<script>alert"),
+        "{html}"
+    );
+    assert!(html.contains("Mere &#60;i&#62;Copy"), "{html}");
+    assert_eq!(
+        owner.get(&format!("{record}/export?format=xml")).await.0,
+        422
+    );
+    assert_eq!(
+        owner
+            .get(&format!(
+                "/dashboard/patients/{}/export",
+                uuid::Uuid::now_v7()
+            ))
+            .await
+            .0,
+        404
+    );
+    let (far, _) = booked(&app, "nairobi-family", "Far Away", "+254700000091").await;
+    assert_eq!(
+        owner
+            .get(&format!("/dashboard/patients/{}/export", far.patient_id))
+            .await
+            .0,
+        404,
+        "another clinic's patient"
+    );
+    let audit = app.store.audit_entries(scope, 0, 10_000).await.unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.action == "patient.exported")
+            .count(),
+        2
+    );
+
+    // Reception neither sees nor reaches data requests.
+    let mut rec = Browser::new(&app);
+    rec.sign_in(&mail, 2, "rec@harbour.test").await;
+    let (_, page, _) = rec.get(&record).await;
+    assert!(!page.contains("Data requests"));
+    assert_eq!(
+        rec.get(&format!("{record}/export?format=json")).await.0,
+        403
+    );
+    let rec_csrf = Browser::hidden(&rec.get("/dashboard").await.1, "csrf");
+    assert_eq!(
+        rec.post(
+            &format!("{record}/erase"),
+            &[("csrf", &rec_csrf), ("confirm", "ERASE")]
+        )
+        .await
+        .0,
+        403
+    );
+
+    // Erasure needs the word and this session's form; then it is done, once.
+    let erase = format!("{record}/erase");
+    assert_eq!(
+        owner
+            .post(&erase, &[("csrf", &csrf), ("confirm", "erase")])
+            .await
+            .0,
+        422
+    );
+    assert_eq!(
+        owner
+            .post(&erase, &[("csrf", "forged"), ("confirm", "ERASE")])
+            .await
+            .0,
+        403
+    );
+    assert!(
+        app.store.patient(scope, patient).await.is_ok(),
+        "nothing erased yet"
+    );
+    let (status, page, _) = owner
+        .post(&erase, &[("csrf", &csrf), ("confirm", "ERASE")])
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Patient erased") && page.contains("1 conversations"),
+        "{page}"
+    );
+    assert_eq!(owner.get(&record).await.0, 404);
+    assert_eq!(
+        owner
+            .get(&format!("/dashboard/conversations/{conv}"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        owner
+            .post(&erase, &[("csrf", &csrf), ("confirm", "ERASE")])
+            .await
+            .0,
+        404
+    );
+    let ledger = app.store.erasure_ledger(scope).await.unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].patient, patient);
+    assert!(
+        app.store
+            .verify_audit_chain(scope)
+            .await
+            .unwrap()
+            .is_intact()
+    );
+    app.finish().await;
+}
+
+async fn the_owner_sets_how_long_information_is_kept(app: TestApp, mail: Mail) {
+    add_user(&app, "own@harbour.test", "Owen Owner", Role::Owner).await;
+    add_user(&app, "head@harbour.test", "Hana Head", Role::ReceptionHead).await;
+    let scope = app.scope(CLINIC).await;
+    let mut owner = Browser::new(&app);
+    owner.sign_in(&mail, 1, "own@harbour.test").await;
+    owner.set_up_totp().await;
+    let (_, page, _) = owner.get("/dashboard/settings").await;
+    for (name, value) in [
+        ("conversation_days", "90"),
+        ("recording_days", "30"),
+        ("audit_years", "7"),
+    ] {
+        assert!(
+            page.contains(&format!("name=\"{name}\" type=\"number\""))
+                && page.contains(&format!("value=\"{value}\"")),
+            "the defaults are shown: {name}"
+        );
+    }
+    let csrf = Browser::hidden(&page, "csrf");
+    let form = |c: &str, r: &str, a: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("conversation_days", c.to_owned()),
+            ("recording_days", r.to_owned()),
+            ("audit_years", a.to_owned()),
+        ]
+    };
+    async fn send(b: &mut Browser, f: Vec<(&'static str, String)>) -> u16 {
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        b.post("/dashboard/settings/retention", &pairs).await.0
+    }
+    assert_eq!(send(&mut owner, form("0", "30", "7")).await, 422);
+    assert_eq!(send(&mut owner, form("30", "14", "31")).await, 422);
+    assert_eq!(send(&mut owner, form("thirty", "14", "7")).await, 422);
+    assert_eq!(
+        app.store.clinic(scope).await.unwrap().profile.retention,
+        frontdesk_domain::RetentionPolicy::default(),
+        "nothing changed by a refused form"
+    );
+    assert_eq!(send(&mut owner, form("30", "14", "10")).await, 303);
+    assert_eq!(
+        app.store.clinic(scope).await.unwrap().profile.retention,
+        frontdesk_domain::RetentionPolicy {
+            conversation_days: 30,
+            recording_days: 14,
+            audit_years: 10
+        }
+    );
+    let audit = app.store.audit_entries(scope, 0, 10_000).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "clinic.profile_updated" && e.actor_kind == "staff")
+    );
+    let mut head = Browser::new(&app);
+    head.sign_in(&mail, 2, "head@harbour.test").await;
+    let head_csrf = Browser::hidden(&head.get("/dashboard").await.1, "csrf");
+    let (status, _, _) = head
+        .post(
+            "/dashboard/settings/retention",
+            &[
+                ("csrf", head_csrf.as_str()),
+                ("conversation_days", "1"),
+                ("recording_days", "1"),
+                ("audit_years", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 403, "only the Owner");
     app.finish().await;
 }

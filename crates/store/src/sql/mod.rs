@@ -18,11 +18,13 @@ pub(crate) mod calls;
 pub(crate) mod catalog;
 pub(crate) mod channels;
 pub(crate) mod conversations;
+pub(crate) mod data_requests;
 pub(crate) mod inbox;
 pub(crate) mod people;
 pub(crate) mod queue;
 pub(crate) mod recordings;
 pub(crate) mod reminders;
+pub(crate) mod retention;
 pub(crate) mod staff_auth;
 pub(crate) mod verification;
 pub(crate) mod waitlist;
@@ -172,6 +174,8 @@ macro_rules! sql_store {
         $crate::sql::inbox::impl_inbox!($Store);
         $crate::sql::analytics::impl_analytics!($Store);
         $crate::sql::assignments::impl_assignments!($Store);
+        $crate::sql::data_requests::impl_data_requests!($Store);
+        $crate::sql::retention::impl_retention!($Store);
 
         #[async_trait]
         impl AuditStore for $Store {

@@ -24,6 +24,7 @@ pub fn profile(name: &str) -> ClinicProfile {
         reminder_hours: frontdesk_domain::clinic::DEFAULT_REMINDER_HOURS,
         widget_origins: vec![],
         session_idle_minutes: frontdesk_domain::clinic::DEFAULT_SESSION_IDLE_MINUTES,
+        retention: Default::default(),
     }
 }
 

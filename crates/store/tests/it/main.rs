@@ -25,6 +25,9 @@
 //!   logout, logout everywhere, ended by disabling or a role change), stored only as hashes.
 //! - `assignments`: what Doctors and Read-Only Doctors reach (assigned conversations, their
 //!   practitioner's diary), and drafts sent once by someone else.
+//! - `data_requests`: erasing a patient (key destroyed, rows deleted, ledger kept, old
+//!   ciphertexts unreadable) and a target's audit entries.
+//! - `retention`: the purge by each clinic's policy, in audited batches.
 //! - `inbox`: the staff inbox and conversation takeover (one holder, expiry, the AI silenced
 //!   at the store and the outbox, staff replies through the outbox, unread, search).
 //! - `audit_chain`: the audit chain verifies intact, and every way of tampering with its rows
@@ -109,6 +112,7 @@ mod conformance_conversations;
 mod conformance_people;
 mod conformance_webchat;
 mod cross_tenant;
+mod data_requests;
 mod encryption;
 mod escalation;
 mod harness;
@@ -117,6 +121,7 @@ mod raw;
 mod recordings;
 mod reminders;
 mod reschedule;
+mod retention;
 mod rls;
 mod rls_support;
 mod staff_auth;

@@ -270,6 +270,21 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
             .mark_read(s.scope, s.user, s.conversation)
             .await
             .unwrap();
+        // An erased patient (erasure_ledger).
+        let gone = store
+            .create_patient(
+                s.scope,
+                &frontdesk_store::NewPatient {
+                    name: Some("Erased".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        store
+            .erase_patient(s.scope, gone, frontdesk_store::Actor::Operator)
+            .await
+            .unwrap();
         // A suggested reply (reply_drafts).
         store
             .write_draft(s.scope, s.conversation, s.user, "A suggested reply")

@@ -1,7 +1,8 @@
 //! Call recordings on both engines: announced before they start, filed from Twilio's signed
 //! callback (once, however often it comes), fetched with the clinic's credentials, sealed with
-//! the patient's key into the blob store, deleted at Twilio — and nothing of it when the clinic
-//! has not turned recording on or the callback is forged.
+//! the patient's key into the blob store, deleted at Twilio, purged by the clinic's retention
+//! policy — and nothing of it when the clinic has not turned recording on or the callback is
+//! forged.
 
 use super::*;
 use frontdesk_server::blobs::LocalBlobStore;
@@ -200,6 +201,38 @@ async fn a_recorded_call_is_announced_then_fetched_sealed_stored_and_deleted_at_
             "{want}: {actions:?}"
         );
     }
+
+    // Retention: after 30 days the audio goes from blob storage, then its row; a worker that
+    // cannot delete the audio keeps the row for the next pass. After 90 days of silence the
+    // call's conversation goes too.
+    let blob = dir.path().join(&key);
+    app.clock.advance(SignedDuration::from_hours(24 * 31));
+    let kept = app.worker.purge_retention().await.unwrap();
+    assert_eq!(
+        (kept.recordings, kept.recordings_kept),
+        (0, 1),
+        "no blob storage here"
+    );
+    assert!(blob.exists() && app.store.recording(scope, rec.id).await.is_ok());
+    let pass = worker.purge_retention().await.unwrap();
+    assert_eq!((pass.recordings, pass.recordings_kept), (1, 0));
+    assert!(!blob.exists(), "the sealed audio file is deleted");
+    assert!(matches!(
+        app.store.recording(scope, rec.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        app.store
+            .conversation(scope, call.conversation)
+            .await
+            .is_ok()
+    );
+    app.clock.advance(SignedDuration::from_hours(24 * 60));
+    assert!(worker.purge_retention().await.unwrap().conversations >= 1);
+    assert!(matches!(
+        app.store.conversation(scope, call.conversation).await,
+        Err(StoreError::NotFound)
+    ));
     app.finish().await;
 }
 

@@ -1,0 +1,172 @@
+//! Retention on both engines: a clinic's conversations go with everything hanging off them
+//! once their last message is older than its policy, recordings once they are older than
+//! theirs, in batches of at most 100, each batch audited with counts; a recent message keeps
+//! a conversation; another clinic, and a longer policy, keep theirs.
+
+use crate::harness::*;
+use frontdesk_store::testing::TestDb;
+use frontdesk_store::*;
+use jiff::SignedDuration;
+
+engine_tests!(
+    expired_conversations_and_recordings_go_and_each_batch_is_audited,
+    a_large_purge_goes_in_batches_of_one_hundred,
+);
+
+const DAY: SignedDuration = SignedDuration::from_hours(24);
+
+async fn expired_conversations_and_recordings_go_and_each_batch_is_audited(db: &TestDb) {
+    let (store, clock) = store_with_clock(db).await;
+    let (a, b) = seed_two(&*store).await;
+    let mut calls = Vec::new();
+    for (sid, rsid, number) in [
+        ("CA00one", "RE00one", "+64 21 555 0177"),
+        ("CA00two", "RE00two", "+64 21 555 0178"),
+    ] {
+        let call = store
+            .start_call(a.scope, sid, &phone(number), "Hello")
+            .await
+            .unwrap()
+            .call;
+        let rec = store
+            .note_recording(a.scope, sid, rsid, Some(10))
+            .await
+            .unwrap()
+            .unwrap();
+        calls.push((call.conversation, rec));
+    }
+    let (one, two) = (calls[0], calls[1]);
+    assert!(store.expired_recordings(a.scope).await.unwrap().is_empty());
+    assert_eq!(
+        store.purge_expired(a.scope).await.unwrap(),
+        PurgeBatch::default()
+    );
+
+    // 31 days: both recordings are past their 30 days; the conversations are not. Only the
+    // rows whose audio the caller deleted go (here: the first).
+    clock.advance(DAY * 31);
+    let expired = store.expired_recordings(a.scope).await.unwrap();
+    assert_eq!(
+        expired.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        [one.1, two.1]
+    );
+    assert_eq!(store.purge_recordings(a.scope, &[one.1]).await.unwrap(), 1);
+    assert!(matches!(
+        store.recording(a.scope, one.1).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.recording(a.scope, two.1).await.is_ok());
+    assert!(store.conversation(a.scope, one.0).await.is_ok());
+    assert_eq!(
+        store.purge_recordings(a.scope, &[one.1]).await.unwrap(),
+        0,
+        "once"
+    );
+
+    // 91 days: conversations silent for 90 days go, unless a recording is still left; one
+    // with a new message stays.
+    clock.advance(DAY * 60);
+    store
+        .record_turn(
+            a.scope,
+            a.conversation,
+            &turn(delivered("still here", "wamid.keep"), &[]),
+        )
+        .await
+        .unwrap();
+    let before = store
+        .messages(a.scope, a.webchat_conversation)
+        .await
+        .unwrap()
+        .len();
+    let batch = store.purge_expired(a.scope).await.unwrap();
+    assert_eq!(batch.conversations, 2, "the web chat and the first call");
+    assert!(batch.messages >= before as u64);
+    assert!(!batch.more);
+    for gone in [a.webchat_conversation, one.0] {
+        assert!(matches!(
+            store.conversation(a.scope, gone).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+    assert!(
+        store.conversation(a.scope, two.0).await.is_ok(),
+        "its recording is left"
+    );
+    assert_eq!(store.purge_recordings(a.scope, &[two.1]).await.unwrap(), 1);
+    assert_eq!(store.purge_expired(a.scope).await.unwrap().conversations, 1);
+    assert!(store.messages(a.scope, a.conversation).await.is_ok());
+    assert!(
+        store.patient(a.scope, a.patient).await.is_ok(),
+        "patient records stay"
+    );
+    assert_eq!(
+        store.purge_expired(a.scope).await.unwrap(),
+        PurgeBatch::default()
+    );
+
+    // Each batch that removed something is audited as the system, with counts.
+    let audit = store.audit_entries(a.scope, 0, 10_000).await.unwrap();
+    let purged: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "retention.purged")
+        .collect();
+    assert_eq!(
+        purged.len(),
+        4,
+        "two recording batches, two conversation batches"
+    );
+    assert!(purged.iter().all(|e| e.actor_kind == "system"));
+    assert!(
+        purged[1].details.contains("\"conversations\":2")
+            && purged[1].details.contains("\"conversation_days\":90"),
+        "{}",
+        purged[1].details
+    );
+    assert!(store.verify_audit_chain(a.scope).await.unwrap().is_intact());
+
+    // Clinic B keeps a year: nothing of it goes, and A's purge never touched it.
+    let mut profile = store.clinic(b.scope).await.unwrap().profile;
+    profile.retention.conversation_days = 365;
+    store.update_profile(b.scope, &profile).await.unwrap();
+    assert_eq!(store.purge_expired(b.scope).await.unwrap().conversations, 0);
+    assert!(store.conversation(b.scope, b.conversation).await.is_ok());
+    assert!(
+        store
+            .conversation(b.scope, b.webchat_conversation)
+            .await
+            .is_ok()
+    );
+
+    // A policy out of range is refused.
+    profile.retention.conversation_days = 0;
+    assert!(matches!(
+        store.update_profile(b.scope, &profile).await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+async fn a_large_purge_goes_in_batches_of_one_hundred(db: &TestDb) {
+    let (store, clock) = store_with_clock(db).await;
+    let a = seed(&*store, "clinic-a", "alpha", "+64 21 555 0101").await;
+    for _ in 0..148 {
+        let p = store
+            .create_patient(a.scope, &NewPatient::default())
+            .await
+            .unwrap();
+        store
+            .start_conversation(a.scope, p, Channel::Webchat)
+            .await
+            .unwrap();
+    }
+    clock.advance(DAY * 91);
+    let first = store.purge_expired(a.scope).await.unwrap();
+    assert_eq!((first.conversations, first.more), (100, true));
+    let second = store.purge_expired(a.scope).await.unwrap();
+    assert_eq!(
+        (second.conversations, second.more),
+        (50, false),
+        "148 + the 2 seeded"
+    );
+    assert_eq!(store.purge_expired(a.scope).await.unwrap().conversations, 0);
+}
