@@ -201,6 +201,10 @@ pub struct ClinicProfile {
     /// How long the clinic keeps conversations, recordings and its audit log.
     #[serde(default)]
     pub retention: RetentionPolicy,
+    /// The kill switch: while set, the receptionist answers every message with a holding
+    /// reply (red-flag advice still goes) and alerts the staff, and books nothing.
+    #[serde(default)]
+    pub ai_paused: bool,
 }
 
 /// How long a clinic keeps what it holds (#8). The defaults: conversations (with their
@@ -521,6 +525,7 @@ mod tests {
             widget_origins: vec![],
             session_idle_minutes: DEFAULT_SESSION_IDLE_MINUTES,
             retention: Default::default(),
+            ai_paused: false,
         };
         assert_eq!(
             p.validate().map_err(|e| e.code()),

@@ -148,6 +148,27 @@ enum AuditCommand {
     /// Check a clinic's audit chain (read-only): every entry's hash, its link to the entry
     /// before it, and the chain head. Exits non-zero if a chain is broken.
     Verify(AuditVerify),
+    /// Which patients' information one staff member touched in a time window (from the audit
+    /// log), for a breach notification: one line per patient, tab-separated.
+    AccessReport(AccessReport),
+}
+
+#[derive(Args)]
+struct AccessReport {
+    /// The clinic's slug.
+    #[arg(long, value_name = "SLUG")]
+    tenant: String,
+    /// The staff member's email address.
+    #[arg(long, value_name = "EMAIL")]
+    user: String,
+    /// From this time (RFC 3339, e.g. 2026-12-01T00:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    since: String,
+    /// Until this time (default: now).
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    #[command(flatten)]
+    data: DataArgs,
 }
 
 #[derive(Args)]
@@ -213,6 +234,32 @@ enum TenantCommand {
         tenant: String,
         #[arg(long)]
         minutes: u32,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// The kill switch: the receptionist answers every message of this clinic with a holding
+    /// reply (red-flag advice still goes), alerts the staff and books nothing. Audited.
+    PauseAi {
+        #[arg(value_name = "SLUG")]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Lets the receptionist answer again after `pause-ai`. Audited.
+    ResumeAi {
+        #[arg(value_name = "SLUG")]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Ends every staff session of the clinic, or of one staff member (`--user`), at once.
+    /// Audited.
+    EndSessions {
+        #[arg(value_name = "SLUG")]
+        tenant: String,
+        /// Only this staff member (their email address).
+        #[arg(long, value_name = "EMAIL")]
+        user: Option<String>,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -310,6 +357,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             minutes,
             data,
         }) => session_idle(&tenant, minutes, &data).await,
+        Command::Tenant(TenantCommand::PauseAi { tenant, data }) => {
+            pause_ai(&tenant, true, &data).await
+        }
+        Command::Tenant(TenantCommand::ResumeAi { tenant, data }) => {
+            pause_ai(&tenant, false, &data).await
+        }
+        Command::Tenant(TenantCommand::EndSessions { tenant, user, data }) => {
+            end_sessions(&tenant, user.as_deref(), &data).await
+        }
         Command::Tenant(TenantCommand::List(data)) => {
             let store = open_store(&resolve(&data, LogFormat::Pretty, "warn")?).await?;
             for t in store.list_tenants().await? {
@@ -319,6 +375,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Channel(ChannelCommand::Set(args)) => channel_set(args).await,
         Command::Audit(AuditCommand::Verify(args)) => audit_verify(args).await,
+        Command::Audit(AuditCommand::AccessReport(args)) => access_report(args).await,
         Command::Patient(PatientCommand::Export(args)) => patient_export(args).await,
         Command::Patient(PatientCommand::Erase(args)) => patient_erase(args).await,
         Command::Keys(KeysCommand::Generate { id, out }) => {
@@ -597,6 +654,108 @@ async fn serve_cmd(data: &DataArgs) -> anyhow::Result<()> {
 }
 
 /// The operator's scope for the clinic with this slug, or an error that says how to find one.
+async fn pause_ai(slug: &str, paused: bool, data: &DataArgs) -> anyhow::Result<()> {
+    let store = open_store(&resolve(data, LogFormat::Pretty, "warn")?).await?;
+    let scope = clinic_scope(store.as_ref(), slug).await?;
+    let changed = store
+        .set_ai_paused(scope, paused, frontdesk_store::Actor::Operator)
+        .await?;
+    let state = if paused {
+        "paused: every message gets a holding reply and alerts the staff"
+    } else {
+        "answering"
+    };
+    if changed {
+        println!("the receptionist of `{slug}` is now {state}");
+    } else {
+        println!("the receptionist of `{slug}` was already {state}");
+    }
+    Ok(())
+}
+
+/// The staff member of the clinic with this email address.
+async fn staff_by_email(
+    store: &dyn Store,
+    scope: frontdesk_store::TenantScope,
+    email: &str,
+) -> anyhow::Result<frontdesk_domain::UserId> {
+    let email = frontdesk_domain::Email::parse(email)?;
+    Ok(store
+        .find_user_by_email(scope, &email)
+        .await?
+        .context("no staff member of this clinic has that address")?
+        .id)
+}
+
+async fn end_sessions(slug: &str, user: Option<&str>, data: &DataArgs) -> anyhow::Result<()> {
+    let store = open_store(&resolve(data, LogFormat::Pretty, "warn")?).await?;
+    let scope = clinic_scope(store.as_ref(), slug).await?;
+    let actor = frontdesk_store::Actor::Operator;
+    let ended = match user {
+        Some(email) => {
+            let id = staff_by_email(store.as_ref(), scope, email).await?;
+            store.end_all_sessions(scope, id, actor).await?
+        }
+        None => store.end_clinic_sessions(scope, actor).await?,
+    };
+    println!("ended {ended} live session(s) of `{slug}`; unused sign-in links no longer work");
+    Ok(())
+}
+
+fn parse_time(raw: &str, flag: &str) -> anyhow::Result<jiff::Timestamp> {
+    raw.parse()
+        .with_context(|| format!("{flag} takes a time like 2026-12-01T00:00:00Z"))
+}
+
+async fn access_report(a: AccessReport) -> anyhow::Result<()> {
+    let from = parse_time(&a.since, "--since")?;
+    let to = match &a.until {
+        Some(t) => parse_time(t, "--until")?,
+        None => jiff::Timestamp::now(),
+    };
+    if to <= from {
+        bail!("--until must be after --since");
+    }
+    let store = open_store(&resolve(&a.data, LogFormat::Pretty, "warn")?).await?;
+    let scope = clinic_scope(store.as_ref(), &a.tenant).await?;
+    let user = staff_by_email(store.as_ref(), scope, &a.user).await?;
+    let records = store
+        .access_report(scope, &user.to_string(), from, to)
+        .await?;
+    println!("patient_id\tname\tphone\tentries\tfirst\tlast\tactions");
+    for r in &records {
+        let (id, name, phone) = match r.patient {
+            Some(p) => match store.patient(scope, p).await {
+                Ok(pt) => (
+                    p.to_string(),
+                    pt.name.unwrap_or_default(),
+                    pt.phone.map(|x| x.as_str().to_owned()).unwrap_or_default(),
+                ),
+                Err(_) => (p.to_string(), String::new(), String::new()),
+            },
+            None => (
+                format!("(gone: {} {})", r.target_kind, r.target_id),
+                String::new(),
+                String::new(),
+            ),
+        };
+        println!(
+            "{id}\t{name}\t{phone}\t{}\t{}\t{}\t{}",
+            r.entries,
+            r.first,
+            r.last,
+            r.actions.join(",")
+        );
+    }
+    eprintln!(
+        "{} patient(s) touched by {} in `{}` from {from} to {to}",
+        records.len(),
+        a.user,
+        a.tenant
+    );
+    Ok(())
+}
+
 /// The clinic's scope and the patient named by `--phone` or `--id`.
 async fn patient_target(
     store: &dyn Store,
@@ -779,6 +938,7 @@ async fn tenant_create(a: TenantCreate) -> anyhow::Result<()> {
             .collect::<Result<_, _>>()?,
         session_idle_minutes: frontdesk_domain::clinic::DEFAULT_SESSION_IDLE_MINUTES,
         retention: Default::default(),
+        ai_paused: false,
         privacy_notice: a.privacy_notice.unwrap_or_else(|| {
             format!(
                 "You're chatting with {}'s virtual receptionist. This conversation is stored encrypted and seen only by the clinic team.",

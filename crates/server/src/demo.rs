@@ -36,6 +36,7 @@ fn harbour() -> Result<ClinicProfile, DomainError> {
         widget_origins: vec!["http://localhost:*".into(), "http://127.0.0.1:*".into()],
         session_idle_minutes: frontdesk_domain::clinic::DEFAULT_SESSION_IDLE_MINUTES,
         retention: Default::default(),
+        ai_paused: false,
     })
 }
 
@@ -59,6 +60,7 @@ fn nairobi() -> Result<ClinicProfile, DomainError> {
         widget_origins: vec![],
         session_idle_minutes: frontdesk_domain::clinic::DEFAULT_SESSION_IDLE_MINUTES,
         retention: Default::default(),
+        ai_paused: false,
     })
 }
 

@@ -132,6 +132,7 @@ pub async fn answer(
 ) -> Result<Answered, StoreError> {
     let catalog = store.clinic_catalog(scope).await?;
     let sends_codes = catalog.sends_codes;
+    let paused = catalog.clinic.profile.ai_paused;
     let knowledge = knowledge_of(catalog);
     let conv = store.conversation(scope, conversation).await?;
     // A conversation whose last message time is still its creation time has no messages yet.
@@ -202,6 +203,9 @@ pub async fn answer(
     if held {
         reply.next = None;
     }
+    if paused && !held {
+        pause(&mut reply, &knowledge, first_contact);
+    }
     if let Some(step) = reply.next.take() {
         let done =
             crate::booking::run(store, scope, &caller, &knowledge, &mut state, now, step).await?;
@@ -250,6 +254,20 @@ pub async fn answer(
     };
     if held {
         withhold(&mut turn, &mut reply, conversation);
+    } else if paused {
+        // The dialogue does not move while paused, and the audit says why it did not.
+        turn.dialogue_state = None;
+        for e in turn
+            .audit
+            .iter_mut()
+            .filter(|e| e.action == "agent.replied")
+        {
+            *e = AuditEvent::new(Actor::Agent, "agent.paused")
+                .target("conversation", conversation)
+                .details(
+                    json!({ "replies": reply.messages.len(), "patient": patient.to_string() }),
+                );
+        }
     }
     match store.record_turn(scope, conversation, &turn).await {
         Ok(_) => {}
@@ -272,6 +290,32 @@ pub async fn answer(
         messages: reply.messages,
         alert: reply.alert,
     })
+}
+
+/// The kill switch (the clinic paused its AI receptionist): whatever the receptionist would
+/// have said or done, the patient gets a holding reply and the staff an alert to answer them,
+/// and nothing is booked. Red-flag advice still goes: it comes from the deterministic triage,
+/// which a pause must never silence.
+fn pause(reply: &mut frontdesk_agent::Reply, clinic: &ClinicKnowledge, first_contact: bool) {
+    reply.next = None;
+    if !reply.triage.is_red_flag() {
+        let emergency = clinic
+            .profile
+            .emergency_numbers
+            .first()
+            .map_or("the emergency number", String::as_str);
+        let holding = format!(
+            "Thank you for your message. {} will reply as soon as they can. If this is an emergency, call {emergency} now.",
+            clinic.profile.name
+        );
+        let notice = clinic.profile.privacy_notice.trim();
+        reply.messages = if first_contact && !notice.is_empty() {
+            vec![notice.to_owned(), holding]
+        } else {
+            vec![holding]
+        };
+    }
+    reply.alert = reply.alert.or(Some(Alert::Task));
 }
 
 /// Turns a turn into one that says and changes nothing in the dialogue because staff hold the

@@ -1143,3 +1143,19 @@ pub struct PurgeBatch {
     pub messages: u64,
     pub more: bool,
 }
+
+/// What one staff member (or other actor) touched of one patient in a time window, from the
+/// audit log (an access report). `patient` is `None` when the target no longer exists (erased
+/// or purged): the record then stands for that one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessRecord {
+    pub patient: Option<PatientId>,
+    /// The first target seen for this patient (`conversation`, `patient`, ...) and its id.
+    pub target_kind: String,
+    pub target_id: String,
+    /// The distinct actions, in the order first seen (`patient.viewed`, ...).
+    pub actions: Vec<String>,
+    pub entries: u64,
+    pub first: Timestamp,
+    pub last: Timestamp,
+}

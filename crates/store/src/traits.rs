@@ -966,6 +966,27 @@ pub trait RetentionStore {
     async fn purge_expired(&self, scope: TenantScope) -> Result<PurgeBatch>;
 }
 
+/// Incident tools (see `crate::sql::incident`).
+#[async_trait]
+pub trait IncidentStore {
+    /// Sets the clinic's kill switch (the AI receptionist paused or answering); audited
+    /// `clinic.ai_paused` / `clinic.ai_resumed`. Answers whether it changed.
+    async fn set_ai_paused(&self, scope: TenantScope, paused: bool, actor: Actor) -> Result<bool>;
+    /// Ends every live staff session (and unused sign-in link) of the clinic; audited
+    /// `staff.all_sessions_ended` with the count. Answers how many sessions were live.
+    async fn end_clinic_sessions(&self, scope: TenantScope, actor: Actor) -> Result<u64>;
+    /// Which patients' information the actor (a staff member's id) touched in `[from, to)`,
+    /// from the audit log: one record per patient (or per target whose patient is gone), in
+    /// the order first touched. Reads at most 200,000 entries.
+    async fn access_report(
+        &self,
+        scope: TenantScope,
+        actor_id: &str,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> Result<Vec<AccessRecord>>;
+}
+
 /// Everything a frontdesk process needs from storage.
 pub trait Store:
     TenantDirectory
@@ -988,6 +1009,7 @@ pub trait Store:
     + AssignmentStore
     + DataRequestStore
     + RetentionStore
+    + IncidentStore
     + AnalyticsStore
     + Health
     + Send
@@ -1016,6 +1038,7 @@ impl<T> Store for T where
         + AssignmentStore
         + DataRequestStore
         + RetentionStore
+        + IncidentStore
         + AnalyticsStore
         + Health
         + Send

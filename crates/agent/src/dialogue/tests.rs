@@ -22,6 +22,7 @@ pub(super) fn clinic() -> ClinicKnowledge {
         widget_origins: vec![],
         session_idle_minutes: frontdesk_domain::clinic::DEFAULT_SESSION_IDLE_MINUTES,
         retention: Default::default(),
+        ai_paused: false,
     };
     let services = vec![
         ServiceInfo {

@@ -27,6 +27,7 @@ fn knowledge(languages: &[&str], emergency: &[&str], rules: Vec<ClinicRule>) -> 
         widget_origins: vec![],
         session_idle_minutes: frontdesk_domain::clinic::DEFAULT_SESSION_IDLE_MINUTES,
         retention: Default::default(),
+        ai_paused: false,
     };
     let services = vec![
         ServiceInfo {

@@ -158,6 +158,7 @@ pub fn router(state: AppState) -> Router {
             "/dashboard/settings/retention",
             post(settings_view::save_retention),
         )
+        .route("/dashboard/settings/ai", post(settings_view::set_ai_paused))
         .route("/dashboard/schedule", get(schedule_view::schedule_page))
         .route(
             "/dashboard/schedule/practitioners",

@@ -31,6 +31,7 @@ struct SettingsPage {
     session_idle_minutes: u32,
     faqs: Vec<(String, String)>,
     retention: frontdesk_domain::RetentionPolicy,
+    ai_paused: bool,
     /// The clinic's own red-flag rules: (level, phrases).
     red_flags: Vec<(&'static str, String)>,
     csrf: String,
@@ -63,6 +64,7 @@ async fn render(
             .map(|f| (f.question.clone(), f.answer.clone()))
             .collect(),
         retention: p.retention,
+        ai_paused: p.ai_paused,
         red_flags: catalog
             .red_flag_rules
             .iter()
@@ -283,6 +285,31 @@ pub async fn save_retention(
     let done = st
         .store
         .update_profile_by(s.scope, &profile, Actor::Staff(s.user))
+        .await;
+    saved(&st, &staff, done).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct PauseForm {
+    csrf: String,
+    paused: bool,
+}
+
+/// `POST /dashboard/settings/ai`: the kill switch. Paused, the receptionist answers every
+/// message with a holding reply (red-flag advice still goes), alerts the staff and books
+/// nothing. Audited `clinic.ai_paused` / `clinic.ai_resumed`.
+pub async fn set_ai_paused(
+    State(st): State<AppState>,
+    Require { staff, access, .. }: Require<perm::ManageClinicProfile>,
+    Form(f): Form<PauseForm>,
+) -> Response {
+    if let Some(r) = may_change(access, &staff, &f.csrf) {
+        return r;
+    }
+    let s = staff.session();
+    let done = st
+        .store
+        .set_ai_paused(s.scope, f.paused, Actor::Staff(s.user))
         .await;
     saved(&st, &staff, done).await
 }

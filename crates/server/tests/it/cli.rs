@@ -613,3 +613,82 @@ async fn patient_export_and_erase_from_the_command_line() {
     ]);
     assert!(ok && out.contains("intact"), "{out}{err}");
 }
+
+#[test]
+fn incident_commands_pause_the_receptionist_end_sessions_and_report_access() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    seed_demo(&data);
+    let d = data.to_str().unwrap();
+    let chat = |line: &[u8]| {
+        let mut child = frontdesk(&["chat", "--tenant", "harbour-physio", "--data-dir", d])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(line).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    let (ok, out, err) = run(&["tenant", "pause-ai", "harbour-physio", "--data-dir", d]);
+    assert!(ok && out.contains("is now paused"), "{out}{err}");
+    let (ok, out, _) = run(&["tenant", "pause-ai", "harbour-physio", "--data-dir", d]);
+    assert!(ok && out.contains("was already paused"), "{out}");
+    let said = chat(b"when are you open\n");
+    assert!(said.contains("will reply as soon as they can"), "{said}");
+    let (ok, out, err) = run(&["tenant", "resume-ai", "harbour-physio", "--data-dir", d]);
+    assert!(ok && out.contains("is now answering"), "{out}{err}");
+    let said = chat(b"when are you open\n");
+    assert!(
+        !said.contains("will reply as soon as they can") && said.contains("Mon"),
+        "{said}"
+    );
+
+    let (ok, out, err) = run(&["tenant", "end-sessions", "harbour-physio", "--data-dir", d]);
+    assert!(ok && out.contains("ended 0 live session(s)"), "{out}{err}");
+    let (ok, _, err) = run(&[
+        "tenant",
+        "end-sessions",
+        "harbour-physio",
+        "--user",
+        "nobody@harbour.example",
+        "--data-dir",
+        d,
+    ]);
+    assert!(!ok && err.contains("no staff member"), "{err}");
+
+    let (ok, out, err) = run(&[
+        "audit",
+        "access-report",
+        "--tenant",
+        "harbour-physio",
+        "--user",
+        "reception@harbour-physio.example",
+        "--since",
+        "2020-01-01T00:00:00Z",
+        "--data-dir",
+        d,
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(out.starts_with("patient_id\tname\tphone\tentries"), "{out}");
+    assert!(
+        err.contains("0 patient(s) touched by reception@harbour-physio.example"),
+        "{err}"
+    );
+    let (ok, _, err) = run(&[
+        "audit",
+        "access-report",
+        "--tenant",
+        "harbour-physio",
+        "--user",
+        "reception@harbour-physio.example",
+        "--since",
+        "yesterday",
+        "--data-dir",
+        d,
+    ]);
+    assert!(!ok && err.contains("--since takes a time"), "{err}");
+}

@@ -61,7 +61,7 @@ dashboard_tests!(
     the_owner_connects_channels_and_secrets_stay_write_only,
     the_owner_adds_red_flags_on_top_of_the_built_in_ones,
     the_owner_answers_a_patients_data_requests,
-    the_owner_sets_how_long_information_is_kept,
+    the_owner_sets_how_long_information_is_kept_and_can_pause_the_receptionist,
 );
 
 const CLINIC: &str = "harbour-physio";
@@ -2170,6 +2170,16 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
                 only_all(Permission::ManageRetention, 404),
             ),
             (
+                "POST /dashboard/settings/ai (answering)",
+                b.post(
+                    "/dashboard/settings/ai",
+                    &[("csrf", csrf.as_str()), ("paused", "false")],
+                )
+                .await
+                .0,
+                only_all(Permission::ManageClinicProfile, 303),
+            ),
+            (
                 "POST /dashboard/settings/retention (out of range)",
                 b.post(
                     "/dashboard/settings/retention",
@@ -3813,7 +3823,10 @@ async fn the_owner_answers_a_patients_data_requests(app: TestApp, mail: Mail) {
     app.finish().await;
 }
 
-async fn the_owner_sets_how_long_information_is_kept(app: TestApp, mail: Mail) {
+async fn the_owner_sets_how_long_information_is_kept_and_can_pause_the_receptionist(
+    app: TestApp,
+    mail: Mail,
+) {
     add_user(&app, "own@harbour.test", "Owen Owner", Role::Owner).await;
     add_user(&app, "head@harbour.test", "Hana Head", Role::ReceptionHead).await;
     let scope = app.scope(CLINIC).await;
@@ -3868,6 +3881,30 @@ async fn the_owner_sets_how_long_information_is_kept(app: TestApp, mail: Mail) {
             .iter()
             .any(|e| e.action == "clinic.profile_updated" && e.actor_kind == "staff")
     );
+    // The kill switch, from the same page.
+    let (_, page, _) = owner.get("/dashboard/settings").await;
+    assert!(
+        page.contains("Answering patients on every channel"),
+        "{page}"
+    );
+    let (status, _, _) = owner
+        .post(
+            "/dashboard/settings/ai",
+            &[("csrf", csrf.as_str()), ("paused", "true")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert!(app.store.clinic(scope).await.unwrap().profile.ai_paused);
+    let (_, page, _) = owner.get("/dashboard/settings").await;
+    assert!(page.contains("<strong>Paused.</strong>"), "{page}");
+    let (status, _, _) = owner
+        .post(
+            "/dashboard/settings/ai",
+            &[("csrf", csrf.as_str()), ("paused", "false")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert!(!app.store.clinic(scope).await.unwrap().profile.ai_paused);
     let mut head = Browser::new(&app);
     head.sign_in(&mail, 2, "head@harbour.test").await;
     let head_csrf = Browser::hidden(&head.get("/dashboard").await.1, "csrf");

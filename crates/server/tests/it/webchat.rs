@@ -15,6 +15,7 @@ crate::both_engines!(
     a_web_chat_booking_is_made_in_the_diary_and_confirmed_from_it,
     an_emergency_summary_stays_emergency_after_a_calm_follow_up,
     while_staff_hold_a_conversation_the_ai_says_nothing_but_red_flags_still_alert,
+    a_paused_receptionist_gives_holding_replies_alerts_staff_and_keeps_red_flag_advice,
 );
 
 async fn while_staff_hold_a_conversation_the_ai_says_nothing_but_red_flags_still_alert(
@@ -523,4 +524,109 @@ async fn a_web_chat_booking_is_made_in_the_diary_and_confirmed_from_it(app: Test
         1
     );
     app.finish().await;
+}
+
+async fn a_paused_receptionist_gives_holding_replies_alerts_staff_and_keeps_red_flag_advice(
+    app: TestApp,
+) {
+    let scope = app.scope("harbour-physio").await;
+    assert!(
+        app.store
+            .set_ai_paused(scope, true, frontdesk_store::Actor::Operator)
+            .await
+            .unwrap()
+    );
+    let (token, conv) = app.start_chat("harbour-physio").await;
+    let r = app
+        .say(
+            "harbour-physio",
+            &token,
+            "Can I book a sports massage tomorrow at 10?",
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let replies: Vec<&str> = v["replies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        replies.len(),
+        2,
+        "the privacy notice, then the holding reply: {v}"
+    );
+    assert!(replies[0].contains("stored encrypted"), "{v}");
+    assert!(
+        replies[1].contains("Harbour Physio will reply as soon as they can")
+            && replies[1].contains("call 111"),
+        "{v}"
+    );
+    assert_eq!(
+        app.store
+            .pending_notifications(scope, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let id = frontdesk_domain::ConversationId::parse(&conv).unwrap();
+    let diary = app
+        .store
+        .diary(
+            scope,
+            jiff::Timestamp::now(),
+            jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 14),
+        )
+        .await
+        .unwrap();
+    assert!(diary.is_empty(), "nothing is booked while paused");
+
+    // A red flag still gets its advice (the deterministic triage is never paused).
+    let r = app
+        .say(
+            "harbour-physio",
+            &token,
+            "I have crushing chest pain and can't breathe",
+        )
+        .await;
+    let v: serde_json::Value = r.json().await.unwrap();
+    let first = v["replies"][0]["text"].as_str().unwrap();
+    assert!(
+        first.contains("111") && !first.contains("will reply as soon as"),
+        "{v}"
+    );
+    assert_eq!(
+        app.store.conversation(scope, id).await.unwrap().urgency,
+        "emergency"
+    );
+
+    // Resumed: the receptionist answers again; the audit says what happened.
+    assert!(
+        app.store
+            .set_ai_paused(scope, false, frontdesk_store::Actor::Operator)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !app.store
+            .set_ai_paused(scope, false, frontdesk_store::Actor::Operator)
+            .await
+            .unwrap(),
+        "already answering"
+    );
+    let r = app
+        .say("harbour-physio", &token, "What are your opening hours?")
+        .await;
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        v["replies"][0]["text"].as_str().unwrap().contains("Mon"),
+        "{v}"
+    );
+    let audit = app.store.audit_entries(scope, 0, 1000).await.unwrap();
+    let count = |a: &str| audit.iter().filter(|e| e.action == a).count();
+    assert_eq!(count("clinic.ai_paused"), 1);
+    assert_eq!(count("clinic.ai_resumed"), 1);
+    assert_eq!(count("agent.paused"), 2);
 }

@@ -20,6 +20,7 @@ pub(crate) mod channels;
 pub(crate) mod conversations;
 pub(crate) mod data_requests;
 pub(crate) mod inbox;
+pub(crate) mod incident;
 pub(crate) mod people;
 pub(crate) mod queue;
 pub(crate) mod recordings;
@@ -176,6 +177,7 @@ macro_rules! sql_store {
         $crate::sql::assignments::impl_assignments!($Store);
         $crate::sql::data_requests::impl_data_requests!($Store);
         $crate::sql::retention::impl_retention!($Store);
+        $crate::sql::incident::impl_incident!($Store);
 
         #[async_trait]
         impl AuditStore for $Store {

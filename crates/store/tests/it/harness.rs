@@ -25,6 +25,7 @@ pub fn profile(name: &str) -> ClinicProfile {
         widget_origins: vec![],
         session_idle_minutes: frontdesk_domain::clinic::DEFAULT_SESSION_IDLE_MINUTES,
         retention: Default::default(),
+        ai_paused: false,
     }
 }
 
@@ -210,4 +211,30 @@ pub async fn seed_two(store: &dyn Store) -> (Seeded, Seeded) {
     let a = seed(store, "clinic-a", "alpha", "+64 21 555 0101").await;
     let b = seed(store, "clinic-b", "beta", "+64 21 555 0202").await;
     (a, b)
+}
+
+/// Signs the seeded staff member in by an emailed link, from one browser; answers the session.
+pub async fn sign_in(store: &dyn Store, s: &Seeded) -> NewSession {
+    let LoginLinkOutcome::Created { token, .. } = store
+        .request_login_link(
+            &s.slug,
+            &s.user_email,
+            "192.0.2.1",
+            "browser",
+            &LoginLinkPolicy::default(),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("the seeded user gets a sign-in link");
+    };
+    store
+        .consume_login_link(
+            s.scope.tenant_id(),
+            &token,
+            "browser",
+            &SessionPolicy::default(),
+        )
+        .await
+        .unwrap()
 }

@@ -28,6 +28,7 @@
 //! - `data_requests`: erasing a patient (key destroyed, rows deleted, ledger kept, old
 //!   ciphertexts unreadable) and a target's audit entries.
 //! - `retention`: the purge by each clinic's policy, in audited batches.
+//! - `incident`: the kill switch, ending a clinic's sessions, the access report.
 //! - `inbox`: the staff inbox and conversation takeover (one holder, expiry, the AI silenced
 //!   at the store and the outbox, staff replies through the outbox, unread, search).
 //! - `audit_chain`: the audit chain verifies intact, and every way of tampering with its rows
@@ -117,6 +118,7 @@ mod encryption;
 mod escalation;
 mod harness;
 mod inbox;
+mod incident;
 mod raw;
 mod recordings;
 mod reminders;

@@ -5,7 +5,6 @@
 use crate::harness::{seed_two, store};
 use crate::raw::ident;
 use frontdesk_store::testing::TestDb;
-use frontdesk_store::{LoginLinkOutcome, LoginLinkPolicy, SessionPolicy};
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -243,28 +242,7 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
             .await
             .unwrap();
         // A staff sign-in (login_requests, login_links, staff_sessions).
-        let LoginLinkOutcome::Created { token, .. } = store
-            .request_login_link(
-                &s.slug,
-                &s.user_email,
-                "192.0.2.1",
-                "browser",
-                &LoginLinkPolicy::default(),
-            )
-            .await
-            .unwrap()
-        else {
-            panic!("the seeded user gets a sign-in link");
-        };
-        let session = store
-            .consume_login_link(
-                s.scope.tenant_id(),
-                &token,
-                "browser",
-                &SessionPolicy::default(),
-            )
-            .await
-            .unwrap();
+        let session = crate::harness::sign_in(&*store, s).await;
         // What it has read in the inbox (conversation_reads).
         store
             .mark_read(s.scope, s.user, s.conversation)
