@@ -151,6 +151,22 @@ enum AuditCommand {
     /// Which patients' information one staff member touched in a time window (from the audit
     /// log), for a breach notification: one line per patient, tab-separated.
     AccessReport(AccessReport),
+    /// Signs the clinic's audit chain head now and prints the checkpoint (JSON) to keep
+    /// outside this installation; `audit verify --checkpoint` later shows whether the chain
+    /// was truncated or rewritten since. `serve` also takes one per clinic every day.
+    Checkpoint {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Prints the clinic's stored checkpoints, one JSON document per line, oldest first.
+    Checkpoints {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 #[derive(Args)]
@@ -180,6 +196,10 @@ struct AuditVerify {
     /// Every clinic, active or not.
     #[arg(long)]
     all: bool,
+    /// Also check a signed checkpoint kept elsewhere (from `audit checkpoint`): the chain
+    /// must still hold its entry with its hash (repeatable; needs `--tenant`).
+    #[arg(long = "checkpoint", value_name = "FILE", requires = "tenant")]
+    checkpoints: Vec<PathBuf>,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -376,6 +396,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Channel(ChannelCommand::Set(args)) => channel_set(args).await,
         Command::Audit(AuditCommand::Verify(args)) => audit_verify(args).await,
         Command::Audit(AuditCommand::AccessReport(args)) => access_report(args).await,
+        Command::Audit(AuditCommand::Checkpoint { tenant, data }) => {
+            let store = open_store(&resolve(&data, LogFormat::Pretty, "warn")?).await?;
+            let scope = clinic_scope(store.as_ref(), &tenant).await?;
+            let cp = store.take_audit_checkpoint(scope).await?;
+            println!("{}", cp.to_json());
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Checkpoints { tenant, data }) => {
+            let store = open_store(&resolve(&data, LogFormat::Pretty, "warn")?).await?;
+            let scope = clinic_scope(store.as_ref(), &tenant).await?;
+            for cp in store.audit_checkpoints(scope, 10_000).await? {
+                println!("{}", cp.to_json());
+            }
+            Ok(())
+        }
         Command::Patient(PatientCommand::Export(args)) => patient_export(args).await,
         Command::Patient(PatientCommand::Erase(args)) => patient_erase(args).await,
         Command::Keys(KeysCommand::Generate { id, out }) => {
@@ -1044,6 +1079,39 @@ async fn audit_verify(a: AuditVerify) -> anyhow::Result<()> {
                     b.seq, b.reason
                 );
                 broken.push(slug.as_str());
+            }
+        }
+    }
+    if let (Some(slug), false) = (&a.tenant, a.checkpoints.is_empty()) {
+        let scope = clinic_scope(store.as_ref(), slug).await?;
+        for file in &a.checkpoints {
+            let raw = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let cp = serde_json::from_str(&raw)
+                .ok()
+                .and_then(|v| frontdesk_store::AuditCheckpoint::from_json(&v))
+                .with_context(|| format!("{} is not an audit checkpoint", file.display()))?;
+            use frontdesk_store::CheckpointCheck as C;
+            let verdict = match store.check_audit_checkpoint(scope, &cp).await? {
+                C::Holds => None,
+                C::BadSignature => Some(
+                    "its signature does not verify (not made by this installation, or altered)",
+                ),
+                C::OtherClinic => Some("it is another clinic's checkpoint"),
+                C::Missing => Some("the chain no longer has that entry: it was truncated"),
+                C::Rewritten => Some("that entry has another hash now: the chain was rewritten"),
+            };
+            match verdict {
+                None => println!("checkpoint of {slug} at seq {} ({}): holds", cp.seq, cp.at),
+                Some(why) => {
+                    println!(
+                        "checkpoint of {slug} at seq {} ({}) BROKEN: {why}",
+                        cp.seq, cp.at
+                    );
+                    if !broken.contains(&slug.as_str()) {
+                        broken.push(slug.as_str());
+                    }
+                }
             }
         }
     }

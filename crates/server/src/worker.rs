@@ -45,7 +45,8 @@ pub struct RetentionPass {
     pub recordings_kept: u64,
 }
 
-/// How often each clinic's retention policy is applied (and once at start).
+/// How often each clinic's retention policy is applied and its audit chain head signed (and
+/// once at start).
 const RETENTION_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 /// The pause between two retention batches, so that purging never holds up traffic.
 const RETENTION_PAUSE: Duration = Duration::from_millis(50);
@@ -199,6 +200,12 @@ impl Worker {
                         tracing::warn!(error = %e, "retention purge failed; next pass retries")
                     }
                 }
+                match self.take_checkpoints().await {
+                    Ok(n) => tracing::info!(clinics = n, "signed audit checkpoints taken"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "audit checkpoints failed; next pass retries")
+                    }
+                }
             }
             if tokio::time::Instant::now() >= next_reminders {
                 next_reminders = tokio::time::Instant::now() + REMINDERS_EVERY;
@@ -244,6 +251,23 @@ impl Worker {
     /// Queues every due appointment reminder (see [`crate::reminders`]).
     pub async fn send_reminders(&self) -> Result<crate::reminders::ReminderPass, StoreError> {
         crate::reminders::send_due(self.store.as_ref(), self.clock.as_ref()).await
+    }
+
+    /// Signs every active clinic's audit chain head (see
+    /// [`frontdesk_store::CheckpointStore`]): the daily checkpoints the operator exports with
+    /// `frontdesk audit checkpoints`. Answers how many clinics got one.
+    pub async fn take_checkpoints(&self) -> Result<u32, StoreError> {
+        let mut taken = 0;
+        for scope in crate::reminders::active_clinics(self.store.as_ref()).await? {
+            match self.store.take_audit_checkpoint(scope).await {
+                Ok(_) => taken += 1,
+                Err(StoreError::NotFound) => {}
+                Err(e) => {
+                    tracing::warn!(tenant = %scope.tenant_id(), error = %e, "audit checkpoint failed for a clinic")
+                }
+            }
+        }
+        Ok(taken)
     }
 
     /// Applies every clinic's retention policy, batch after batch (each one short transaction,

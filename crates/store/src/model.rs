@@ -1159,3 +1159,76 @@ pub struct AccessRecord {
     pub first: Timestamp,
     pub last: Timestamp,
 }
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of lower- or upper-case hex; `None` if it is not hex.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// A signed audit checkpoint: the clinic's chain head (`seq`, and that entry's `hash`) at
+/// `at`, with a MAC only this installation's keys can make (see `crate::sql::checkpoints`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCheckpoint {
+    pub tenant: TenantId,
+    pub seq: i64,
+    pub hash: Vec<u8>,
+    pub at: Timestamp,
+    pub mac: Vec<u8>,
+}
+
+/// The checkpoint document's format name.
+pub const CHECKPOINT_FORMAT: &str = "frontdesk.audit-checkpoint.v1";
+
+impl AuditCheckpoint {
+    /// The checkpoint as a JSON document to keep outside the installation.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "format": CHECKPOINT_FORMAT,
+            "tenant": self.tenant.to_string(),
+            "seq": self.seq,
+            "hash": hex(&self.hash),
+            "at": self.at.to_string(),
+            "mac": hex(&self.mac),
+        })
+    }
+
+    /// Reads a document written by [`to_json`](Self::to_json); `None` if it is not one.
+    pub fn from_json(v: &serde_json::Value) -> Option<Self> {
+        if v["format"].as_str()? != CHECKPOINT_FORMAT {
+            return None;
+        }
+        Some(Self {
+            tenant: TenantId::parse(v["tenant"].as_str()?).ok()?,
+            seq: v["seq"].as_i64()?,
+            hash: unhex(v["hash"].as_str()?)?,
+            at: v["at"].as_str()?.parse().ok()?,
+            mac: unhex(v["mac"].as_str()?)?,
+        })
+    }
+}
+
+/// What checking a checkpoint against the clinic's chain found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointCheck {
+    /// The chain still holds that entry with that hash.
+    Holds,
+    /// The MAC is wrong: not made by this installation, or altered.
+    BadSignature,
+    /// Another clinic's checkpoint.
+    OtherClinic,
+    /// The chain no longer has that entry: truncated (or the entry deleted).
+    Missing,
+    /// The entry is there with another hash: the chain was rewritten from there on.
+    Rewritten,
+}

@@ -82,6 +82,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "data_requests",
         include_str!("../migrations/postgres/0013_data_requests.sql"),
     ),
+    (
+        14,
+        "audit_checkpoints",
+        include_str!("../migrations/postgres/0014_audit_checkpoints.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

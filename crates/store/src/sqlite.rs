@@ -80,6 +80,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "data_requests",
         include_str!("../migrations/sqlite/0013_data_requests.sql"),
     ),
+    (
+        14,
+        "audit_checkpoints",
+        include_str!("../migrations/sqlite/0014_audit_checkpoints.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

@@ -987,6 +987,26 @@ pub trait IncidentStore {
     ) -> Result<Vec<AccessRecord>>;
 }
 
+/// Signed audit checkpoints (see `crate::sql::checkpoints`).
+#[async_trait]
+pub trait CheckpointStore {
+    /// Signs the clinic's chain head now, keeps the checkpoint and audits `audit.checkpoint`
+    /// (whose own entry comes after the head it signs). No chain yet: `NotFound`.
+    async fn take_audit_checkpoint(&self, scope: TenantScope) -> Result<AuditCheckpoint>;
+    /// The clinic's stored checkpoints, the last `limit` of them, oldest first.
+    async fn audit_checkpoints(
+        &self,
+        scope: TenantScope,
+        limit: u32,
+    ) -> Result<Vec<AuditCheckpoint>>;
+    /// Checks a checkpoint (kept elsewhere) against the clinic's chain as it is now.
+    async fn check_audit_checkpoint(
+        &self,
+        scope: TenantScope,
+        checkpoint: &AuditCheckpoint,
+    ) -> Result<CheckpointCheck>;
+}
+
 /// Everything a frontdesk process needs from storage.
 pub trait Store:
     TenantDirectory
@@ -1010,6 +1030,7 @@ pub trait Store:
     + DataRequestStore
     + RetentionStore
     + IncidentStore
+    + CheckpointStore
     + AnalyticsStore
     + Health
     + Send
@@ -1039,6 +1060,7 @@ impl<T> Store for T where
         + DataRequestStore
         + RetentionStore
         + IncidentStore
+        + CheckpointStore
         + AnalyticsStore
         + Health
         + Send

@@ -692,3 +692,121 @@ fn incident_commands_pause_the_receptionist_end_sessions_and_report_access() {
     ]);
     assert!(!ok && err.contains("--since takes a time"), "{err}");
 }
+
+#[tokio::test]
+async fn a_signed_checkpoint_kept_outside_catches_a_truncated_audit_chain() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    seed_demo(&data);
+    let d = data.to_str().unwrap();
+    let (ok, out, err) = run(&[
+        "audit",
+        "checkpoint",
+        "--tenant",
+        "harbour-physio",
+        "--data-dir",
+        d,
+    ]);
+    assert!(ok, "{out}{err}");
+    let cp: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(cp["format"], "frontdesk.audit-checkpoint.v1");
+    let seq = cp["seq"].as_i64().unwrap();
+    let file = dir.path().join("checkpoint.json");
+    std::fs::write(&file, out.trim()).unwrap();
+    let (ok, out, _) = run(&[
+        "audit",
+        "checkpoints",
+        "--tenant",
+        "harbour-physio",
+        "--data-dir",
+        d,
+    ]);
+    assert!(
+        ok && out.lines().count() >= 1 && out.contains(&format!("\"seq\":{seq}")),
+        "{out}"
+    );
+    let f = file.to_str().unwrap();
+    let (ok, out, err) = run(&[
+        "audit",
+        "verify",
+        "--tenant",
+        "harbour-physio",
+        "--checkpoint",
+        f,
+        "--data-dir",
+        d,
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains(&format!("checkpoint of harbour-physio at seq {seq} ("))
+            && out.contains("): holds"),
+        "{out}"
+    );
+
+    // The chain cut back to before the checkpoint, with its head moved to match: the chain
+    // alone looks intact, the checkpoint shows what happened.
+    let url = format!("sqlite://{}", data.join("frontdesk.db").display());
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let tenant = "(SELECT id FROM tenants WHERE slug = 'harbour-physio')";
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM audit_log WHERE tenant_id = {tenant} AND seq >= {seq}"
+    )))
+    .execute(&mut db)
+    .await
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE audit_heads SET seq = (SELECT MAX(seq) FROM audit_log WHERE tenant_id = {tenant}), \
+         hash = (SELECT hash FROM audit_log WHERE tenant_id = {tenant} ORDER BY seq DESC LIMIT 1) \
+         WHERE tenant_id = {tenant}"
+    )))
+    .execute(&mut db)
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+    let (ok, out, _) = run(&[
+        "audit",
+        "verify",
+        "--tenant",
+        "harbour-physio",
+        "--data-dir",
+        d,
+    ]);
+    assert!(
+        ok && out.contains("intact"),
+        "without the checkpoint it looks intact: {out}"
+    );
+    let (ok, out, err) = run(&[
+        "audit",
+        "verify",
+        "--tenant",
+        "harbour-physio",
+        "--checkpoint",
+        f,
+        "--data-dir",
+        d,
+    ]);
+    assert!(!ok, "{out}{err}");
+    assert!(
+        out.contains("BROKEN: the chain no longer has that entry: it was truncated"),
+        "{out}"
+    );
+    // A checkpoint edited by hand does not verify.
+    let mut v = cp.clone();
+    v["seq"] = serde_json::json!(1);
+    std::fs::write(&file, v.to_string()).unwrap();
+    let (ok, out, _) = run(&[
+        "audit",
+        "verify",
+        "--tenant",
+        "harbour-physio",
+        "--checkpoint",
+        f,
+        "--data-dir",
+        d,
+    ]);
+    assert!(
+        !ok && out.contains("its signature does not verify"),
+        "{out}"
+    );
+}

@@ -17,6 +17,7 @@ pub(crate) mod assignments;
 pub(crate) mod calls;
 pub(crate) mod catalog;
 pub(crate) mod channels;
+pub(crate) mod checkpoints;
 pub(crate) mod conversations;
 pub(crate) mod data_requests;
 pub(crate) mod inbox;
@@ -178,6 +179,7 @@ macro_rules! sql_store {
         $crate::sql::data_requests::impl_data_requests!($Store);
         $crate::sql::retention::impl_retention!($Store);
         $crate::sql::incident::impl_incident!($Store);
+        $crate::sql::checkpoints::impl_checkpoints!($Store);
 
         #[async_trait]
         impl AuditStore for $Store {

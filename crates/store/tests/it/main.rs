@@ -29,6 +29,7 @@
 //!   ciphertexts unreadable) and a target's audit entries.
 //! - `retention`: the purge by each clinic's policy, in audited batches.
 //! - `incident`: the kill switch, ending a clinic's sessions, the access report.
+//! - `checkpoints`: signed audit checkpoints against truncation and rewrites.
 //! - `inbox`: the staff inbox and conversation takeover (one holder, expiry, the AI silenced
 //!   at the store and the outbox, staff replies through the outbox, unread, search).
 //! - `audit_chain`: the audit chain verifies intact, and every way of tampering with its rows
@@ -107,6 +108,7 @@ mod appointments;
 mod assignments;
 mod audit_chain;
 mod calls;
+mod checkpoints;
 mod conformance_catalog;
 mod conformance_channels;
 mod conformance_conversations;

@@ -248,6 +248,8 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
             .mark_read(s.scope, s.user, s.conversation)
             .await
             .unwrap();
+        // A signed checkpoint of its audit chain (audit_checkpoints).
+        store.take_audit_checkpoint(s.scope).await.unwrap();
         // An erased patient (erasure_ledger).
         let gone = store
             .create_patient(

@@ -233,6 +233,21 @@ async fn a_recorded_call_is_announced_then_fetched_sealed_stored_and_deleted_at_
         app.store.conversation(scope, call.conversation).await,
         Err(StoreError::NotFound)
     ));
+    // The same daily pass signs each clinic's audit chain head.
+    assert_eq!(
+        worker.take_checkpoints().await.unwrap(),
+        2,
+        "both demo clinics"
+    );
+    let cps = app.store.audit_checkpoints(scope, 10).await.unwrap();
+    assert_eq!(cps.len(), 1);
+    assert_eq!(
+        app.store
+            .check_audit_checkpoint(scope, &cps[0])
+            .await
+            .unwrap(),
+        frontdesk_store::CheckpointCheck::Holds
+    );
     app.finish().await;
 }
 
