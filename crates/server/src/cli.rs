@@ -91,6 +91,27 @@ enum Command {
     /// A patient's data requests: a copy of their data, or erasure.
     #[command(subcommand)]
     Patient(PatientCommand),
+    /// Take an encrypted backup of the whole database while it runs (SQLite `VACUUM INTO`,
+    /// PostgreSQL `pg_dump`), with a manifest and checksums. See docs/OPERATIONS.md.
+    Backup {
+        /// The directory for the backup (default: `backups` next to the SQLite database).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Restore a backup (its `backup-….json` manifest): checks it, decrypts it, puts it in
+    /// place, and erases again every patient erased since. Stop `serve` first.
+    Restore {
+        /// The backup's manifest.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// Really replace the database (without it, the backup is only checked).
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -411,6 +432,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Backup { out, data } => backup_cmd(out, &data).await,
+        Command::Restore { from, yes, data } => restore_cmd(&from, yes, &data).await,
         Command::Patient(PatientCommand::Export(args)) => patient_export(args).await,
         Command::Patient(PatientCommand::Erase(args)) => patient_erase(args).await,
         Command::Keys(KeysCommand::Generate { id, out }) => {
@@ -787,6 +810,153 @@ async fn access_report(a: AccessReport) -> anyhow::Result<()> {
         records.len(),
         a.user,
         a.tenant
+    );
+    Ok(())
+}
+
+/// Prints `what 42% (12.3 of 29.0 MB)` over itself on stderr.
+fn progress_bar(what: &'static str) -> impl FnMut(u64, u64) {
+    let mut last = u64::MAX;
+    move |done: u64, total: u64| {
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
+        if pct != last {
+            last = pct;
+            let mb = |b: u64| b as f64 / 1_000_000.0;
+            eprint!(
+                "\r{what} {pct:>3}% ({:.1} of {:.1} MB)",
+                mb(done),
+                mb(total)
+            );
+            if done >= total {
+                eprintln!();
+            }
+        }
+    }
+}
+
+/// Where the configured database is, for backup and restore.
+fn backup_target(cfg: &Config) -> anyhow::Result<frontdesk_server::backup::Target> {
+    use frontdesk_server::backup::Target;
+    let db = cfg.database()?;
+    if let Some(path) = cfg.sqlite_path() {
+        return Ok(Target::Sqlite(path));
+    }
+    if db.url.starts_with("postgres") {
+        let owner = db.owner_url.clone().unwrap_or_else(|| db.url.clone());
+        let dump = cfg
+            .database_backup_url()
+            .map_or_else(|| owner.clone(), str::to_owned);
+        return Ok(Target::Postgres {
+            dump,
+            restore: owner,
+        });
+    }
+    bail!("backups need a SQLite file or a PostgreSQL database")
+}
+
+/// Every clinic's erasure ledger, as ids.
+async fn all_erasures(store: &dyn Store) -> anyhow::Result<Vec<frontdesk_server::backup::Erased>> {
+    let mut out = Vec::new();
+    for t in store.list_tenants().await? {
+        let scope = store.operator_scope(&t.slug).await?;
+        for e in store.erasure_ledger(scope).await? {
+            out.push(frontdesk_server::backup::Erased {
+                tenant: t.id.to_string(),
+                patient: e.patient.to_string(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn backup_cmd(out: Option<PathBuf>, data: &DataArgs) -> anyhow::Result<()> {
+    let cfg = resolve(data, LogFormat::Pretty, "warn")?;
+    let target = backup_target(&cfg)?;
+    let dir = match (out, &target) {
+        (Some(d), _) => d,
+        (None, frontdesk_server::backup::Target::Sqlite(db)) => db
+            .parent()
+            .map_or_else(|| PathBuf::from("backups"), |p| p.join("backups")),
+        (None, _) => bail!("say where the backup goes: --out DIR"),
+    };
+    let store = open_store(&cfg).await?;
+    let erased = all_erasures(store.as_ref()).await?;
+    let started = std::time::Instant::now();
+    let m = frontdesk_server::backup::backup(
+        &target,
+        &cfg.keyring()?,
+        erased,
+        &dir,
+        &mut progress_bar("encrypting"),
+    )
+    .await?;
+    println!(
+        "backup {} written to {} in {:.1} s: {} bytes of {} data, encrypted with a key wrapped by `{}`; manifest backup-{}.json",
+        m.id,
+        dir.display(),
+        started.elapsed().as_secs_f64(),
+        m.plaintext_bytes,
+        m.engine,
+        m.key_id,
+        m.id
+    );
+    Ok(())
+}
+
+async fn restore_cmd(from: &Path, yes: bool, data: &DataArgs) -> anyhow::Result<()> {
+    let cfg = resolve(data, LogFormat::Pretty, "warn")?;
+    let target = backup_target(&cfg)?;
+    let manifest = frontdesk_server::backup::read_manifest(from)?;
+    if !yes {
+        println!(
+            "backup {} ({} database of {} bytes, taken {}) looks complete; run again with --yes to replace the configured database with it",
+            manifest.id, manifest.engine, manifest.plaintext_bytes, manifest.created_at
+        );
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    // Erasures made since the backup: in the database being replaced, and in other backups.
+    let mut erased = match open_store(&cfg).await {
+        Ok(store) => all_erasures(store.as_ref()).await.unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    erased.extend(frontdesk_server::backup::erased_in_dir(
+        from.parent().unwrap_or(Path::new(".")),
+    ));
+    let m = frontdesk_server::backup::restore(
+        from,
+        &target,
+        &cfg.keyring()?,
+        &mut progress_bar("decrypting"),
+    )
+    .await?;
+    let store = open_store(&cfg).await?;
+    let tenants = store.list_tenants().await?;
+    let mut again = 0;
+    erased.sort_by(|a, b| (&a.tenant, &a.patient).cmp(&(&b.tenant, &b.patient)));
+    erased.dedup();
+    for e in &erased {
+        let Some(t) = tenants.iter().find(|t| t.id.to_string() == e.tenant) else {
+            continue;
+        };
+        let Ok(patient) = frontdesk_domain::PatientId::parse(&e.patient) else {
+            continue;
+        };
+        let scope = store.operator_scope(&t.slug).await?;
+        match store
+            .erase_patient(scope, patient, frontdesk_store::Actor::Operator)
+            .await
+        {
+            Ok(_) => again += 1,
+            Err(frontdesk_store::StoreError::NotFound) => {}
+            Err(e) => return Err(e).context("could not erase a patient again after the restore"),
+        }
+    }
+    println!(
+        "restored backup {} ({} bytes) in {:.1} s; erased again {again} patient(s) erased after it was taken",
+        m.id,
+        m.plaintext_bytes,
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

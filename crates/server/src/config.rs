@@ -28,6 +28,11 @@ pub struct Config {
     /// PostgreSQL only: the schema owner's URL, used by migrations. Default: `database_url`.
     #[serde(skip_serializing)]
     pub database_owner_url: Option<SecretString>,
+    /// PostgreSQL only: the URL `frontdesk backup` runs `pg_dump` with. Row-level security is
+    /// forced on every clinic table, so it must be a role that bypasses it (a superuser, or a
+    /// read-only role with BYPASSRLS). Default: `database_owner_url`.
+    #[serde(skip_serializing)]
+    pub database_backup_url: Option<SecretString>,
     /// PostgreSQL only: the role migrations grant table access to. Default `frontdesk_app`.
     pub database_app_role: String,
     /// Connection pool size per process. Default 8.
@@ -122,6 +127,7 @@ impl Default for Config {
         Self {
             database_url: None,
             database_owner_url: None,
+            database_backup_url: None,
             database_app_role: "frontdesk_app".into(),
             database_max_connections: 8,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -188,6 +194,8 @@ const KNOWN_KEYS: &[&str] = &[
     "database_url_file",
     "database_owner_url",
     "database_owner_url_file",
+    "database_backup_url",
+    "database_backup_url_file",
     "database_app_role",
     "database_max_connections",
     "listen",
@@ -226,6 +234,7 @@ const KNOWN_KEYS: &[&str] = &[
 const FILE_SECRETS: &[&str] = &[
     "database_url",
     "database_owner_url",
+    "database_backup_url",
     "smtp_url",
     "s3_secret_access_key",
 ];
@@ -495,6 +504,18 @@ impl Config {
 
     /// The keyring from `master_key` (+ retired keys). Without a master key nothing can be
     /// encrypted, so every data command refuses to go on.
+    /// PostgreSQL: the URL backups are dumped with (see `database_backup_url`).
+    pub fn database_backup_url(&self) -> Option<&str> {
+        self.database_backup_url.as_ref().map(|s| s.expose_secret())
+    }
+
+    /// The SQLite database file, when `database_url` names one.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        self.database_url
+            .as_ref()
+            .and_then(|u| sqlite_file(u.expose_secret()))
+    }
+
     pub fn keyring(&self) -> Result<Keyring, ConfigError> {
         let active = self.master_key.as_ref().ok_or_else(|| {
             invalid("no master key: set master_key_file (or FRONTDESK_MASTER_KEY_FILE); create one with `frontdesk keys generate`")
@@ -644,6 +665,26 @@ mod tests {
             "postgres://app:s3cret@db/frontdesk"
         );
         assert!(!format!("{:?}", l.config).contains("s3cret"));
+    }
+
+    #[test]
+    fn the_backup_url_comes_from_its_variable_or_file_and_is_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("backup_url");
+        std::fs::write(&file, "postgres://backup:b4ckup@db/frontdesk\n").unwrap();
+        let l = load(
+            None,
+            env(&[("FRONTDESK_DATABASE_BACKUP_URL_FILE", file.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(
+            l.config.database_backup_url(),
+            Some("postgres://backup:b4ckup@db/frontdesk")
+        );
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert!(!format!("{:?}", l.config).contains("b4ckup"));
+        let unset = load(None, env(&[])).unwrap();
+        assert_eq!(unset.config.database_backup_url(), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! health, metrics), the demo clinics and the turn-handling service shared by every channel.
 //! `src/main.rs` is the thin CLI on top.
 
+pub mod backup;
 pub mod blobs;
 pub mod booking;
 pub mod channels;

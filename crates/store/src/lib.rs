@@ -23,7 +23,7 @@ mod traits;
 pub use channel::*;
 pub use error::{Result, StoreError};
 pub use model::*;
-pub use open::{DatabaseConfig, MigrationReport, Opened, migrate, open};
+pub use open::{DatabaseConfig, MigrationReport, Opened, migrate, open, sqlite_snapshot};
 pub use postgres::PgStore;
 pub use scope::TenantScope;
 pub use sqlite::SqliteStore;

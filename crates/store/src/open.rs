@@ -97,3 +97,23 @@ pub async fn open(cfg: &DatabaseConfig, keyring: Keyring, clock: Arc<dyn Clock>)
         )),
     }
 }
+
+/// A consistent copy of a SQLite database file into `out` (which must not exist), taken with
+/// `VACUUM INTO` on a read-only connection: safe while the server writes (WAL), and the copy
+/// holds every committed transaction up to the moment it starts.
+pub async fn sqlite_snapshot(db: &std::path::Path, out: &std::path::Path) -> Result<()> {
+    use sqlx::Connection;
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db)
+        .read_only(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&opts).await?;
+    let target = out
+        .to_str()
+        .ok_or(StoreError::Corrupt("the snapshot path is not UTF-8"))?;
+    sqlx::query("VACUUM INTO ?")
+        .bind(target)
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(())
+}

@@ -372,6 +372,21 @@ fn every_shipped_eval_set_passes_and_a_failing_case_fails_the_run() {
     assert!(err.contains("1 case(s) failed"), "{err}");
 }
 
+/// Says `lines` to Harbour Physio's receptionist in the terminal chat of data dir `d` (a new
+/// anonymous patient and conversation); answers what it said.
+fn harbour_chat(d: &str, lines: &[u8]) -> String {
+    let mut child = frontdesk(&["chat", "--tenant", "harbour-physio", "--data-dir", d])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(lines).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Starts the demo on `data` until it has seeded and serves, then stops it.
 fn seed_demo(data: &std::path::Path) {
     let mut child = frontdesk(&["demo", "--data-dir", data.to_str().unwrap(), "--port", "0"])
@@ -483,19 +498,7 @@ async fn patient_export_and_erase_from_the_command_line() {
     seed_demo(&data);
     let d = data.to_str().unwrap();
     // A patient: the terminal chat creates one, with a conversation.
-    let mut child = frontdesk(&["chat", "--tenant", "harbour-physio", "--data-dir", d])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"when are you open <b>zanzibar</b>\n")
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    harbour_chat(d, b"when are you open <b>zanzibar</b>\n");
     let url = format!("sqlite://{}", data.join("frontdesk.db").display());
     let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
     let id: uuid::Uuid = sqlx::query_scalar(
@@ -620,18 +623,7 @@ fn incident_commands_pause_the_receptionist_end_sessions_and_report_access() {
     let data = dir.path().join("data");
     seed_demo(&data);
     let d = data.to_str().unwrap();
-    let chat = |line: &[u8]| {
-        let mut child = frontdesk(&["chat", "--tenant", "harbour-physio", "--data-dir", d])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(line).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success());
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let chat = |line: &[u8]| harbour_chat(d, line);
 
     let (ok, out, err) = run(&["tenant", "pause-ai", "harbour-physio", "--data-dir", d]);
     assert!(ok && out.contains("is now paused"), "{out}{err}");
@@ -809,4 +801,196 @@ async fn a_signed_checkpoint_kept_outside_catches_a_truncated_audit_chain() {
         !ok && out.contains("its signature does not verify"),
         "{out}"
     );
+}
+
+#[tokio::test]
+async fn a_backup_restores_whole_and_never_brings_back_an_erased_patient() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    seed_demo(&data);
+    let d = data.to_str().unwrap();
+    let chat = |line: &[u8]| drop(harbour_chat(d, line));
+    // Two patients; one is erased after the backup.
+    chat(b"hello, first patient here\n");
+    chat(b"hello, second patient here\n");
+    let url = format!("sqlite://{}", data.join("frontdesk.db").display());
+    let patients = || async {
+        let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let ids: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM patients ORDER BY id")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+        ids
+    };
+    let before = patients().await;
+    assert_eq!(before.len(), 2);
+
+    let backups = dir.path().join("backups");
+    let (ok, out, err) = run(&[
+        "backup",
+        "--out",
+        backups.to_str().unwrap(),
+        "--data-dir",
+        d,
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.starts_with("backup ") && out.contains("of sqlite data"),
+        "{out}"
+    );
+    assert!(err.contains("encrypting 100%"), "progress is shown: {err}");
+    let manifest = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    assert_eq!(m["format"], "frontdesk.backup.v1");
+    let enc = backups.join(m["file"].as_str().unwrap());
+    let sealed = std::fs::read(&enc).unwrap();
+    assert!(
+        !sealed.windows(15).any(|w| w == b"SQLite format 3"),
+        "the backup file is encrypted"
+    );
+
+    // The first patient is erased after the backup was taken.
+    let erased = before[0].to_string();
+    let (ok, _, err) = run(&[
+        "patient",
+        "erase",
+        "--tenant",
+        "harbour-physio",
+        "--id",
+        &erased,
+        "--yes",
+        "--data-dir",
+        d,
+    ]);
+    assert!(ok, "{err}");
+
+    // Only checked without --yes; then restored: the second patient is back as it was, the
+    // erased one stays erased.
+    let f = manifest.to_str().unwrap();
+    let (ok, out, _) = run(&["restore", "--from", f, "--data-dir", d]);
+    assert!(ok && out.contains("run again with --yes"), "{out}");
+    let (ok, out, err) = run(&["restore", "--from", f, "--yes", "--data-dir", d]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("erased again 1 patient(s)"), "{out}");
+    assert_eq!(patients().await, vec![before[1]]);
+    let (ok, out, err) = run(&["audit", "verify", "--all", "--data-dir", d]);
+    assert!(ok && out.matches("intact").count() == 2, "{out}{err}");
+
+    // A damaged backup is refused before anything is replaced.
+    let mut bad = sealed.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 1;
+    std::fs::write(&enc, &bad).unwrap();
+    let (ok, _, err) = run(&["restore", "--from", f, "--yes", "--data-dir", d]);
+    assert!(
+        !ok && err.contains("does not match its manifest's checksum"),
+        "{err}"
+    );
+    assert_eq!(patients().await, vec![before[1]], "untouched");
+    // With the right checksum but another installation's master key: refused too.
+    std::fs::write(&enc, &sealed).unwrap();
+    let other = dir.path().join("other");
+    seed_demo(&other);
+    let (ok, _, err) = run(&[
+        "restore",
+        "--from",
+        f,
+        "--yes",
+        "--data-dir",
+        other.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("does not unwrap"), "{err}");
+}
+
+#[tokio::test]
+async fn a_postgres_backup_restores_with_pg_dump_and_pg_restore() {
+    let Some(db) = frontdesk_store::testing::TestDb::postgres().await.unwrap() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let key = dir.path().join("master.key");
+    assert!(run(&["keys", "generate", "--out", key.to_str().unwrap()]).0);
+    let pg = |args: &[&str]| {
+        let out = frontdesk(args)
+            .env("FRONTDESK_DATABASE_URL", &db.cfg.url)
+            .env(
+                "FRONTDESK_DATABASE_OWNER_URL",
+                db.owner_url.as_deref().unwrap(),
+            )
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let create = |slug: &str| {
+        pg(&[
+            "tenant",
+            "create",
+            "--slug",
+            slug,
+            "--name",
+            "Clinic",
+            "--timezone",
+            "Pacific/Auckland",
+            "--country",
+            "nz",
+            "--emergency",
+            "111",
+            "--currency",
+            "nzd",
+            "--address",
+            "1 Road",
+            "--hours",
+            "Mon-Fri 08:00-17:00",
+            "--data-dir",
+            d,
+        ])
+    };
+    let (ok, out, err) = create("kauri-dental");
+    assert!(ok, "{out}{err}");
+    let backups = dir.path().join("backups");
+    let (ok, out, err) = pg(&[
+        "backup",
+        "--out",
+        backups.to_str().unwrap(),
+        "--data-dir",
+        d,
+    ]);
+    assert!(ok && out.contains("of postgres data"), "{out}{err}");
+    let manifest = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    let (ok, out, err) = create("rata-health");
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = pg(&[
+        "restore",
+        "--from",
+        manifest.to_str().unwrap(),
+        "--yes",
+        "--data-dir",
+        d,
+    ]);
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = pg(&["tenant", "list", "--data-dir", d]);
+    assert!(ok, "the app role works after the restore: {err}");
+    assert!(
+        out.contains("kauri-dental") && !out.contains("rata-health"),
+        "{out}"
+    );
+    let (ok, out, err) = pg(&["audit", "verify", "--all", "--data-dir", d]);
+    assert!(ok && out.contains("intact"), "{out}{err}");
+    db.cleanup().await;
 }
