@@ -201,6 +201,7 @@ fn open_file(
 }
 
 /// Where a backup's database comes from and goes to.
+#[derive(Clone)]
 pub enum Target {
     Sqlite(PathBuf),
     /// `dump`: the URL pg_dump reads with (a role that bypasses row-level security);
@@ -437,4 +438,199 @@ pub async fn restore(
         }
     }
     Ok(m)
+}
+
+/// The configured database as a backup target.
+pub fn target(cfg: &crate::config::Config) -> anyhow::Result<Target> {
+    let db = cfg.database()?;
+    if let Some(path) = cfg.sqlite_path() {
+        return Ok(Target::Sqlite(path));
+    }
+    if db.url.starts_with("postgres") {
+        let owner = db.owner_url.clone().unwrap_or_else(|| db.url.clone());
+        let dump = cfg
+            .database_backup_url()
+            .map_or_else(|| owner.clone(), str::to_owned);
+        return Ok(Target::Postgres {
+            dump,
+            restore: owner,
+        });
+    }
+    bail!("backups need a SQLite file or a PostgreSQL database")
+}
+
+/// Every clinic's erasure ledger, as ids (what a backup's manifest carries).
+pub async fn erasures(store: &dyn frontdesk_store::Store) -> anyhow::Result<Vec<Erased>> {
+    let mut out = Vec::new();
+    for t in store.list_tenants().await? {
+        let scope = store.operator_scope(&t.slug).await?;
+        for e in store.erasure_ledger(scope).await? {
+            out.push(Erased {
+                tenant: t.id.to_string(),
+                patient: e.patient.to_string(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Keeps the `keep` newest backups in `dir` (manifest names start with their time) and
+/// deletes the older ones, manifest and encrypted file. Answers how many went.
+pub fn prune(dir: &Path, keep: usize) -> anyhow::Result<usize> {
+    let mut manifests: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("backup-") && n.ends_with(".json"))
+        })
+        .collect();
+    manifests.sort();
+    let old = manifests.len().saturating_sub(keep.max(1));
+    for manifest in &manifests[..old] {
+        if let Ok(m) = read_manifest(manifest) {
+            let _ = std::fs::remove_file(dir.join(&m.file));
+        }
+        std::fs::remove_file(manifest)?;
+    }
+    Ok(old)
+}
+
+/// One scheduled backup: taken on a blocking thread (its file work must not hold up the
+/// server), then the directory pruned to `keep`.
+pub async fn scheduled_backup(
+    target: Target,
+    keyring: Keyring,
+    store: std::sync::Arc<dyn frontdesk_store::Store>,
+    dir: PathBuf,
+    keep: usize,
+) -> anyhow::Result<Manifest> {
+    let erased = erasures(store.as_ref()).await?;
+    let handle = tokio::runtime::Handle::current();
+    let dir2 = dir.clone();
+    let manifest = tokio::task::spawn_blocking(move || {
+        handle.block_on(backup(&target, &keyring, erased, &dir2, &mut |_, _| {}))
+    })
+    .await??;
+    prune(&dir, keep)?;
+    Ok(manifest)
+}
+
+/// Takes a backup every `every`, the first one `every` after start, until the process stops.
+/// A failed backup is logged and tried again at the next time.
+pub async fn schedule(
+    target: Target,
+    keyring: Keyring,
+    store: std::sync::Arc<dyn frontdesk_store::Store>,
+    dir: PathBuf,
+    keep: usize,
+    every: std::time::Duration,
+) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tick.tick().await;
+        let started = std::time::Instant::now();
+        match scheduled_backup(
+            target.clone(),
+            keyring.clone(),
+            store.clone(),
+            dir.clone(),
+            keep,
+        )
+        .await
+        {
+            Ok(m) => tracing::info!(
+                backup = %m.id,
+                bytes = m.plaintext_bytes,
+                seconds = started.elapsed().as_secs_f64(),
+                "scheduled backup written"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "scheduled backup failed; next one at the next time")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use frontdesk_store::testing::{TestDb, test_keyring};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_scheduled_backup_restores_and_only_the_newest_are_kept() {
+        let db = TestDb::sqlite().await.unwrap();
+        let ring = test_keyring();
+        let store = db
+            .open(
+                ring.clone(),
+                std::sync::Arc::new(frontdesk_domain::SystemClock),
+            )
+            .await
+            .unwrap();
+        let slug = frontdesk_domain::TenantSlug::parse("kauri-dental").unwrap();
+        let profile = crate::demo::DEMO_CLINICS[0].profile;
+        store
+            .create_tenant(&slug, &profile().unwrap())
+            .await
+            .unwrap();
+        let path = db.sqlite_path.clone().unwrap();
+        let target = Target::Sqlite(path.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let m = scheduled_backup(
+                target.clone(),
+                ring.clone(),
+                store.clone(),
+                dir.path().to_path_buf(),
+                2,
+            )
+            .await
+            .unwrap();
+            ids.push(m.id);
+            // Names carry the second they were taken: keep them apart.
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        }
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let want: Vec<String> = ids[1..]
+            .iter()
+            .flat_map(|id| [format!("backup-{id}.enc"), format!("backup-{id}.json")])
+            .collect();
+        assert_eq!(names, want, "the two newest, each with its file");
+
+        // The newest restores to a database that opens with the same keys.
+        let restored = tempfile::tempdir().unwrap();
+        let into = Target::Sqlite(restored.path().join("frontdesk.db"));
+        let manifest = dir.path().join(format!("backup-{}.json", ids[2]));
+        restore(&manifest, &into, &ring, &mut |_, _| {})
+            .await
+            .unwrap();
+        let reopened = frontdesk_store::open(
+            &frontdesk_store::DatabaseConfig {
+                url: format!(
+                    "sqlite://{}",
+                    restored.path().join("frontdesk.db").display()
+                ),
+                owner_url: None,
+                app_role: None,
+                max_connections: 2,
+            },
+            ring.clone(),
+            std::sync::Arc::new(frontdesk_domain::SystemClock),
+        )
+        .await
+        .unwrap()
+        .store;
+        let tenants = reopened.list_tenants().await.unwrap();
+        assert_eq!(tenants.len(), 1);
+        assert_eq!(tenants[0].slug, slug);
+        assert_eq!(prune(dir.path(), 5).unwrap(), 0, "nothing to prune");
+    }
 }

@@ -703,6 +703,18 @@ async fn serve_cmd(data: &DataArgs) -> anyhow::Result<()> {
             opened.insecure_role.join("; ")
         );
     }
+    if let Some(dir) = cfg.backup_dir.clone() {
+        let every =
+            std::time::Duration::from_secs(u64::from(cfg.backup_every_hours.clamp(1, 168)) * 3600);
+        tokio::spawn(frontdesk_server::backup::schedule(
+            frontdesk_server::backup::target(&cfg)?,
+            cfg.keyring()?,
+            opened.store.clone(),
+            dir,
+            cfg.backup_keep.max(1) as usize,
+            every,
+        ));
+    }
     let app = build_app(&cfg, opened.store, None).await?;
     let shutdown = startup::shutdown_signal();
     tracing::info!(addr = %app.local_addr(), "frontdesk serving");
@@ -711,7 +723,7 @@ async fn serve_cmd(data: &DataArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The operator's scope for the clinic with this slug, or an error that says how to find one.
+/// Sets the clinic's kill switch and says what changed.
 async fn pause_ai(slug: &str, paused: bool, data: &DataArgs) -> anyhow::Result<()> {
     let store = open_store(&resolve(data, LogFormat::Pretty, "warn")?).await?;
     let scope = clinic_scope(store.as_ref(), slug).await?;
@@ -834,44 +846,9 @@ fn progress_bar(what: &'static str) -> impl FnMut(u64, u64) {
     }
 }
 
-/// Where the configured database is, for backup and restore.
-fn backup_target(cfg: &Config) -> anyhow::Result<frontdesk_server::backup::Target> {
-    use frontdesk_server::backup::Target;
-    let db = cfg.database()?;
-    if let Some(path) = cfg.sqlite_path() {
-        return Ok(Target::Sqlite(path));
-    }
-    if db.url.starts_with("postgres") {
-        let owner = db.owner_url.clone().unwrap_or_else(|| db.url.clone());
-        let dump = cfg
-            .database_backup_url()
-            .map_or_else(|| owner.clone(), str::to_owned);
-        return Ok(Target::Postgres {
-            dump,
-            restore: owner,
-        });
-    }
-    bail!("backups need a SQLite file or a PostgreSQL database")
-}
-
-/// Every clinic's erasure ledger, as ids.
-async fn all_erasures(store: &dyn Store) -> anyhow::Result<Vec<frontdesk_server::backup::Erased>> {
-    let mut out = Vec::new();
-    for t in store.list_tenants().await? {
-        let scope = store.operator_scope(&t.slug).await?;
-        for e in store.erasure_ledger(scope).await? {
-            out.push(frontdesk_server::backup::Erased {
-                tenant: t.id.to_string(),
-                patient: e.patient.to_string(),
-            });
-        }
-    }
-    Ok(out)
-}
-
 async fn backup_cmd(out: Option<PathBuf>, data: &DataArgs) -> anyhow::Result<()> {
     let cfg = resolve(data, LogFormat::Pretty, "warn")?;
-    let target = backup_target(&cfg)?;
+    let target = frontdesk_server::backup::target(&cfg)?;
     let dir = match (out, &target) {
         (Some(d), _) => d,
         (None, frontdesk_server::backup::Target::Sqlite(db)) => db
@@ -880,7 +857,7 @@ async fn backup_cmd(out: Option<PathBuf>, data: &DataArgs) -> anyhow::Result<()>
         (None, _) => bail!("say where the backup goes: --out DIR"),
     };
     let store = open_store(&cfg).await?;
-    let erased = all_erasures(store.as_ref()).await?;
+    let erased = frontdesk_server::backup::erasures(store.as_ref()).await?;
     let started = std::time::Instant::now();
     let m = frontdesk_server::backup::backup(
         &target,
@@ -905,7 +882,7 @@ async fn backup_cmd(out: Option<PathBuf>, data: &DataArgs) -> anyhow::Result<()>
 
 async fn restore_cmd(from: &Path, yes: bool, data: &DataArgs) -> anyhow::Result<()> {
     let cfg = resolve(data, LogFormat::Pretty, "warn")?;
-    let target = backup_target(&cfg)?;
+    let target = frontdesk_server::backup::target(&cfg)?;
     let manifest = frontdesk_server::backup::read_manifest(from)?;
     if !yes {
         println!(
@@ -917,7 +894,9 @@ async fn restore_cmd(from: &Path, yes: bool, data: &DataArgs) -> anyhow::Result<
     let started = std::time::Instant::now();
     // Erasures made since the backup: in the database being replaced, and in other backups.
     let mut erased = match open_store(&cfg).await {
-        Ok(store) => all_erasures(store.as_ref()).await.unwrap_or_default(),
+        Ok(store) => frontdesk_server::backup::erasures(store.as_ref())
+            .await
+            .unwrap_or_default(),
         Err(_) => Vec::new(),
     };
     erased.extend(frontdesk_server::backup::erased_in_dir(
@@ -1069,6 +1048,7 @@ async fn patient_erase(a: PatientErase) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The operator's scope for the clinic with this slug, or an error that says how to find one.
 async fn clinic_scope(
     store: &dyn Store,
     slug: &str,

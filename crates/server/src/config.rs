@@ -81,6 +81,13 @@ pub struct Config {
     /// Minutes a staff takeover lasts without activity (each staff reply renews it) before the
     /// conversation goes back to the AI. Default 15; 1 to 720.
     pub staff_hold_minutes: u32,
+    /// Where `serve` writes its scheduled encrypted backups (see `frontdesk backup`). Unset: no
+    /// scheduled backups. With several instances, set it on one of them only.
+    pub backup_dir: Option<PathBuf>,
+    /// Hours between scheduled backups. Default 24; 1 to 168.
+    pub backup_every_hours: u32,
+    /// How many scheduled backups are kept in `backup_dir` (older ones are deleted). Default 14.
+    pub backup_keep: u32,
     /// SMTP server for staff alert emails, e.g. `smtps://user:pass@mail.example.org:465` or
     /// `smtp://mail.example.org:587?tls=required`. Unset: no email (alerts stay in frontdesk).
     /// Holds a password: prefer `FRONTDESK_SMTP_URL_FILE`.
@@ -147,6 +154,9 @@ impl Default for Config {
             outbound_per_second: 10,
             provider_timeout_seconds: 10,
             staff_hold_minutes: 15,
+            backup_dir: None,
+            backup_every_hours: 24,
+            backup_keep: 14,
             smtp_url: None,
             email_from: "frontdesk <alerts@localhost>".into(),
             recordings_storage: "local".into(),
@@ -215,6 +225,9 @@ const KNOWN_KEYS: &[&str] = &[
     "outbound_per_second",
     "provider_timeout_seconds",
     "staff_hold_minutes",
+    "backup_dir",
+    "backup_every_hours",
+    "backup_keep",
     "smtp_url",
     "smtp_url_file",
     "email_from",
