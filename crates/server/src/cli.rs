@@ -364,6 +364,10 @@ enum KeysCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// After making a new master key active (the old one moved to `retired_master_keys`):
+    /// re-wraps every clinic's keys with the active key, so the retired key can be removed
+    /// (keep it while any backup still names it). Audited per clinic.
+    Rewrap(DataArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -436,6 +440,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore { from, yes, data } => restore_cmd(&from, yes, &data).await,
         Command::Patient(PatientCommand::Export(args)) => patient_export(args).await,
         Command::Patient(PatientCommand::Erase(args)) => patient_erase(args).await,
+        Command::Keys(KeysCommand::Rewrap(data)) => keys_rewrap(&data).await,
         Command::Keys(KeysCommand::Generate { id, out }) => {
             let key = MasterKey::generate(&id);
             match out {
@@ -720,6 +725,35 @@ async fn serve_cmd(data: &DataArgs) -> anyhow::Result<()> {
     tracing::info!(addr = %app.local_addr(), "frontdesk serving");
     app.run(shutdown).await?;
     tracing::info!("frontdesk stopped");
+    Ok(())
+}
+
+async fn keys_rewrap(data: &DataArgs) -> anyhow::Result<()> {
+    let cfg = resolve(data, LogFormat::Pretty, "warn")?;
+    let active = cfg.keyring()?.active_id().to_owned();
+    let store = open_store(&cfg).await?;
+    let started = std::time::Instant::now();
+    let tenants = store.list_tenants().await?;
+    let (mut keys, mut clinics) = (0u64, 0u64);
+    let mut progress = progress_bar("re-wrapping");
+    for (n, t) in tenants.iter().enumerate() {
+        let scope = store.operator_scope(&t.slug).await?;
+        let done = store
+            .rewrap_tenant_keys(scope, frontdesk_store::Actor::Operator)
+            .await
+            .with_context(|| format!("could not re-wrap the keys of `{}`", t.slug))?;
+        if done > 0 {
+            keys += u64::from(done);
+            clinics += 1;
+        }
+        progress(n as u64 + 1, tenants.len() as u64);
+    }
+    println!(
+        "re-wrapped {keys} key(s) of {clinics} of {} clinic(s) with master key `{active}` in {:.2} s; \
+         a retired master key can now be removed unless a backup still names it",
+        tenants.len(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

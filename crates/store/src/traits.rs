@@ -1007,6 +1007,15 @@ pub trait CheckpointStore {
     ) -> Result<CheckpointCheck>;
 }
 
+/// Master key rotation (see `crate::sql::rewrap`).
+#[async_trait]
+pub trait KeyRotationStore {
+    /// Re-wraps every key of the clinic still wrapped by another master key with the
+    /// keyring's active one, in one transaction, audited `keys.rewrapped` (key ids only).
+    /// Answers how many keys were re-wrapped (0: all already under the active key).
+    async fn rewrap_tenant_keys(&self, scope: TenantScope, actor: Actor) -> Result<u32>;
+}
+
 /// Everything a frontdesk process needs from storage.
 pub trait Store:
     TenantDirectory
@@ -1031,6 +1040,7 @@ pub trait Store:
     + RetentionStore
     + IncidentStore
     + CheckpointStore
+    + KeyRotationStore
     + AnalyticsStore
     + Health
     + Send
@@ -1061,6 +1071,7 @@ impl<T> Store for T where
         + RetentionStore
         + IncidentStore
         + CheckpointStore
+        + KeyRotationStore
         + AnalyticsStore
         + Health
         + Send

@@ -375,16 +375,24 @@ fn every_shipped_eval_set_passes_and_a_failing_case_fails_the_run() {
 /// Says `lines` to Harbour Physio's receptionist in the terminal chat of data dir `d` (a new
 /// anonymous patient and conversation); answers what it said.
 fn harbour_chat(d: &str, lines: &[u8]) -> String {
-    let mut child = frontdesk(&["chat", "--tenant", "harbour-physio", "--data-dir", d])
+    let out = harbour_chat_with(&["--data-dir", d], lines);
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The same with the data named by `place` (`--data-dir D` or `--config FILE`), whatever
+/// the outcome.
+fn harbour_chat_with(place: &[&str], lines: &[u8]) -> std::process::Output {
+    let mut args = vec!["chat", "--tenant", "harbour-physio"];
+    args.extend_from_slice(place);
+    let mut child = frontdesk(&args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(lines).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    child.wait_with_output().unwrap()
 }
 
 /// Starts the demo on `data` until it has seeded and serves, then stops it.
@@ -993,4 +1001,64 @@ async fn a_postgres_backup_restores_with_pg_dump_and_pg_restore() {
     let (ok, out, err) = pg(&["audit", "verify", "--all", "--data-dir", d]);
     assert!(ok && out.contains("intact"), "{out}{err}");
     db.cleanup().await;
+}
+
+#[test]
+fn a_new_master_key_takes_over_after_rewrap_and_the_old_one_can_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    seed_demo(&data);
+    let old = std::fs::read_to_string(data.join("master.key")).unwrap();
+    let new_key = dir.path().join("new.key");
+    assert!(
+        run(&[
+            "keys",
+            "generate",
+            "--id",
+            "k2",
+            "--out",
+            new_key.to_str().unwrap()
+        ])
+        .0
+    );
+    let db = format!("sqlite://{}", data.join("frontdesk.db").display());
+    let config = |name: &str, retired: bool| {
+        let path = dir.path().join(name);
+        let mut toml = format!(
+            "database_url = \"{db}\"\nmaster_key_file = \"{}\"\n",
+            new_key.display()
+        );
+        if retired {
+            toml.push_str(&format!("retired_master_keys = [\"{}\"]\n", old.trim()));
+        }
+        std::fs::write(&path, toml).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let both = config("both.toml", true);
+    let only_new = config("new.toml", false);
+    let chat = |cfg: &str| harbour_chat_with(&["--config", cfg], b"when are you open\n");
+    // Before the re-wrap, the clinics' keys need the old master key.
+    let out = chat(&only_new);
+    assert!(
+        !out.status.success() || !String::from_utf8_lossy(&out.stdout).contains("Mon"),
+        "the new key alone cannot open the clinics yet"
+    );
+    let (ok, out, err) = run(&["keys", "rewrap", "--config", &both]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.starts_with("re-wrapped 4 key(s) of 2 of 2 clinic(s) with master key `k2` in "),
+        "{out}"
+    );
+    let (ok, out, _) = run(&["keys", "rewrap", "--config", &both]);
+    assert!(ok && out.starts_with("re-wrapped 0 key(s)"), "once: {out}");
+    // Now the new key alone opens everything; the audit chains hold.
+    let out = chat(&only_new);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Mon"));
+    let (ok, out, err) = run(&["audit", "verify", "--all", "--config", &only_new]);
+    assert!(ok && out.matches("intact").count() == 2, "{out}{err}");
 }

@@ -27,6 +27,7 @@ pub(crate) mod queue;
 pub(crate) mod recordings;
 pub(crate) mod reminders;
 pub(crate) mod retention;
+pub(crate) mod rewrap;
 pub(crate) mod staff_auth;
 pub(crate) mod verification;
 pub(crate) mod waitlist;
@@ -180,6 +181,7 @@ macro_rules! sql_store {
         $crate::sql::retention::impl_retention!($Store);
         $crate::sql::incident::impl_incident!($Store);
         $crate::sql::checkpoints::impl_checkpoints!($Store);
+        $crate::sql::rewrap::impl_rewrap!($Store);
 
         #[async_trait]
         impl AuditStore for $Store {

@@ -30,6 +30,7 @@
 //! - `retention`: the purge by each clinic's policy, in audited batches.
 //! - `incident`: the kill switch, ending a clinic's sessions, the access report.
 //! - `checkpoints`: signed audit checkpoints against truncation and rewrites.
+//! - `key_rotation`: re-wrapping every clinic's keys with a new master key.
 //! - `inbox`: the staff inbox and conversation takeover (one holder, expiry, the AI silenced
 //!   at the store and the outbox, staff replies through the outbox, unread, search).
 //! - `audit_chain`: the audit chain verifies intact, and every way of tampering with its rows
@@ -121,6 +122,7 @@ mod escalation;
 mod harness;
 mod inbox;
 mod incident;
+mod key_rotation;
 mod raw;
 mod recordings;
 mod reminders;
