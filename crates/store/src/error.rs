@@ -65,6 +65,15 @@ impl StoreError {
 }
 
 /// How many times an operation PostgreSQL aborted as a deadlock victim is tried in all.
-pub(crate) const TRANSIENT_ATTEMPTS: u32 = 4;
+/// Many bookings racing for one time can deadlock in chains on the exclusion constraint;
+/// each retry waits a little longer, with jitter, so the racers fall out of step.
+pub(crate) const TRANSIENT_ATTEMPTS: u32 = 12;
+
+/// The pause before try `attempt + 1` of an operation that was a deadlock victim: 1 to 10
+/// ms times the attempt, at random.
+pub(crate) async fn transient_backoff(attempt: u32) {
+    let ms = u64::from(attempt) * (1 + rand::random::<u64>() % 10);
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+}
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

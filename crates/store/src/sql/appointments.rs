@@ -364,6 +364,7 @@ macro_rules! impl_appointments {
                     match self.try_book(scope, new).await {
                         Err(e) if e.is_transient() && attempt < $crate::error::TRANSIENT_ATTEMPTS => {
                             tracing::debug!(attempt, "booking was a deadlock victim; trying again");
+                            $crate::error::transient_backoff(attempt).await;
                             attempt += 1;
                         }
                         other => break other,
@@ -423,6 +424,7 @@ macro_rules! impl_appointments {
                     match self.try_reschedule(scope, id, (new_start, practitioner), actor, idempotency_key).await {
                         Err(e) if e.is_transient() && attempt < $crate::error::TRANSIENT_ATTEMPTS => {
                             tracing::debug!(attempt, "move was a deadlock victim; trying again");
+                            $crate::error::transient_backoff(attempt).await;
                             attempt += 1;
                         }
                         other => break other,
