@@ -303,13 +303,14 @@ fn conversation_id(raw: &str) -> Option<ConversationId> {
     ConversationId::parse(raw).ok()
 }
 
-/// The conversation as `s` sees it now, and whether staff may reply on its channel.
+/// The conversation as `s` sees it now, whether staff may reply on its channel, and who it
+/// is assigned to.
 async fn conversation_live(
     st: &AppState,
     s: &StaffSession,
     id: ConversationId,
     csrf: String,
-) -> Result<(Live, bool), StoreError> {
+) -> Result<(Live, bool, Option<UserId>), StoreError> {
     let scope = s.scope;
     let conv = st.store.conversation(scope, id).await?;
     let clinic = st.store.clinic(scope).await?;
@@ -393,7 +394,7 @@ async fn conversation_live(
         csrf,
         can_send: mine && replies_here && s.role.can(Permission::ReplyToPatients),
     };
-    Ok((live, replies_here))
+    Ok((live, replies_here, conv.assignee))
 }
 
 async fn render(
@@ -404,7 +405,7 @@ async fn render(
     error: Option<&'static str>,
 ) -> Response {
     let s = staff.session();
-    let (live, replies_here) = match conversation_live(st, s, id, staff.csrf()).await {
+    let (live, replies_here, current) = match conversation_live(st, s, id, staff.csrf()).await {
         Ok(v) => v,
         Err(StoreError::NotFound) => return Refusal::NotFound.response(),
         Err(e) => return unavailable(&e),
@@ -413,10 +414,6 @@ async fn render(
         tracing::warn!(error = ?e, "could not mark a conversation read");
     }
     let assign = if s.role.access(Permission::ReplyToPatients) == Access::All {
-        let current = match st.store.conversation(s.scope, id).await {
-            Ok(c) => c.assignee,
-            Err(e) => return unavailable(&e),
-        };
         let staff_list = match st.store.list_users(s.scope).await {
             Ok(list) => list,
             Err(e) => return unavailable(&e),

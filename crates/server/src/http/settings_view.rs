@@ -149,24 +149,37 @@ pub async fn save_profile(
         let msg = bad("Reminder hours and the idle timeout are whole numbers.");
         return render(&st, &staff, StatusCode::UNPROCESSABLE_ENTITY, msg).await;
     };
+    change_profile(&st, &staff, |profile| {
+        profile.name = f.name.trim().to_owned();
+        let phone = f.phone.trim();
+        profile.phone = (!phone.is_empty()).then(|| phone.to_owned());
+        profile.address = f.address.trim().to_owned();
+        profile.privacy_notice = f.privacy_notice.trim().to_owned();
+        profile.cancellation_policy = f.cancellation_policy.trim().to_owned();
+        profile.reminder_hours = reminder_hours;
+        profile.session_idle_minutes = session_idle_minutes;
+    })
+    .await
+}
+
+/// Reads the clinic's profile, applies `edit`, and saves it through the store's validation,
+/// audited with this staff member as the actor.
+async fn change_profile(
+    st: &AppState,
+    staff: &Staff,
+    edit: impl FnOnce(&mut frontdesk_domain::ClinicProfile),
+) -> Response {
     let s = staff.session();
     let mut profile = match st.store.clinic(s.scope).await {
         Ok(c) => c.profile,
         Err(e) => return unavailable(&e),
     };
-    profile.name = f.name.trim().to_owned();
-    let phone = f.phone.trim();
-    profile.phone = (!phone.is_empty()).then(|| phone.to_owned());
-    profile.address = f.address.trim().to_owned();
-    profile.privacy_notice = f.privacy_notice.trim().to_owned();
-    profile.cancellation_policy = f.cancellation_policy.trim().to_owned();
-    profile.reminder_hours = reminder_hours;
-    profile.session_idle_minutes = session_idle_minutes;
+    edit(&mut profile);
     let done = st
         .store
         .update_profile_by(s.scope, &profile, Actor::Staff(s.user))
         .await;
-    saved(&st, &staff, done).await
+    saved(st, staff, done).await
 }
 
 #[derive(serde::Deserialize)]
@@ -272,21 +285,14 @@ pub async fn save_retention(
         let msg = Some("Retention periods are whole numbers.".to_owned());
         return render(&st, &staff, StatusCode::UNPROCESSABLE_ENTITY, msg).await;
     };
-    let s = staff.session();
-    let mut profile = match st.store.clinic(s.scope).await {
-        Ok(c) => c.profile,
-        Err(e) => return unavailable(&e),
-    };
-    profile.retention = frontdesk_domain::RetentionPolicy {
-        conversation_days,
-        recording_days,
-        audit_years,
-    };
-    let done = st
-        .store
-        .update_profile_by(s.scope, &profile, Actor::Staff(s.user))
-        .await;
-    saved(&st, &staff, done).await
+    change_profile(&st, &staff, |profile| {
+        profile.retention = frontdesk_domain::RetentionPolicy {
+            conversation_days,
+            recording_days,
+            audit_years,
+        };
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]
