@@ -397,19 +397,8 @@ async fn open_loop(rig: Arc<Rig>, rate: f64, secs: u64) -> (Tally, usize, f64) {
 }
 
 async fn run_engine(engine: Engine) {
-    let label = match engine {
-        Engine::Sqlite => "SQLite",
-        Engine::Postgres => "PostgreSQL",
-    };
-    let db = match engine {
-        Engine::Sqlite => TestDb::sqlite().await.unwrap(),
-        Engine::Postgres => match TestDb::postgres().await.unwrap() {
-            Some(db) => db,
-            None => {
-                println!("{label}: not reachable, skipped");
-                return;
-            }
-        },
+    let Some((label, db)) = common::bench_db(engine).await else {
+        return;
     };
     let tenants = env_num("FRONTDESK_LOAD_TENANTS", 20);
     let per_tenant = env_num("FRONTDESK_LOAD_PATIENTS", 20);

@@ -233,6 +233,31 @@ enum ChannelCommand {
     /// twilio: auth_token, with --setting account_sid=AC… (address = the number or MG… id);
     /// africastalking: api_key, callback_token, with --setting username=… (address = sender).
     Set(ChannelSet),
+    /// Rotate one secret of a connected account. The new value is read from stdin (one line),
+    /// or made here with --generate for the secrets we choose ourselves (verify_token,
+    /// callback_token; printed once). The old value still verifies webhooks for --overlap-hours
+    /// (default 24; 0 ends it at once, e.g. after a leak), so the provider can be updated
+    /// without refused deliveries. Outbound calls use the new value at once.
+    RotateSecret(ChannelRotate),
+}
+
+#[derive(Args)]
+struct ChannelRotate {
+    #[arg(long, value_name = "SLUG")]
+    tenant: String,
+    #[arg(long, value_parser = ["whatsapp", "twilio", "africastalking"])]
+    provider: String,
+    /// The secret's name (e.g. app_secret, auth_token, api_key).
+    #[arg(long, value_name = "NAME")]
+    secret: String,
+    /// Hours the old value is still accepted on inbound webhooks (0 to 720).
+    #[arg(long, value_name = "HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(0..=720))]
+    overlap_hours: u32,
+    /// Make a random value here and print it once (verify_token and callback_token only).
+    #[arg(long)]
+    generate: bool,
+    #[command(flatten)]
+    data: DataArgs,
 }
 
 #[derive(Args)]
@@ -368,6 +393,30 @@ enum KeysCommand {
     /// re-wraps every clinic's keys with the active key, so the retired key can be removed
     /// (keep it while any backup still names it). Audited per clinic.
     Rewrap(DataArgs),
+    /// Rotate a clinic's data key: a new version is added now, seals new data within two
+    /// minutes, and `serve` re-encrypts what the old version protects in the background and
+    /// then destroys it (or run `keys reencrypt`). Everything stays readable throughout.
+    RotateTenant {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Where a clinic's data key rotation stands.
+    Status {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Re-encrypt a rotated clinic's data here and now, with progress, instead of waiting for
+    /// `serve` (which does the same in the background).
+    Reencrypt {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -419,6 +468,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Channel(ChannelCommand::Set(args)) => channel_set(args).await,
+        Command::Channel(ChannelCommand::RotateSecret(args)) => channel_rotate(args).await,
         Command::Audit(AuditCommand::Verify(args)) => audit_verify(args).await,
         Command::Audit(AuditCommand::AccessReport(args)) => access_report(args).await,
         Command::Audit(AuditCommand::Checkpoint { tenant, data }) => {
@@ -441,6 +491,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Patient(PatientCommand::Export(args)) => patient_export(args).await,
         Command::Patient(PatientCommand::Erase(args)) => patient_erase(args).await,
         Command::Keys(KeysCommand::Rewrap(data)) => keys_rewrap(&data).await,
+        Command::Keys(KeysCommand::RotateTenant { tenant, data }) => {
+            rotate_tenant_key(&tenant, &data).await
+        }
+        Command::Keys(KeysCommand::Status { tenant, data }) => key_status(&tenant, &data).await,
+        Command::Keys(KeysCommand::Reencrypt { tenant, data }) => reencrypt(&tenant, &data).await,
         Command::Keys(KeysCommand::Generate { id, out }) => {
             let key = MasterKey::generate(&id);
             match out {
@@ -735,7 +790,7 @@ async fn keys_rewrap(data: &DataArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let tenants = store.list_tenants().await?;
     let (mut keys, mut clinics) = (0u64, 0u64);
-    let mut progress = progress_bar("re-wrapping");
+    let mut progress = progress_count("re-wrapping clinics");
     for (n, t) in tenants.iter().enumerate() {
         let scope = store.operator_scope(&t.slug).await?;
         let done = store
@@ -755,6 +810,87 @@ async fn keys_rewrap(data: &DataArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+async fn rotate_tenant_key(slug: &str, data: &DataArgs) -> anyhow::Result<()> {
+    let store = open_store(&resolve(data, LogFormat::Pretty, "warn")?).await?;
+    let scope = clinic_scope(store.as_ref(), slug).await?;
+    let started = std::time::Instant::now();
+    let version = store
+        .rotate_tenant_key(scope, frontdesk_store::Actor::Operator)
+        .await
+        .with_context(|| format!("could not rotate the data key of `{slug}`"))?;
+    println!(
+        "added data key version {version} of `{slug}` in {} ms; it seals new data within {} s, \
+         and `serve` re-encrypts the rest in the background from {} s on (or run `frontdesk keys \
+         reencrypt --tenant {slug}`); `frontdesk keys status --tenant {slug}` shows progress",
+        started.elapsed().as_millis(),
+        frontdesk_store::SEAL_WITH_NEW_AFTER.as_secs(),
+        frontdesk_store::REENCRYPT_AFTER.as_secs(),
+    );
+    Ok(())
+}
+
+async fn key_status(slug: &str, data: &DataArgs) -> anyhow::Result<()> {
+    let store = open_store(&resolve(data, LogFormat::Pretty, "warn")?).await?;
+    let scope = clinic_scope(store.as_ref(), slug).await?;
+    let s = store.tenant_key_status(scope).await?;
+    let versions: Vec<String> = s.versions.iter().map(i32::to_string).collect();
+    println!(
+        "`{slug}`: data key version(s) {} live, version {} seals",
+        versions.join(", "),
+        s.sealing
+    );
+    let total = s.patient_keys_left + s.patient_keys_done;
+    match s.reencrypt_from {
+        Some(from) => println!(
+            "rotation under way: {} of {total} patient key(s) re-encrypted; re-encryption starts at {from}",
+            s.patient_keys_done
+        ),
+        None => println!("no rotation under way ({total} patient key(s))"),
+    }
+    Ok(())
+}
+
+async fn reencrypt(slug: &str, data: &DataArgs) -> anyhow::Result<()> {
+    let cfg = resolve(data, LogFormat::Pretty, "warn")?;
+    let store = open_store(&cfg).await?;
+    let scope = clinic_scope(store.as_ref(), slug).await?;
+    let started = std::time::Instant::now();
+    let total = {
+        let s = store.tenant_key_status(scope).await?;
+        s.patient_keys_left + s.patient_keys_done
+    };
+    let mut bar = progress_count("re-encrypting patient keys");
+    let (mut moved, mut waited) = (0u64, false);
+    loop {
+        let b = store.reencrypt_tenant_batch(scope, 500).await?;
+        moved += b.reencrypted;
+        if let Some(until) = b.wait_until {
+            if !waited {
+                eprintln!(
+                    "waiting until {until} so that every running instance seals with the new version"
+                );
+                waited = true;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            continue;
+        }
+        bar(total - b.left, total);
+        if !b.destroyed.is_empty() {
+            let v: Vec<String> = b.destroyed.iter().map(i32::to_string).collect();
+            println!(
+                "re-encrypted {moved} value(s) of `{slug}` in {:.2} s; old data key version(s) {} destroyed",
+                started.elapsed().as_secs_f64(),
+                v.join(", ")
+            );
+            return Ok(());
+        }
+        if b.reencrypted == 0 && b.left == 0 {
+            println!("`{slug}` has no rotation under way: nothing to re-encrypt");
+            return Ok(());
+        }
+    }
 }
 
 /// Sets the clinic's kill switch and says what changed.
@@ -861,23 +997,33 @@ async fn access_report(a: AccessReport) -> anyhow::Result<()> {
 }
 
 /// Prints `what 42% (12.3 of 29.0 MB)` over itself on stderr.
-fn progress_bar(what: &'static str) -> impl FnMut(u64, u64) {
+/// A one-line progress display on stderr, redrawn when the percentage moves; `amount` says
+/// how much of how much is done.
+fn progress(what: &'static str, amount: fn(u64, u64) -> String) -> impl FnMut(u64, u64) {
     let mut last = u64::MAX;
     move |done: u64, total: u64| {
         let pct = (done * 100).checked_div(total).unwrap_or(100);
         if pct != last {
             last = pct;
-            let mb = |b: u64| b as f64 / 1_000_000.0;
-            eprint!(
-                "\r{what} {pct:>3}% ({:.1} of {:.1} MB)",
-                mb(done),
-                mb(total)
-            );
+            eprint!("\r{what} {pct:>3}% ({})", amount(done, total));
             if done >= total {
                 eprintln!();
             }
         }
     }
+}
+
+/// Progress over counted items.
+fn progress_count(what: &'static str) -> impl FnMut(u64, u64) {
+    progress(what, |done, total| format!("{done} of {total}"))
+}
+
+/// Progress over bytes.
+fn progress_bar(what: &'static str) -> impl FnMut(u64, u64) {
+    progress(what, |done, total| {
+        let mb = |b: u64| b as f64 / 1_000_000.0;
+        format!("{:.1} of {:.1} MB", mb(done), mb(total))
+    })
 }
 
 async fn backup_cmd(out: Option<PathBuf>, data: &DataArgs) -> anyhow::Result<()> {
@@ -1388,5 +1534,78 @@ async fn channel_set(a: ChannelSet) -> anyhow::Result<()> {
         a.address.trim(),
         secrets.names().join(", ")
     );
+    Ok(())
+}
+
+/// Secrets we choose ourselves (the provider is told them), so `--generate` may make them.
+const GENERATED_SECRETS: [&str; 2] = ["verify_token", "callback_token"];
+
+async fn channel_rotate(a: ChannelRotate) -> anyhow::Result<()> {
+    let cfg = resolve(&a.data, LogFormat::Pretty, "warn")?;
+    let provider = Provider::parse(&a.provider)?;
+    if !provider.required_secrets().contains(&a.secret.as_str()) {
+        bail!(
+            "{} has no secret `{}` (it uses: {})",
+            provider.as_str(),
+            a.secret,
+            provider.required_secrets().join(", ")
+        );
+    }
+    let value = if a.generate {
+        if !GENERATED_SECRETS.contains(&a.secret.as_str()) {
+            bail!(
+                "`{}` is issued by the provider: paste the new value on stdin instead of --generate",
+                a.secret
+            );
+        }
+        frontdesk_store::crypto::new_token("")
+    } else {
+        if std::io::stdin().is_terminal() {
+            eprintln!("Enter the new value of {}, then Enter:", a.secret);
+        }
+        let mut line = zeroize::Zeroizing::new(String::new());
+        std::io::stdin().lock().read_line(&mut line)?;
+        let value = zeroize::Zeroizing::new(line.trim().to_owned());
+        if value.is_empty() {
+            bail!("no new value on stdin");
+        }
+        value
+    };
+    let store = open_store(&cfg).await?;
+    let scope = store.operator_scope(&TenantSlug::parse(&a.tenant)?).await?;
+    let started = std::time::Instant::now();
+    let overlap = jiff::SignedDuration::from_hours(i64::from(a.overlap_hours));
+    let shown = a.generate.then(|| value.clone());
+    let until = store
+        .rotate_channel_secret(
+            scope,
+            provider,
+            &a.secret,
+            value,
+            overlap,
+            frontdesk_store::Actor::Operator,
+        )
+        .await?;
+    let took = started.elapsed();
+    if let Some(v) = shown {
+        println!("new {}: {}", a.secret, v.as_str());
+        println!("(shown once: give it to the provider now)");
+    }
+    match until {
+        Some(t) => println!(
+            "rotated {} {} of `{}` in {} ms; the previous value is accepted on webhooks until {t}",
+            provider.as_str(),
+            a.secret,
+            a.tenant,
+            took.as_millis()
+        ),
+        None => println!(
+            "rotated {} {} of `{}` in {} ms; the previous value is no longer accepted",
+            provider.as_str(),
+            a.secret,
+            a.tenant,
+            took.as_millis()
+        ),
+    }
     Ok(())
 }

@@ -43,6 +43,8 @@ pub struct RetentionPass {
     pub recordings: u64,
     /// Expired recordings whose audio could not be deleted yet (tried again next pass).
     pub recordings_kept: u64,
+    /// Audit entries older than the clinic's audit retention.
+    pub audit_entries: u64,
 }
 
 /// How often each clinic's retention policy is applied and its audit chain head signed (and
@@ -186,12 +188,16 @@ impl Worker {
             if tokio::time::Instant::now() >= next_retention {
                 next_retention = tokio::time::Instant::now() + RETENTION_EVERY;
                 match self.purge_retention().await {
-                    Ok(p) if p.conversations + p.recordings + p.recordings_kept > 0 => {
+                    Ok(p)
+                        if p.conversations + p.recordings + p.recordings_kept + p.audit_entries
+                            > 0 =>
+                    {
                         tracing::info!(
                             conversations = p.conversations,
                             messages = p.messages,
                             recordings = p.recordings,
                             recordings_kept = p.recordings_kept,
+                            audit_entries = p.audit_entries,
                             "retention purge done"
                         )
                     }
@@ -223,6 +229,13 @@ impl Worker {
                     ),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "hold expiry pass failed; retrying"),
+                }
+                match self.reencrypt_keys().await {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(values = n, "clinic data re-encrypted under a rotated key")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "re-encryption pass failed; retrying"),
                 }
                 match self.offer_waitlist().await {
                     Ok(p) if p.offered > 0 => tracing::info!(
@@ -268,6 +281,35 @@ impl Worker {
             }
         }
         Ok(taken)
+    }
+
+    /// Moves every clinic whose data key was rotated along, batch after batch (each one short
+    /// transaction, a pause between them) until the old key version is destroyed (see
+    /// [`frontdesk_store::KeyRotationStore::reencrypt_tenant_batch`]). Clinics with no rotation
+    /// under way cost one small query. Answers how many values were re-encrypted.
+    pub async fn reencrypt_keys(&self) -> Result<u64, StoreError> {
+        let mut total = 0;
+        for scope in crate::reminders::active_clinics(self.store.as_ref()).await? {
+            loop {
+                match self.store.reencrypt_tenant_batch(scope, 500).await {
+                    Ok(b) => {
+                        total += b.reencrypted;
+                        if !b.destroyed.is_empty() {
+                            tracing::info!(tenant = %scope.tenant_id(), destroyed = ?b.destroyed, "old data key version destroyed");
+                        }
+                        if b.reencrypted == 0 || !b.destroyed.is_empty() || b.wait_until.is_some() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(tenant = %scope.tenant_id(), error = %e, "re-encryption failed for a clinic");
+                        break;
+                    }
+                }
+                tokio::time::sleep(RETENTION_PAUSE).await;
+            }
+        }
+        Ok(total)
     }
 
     /// Applies every clinic's retention policy, batch after batch (each one short transaction,
@@ -316,6 +358,14 @@ impl Worker {
             let batch = self.store.purge_expired(scope).await?;
             total.conversations += batch.conversations;
             total.messages += batch.messages;
+            if !batch.more {
+                break;
+            }
+            tokio::time::sleep(RETENTION_PAUSE).await;
+        }
+        loop {
+            let batch = self.store.purge_audit(scope).await?;
+            total.audit_entries += batch.entries;
             if !batch.more {
                 return Ok(());
             }

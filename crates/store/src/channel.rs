@@ -66,46 +66,172 @@ str_enum!(
 );
 
 /// A provider's secrets (app secret, tokens, API keys). Never printed, zeroized on drop.
+///
+/// A rotated secret keeps its previous value for an overlap window, so that a provider still
+/// signing with the old one (until the clinic has updated it there) is not refused meanwhile:
+/// [`ChannelSecrets::accepted`] gives both until the window ends. Outbound calls always use
+/// the current value.
 #[derive(Clone, Default)]
-pub struct ChannelSecrets(BTreeMap<String, Zeroizing<String>>);
+pub struct ChannelSecrets {
+    current: BTreeMap<String, Zeroizing<String>>,
+    previous: BTreeMap<String, PreviousSecret>,
+}
+
+#[derive(Clone)]
+struct PreviousSecret {
+    value: Zeroizing<String>,
+    until_us: i64,
+}
+
+/// The key under which previous values are kept in the sealed JSON (not a secret name: names
+/// are plain identifiers).
+const PREVIOUS: &str = "~previous";
 
 impl ChannelSecrets {
     pub fn new() -> Self {
         Self::default()
     }
+    /// Sets a secret, replacing its value at once (any overlap with an older value ends).
     pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.0.insert(name.to_owned(), Zeroizing::new(value.into()));
+        self.previous.remove(name);
+        self.current
+            .insert(name.to_owned(), Zeroizing::new(value.into()));
         self
     }
+    /// The current value.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(|v| v.as_str())
+        self.current.get(name).map(|v| v.as_str())
+    }
+    /// Every value a webhook may be verified with at `now`: the current one, then the previous
+    /// one while its overlap window lasts. Empty values are never accepted.
+    pub fn accepted(&self, name: &str, now: Timestamp) -> Vec<&str> {
+        let current = self.get(name);
+        let previous = self
+            .previous
+            .get(name)
+            .filter(|p| p.until_us > now.as_microsecond())
+            .map(|p| p.value.as_str());
+        current
+            .into_iter()
+            .chain(previous)
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+    /// Replaces a secret with `value`, keeping the old value accepted until `until` (no
+    /// overlap when `until` is not in the future or there was no old value). Returns when the
+    /// old value stops being accepted, if it still is.
+    pub fn rotate(
+        &mut self,
+        name: &str,
+        value: Zeroizing<String>,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Option<Timestamp> {
+        let old = self.current.insert(name.to_owned(), value);
+        self.previous.remove(name);
+        match old {
+            Some(old) if !old.is_empty() && until > now => {
+                self.previous.insert(
+                    name.to_owned(),
+                    PreviousSecret {
+                        value: old,
+                        until_us: until.as_microsecond(),
+                    },
+                );
+                Some(until)
+            }
+            _ => None,
+        }
+    }
+    /// When the previous value of `name` stops being accepted, if one is kept.
+    pub fn previous_until(&self, name: &str, now: Timestamp) -> Option<Timestamp> {
+        self.previous
+            .get(name)
+            .filter(|p| p.until_us > now.as_microsecond())
+            .and_then(|p| Timestamp::from_microsecond(p.until_us).ok())
+    }
+    /// Forgets previous values whose window has ended.
+    pub fn prune(&mut self, now: Timestamp) {
+        self.previous
+            .retain(|_, p| p.until_us > now.as_microsecond());
     }
     /// The names of the secrets held (for status displays: values are write-only).
     pub fn names(&self) -> Vec<&str> {
-        self.0.keys().map(String::as_str).collect()
+        self.current.keys().map(String::as_str).collect()
     }
     pub(crate) fn to_json(&self) -> Zeroizing<Vec<u8>> {
-        let map: BTreeMap<&str, &str> = self
-            .0
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        Zeroizing::new(serde_json::to_vec(&map).unwrap_or_default())
+        let mut map = serde_json::Map::new();
+        for (k, v) in &self.current {
+            map.insert(k.clone(), serde_json::Value::String(v.as_str().to_owned()));
+        }
+        if !self.previous.is_empty() {
+            let previous: serde_json::Map<String, serde_json::Value> = self
+                .previous
+                .iter()
+                .map(|(k, p)| {
+                    (
+                        k.clone(),
+                        serde_json::json!({ "value": p.value.as_str(), "until_us": p.until_us }),
+                    )
+                })
+                .collect();
+            map.insert(PREVIOUS.to_owned(), serde_json::Value::Object(previous));
+        }
+        let out = Zeroizing::new(serde_json::to_vec(&map).unwrap_or_default());
+        zeroize_json(serde_json::Value::Object(map));
+        out
     }
     pub(crate) fn from_json(bytes: &[u8]) -> Result<Self, crate::StoreError> {
-        let map: BTreeMap<String, String> = serde_json::from_slice(bytes)
-            .map_err(|_| crate::StoreError::Corrupt("channel secrets"))?;
-        Ok(Self(
-            map.into_iter()
-                .map(|(k, v)| (k, Zeroizing::new(v)))
-                .collect(),
-        ))
+        let corrupt = || crate::StoreError::Corrupt("channel secrets");
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(bytes).map_err(|_| corrupt())?;
+        let mut out = Self::default();
+        for (k, v) in map {
+            match v {
+                serde_json::Value::String(s) => {
+                    out.current.insert(k, Zeroizing::new(s));
+                }
+                serde_json::Value::Object(previous) if k == PREVIOUS => {
+                    for (name, p) in previous {
+                        let value = p
+                            .get("value")
+                            .and_then(|v| v.as_str())
+                            .ok_or_else(corrupt)?;
+                        let until_us = p
+                            .get("until_us")
+                            .and_then(|v| v.as_i64())
+                            .ok_or_else(corrupt)?;
+                        out.previous.insert(
+                            name,
+                            PreviousSecret {
+                                value: Zeroizing::new(value.to_owned()),
+                                until_us,
+                            },
+                        );
+                    }
+                }
+                _ => return Err(corrupt()),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Wipes the secret strings of a JSON value built from secrets, before it is dropped.
+fn zeroize_json(v: serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => drop(Zeroizing::new(s)),
+        serde_json::Value::Object(m) => m.into_iter().for_each(|(_, v)| zeroize_json(v)),
+        serde_json::Value::Array(a) => a.into_iter().for_each(zeroize_json),
+        _ => {}
     }
 }
 
 impl std::fmt::Debug for ChannelSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set().entries(self.0.keys()).finish_non_exhaustive()
+        f.debug_set()
+            .entries(self.current.keys())
+            .finish_non_exhaustive()
     }
 }
 
@@ -359,4 +485,79 @@ pub enum ReminderOutcome {
     Skipped(&'static str),
     /// Already decided (by this or another instance), cancelled, or no longer ahead.
     NotDue,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::SignedDuration;
+
+    fn at(s: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + s).unwrap()
+    }
+
+    #[test]
+    fn a_rotated_secret_keeps_the_old_value_for_the_overlap_only() {
+        let mut s = ChannelSecrets::new().with("app_secret", "old");
+        let until = at(0) + SignedDuration::from_hours(24);
+        assert_eq!(
+            s.rotate("app_secret", Zeroizing::new("new".into()), at(0), until),
+            Some(until)
+        );
+        assert_eq!(s.get("app_secret"), Some("new"));
+        assert_eq!(s.accepted("app_secret", at(60)), vec!["new", "old"]);
+        assert_eq!(s.previous_until("app_secret", at(60)), Some(until));
+        assert_eq!(s.accepted("app_secret", at(24 * 3600)), vec!["new"]);
+        assert_eq!(s.previous_until("app_secret", at(24 * 3600)), None);
+        assert_eq!(s.names(), vec!["app_secret"]);
+    }
+
+    #[test]
+    fn no_overlap_when_asked_for_none_or_nothing_was_set() {
+        let mut s = ChannelSecrets::new().with("auth_token", "old");
+        assert_eq!(
+            s.rotate("auth_token", Zeroizing::new("new".into()), at(0), at(0)),
+            None
+        );
+        assert_eq!(s.accepted("auth_token", at(0)), vec!["new"]);
+        let mut fresh = ChannelSecrets::new();
+        assert_eq!(
+            fresh.rotate("auth_token", Zeroizing::new("t".into()), at(0), at(99)),
+            None
+        );
+        assert_eq!(fresh.accepted("auth_token", at(1)), vec!["t"]);
+        assert!(
+            ChannelSecrets::new()
+                .with("x", "")
+                .accepted("x", at(0))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn replacing_a_secret_outright_ends_its_overlap() {
+        let mut s = ChannelSecrets::new().with("app_secret", "old");
+        s.rotate("app_secret", Zeroizing::new("new".into()), at(0), at(3600));
+        let s = s.with("app_secret", "newer");
+        assert_eq!(s.accepted("app_secret", at(1)), vec!["newer"]);
+    }
+
+    #[test]
+    fn previous_values_survive_sealing_and_old_json_still_reads() {
+        let mut s = ChannelSecrets::new()
+            .with("app_secret", "old")
+            .with("access_token", "tok");
+        s.rotate("app_secret", Zeroizing::new("new".into()), at(0), at(3600));
+        let back = ChannelSecrets::from_json(&s.to_json()).unwrap();
+        assert_eq!(back.accepted("app_secret", at(1)), vec!["new", "old"]);
+        assert_eq!(back.get("access_token"), Some("tok"));
+        assert_eq!(back.names(), vec!["access_token", "app_secret"]);
+        let legacy = ChannelSecrets::from_json(br#"{"auth_token":"t"}"#).unwrap();
+        assert_eq!(legacy.accepted("auth_token", at(0)), vec!["t"]);
+        assert!(ChannelSecrets::from_json(br#"{"auth_token":1}"#).is_err());
+        let mut pruned = back.clone();
+        pruned.prune(at(3600));
+        assert_eq!(pruned.accepted("app_secret", at(1)), vec!["new"]);
+        assert!(!format!("{back:?}").contains("old"));
+    }
 }

@@ -22,6 +22,7 @@ mod traits;
 
 pub use channel::*;
 pub use error::{Result, StoreError};
+pub use keys::{KEY_CACHE_TTL, REENCRYPT_AFTER, SEAL_WITH_NEW_AFTER};
 pub use model::*;
 pub use open::{DatabaseConfig, MigrationReport, Opened, migrate, open, sqlite_snapshot};
 pub use postgres::PgStore;

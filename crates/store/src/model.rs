@@ -533,6 +533,9 @@ pub struct ChainReport {
     pub entries: u64,
     /// The seq the chain head (`audit_heads`) records (0 if the clinic has no head row).
     pub head_seq: i64,
+    /// The seq of the last entry removed by retention (0: none); the chain is checked from
+    /// the entry after it.
+    pub floor_seq: i64,
     /// The first broken link; `None`: the chain is intact.
     pub first_break: Option<ChainBreak>,
 }
@@ -566,6 +569,9 @@ pub enum BreakReason {
     /// The chain head does not match the last entry: the tail was truncated, or the head
     /// edited (or deleted).
     Head,
+    /// The chain's start (the floor left by retention purges) was moved without the
+    /// `audit.purged` entry that records every purge: entries were hidden or removed.
+    Floor,
 }
 
 impl std::fmt::Display for BreakReason {
@@ -580,6 +586,9 @@ impl std::fmt::Display for BreakReason {
             BreakReason::Hash => "hash mismatch: this entry was edited after it was written",
             BreakReason::Head => {
                 "chain head mismatch: the head does not match the last entry (tail truncated or head edited)"
+            }
+            BreakReason::Floor => {
+                "chain start mismatch: entries were removed from the start without an audit.purged entry recording it"
             }
         })
     }
@@ -1136,12 +1145,49 @@ pub struct ErasureEntry {
     pub counts: ErasureCounts,
 }
 
+/// What one audit retention batch removed: entries from the start of the chain up to
+/// `through_seq`; `more`: another batch may be due.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuditPurge {
+    pub entries: u64,
+    pub through_seq: i64,
+    pub more: bool,
+}
+
 /// What one retention purge batch of conversations removed; `more`: another batch may be due.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PurgeBatch {
     pub conversations: u64,
     pub messages: u64,
     pub more: bool,
+}
+
+/// Where a clinic's data key rotation stands (see [`crate::KeyRotationStore`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantKeyStatus {
+    /// The live data key versions, newest first (one when no rotation is under way).
+    pub versions: Vec<i32>,
+    /// The version that seals new data now.
+    pub sealing: i32,
+    /// Patient keys still wrapped by an older version.
+    pub patient_keys_left: u64,
+    /// Patient keys wrapped by the newest version.
+    pub patient_keys_done: u64,
+    /// When re-encryption may start (every process seals with the newest version by then).
+    pub reencrypt_from: Option<jiff::Timestamp>,
+}
+
+/// What one re-encryption batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReencryptBatch {
+    /// Ciphertexts moved to the newest version in this batch.
+    pub reencrypted: u64,
+    /// Patient keys still under an older version afterwards.
+    pub left: u64,
+    /// Old versions destroyed by this batch (the rotation is then complete).
+    pub destroyed: Vec<i32>,
+    /// Too early to start (see [`crate::REENCRYPT_AFTER`]): try again from then.
+    pub wait_until: Option<jiff::Timestamp>,
 }
 
 /// What one staff member (or other actor) touched of one patient in a time window, from the

@@ -87,6 +87,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_checkpoints",
         include_str!("../migrations/postgres/0014_audit_checkpoints.sql"),
     ),
+    (
+        16,
+        "audit_retention",
+        include_str!("../migrations/postgres/0016_audit_retention.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.
@@ -203,7 +208,8 @@ impl PgStore {
                  GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {r};
                  REVOKE UPDATE, DELETE ON audit_log FROM {r};
                  REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM {r};
-                 REVOKE DELETE ON tenants FROM {r};"
+                 REVOKE DELETE ON tenants FROM {r};
+                 GRANT EXECUTE ON FUNCTION frontdesk_purge_audit(uuid, bigint, bigint) TO {r};"
             );
             sqlx::raw_sql(sqlx::AssertSqlSafe(grants))
                 .execute(&mut *tx)

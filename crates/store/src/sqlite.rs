@@ -85,6 +85,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_checkpoints",
         include_str!("../migrations/sqlite/0014_audit_checkpoints.sql"),
     ),
+    (
+        16,
+        "audit_retention",
+        include_str!("../migrations/sqlite/0016_audit_retention.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

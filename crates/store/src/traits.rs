@@ -441,6 +441,21 @@ pub trait ChannelStore {
         secrets: &ChannelSecrets,
         actor: Actor,
     ) -> Result<()>;
+    /// Rotates one secret of the clinic's account with `provider` (one of its
+    /// [`required_secrets`](Provider::required_secrets)): `value` becomes current at once, and
+    /// the old value is still accepted for verifying webhooks during `overlap` (zero: not at
+    /// all), so the clinic can update the provider without refused deliveries. Audited
+    /// `channel.secret_rotated` (name and window, never a value). Returns when the old value
+    /// stops being accepted, if there is an overlap. No account: `NotFound`.
+    async fn rotate_channel_secret(
+        &self,
+        scope: TenantScope,
+        provider: Provider,
+        name: &str,
+        value: zeroize::Zeroizing<String>,
+        overlap: SignedDuration,
+        actor: Actor,
+    ) -> Result<Option<jiff::Timestamp>>;
     /// Routes a webhook: the account (with the secrets to verify it) that owns this provider
     /// address. Unknown address or inactive clinic: `NotFound`. Grants no scope by itself.
     async fn route_channel(&self, provider: Provider, address: &str) -> Result<ChannelAccount>;
@@ -964,6 +979,13 @@ pub trait RetentionStore {
     /// their messages and everything else hanging off them, in one short transaction,
     /// audited `retention.purged` with counts when any went. Call again while `more`.
     async fn purge_expired(&self, scope: TenantScope) -> Result<PurgeBatch>;
+    /// Removes audit entries older than the clinic's audit retention (`audit_years`), from
+    /// the start of the chain, up to 1,000 per call, in one short transaction: the chain's
+    /// floor moves to the last one removed (so the rest still verifies) and the purge is
+    /// itself audited `audit.purged` with the count and the floor. On PostgreSQL this goes
+    /// through `frontdesk_purge_audit`, the one way the application role may delete audit
+    /// entries. Call again while `more`.
+    async fn purge_audit(&self, scope: TenantScope) -> Result<AuditPurge>;
 }
 
 /// Incident tools (see `crate::sql::incident`).
@@ -1014,6 +1036,24 @@ pub trait KeyRotationStore {
     /// keyring's active one, in one transaction, audited `keys.rewrapped` (key ids only).
     /// Answers how many keys were re-wrapped (0: all already under the active key).
     async fn rewrap_tenant_keys(&self, scope: TenantScope, actor: Actor) -> Result<u32>;
+    /// Rotates the clinic's data key: adds a new version (wrapped by the active master key),
+    /// audited `keys.tenant_rotated`. Everything stays readable: the old version still opens
+    /// what it sealed until [`reencrypt_tenant_batch`](Self::reencrypt_tenant_batch) has moved
+    /// it all and destroyed it. Answers the new version. A rotation still under way:
+    /// `Conflict`.
+    async fn rotate_tenant_key(&self, scope: TenantScope, actor: Actor) -> Result<i32>;
+    /// Where the clinic's data key rotation stands.
+    async fn tenant_key_status(&self, scope: TenantScope) -> Result<TenantKeyStatus>;
+    /// One short transaction of re-encryption under the newest data key version: up to
+    /// `limit` patient keys re-wrapped; once none is left, the clinic's other ciphertexts
+    /// under the tenant key (staff names, emails and TOTP secrets, channel secrets, pending
+    /// phone checks) are re-sealed and the old versions destroyed, audited
+    /// `keys.tenant_reencrypted` with counts. Nothing to do: an empty batch.
+    async fn reencrypt_tenant_batch(
+        &self,
+        scope: TenantScope,
+        limit: u32,
+    ) -> Result<ReencryptBatch>;
 }
 
 /// Everything a frontdesk process needs from storage.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Starts the server (port 0) and returns its base URL, e.g. `http://127.0.0.1:40123`.
+#[allow(dead_code)]
 pub async fn serve_with_workers(store: Arc<dyn Store>, fake_base: &str) -> String {
     let timeout = Duration::from_secs(10);
     let providers = worker::Providers {
@@ -43,4 +44,23 @@ pub async fn serve_with_workers(store: Arc<dyn Store>, fake_base: &str) -> Strin
     let base = format!("http://{}", app.local_addr());
     tokio::spawn(app.run(std::future::pending()));
     base
+}
+
+/// A fresh database of `engine` and its name, or `None` (said on stdout) when PostgreSQL is
+/// not reachable.
+#[allow(dead_code)]
+pub async fn bench_db(
+    engine: frontdesk_store::testing::Engine,
+) -> Option<(&'static str, frontdesk_store::testing::TestDb)> {
+    use frontdesk_store::testing::{Engine, TestDb};
+    match engine {
+        Engine::Sqlite => Some(("SQLite", TestDb::sqlite().await.unwrap())),
+        Engine::Postgres => match TestDb::postgres().await.unwrap() {
+            Some(db) => Some(("PostgreSQL", db)),
+            None => {
+                println!("PostgreSQL: not reachable, skipped");
+                None
+            }
+        },
+    }
 }

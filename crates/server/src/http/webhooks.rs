@@ -92,17 +92,15 @@ pub async fn whatsapp_verify(
         let Ok(account) = st.store.route_channel(Provider::Whatsapp, &address).await else {
             continue;
         };
-        let expected = account.secrets.get("verify_token").unwrap_or_default();
-        if expected.is_empty() {
-            continue;
-        }
-        if let Some(challenge) = whatsapp::verify_handshake(
-            get("hub.mode"),
-            get("hub.verify_token"),
-            get("hub.challenge"),
-            expected,
-        ) {
-            return Ok(([(header::CONTENT_TYPE, "text/plain")], challenge).into_response());
+        for expected in account.secrets.accepted("verify_token", st.clock.now()) {
+            if let Some(challenge) = whatsapp::verify_handshake(
+                get("hub.mode"),
+                get("hub.verify_token"),
+                get("hub.challenge"),
+                expected,
+            ) {
+                return Ok(([(header::CONTENT_TYPE, "text/plain")], challenge).into_response());
+            }
         }
     }
     Err(AppError::client(
@@ -128,10 +126,12 @@ pub async fn whatsapp_events(
     for to in events.iter().map(event_address) {
         if !accounts.contains_key(to) {
             let account = route(&st, Provider::Whatsapp, to).await?;
-            let secret = account.secrets.get("app_secret").unwrap_or_default();
-            if secret.is_empty()
-                || !whatsapp::verify_signature(secret.as_bytes(), &raw, Some(signature))
-            {
+            let verified = account
+                .secrets
+                .accepted("app_secret", st.clock.now())
+                .iter()
+                .any(|secret| whatsapp::verify_signature(secret.as_bytes(), &raw, Some(signature)));
+            if !verified {
                 return Err(bad_signature());
             }
             accounts.insert(to.to_owned(), account);
@@ -223,15 +223,17 @@ pub(super) async fn verified_twilio(
         serde_urlencoded::from_bytes(raw).map_err(|_| malformed())?;
     let to = ours(&|name: &str| form_param(&params, name)).ok_or_else(malformed)?;
     let account = route(st, Provider::Twilio, &to).await?;
-    let token = account.secrets.get("auth_token").unwrap_or_default();
     let base = public_base(st, headers);
     let url = format!(
         "{base}{}",
         uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
     );
-    if token.is_empty()
-        || !twilio::verify_signature(token.as_bytes(), &url, &params, Some(signature))
-    {
+    let verified = account
+        .secrets
+        .accepted("auth_token", st.clock.now())
+        .iter()
+        .any(|token| twilio::verify_signature(token.as_bytes(), &url, &params, Some(signature)));
+    if !verified {
         return Err(bad_signature());
     }
     Ok((account, params))
@@ -244,8 +246,12 @@ pub async fn africastalking_sms(
 ) -> Result<Response, AppError> {
     let raw = read_body(body).await?;
     let account = route(&st, Provider::AfricasTalking, &address).await?;
-    let expected = account.secrets.get("callback_token").unwrap_or_default();
-    if expected.is_empty() || !africastalking::verify_callback_token(expected.as_bytes(), &token) {
+    let verified = account
+        .secrets
+        .accepted("callback_token", st.clock.now())
+        .iter()
+        .any(|expected| africastalking::verify_callback_token(expected.as_bytes(), &token));
+    if !verified {
         return Err(bad_signature());
     }
     let params: Vec<(String, String)> =

@@ -453,6 +453,7 @@ macro_rules! channel_tests {
 mod recordings;
 mod reliability;
 mod reminders;
+mod rotation;
 mod sms;
 mod verify;
 mod voice;

@@ -152,33 +152,23 @@ fn keys_generate_tenant_create_and_a_scripted_terminal_chat() {
 
     // Channel secrets come from stdin and are never printed back.
     let channel_set = |stdin: &[u8]| {
-        let mut child = frontdesk(&[
-            "channel",
-            "set",
-            "--tenant",
-            "kauri-dental",
-            "--provider",
-            "twilio",
-            "--address",
-            "+6495550123",
-            "--setting",
-            "account_sid=AC77",
-            "--data-dir",
-            d,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        let out = child.wait_with_output().unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
+        run_with_stdin(
+            &[
+                "channel",
+                "set",
+                "--tenant",
+                "kauri-dental",
+                "--provider",
+                "twilio",
+                "--address",
+                "+6495550123",
+                "--setting",
+                "account_sid=AC77",
+                "--data-dir",
+                d,
+            ],
+            stdin,
+        )
     };
     let (ok, text) = channel_set(b"auth_token=tw-Secret-123\n");
     assert!(ok, "{text}");
@@ -194,6 +184,44 @@ fn keys_generate_tenant_create_and_a_scripted_terminal_chat() {
     );
     let (ok, text) = channel_set(b"no equals sign secret-value\n");
     assert!(!ok && !text.contains("secret-value"), "{text}");
+
+    // Rotation: the new value from stdin (never echoed), the old one kept for the overlap.
+    let rotate = |args: &[&str], stdin: &[u8]| {
+        let mut all = vec![
+            "channel",
+            "rotate-secret",
+            "--tenant",
+            "kauri-dental",
+            "--provider",
+            "twilio",
+            "--data-dir",
+            d,
+        ];
+        all.extend_from_slice(args);
+        run_with_stdin(&all, stdin)
+    };
+    let (ok, text) = rotate(&["--secret", "auth_token"], b"tw-Secret-456\n");
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("rotated twilio auth_token of `kauri-dental` in ")
+            && text.contains("the previous value is accepted on webhooks until"),
+        "{text}"
+    );
+    assert!(!text.contains("tw-Secret"), "{text}");
+    let (ok, text) = rotate(
+        &["--secret", "auth_token", "--overlap-hours", "0"],
+        b"tw-Secret-789\n",
+    );
+    assert!(ok && text.contains("no longer accepted"), "{text}");
+    let (ok, text) = rotate(&["--secret", "auth_token", "--generate"], b"");
+    assert!(!ok && text.contains("issued by the provider"), "{text}");
+    let (ok, text) = rotate(&["--secret", "app_secret"], b"x\n");
+    assert!(
+        !ok && text.contains("twilio has no secret `app_secret`"),
+        "{text}"
+    );
+    let (ok, text) = rotate(&["--secret", "auth_token"], b"\n");
+    assert!(!ok && text.contains("no new value"), "{text}");
 }
 
 #[test]
@@ -370,6 +398,24 @@ fn every_shipped_eval_set_passes_and_a_failing_case_fails_the_run() {
         "{out}"
     );
     assert!(err.contains("1 case(s) failed"), "{err}");
+}
+
+/// Runs the binary with `stdin` fed in; answers whether it succeeded and all it printed.
+fn run_with_stdin(args: &[&str], stdin: &[u8]) -> (bool, String) {
+    let mut child = frontdesk(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }
 
 /// Says `lines` to Harbour Physio's receptionist in the terminal chat of data dir `d` (a new
@@ -1061,4 +1107,28 @@ fn a_new_master_key_takes_over_after_rewrap_and_the_old_one_can_go() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("Mon"));
     let (ok, out, err) = run(&["audit", "verify", "--all", "--config", &only_new]);
     assert!(ok && out.matches("intact").count() == 2, "{out}{err}");
+
+    // A clinic's data key: a new version now, the old one until re-encryption has run.
+    let tenant = ["--tenant", "harbour-physio", "--config", &only_new];
+    let keys = |cmd: &str| {
+        let mut args = vec!["keys", cmd];
+        args.extend_from_slice(&tenant);
+        run(&args)
+    };
+    let (ok, out, err) = keys("rotate-tenant");
+    assert!(
+        ok && out.starts_with("added data key version 2 of `harbour-physio` in "),
+        "{out}{err}"
+    );
+    let (ok, out, err) = keys("status");
+    assert!(
+        ok && out.contains("data key version(s) 2, 1 live, version 1 seals")
+            && out.contains("rotation under way: 0 of "),
+        "{out}{err}"
+    );
+    let (ok, out, err) = keys("rotate-tenant");
+    assert!(!ok && err.contains("still re-encrypting"), "{out}{err}");
+    // Still readable while the rotation is under way.
+    let out = chat(&only_new);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Mon"));
 }

@@ -160,7 +160,11 @@ macro_rules! impl_catalog {
                     .details(serde_json::json!({ "slug": slug.as_str() }));
                 self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
                 tx.commit().await?;
-                self.keys.insert(tenant, Arc::new(TenantKeys { data, data_version: 1, index }));
+                self.keys.insert(
+                    tenant,
+                    Arc::new(TenantKeys { data: crate::keys::TenantDataKeys::single(1, data), data_version: 1, index }),
+                    now + crate::keys::KEY_CACHE_TTL.as_micros() as i64,
+                );
                 Ok(scope)
             }
 

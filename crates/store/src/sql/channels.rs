@@ -125,6 +125,46 @@ macro_rules! impl_channels {
                 Ok(())
             }
 
+            async fn rotate_channel_secret(&self, scope: TenantScope, provider: Provider, name: &str, value: zeroize::Zeroizing<String>, overlap: jiff::SignedDuration, actor: Actor) -> Result<Option<jiff::Timestamp>> {
+                if !provider.required_secrets().contains(&name) {
+                    return Err(StoreError::Invalid(DomainError::invalid("secret name", "is not one this provider uses")));
+                }
+                if value.trim().is_empty() || value.len() > 4096 {
+                    return Err(StoreError::Invalid(DomainError::invalid("secret", "must be 1-4096 characters")));
+                }
+                if overlap.is_negative() || overlap > jiff::SignedDuration::from_hours(24 * 30) {
+                    return Err(StoreError::Invalid(DomainError::invalid("overlap", "must be between 0 and 30 days")));
+                }
+                let tenant = scope.tenant_id();
+                let now_us = self.now_us();
+                let now = jiff::Timestamp::from_microsecond(now_us).map_err(|_| StoreError::Corrupt("clock"))?;
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let mut account = self.load_account(&mut tx, tenant, provider).await?;
+                account.secrets.prune(now);
+                let until = account.secrets.rotate(name, value, now, now + overlap);
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                let ct = Self::seal_secrets(&keys, tenant, provider, &account.secrets)?;
+                sqlx::query("UPDATE channel_accounts SET secrets_ct = $3, updated_at = $4 WHERE tenant_id = $1 AND provider = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(provider.as_str())
+                    .bind(ct)
+                    .bind(now_us)
+                    .execute(&mut *tx)
+                    .await?;
+                // The name and the window only: values never reach the audit log.
+                let ev = AuditEvent::new(actor, "channel.secret_rotated")
+                    .target("channel", provider.as_str())
+                    .details(serde_json::json!({
+                        "provider": provider.as_str(),
+                        "secret": name,
+                        "overlap_seconds": overlap.as_secs(),
+                        "previous_valid_until": until.map(|t| t.to_string()),
+                    }));
+                self.append_audit_tx(&mut tx, tenant, now_us, &ev).await?;
+                tx.commit().await?;
+                Ok(until)
+            }
+
             async fn route_channel(&self, provider: Provider, address: &str) -> Result<ChannelAccount> {
                 let row: Option<(Uuid, String)> = sqlx::query_as(
                     "SELECT r.tenant_id, t.status FROM channel_routes r JOIN tenants t ON t.id = r.tenant_id \

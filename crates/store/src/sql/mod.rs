@@ -49,34 +49,47 @@ macro_rules! sql_store {
                 }
             }
 
-            /// The tenant's data and index keys, unwrapped with the keyring (cached).
+            /// The tenant's data and index keys, unwrapped with the keyring (cached for
+            /// [`KEY_CACHE_TTL`](crate::keys::KEY_CACHE_TTL)). Every live data key version
+            /// opens; the newest one old enough to be known to every process seals (see
+            /// [`crate::keys`]).
             async fn tenant_keys(&self, tx: &mut Tx, tenant: TenantId) -> Result<Arc<TenantKeys>> {
-                if let Some(k) = self.keys.get(tenant) {
+                let now = self.now_us();
+                if let Some(k) = self.keys.get(tenant, now) {
                     return Ok(k);
                 }
-                let rows: Vec<(String, i32, String, Vec<u8>)> = sqlx::query_as(
-                    "SELECT purpose, version, master_key_id, wrapped FROM tenant_keys \
+                let rows: Vec<(String, i32, String, Vec<u8>, i64)> = sqlx::query_as(
+                    "SELECT purpose, version, master_key_id, wrapped, created_at FROM tenant_keys \
                      WHERE tenant_id = $1 AND retired_at IS NULL ORDER BY version DESC",
                 )
                 .bind(tenant.as_uuid())
                 .fetch_all(&mut **tx)
                 .await?;
-                let mut data = None;
+                let seal_after = crate::keys::SEAL_WITH_NEW_AFTER.as_micros() as i64;
+                let mut until = now + crate::keys::KEY_CACHE_TTL.as_micros() as i64;
+                let oldest_data = rows.iter().filter(|r| r.0 == "data").map(|r| r.1).min();
+                let mut data = Vec::new();
                 let mut index = None;
-                for (purpose, version, key_id, wrapped) in rows {
+                for (purpose, version, key_id, wrapped, created_at) in rows {
                     let row = tenant_key_row(&purpose, version);
                     let key = self.keys.ring().unwrap_key(&key_id, &aad(tenant, "tenant_keys", "wrapped", &row), &wrapped)?;
                     match purpose.as_str() {
-                        "data" if data.is_none() => data = Some((key, version)),
+                        "data" => {
+                            let sealable = Some(version) == oldest_data || created_at + seal_after <= now;
+                            if !sealable {
+                                until = until.min(created_at + seal_after);
+                            }
+                            data.push((version, key, sealable));
+                        }
                         "index" if index.is_none() => index = Some(key),
                         _ => {}
                     }
                 }
-                let (Some((data, data_version)), Some(index)) = (data, index) else {
+                let (Some(data), Some(index)) = (crate::keys::TenantDataKeys::new(data), index) else {
                     return Err(StoreError::Corrupt("tenant keys missing"));
                 };
-                let keys = Arc::new(TenantKeys { data, data_version, index });
-                self.keys.insert(tenant, keys.clone());
+                let keys = Arc::new(TenantKeys { data_version: data.version(), data, index });
+                self.keys.insert(tenant, keys.clone(), until);
                 Ok(keys)
             }
 
@@ -212,15 +225,20 @@ macro_rules! sql_store {
                 use crate::audit::{AUDIT_VERIFY_PAGE, ChainFields, GENESIS, chain_hash};
                 let tenant = scope.tenant_id().as_uuid();
                 let mut tx = self.snapshot_tx(scope).await?;
-                let head: Option<(i64, Vec<u8>)> =
-                    sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
+                let row: Option<(i64, Vec<u8>, i64, Option<Vec<u8>>)> =
+                    sqlx::query_as("SELECT seq, hash, floor_seq, floor_hash FROM audit_heads WHERE tenant_id = $1")
                         .bind(tenant)
                         .fetch_optional(&mut *tx)
                         .await?;
+                let floor = row.as_ref().map_or((0, None), |r| (r.2, r.3.clone()));
+                let head = row.map(|r| (r.0, r.1));
                 let mut entries: u64 = 0;
-                // The last link checked: its seq and hash (seq 0 and GENESIS before the first).
-                let mut last_seq: i64 = 0;
-                let mut last_hash: Vec<u8> = GENESIS.to_vec();
+                // The last link checked: its seq and hash (the floor left by retention, or
+                // seq 0 and GENESIS, before the first).
+                let mut last_seq: i64 = floor.0;
+                let mut last_hash: Vec<u8> = floor.1.clone().unwrap_or_else(|| GENESIS.to_vec());
+                // The floor the latest `audit.purged` entry recorded: it must be the floor.
+                let mut recorded_floor: (i64, String) = (0, String::new());
                 let mut first_break = None;
                 'pages: loop {
                     // `at` is read as the stored integer (microseconds), exactly as hashed.
@@ -264,6 +282,13 @@ macro_rules! sql_store {
                             first_break = Some(ChainBreak { seq, reason });
                             break 'pages;
                         }
+                        if action == "audit.purged" {
+                            let d: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
+                            recorded_floor = (
+                                d["through_seq"].as_i64().unwrap_or(-1),
+                                d["through_hash"].as_str().unwrap_or_default().to_owned(),
+                            );
+                        }
                         last_seq = seq;
                         last_hash = hash;
                     }
@@ -273,6 +298,10 @@ macro_rules! sql_store {
                 }
                 tx.commit().await?;
                 let head_seq = head.as_ref().map_or(0, |(seq, _)| *seq);
+                let floor_hex = floor.1.as_deref().map(hex).unwrap_or_default();
+                if first_break.is_none() && floor.0 > 0 && recorded_floor != (floor.0, floor_hex) {
+                    first_break = Some(ChainBreak { seq: floor.0, reason: BreakReason::Floor });
+                }
                 if first_break.is_none() {
                     first_break = match head {
                         Some((seq, hash)) if seq == last_seq && hash == last_hash => None,
@@ -280,7 +309,7 @@ macro_rules! sql_store {
                         None => Some(ChainBreak { seq: last_seq, reason: BreakReason::Head }),
                     };
                 }
-                Ok(ChainReport { entries, head_seq, first_break })
+                Ok(ChainReport { entries, head_seq, floor_seq: floor.0, first_break })
             }
         }
 

@@ -9,13 +9,18 @@
 //! behind: the caller lists the expired ones, deletes their audio from blob storage, and then
 //! has the rows of those it deleted removed. A conversation goes only once it has no
 //! recording left.
+//!
+//! Audit entries are kept `audit_years` and then removed from the start of the chain only;
+//! the chain's floor (`audit_heads.floor_seq/floor_hash`) records where the kept part starts.
 
 /// How many conversations, and how many recordings, one purge batch removes at most.
 pub(crate) const PURGE_BATCH: i64 = 100;
+/// How many audit entries one audit retention batch removes at most.
+pub(crate) const AUDIT_PURGE_BATCH: i64 = 1000;
 
 macro_rules! impl_retention {
     ($Store:ty) => {
-        use $crate::sql::retention::PURGE_BATCH;
+        use $crate::sql::retention::{AUDIT_PURGE_BATCH, PURGE_BATCH};
 
         impl $Store {
             /// The clinic's cutoffs (µs): conversations last written before the first, and
@@ -82,6 +87,66 @@ macro_rules! impl_retention {
                 }
                 tx.commit().await?;
                 Ok(gone)
+            }
+
+            async fn purge_audit(&self, scope: TenantScope) -> Result<AuditPurge> {
+                let tenant = scope.tenant_id();
+                let t = tenant.as_uuid();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let (_, _, policy) = self.retention_cutoffs(&mut tx, tenant, now).await?;
+                // A year counts 366 days: an entry is kept at least as long as the policy says.
+                let cutoff = now.saturating_sub(i64::from(policy.audit_years) * 366 * 86_400 * 1_000_000);
+                let floor: i64 = sqlx::query_scalar("SELECT floor_seq FROM audit_heads WHERE tenant_id = $1")
+                    .bind(t)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let rows: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(
+                    "SELECT seq, at, hash FROM audit_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                )
+                .bind(t)
+                .bind(floor)
+                .bind(AUDIT_PURGE_BATCH + 1)
+                .fetch_all(&mut *tx)
+                .await?;
+                // Only a prefix of the chain goes: up to the first entry still within retention.
+                let old = rows.iter().take_while(|r| r.1 < cutoff).count();
+                let take = old.min(AUDIT_PURGE_BATCH as usize);
+                let Some((through, _, hash)) = take.checked_sub(1).map(|i| rows[i].clone()) else {
+                    tx.commit().await?;
+                    return Ok(AuditPurge::default());
+                };
+                let entries: i64 = if self.engine() == "postgres" {
+                    sqlx::query_scalar("SELECT frontdesk_purge_audit($1, $2, $3)")
+                        .bind(t)
+                        .bind(through)
+                        .bind(cutoff)
+                        .fetch_one(&mut *tx)
+                        .await?
+                } else {
+                    let n = sqlx::query("DELETE FROM audit_log WHERE tenant_id = $1 AND seq <= $2")
+                        .bind(t)
+                        .bind(through)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    sqlx::query("UPDATE audit_heads SET floor_seq = $2, floor_hash = $3 WHERE tenant_id = $1")
+                        .bind(t)
+                        .bind(through)
+                        .bind(&hash)
+                        .execute(&mut *tx)
+                        .await?;
+                    n as i64
+                };
+                let ev = AuditEvent::new(Actor::System, "audit.purged").details(serde_json::json!({
+                    "entries": entries,
+                    "through_seq": through,
+                    "through_hash": hex(&hash),
+                    "older_than": from_us(cutoff)?.to_string(),
+                }));
+                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                tx.commit().await?;
+                Ok(AuditPurge { entries: entries as u64, through_seq: through, more: old > take })
             }
 
             async fn purge_expired(&self, scope: TenantScope) -> Result<PurgeBatch> {

@@ -88,6 +88,7 @@ async fn assert_broken(
         ChainReport {
             entries: ENTRIES as u64,
             head_seq: ENTRIES,
+            floor_seq: 0,
             first_break: None
         }
     );
@@ -102,6 +103,7 @@ async fn an_intact_chain_verifies_and_verifying_writes_nothing(db: &TestDb) {
         ChainReport {
             entries: 1,
             head_seq: 1,
+            floor_seq: 0,
             first_break: None
         },
         "a new clinic's chain: tenant.created alone"
@@ -115,6 +117,7 @@ async fn an_intact_chain_verifies_and_verifying_writes_nothing(db: &TestDb) {
         ChainReport {
             entries: ENTRIES as u64 + 1,
             head_seq: ENTRIES + 1,
+            floor_seq: 0,
             first_break: None
         }
     );
@@ -348,6 +351,7 @@ async fn breaks_are_found_across_pages(db: &TestDb) {
             ChainReport {
                 entries: MANY as u64 + 1,
                 head_seq: MANY as i64 + 1,
+                floor_seq: 0,
                 first_break: None
             }
         );
@@ -400,6 +404,7 @@ async fn verifying_while_the_clinic_appends_sees_an_intact_chain(db: &TestDb) {
         ChainReport {
             entries: 901,
             head_seq: 901,
+            floor_seq: 0,
             first_break: None
         }
     );

@@ -129,6 +129,48 @@ impl Raw {
         }
     }
 
+    /// The bytes a one-value query binding `ids` as $1, $2, … answers.
+    pub async fn blob(&mut self, sql: &str, ids: &[Uuid]) -> Vec<u8> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match self {
+            Raw::Sqlite(c) => {
+                let mut q = sqlx::query_scalar(sql);
+                for id in ids {
+                    q = q.bind(*id);
+                }
+                q.fetch_one(c).await.unwrap()
+            }
+            Raw::Pg(c) => {
+                let mut q = sqlx::query_scalar(sql);
+                for id in ids {
+                    q = q.bind(*id);
+                }
+                q.fetch_one(c).await.unwrap()
+            }
+        }
+    }
+
+    /// Runs one statement binding `blob` as $1 and `ids` as $2, $3, …; rows affected.
+    pub async fn execute_blob(&mut self, sql: &str, blob: &[u8], ids: &[Uuid]) -> u64 {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match self {
+            Raw::Sqlite(c) => {
+                let mut q = sqlx::query(sql).bind(blob);
+                for id in ids {
+                    q = q.bind(*id);
+                }
+                q.execute(c).await.unwrap().rows_affected()
+            }
+            Raw::Pg(c) => {
+                let mut q = sqlx::query(sql).bind(blob);
+                for id in ids {
+                    q = q.bind(*id);
+                }
+                q.execute(c).await.unwrap().rows_affected()
+            }
+        }
+    }
+
     /// The `count(*)` (or other integer) a query binding `ids` as $1, $2, … answers.
     pub async fn scalar(&mut self, sql: String, ids: &[Uuid]) -> i64 {
         match self {

@@ -1,16 +1,22 @@
 //! Retention on both engines: a clinic's conversations go with everything hanging off them
 //! once their last message is older than its policy, recordings once they are older than
 //! theirs, in batches of at most 100, each batch audited with counts; a recent message keeps
-//! a conversation; another clinic, and a longer policy, keep theirs.
+//! a conversation; another clinic, and a longer policy, keep theirs. Audit entries older
+//! than the audit retention go from the start of the chain, which still verifies from its
+//! new floor; a floor moved by hand does not.
 
 use crate::harness::*;
+use frontdesk_domain::ManualClock;
 use frontdesk_store::testing::TestDb;
+use frontdesk_store::testing::test_keyring;
 use frontdesk_store::*;
 use jiff::SignedDuration;
+use std::sync::Arc;
 
 engine_tests!(
     expired_conversations_and_recordings_go_and_each_batch_is_audited,
     a_large_purge_goes_in_batches_of_one_hundred,
+    audit_entries_past_retention_go_from_the_start_and_the_rest_still_verifies,
 );
 
 const DAY: SignedDuration = SignedDuration::from_hours(24);
@@ -169,4 +175,116 @@ async fn a_large_purge_goes_in_batches_of_one_hundred(db: &TestDb) {
         "148 + the 2 seeded"
     );
     assert_eq!(store.purge_expired(a.scope).await.unwrap().conversations, 0);
+}
+
+async fn audit_entries_past_retention_go_from_the_start_and_the_rest_still_verifies(db: &TestDb) {
+    // The clinics were made eight years ago (PostgreSQL's purge function refuses entries
+    // younger than a year by the database's own clock, so the past must be real).
+    let now = jiff::Timestamp::now();
+    let clock = Arc::new(ManualClock::new(now - DAY * (8 * 366)));
+    let store = db.open(test_keyring(), clock.clone()).await.unwrap();
+    let (a, b) = seed_two(&*store).await;
+    for i in 0..1100 {
+        store
+            .add_faq(a.scope, &format!("Old question {i}?"), "Yes.")
+            .await
+            .unwrap();
+    }
+    let old_entries = store.verify_audit_chain(a.scope).await.unwrap().entries;
+    assert!(old_entries > 1100);
+    // Seven years and a half later: those are past retention; a new entry is not.
+    clock.advance(DAY * (7 * 366 + 180));
+    store
+        .add_faq(a.scope, "Recent question?", "Yes.")
+        .await
+        .unwrap();
+    let mut purged = 0;
+    let mut batches = 0;
+    loop {
+        let batch = store.purge_audit(a.scope).await.unwrap();
+        purged += batch.entries;
+        batches += 1;
+        assert!(batch.entries <= 1000);
+        if !batch.more {
+            break;
+        }
+    }
+    assert_eq!((purged, batches), (old_entries, 2));
+    assert_eq!(
+        store.purge_audit(a.scope).await.unwrap(),
+        AuditPurge::default()
+    );
+    let report = store.verify_audit_chain(a.scope).await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.floor_seq, old_entries as i64);
+    // The recent entry and the two purge records remain.
+    assert_eq!(report.entries, 3);
+    let kept = store.audit_entries(a.scope, 0, 100).await.unwrap();
+    assert_eq!(
+        kept.iter().filter(|e| e.action == "audit.purged").count(),
+        2,
+        "{kept:?}"
+    );
+    assert!(kept.iter().all(|e| e.seq > old_entries as i64));
+    // The other clinic keeps its chain whole.
+    let other = store.verify_audit_chain(b.scope).await.unwrap();
+    assert!(other.is_intact() && other.floor_seq == 0 && other.entries > 1);
+
+    // Moving the floor by hand, to hide entries, is caught.
+    let mut raw = crate::raw::Raw::open(db).await;
+    let t = a.scope.tenant_id().as_uuid();
+    let hide = report.floor_seq + 1;
+    let hash = raw
+        .blob(
+            &format!("SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = {hide}"),
+            &[t],
+        )
+        .await;
+    raw.execute_blob(
+        "UPDATE audit_heads SET floor_seq = floor_seq + 1, floor_hash = $1 WHERE tenant_id = $2",
+        &hash,
+        &[t],
+    )
+    .await;
+    raw.execute(
+        format!("DELETE FROM audit_log WHERE tenant_id = $1 AND seq = {hide}"),
+        &[t],
+    )
+    .await;
+    let broken = store.verify_audit_chain(a.scope).await.unwrap();
+    assert_eq!(
+        broken.first_break,
+        Some(ChainBreak {
+            seq: hide,
+            reason: BreakReason::Floor
+        })
+    );
+    if let crate::raw::Raw::Pg(c) = &mut raw {
+        // PostgreSQL's purge function refuses a cutoff within the last year, whoever calls.
+        use sqlx::Connection;
+        let mut tx = c.begin().await.unwrap();
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+            .bind(t.to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let recent = frontdesk_store_to_us(now);
+        let refused = sqlx::query("SELECT frontdesk_purge_audit($1, $2, $3)")
+            .bind(t)
+            .bind(hide + 2)
+            .bind(recent)
+            .execute(&mut *tx)
+            .await;
+        assert!(
+            refused
+                .unwrap_err()
+                .to_string()
+                .contains("younger than a year"),
+            "the database refuses"
+        );
+    }
+}
+
+fn frontdesk_store_to_us(t: jiff::Timestamp) -> i64 {
+    t.as_microsecond()
 }
