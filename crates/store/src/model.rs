@@ -1062,6 +1062,7 @@ pub struct StaffMember {
     pub mfa_enrolled: bool,
     /// The practitioner whose diary is theirs, if linked.
     pub practitioner: Option<PractitionerId>,
+    pub created_at: Timestamp,
 }
 
 impl std::fmt::Debug for StaffMember {
