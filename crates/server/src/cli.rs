@@ -91,6 +91,22 @@ enum Command {
     /// A patient's data requests: a copy of their data, or erasure.
     #[command(subcommand)]
     Patient(PatientCommand),
+    /// Write a copy of everything one clinic holds here, as one JSON document for the clinic
+    /// to take away: profile, practitioners, services, FAQs, red-flag rules, staff, channel
+    /// accounts (no secret values), every patient's copy, the erasure ledger and the audit
+    /// log. It holds patients' data (file mode 0600). Audited as the operator. Works for a
+    /// clinic of any status. See docs/OPERATIONS.md.
+    Export {
+        /// The clinic's slug.
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+        /// The file to write (it must not exist yet). Default:
+        /// `SLUG-export-YYYYMMDDTHHMMSSZ.json` in the current directory.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Take an encrypted backup of the whole database while it runs (SQLite `VACUUM INTO`,
     /// PostgreSQL `pg_dump`), with a manifest and checksums. See docs/OPERATIONS.md.
     Backup {
@@ -486,6 +502,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Export { tenant, out, data } => export_cmd(&tenant, out, &data).await,
         Command::Backup { out, data } => backup_cmd(out, &data).await,
         Command::Restore { from, yes, data } => restore_cmd(&from, yes, &data).await,
         Command::Patient(PatientCommand::Export(args)) => patient_export(args).await,
@@ -1185,6 +1202,49 @@ async fn patient_export(a: PatientExport) -> anyhow::Result<()> {
         "wrote the copy of patient {id} to {} ({} bytes); recorded in the audit log",
         a.out.display(),
         body.len()
+    );
+    Ok(())
+}
+
+async fn export_cmd(slug: &str, out: Option<PathBuf>, data: &DataArgs) -> anyhow::Result<()> {
+    use frontdesk_server::clinic_export;
+    let parsed = TenantSlug::parse(slug)?;
+    let out = out.unwrap_or_else(|| {
+        PathBuf::from(clinic_export::default_file_name(
+            &parsed,
+            jiff::Timestamp::now(),
+        ))
+    });
+    if out.symlink_metadata().is_ok() {
+        bail!("{} exists already; choose a new file", out.display());
+    }
+    let cfg = resolve(data, LogFormat::Pretty, "warn")?;
+    let store = open_store(&cfg).await?;
+    let scope = clinic_scope(store.as_ref(), slug).await?;
+    let started = std::time::Instant::now();
+    let mut bar =
+        frontdesk_server::progress::Progress::stderr(format!("exporting {slug}"), "patients");
+    let done = clinic_export::export_clinic(store.as_ref(), scope, &out, &mut |n, total| {
+        bar.update(n, total)
+    })
+    .await;
+    bar.finish();
+    let e = done.with_context(|| format!("the export of `{slug}` failed; no file was written"))?;
+    let c = e.counts;
+    println!(
+        "wrote the export of `{slug}` to {} ({} bytes) in {:.1} s: {} patients, {} conversations, \
+         {} messages, {} appointments, {} audit entries; recorded in the audit log",
+        e.path.display(),
+        e.bytes,
+        started.elapsed().as_secs_f64(),
+        c.patients,
+        c.conversations,
+        c.messages,
+        c.appointments,
+        c.audit_entries
+    );
+    println!(
+        "the file holds patients' personal data: hand it over encrypted and delete it here once delivered"
     );
     Ok(())
 }

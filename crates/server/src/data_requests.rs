@@ -6,7 +6,8 @@
 //! messages, appointments, and the access log (who opened their record or conversations,
 //! from the audit log). Call audio is not inside: the copy lists each recording, and the
 //! clinic plays or sends it from the dashboard. Making a copy is audited (`patient.exported`,
-//! with the format) before it is handed over.
+//! with the format) before it is handed over. The whole-clinic export
+//! (`crate::clinic_export`) puts the same copy of every patient in its document.
 //!
 //! Erasure destroys the patient's key and deletes their rows in one store transaction (see
 //! `frontdesk_store::DataRequestStore::erase_patient`), then deletes their recordings' audio
@@ -16,15 +17,24 @@ use crate::blobs::BlobStore;
 use askama::Template;
 use frontdesk_domain::PatientId;
 use frontdesk_store::{
-    Actor, AuditEntry, AuditEvent, Erasure, Sender, Store, StoreError, TenantScope,
+    Actor, AuditEntry, AuditEvent, ClinicCatalog, Erasure, Sender, Store, StoreError, TenantScope,
 };
 use serde_json::{Value, json};
 
 /// Everything the clinic holds about one patient, opened, as a JSON document.
 pub struct PatientCopy {
     pub json: Value,
+    pub counts: CopyCounts,
     clinic: String,
     exported_at: String,
+}
+
+/// How much one copy holds (for the counts a whole-clinic export records).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CopyCounts {
+    pub conversations: u64,
+    pub messages: u64,
+    pub appointments: u64,
 }
 
 /// The most access-log entries a copy carries per target.
@@ -41,14 +51,18 @@ fn access_entry(e: &AuditEntry) -> Value {
     })
 }
 
-/// Reads the copy of `patient` (no audit entry: see [`export_patient`]).
-async fn read_copy(
+/// Reads the copy of `patient` without auditing it, for callers that record the copy
+/// themselves: [`export_patient`] (`patient.exported`), and the whole-clinic export, which
+/// records one `clinic.exported` instead of one entry per patient. `catalog` is the clinic's
+/// (read once by a caller that copies many patients) and names services and practitioners.
+/// Unknown patient: `NotFound`.
+pub async fn read_patient_copy(
     store: &dyn Store,
     scope: TenantScope,
+    catalog: &ClinicCatalog,
     patient: PatientId,
 ) -> Result<PatientCopy, StoreError> {
     let record = store.patient_record(scope, patient).await?;
-    let catalog = store.clinic_catalog(scope).await?;
     let name_of_service = |id| {
         catalog
             .services
@@ -64,11 +78,17 @@ async fn read_copy(
             .map(|p| p.name.clone())
     };
     let mut conversations = Vec::new();
+    let mut counts = CopyCounts {
+        conversations: record.conversations.len() as u64,
+        appointments: record.appointments.len() as u64,
+        ..CopyCounts::default()
+    };
     let mut access = store
         .audit_about(scope, "patient", &patient.to_string(), ACCESS_LOG_LIMIT)
         .await?;
     for c in &record.conversations {
         let messages = store.messages(scope, c.id).await?;
+        counts.messages += messages.len() as u64;
         access.extend(
             store
                 .audit_about(scope, "conversation", &c.id.to_string(), ACCESS_LOG_LIMIT)
@@ -126,6 +146,7 @@ async fn read_copy(
     });
     Ok(PatientCopy {
         json,
+        counts,
         clinic: catalog.clinic.profile.name.clone(),
         exported_at,
     })
@@ -140,7 +161,8 @@ pub async fn export_patient(
     actor: Actor,
     format: &str,
 ) -> Result<PatientCopy, StoreError> {
-    let copy = read_copy(store, scope, patient).await?;
+    let catalog = store.clinic_catalog(scope).await?;
+    let copy = read_patient_copy(store, scope, &catalog, patient).await?;
     let ev = AuditEvent::new(actor, "patient.exported")
         .target("patient", patient)
         .details(json!({ "format": format }));

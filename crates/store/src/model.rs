@@ -1071,6 +1071,7 @@ pub struct StaffMember {
     pub mfa_enrolled: bool,
     /// The practitioner whose diary is theirs, if linked.
     pub practitioner: Option<PractitionerId>,
+    pub created_at: Timestamp,
 }
 
 impl std::fmt::Debug for StaffMember {

@@ -951,6 +951,9 @@ pub trait DataRequestStore {
     ) -> Result<Erasure>;
     /// The clinic's erasure ledger, oldest first (a restore erases these patients again).
     async fn erasure_ledger(&self, scope: TenantScope) -> Result<Vec<ErasureEntry>>;
+    /// Every patient of the clinic, oldest first: ids only (16 bytes each), so a whole-clinic
+    /// export can then read one patient at a time.
+    async fn patient_ids(&self, scope: TenantScope) -> Result<Vec<PatientId>>;
     /// The audit entries about one target (`patient`, `conversation`, ...), oldest first, the
     /// last `limit` (at most 10,000) of them.
     async fn audit_about(

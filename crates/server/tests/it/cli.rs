@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_frontdesk");
 
-fn frontdesk(args: &[&str]) -> Command {
+pub(crate) fn frontdesk(args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
     c.args(args);
     // A clean environment: nothing from the developer's shell leaks into the test.
@@ -17,13 +17,29 @@ fn frontdesk(args: &[&str]) -> Command {
     c
 }
 
-fn run(args: &[&str]) -> (bool, String, String) {
-    let out = frontdesk(args).output().unwrap();
+pub(crate) fn run(args: &[&str]) -> (bool, String, String) {
+    outcome(frontdesk(args).output().unwrap())
+}
+
+/// (success, stdout, stderr) of a finished command.
+pub(crate) fn outcome(out: std::process::Output) -> (bool, String, String) {
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Runs `cmd` with `stdin` as its input, to the end; its output, whatever the outcome.
+pub(crate) fn with_stdin(mut cmd: Command, stdin: &[u8]) -> std::process::Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 #[test]
@@ -116,19 +132,10 @@ fn keys_generate_tenant_create_and_a_scripted_terminal_chat() {
     let (ok, out, _) = run(&["tenant", "list", "--data-dir", d]);
     assert!(ok && out.contains("kauri-dental"), "{out}");
 
-    let mut child = frontdesk(&["chat", "--tenant", "kauri-dental", "--data-dir", d])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"hello\n\nwhere are you?\nwhen are you open\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = with_stdin(
+        frontdesk(&["chat", "--tenant", "kauri-dental", "--data-dir", d]),
+        b"hello\n\nwhere are you?\nwhen are you open\n",
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -402,14 +409,7 @@ fn every_shipped_eval_set_passes_and_a_failing_case_fails_the_run() {
 
 /// Runs the binary with `stdin` fed in; answers whether it succeeded and all it printed.
 fn run_with_stdin(args: &[&str], stdin: &[u8]) -> (bool, String) {
-    let mut child = frontdesk(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = with_stdin(frontdesk(args), stdin);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -420,7 +420,7 @@ fn run_with_stdin(args: &[&str], stdin: &[u8]) -> (bool, String) {
 
 /// Says `lines` to Harbour Physio's receptionist in the terminal chat of data dir `d` (a new
 /// anonymous patient and conversation); answers what it said.
-fn harbour_chat(d: &str, lines: &[u8]) -> String {
+pub(crate) fn harbour_chat(d: &str, lines: &[u8]) -> String {
     let out = harbour_chat_with(&["--data-dir", d], lines);
     assert!(out.status.success());
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -431,18 +431,56 @@ fn harbour_chat(d: &str, lines: &[u8]) -> String {
 fn harbour_chat_with(place: &[&str], lines: &[u8]) -> std::process::Output {
     let mut args = vec!["chat", "--tenant", "harbour-physio"];
     args.extend_from_slice(place);
-    let mut child = frontdesk(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(lines).unwrap();
-    child.wait_with_output().unwrap()
+    with_stdin(frontdesk(&args), lines)
+}
+
+/// A PostgreSQL test database, and a data directory holding only a new master key for the
+/// commands run on it (see [`on_postgres`]). `None`: PostgreSQL is unavailable (skip).
+pub(crate) async fn postgres_cli() -> Option<(frontdesk_store::testing::TestDb, tempfile::TempDir)>
+{
+    let db = frontdesk_store::testing::TestDb::postgres()
+        .await
+        .unwrap()?;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("master.key");
+    assert!(run(&["keys", "generate", "--out", key.to_str().unwrap()]).0);
+    Some((db, dir))
+}
+
+/// `frontdesk ARGS` on the PostgreSQL test database `db`, as the app role.
+pub(crate) fn on_postgres(db: &frontdesk_store::testing::TestDb, args: &[&str]) -> Command {
+    let mut c = frontdesk(args);
+    c.env("FRONTDESK_DATABASE_URL", &db.cfg.url).env(
+        "FRONTDESK_DATABASE_OWNER_URL",
+        db.owner_url.as_deref().unwrap(),
+    );
+    c
+}
+
+/// `tenant create` of a small clinic `slug` in New Zealand, with the data named by `d`.
+pub(crate) fn tenant_create_args<'a>(slug: &'a str, d: &'a str) -> Vec<&'a str> {
+    let clinic = ["tenant", "create", "--slug", slug, "--name", "Clinic"];
+    let place = [
+        "--timezone",
+        "Pacific/Auckland",
+        "--country",
+        "nz",
+        "--address",
+        "1 Road",
+    ];
+    let more = [
+        "--emergency",
+        "111",
+        "--currency",
+        "nzd",
+        "--hours",
+        "Mon-Fri 08:00-17:00",
+    ];
+    [&clinic[..], &place, &more, &["--data-dir", d]].concat()
 }
 
 /// Starts the demo on `data` until it has seeded and serves, then stops it.
-fn seed_demo(data: &std::path::Path) {
+pub(crate) fn seed_demo(data: &std::path::Path) {
     let mut child = frontdesk(&["demo", "--data-dir", data.to_str().unwrap(), "--port", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -965,52 +1003,19 @@ async fn a_backup_restores_whole_and_never_brings_back_an_erased_patient() {
 
 #[tokio::test]
 async fn a_postgres_backup_restores_with_pg_dump_and_pg_restore() {
-    let Some(db) = frontdesk_store::testing::TestDb::postgres().await.unwrap() else {
+    let Some((db, dir)) = postgres_cli().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let key = dir.path().join("master.key");
-    assert!(run(&["keys", "generate", "--out", key.to_str().unwrap()]).0);
     let pg = |args: &[&str]| {
-        let out = frontdesk(args)
-            .env("FRONTDESK_DATABASE_URL", &db.cfg.url)
-            .env(
-                "FRONTDESK_DATABASE_OWNER_URL",
-                db.owner_url.as_deref().unwrap(),
-            )
-            .output()
-            .unwrap();
+        let out = on_postgres(&db, args).output().unwrap();
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let create = |slug: &str| {
-        pg(&[
-            "tenant",
-            "create",
-            "--slug",
-            slug,
-            "--name",
-            "Clinic",
-            "--timezone",
-            "Pacific/Auckland",
-            "--country",
-            "nz",
-            "--emergency",
-            "111",
-            "--currency",
-            "nzd",
-            "--address",
-            "1 Road",
-            "--hours",
-            "Mon-Fri 08:00-17:00",
-            "--data-dir",
-            d,
-        ])
-    };
+    let create = |slug: &str| pg(&tenant_create_args(slug, d));
     let (ok, out, err) = create("kauri-dental");
     assert!(ok, "{out}{err}");
     let backups = dir.path().join("backups");

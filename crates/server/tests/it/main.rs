@@ -5,6 +5,7 @@
 mod channels;
 mod cli;
 mod dashboard;
+mod export;
 mod harness;
 mod observability;
 mod pages;

@@ -1,5 +1,6 @@
 //! Shared SQL for data subject requests (#8): erasing one patient for good, the erasure
-//! ledger, and the audit entries about one target (a patient's access log).
+//! ledger, the audit entries about one target (a patient's access log), and the list of a
+//! clinic's patients (for a whole-clinic export).
 //!
 //! Erasure is one transaction: the patient's data key is destroyed first (crypto-shredding:
 //! a copy of their ciphertexts anywhere, a backup included, can no longer be opened), then
@@ -127,6 +128,16 @@ macro_rules! impl_data_requests {
                         })
                     })
                     .collect()
+            }
+
+            async fn patient_ids(&self, scope: TenantScope) -> Result<Vec<PatientId>> {
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let rows: Vec<(Uuid,)> = sqlx::query_as("SELECT id FROM patients WHERE tenant_id = $1 ORDER BY created_at, id")
+                    .bind(scope.tenant_id().as_uuid())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(rows.into_iter().map(|(id,)| PatientId::from_uuid(id)).collect())
             }
 
             async fn audit_about(&self, scope: TenantScope, target_kind: &str, target_id: &str, limit: u32) -> Result<Vec<AuditEntry>> {

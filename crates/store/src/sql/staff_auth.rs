@@ -552,15 +552,15 @@ macro_rules! impl_staff_auth {
                 let mut tx = self.read_tx(Some(scope)).await?;
                 let keys = self.tenant_keys(&mut tx, tenant).await?;
                 #[allow(clippy::type_complexity)]
-                let rows: Vec<(Uuid, Vec<u8>, Vec<u8>, String, String, Option<i64>, Option<Uuid>)> = sqlx::query_as(
-                    "SELECT id, email_ct, name_ct, role, status, totp_enabled_at, practitioner_id FROM users WHERE tenant_id = $1",
+                let rows: Vec<(Uuid, Vec<u8>, Vec<u8>, String, String, Option<i64>, Option<Uuid>, i64)> = sqlx::query_as(
+                    "SELECT id, email_ct, name_ct, role, status, totp_enabled_at, practitioner_id, created_at FROM users WHERE tenant_id = $1",
                 )
                 .bind(tenant.as_uuid())
                 .fetch_all(&mut *tx)
                 .await?;
                 tx.commit().await?;
                 let mut out = Vec::with_capacity(rows.len());
-                for (id, email_ct, name_ct, role, status, totp, practitioner) in rows {
+                for (id, email_ct, name_ct, role, status, totp, practitioner, created_at) in rows {
                     let r = id.to_string();
                     out.push(StaffMember {
                         id: UserId::from_uuid(id),
@@ -570,6 +570,7 @@ macro_rules! impl_staff_auth {
                         active: status == "active",
                         mfa_enrolled: totp.is_some(),
                         practitioner: practitioner.map(PractitionerId::from_uuid),
+                        created_at: from_us(created_at)?,
                     });
                 }
                 out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.id.to_string().cmp(&b.id.to_string())));

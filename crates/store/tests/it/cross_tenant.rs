@@ -203,6 +203,11 @@ async fn listings_and_audit_show_only_the_tenants_own_rows(db: &TestDb) {
         .map(|f| f.id)
         .collect();
     assert_eq!(faqs, [b.faq]);
+    let patients = store.patient_ids(b.scope).await.unwrap();
+    assert!(
+        patients.contains(&b.patient) && !patients.contains(&a.patient),
+        "{patients:?}"
+    );
 
     // A's ids appear in A's audit log and never in B's.
     let a_ids = [

@@ -1,7 +1,8 @@
 //! Data subject requests on both engines: erasing a patient destroys their data key, deletes
 //! their rows in one transaction and keeps a ledger of ids and counts; their old ciphertexts,
 //! put back from a copy, no longer open; another clinic is untouched; and the audit entries
-//! about a target can be listed (a patient's access log).
+//! about a target can be listed (a patient's access log), as can a clinic's patients (for a
+//! whole-clinic export).
 
 use crate::harness::*;
 use crate::raw::Raw;
@@ -11,6 +12,7 @@ use frontdesk_store::*;
 engine_tests!(
     erasing_a_patient_destroys_their_key_and_rows_and_keeps_a_ledger,
     the_audit_entries_about_a_target_are_listed_in_its_clinic_only,
+    a_clinics_patients_are_listed_oldest_first_in_its_clinic_only,
 );
 
 /// The first free time with the seeded practitioner in the next two weeks.
@@ -225,5 +227,37 @@ async fn the_audit_entries_about_a_target_are_listed_in_its_clinic_only(db: &Tes
             .unwrap()
             .is_empty(),
         "another clinic sees nothing about it"
+    );
+}
+
+async fn a_clinics_patients_are_listed_oldest_first_in_its_clinic_only(db: &TestDb) {
+    let store = store(db).await;
+    let (a, b) = seed_two(&*store).await;
+    let mut made = store.patient_ids(a.scope).await.unwrap();
+    assert!(made.contains(&a.patient), "{made:?}");
+    for _ in 0..3 {
+        made.push(
+            store
+                .create_patient(a.scope, &NewPatient::default())
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(store.patient_ids(a.scope).await.unwrap(), made);
+    let theirs = store.patient_ids(b.scope).await.unwrap();
+    assert!(theirs.contains(&b.patient), "{theirs:?}");
+    assert!(
+        theirs.iter().all(|p| !made.contains(p)),
+        "each clinic lists its own patients only"
+    );
+    let gone = made.remove(1);
+    store
+        .erase_patient(a.scope, gone, Actor::Operator)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.patient_ids(a.scope).await.unwrap(),
+        made,
+        "an erased patient is gone from the list"
     );
 }
