@@ -1459,6 +1459,10 @@ async fn audit_verify(a: AuditVerify) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("could not read the audit chain of `{slug}`"))?;
         match report.first_break {
+            None if report.floor_seq > 0 => println!(
+                "audit chain of {slug}: {} entries, intact (head seq {}, entries up to seq {} removed by retention)",
+                report.entries, report.head_seq, report.floor_seq
+            ),
             None => println!(
                 "audit chain of {slug}: {} entries, intact (head seq {})",
                 report.entries, report.head_seq
@@ -1490,6 +1494,13 @@ async fn audit_verify(a: AuditVerify) -> anyhow::Result<()> {
                 C::OtherClinic => Some("it is another clinic's checkpoint"),
                 C::Missing => Some("the chain no longer has that entry: it was truncated"),
                 C::Rewritten => Some("that entry has another hash now: the chain was rewritten"),
+                C::Retired => {
+                    println!(
+                        "checkpoint of {slug} at seq {} ({}): older than the kept chain (removed by retention, see audit.purged)",
+                        cp.seq, cp.at
+                    );
+                    continue;
+                }
             };
             match verdict {
                 None => println!("checkpoint of {slug} at seq {} ({}): holds", cp.seq, cp.at),

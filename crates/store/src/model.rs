@@ -1278,4 +1278,7 @@ pub enum CheckpointCheck {
     Missing,
     /// The entry is there with another hash: the chain was rewritten from there on.
     Rewritten,
+    /// The entry was removed by audit retention (it is at or below the chain's floor, which
+    /// an `audit.purged` entry records): it can no longer be checked, which is expected.
+    Retired,
 }

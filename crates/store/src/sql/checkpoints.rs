@@ -84,8 +84,20 @@ macro_rules! impl_checkpoints {
                     .bind(cp.seq)
                     .fetch_optional(&mut *tx)
                     .await?;
+                let (floor_seq, floor_hash): (i64, Option<Vec<u8>>) =
+                    sqlx::query_as("SELECT floor_seq, floor_hash FROM audit_heads WHERE tenant_id = $1")
+                        .bind(tenant.as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .unwrap_or((0, None));
                 tx.commit().await?;
                 Ok(match entry {
+                    // The floor's own entry is gone but its hash is kept: still checkable.
+                    None if cp.seq == floor_seq && floor_seq > 0 => match floor_hash {
+                        Some(h) if h == cp.hash => CheckpointCheck::Holds,
+                        _ => CheckpointCheck::Rewritten,
+                    },
+                    None if cp.seq < floor_seq => CheckpointCheck::Retired,
                     None => CheckpointCheck::Missing,
                     Some((hash,)) if hash != cp.hash => CheckpointCheck::Rewritten,
                     Some(_) => CheckpointCheck::Holds,

@@ -190,10 +190,17 @@ async fn audit_entries_past_retention_go_from_the_start_and_the_rest_still_verif
             .await
             .unwrap();
     }
+    let early = store.take_audit_checkpoint(a.scope).await.unwrap();
+    store
+        .add_faq(a.scope, "One more old question?", "Yes.")
+        .await
+        .unwrap();
     let old_entries = store.verify_audit_chain(a.scope).await.unwrap().entries;
     assert!(old_entries > 1100);
     // Seven years and a half later: those are past retention; a new entry is not.
     clock.advance(DAY * (7 * 366 + 180));
+    // Signed now, over the last old entry (its own record is recent).
+    let at_floor = store.take_audit_checkpoint(a.scope).await.unwrap();
     store
         .add_faq(a.scope, "Recent question?", "Yes.")
         .await
@@ -217,8 +224,21 @@ async fn audit_entries_past_retention_go_from_the_start_and_the_rest_still_verif
     let report = store.verify_audit_chain(a.scope).await.unwrap();
     assert!(report.is_intact(), "{report:?}");
     assert_eq!(report.floor_seq, old_entries as i64);
-    // The recent entry and the two purge records remain.
-    assert_eq!(report.entries, 3);
+    // Checkpoints of the removed part: the floor's still checks, older ones are retired.
+    assert_eq!(at_floor.seq, report.floor_seq);
+    assert_eq!(
+        store
+            .check_audit_checkpoint(a.scope, &at_floor)
+            .await
+            .unwrap(),
+        CheckpointCheck::Holds
+    );
+    assert_eq!(
+        store.check_audit_checkpoint(a.scope, &early).await.unwrap(),
+        CheckpointCheck::Retired
+    );
+    // The checkpoint's record, the recent entry and the two purge records remain.
+    assert_eq!(report.entries, 4);
     let kept = store.audit_entries(a.scope, 0, 100).await.unwrap();
     assert_eq!(
         kept.iter().filter(|e| e.action == "audit.purged").count(),
