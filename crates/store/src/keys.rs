@@ -35,6 +35,12 @@ impl KeyCache {
             c.insert(tenant, keys);
         }
     }
+    /// Forgets a clinic's keys (its purge destroyed them).
+    pub fn remove(&self, tenant: TenantId) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.remove(&tenant);
+        }
+    }
 }
 
 /// The row label binding a wrapped tenant key to its tenant, purpose and version.

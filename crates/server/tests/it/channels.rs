@@ -454,6 +454,7 @@ mod recordings;
 mod reliability;
 mod reminders;
 mod sms;
+mod termination;
 mod verify;
 mod voice;
 mod waitlist;

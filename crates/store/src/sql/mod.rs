@@ -22,6 +22,7 @@ pub(crate) mod conversations;
 pub(crate) mod data_requests;
 pub(crate) mod inbox;
 pub(crate) mod incident;
+pub(crate) mod lifecycle;
 pub(crate) mod people;
 pub(crate) mod queue;
 pub(crate) mod recordings;
@@ -182,6 +183,7 @@ macro_rules! sql_store {
         $crate::sql::incident::impl_incident!($Store);
         $crate::sql::checkpoints::impl_checkpoints!($Store);
         $crate::sql::rewrap::impl_rewrap!($Store);
+        $crate::sql::lifecycle::impl_lifecycle!($Store);
 
         #[async_trait]
         impl AuditStore for $Store {
