@@ -974,11 +974,14 @@ async fn restore_cmd(from: &Path, yes: bool, data: &DataArgs) -> anyhow::Result<
     }
     let started = std::time::Instant::now();
     // Erasures made since the backup: in the database being replaced, and in other backups.
-    let mut erased = match open_store(&cfg).await {
-        Ok(store) => frontdesk_server::backup::erasures(store.as_ref())
-            .await
-            .unwrap_or_default(),
-        Err(_) => Vec::new(),
+    let (mut erased, purged) = match open_store(&cfg).await {
+        Ok(store) => (
+            frontdesk_server::backup::erasures(store.as_ref())
+                .await
+                .unwrap_or_default(),
+            tenant_lifecycle::purged_clinics(store.as_ref()).await,
+        ),
+        Err(_) => (Vec::new(), Vec::new()),
     };
     erased.extend(frontdesk_server::backup::erased_in_dir(
         from.parent().unwrap_or(Path::new(".")),
@@ -1012,8 +1015,10 @@ async fn restore_cmd(from: &Path, yes: bool, data: &DataArgs) -> anyhow::Result<
             Err(e) => return Err(e).context("could not erase a patient again after the restore"),
         }
     }
+    let purged_again = tenant_lifecycle::purge_again(&cfg, store.as_ref(), &purged).await?;
     println!(
-        "restored backup {} ({} bytes) in {:.1} s; erased again {again} patient(s) erased after it was taken",
+        "restored backup {} ({} bytes) in {:.1} s; erased again {again} patient(s) erased after it was taken; \
+         purged again {purged_again} clinic(s) purged after it was taken",
         m.id,
         m.plaintext_bytes,
         started.elapsed().as_secs_f64()

@@ -170,3 +170,41 @@ pub(super) async fn certificate(
     }
     Ok(())
 }
+
+/// The clinics purged (or being purged) in this database: what a restore must purge again.
+pub(super) async fn purged_clinics(store: &dyn frontdesk_store::Store) -> Vec<TenantSummary> {
+    let mut out = store.list_tenants().await.unwrap_or_default();
+    out.retain(|t| matches!(t.status.as_str(), "purging" | "purged"));
+    out
+}
+
+/// After a restore: purges again every clinic of `purged` (by id) that the restored backup
+/// still holds, so an old backup never brings a purged clinic back. Answers how many.
+pub(super) async fn purge_again(
+    cfg: &frontdesk_server::config::Config,
+    store: &dyn frontdesk_store::Store,
+    purged: &[TenantSummary],
+) -> anyhow::Result<usize> {
+    let blobs = frontdesk_server::blobs::blob_store(cfg).ok();
+    let mut again = 0;
+    for t in store.list_tenants().await? {
+        if !purged.iter().any(|p| p.id == t.id) || t.status == "purged" {
+            continue;
+        }
+        if matches!(t.status.as_str(), "active" | "suspended") {
+            let scope = store.operator_scope(&t.slug).await?;
+            store.terminate_tenant(scope, Actor::Operator).await?;
+        }
+        purge_clinic(
+            store,
+            blobs.as_deref(),
+            &t.slug,
+            cfg.termination_hold(),
+            true,
+        )
+        .await
+        .with_context(|| format!("could not purge `{}` again after the restore", t.slug))?;
+        again += 1;
+    }
+    Ok(again)
+}

@@ -883,18 +883,30 @@ async fn a_backup_restores_whole_and_never_brings_back_an_erased_patient() {
         d,
     ]);
     assert!(ok, "{err}");
+    // And the other clinic is purged after the backup was taken.
+    let nairobi = ["--tenant", "nairobi-family", "--yes", "--data-dir", d];
+    assert!(run(&[&["tenant", "terminate"][..], &nairobi].concat()).0);
+    assert!(run(&[&["tenant", "purge", "--now"][..], &nairobi].concat()).0);
 
     // Only checked without --yes; then restored: the second patient is back as it was, the
-    // erased one stays erased.
+    // erased one stays erased, and so does the purged clinic.
     let f = manifest.to_str().unwrap();
     let (ok, out, _) = run(&["restore", "--from", f, "--data-dir", d]);
     assert!(ok && out.contains("run again with --yes"), "{out}");
     let (ok, out, err) = run(&["restore", "--from", f, "--yes", "--data-dir", d]);
     assert!(ok, "{out}{err}");
     assert!(out.contains("erased again 1 patient(s)"), "{out}");
+    assert!(out.contains("purged again 1 clinic(s)"), "{out}");
     assert_eq!(patients().await, vec![before[1]]);
+    let (ok, out, err) = run(&["tenant", "list", "--data-dir", d]);
+    assert!(
+        ok && out
+            .lines()
+            .any(|l| l.starts_with("nairobi-family\t") && l.contains("\tpurged\t")),
+        "{out}{err}"
+    );
     let (ok, out, err) = run(&["audit", "verify", "--all", "--data-dir", d]);
-    assert!(ok && out.matches("intact").count() == 2, "{out}{err}");
+    assert!(ok && out.matches("intact").count() == 1, "{out}{err}");
 
     // A damaged backup is refused before anything is replaced.
     let mut bad = sealed.clone();
