@@ -9,6 +9,10 @@
 //! idempotent on the provider's side (none of the three accepts a key), so the outbox marks a
 //! row `sending` before the call and `sent` right after it; only a crash between those two
 //! points can repeat a message, which is the narrowest window the providers allow.
+//!
+//! Daily (and at start) each worker also applies retention, purges clinics whose termination
+//! hold has ended (see [`crate::lifecycle`]) and signs audit checkpoints; only active clinics'
+//! queued work is claimed.
 
 use crate::channels::{
     AfricasTalkingClient, GraphClient, Outbound, OutboundBody, SendError, Sent, TwilioClient,

@@ -99,6 +99,19 @@ async fn a_terminated_clinic_takes_no_traffic_but_the_operator_still_reads_it_an
             .await,
         StoreError::Unauthorized
     );
+    assert!(matches!(
+        store
+            .request_login_link(
+                &a.slug,
+                &a.user_email,
+                "192.0.2.1",
+                "browser",
+                &LoginLinkPolicy::default()
+            )
+            .await
+            .unwrap(),
+        LoginLinkOutcome::NoSuchUser
+    ));
     // No background work: only B's queued reply is claimed.
     let jobs = store.claim_jobs("w1", LEASE, 10).await.unwrap();
     assert!(!jobs.is_empty());
