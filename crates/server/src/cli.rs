@@ -301,7 +301,12 @@ enum TenantCommand {
     /// default 30), after which `serve` purges it. Audited. Without --yes nothing changes.
     Terminate(TenantLifecycle),
     /// Undoes `terminate` during the hold: the clinic takes traffic again. Audited.
-    Reinstate(TenantLifecycle),
+    Reinstate {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Purges a terminated clinic now instead of waiting for `serve`'s daily pass: its
     /// recordings' audio and every row of it are deleted, its keys destroyed, and a deletion
     /// certificate is printed (and kept). Refused before the hold ends unless --now. Without
@@ -455,7 +460,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Tenant(TenantCommand::List(data)) => tenant_lifecycle::list(&data).await,
         Command::Tenant(TenantCommand::Terminate(a)) => tenant_lifecycle::terminate(a).await,
-        Command::Tenant(TenantCommand::Reinstate(a)) => tenant_lifecycle::reinstate(a).await,
+        Command::Tenant(TenantCommand::Reinstate { tenant, data }) => {
+            tenant_lifecycle::reinstate(&tenant, &data).await
+        }
         Command::Tenant(TenantCommand::Purge { target, now }) => {
             tenant_lifecycle::purge(target, now).await
         }

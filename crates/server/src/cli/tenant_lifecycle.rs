@@ -71,14 +71,14 @@ pub(super) async fn terminate(a: TenantLifecycle) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(super) async fn reinstate(a: TenantLifecycle) -> anyhow::Result<()> {
-    let store = open_store(&resolve(&a.data, LogFormat::Pretty, "warn")?).await?;
-    let scope = clinic_scope(store.as_ref(), &a.tenant).await?;
+pub(super) async fn reinstate(slug: &str, data: &DataArgs) -> anyhow::Result<()> {
+    let store = open_store(&resolve(data, LogFormat::Pretty, "warn")?).await?;
+    let scope = clinic_scope(store.as_ref(), slug).await?;
     match store.reinstate_tenant(scope, Actor::Operator).await {
-        Err(StoreError::Conflict(why)) => bail!("`{}` was not reinstated: {why}", a.tenant),
+        Err(StoreError::Conflict(why)) => bail!("`{slug}` was not reinstated: {why}"),
         other => other?,
     };
-    println!("reinstated `{}`: it takes traffic again", a.tenant);
+    println!("reinstated `{slug}`: it takes traffic again");
     Ok(())
 }
 
