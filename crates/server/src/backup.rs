@@ -463,6 +463,9 @@ pub fn target(cfg: &crate::config::Config) -> anyhow::Result<Target> {
 pub async fn erasures(store: &dyn frontdesk_store::Store) -> anyhow::Result<Vec<Erased>> {
     let mut out = Vec::new();
     for t in store.list_tenants().await? {
+        if matches!(t.status.as_str(), "purging" | "purged") {
+            continue; // its ledger went with it
+        }
         let scope = store.operator_scope(&t.slug).await?;
         for e in store.erasure_ledger(scope).await? {
             out.push(Erased {

@@ -22,6 +22,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod tenant_lifecycle;
+
 #[derive(Parser)]
 #[command(
     name = "frontdesk",
@@ -334,6 +336,39 @@ enum TenantCommand {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Ends a clinic's contract: from now on it takes no traffic (web chat, webhooks, calls,
+    /// dashboard) and no background work is done for it; every staff session ends. The
+    /// operator can still read and export it during the hold (`termination_hold_days`,
+    /// default 30), after which `serve` purges it. Audited. Without --yes nothing changes.
+    Terminate(TenantLifecycle),
+    /// Undoes `terminate` during the hold: the clinic takes traffic again. Audited.
+    Reinstate {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Purges a terminated clinic now instead of waiting for `serve`'s daily pass: its
+    /// recordings' audio and every row of it are deleted, its keys destroyed, and a deletion
+    /// certificate is printed (and kept). Refused before the hold ends unless --now. Without
+    /// --yes nothing changes.
+    Purge {
+        #[command(flatten)]
+        target: TenantLifecycle,
+        /// Purge even though the hold has not ended yet.
+        #[arg(long)]
+        now: bool,
+    },
+    /// Prints a purged clinic's deletion certificate (JSON), or writes it to a new file.
+    Certificate {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+        /// The file to write (it must not exist yet).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Ends every staff session of the clinic, or of one staff member (`--user`), at once.
     /// Audited.
     EndSessions {
@@ -345,6 +380,18 @@ enum TenantCommand {
         #[command(flatten)]
         data: DataArgs,
     },
+}
+
+#[derive(Args)]
+struct TenantLifecycle {
+    /// The clinic's slug.
+    #[arg(long, value_name = "SLUG")]
+    tenant: String,
+    /// Really do it (without it, only says what would happen).
+    #[arg(long)]
+    yes: bool,
+    #[command(flatten)]
+    data: DataArgs,
 }
 
 #[derive(Args)]
@@ -476,12 +523,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tenant(TenantCommand::EndSessions { tenant, user, data }) => {
             end_sessions(&tenant, user.as_deref(), &data).await
         }
-        Command::Tenant(TenantCommand::List(data)) => {
-            let store = open_store(&resolve(&data, LogFormat::Pretty, "warn")?).await?;
-            for t in store.list_tenants().await? {
-                println!("{}\t{}\t{}\t{}", t.slug, t.id, t.status, t.created_at);
-            }
-            Ok(())
+        Command::Tenant(TenantCommand::List(data)) => tenant_lifecycle::list(&data).await,
+        Command::Tenant(TenantCommand::Terminate(a)) => tenant_lifecycle::terminate(a).await,
+        Command::Tenant(TenantCommand::Reinstate { tenant, data }) => {
+            tenant_lifecycle::reinstate(&tenant, &data).await
+        }
+        Command::Tenant(TenantCommand::Purge { target, now }) => {
+            tenant_lifecycle::purge(target, now).await
+        }
+        Command::Tenant(TenantCommand::Certificate { tenant, out, data }) => {
+            tenant_lifecycle::certificate(&tenant, out.as_deref(), &data).await
         }
         Command::Channel(ChannelCommand::Set(args)) => channel_set(args).await,
         Command::Channel(ChannelCommand::RotateSecret(args)) => channel_rotate(args).await,
@@ -757,7 +808,8 @@ async fn build_app(
         hub.wake.clone(),
         cfg.outbound_per_second,
     )
-    .with_blobs(blobs);
+    .with_blobs(blobs)
+    .with_termination_hold(cfg.termination_hold());
     Ok(app.with_worker(worker))
 }
 
@@ -805,7 +857,9 @@ async fn keys_rewrap(data: &DataArgs) -> anyhow::Result<()> {
     let active = cfg.keyring()?.active_id().to_owned();
     let store = open_store(&cfg).await?;
     let started = std::time::Instant::now();
-    let tenants = store.list_tenants().await?;
+    // A purged clinic's keys are destroyed: nothing to re-wrap.
+    let mut tenants = store.list_tenants().await?;
+    tenants.retain(|t| t.purged_at.is_none() && t.status != "purging");
     let (mut keys, mut clinics) = (0u64, 0u64);
     let mut progress = progress_count("re-wrapping clinics");
     for (n, t) in tenants.iter().enumerate() {
@@ -1090,11 +1144,14 @@ async fn restore_cmd(from: &Path, yes: bool, data: &DataArgs) -> anyhow::Result<
     }
     let started = std::time::Instant::now();
     // Erasures made since the backup: in the database being replaced, and in other backups.
-    let mut erased = match open_store(&cfg).await {
-        Ok(store) => frontdesk_server::backup::erasures(store.as_ref())
-            .await
-            .unwrap_or_default(),
-        Err(_) => Vec::new(),
+    let (mut erased, purged) = match open_store(&cfg).await {
+        Ok(store) => (
+            frontdesk_server::backup::erasures(store.as_ref())
+                .await
+                .unwrap_or_default(),
+            tenant_lifecycle::purged_clinics(store.as_ref()).await,
+        ),
+        Err(_) => (Vec::new(), Vec::new()),
     };
     erased.extend(frontdesk_server::backup::erased_in_dir(
         from.parent().unwrap_or(Path::new(".")),
@@ -1128,8 +1185,10 @@ async fn restore_cmd(from: &Path, yes: bool, data: &DataArgs) -> anyhow::Result<
             Err(e) => return Err(e).context("could not erase a patient again after the restore"),
         }
     }
+    let purged_again = tenant_lifecycle::purge_again(&cfg, store.as_ref(), &purged).await?;
     println!(
-        "restored backup {} ({} bytes) in {:.1} s; erased again {again} patient(s) erased after it was taken",
+        "restored backup {} ({} bytes) in {:.1} s; erased again {again} patient(s) erased after it was taken; \
+         purged again {purged_again} clinic(s) purged after it was taken",
         m.id,
         m.plaintext_bytes,
         started.elapsed().as_secs_f64()
@@ -1304,6 +1363,11 @@ async fn chat_cmd(slug: &str, data: &DataArgs) -> anyhow::Result<()> {
     let cfg = resolve(data, LogFormat::Pretty, "warn")?;
     let store = open_store(&cfg).await?;
     let scope = clinic_scope(store.as_ref(), slug).await?;
+    // Like web chat: a clinic that is not active takes no conversations.
+    store
+        .public_clinic(&TenantSlug::parse(slug)?)
+        .await
+        .with_context(|| format!("`{slug}` is not active (see `frontdesk tenant list`)"))?;
     let clinic = store.clinic(scope).await?;
     let patient = store.create_patient(scope, &NewPatient::default()).await?;
     let conversation = store
@@ -1440,10 +1504,12 @@ async fn audit_verify(a: AuditVerify) -> anyhow::Result<()> {
     let store = open_store(&cfg).await?;
     let slugs: Vec<String> = match &a.tenant {
         Some(slug) => vec![slug.clone()],
+        // A purged clinic has no chain left (its certificate keeps the last head).
         None => store
             .list_tenants()
             .await?
             .into_iter()
+            .filter(|t| t.purged_at.is_none() && t.status != "purging")
             .map(|t| t.slug.to_string())
             .collect(),
     };

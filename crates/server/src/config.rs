@@ -88,6 +88,9 @@ pub struct Config {
     pub backup_every_hours: u32,
     /// How many scheduled backups are kept in `backup_dir` (older ones are deleted). Default 14.
     pub backup_keep: u32,
+    /// Days a terminated clinic's data is kept (for its export) before the daily purge deletes
+    /// it for good and destroys its keys (`frontdesk tenant purge`). Default 30; 1 to 3650.
+    pub termination_hold_days: u32,
     /// SMTP server for staff alert emails, e.g. `smtps://user:pass@mail.example.org:465` or
     /// `smtp://mail.example.org:587?tls=required`. Unset: no email (alerts stay in frontdesk).
     /// Holds a password: prefer `FRONTDESK_SMTP_URL_FILE`.
@@ -157,6 +160,7 @@ impl Default for Config {
             backup_dir: None,
             backup_every_hours: 24,
             backup_keep: 14,
+            termination_hold_days: 30,
             smtp_url: None,
             email_from: "frontdesk <alerts@localhost>".into(),
             recordings_storage: "local".into(),
@@ -228,6 +232,7 @@ const KNOWN_KEYS: &[&str] = &[
     "backup_dir",
     "backup_every_hours",
     "backup_keep",
+    "termination_hold_days",
     "smtp_url",
     "smtp_url_file",
     "email_from",
@@ -628,6 +633,11 @@ impl Config {
     /// How long a staff takeover lasts without activity (1 minute to 12 hours).
     pub fn staff_hold(&self) -> jiff::SignedDuration {
         jiff::SignedDuration::from_mins(i64::from(self.staff_hold_minutes.clamp(1, 720)))
+    }
+
+    /// How long a terminated clinic is kept before it is purged (1 day to 10 years).
+    pub fn termination_hold(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_hours(24 * i64::from(self.termination_hold_days.clamp(1, 3650)))
     }
 }
 

@@ -9,6 +9,10 @@
 //! idempotent on the provider's side (none of the three accepts a key), so the outbox marks a
 //! row `sending` before the call and `sent` right after it; only a crash between those two
 //! points can repeat a message, which is the narrowest window the providers allow.
+//!
+//! Daily (and at start) each worker also applies retention, purges clinics whose termination
+//! hold has ended (see [`crate::lifecycle`]) and signs audit checkpoints; only active clinics'
+//! queued work is claimed.
 
 use crate::channels::{
     AfricasTalkingClient, GraphClient, Outbound, OutboundBody, SendError, Sent, TwilioClient,
@@ -146,6 +150,8 @@ pub struct Worker {
     id: String,
     wake: Arc<Notify>,
     limiter: Limiter,
+    /// How long a terminated clinic is kept before the daily pass purges it.
+    termination_hold: jiff::SignedDuration,
 }
 
 impl Worker {
@@ -170,7 +176,14 @@ impl Worker {
                 per_second: f64::from(outbound_per_second.max(1)),
                 buckets: Mutex::new(HashMap::new()),
             },
+            termination_hold: jiff::SignedDuration::from_hours(24 * 30),
         }
+    }
+
+    /// How long a terminated clinic is kept before it is purged (`termination_hold_days`).
+    pub fn with_termination_hold(mut self, hold: jiff::SignedDuration) -> Self {
+        self.termination_hold = hold;
+        self
     }
 
     /// The blob store call recordings are written to.
@@ -204,6 +217,15 @@ impl Worker {
                     Ok(_) => {}
                     Err(e) => {
                         tracing::warn!(error = %e, "retention purge failed; next pass retries")
+                    }
+                }
+                match self.purge_terminated().await {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(clinics = n, "terminated clinics purged after their hold")
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "terminated clinics purge failed; next pass retries")
                     }
                 }
                 match self.take_checkpoints().await {
@@ -264,6 +286,19 @@ impl Worker {
     /// Queues every due appointment reminder (see [`crate::reminders`]).
     pub async fn send_reminders(&self) -> Result<crate::reminders::ReminderPass, StoreError> {
         crate::reminders::send_due(self.store.as_ref(), self.clock.as_ref()).await
+    }
+
+    /// Purges every clinic whose termination hold has ended, and finishes any purge that
+    /// stopped midway (see [`crate::lifecycle`]). Answers how many clinics were purged.
+    pub async fn purge_terminated(&self) -> Result<usize, StoreError> {
+        let certs = crate::lifecycle::purge_due(
+            self.store.as_ref(),
+            self.blobs.as_deref(),
+            self.termination_hold,
+            self.clock.now(),
+        )
+        .await?;
+        Ok(certs.len())
     }
 
     /// Signs every active clinic's audit chain head (see

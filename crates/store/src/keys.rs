@@ -121,14 +121,21 @@ struct Cached {
 
 pub(crate) struct KeyCache {
     ring: Keyring,
-    cache: Mutex<HashMap<TenantId, Cached>>,
+    cache: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    map: HashMap<TenantId, Cached>,
+    /// When expired entries were last dropped (µs, store clock).
+    swept_us: i64,
 }
 
 impl KeyCache {
     pub fn new(ring: Keyring) -> Self {
         Self {
             ring,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Entries::default()),
         }
     }
     pub fn ring(&self) -> &Keyring {
@@ -137,19 +144,28 @@ impl KeyCache {
     /// The cached keys, unless they are due to be read again at `now_us`.
     pub fn get(&self, tenant: TenantId, now_us: i64) -> Option<Arc<TenantKeys>> {
         let c = self.cache.lock().ok()?;
-        c.get(&tenant)
+        c.map
+            .get(&tenant)
             .filter(|c| now_us < c.until_us)
             .map(|c| c.keys.clone())
     }
-    pub fn insert(&self, tenant: TenantId, keys: Arc<TenantKeys>, until_us: i64) {
+    /// Caches a clinic's keys until `until_us`. Once per [`KEY_CACHE_TTL`], expired entries
+    /// are dropped (their keys wiped), so a clinic that no longer has traffic (e.g. purged)
+    /// does not keep its keys in memory.
+    pub fn insert(&self, tenant: TenantId, keys: Arc<TenantKeys>, now_us: i64, until_us: i64) {
         if let Ok(mut c) = self.cache.lock() {
-            c.insert(tenant, Cached { keys, until_us });
+            if now_us - c.swept_us >= KEY_CACHE_TTL.as_micros() as i64 {
+                c.map.retain(|_, e| e.until_us > now_us);
+                c.swept_us = now_us;
+            }
+            c.map.insert(tenant, Cached { keys, until_us });
         }
     }
-    /// Forgets a clinic's keys (after they changed in this process).
+    /// Forgets a clinic's keys (after they changed in this process, or its purge destroyed
+    /// them). Other processes read them again within [`KEY_CACHE_TTL`].
     pub fn forget(&self, tenant: TenantId) {
         if let Ok(mut c) = self.cache.lock() {
-            c.remove(&tenant);
+            c.map.remove(&tenant);
         }
     }
 }

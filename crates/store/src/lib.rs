@@ -5,6 +5,7 @@
 //! [`open`] chooses the engine from the URL scheme of `database_url`.
 
 mod audit;
+pub mod certificate;
 pub mod channel;
 pub mod crypto;
 mod error;
@@ -20,6 +21,7 @@ pub mod testing;
 pub mod totp;
 mod traits;
 
+pub use certificate::*;
 pub use channel::*;
 pub use error::{Result, StoreError};
 pub use keys::{KEY_CACHE_TTL, REENCRYPT_AFTER, SEAL_WITH_NEW_AFTER};

@@ -10,8 +10,12 @@ use zeroize::Zeroizing;
 pub struct TenantSummary {
     pub id: TenantId,
     pub slug: TenantSlug,
+    /// `active`, `suspended`, `terminated` (kept for the hold, then purged), `purging` or
+    /// `purged` (a tombstone: nothing of the clinic is left).
     pub status: String,
     pub created_at: Timestamp,
+    pub terminated_at: Option<Timestamp>,
+    pub purged_at: Option<Timestamp>,
 }
 
 /// A clinic's public face: its slug and profile.

@@ -88,6 +88,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/postgres/0014_audit_checkpoints.sql"),
     ),
     (
+        15,
+        "tenant_end",
+        include_str!("../migrations/postgres/0015_tenant_end.sql"),
+    ),
+    (
         16,
         "audit_retention",
         include_str!("../migrations/postgres/0016_audit_retention.sql"),
@@ -209,6 +214,8 @@ impl PgStore {
                  REVOKE UPDATE, DELETE ON audit_log FROM {r};
                  REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM {r};
                  REVOKE DELETE ON tenants FROM {r};
+                 REVOKE UPDATE, DELETE ON deletion_certificates FROM {r};
+                 GRANT EXECUTE ON FUNCTION frontdesk_purge_audit_log(uuid) TO {r};
                  GRANT EXECUTE ON FUNCTION frontdesk_purge_audit(uuid, bigint, bigint) TO {r};"
             );
             sqlx::raw_sql(sqlx::AssertSqlSafe(grants))
@@ -304,6 +311,21 @@ impl PgStore {
 
     async fn group_stats(&self) -> Option<crate::testing::GroupStats> {
         None
+    }
+
+    /// Deletes a clinic's audit log inside its purge, through the owner's
+    /// `frontdesk_purge_audit_log` (migration 0015): the app role may not delete audit
+    /// entries itself. Answers how many went.
+    async fn purge_audit_log(
+        &self,
+        tx: &mut sqlx::Transaction<'static, Postgres>,
+        tenant: frontdesk_domain::TenantId,
+    ) -> Result<u64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT frontdesk_purge_audit_log($1)")
+            .bind(tenant.as_uuid())
+            .fetch_one(&mut **tx)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     pub async fn close(&self) {

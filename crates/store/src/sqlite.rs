@@ -86,6 +86,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0014_audit_checkpoints.sql"),
     ),
     (
+        15,
+        "tenant_end",
+        include_str!("../migrations/sqlite/0015_tenant_end.sql"),
+    ),
+    (
         16,
         "audit_retention",
         include_str!("../migrations/sqlite/0016_audit_retention.sql"),
@@ -142,10 +147,15 @@ impl SqliteStore {
     }
 
     /// Applies pending migrations; returns how many were applied.
+    ///
+    /// Foreign keys are off on the migration's own connection, as SQLite's procedure for
+    /// rebuilding a table requires (a CHECK constraint cannot be changed in place: 0015
+    /// rebuilds `tenants`, which every tenant table references); every foreign key of the
+    /// whole database is then checked before the migrations commit.
     pub async fn migrate(url: &str) -> Result<usize> {
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options(url)?)
+            .connect_with(options(url)?.foreign_keys(false))
             .await?;
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::raw_sql(
@@ -183,6 +193,12 @@ impl SqliteStore {
                 .await?;
             applied += 1;
         }
+        let broken = sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&mut *tx)
+            .await?;
+        if !broken.is_empty() {
+            return Err(StoreError::Corrupt("a migration left a broken foreign key"));
+        }
         tx.commit().await?;
         pool.close().await;
         Ok(applied)
@@ -211,6 +227,20 @@ impl SqliteStore {
 
     async fn group_stats(&self) -> Option<crate::testing::GroupStats> {
         Some(self.writer.stats().await)
+    }
+
+    /// Deletes a clinic's audit log inside its purge (SQLite has no roles to keep it
+    /// append-only). Answers how many entries went.
+    async fn purge_audit_log(
+        &self,
+        tx: &mut SqliteTx,
+        tenant: frontdesk_domain::TenantId,
+    ) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM audit_log WHERE tenant_id = $1")
+            .bind(tenant.as_uuid())
+            .execute(&mut **tx)
+            .await?
+            .rows_affected())
     }
 
     pub async fn close(&self) {

@@ -1059,6 +1059,44 @@ pub trait KeyRotationStore {
     ) -> Result<ReencryptBatch>;
 }
 
+/// The end of a clinic (see `crate::sql::lifecycle`): termination, reinstatement during the
+/// hold, the purge after it, and the deletion certificate it leaves. Operator level: never
+/// reachable from HTTP.
+#[async_trait]
+pub trait TenantLifecycleStore {
+    /// Terminates an active or suspended clinic: status `terminated`, `terminated_at` now,
+    /// every staff session and unused sign-in link ended, audited `tenant.terminated`. From
+    /// then on it takes no traffic and no background work is done for it; the operator can
+    /// still read it (`operator_scope`) until it is purged. Already terminated: `Conflict`.
+    async fn terminate_tenant(&self, scope: TenantScope, actor: Actor) -> Result<TenantSummary>;
+    /// Undoes a termination during the hold: status `active` again, audited
+    /// `tenant.reinstated`. Not terminated: `Conflict`.
+    async fn reinstate_tenant(&self, scope: TenantScope, actor: Actor) -> Result<TenantSummary>;
+    /// The first step of a purge, one transaction: a clinic terminated at least `hold` ago
+    /// (any time with `before_hold_ends`) is marked `purging` and audited
+    /// `tenant.purge_started`; answers its recordings' blob keys. A clinic already `purging`
+    /// (a purge that stopped midway) answers its plan again; `purged`: `already_purged`.
+    /// Unknown slug: `NotFound`; not terminated, or the hold not over: `Conflict`.
+    async fn begin_tenant_purge(
+        &self,
+        slug: &TenantSlug,
+        hold: SignedDuration,
+        before_hold_ends: bool,
+    ) -> Result<crate::PurgePlan>;
+    /// The second step, one transaction, once the plan's blobs are deleted: every row of the
+    /// `purging` clinic is deleted from every tenant table (its keys first), the `tenants`
+    /// row becomes a `purged` tombstone and the certificate is stored and answered. Already
+    /// purged: its certificate.
+    async fn finish_tenant_purge(
+        &self,
+        tenant: TenantId,
+        hold: SignedDuration,
+        blobs_deleted: u64,
+    ) -> Result<crate::DeletionCertificate>;
+    /// A purged clinic's deletion certificate. None: `NotFound`.
+    async fn deletion_certificate(&self, slug: &TenantSlug) -> Result<crate::DeletionCertificate>;
+}
+
 /// Everything a frontdesk process needs from storage.
 pub trait Store:
     TenantDirectory
@@ -1084,6 +1122,7 @@ pub trait Store:
     + IncidentStore
     + CheckpointStore
     + KeyRotationStore
+    + TenantLifecycleStore
     + AnalyticsStore
     + Health
     + Send
@@ -1115,6 +1154,7 @@ impl<T> Store for T where
         + IncidentStore
         + CheckpointStore
         + KeyRotationStore
+        + TenantLifecycleStore
         + AnalyticsStore
         + Health
         + Send

@@ -455,6 +455,7 @@ mod reliability;
 mod reminders;
 mod rotation;
 mod sms;
+mod termination;
 mod verify;
 mod voice;
 mod waitlist;

@@ -479,6 +479,19 @@ pub(crate) fn tenant_create_args<'a>(slug: &'a str, d: &'a str) -> Vec<&'a str> 
     [&clinic[..], &place, &more, &["--data-dir", d]].concat()
 }
 
+/// `audit verify` of harbour-physio succeeds and says its chain is intact.
+fn verify_harbour_intact(d: &str) {
+    let (ok, out, err) = run(&[
+        "audit",
+        "verify",
+        "--tenant",
+        "harbour-physio",
+        "--data-dir",
+        d,
+    ]);
+    assert!(ok && out.contains("intact"), "{out}{err}");
+}
+
 /// Starts the demo on `data` until it has seeded and serves, then stops it.
 pub(crate) fn seed_demo(data: &std::path::Path) {
     let mut child = frontdesk(&["demo", "--data-dir", data.to_str().unwrap(), "--port", "0"])
@@ -698,15 +711,7 @@ async fn patient_export_and_erase_from_the_command_line() {
     let (ok, _, err) = run_owned(with(&["patient", "erase"], &["--yes"]));
     assert!(!ok && err.contains("no such patient"), "{err}");
     db.close().await.unwrap();
-    let (ok, out, err) = run(&[
-        "audit",
-        "verify",
-        "--tenant",
-        "harbour-physio",
-        "--data-dir",
-        d,
-    ]);
-    assert!(ok && out.contains("intact"), "{out}{err}");
+    verify_harbour_intact(d);
 }
 
 #[test]
@@ -962,18 +967,30 @@ async fn a_backup_restores_whole_and_never_brings_back_an_erased_patient() {
         d,
     ]);
     assert!(ok, "{err}");
+    // And the other clinic is purged after the backup was taken.
+    let nairobi = ["--tenant", "nairobi-family", "--yes", "--data-dir", d];
+    assert!(run(&[&["tenant", "terminate"][..], &nairobi].concat()).0);
+    assert!(run(&[&["tenant", "purge", "--now"][..], &nairobi].concat()).0);
 
     // Only checked without --yes; then restored: the second patient is back as it was, the
-    // erased one stays erased.
+    // erased one stays erased, and so does the purged clinic.
     let f = manifest.to_str().unwrap();
     let (ok, out, _) = run(&["restore", "--from", f, "--data-dir", d]);
     assert!(ok && out.contains("run again with --yes"), "{out}");
     let (ok, out, err) = run(&["restore", "--from", f, "--yes", "--data-dir", d]);
     assert!(ok, "{out}{err}");
     assert!(out.contains("erased again 1 patient(s)"), "{out}");
+    assert!(out.contains("purged again 1 clinic(s)"), "{out}");
     assert_eq!(patients().await, vec![before[1]]);
+    let (ok, out, err) = run(&["tenant", "list", "--data-dir", d]);
+    assert!(
+        ok && out
+            .lines()
+            .any(|l| l.starts_with("nairobi-family\t") && l.contains("\tpurged\t")),
+        "{out}{err}"
+    );
     let (ok, out, err) = run(&["audit", "verify", "--all", "--data-dir", d]);
-    assert!(ok && out.matches("intact").count() == 2, "{out}{err}");
+    assert!(ok && out.matches("intact").count() == 1, "{out}{err}");
 
     // A damaged backup is refused before anything is replaced.
     let mut bad = sealed.clone();
@@ -1136,4 +1153,100 @@ fn a_new_master_key_takes_over_after_rewrap_and_the_old_one_can_go() {
     // Still readable while the rotation is under way.
     let out = chat(&only_new);
     assert!(String::from_utf8_lossy(&out.stdout).contains("Mon"));
+}
+
+#[test]
+fn a_clinic_is_terminated_reinstated_purged_and_certified_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    seed_demo(&data);
+    let d = data.to_str().unwrap();
+    let tenant = |cmd: &str, extra: &[&str]| {
+        let mut args = vec!["tenant", cmd, "--tenant", "harbour-physio", "--data-dir", d];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let harbour_line = || {
+        let (ok, out, err) = run(&["tenant", "list", "--data-dir", d]);
+        assert!(ok, "{err}");
+        out.lines()
+            .find(|l| l.starts_with("harbour-physio\t"))
+            .unwrap()
+            .to_owned()
+    };
+
+    let (ok, out, err) = tenant("terminate", &[]);
+    assert!(ok && out.contains("would terminate"), "{out}{err}");
+    assert!(harbour_line().contains("\tactive\t"));
+    let (ok, out, err) = tenant("terminate", &["--yes"]);
+    assert!(
+        ok && out.contains("terminated `harbour-physio`"),
+        "{out}{err}"
+    );
+    let line = harbour_line();
+    assert!(
+        line.contains("\tterminated\t") && line.contains("purge due "),
+        "{line}"
+    );
+    // No traffic: the terminal chat refuses it; the operator still reads it.
+    let refused = harbour_chat_with(&["--data-dir", d], b"hello\n");
+    assert!(!refused.status.success());
+    verify_harbour_intact(d);
+
+    // Not before the hold ends, unless --now.
+    let (ok, _, err) = tenant("purge", &["--yes"]);
+    assert!(
+        !ok && err.contains("30-day hold ends at") && err.contains("--now"),
+        "{err}"
+    );
+    let (ok, out, err) = tenant("reinstate", &[]);
+    assert!(ok && out.contains("reinstated"), "{out}{err}");
+    assert!(harbour_chat(d, b"when are you open\n").contains("Mon"));
+    let (ok, _, err) = tenant("purge", &["--yes", "--now"]);
+    assert!(!ok && err.contains("only a terminated clinic"), "{err}");
+    assert!(tenant("terminate", &["--yes"]).0);
+    let (ok, out, _) = tenant("purge", &["--now"]);
+    assert!(ok && out.contains("would purge"), "{out}");
+
+    let (ok, out, err) = tenant("purge", &["--yes", "--now"]);
+    assert!(ok, "{out}{err}");
+    let doc: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let body = &doc["certificate"];
+    assert_eq!(body["slug"], "harbour-physio");
+    assert_eq!(body["purged_before_hold_ended"], true);
+    assert_eq!(body["hold_days"], 30);
+    assert!(body["rows_deleted"]["audit_log"].as_u64().unwrap() > 0);
+    assert_eq!(body["tenant_keys_destroyed"].as_array().unwrap().len(), 2);
+    // The digest covers the body exactly as printed (compact, keys sorted).
+    let canonical = serde_json::to_string(body).unwrap();
+    assert_eq!(
+        doc["sha256"].as_str().unwrap(),
+        frontdesk_store::certificate::sha256_hex(&canonical)
+    );
+    assert!(harbour_line().contains("\tpurged\t"));
+
+    // Kept: printed again, written to a file; a second purge changes nothing.
+    let file = dir.path().join("certificate.json");
+    let (ok, _, err) = tenant("certificate", &["--out", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), out.trim());
+    let (ok, again, _) = tenant("purge", &["--yes"]);
+    assert!(ok && again.trim() == out.trim(), "{again}");
+    let (ok, _, err) = tenant("reinstate", &[]);
+    assert!(!ok && err.contains("no clinic"), "{err}");
+    let (ok, _, err) = run(&[
+        "tenant",
+        "certificate",
+        "--tenant",
+        "nairobi-family",
+        "--data-dir",
+        d,
+    ]);
+    assert!(!ok && err.contains("has not been purged"), "{err}");
+    // The other clinic carries on; every remaining chain verifies.
+    let (ok, out, err) = run(&["audit", "verify", "--all", "--data-dir", d]);
+    assert!(
+        ok && out.contains("nairobi-family") && !out.contains("harbour"),
+        "{out}{err}"
+    );
 }

@@ -8,7 +8,7 @@ ALTER TABLE audit_heads ADD COLUMN floor_hash bytea;
 -- `p_before`, which must itself be more than a year ago (no retention policy is shorter),
 -- moving the floor in the same statement.
 CREATE FUNCTION frontdesk_purge_audit(p_tenant uuid, p_through bigint, p_before bigint)
-RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     n bigint;
     h bytea;

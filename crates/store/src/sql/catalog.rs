@@ -163,13 +163,18 @@ macro_rules! impl_catalog {
                 self.keys.insert(
                     tenant,
                     Arc::new(TenantKeys { data: crate::keys::TenantDataKeys::single(1, data), data_version: 1, index }),
+                    now,
                     now + crate::keys::KEY_CACHE_TTL.as_micros() as i64,
                 );
                 Ok(scope)
             }
 
             async fn operator_scope(&self, slug: &TenantSlug) -> Result<TenantScope> {
-                let row: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM tenants WHERE slug = $1")
+                // A terminated clinic stays readable by the operator during its hold (its
+                // export); one being purged, or purged, is gone.
+                let row: Option<(Uuid,)> = sqlx::query_as(
+                    "SELECT id FROM tenants WHERE slug = $1 AND status IN ('active', 'suspended', 'terminated')",
+                )
                     .bind(slug.as_str())
                     .fetch_optional(&self.pool)
                     .await?;
@@ -182,20 +187,12 @@ macro_rules! impl_catalog {
             }
 
             async fn list_tenants(&self) -> Result<Vec<TenantSummary>> {
-                let rows: Vec<(Uuid, String, String, i64)> =
-                    sqlx::query_as("SELECT id, slug, status, created_at FROM tenants ORDER BY slug")
-                        .fetch_all(&self.pool)
-                        .await?;
-                rows.into_iter()
-                    .map(|(id, slug, status, created_at)| {
-                        Ok(TenantSummary {
-                            id: TenantId::from_uuid(id),
-                            slug: TenantSlug::parse(&slug)?,
-                            status,
-                            created_at: from_us(created_at)?,
-                        })
-                    })
-                    .collect()
+                let rows: Vec<TenantRow> = sqlx::query_as(
+                    "SELECT id, slug, status, created_at, terminated_at, purged_at FROM tenants ORDER BY slug",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(tenant_summary_from_row).collect()
             }
         }
 

@@ -11,6 +11,20 @@ macro_rules! impl_incident {
         use $crate::sql::incident::ACCESS_REPORT_CAP;
 
         impl $Store {
+            /// Ends every live session and unused sign-in link of the clinic inside `tx`;
+            /// answers how many sessions were live.
+            async fn end_clinic_sessions_tx(&self, tx: &mut Tx, tenant: TenantId, now: i64) -> Result<u64> {
+                let users: Vec<(Uuid,)> = sqlx::query_as("SELECT id FROM users WHERE tenant_id = $1")
+                    .bind(tenant.as_uuid())
+                    .fetch_all(&mut **tx)
+                    .await?;
+                let mut ended = 0;
+                for (user,) in users {
+                    ended += self.end_user_sessions_tx(tx, tenant, UserId::from_uuid(user), now).await?;
+                }
+                Ok(ended)
+            }
+
             /// The patient a target of the audit log belongs to, if it still exists.
             async fn patient_of_target(&self, tx: &mut Tx, tenant: TenantId, kind: &str, id: &str) -> Result<Option<PatientId>> {
                 let Ok(id) = Uuid::parse_str(id) else { return Ok(None) };
@@ -63,14 +77,7 @@ macro_rules! impl_incident {
                 let tenant = scope.tenant_id();
                 let now = self.now_us();
                 let mut tx = self.write_tx(Some(scope)).await?;
-                let users: Vec<(Uuid,)> = sqlx::query_as("SELECT id FROM users WHERE tenant_id = $1")
-                    .bind(tenant.as_uuid())
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let mut ended = 0;
-                for (user,) in users {
-                    ended += self.end_user_sessions_tx(&mut tx, tenant, UserId::from_uuid(user), now).await?;
-                }
+                let ended = self.end_clinic_sessions_tx(&mut tx, tenant, now).await?;
                 let ev = AuditEvent::new(actor, "staff.all_sessions_ended").details(serde_json::json!({ "sessions": ended }));
                 self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
                 tx.commit().await?;

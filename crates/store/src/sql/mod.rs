@@ -22,6 +22,7 @@ pub(crate) mod conversations;
 pub(crate) mod data_requests;
 pub(crate) mod inbox;
 pub(crate) mod incident;
+pub(crate) mod lifecycle;
 pub(crate) mod people;
 pub(crate) mod queue;
 pub(crate) mod recordings;
@@ -89,7 +90,7 @@ macro_rules! sql_store {
                     return Err(StoreError::Corrupt("tenant keys missing"));
                 };
                 let keys = Arc::new(TenantKeys { data_version: data.version(), data, index });
-                self.keys.insert(tenant, keys.clone(), until);
+                self.keys.insert(tenant, keys.clone(), now, until);
                 Ok(keys)
             }
 
@@ -195,6 +196,7 @@ macro_rules! sql_store {
         $crate::sql::incident::impl_incident!($Store);
         $crate::sql::checkpoints::impl_checkpoints!($Store);
         $crate::sql::rewrap::impl_rewrap!($Store);
+        $crate::sql::lifecycle::impl_lifecycle!($Store);
 
         #[async_trait]
         impl AuditStore for $Store {

@@ -3,6 +3,8 @@
 //! `app.queue_claim` and skips rows other workers hold, SQLite takes the write lock); all work
 //! on a claimed row then runs in the row's own tenant scope, and every completion is checked
 //! against the lease (worker + attempt), so a worker whose lease ran out cannot finish twice.
+//! Only active clinics' rows are claimed: a terminated clinic's queued work waits (and goes
+//! with its purge, or runs if it is reinstated).
 
 /// Attempts before a job is given up and staff are alerted.
 pub const JOB_MAX_ATTEMPTS: i32 = 8;
@@ -133,7 +135,8 @@ macro_rules! impl_queue {
                 let mut tx = self.claim_tx().await?;
                 let due: Vec<(Uuid, Uuid, i32, i32)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT tenant_id, id, attempts, max_attempts FROM jobs \
-                     WHERE (status = 'queued' AND run_at <= $1) OR (status = 'running' AND lease_until < $1) \
+                     WHERE ((status = 'queued' AND run_at <= $1) OR (status = 'running' AND lease_until < $1)) \
+                       AND tenant_id IN (SELECT id FROM tenants WHERE status = 'active') \
                      ORDER BY run_at LIMIT $2{}",
                     $skip_locked
                 )))
@@ -231,6 +234,7 @@ macro_rules! impl_queue {
                 let mut tx = self.claim_tx().await?;
                 let due: Vec<(Uuid, Uuid)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT tenant_id, id FROM outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 \
+                       AND tenant_id IN (SELECT id FROM tenants WHERE status = 'active') \
                      ORDER BY next_attempt_at LIMIT $2{}",
                     $skip_locked
                 )))

@@ -31,6 +31,10 @@
 //! - `incident`: the kill switch, ending a clinic's sessions, the access report.
 //! - `checkpoints`: signed audit checkpoints against truncation and rewrites.
 //! - `key_rotation`: re-wrapping every clinic's keys with a new master key.
+//! - `lifecycle`: the end of a clinic: termination (no traffic, no background work, still
+//!   readable by the operator), reinstatement, and the purge after the hold (every row of
+//!   every table, the keys destroyed, a certificate, resumable); `tenant_rebuild`: SQLite's
+//!   rebuild of `tenants` by migration 0015 on a filled database.
 //! - `inbox`: the staff inbox and conversation takeover (one holder, expiry, the AI silenced
 //!   at the store and the outbox, staff replies through the outbox, unread, search).
 //! - `audit_chain`: the audit chain verifies intact, and every way of tampering with its rows
@@ -123,6 +127,7 @@ mod harness;
 mod inbox;
 mod incident;
 mod key_rotation;
+mod lifecycle;
 mod raw;
 mod recordings;
 mod reminders;
@@ -132,5 +137,6 @@ mod rls;
 mod rls_support;
 mod staff_auth;
 mod summary;
+mod tenant_rebuild;
 mod verification;
 mod waitlist;

@@ -69,6 +69,38 @@ impl Raw {
         tables
     }
 
+    /// Every table with a `tenant_id` column (the clinic's data, the routing directory and
+    /// the operator's `deletion_certificates`), on either engine.
+    pub async fn tables_with_tenant_id(&mut self) -> Vec<String> {
+        match self {
+            Raw::Sqlite(c) => sqlx::query_scalar(
+                "SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND p.name = 'tenant_id' ORDER BY 1",
+            )
+            .fetch_all(c)
+            .await
+            .unwrap(),
+            Raw::Pg(c) => sqlx::query_scalar(
+                "SELECT c.table_name::text FROM information_schema.columns c \
+                 JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+                 WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id' AND t.table_type = 'BASE TABLE' ORDER BY 1",
+            )
+            .fetch_all(c)
+            .await
+            .unwrap(),
+        }
+    }
+
+    /// How many rows of `tenant` each of `tables` holds.
+    pub async fn rows_of(&mut self, tables: &[String], tenant: Uuid) -> BTreeMap<String, i64> {
+        let mut out = BTreeMap::new();
+        for t in tables {
+            let sql = format!("SELECT count(*) FROM {} WHERE tenant_id = $1", ident(t));
+            out.insert(t.clone(), self.scalar(sql, &[tenant]).await);
+        }
+        out
+    }
+
     /// The number of rows in every table.
     pub async fn row_counts(&mut self) -> BTreeMap<String, i64> {
         let mut counts = BTreeMap::new();

@@ -83,20 +83,7 @@ async fn app_role_is_not_superuser_has_no_bypassrls_and_owns_no_table(db: &TestD
         "{err}"
     );
     // The audit log is append-only for it.
-    for (privilege, expected) in [
-        ("SELECT", true),
-        ("INSERT", true),
-        ("UPDATE", false),
-        ("DELETE", false),
-    ] {
-        assert_eq!(
-            has_privilege(&mut app, "audit_log", privilege)
-                .await
-                .unwrap(),
-            expected,
-            "audit_log {privilege}"
-        );
-    }
+    assert_privileges(&mut app, "audit_log", [true, true, false, false]).await;
 
     let clock = Arc::new(SystemClock);
     let as_app = PgStore::connect(&db.cfg.url, test_keyring(), clock.clone(), 1)
@@ -148,7 +135,15 @@ async fn every_tenant_table_forces_row_level_security_with_the_tenant_policy(db:
     // Every other table is deliberately tenant-free: the public directory and migration bookkeeping.
     let mut others: Vec<String> = Raw::open(db).await.tables().await;
     others.retain(|t| !tables.contains(t));
-    assert_eq!(others, ["channel_routes", "schema_migrations", "tenants"]);
+    assert_eq!(
+        others,
+        [
+            "channel_routes",
+            "deletion_certificates",
+            "schema_migrations",
+            "tenants"
+        ]
+    );
 
     let check = "(tenant_id = frontdesk_current_tenant())".to_owned();
     let expected: Vec<PolicyDef> = vec![(

@@ -18,10 +18,12 @@ const PG_MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0007_recordings.sql"),
 ];
 
-/// Tables with a `tenant_id` column that are routing directories, deliberately without
-/// row-level security: they hold which provider address belongs to which clinic (no clinic
-/// data, no secrets) and are read before any tenant scope exists, like `tenants`.
-pub const DIRECTORY_TABLES: &[&str] = &["channel_routes"];
+/// Tables with a `tenant_id` column that are operator-level directories, deliberately without
+/// row-level security, like `tenants`: `channel_routes` holds which provider address belongs
+/// to which clinic (no clinic data, no secrets) and is read before any tenant scope exists;
+/// `deletion_certificates` outlives the clinic it describes (ids, counts and times only), and
+/// the app role may only read and add to it.
+pub const DIRECTORY_TABLES: &[&str] = &["channel_routes", "deletion_certificates"];
 
 /// Queue tables carry a second policy, `queue_claim`, for the workers' cross-tenant claim.
 pub const QUEUE_TABLES: &[&str] = &["jobs", "outbox"];
@@ -384,6 +386,20 @@ pub async fn has_privilege(conn: &mut PgConnection, table: &str, p: &str) -> Res
         .fetch_one(conn)
         .await
         .map_err(sql_error(table, "privilege"))
+}
+
+/// Asserts which of SELECT, INSERT, UPDATE and DELETE the connected role holds on `table`.
+pub async fn assert_privileges(conn: &mut PgConnection, table: &str, expected: [bool; 4]) {
+    for (privilege, want) in ["SELECT", "INSERT", "UPDATE", "DELETE"]
+        .into_iter()
+        .zip(expected)
+    {
+        assert_eq!(
+            has_privilege(conn, table, privilege).await.unwrap(),
+            want,
+            "{table} {privilege}"
+        );
+    }
 }
 
 /// Probes `table` through the app role connection `app`, as tenant `a` with tenant `b`'s rows
