@@ -213,21 +213,5 @@ async fn run_engine(engine: Engine) {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let engines = std::env::var("FRONTDESK_KEYS_ENGINES").unwrap_or("sqlite,postgres".into());
-    println!(
-        "frontdesk keys: {} cores; engines {engines}",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
-    for e in engines.split(',') {
-        let engine = match e.trim() {
-            "sqlite" => Engine::Sqlite,
-            "postgres" => Engine::Postgres,
-            other => panic!("unknown engine {other:?} (sqlite, postgres)"),
-        };
-        rt.block_on(run_engine(engine));
-    }
+    common::for_each_engine("keys", "FRONTDESK_KEYS_ENGINES", run_engine);
 }

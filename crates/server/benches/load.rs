@@ -721,21 +721,5 @@ where
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let engines = std::env::var("FRONTDESK_LOAD_ENGINES").unwrap_or("sqlite,postgres".into());
-    println!(
-        "frontdesk load: {} cores; engines {engines}",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
-    for e in engines.split(',') {
-        let engine = match e.trim() {
-            "sqlite" => Engine::Sqlite,
-            "postgres" => Engine::Postgres,
-            other => panic!("unknown engine {other:?} (sqlite, postgres)"),
-        };
-        rt.block_on(run_engine(engine));
-    }
+    common::for_each_engine("load", "FRONTDESK_LOAD_ENGINES", run_engine);
 }

@@ -64,3 +64,31 @@ pub async fn bench_db(
         },
     }
 }
+
+/// Runs `run` once per engine named in the environment variable `var` (comma-separated,
+/// default `sqlite,postgres`), on a multi-threaded runtime, after a line naming the bench.
+#[allow(dead_code)]
+pub fn for_each_engine<F, Fut>(bench: &str, var: &str, run: F)
+where
+    F: Fn(frontdesk_store::testing::Engine) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use frontdesk_store::testing::Engine;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let engines = std::env::var(var).unwrap_or("sqlite,postgres".into());
+    println!(
+        "frontdesk {bench}: {} cores; engines {engines}",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    for e in engines.split(',') {
+        let engine = match e.trim() {
+            "sqlite" => Engine::Sqlite,
+            "postgres" => Engine::Postgres,
+            other => panic!("unknown engine {other:?} (sqlite, postgres)"),
+        };
+        rt.block_on(run(engine));
+    }
+}
