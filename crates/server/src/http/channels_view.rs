@@ -16,7 +16,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
-use frontdesk_store::{Actor, ChannelSecrets, Provider, StoreError};
+use frontdesk_store::{Actor, Provider, StoreError};
 
 /// The longest settings document accepted (non-secret settings are a few keys).
 const MAX_SETTINGS: usize = 8 * 1024;
@@ -136,16 +136,16 @@ pub async fn save_channel(
         Err(StoreError::NotFound) => None,
         Err(e) => return unavailable(&e),
     };
-    let mut secrets = ChannelSecrets::new();
+    // Start from what is stored, so a kept secret keeps its overlap window (a rotation made
+    // with `frontdesk channel rotate-secret`); a secret entered here replaces it outright.
+    let mut secrets = stored.unwrap_or_default();
     let mut missing = Vec::new();
     for name in provider.required_secrets() {
         let given = field(&format!("secret_{name}")).trim();
-        let kept = stored.as_ref().and_then(|s| s.get(name)).unwrap_or("");
-        let value = if given.is_empty() { kept } else { given };
-        if value.is_empty() {
+        if !given.is_empty() {
+            secrets = secrets.with(name, given);
+        } else if secrets.get(name).is_none_or(str::is_empty) {
             missing.push(*name);
-        } else {
-            secrets = secrets.with(name, value);
         }
     }
     if !missing.is_empty() {

@@ -3562,6 +3562,46 @@ async fn the_owner_connects_channels_and_secrets_stay_write_only(app: TestApp, m
         ),
         (Some("key-2"), Some("tok-1"))
     );
+    // A rotation's overlap (made with the CLI) survives saving the page with that secret
+    // left empty; entering a new value there replaces it outright.
+    let until = app
+        .store
+        .rotate_channel_secret(
+            scope,
+            Provider::AfricasTalking,
+            "callback_token",
+            zeroize::Zeroizing::new("tok-2".into()),
+            jiff::SignedDuration::from_hours(1),
+            frontdesk_store::Actor::Operator,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let within = until - jiff::SignedDuration::from_secs(1);
+    let accepted = |account: &frontdesk_store::ChannelAccount| {
+        account
+            .secrets
+            .accepted("callback_token", within)
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let (status, _) = send(&mut owner, path, form("12345", settings, "", "")).await;
+    assert_eq!(status, 303);
+    let account = app
+        .store
+        .channel_account(scope, Provider::AfricasTalking)
+        .await
+        .unwrap();
+    assert_eq!(accepted(&account), ["tok-2", "tok-1"]);
+    let (status, _) = send(&mut owner, path, form("12345", settings, "", "tok-3")).await;
+    assert_eq!(status, 303);
+    let account = app
+        .store
+        .channel_account(scope, Provider::AfricasTalking)
+        .await
+        .unwrap();
+    assert_eq!(accepted(&account), ["tok-3"]);
     let (status, _) = send(
         &mut owner,
         "/dashboard/channels/carrier-pigeon",
@@ -3576,7 +3616,7 @@ async fn the_owner_connects_channels_and_secrets_stay_write_only(app: TestApp, m
         .iter()
         .filter(|e| e.action == "channel.configured" && e.actor_kind == "staff")
         .collect();
-    assert_eq!(configured.len(), 3);
+    assert_eq!(configured.len(), 5);
     assert!(configured.iter().all(|e| e.details.contains("api_key")
         && !e.details.contains("key-1")
         && !e.details.contains("key-2")
