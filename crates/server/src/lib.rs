@@ -13,6 +13,7 @@ pub mod demo;
 pub mod eval;
 pub mod http;
 pub mod lifecycle;
+pub mod llm;
 pub mod mailer;
 pub mod progress;
 pub mod recordings;
