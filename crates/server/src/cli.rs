@@ -861,7 +861,7 @@ async fn keys_rewrap(data: &DataArgs) -> anyhow::Result<()> {
     let mut tenants = store.list_tenants().await?;
     tenants.retain(|t| t.purged_at.is_none() && t.status != "purging");
     let (mut keys, mut clinics) = (0u64, 0u64);
-    let mut progress = progress_count("re-wrapping clinics");
+    let mut progress = frontdesk_server::progress::Progress::stderr("re-wrapping", "clinics");
     for (n, t) in tenants.iter().enumerate() {
         let scope = store.operator_scope(&t.slug).await?;
         let done = store
@@ -872,8 +872,9 @@ async fn keys_rewrap(data: &DataArgs) -> anyhow::Result<()> {
             keys += u64::from(done);
             clinics += 1;
         }
-        progress(n as u64 + 1, tenants.len() as u64);
+        progress.update(n as u64 + 1, tenants.len() as u64);
     }
+    progress.finish();
     println!(
         "re-wrapped {keys} key(s) of {clinics} of {} clinic(s) with master key `{active}` in {:.2} s; \
          a retired master key can now be removed unless a backup still names it",
@@ -932,7 +933,7 @@ async fn reencrypt(slug: &str, data: &DataArgs) -> anyhow::Result<()> {
         let s = store.tenant_key_status(scope).await?;
         s.patient_keys_left + s.patient_keys_done
     };
-    let mut bar = progress_count("re-encrypting patient keys");
+    let mut bar = frontdesk_server::progress::Progress::stderr("re-encrypting", "patient keys");
     let (mut moved, mut waited) = (0u64, false);
     loop {
         let b = store.reencrypt_tenant_batch(scope, 500).await?;
@@ -947,8 +948,9 @@ async fn reencrypt(slug: &str, data: &DataArgs) -> anyhow::Result<()> {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             continue;
         }
-        bar(total - b.left, total);
+        bar.update(total - b.left, total);
         if !b.destroyed.is_empty() {
+            bar.finish();
             let v: Vec<String> = b.destroyed.iter().map(i32::to_string).collect();
             println!(
                 "re-encrypted {moved} value(s) of `{slug}` in {:.2} s; old data key version(s) {} destroyed",
@@ -1068,33 +1070,24 @@ async fn access_report(a: AccessReport) -> anyhow::Result<()> {
 }
 
 /// Prints `what 42% (12.3 of 29.0 MB)` over itself on stderr.
-/// A one-line progress display on stderr, redrawn when the percentage moves; `amount` says
-/// how much of how much is done.
-fn progress(what: &'static str, amount: fn(u64, u64) -> String) -> impl FnMut(u64, u64) {
+/// Progress over bytes, on stderr (backup and restore).
+fn progress_bar(what: &'static str) -> impl FnMut(u64, u64) {
     let mut last = u64::MAX;
     move |done: u64, total: u64| {
         let pct = (done * 100).checked_div(total).unwrap_or(100);
         if pct != last {
             last = pct;
-            eprint!("\r{what} {pct:>3}% ({})", amount(done, total));
+            let mb = |b: u64| b as f64 / 1_000_000.0;
+            eprint!(
+                "\r{what} {pct:>3}% ({:.1} of {:.1} MB)",
+                mb(done),
+                mb(total)
+            );
             if done >= total {
                 eprintln!();
             }
         }
     }
-}
-
-/// Progress over counted items.
-fn progress_count(what: &'static str) -> impl FnMut(u64, u64) {
-    progress(what, |done, total| format!("{done} of {total}"))
-}
-
-/// Progress over bytes.
-fn progress_bar(what: &'static str) -> impl FnMut(u64, u64) {
-    progress(what, |done, total| {
-        let mb = |b: u64| b as f64 / 1_000_000.0;
-        format!("{:.1} of {:.1} MB", mb(done), mb(total))
-    })
 }
 
 async fn backup_cmd(out: Option<PathBuf>, data: &DataArgs) -> anyhow::Result<()> {

@@ -1,4 +1,5 @@
-//! A progress reporter for long CLI commands (the whole-clinic export), written to stderr so
+//! A progress reporter for long CLI commands (the whole-clinic export, key re-wrapping and
+//! re-encryption), written to stderr so
 //! stdout stays the command's result.
 //!
 //! On a terminal it redraws one line in place, at most ten times a second:
