@@ -109,7 +109,6 @@ impl TenantDataKeys {
 
 pub(crate) struct TenantKeys {
     pub data: TenantDataKeys,
-    pub data_version: i32,
     pub index: DataKey,
 }
 

@@ -3586,22 +3586,19 @@ async fn the_owner_connects_channels_and_secrets_stay_write_only(app: TestApp, m
             .map(str::to_owned)
             .collect::<Vec<_>>()
     };
+    let stored = || async {
+        let store = app.store.clone();
+        store
+            .channel_account(scope, Provider::AfricasTalking)
+            .await
+            .unwrap()
+    };
     let (status, _) = send(&mut owner, path, form("12345", settings, "", "")).await;
     assert_eq!(status, 303);
-    let account = app
-        .store
-        .channel_account(scope, Provider::AfricasTalking)
-        .await
-        .unwrap();
-    assert_eq!(accepted(&account), ["tok-2", "tok-1"]);
+    assert_eq!(accepted(&stored().await), ["tok-2", "tok-1"]);
     let (status, _) = send(&mut owner, path, form("12345", settings, "", "tok-3")).await;
     assert_eq!(status, 303);
-    let account = app
-        .store
-        .channel_account(scope, Provider::AfricasTalking)
-        .await
-        .unwrap();
-    assert_eq!(accepted(&account), ["tok-3"]);
+    assert_eq!(accepted(&stored().await), ["tok-3"]);
     let (status, _) = send(
         &mut owner,
         "/dashboard/channels/carrier-pigeon",

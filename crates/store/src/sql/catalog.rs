@@ -162,7 +162,7 @@ macro_rules! impl_catalog {
                 tx.commit().await?;
                 self.keys.insert(
                     tenant,
-                    Arc::new(TenantKeys { data: crate::keys::TenantDataKeys::single(1, data), data_version: 1, index }),
+                    Arc::new(TenantKeys { data: crate::keys::TenantDataKeys::single(1, data), index }),
                     now,
                     now + crate::keys::KEY_CACHE_TTL.as_micros() as i64,
                 );

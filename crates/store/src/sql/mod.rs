@@ -89,7 +89,7 @@ macro_rules! sql_store {
                 let (Some(data), Some(index)) = (crate::keys::TenantDataKeys::new(data), index) else {
                     return Err(StoreError::Corrupt("tenant keys missing"));
                 };
-                let keys = Arc::new(TenantKeys { data_version: data.version(), data, index });
+                let keys = Arc::new(TenantKeys { data, index });
                 self.keys.insert(tenant, keys.clone(), now, until);
                 Ok(keys)
             }

@@ -77,7 +77,7 @@ macro_rules! impl_people {
                 sqlx::query("INSERT INTO patient_keys (tenant_id, patient_id, tenant_key_version, wrapped, created_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(tenant.as_uuid())
                     .bind(id.as_uuid())
-                    .bind(keys.data_version)
+                    .bind(keys.data.version())
                     .bind(&wrapped)
                     .bind(now)
                     .execute(&mut **tx)
