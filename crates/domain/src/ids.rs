@@ -68,6 +68,8 @@ typed_id!(
     RecordingId,
     /// A reply a staff member suggested for someone else to send (#7).
     DraftId,
+    /// A clinic's key to the public REST API (#10); the key itself is shown once.
+    ApiKeyId,
 );
 
 #[cfg(test)]

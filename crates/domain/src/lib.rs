@@ -4,6 +4,7 @@
 //! This crate has no IO: no database, no HTTP, no async runtime. The compiler keeps business
 //! rules free of side effects, and everything here is unit-tested beside the code.
 
+pub mod api_scope;
 pub mod clinic;
 pub mod clock;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod roles;
 pub mod schedule;
 pub mod text;
 
+pub use api_scope::{ApiScope, ApiScopes};
 pub use clinic::{ClinicProfile, DayHours, RetentionPolicy, WeeklyHours};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::DomainError;

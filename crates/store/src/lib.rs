@@ -4,6 +4,7 @@
 //!
 //! [`open`] chooses the engine from the URL scheme of `database_url`.
 
+pub mod api_key;
 mod audit;
 pub mod certificate;
 pub mod channel;

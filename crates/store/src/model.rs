@@ -466,6 +466,8 @@ pub enum Actor {
     Agent,
     Patient(PatientId),
     Staff(UserId),
+    /// An integration calling the public REST API with this key.
+    ApiKey(ApiKeyId),
 }
 
 impl Actor {
@@ -476,12 +478,14 @@ impl Actor {
             Actor::Agent => "agent",
             Actor::Patient(_) => "patient",
             Actor::Staff(_) => "staff",
+            Actor::ApiKey(_) => "api_key",
         }
     }
     pub fn id(&self) -> Option<String> {
         match self {
             Actor::Patient(p) => Some(p.to_string()),
             Actor::Staff(u) => Some(u.to_string()),
+            Actor::ApiKey(k) => Some(k.to_string()),
             _ => None,
         }
     }
@@ -1209,6 +1213,95 @@ pub struct AccessRecord {
     pub entries: u64,
     pub first: Timestamp,
     pub last: Timestamp,
+}
+
+/// A clinic's API key as staff and operators see it: never its secret, which exists only in
+/// the [`IssuedApiKey`] handed out once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyInfo {
+    pub id: ApiKeyId,
+    /// The public part, `fdk_` and 12 characters: names the key in lists, logs and the audit
+    /// log (the secret after it never does).
+    pub prefix: String,
+    pub name: String,
+    pub scopes: ApiScopes,
+    pub rate_per_minute: u32,
+    pub created_at: Timestamp,
+    /// Who made it (`staff:<id>`, `operator`).
+    pub created_by: String,
+    /// The end of its overlap after a rotation.
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    /// The key that replaced it in a rotation.
+    pub replaced_by: Option<ApiKeyId>,
+    /// The last call made with it (written with its rate window, on every call).
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// Where a key stands at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKeyState {
+    Active,
+    /// Rotated: still accepted until the time given, so integrations can be updated.
+    Overlap(Timestamp),
+    Expired,
+    Revoked,
+}
+
+impl ApiKeyInfo {
+    pub fn state(&self, now: Timestamp) -> ApiKeyState {
+        match (self.revoked_at, self.expires_at) {
+            (Some(_), _) => ApiKeyState::Revoked,
+            (None, Some(t)) if now >= t => ApiKeyState::Expired,
+            (None, Some(t)) => ApiKeyState::Overlap(t),
+            (None, None) => ApiKeyState::Active,
+        }
+    }
+}
+
+/// A key to make.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    /// What it is for ("Practice management sync"); shown in lists. Not a secret, not PII.
+    pub name: String,
+    pub scopes: ApiScopes,
+    /// Requests a minute before 429 (shared by every instance); 1..=6000.
+    pub rate_per_minute: u32,
+}
+
+/// A key just made or rotated: the only moment its secret exists outside the caller.
+pub struct IssuedApiKey {
+    pub info: ApiKeyInfo,
+    /// `fdk_<prefix>_<secret>`: show once, then drop.
+    pub key: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for IssuedApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedApiKey")
+            .field("prefix", &self.info.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An API call's verified key: the clinic it acts for and what it may do.
+#[derive(Debug, Clone)]
+pub struct ApiPrincipal {
+    /// The key's clinic: every call it makes is scoped to it.
+    pub scope: crate::TenantScope,
+    pub key: ApiKeyId,
+    pub prefix: String,
+    pub scopes: ApiScopes,
+}
+
+/// The answer to an API call's key.
+#[derive(Debug, Clone)]
+pub enum ApiKeyCheck {
+    Allowed(ApiPrincipal),
+    /// Valid, but over its rate: try again after this many seconds.
+    RateLimited {
+        retry_after_secs: u64,
+    },
 }
 
 /// Lower-case hex of `bytes`.

@@ -97,6 +97,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_retention",
         include_str!("../migrations/postgres/0016_audit_retention.sql"),
     ),
+    (
+        17,
+        "api_keys",
+        include_str!("../migrations/postgres/0017_api_keys.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

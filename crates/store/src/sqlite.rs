@@ -95,6 +95,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_retention",
         include_str!("../migrations/sqlite/0016_audit_retention.sql"),
     ),
+    (
+        17,
+        "api_keys",
+        include_str!("../migrations/sqlite/0017_api_keys.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

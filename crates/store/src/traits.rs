@@ -1012,6 +1012,43 @@ pub trait IncidentStore {
     ) -> Result<Vec<AccessRecord>>;
 }
 
+/// A clinic's keys to the public REST API (see `crate::sql::api_keys`).
+#[async_trait]
+pub trait ApiKeyStore {
+    /// Makes a key; audited `api_key.created` (prefix, scopes, rate; never the secret).
+    async fn create_api_key(
+        &self,
+        scope: TenantScope,
+        key: &NewApiKey,
+        actor: Actor,
+    ) -> Result<IssuedApiKey>;
+    /// Every key of the clinic, newest first, whatever its state.
+    async fn api_keys(&self, scope: TenantScope) -> Result<Vec<ApiKeyInfo>>;
+    /// One key by its public prefix (`fdk_…`); another clinic's prefix is `NotFound`.
+    async fn api_key_by_prefix(&self, scope: TenantScope, prefix: &str) -> Result<ApiKeyInfo>;
+    /// Ends the key at once; audited `api_key.revoked`. Answers whether it was still usable.
+    async fn revoke_api_key(&self, scope: TenantScope, id: ApiKeyId, actor: Actor) -> Result<bool>;
+    /// Ends every usable key of the clinic at once (an incident); audited
+    /// `api_key.all_revoked` with the count. Answers the count.
+    async fn revoke_all_api_keys(&self, scope: TenantScope, actor: Actor) -> Result<u64>;
+    /// Makes the key's successor (same name, scopes and rate) and lets the old key work for
+    /// `overlap_hours` more (0: it stops now), so an integration can be switched without
+    /// downtime; audited `api_key.rotated`. A revoked, expired or already rotated key is a
+    /// `Conflict`.
+    async fn rotate_api_key(
+        &self,
+        scope: TenantScope,
+        id: ApiKeyId,
+        overlap_hours: u32,
+        actor: Actor,
+    ) -> Result<IssuedApiKey>;
+    /// Checks an API call's key (constant-time), counts the call against the key's rate
+    /// (shared by every instance: the count is in the database) and records its use.
+    /// Unknown, malformed, revoked or expired keys, and keys of a clinic that is not active,
+    /// are `Unauthorized`, all alike.
+    async fn check_api_key(&self, key: &str) -> Result<ApiKeyCheck>;
+}
+
 /// Signed audit checkpoints (see `crate::sql::checkpoints`).
 #[async_trait]
 pub trait CheckpointStore {
@@ -1120,6 +1157,7 @@ pub trait Store:
     + DataRequestStore
     + RetentionStore
     + IncidentStore
+    + ApiKeyStore
     + CheckpointStore
     + KeyRotationStore
     + TenantLifecycleStore
@@ -1152,6 +1190,7 @@ impl<T> Store for T where
         + DataRequestStore
         + RetentionStore
         + IncidentStore
+        + ApiKeyStore
         + CheckpointStore
         + KeyRotationStore
         + TenantLifecycleStore

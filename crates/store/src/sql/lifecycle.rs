@@ -18,6 +18,8 @@
 pub(crate) const PURGE_ORDER: &[&str] = &[
     "tenant_keys",
     "patient_keys",
+    "api_keys",
+    "api_key_routes",
     "waitlist_offers",
     "slot_holds",
     "waitlist_entries",

@@ -12,6 +12,7 @@
 //! PostgreSQL's row-level security is a second, independent wall.
 
 pub(crate) mod analytics;
+pub(crate) mod api_keys;
 pub(crate) mod appointments;
 pub(crate) mod assignments;
 pub(crate) mod calls;
@@ -194,6 +195,7 @@ macro_rules! sql_store {
         $crate::sql::data_requests::impl_data_requests!($Store);
         $crate::sql::retention::impl_retention!($Store);
         $crate::sql::incident::impl_incident!($Store);
+        $crate::sql::api_keys::impl_api_keys!($Store);
         $crate::sql::checkpoints::impl_checkpoints!($Store);
         $crate::sql::rewrap::impl_rewrap!($Store);
         $crate::sql::lifecycle::impl_lifecycle!($Store);

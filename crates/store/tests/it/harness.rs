@@ -120,6 +120,9 @@ pub struct Seeded {
     pub messages: Vec<MessageId>,
     pub webchat_token: String,
     pub webchat_conversation: ConversationId,
+    pub api_key: ApiKeyId,
+    /// The whole key (`fdk_…`), as shown once when it was made.
+    pub api_key_secret: String,
 }
 
 /// Creates tenant `slug_str` and fills it through the store API. `tag` makes every value of
@@ -188,6 +191,18 @@ pub async fn seed(store: &dyn Store, slug_str: &str, tag: &str, phone_str: &str)
         .start_webchat(&slug, SignedDuration::from_mins(30))
         .await
         .unwrap();
+    let api_key = store
+        .create_api_key(
+            scope,
+            &NewApiKey {
+                name: format!("Integration {tag}"),
+                scopes: ApiScopes::parse("schedule:read appointments:read").unwrap(),
+                rate_per_minute: 600,
+            },
+            Actor::Staff(user),
+        )
+        .await
+        .unwrap();
     Seeded {
         scope,
         slug,
@@ -203,6 +218,8 @@ pub async fn seed(store: &dyn Store, slug_str: &str, tag: &str, phone_str: &str)
         messages,
         webchat_token: web.token.to_string(),
         webchat_conversation: web.conversation_id,
+        api_key: api_key.info.id,
+        api_key_secret: api_key.key.to_string(),
     }
 }
 

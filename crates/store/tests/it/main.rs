@@ -16,6 +16,8 @@
 //!   ciphertext moved to another row does not open.
 //! - `summary`: conversation summaries written with the turn, sealed and tenant scoped.
 //! - `conformance_channels`: provider accounts, inbound deliveries, the job queue and the outbox.
+//! - `api_keys`: keys to the REST API (shown once, hashed, rate limited, revoked, rotated with
+//!   an overlap, confined to their clinic, named in the access report).
 //! - `appointments`, `reschedule`: the diary (slots, bookings, moves, cancellations, races).
 //! - `waitlist`: freed times held, offered in join order, and taken by exactly one patient.
 //! - `recordings`: call recordings filed once with their fetch job, sealed with the patient's
@@ -109,6 +111,7 @@ macro_rules! assert_err {
     };
 }
 
+mod api_keys;
 mod appointments;
 mod assignments;
 mod audit_chain;

@@ -20,10 +20,11 @@ const PG_MIGRATIONS: &[&str] = &[
 
 /// Tables with a `tenant_id` column that are operator-level directories, deliberately without
 /// row-level security, like `tenants`: `channel_routes` holds which provider address belongs
-/// to which clinic (no clinic data, no secrets) and is read before any tenant scope exists;
+/// to which clinic, `api_key_routes` which API key prefix does (no clinic data, no secrets) and is read before any tenant scope exists;
 /// `deletion_certificates` outlives the clinic it describes (ids, counts and times only), and
 /// the app role may only read and add to it.
-pub const DIRECTORY_TABLES: &[&str] = &["channel_routes", "deletion_certificates"];
+pub const DIRECTORY_TABLES: &[&str] =
+    &["api_key_routes", "channel_routes", "deletion_certificates"];
 
 /// Queue tables carry a second policy, `queue_claim`, for the workers' cross-tenant claim.
 pub const QUEUE_TABLES: &[&str] = &["jobs", "outbox"];
