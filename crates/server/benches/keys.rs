@@ -11,6 +11,8 @@
 //! - master key rotation: `frontdesk keys rewrap` over every clinic with a new active key (the
 //!   old one retired), then checks that the new key alone opens a clinic;
 //! - one channel secret rotated with an overlap (`frontdesk channel rotate-secret`), 100 times;
+//! - one API key rotated with an overlap (`frontdesk api-key rotate`), 100 times (each time
+//!   the successor of the last), and the check of an API call's key (`check_api_key`);
 //! - one clinic's data key rotated (`frontdesk keys rotate-tenant`), and its re-encryption in
 //!   batches of 500 (`frontdesk keys reencrypt`) for a clinic of `FRONTDESK_KEYS_PATIENTS`
 //!   patients (default 10,000).
@@ -154,6 +156,49 @@ async fn run_engine(engine: Engine) {
     times.sort();
     println!(
         "{label}: channel secret rotation: p50 {}, max {} (100 rotations)",
+        ms(percentile(&times, 0.5)),
+        ms(*times.last().unwrap())
+    );
+
+    // One API key, rotated with a 24-hour overlap, as `api-key rotate` does (each time the
+    // successor), then the check every API call makes.
+    let mut key = only_new
+        .create_api_key(
+            first,
+            &NewApiKey {
+                name: "bench".into(),
+                scopes: frontdesk_domain::ApiScopes::parse("schedule:read").unwrap(),
+                rate_per_minute: frontdesk_store::api_key::MAX_RATE_PER_MINUTE,
+            },
+            Actor::Operator,
+        )
+        .await
+        .unwrap();
+    let mut times = Vec::new();
+    for _ in 0..100 {
+        let t = Instant::now();
+        key = only_new
+            .rotate_api_key(first, key.info.id, 24, Actor::Operator)
+            .await
+            .unwrap();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!(
+        "{label}: API key rotation: p50 {}, max {} (100 rotations)",
+        ms(percentile(&times, 0.5)),
+        ms(*times.last().unwrap())
+    );
+    let mut times = Vec::new();
+    for _ in 0..100 {
+        let t = Instant::now();
+        let check = only_new.check_api_key(&key.key).await.unwrap();
+        times.push(t.elapsed());
+        assert!(matches!(check, ApiKeyCheck::Allowed(_)));
+    }
+    times.sort();
+    println!(
+        "{label}: API key check: p50 {}, max {} (100 calls)",
         ms(percentile(&times, 0.5)),
         ms(*times.last().unwrap())
     );

@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod api_keys;
 mod tenant_lifecycle;
 
 #[derive(Parser)]
@@ -90,6 +91,10 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// A clinic's keys to the REST API: create (secret shown once), list, revoke, rotate with
+    /// an overlap. See docs/API.md.
+    #[command(subcommand)]
+    ApiKey(api_keys::ApiKeyCommand),
     /// A patient's data requests: a copy of their data, or erasure.
     #[command(subcommand)]
     Patient(PatientCommand),
@@ -214,8 +219,16 @@ struct AccessReport {
     #[arg(long, value_name = "SLUG")]
     tenant: String,
     /// The staff member's email address.
-    #[arg(long, value_name = "EMAIL")]
-    user: String,
+    #[arg(
+        long,
+        value_name = "EMAIL",
+        required_unless_present = "api_key",
+        conflicts_with = "api_key"
+    )]
+    user: Option<String>,
+    /// Or an API key's prefix (`fdk_` and 12 characters): what an integration touched.
+    #[arg(long, value_name = "PREFIX")]
+    api_key: Option<String>,
     /// From this time (RFC 3339, e.g. 2026-12-01T00:00:00Z).
     #[arg(long, value_name = "TIME")]
     since: String,
@@ -538,6 +551,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Channel(ChannelCommand::RotateSecret(args)) => channel_rotate(args).await,
         Command::Audit(AuditCommand::Verify(args)) => audit_verify(args).await,
         Command::Audit(AuditCommand::AccessReport(args)) => access_report(args).await,
+        Command::ApiKey(cmd) => api_keys::run(cmd).await,
         Command::Audit(AuditCommand::Checkpoint { tenant, data }) => {
             let store = open_store(&resolve(&data, LogFormat::Pretty, "warn")?).await?;
             let scope = clinic_scope(store.as_ref(), &tenant).await?;
@@ -1031,10 +1045,20 @@ async fn access_report(a: AccessReport) -> anyhow::Result<()> {
     }
     let store = open_store(&resolve(&a.data, LogFormat::Pretty, "warn")?).await?;
     let scope = clinic_scope(store.as_ref(), &a.tenant).await?;
-    let user = staff_by_email(store.as_ref(), scope, &a.user).await?;
-    let records = store
-        .access_report(scope, &user.to_string(), from, to)
-        .await?;
+    let (actor_id, who) = match (&a.user, &a.api_key) {
+        (Some(email), _) => (
+            staff_by_email(store.as_ref(), scope, email)
+                .await?
+                .to_string(),
+            email.clone(),
+        ),
+        (None, Some(prefix)) => {
+            let key = api_keys::key_by_prefix(store.as_ref(), scope, &a.tenant, prefix).await?;
+            (key.id.to_string(), format!("API key {}", key.prefix))
+        }
+        (None, None) => bail!("give --user EMAIL or --api-key PREFIX"),
+    };
+    let records = store.access_report(scope, &actor_id, from, to).await?;
     println!("patient_id\tname\tphone\tentries\tfirst\tlast\tactions");
     for r in &records {
         let (id, name, phone) = match r.patient {
@@ -1063,7 +1087,7 @@ async fn access_report(a: AccessReport) -> anyhow::Result<()> {
     eprintln!(
         "{} patient(s) touched by {} in `{}` from {from} to {to}",
         records.len(),
-        a.user,
+        who,
         a.tenant
     );
     Ok(())

@@ -179,6 +179,7 @@ struct HomePage<'a> {
     settings_link: bool,
     schedule_link: bool,
     channels_link: bool,
+    keys_link: bool,
     permissions: Vec<(&'static str, &'static str)>,
     csrf: String,
 }
@@ -746,6 +747,7 @@ pub async fn home(State(st): State<AppState>, Staff(staff): Staff) -> Response {
             settings_link: s.role.access(Permission::ManageClinicProfile) == Access::All,
             schedule_link: s.role.access(Permission::ManageSchedule) == Access::All,
             channels_link: s.role.access(Permission::ManageChannels) == Access::All,
+            keys_link: s.role.access(Permission::ManageKeys) == Access::All,
             permissions: Permission::ALL
                 .into_iter()
                 .map(|p| (p.label(), reach(s.role.access(p))))

@@ -17,6 +17,9 @@ pub enum AppError {
         code: &'static str,
         message: &'static str,
     },
+    /// Too many calls with one API key: 429 with `Retry-After`.
+    #[error("rate limited")]
+    RateLimited { retry_after_secs: u64 },
     #[error("store: {0}")]
     Store(#[from] StoreError),
 }
@@ -67,6 +70,16 @@ impl IntoResponse for AppError {
                         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 }
                 resp
+            }
+            AppError::RateLimited { retry_after_secs } => {
+                let mut r = body(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "Too many requests with this API key; retry after the time in Retry-After.",
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                r
             }
             AppError::Store(StoreError::NotFound) => {
                 body(StatusCode::NOT_FOUND, "not_found", "Not found.")

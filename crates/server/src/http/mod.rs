@@ -3,6 +3,8 @@
 //! timeout).
 
 mod analytics_view;
+pub mod api;
+mod api_keys_view;
 mod audit_view;
 mod channels_view;
 pub mod dashboard;
@@ -116,6 +118,15 @@ pub fn router(state: AppState) -> Router {
             post(webhooks::africastalking_sms),
         )
         .route("/dev/provider/{*rest}", post(webhooks::dev_provider))
+        .route("/v1/practitioners", get(api::practitioners))
+        .route("/v1/services", get(api::services))
+        .route("/v1/availability", get(api::availability))
+        .route("/v1/appointments", get(api::appointments).post(api::book))
+        .route("/v1/appointments/{id}", get(api::appointment))
+        .route("/v1/appointments/{id}/cancel", post(api::cancel))
+        .route("/v1/patients/{id}", get(api::patient))
+        .route("/v1/conversations/{id}", get(api::conversation))
+        .route("/v1/conversations/{id}/messages", get(api::messages))
         .route("/chat/{tenant_slug}", get(pages::chat_page))
         .route("/widget/{tenant_slug}", get(pages::widget_page))
         .route("/widget.js", get(pages::widget_js))
@@ -173,6 +184,22 @@ pub fn router(state: AppState) -> Router {
             post(schedule_view::add_service),
         )
         .route("/dashboard/channels", get(channels_view::channels_page))
+        .route(
+            "/dashboard/api-keys",
+            get(api_keys_view::keys_page).post(api_keys_view::create),
+        )
+        .route(
+            "/dashboard/api-keys/revoke-all",
+            post(api_keys_view::revoke_all),
+        )
+        .route(
+            "/dashboard/api-keys/{id}/revoke",
+            post(api_keys_view::revoke),
+        )
+        .route(
+            "/dashboard/api-keys/{id}/rotate",
+            post(api_keys_view::rotate),
+        )
         .route(
             "/dashboard/channels/{provider}",
             post(channels_view::save_channel),

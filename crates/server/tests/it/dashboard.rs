@@ -59,6 +59,7 @@ dashboard_tests!(
     a_read_only_doctor_drafts_a_reply_that_a_colleague_sends_once,
     the_reception_head_manages_practitioners_hours_and_services,
     the_owner_connects_channels_and_secrets_stay_write_only,
+    the_owner_makes_rotates_and_revokes_api_keys_and_sees_each_secret_once,
     the_owner_adds_red_flags_on_top_of_the_built_in_ones,
     the_owner_answers_a_patients_data_requests,
     the_owner_sets_how_long_information_is_kept_and_can_pause_the_receptionist,
@@ -1932,6 +1933,21 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
         )
         .await
         .unwrap();
+    let foreign_key = app
+        .store
+        .create_api_key(
+            app.scope("nairobi-family").await,
+            &frontdesk_store::NewApiKey {
+                name: "far".into(),
+                scopes: frontdesk_domain::ApiScopes::parse("schedule:read").unwrap(),
+                rate_per_minute: 60,
+            },
+            frontdesk_store::Actor::Operator,
+        )
+        .await
+        .unwrap()
+        .info
+        .id;
     let scope = app.scope(CLINIC).await;
     let author = add_user(&app, "author@harbour.test", "Author", Role::ReadOnlyDoctor).await;
     let foreign_draft = app
@@ -2216,6 +2232,41 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
                 "/dashboard/channels",
                 b.get("/dashboard/channels").await.0,
                 only_all(Permission::ManageChannels, 200),
+            ),
+            (
+                "/dashboard/api-keys",
+                b.get("/dashboard/api-keys").await.0,
+                only_all(Permission::ManageKeys, 200),
+            ),
+            (
+                "POST /dashboard/api-keys (no scope)",
+                b.post(
+                    "/dashboard/api-keys",
+                    &[("csrf", &csrf), ("name", "x"), ("rate", "60")],
+                )
+                .await
+                .0,
+                only_all(Permission::ManageKeys, 422),
+            ),
+            (
+                "POST /dashboard/api-keys/{foreign}/revoke",
+                b.post(
+                    &format!("/dashboard/api-keys/{foreign_key}/revoke"),
+                    &[("csrf", &csrf)],
+                )
+                .await
+                .0,
+                only_all(Permission::ManageKeys, 404),
+            ),
+            (
+                "POST /dashboard/api-keys/{foreign}/rotate",
+                b.post(
+                    &format!("/dashboard/api-keys/{foreign_key}/rotate"),
+                    &[("csrf", &csrf), ("overlap_hours", "1")],
+                )
+                .await
+                .0,
+                only_all(Permission::ManageKeys, 404),
             ),
             (
                 "POST /dashboard/channels/whatsapp (no secrets)",
@@ -2822,6 +2873,11 @@ async fn the_dashboard_in_a_real_browser_is_accessible_keyboard_usable_and_shows
             "/dashboard/channels",
             "Where patients reach the clinic",
             "the channels",
+        ),
+        (
+            "/dashboard/api-keys",
+            "Keys let the clinic's own software",
+            "the API keys",
         ),
     ] {
         own.navigate(&format!("{}{path}", app.base)).await;
@@ -3958,4 +4014,151 @@ async fn the_owner_sets_how_long_information_is_kept_and_can_pause_the_reception
         .await;
     assert_eq!(status, 403, "only the Owner");
     app.finish().await;
+}
+
+async fn the_owner_makes_rotates_and_revokes_api_keys_and_sees_each_secret_once(
+    app: TestApp,
+    mail: Mail,
+) {
+    add_user(&app, "own@harbour.test", "Owen Owner", Role::Owner).await;
+    let scope = app.scope(CLINIC).await;
+    let mut owner = Browser::new(&app);
+    owner.sign_in(&mail, 1, "own@harbour.test").await;
+    owner.set_up_totp().await;
+    let (status, page, _) = owner.get("/dashboard/api-keys").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("No keys yet."));
+    let csrf = Browser::hidden(&page, "csrf");
+    // Refusals: no scope, a bad rate, a name that is only spaces.
+    for (fields, needle) in [
+        (vec![("name", "PMS"), ("rate", "60")], "Choose at least one"),
+        (
+            vec![
+                ("name", "PMS"),
+                ("scope", "schedule:read"),
+                ("rate", "lots"),
+            ],
+            "whole number",
+        ),
+        (
+            vec![("name", "PMS"), ("scope", "schedule:read"), ("rate", "0")],
+            "Not made",
+        ),
+        (
+            vec![("name", "  "), ("scope", "schedule:read"), ("rate", "60")],
+            "Not made",
+        ),
+    ] {
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend(fields);
+        let (status, page, _) = owner.post("/dashboard/api-keys", &form).await;
+        assert_eq!(status, 422, "{needle}");
+        assert!(page.contains(needle), "{needle}: {page}");
+    }
+    assert!(
+        app.store.api_keys(scope).await.unwrap().is_empty(),
+        "nothing made"
+    );
+    // Made: the secret is on this page only, and works on the API.
+    let (status, page, headers) = owner
+        .post(
+            "/dashboard/api-keys",
+            &[
+                ("csrf", &csrf),
+                ("name", "<b>PMS</b>"),
+                ("scope", "schedule:read"),
+                ("scope", "appointments:read"),
+                ("rate", "120"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(headers["cache-control"], "no-store");
+    let key = shown_key(&page);
+    assert!(key.starts_with("fdk_"), "{key}");
+    assert!(
+        page.contains("&#60;b&#62;PMS&#60;/b&#62;") || page.contains("&lt;b&gt;PMS&lt;/b&gt;"),
+        "the name is escaped"
+    );
+    assert!(!page.contains("<b>PMS"));
+    let call = |k: String| {
+        let client = app.client.clone();
+        let url = app.url("/v1/services");
+        async move {
+            client
+                .get(url)
+                .bearer_auth(k)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(call(key.clone()).await, 200);
+    let (_, listed, _) = owner.get("/dashboard/api-keys").await;
+    assert!(!listed.contains(&key), "never shown again");
+    let info = app.store.api_keys(scope).await.unwrap().remove(0);
+    assert!(listed.contains(&info.prefix));
+    assert_eq!(info.scopes.to_stored(), "schedule:read appointments:read");
+    assert_eq!(info.rate_per_minute, 120);
+    // Rotated with an hour's overlap: both work; the successor is shown once.
+    let (status, page, _) = owner
+        .post(
+            &format!("/dashboard/api-keys/{}/rotate", info.id),
+            &[("csrf", &csrf), ("overlap_hours", "1")],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let next = shown_key(&page);
+    assert_ne!(next, key);
+    assert!(page.contains("Rotated: works until"));
+    assert_eq!(call(key.clone()).await, 200);
+    assert_eq!(call(next.clone()).await, 200);
+    let (status, _, _) = owner
+        .post(
+            &format!("/dashboard/api-keys/{}/rotate", info.id),
+            &[("csrf", &csrf), ("overlap_hours", "1")],
+        )
+        .await;
+    assert_eq!(status, 409, "a rotated key is not rotated twice");
+    // Revoking every key ends both at once.
+    let (status, _, _) = owner
+        .post("/dashboard/api-keys/revoke-all", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 303);
+    assert_eq!(call(key).await, 401);
+    assert_eq!(call(next).await, 401);
+    let (status, _, _) = owner
+        .post("/dashboard/api-keys/revoke-all", &[("csrf", "stale")])
+        .await;
+    assert_eq!(status, 403, "CSRF needed");
+    let actions: Vec<String> = app
+        .store
+        .audit_entries(scope, 0, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action.starts_with("api_key."))
+        .map(|e| format!("{} {}", e.action, e.actor_kind))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "api_key.created staff",
+            "api_key.rotated staff",
+            "api_key.all_revoked staff"
+        ]
+    );
+    app.finish().await;
+}
+
+/// The key shown once on the page that made or rotated it.
+fn shown_key(html: &str) -> String {
+    let marker = "id=\"key-value\" readonly value=\"";
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no key shown in {html}"))
+        + marker.len();
+    html[start..][..html[start..].find('"').unwrap()].to_owned()
 }

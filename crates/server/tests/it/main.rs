@@ -2,6 +2,8 @@
 //! Storage-backed tests run against both SQLite and PostgreSQL through `both_engines!`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod api;
+mod api_key_cli;
 mod channels;
 mod cli;
 mod dashboard;
