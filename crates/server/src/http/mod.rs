@@ -11,6 +11,7 @@ pub mod dashboard;
 mod diary_view;
 pub mod error;
 mod inbox_view;
+pub mod openapi;
 mod pages;
 mod patients_view;
 pub mod playback;
@@ -118,6 +119,7 @@ pub fn router(state: AppState) -> Router {
             post(webhooks::africastalking_sms),
         )
         .route("/dev/provider/{*rest}", post(webhooks::dev_provider))
+        .route("/v1/openapi.json", get(openapi::openapi_json))
         .route("/v1/practitioners", get(api::practitioners))
         .route("/v1/services", get(api::services))
         .route("/v1/availability", get(api::availability))

@@ -10,6 +10,7 @@ mod dashboard;
 mod export;
 mod harness;
 mod observability;
+mod openapi;
 mod pages;
 mod webchat;
 mod widget;

@@ -1,0 +1,190 @@
+//! The OpenAPI document at `/v1/openapi.json`: every public route of the router is described
+//! and every described route answers, its references resolve, and schemathesis (PyPI) finds
+//! no 5xx and no answer that breaks the schema on a live server with a key of every scope.
+
+use crate::harness::{TestApp, spawn_app};
+use frontdesk_domain::ApiScopes;
+use frontdesk_store::testing::Engine;
+use frontdesk_store::{Actor, NewApiKey};
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// The public paths the router declares (string literals and the two path constants).
+fn routed_paths() -> Vec<String> {
+    let src = include_str!("../../src/http/mod.rs");
+    let mut out: Vec<String> = src
+        .split('"')
+        .filter(|s| s.starts_with("/v1/") || s.starts_with("/webhooks/"))
+        .map(str::to_owned)
+        .collect();
+    assert!(src.contains("crate::channels::voice::VOICE_PATH"));
+    assert!(src.contains("crate::recordings::RECORDING_PATH"));
+    out.push(frontdesk_server::channels::voice::VOICE_PATH.to_owned());
+    out.push(frontdesk_server::recordings::RECORDING_PATH.to_owned());
+    out.sort();
+    out.dedup();
+    out
+}
+
+async fn document(app: &TestApp) -> Value {
+    let resp = app
+        .client
+        .get(app.url("/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    resp.json().await.unwrap()
+}
+
+/// Every `$ref` in `v` names something that exists in `doc`.
+fn check_refs(doc: &Value, v: &Value, at: &str) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                let pointer = r.strip_prefix('#').unwrap_or_else(|| panic!("{at}: {r}"));
+                assert!(doc.pointer(pointer).is_some(), "{at}: {r} does not resolve");
+            }
+            for (k, x) in m {
+                check_refs(doc, x, &format!("{at}/{k}"));
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| check_refs(doc, x, at)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_route_is_described_and_answers_and_every_reference_resolves() {
+    let app = spawn_app(Engine::Sqlite).await.unwrap();
+    let doc = document(&app).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    check_refs(&doc, &doc, "");
+    let paths = doc["paths"].as_object().unwrap();
+    let routed = routed_paths();
+    for p in &routed {
+        assert!(paths.contains_key(p), "{p} is routed but not described");
+    }
+    for (path, ops) in paths {
+        assert!(routed.contains(path), "{path} is described but not routed");
+        for (method, op) in ops.as_object().unwrap() {
+            assert!(
+                op["responses"]["default"]["$ref"] == "#/components/responses/Error",
+                "{method} {path}: errors have the one shape"
+            );
+            // The route exists for that method: whatever it answers, it is not the router's
+            // own "no such page" or "method not allowed".
+            let url = app.url(
+                &path
+                    .replace("{id}", &uuid::Uuid::new_v4().to_string())
+                    .replace("{tenant_slug}", "harbour-physio")
+                    .replace("{address}", "12345")
+                    .replace("{token}", "x"),
+            );
+            let req = match method.as_str() {
+                "get" => app.client.get(url),
+                "post" => app.client.post(url),
+                other => panic!("{other} {path}"),
+            };
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let body = resp.text().await.unwrap();
+            assert_ne!(status, 405, "{method} {path}");
+            assert!(!body.contains("No such page."), "{method} {path}: {body}");
+        }
+    }
+    app.finish().await;
+}
+
+/// `schemathesis` from FRONTDESK_SCHEMATHESIS, PATH, or the virtualenv `.ci/run` makes.
+fn schemathesis_or_skip() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("FRONTDESK_SCHEMATHESIS").map(PathBuf::from),
+        std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".cache/frontdesk/schemathesis/bin/schemathesis")),
+    ];
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("schemathesis"))
+            .find(|p| p.is_file())
+    });
+    if let Some(found) = candidates
+        .into_iter()
+        .flatten()
+        .chain(on_path)
+        .find(|p| p.is_file())
+    {
+        return Some(found);
+    }
+    if std::env::var_os("FRONTDESK_REQUIRE_SCHEMATHESIS").is_some_and(|v| !v.is_empty()) {
+        panic!(
+            "FRONTDESK_REQUIRE_SCHEMATHESIS is set but schemathesis was not found: \
+             python3 -m venv ~/.cache/frontdesk/schemathesis && ~/.cache/frontdesk/schemathesis/bin/pip install schemathesis"
+        );
+    }
+    eprintln!(
+        "\n################################################################\n\
+         #  schemathesis is not installed: the OpenAPI conformance run is SKIPPED.\n\
+         #  python3 -m venv ~/.cache/frontdesk/schemathesis && ~/.cache/frontdesk/schemathesis/bin/pip install schemathesis\n\
+         ################################################################\n"
+    );
+    None
+}
+
+#[tokio::test]
+async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_schema() {
+    let Some(bin) = schemathesis_or_skip() else {
+        return;
+    };
+    let app = spawn_app(Engine::Sqlite).await.unwrap();
+    let scope = app.scope("harbour-physio").await;
+    let key = app
+        .store
+        .create_api_key(
+            scope,
+            &NewApiKey {
+                name: "schemathesis".into(),
+                scopes: ApiScopes::from_scopes(frontdesk_domain::ApiScope::ALL).unwrap(),
+                rate_per_minute: frontdesk_store::api_key::MAX_RATE_PER_MINUTE,
+            },
+            Actor::Operator,
+        )
+        .await
+        .unwrap();
+    let schema = app.url("/v1/openapi.json");
+    let base = app.url("");
+    let auth = format!("Authorization: Bearer {}", key.key.as_str());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(bin)
+            .args(["run", &schema, "--url", &base, "-H", &auth])
+            .args(["--checks", "not_a_server_error,response_schema_conformance"])
+            .args(["--max-examples", "30", "--seed", "42", "--no-color"])
+            .env("SCHEMATHESIS_HOOKS", "")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "schemathesis failed:\n{stdout}\n{stderr}"
+    );
+    // It really ran: every operation it selected was tested, and cases passed.
+    eprintln!("{stdout}");
+    let field = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("no `{name}` in:\n{stdout}"))
+    };
+    let selected = field("Selected:");
+    let (of, total) = selected.split_once('/').unwrap();
+    assert_eq!(of, total, "every operation selected");
+    assert_eq!(field("Tested:"), of, "every selected operation tested");
+    assert!(of.parse::<u32>().unwrap() >= 20, "{selected}");
+    app.finish().await;
+}
