@@ -5,8 +5,8 @@
 //! the client never follows one itself) and classifies what happened as an [`Outcome`]:
 //! delivered, worth retrying (5xx, 429, 408, timeouts, connection and DNS failures), or
 //! permanent (any other answer, a refused destination, too many redirects). Storage, the
-//! worker that schedules attempts with [`retry_delay`], and the dashboard's delivery log are
-//! the callers' business.
+//! worker that schedules attempts (with `backoff::next_attempt_in`), and the dashboard's
+//! delivery log are the callers' business.
 //!
 //! Every connection resolves through [`GuardedResolver`], so the addresses connected to are
 //! the ones checked; the client ignores proxy settings from the environment (a proxy would
@@ -46,21 +46,6 @@ pub const EVENT_ID_HEADER: &str = "Frontdesk-Event-Id";
 
 /// The event's type, e.g. `appointment.created`.
 pub const EVENT_TYPE_HEADER: &str = "Frontdesk-Event-Type";
-
-/// Waits before the 2nd … 6th attempt; after the 6th failure the event is dead.
-pub const RETRY_SCHEDULE: [Duration; 5] = [
-    Duration::from_secs(30),
-    Duration::from_secs(2 * 60),
-    Duration::from_secs(10 * 60),
-    Duration::from_secs(60 * 60),
-    Duration::from_secs(6 * 60 * 60),
-];
-
-/// Attempts in all, the first included.
-pub const MAX_ATTEMPTS: u32 = 1 + RETRY_SCHEDULE.len() as u32;
-
-/// A receiver's `Retry-After` is honoured up to this long.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(6 * 60 * 60);
 
 /// A clinic's webhook URL, checked for form (scheme `http`/`https`, a host, no credentials;
 /// the fragment dropped). Whether it may be called is decided at each delivery, under the
@@ -211,7 +196,7 @@ impl Failure {
 pub enum Outcome {
     /// A 2xx answer, with its status.
     Delivered(u16),
-    /// May succeed later: schedule another attempt with [`retry_delay`].
+    /// May succeed later: schedule another attempt (`backoff::next_attempt_in`).
     Retryable(Failure),
     /// Will not succeed by retrying: the event is dead for this destination.
     Permanent(Failure),
@@ -425,43 +410,6 @@ fn find_resolve_error(e: &reqwest::Error) -> Option<&ResolveError> {
         source = err.source();
     }
     None
-}
-
-/// The wait before the next attempt after `attempts` attempts (≥ 1) have failed, or `None`
-/// when the event is dead ([`MAX_ATTEMPTS`] reached). Each wait is its [`RETRY_SCHEDULE`]
-/// entry ±10 % (`jitter` in `[0, 1]` picks where, so receivers that failed together do not
-/// get their retries together), and never shorter than the receiver's `Retry-After`
-/// (capped at 6 hours). A pure function: the worker passes `rand::random()` as `jitter`.
-pub fn retry_delay(attempts: u32, retry_after: Option<Duration>, jitter: f64) -> Option<Duration> {
-    let index = usize::try_from(attempts.checked_sub(1)?).ok()?;
-    let base = *RETRY_SCHEDULE.get(index)?;
-    let jitter = if jitter.is_finite() {
-        jitter.clamp(0.0, 1.0)
-    } else {
-        0.5
-    };
-    // Per mille of the base, 900..=1100, so the maths on durations stays exact.
-    let permille = 900 + (200.0 * jitter).round() as u32;
-    let wait = base.checked_mul(permille)? / 1000;
-    Some(match retry_after {
-        Some(ra) => wait.max(ra.min(MAX_RETRY_AFTER)),
-        None => wait,
-    })
-}
-
-/// What the worker does after `attempts` attempts ended in `outcome`: `Some(wait)` to try
-/// again, `None` when delivered, permanent or out of attempts.
-pub fn next_attempt_in(attempts: u32, outcome: &Outcome) -> Option<Duration> {
-    match outcome {
-        Outcome::Retryable(f) => {
-            let ra = match f {
-                Failure::Http { retry_after, .. } => *retry_after,
-                _ => None,
-            };
-            retry_delay(attempts, ra, rand::random::<f64>())
-        }
-        Outcome::Delivered(_) | Outcome::Permanent(_) => None,
-    }
 }
 
 #[cfg(test)]

@@ -12,13 +12,14 @@
 //!   deployment allowlists them), checks again after DNS resolution, at connect time (so DNS
 //!   rebinding fails) and on every redirect.
 //! - [`deliver`]: one attempt (sign, post, follow up to three redirects by hand, classify as
-//!   delivered / retryable / permanent) and the retry schedule.
+//!   delivered / retryable / permanent); [`backoff`]: when to try again.
 //!
 //! Storage of subscriptions and secrets, the worker that schedules attempts and the
 //! dashboard's delivery log and "send test event" button build on these; nothing here
 //! touches the store. The signing secret must be stored encrypted (it is needed to sign),
 //! not hashed like API keys.
 
+pub mod backoff;
 pub mod deliver;
 pub mod event;
 pub mod ranges;
@@ -26,9 +27,8 @@ pub mod resolver;
 pub mod sign;
 pub mod ssrf;
 
-pub use deliver::{
-    Destination, Failure, Outcome, WebhookClient, deliver, next_attempt_in, retry_delay,
-};
+pub use backoff::{next_attempt_in, retry_delay};
+pub use deliver::{Destination, Failure, Outcome, WebhookClient, deliver};
 pub use event::{Envelope, EventData, EventId, EventType};
 pub use ranges::{Allowlist, Cidr, Refusal};
 pub use sign::{SIGNATURE_HEADER, VerifyError, WebhookSecret, sign, verify};
