@@ -317,7 +317,7 @@ fn headers(
     secrets: &[WebhookSecret],
     now: Timestamp,
 ) -> Option<HeaderMap> {
-    let mut signature = HeaderValue::from_str(&sign(body, secrets, now.as_second())?).ok()?;
+    let mut signature = HeaderValue::from_str(&sign(body, secrets, now)?).ok()?;
     signature.set_sensitive(true);
     let mut h = HeaderMap::new();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

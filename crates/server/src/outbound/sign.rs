@@ -19,6 +19,7 @@
 use crate::channels::{hex_decode, hex_lower};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, KeyInit, Mac};
+use jiff::Timestamp;
 use sha2::Sha256;
 use std::fmt;
 use std::time::Duration;
@@ -94,13 +95,14 @@ impl fmt::Debug for WebhookSecret {
 #[error("not a webhook secret (expected whsec_ and 43 base64url characters)")]
 pub struct SecretError;
 
-/// The header value for `body` sent at `timestamp` (unix seconds), one `v1` per secret in
-/// the order given (the current secret first, then the one being retired). `None` when
-/// there is no secret: nothing may be sent unsigned.
-pub fn sign(body: &[u8], secrets: &[WebhookSecret], timestamp: i64) -> Option<String> {
+/// The header value for `body` sent at `at` (whole seconds), one `v1` per secret in the
+/// order given (the current secret first, then the one being retired). `None` when there
+/// is no secret: nothing may be sent unsigned.
+pub fn sign(body: &[u8], secrets: &[WebhookSecret], at: Timestamp) -> Option<String> {
     if secrets.is_empty() {
         return None;
     }
+    let timestamp = at.as_second();
     let mut header = format!("t={timestamp}");
     for secret in secrets {
         header.push_str(",v1=");
@@ -156,12 +158,12 @@ impl VerifyError {
     }
 }
 
-/// Verifies `header` for `body` at `now` (unix seconds) with [`DEFAULT_TOLERANCE`].
+/// Verifies `header` for `body` at `now` with [`DEFAULT_TOLERANCE`].
 pub fn verify(
     header: &str,
     body: &[u8],
     secrets: &[WebhookSecret],
-    now: i64,
+    now: Timestamp,
 ) -> Result<(), VerifyError> {
     verify_with_tolerance(header, body, secrets, now, DEFAULT_TOLERANCE)
 }
@@ -174,7 +176,7 @@ pub fn verify_with_tolerance(
     header: &str,
     body: &[u8],
     secrets: &[WebhookSecret],
-    now: i64,
+    now: Timestamp,
     tolerance: Duration,
 ) -> Result<(), VerifyError> {
     let (timestamp, given) = parse_header(header)?;
@@ -194,7 +196,7 @@ pub fn verify_with_tolerance(
         return Err(VerifyError::Mismatch);
     }
     let tolerance = i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX);
-    let age = now.saturating_sub(timestamp);
+    let age = now.as_second().saturating_sub(timestamp);
     if age > tolerance {
         Err(VerifyError::TooOld)
     } else if age < -tolerance {
