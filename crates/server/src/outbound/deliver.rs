@@ -56,8 +56,16 @@ pub struct Destination {
 }
 
 impl Destination {
+    /// Longer URLs are refused (browsers and proxies cap near here; a longer one is a
+    /// mistake or an attempt to stuff data into our requests).
+    pub const MAX_LEN: usize = 2048;
+
     pub fn parse(s: &str) -> Result<Self, SsrfError> {
-        let mut url = Url::parse(s.trim()).map_err(|_| SsrfError::InvalidUrl)?;
+        let s = s.trim();
+        if s.len() > Self::MAX_LEN {
+            return Err(SsrfError::InvalidUrl);
+        }
+        let mut url = Url::parse(s).map_err(|_| SsrfError::InvalidUrl)?;
         parse_target(&url)?;
         url.set_fragment(None);
         Ok(Self { url })
@@ -90,7 +98,10 @@ impl fmt::Debug for Destination {
 /// (connections are pooled) and share it.
 #[derive(Debug, Clone)]
 pub struct WebhookClient {
+    /// Connects to public and allowlisted addresses.
     http: reqwest::Client,
+    /// Connects to allowlisted addresses only (see `ssrf::Checked::needs_allowlist`).
+    internal: reqwest::Client,
     lookup: Arc<dyn Lookup>,
     policy: Arc<SsrfPolicy>,
 }
@@ -109,16 +120,19 @@ impl WebhookClient {
     ) -> Result<Self, reqwest::Error> {
         crate::channels::install_crypto_provider();
         let allow = Arc::new(policy.allowlist.clone());
-        let http = reqwest::Client::builder()
-            .dns_resolver(GuardedResolver::new(lookup.clone(), allow))
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .user_agent(USER_AGENT)
-            .build()?;
+        let build = |resolver: GuardedResolver| {
+            reqwest::Client::builder()
+                .dns_resolver(resolver)
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(timeout)
+                .connect_timeout(timeout.min(Duration::from_secs(5)))
+                .user_agent(USER_AGENT)
+                .build()
+        };
         Ok(Self {
-            http,
+            http: build(GuardedResolver::new(lookup.clone(), allow.clone()))?,
+            internal: build(GuardedResolver::allowlisted_only(lookup.clone(), allow))?,
             lookup,
             policy: Arc::new(policy),
         })
@@ -278,11 +292,12 @@ async fn attempt(
     };
     let mut url = dest.url.clone();
     for hop in 0..=MAX_REDIRECTS {
-        if let Err(e) = validate(&url, &client.policy, client.lookup.as_ref()).await {
-            return destination_outcome(e);
-        }
-        let sent = client
-            .http
+        let http = match validate(&url, &client.policy, client.lookup.as_ref()).await {
+            Ok(checked) if checked.needs_allowlist => &client.internal,
+            Ok(_) => &client.http,
+            Err(e) => return destination_outcome(e),
+        };
+        let sent = http
             .post(url.clone())
             .headers(headers.clone())
             .body(body.clone())

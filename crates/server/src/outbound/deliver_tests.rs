@@ -290,6 +290,29 @@ async fn dns_rebinding_between_the_check_and_the_connection_is_refused() {
     ));
 }
 
+#[tokio::test]
+async fn a_url_permitted_by_the_allowlist_cannot_rebind_to_the_internet() {
+    // Plain http on a high port is permitted only because the name resolved into the
+    // allowlist; at connect time it answers with a public address.
+    let (client, lookup) = client_with(
+        StaticLookup::new().with_sequence(
+            "bridge.clinic.test",
+            vec![vec![ip("127.0.0.1")], vec![ip("93.184.216.34")]],
+        ),
+        Duration::from_secs(2),
+    );
+    let d = Destination::parse("http://bridge.clinic.test:8080/hook").unwrap();
+    let outcome = deliver(&client, &d, &envelope(), &secrets(), Timestamp::now()).await;
+    assert_eq!(
+        outcome,
+        Outcome::Permanent(Failure::Destination(SsrfError::NotAllowlisted {
+            ip: ip("93.184.216.34")
+        }))
+    );
+    assert_eq!(outcome.code(), "address_not_allowlisted");
+    assert_eq!(lookup.calls("bridge.clinic.test"), 2);
+}
+
 async fn redirecting_to(location: &str) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -423,6 +446,16 @@ fn destinations_parse_and_show_only_their_host() {
     assert!(!shown.contains("SECRET"), "{shown}");
     assert!(shown.contains("https://hooks.example.com:443"), "{shown}");
     assert_eq!(Destination::parse("not a url"), Err(SsrfError::InvalidUrl));
+    let long = format!(
+        "https://hooks.example.com/{}",
+        "a".repeat(Destination::MAX_LEN)
+    );
+    assert_eq!(Destination::parse(&long), Err(SsrfError::InvalidUrl));
+    let fits = format!(
+        "https://hooks.example.com/{}",
+        "a".repeat(Destination::MAX_LEN - 26)
+    );
+    assert!(Destination::parse(&fits).is_ok());
     assert_eq!(
         Destination::parse("ftp://example.com/"),
         Err(SsrfError::Scheme)

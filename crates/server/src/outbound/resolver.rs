@@ -118,6 +118,9 @@ pub enum ResolveError {
     /// An answer is in a refused range and not allowlisted.
     #[error("name resolves to a refused address ({refusal})")]
     Refused { ip: IpAddr, refusal: Refusal },
+    /// An answer is outside the allowlist where only allowlisted addresses will do.
+    #[error("name resolves outside the allowlist")]
+    NotAllowlisted { ip: IpAddr },
 }
 
 /// Looks `host` up (within [`LOOKUP_TIMEOUT`]) and checks every answer against `allow`.
@@ -143,16 +146,32 @@ pub async fn resolve_checked(
 
 /// reqwest's resolver for the webhook client: [`resolve_checked`] on every connection.
 /// A refusal reaches the caller as a connect error whose source chain holds the
-/// [`ResolveError`] (see `deliver::find_refusal`).
+/// [`ResolveError`] (see `deliver::transport_outcome`).
 #[derive(Debug, Clone)]
 pub struct GuardedResolver {
     lookup: Arc<dyn Lookup>,
     allow: Arc<Allowlist>,
+    only_allowlisted: bool,
 }
 
 impl GuardedResolver {
+    /// Public addresses and allowlisted ones.
     pub fn new(lookup: Arc<dyn Lookup>, allow: Arc<Allowlist>) -> Self {
-        Self { lookup, allow }
+        Self {
+            lookup,
+            allow,
+            only_allowlisted: false,
+        }
+    }
+
+    /// Allowlisted addresses only: for URLs permitted only thanks to the allowlist
+    /// (plain `http`, other ports), so a rebinding name cannot take them to the internet.
+    pub fn allowlisted_only(lookup: Arc<dyn Lookup>, allow: Arc<Allowlist>) -> Self {
+        Self {
+            lookup,
+            allow,
+            only_allowlisted: true,
+        }
     }
 }
 
@@ -162,6 +181,11 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let host = name.as_str().to_owned();
         Box::pin(async move {
             let addrs = resolve_checked(this.lookup.as_ref(), &this.allow, &host).await?;
+            if this.only_allowlisted
+                && let Some(ip) = addrs.iter().find(|ip| !this.allow.contains(**ip))
+            {
+                return Err(ResolveError::NotAllowlisted { ip: *ip }.into());
+            }
             let addrs: reqwest::dns::Addrs =
                 Box::new(addrs.into_iter().map(|ip| SocketAddr::new(ip, 0)));
             Ok(addrs)
@@ -266,6 +290,32 @@ mod tests {
             Some(&ResolveError::Refused {
                 ip: ip("fd00:ec2::254"),
                 refusal: Refusal::CloudMetadata
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn the_allowlisted_only_resolver_refuses_public_answers() {
+        use reqwest::dns::Resolve;
+        let lookup = Arc::new(
+            StaticLookup::new()
+                .with("bridge.clinic.test", &[ip("10.1.2.3")])
+                .with("public.example", &[ip("93.184.216.34")]),
+        );
+        let allow = Arc::new(Allowlist::parse(&["10.0.0.0/8"]).unwrap());
+        let r = GuardedResolver::allowlisted_only(lookup, allow);
+        let name = |s: &str| reqwest::dns::Name::from_str(s).unwrap();
+        assert_eq!(
+            r.resolve(name("bridge.clinic.test")).await.unwrap().count(),
+            1
+        );
+        let Err(err) = r.resolve(name("public.example")).await else {
+            panic!("a public answer must be refused where only the allowlist will do");
+        };
+        assert_eq!(
+            err.downcast_ref::<ResolveError>(),
+            Some(&ResolveError::NotAllowlisted {
+                ip: ip("93.184.216.34")
             })
         );
     }

@@ -17,7 +17,9 @@
 //!    a scan of someone else's host starts.
 //!
 //! The connection itself resolves through `GuardedResolver` again, so a name that answers
-//! differently the second time (DNS rebinding) is still refused.
+//! differently the second time (DNS rebinding) is still refused; a URL permitted only
+//! thanks to the allowlist ([`Checked::needs_allowlist`]) connects through a resolver that
+//! accepts allowlisted addresses only.
 
 use super::ranges::{Allowlist, Refusal};
 use super::resolver::{Lookup, ResolveError, resolve_checked};
@@ -54,6 +56,10 @@ pub enum SsrfError {
     /// The host is, or resolves to, a refused address.
     #[error("destination address is not permitted ({refusal})")]
     Refused { ip: IpAddr, refusal: Refusal },
+    /// Permitted only within the allowlist (see [`Checked`]), the name resolved outside it
+    /// when connecting.
+    #[error("destination address is outside the allowlist")]
+    NotAllowlisted { ip: IpAddr },
     /// The name did not resolve (maybe temporarily).
     #[error("destination host could not be resolved")]
     Dns,
@@ -63,7 +69,8 @@ pub enum SsrfError {
 
 impl SsrfError {
     /// Stable code: `invalid_url`, `scheme_not_allowed`, `credentials_in_url`, `no_host`,
-    /// `port_not_allowed`, `address_refused`, `dns_failed` or `no_address`.
+    /// `port_not_allowed`, `address_refused`, `address_not_allowlisted`, `dns_failed` or
+    /// `no_address`.
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidUrl => "invalid_url",
@@ -72,6 +79,7 @@ impl SsrfError {
             Self::NoHost => "no_host",
             Self::Port(_) => "port_not_allowed",
             Self::Refused { .. } => "address_refused",
+            Self::NotAllowlisted { .. } => "address_not_allowlisted",
             Self::Dns => "dns_failed",
             Self::NoAddress => "no_address",
         }
@@ -90,6 +98,7 @@ impl From<ResolveError> for SsrfError {
             ResolveError::Failed => Self::Dns,
             ResolveError::NoAddress => Self::NoAddress,
             ResolveError::Refused { ip, refusal } => Self::Refused { ip, refusal },
+            ResolveError::NotAllowlisted { ip } => Self::NotAllowlisted { ip },
         }
     }
 }
@@ -136,13 +145,23 @@ pub fn parse_target(url: &Url) -> Result<Target, SsrfError> {
     Ok(Target { host, port, https })
 }
 
-/// Checks `url` under `policy`, resolving a name with `lookup`; returns the addresses it
-/// stands for.
+/// A permitted URL: the addresses its host stands for, and whether it is permitted only
+/// because all of them are allowlisted (plain `http` without [`SsrfPolicy::allow_http`], or
+/// a port other than 443 / 8443). In that case the connection must also go to allowlisted
+/// addresses, or a name could pass the check on the private network and then rebind to a
+/// public host that gets plain `http` or a port scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub addrs: Vec<IpAddr>,
+    pub needs_allowlist: bool,
+}
+
+/// Checks `url` under `policy`, resolving a name with `lookup`.
 pub async fn validate(
     url: &Url,
     policy: &SsrfPolicy,
     lookup: &dyn Lookup,
-) -> Result<Vec<IpAddr>, SsrfError> {
+) -> Result<Checked, SsrfError> {
     let target = parse_target(url)?;
     let addrs = match &target.host {
         Host::Ip(ip) => {
@@ -155,14 +174,18 @@ pub async fn validate(
         Host::Name(name) => resolve_checked(lookup, &policy.allowlist, name).await?,
     };
     let allowlisted = addrs.iter().all(|ip| policy.allowlist.contains(*ip));
-    if !target.https && !allowlisted && !policy.allow_http {
+    let http_needs_allowlist = !target.https && !policy.allow_http;
+    if http_needs_allowlist && !allowlisted {
         return Err(SsrfError::Scheme);
     }
     let standard = PUBLIC_PORTS.contains(&target.port) || (!target.https && target.port == 80);
     if !standard && !allowlisted {
         return Err(SsrfError::Port(target.port));
     }
-    Ok(addrs)
+    Ok(Checked {
+        addrs,
+        needs_allowlist: http_needs_allowlist || !standard,
+    })
 }
 
 #[cfg(test)]

@@ -27,7 +27,14 @@ fn lookup() -> StaticLookup {
 }
 
 async fn check(s: &str, policy: &SsrfPolicy) -> Result<Vec<IpAddr>, SsrfError> {
-    validate(&url(s), policy, &lookup()).await
+    validate(&url(s), policy, &lookup()).await.map(|c| c.addrs)
+}
+
+async fn needs_allowlist(s: &str, policy: &SsrfPolicy) -> bool {
+    validate(&url(s), policy, &lookup())
+        .await
+        .unwrap()
+        .needs_allowlist
 }
 
 async fn refusal(s: &str) -> Refusal {
@@ -144,6 +151,7 @@ async fn only_https_unless_allowlisted_or_the_test_flag_is_set() {
         ..SsrfPolicy::default()
     };
     assert!(check("http://hooks.example.com/", &flag).await.is_ok());
+    assert!(!needs_allowlist("http://hooks.example.com/", &flag).await);
     assert_eq!(
         refusal_with("http://127.0.0.1/", &flag).await,
         Refusal::Loopback,
@@ -205,6 +213,10 @@ async fn allowlisted_networks_may_use_http_and_any_port() {
         Ok(vec![ip("127.0.0.1")])
     );
     assert!(check("http://internal.example.com:8080/", &p).await.is_ok());
+    assert!(needs_allowlist("http://internal.example.com/", &p).await);
+    assert!(needs_allowlist("https://internal.example.com:9000/", &p).await);
+    assert!(!needs_allowlist("https://internal.example.com/", &p).await);
+    assert!(!needs_allowlist("https://hooks.example.com:8443/", &p).await);
     assert!(check("http://[::ffff:10.1.1.1]:81/", &p).await.is_ok());
     assert_eq!(
         refusal_with("http://[::1]:9999/", &p).await,
