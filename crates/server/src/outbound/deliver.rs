@@ -236,6 +236,9 @@ impl Outcome {
 
 /// Sends `envelope` to `dest`, signed at `now` with `secrets` (current first, then one
 /// being retired), and classifies the result. Never panics, never logs more than the host.
+/// Each request is bounded by the client's timeout and each lookup by 5 s, so an attempt
+/// with three redirects can take up to a minute; a worker holding a lease should allow
+/// for that (or wrap the call in its own timeout and count it as retryable).
 pub async fn deliver(
     client: &WebhookClient,
     dest: &Destination,
@@ -263,12 +266,13 @@ pub async fn deliver(
                 "webhook delivered"
             );
         }
-        Outcome::Retryable(_) | Outcome::Permanent(_) => tracing::warn!(
+        Outcome::Retryable(f) | Outcome::Permanent(f) => tracing::warn!(
             host,
             event_id,
             event_type,
             status,
             code,
+            refusal = f.refusal().map(|r| r.code()),
             retryable = matches!(outcome, Outcome::Retryable(_)),
             latency_ms,
             "webhook not delivered"

@@ -465,3 +465,83 @@ fn destinations_parse_and_show_only_their_host() {
         Err(SsrfError::Credentials)
     );
 }
+
+/// Log output of this thread (a `#[tokio::test]` runs on one) until the guard drops.
+#[derive(Clone, Default)]
+struct LogCapture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogCapture {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+fn capture_logs() -> (LogCapture, tracing::subscriber::DefaultGuard) {
+    let capture = LogCapture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .finish();
+    (capture, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test]
+async fn logs_name_the_host_and_outcome_but_no_path_query_body_or_secret() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/t/PATHTOKEN"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("RESPONSEBODY"))
+        .mount(&server)
+        .await;
+    let secret = WebhookSecret::generate();
+    let env = envelope();
+    let (logs, guard) = capture_logs();
+    let outcome = deliver(
+        &client(),
+        &dest(&server, "/t/PATHTOKEN?key=QUERYTOKEN"),
+        &env,
+        std::slice::from_ref(&secret),
+        Timestamp::now(),
+    )
+    .await;
+    let refused = Destination::parse("https://169.254.169.254/latest/meta-data/IAMROLE").unwrap();
+    deliver(
+        &client(),
+        &refused,
+        &env,
+        std::slice::from_ref(&secret),
+        Timestamp::now(),
+    )
+    .await;
+    drop(guard);
+    assert!(matches!(outcome, Outcome::Retryable(_)));
+    let text = logs.text();
+    assert!(text.contains("webhook not delivered"), "{text}");
+    assert!(text.contains("host=\"127.0.0.1\""), "{text}");
+    assert!(text.contains(&env.id().to_string()), "{text}");
+    assert!(text.contains("status=500"), "{text}");
+    assert!(text.contains("refusal=\"cloud_metadata\""), "{text}");
+    for secret_text in [
+        "PATHTOKEN",
+        "QUERYTOKEN",
+        "RESPONSEBODY",
+        "IAMROLE",
+        "\"test\"",
+        &secret.expose()[6..],
+    ] {
+        assert!(!text.contains(secret_text), "{secret_text} in {text}");
+    }
+}
