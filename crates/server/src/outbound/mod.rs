@@ -5,14 +5,15 @@
 //!
 //! - [`event`]: the event types and the JSON envelope (ids, times and statuses only: never
 //!   message text or phone numbers).
-//! - [`sign`]: the `Frontdesk-Signature: t=…,v1=…` header (HMAC-SHA256 over `"{t}.{body}"`,
-//!   two secrets during a rotation), its verification, and the `whsec_…` secrets.
+//! - [`sign`](mod@sign): the `Frontdesk-Signature: t=…,v1=…` header (HMAC-SHA256 over
+//!   `"{t}.{body}"`, two secrets during a rotation), its verification, and the `whsec_…`
+//!   secrets.
 //! - [`ranges`], [`ssrf`], [`resolver`]: a clinic chooses the URL, so the server refuses to
 //!   call loopback, private, link-local, metadata and other special addresses (unless the
 //!   deployment allowlists them), checks again after DNS resolution, at connect time (so DNS
 //!   rebinding fails) and on every redirect.
-//! - [`deliver`]: one attempt (sign, post, follow up to three redirects by hand, classify as
-//!   delivered / retryable / permanent); [`backoff`]: when to try again.
+//! - [`deliver`](mod@deliver): one attempt (sign, post, follow up to three redirects by
+//!   hand, classify as delivered / retryable / permanent); [`backoff`]: when to try again.
 //!
 //! Storage of subscriptions and secrets, the worker that schedules attempts and the
 //! dashboard's delivery log and "send test event" button build on these; nothing here
