@@ -18,14 +18,15 @@ pub const RETRY_SCHEDULE: [Duration; 5] = [
 /// Attempts in all, the first included.
 pub const MAX_ATTEMPTS: u32 = 1 + RETRY_SCHEDULE.len() as u32;
 
-/// A receiver's `Retry-After` is honoured up to this long.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(6 * 60 * 60);
+/// A receiver's `Retry-After` is honoured up to this long (the header parser,
+/// `channels::http::retry_after`, clamps to the same hour).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
 
 /// The wait before the next attempt after `attempts` attempts (≥ 1) have failed, or `None`
 /// when the event is dead ([`MAX_ATTEMPTS`] reached). Each wait is its [`RETRY_SCHEDULE`]
 /// entry ±10 % (`jitter` in `[0, 1]` picks where, so receivers that failed together do not
 /// get their retries together), and never shorter than the receiver's `Retry-After`
-/// (capped at 6 hours). A pure function: the worker passes `rand::random()` as `jitter`.
+/// (capped at an hour). A pure function: the worker passes `rand::random()` as `jitter`.
 pub fn retry_delay(attempts: u32, retry_after: Option<Duration>, jitter: f64) -> Option<Duration> {
     let index = usize::try_from(attempts.checked_sub(1)?).ok()?;
     let base = *RETRY_SCHEDULE.get(index)?;

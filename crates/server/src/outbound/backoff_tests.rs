@@ -39,8 +39,8 @@ fn the_retry_schedule_backs_off_with_jitter_then_gives_up() {
     assert_eq!(retry_delay(4, Some(mins(5)), 0.5), Some(mins(60)));
     assert_eq!(
         retry_delay(1, Some(mins(100_000)), 0.5),
-        Some(mins(360)),
-        "capped at six hours"
+        Some(mins(60)),
+        "capped at an hour"
     );
 }
 
