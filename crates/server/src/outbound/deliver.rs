@@ -137,6 +137,15 @@ impl WebhookClient {
             policy: Arc::new(policy),
         })
     }
+
+    /// Whether `dest` may be called now: the checks of a delivery's first hop, without
+    /// sending anything. For the dashboard to refuse a URL as it is saved (deliveries check
+    /// again, since DNS answers and the allowlist change).
+    pub async fn check(&self, dest: &Destination) -> Result<(), SsrfError> {
+        validate(&dest.url, &self.policy, self.lookup.as_ref())
+            .await
+            .map(|_| ())
+    }
 }
 
 /// Why an attempt did not deliver. [`code`](Self::code) is stable for the delivery log.

@@ -437,6 +437,31 @@ async fn redirect_loops_and_redirects_without_location_are_permanent() {
     assert_eq!(outcome, Outcome::Permanent(Failure::BadRedirect));
 }
 
+#[tokio::test]
+async fn a_destination_can_be_checked_without_sending() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let (client, _) = client_with(
+        StaticLookup::new().with("intranet.clinic.test", &[ip("10.0.0.1")]),
+        Duration::from_secs(2),
+    );
+    assert_eq!(client.check(&dest(&server, "/hook")).await, Ok(()));
+    let intranet = Destination::parse("https://intranet.clinic.test/").unwrap();
+    assert_eq!(
+        client.check(&intranet).await,
+        Err(SsrfError::Refused {
+            ip: ip("10.0.0.1"),
+            refusal: Refusal::Private
+        })
+    );
+    let plain = Destination::parse("http://93.184.216.34/").unwrap();
+    assert_eq!(client.check(&plain).await, Err(SsrfError::Scheme));
+}
+
 #[test]
 fn destinations_parse_and_show_only_their_host() {
     let d = Destination::parse(" https://hooks.example.com/t/SECRET?k=SECRET#x ").unwrap();
