@@ -15,6 +15,7 @@ pub mod http;
 pub mod lifecycle;
 pub mod llm;
 pub mod mailer;
+pub mod outbound;
 pub mod progress;
 pub mod recordings;
 pub mod reminders;
