@@ -1284,6 +1284,18 @@ impl std::fmt::Debug for IssuedApiKey {
     }
 }
 
+/// A message sent through the REST API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiSent {
+    pub message: MessageId,
+    /// The same idempotency key was used before: this is the message sent then.
+    pub replayed: bool,
+}
+
+/// An idempotency key used again for another request.
+pub const IDEMPOTENCY_KEY_REUSED: &str =
+    "this Idempotency-Key was already used for a different request";
+
 /// An API call's verified key: the clinic it acts for and what it may do.
 #[derive(Debug, Clone)]
 pub struct ApiPrincipal {

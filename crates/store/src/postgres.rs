@@ -102,6 +102,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "api_keys",
         include_str!("../migrations/postgres/0017_api_keys.sql"),
     ),
+    (
+        18,
+        "api_messages",
+        include_str!("../migrations/postgres/0018_api_messages.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

@@ -100,6 +100,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "api_keys",
         include_str!("../migrations/sqlite/0017_api_keys.sql"),
     ),
+    (
+        18,
+        "api_messages",
+        include_str!("../migrations/sqlite/0018_api_messages.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

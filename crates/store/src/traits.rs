@@ -1042,6 +1042,20 @@ pub trait ApiKeyStore {
         overlap_hours: u32,
         actor: Actor,
     ) -> Result<IssuedApiKey>;
+    /// A message to the conversation's patient from the clinic's software (sender `staff`),
+    /// through the outbox like a staff reply, audited `message.api_sent` with the key as the
+    /// actor (no text). The same `idempotency_key` of the same key again answers the message
+    /// sent the first time (`replayed`); with another conversation or text it is
+    /// `Conflict(IDEMPOTENCY_KEY_REUSED)`. A conversation a staff member holds:
+    /// `Conflict(HELD_BY_STAFF)`; a phone call, or empty or too long text: `Invalid`.
+    async fn api_send_message(
+        &self,
+        scope: TenantScope,
+        conversation: ConversationId,
+        key: ApiKeyId,
+        idempotency_key: &str,
+        text: &str,
+    ) -> Result<ApiSent>;
     /// Checks an API call's key (constant-time), counts the call against the key's rate
     /// (shared by every instance: the count is in the database) and records its use.
     /// Unknown, malformed, revoked or expired keys, and keys of a clinic that is not active,

@@ -522,6 +522,128 @@ pub async fn conversation(
     .into_response())
 }
 
+fn message_json(m: &frontdesk_store::Message) -> Value {
+    json!({
+        "id": m.id.to_string(),
+        "direction": m.direction.as_str(),
+        "sender": m.sender.as_str(),
+        "channel": m.channel.as_str(),
+        "body": m.body,
+        "status": m.status,
+        "created_at": m.created_at.to_string(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendBody {
+    text: String,
+}
+
+/// `POST /v1/conversations/{id}/messages` (`messages:write`) with an `Idempotency-Key`: a
+/// message to the conversation's patient from the clinic (sender `staff`), sent through the
+/// outbox like a staff reply and audited `message.api_sent` with the key as the actor. The
+/// same key and text again answer the message sent first (201, `Idempotent-Replayed: true`);
+/// a conversation a staff member holds answers 409.
+pub async fn send_message(
+    State(st): State<AppState>,
+    caller: ApiCaller,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<SendBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, AppError> {
+    let scope = caller.require(ApiScope::MessagesWrite)?;
+    let id = path_id(&raw, ConversationId::parse)?;
+    let key = idempotency_key(&headers)?;
+    let Json(b) =
+        body.map_err(|_| bad_request("invalid_body", "The body must be JSON: {\"text\": \"…\"}."))?;
+    let send = || {
+        st.store
+            .api_send_message(scope, id, caller.principal.key, &key, &b.text)
+    };
+    // Two calls with one key at the same moment: the second meets the first's unique row and
+    // is asked again, now finding the message sent.
+    let sent = match send().await {
+        Err(StoreError::Duplicate) => send().await,
+        other => other,
+    }
+    .map_err(|e| match e {
+        StoreError::Conflict(frontdesk_store::IDEMPOTENCY_KEY_REUSED) => AppError::client(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used for a different request.",
+        ),
+        other => other.into(),
+    })?;
+    let m = st.store.message(scope, id, sent.message).await?;
+    let mut resp = (StatusCode::CREATED, Json(message_json(&m))).into_response();
+    if sent.replayed {
+        resp.headers_mut().insert(
+            "idempotent-replayed",
+            axum::http::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+pub struct DataRequestsQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/data-requests` (`data_requests:read`): the clinic's completed erasures, newest
+/// first, from the erasure ledger (ids, time, who, counts; the patient's data is gone).
+pub async fn data_requests(
+    State(st): State<AppState>,
+    caller: ApiCaller,
+    ApiQuery(q): ApiQuery<DataRequestsQuery>,
+) -> Result<Response, AppError> {
+    let scope = caller.require(ApiScope::DataRequestsRead)?;
+    let limit = page_limit(q.limit)?;
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| decode_cursor("data_requests", c))
+        .transpose()?;
+    let mut all = st.store.erasure_ledger(scope).await?;
+    let sort_key = |e: &frontdesk_store::ErasureEntry| {
+        format!("{:020},{}", e.erased_at.as_microsecond(), e.patient)
+    };
+    all.sort_by_key(|e| std::cmp::Reverse(sort_key(e)));
+    let rest: Vec<_> = all
+        .iter()
+        .filter(|e| after.as_ref().is_none_or(|a| sort_key(e) < *a))
+        .collect();
+    let more = rest.len() > limit;
+    let shown = &rest[..limit.min(rest.len())];
+    let next = match shown.last() {
+        Some(e) if more => Some(encode_cursor("data_requests", &sort_key(e))),
+        _ => None,
+    };
+    let data = shown
+        .iter()
+        .map(|e| {
+            json!({
+                "kind": "erasure",
+                "status": "completed",
+                "patient_id": e.patient.to_string(),
+                "completed_at": e.erased_at.to_string(),
+                "actor_kind": e.actor_kind,
+                "counts": {
+                    "conversations": e.counts.conversations,
+                    "messages": e.counts.messages,
+                    "appointments": e.counts.appointments,
+                    "calls": e.counts.calls,
+                    "recordings": e.counts.recordings,
+                    "consents": e.counts.consents,
+                },
+            })
+        })
+        .collect();
+    Ok(page(data, next))
+}
+
 #[derive(Deserialize)]
 pub struct MessagesQuery {
     limit: Option<u32>,
@@ -567,19 +689,6 @@ pub async fn messages(
         Some(m) if more => Some(encode_cursor(&format!("messages:{id}"), &m.id.to_string())),
         _ => None,
     };
-    let data = shown
-        .iter()
-        .map(|m| {
-            json!({
-                "id": m.id.to_string(),
-                "direction": m.direction.as_str(),
-                "sender": m.sender.as_str(),
-                "channel": m.channel.as_str(),
-                "body": m.body,
-                "status": m.status,
-                "created_at": m.created_at.to_string(),
-            })
-        })
-        .collect();
+    let data = shown.iter().map(message_json).collect();
     Ok(page(data, next))
 }

@@ -128,7 +128,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/appointments/{id}/cancel", post(api::cancel))
         .route("/v1/patients/{id}", get(api::patient))
         .route("/v1/conversations/{id}", get(api::conversation))
-        .route("/v1/conversations/{id}/messages", get(api::messages))
+        .route(
+            "/v1/conversations/{id}/messages",
+            get(api::messages).post(api::send_message),
+        )
+        .route("/v1/data-requests", get(api::data_requests))
         .route("/chat/{tenant_slug}", get(pages::chat_page))
         .route("/widget/{tenant_slug}", get(pages::widget_page))
         .route("/widget.js", get(pages::widget_js))

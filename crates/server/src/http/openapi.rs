@@ -78,6 +78,11 @@ fn required_query(name: &str, description: &str, schema: Value) -> Value {
     json!({ "name": name, "in": "query", "required": true, "description": description, "schema": schema })
 }
 
+fn idempotency_header(description: &str) -> Value {
+    json!({ "name": "Idempotency-Key", "in": "header", "required": true, "description": description,
+        "schema": { "type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$" } })
+}
+
 fn limit() -> Value {
     query(
         "limit",
@@ -161,6 +166,21 @@ fn schemas() -> Value {
             "channel": { "type": "string", "enum": ["webchat", "whatsapp", "sms", "voice", "cli"] },
             "body": { "type": "string" }, "status": { "type": "string" }, "created_at": time()
         })),
+        "NewMessage": {
+            "type": "object", "required": ["text"], "additionalProperties": false,
+            "properties": { "text": { "type": "string", "minLength": 1, "maxLength": 4096, "description": "Not only whitespace." } }
+        },
+        "DataRequest": object(&["kind", "status", "patient_id", "completed_at", "actor_kind", "counts"], json!({
+            "kind": { "type": "string", "enum": ["erasure"] },
+            "status": { "type": "string", "enum": ["completed"] },
+            "patient_id": uuid(), "completed_at": time(), "actor_kind": { "type": "string" },
+            "counts": object(&["conversations", "messages", "appointments", "calls", "recordings", "consents"], json!({
+                "conversations": { "type": "integer" }, "messages": { "type": "integer" },
+                "appointments": { "type": "integer" }, "calls": { "type": "integer" },
+                "recordings": { "type": "integer" }, "consents": { "type": "integer" }
+            }))
+        })),
+        "DataRequestPage": page_of("DataRequest"),
         "PractitionerPage": page_of("Practitioner"),
         "ServicePage": page_of("Service"),
         "SlotPage": page_of("Slot"),
@@ -212,11 +232,9 @@ fn rest_paths(p: &mut Map<String, Value>) {
     let mut book = api_op(
         "Book an appointment",
         ApiScope::AppointmentsWrite,
-        vec![
-            json!({ "name": "Idempotency-Key", "in": "header", "required": true,
-            "description": "Unique per booking you mean; the same key again answers the first booking.",
-            "schema": { "type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$" } }),
-        ],
+        vec![idempotency_header(
+            "Unique per booking you mean; the same key again answers the first booking.",
+        )],
         ok(
             "201",
             "The appointment booked (or, for a repeated key, booked before).",
@@ -258,12 +276,37 @@ fn rest_paths(p: &mut Map<String, Value>) {
         "One conversation", ApiScope::ConversationsRead, vec![id("conversation")],
         ok("200", "The conversation.", r("Conversation"))) }),
     );
+    let mut send = api_op(
+        "Send a message to the conversation's patient",
+        ApiScope::MessagesWrite,
+        vec![
+            id("conversation"),
+            idempotency_header(
+                "Unique per message you mean; the same key and text again answer the first message.",
+            ),
+        ],
+        ok(
+            "201",
+            "The message, queued for the patient's channel (or, for a repeated key, sent before).",
+            r("Message"),
+        ),
+    );
+    send["requestBody"] = json!({ "required": true, "content": json_body(r("NewMessage")) });
     p.insert(
         "/v1/conversations/{id}/messages".into(),
+        json!({
+            "get": api_op(
+                "A conversation's messages, oldest first (audited)", ApiScope::ConversationsRead,
+                vec![id("conversation"), limit(), cursor()],
+                ok("200", "A page of messages.", r("MessagePage"))),
+            "post": send,
+        }),
+    );
+    p.insert(
+        "/v1/data-requests".into(),
         json!({ "get": api_op(
-        "A conversation's messages, oldest first (audited)", ApiScope::ConversationsRead,
-        vec![id("conversation"), limit(), cursor()],
-        ok("200", "A page of messages.", r("MessagePage"))) }),
+            "Completed erasures, newest first", ApiScope::DataRequestsRead, vec![limit(), cursor()],
+            ok("200", "A page of the erasure ledger.", r("DataRequestPage"))) }),
     );
 }
 

@@ -17,6 +17,8 @@ both_engines!(
     a_key_over_its_rate_gets_429_with_retry_after,
     reading_a_patient_or_a_conversation_is_audited_as_the_key,
     revoked_and_rotated_keys,
+    a_message_is_sent_once_per_idempotency_key_and_reaches_the_chat,
+    completed_erasures_are_listed_newest_first_a_page_at_a_time,
 );
 
 async fn issue_key(app: &TestApp, scope: TenantScope, scopes: &str, rate: u32) -> IssuedApiKey {
@@ -508,5 +510,144 @@ async fn revoked_and_rotated_keys(app: TestApp) {
             .iter()
             .any(|k| k.id == next.info.id && k.last_used_at.is_some())
     );
+    app.finish().await;
+}
+
+async fn send(
+    app: &TestApp,
+    key: &str,
+    conversation: &str,
+    idem: Option<&str>,
+    text: &str,
+) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(app.url(&format!("/v1/conversations/{conversation}/messages")))
+        .bearer_auth(key)
+        .json(&json!({ "text": text }));
+    if let Some(k) = idem {
+        req = req.header("Idempotency-Key", k);
+    }
+    req.send().await.unwrap()
+}
+
+async fn a_message_is_sent_once_per_idempotency_key_and_reaches_the_chat(app: TestApp) {
+    let scope = app.scope("harbour-physio").await;
+    let key = make_key(&app, scope, "messages:write conversations:read", 600).await;
+    let read_only = make_key(&app, scope, "conversations:read", 600).await;
+    let (token, conversation) = app.start_chat("harbour-physio").await;
+    app.ask("harbour-physio", &token, "Can someone call me back?")
+        .await;
+    let text = "Hi, this is reception: we will call you at 3pm.";
+    assert_error(
+        send(&app, &read_only, &conversation, Some("m-1"), text).await,
+        403,
+        "insufficient_scope",
+    )
+    .await;
+    assert_error(
+        send(&app, &key, &conversation, None, text).await,
+        400,
+        "idempotency_key_required",
+    )
+    .await;
+    let first = send(&app, &key, &conversation, Some("m-1"), text).await;
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(
+        (first["sender"].as_str(), first["body"].as_str()),
+        (Some("staff"), Some(text))
+    );
+    let again = send(&app, &key, &conversation, Some("m-1"), text).await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap()["id"], first["id"]);
+    assert_error(
+        send(&app, &key, &conversation, Some("m-1"), "other").await,
+        422,
+        "idempotency_key_reused",
+    )
+    .await;
+    assert_error(
+        send(&app, &key, &conversation, Some("m-2"), "   ").await,
+        422,
+        "invalid_text",
+    )
+    .await;
+    // The patient's chat shows it once, from staff.
+    let history: Value = app
+        .client
+        .get(app.url("/v1/webchat/harbour-physio/messages"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let from_staff: Vec<&Value> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["from"] == "staff")
+        .collect();
+    assert_eq!(from_staff.len(), 1);
+    assert_eq!(from_staff[0]["text"], text);
+    // Another clinic's conversation is not found.
+    let nairobi = make_key(
+        &app,
+        app.scope("nairobi-family").await,
+        "messages:write",
+        600,
+    )
+    .await;
+    assert_error(
+        send(&app, &nairobi, &conversation, Some("m-1"), text).await,
+        404,
+        "not_found",
+    )
+    .await;
+    app.finish().await;
+}
+
+async fn completed_erasures_are_listed_newest_first_a_page_at_a_time(app: TestApp) {
+    let scope = app.scope("harbour-physio").await;
+    let key = make_key(&app, scope, "data_requests:read", 600).await;
+    let empty = ok_json(get(&app, &key, "/v1/data-requests").await).await;
+    assert_eq!(empty["data"], json!([]));
+    let mut erased = Vec::new();
+    for phone in ["+64 21 555 0171", "+64 21 555 0172", "+64 21 555 0173"] {
+        let p = new_patient(&app, scope, phone).await;
+        app.store
+            .erase_patient(scope, p, Actor::Operator)
+            .await
+            .unwrap();
+        erased.push(p.to_string());
+    }
+    let other = app.scope("nairobi-family").await;
+    let far = new_patient(&app, other, "+254 712 000 171").await;
+    app.store
+        .erase_patient(other, far, Actor::Operator)
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut path = "/v1/data-requests?limit=2".to_owned();
+    loop {
+        let page = ok_json(get(&app, &key, &path).await).await;
+        for d in page["data"].as_array().unwrap() {
+            assert_eq!(
+                (d["kind"].as_str(), d["status"].as_str()),
+                (Some("erasure"), Some("completed"))
+            );
+            seen.push(d["patient_id"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/v1/data-requests?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    erased.reverse();
+    assert_eq!(seen, erased, "newest first, each once, only this clinic's");
     app.finish().await;
 }

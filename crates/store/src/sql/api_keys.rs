@@ -200,6 +200,68 @@ macro_rules! impl_api_keys {
                 Ok(issued)
             }
 
+            async fn api_send_message(&self, scope: TenantScope, conversation: ConversationId, key: ApiKeyId, idempotency_key: &str, text: &str) -> Result<ApiSent> {
+                let text = $crate::sql::inbox::checked_staff_text(text, "text")?;
+                if idempotency_key.is_empty() || idempotency_key.len() > 200 {
+                    return Err(StoreError::Invalid(DomainError::invalid("idempotency_key", "1 to 200 characters")));
+                }
+                let tenant = scope.tenant_id();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let (conv, _, _) = self.fetch_conversation_row(&mut tx, tenant, conversation).await?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                let pkey = self.patient_key(&mut tx, &keys, tenant, conv.patient_id).await?;
+                let earlier: Option<(Uuid, Uuid, Vec<u8>)> = sqlx::query_as(
+                    "SELECT id, conversation_id, body_ct FROM messages WHERE tenant_id = $1 AND api_key_id = $2 AND api_idempotency_key = $3",
+                )
+                .bind(tenant.as_uuid())
+                .bind(key.as_uuid())
+                .bind(idempotency_key)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some((id, conv_id, body_ct)) = earlier {
+                    let body = pkey.open_string(&aad(tenant, "messages", "body", &id.to_string()), &body_ct)?;
+                    if conv_id != conversation.as_uuid() || body != text {
+                        return Err(StoreError::Conflict(IDEMPOTENCY_KEY_REUSED));
+                    }
+                    tx.commit().await?;
+                    return Ok(ApiSent { message: MessageId::from_uuid(id), replayed: true });
+                }
+                if conv.holder(from_us(now)?).is_some() {
+                    return Err(StoreError::Conflict(HELD_BY_STAFF));
+                }
+                if !matches!(conv.channel, Channel::Whatsapp | Channel::Sms | Channel::Webchat) {
+                    return Err(StoreError::Invalid(DomainError::invalid(
+                        "channel",
+                        "messages go out by WhatsApp, SMS or web chat, not on this conversation's channel",
+                    )));
+                }
+                let msg = NewMessage { sender: Sender::Staff, ..NewMessage::agent_reply(text) };
+                let id = self.insert_message_tx(&mut tx, tenant, &conv, &pkey, &msg, now).await?.ok_or(StoreError::Duplicate)?;
+                sqlx::query("UPDATE messages SET api_key_id = $3, api_idempotency_key = $4 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(key.as_uuid())
+                    .bind(idempotency_key)
+                    .execute(&mut *tx)
+                    .await?;
+                if matches!(conv.channel, Channel::Whatsapp | Channel::Sms) {
+                    self.enqueue_outbox_tx(&mut tx, tenant, id, conv.channel, OutboxPurpose::Reply, now).await?;
+                }
+                sqlx::query("UPDATE conversations SET last_message_at = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(conversation.as_uuid())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let ev = AuditEvent::new(Actor::ApiKey(key), "message.api_sent")
+                    .target("message", id)
+                    .details(serde_json::json!({ "conversation": conversation.to_string(), "channel": conv.channel.as_str() }));
+                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                tx.commit().await?;
+                Ok(ApiSent { message: id, replayed: false })
+            }
+
             async fn check_api_key(&self, key: &str) -> Result<ApiKeyCheck> {
                 let Some(prefix) = $crate::api_key::prefix_of(key) else {
                     return Err(StoreError::Unauthorized);

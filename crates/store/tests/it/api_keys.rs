@@ -19,6 +19,7 @@ engine_tests!(
     a_terminated_clinics_keys_stop_working,
     bad_key_settings_are_refused_with_the_field_named,
     the_access_report_names_the_patients_an_api_key_touched,
+    a_message_sent_by_a_key_goes_out_once_per_idempotency_key,
 );
 
 fn allowed(check: ApiKeyCheck) -> ApiPrincipal {
@@ -77,7 +78,7 @@ async fn a_key_is_made_checked_and_audited_without_its_secret(db: &TestDb) {
         .filter(|e| e.action == "api_key.created")
         .collect();
     assert_eq!(made.len(), 2);
-    let secret = issued.key.rsplit('_').next().unwrap();
+    let secret = &issued.key[17..]; // after `fdk_`, the 12-character prefix and `_`
     for e in &audit {
         assert!(!e.details.contains(secret), "secret in {}", e.action);
     }
@@ -259,11 +260,7 @@ async fn a_rotated_key_works_until_its_overlap_ends(db: &TestDb) {
     assert_eq!(rotated.actor_id.as_deref(), Some(&*a.user.to_string()));
     assert!(rotated.details.contains(&next.info.prefix));
     assert!(rotated.details.contains("\"overlap_hours\":24"));
-    assert!(
-        !rotated
-            .details
-            .contains(next.key.rsplit('_').next().unwrap())
-    );
+    assert!(!rotated.details.contains(&next.key[17..]), "no secret");
 }
 
 async fn a_rotation_without_overlap_ends_the_old_key_at_once(db: &TestDb) {
@@ -414,4 +411,129 @@ async fn the_access_report_names_the_patients_an_api_key_touched(db: &TestDb) {
         .find(|e| e.action == "patient.viewed")
         .unwrap();
     assert_eq!(entry.actor_kind, "api_key");
+}
+
+async fn a_message_sent_by_a_key_goes_out_once_per_idempotency_key(db: &TestDb) {
+    let store = store(db).await;
+    let (a, b) = seed_two(&*store).await;
+    let before = store.messages(a.scope, a.conversation).await.unwrap().len();
+    let sent = store
+        .api_send_message(
+            a.scope,
+            a.conversation,
+            a.api_key,
+            "req-1",
+            "Your results are ready.",
+        )
+        .await
+        .unwrap();
+    assert!(!sent.replayed);
+    let again = store
+        .api_send_message(
+            a.scope,
+            a.conversation,
+            a.api_key,
+            "req-1",
+            "Your results are ready.",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        ApiSent {
+            message: sent.message,
+            replayed: true
+        }
+    );
+    let messages = store.messages(a.scope, a.conversation).await.unwrap();
+    assert_eq!(messages.len(), before + 1, "sent once");
+    let m = messages.iter().find(|m| m.id == sent.message).unwrap();
+    assert_eq!(
+        (m.sender, m.direction, m.body.as_str()),
+        (
+            Sender::Staff,
+            Direction::Outbound,
+            "Your results are ready."
+        )
+    );
+    let queued: Vec<_> = store
+        .outbox_entries(a.scope, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.message == Some(sent.message))
+        .collect();
+    assert_eq!(queued.len(), 1, "one send through the outbox");
+    // The same key with another text, or another conversation, is refused.
+    assert_err!(
+        store
+            .api_send_message(
+                a.scope,
+                a.conversation,
+                a.api_key,
+                "req-1",
+                "Something else"
+            )
+            .await,
+        StoreError::Conflict(IDEMPOTENCY_KEY_REUSED)
+    );
+    // Another key may use the same idempotency key: keys are kept per API key.
+    let other = store
+        .create_api_key(
+            a.scope,
+            &new_key("other", "messages:write", 60),
+            Actor::Operator,
+        )
+        .await
+        .unwrap();
+    let theirs = store
+        .api_send_message(
+            a.scope,
+            a.conversation,
+            other.info.id,
+            "req-1",
+            "From the other system.",
+        )
+        .await
+        .unwrap();
+    assert!(!theirs.replayed && theirs.message != sent.message);
+    // Another clinic's conversation is not found; a held conversation is not talked over.
+    assert_err!(
+        store
+            .api_send_message(a.scope, b.conversation, a.api_key, "req-2", "hi")
+            .await,
+        StoreError::NotFound
+    );
+    store
+        .take_over(
+            a.scope,
+            a.conversation,
+            a.user,
+            SignedDuration::from_mins(10),
+        )
+        .await
+        .unwrap();
+    assert_err!(
+        store
+            .api_send_message(a.scope, a.conversation, a.api_key, "req-3", "hi")
+            .await,
+        StoreError::Conflict(HELD_BY_STAFF)
+    );
+    assert_err!(
+        store
+            .api_send_message(a.scope, a.conversation, a.api_key, "req-4", "   ")
+            .await,
+        StoreError::Invalid(_)
+    );
+    let audit = all_audit(&*store, a.scope).await;
+    let sent_by_key: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "message.api_sent")
+        .collect();
+    assert_eq!(sent_by_key.len(), 2);
+    assert!(
+        sent_by_key
+            .iter()
+            .all(|e| e.actor_kind == "api_key" && !e.details.contains("results"))
+    );
 }
