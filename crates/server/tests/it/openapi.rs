@@ -155,12 +155,88 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_schema() {
     let schema = app.url("/v1/openapi.json");
     let base = app.url("");
     let auth = format!("Authorization: Bearer {}", key.key.as_str());
-    // Its example database goes to a scratch directory, not into the source tree.
+    // Real ids, so that generated calls reach the handlers' logic instead of answering 404:
+    // a web chat with its patient, a practitioner, a service and an appointment.
+    let (token, conversation) = app.start_chat("harbour-physio").await;
+    app.ask("harbour-physio", &token, "Hello").await;
+    let conv = app
+        .store
+        .conversation(
+            scope,
+            frontdesk_domain::ConversationId::parse(&conversation).unwrap(),
+        )
+        .await
+        .unwrap();
+    let service = app.store.list_services(scope).await.unwrap().remove(0);
+    let practitioner = service.practitioners[0];
+    let slot = app
+        .store
+        .free_slots(
+            scope,
+            &frontdesk_store::SlotSearch {
+                practitioner,
+                service: service.id,
+                from: jiff::Zoned::now().date(),
+                to: jiff::Zoned::now().date() + jiff::Span::new().days(14),
+                min_notice: jiff::SignedDuration::from_hours(2),
+                day_start: None,
+                day_end: None,
+                limit: 1,
+            },
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    let appointment = app
+        .store
+        .book_appointment(
+            scope,
+            &frontdesk_store::NewAppointment {
+                patient: conv.patient_id,
+                practitioner,
+                service: service.id,
+                starts_at: slot.start,
+                idempotency_key: "schemathesis".into(),
+                actor: Actor::Operator,
+            },
+        )
+        .await
+        .unwrap();
+    // Its example database goes to a scratch directory, not into the source tree, with the
+    // config naming those ids.
     let scratch = tempfile::tempdir().unwrap();
     let cwd = scratch.path().to_owned();
+    let config = format!(
+        r#"[parameters]
+"query.practitioner" = "{practitioner}"
+"query.service" = "{service}"
+"path.tenant_slug" = "harbour-physio"
+
+[[operations]]
+include-path-regex = "^/v1/appointments/"
+parameters = {{ "path.id" = "{appointment}" }}
+
+[[operations]]
+include-path = "/v1/patients/{{id}}"
+parameters = {{ "path.id" = "{patient}" }}
+
+[[operations]]
+include-path-regex = "^/v1/conversations/"
+parameters = {{ "path.id" = "{conversation}" }}
+
+[[operations]]
+include-path-regex = "^/v1/webchat/"
+headers = {{ Authorization = "Bearer {token}" }}
+"#,
+        service = service.id,
+        appointment = appointment.id,
+        patient = conv.patient_id,
+    );
+    std::fs::write(cwd.join("schemathesis.toml"), config).unwrap();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(bin)
             .current_dir(cwd)
+            .args(["--config-file", "schemathesis.toml"])
             .args(["run", &schema, "--url", &base, "-H", &auth])
             .args(["--checks", "not_a_server_error,response_schema_conformance"])
             .args(["--max-examples", "30", "--seed", "42", "--no-color"])
