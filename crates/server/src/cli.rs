@@ -804,6 +804,7 @@ async fn build_app(
             link_base,
             blobs: Some(blobs.clone()),
             staff_hold: cfg.staff_hold(),
+            trusted_proxies: cfg.trusted_proxies()?,
             ..Default::default()
         }),
     };

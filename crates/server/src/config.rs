@@ -81,6 +81,10 @@ pub struct Config {
     /// Minutes a staff takeover lasts without activity (each staff reply renews it) before the
     /// conversation goes back to the AI. Default 15; 1 to 720.
     pub staff_hold_minutes: u32,
+    /// Reverse proxies (CIDRs, e.g. `["10.0.0.0/8", "::1/128"]`) whose `X-Forwarded-For` header
+    /// gives the client's address (for rate limits). Default empty: the TCP peer is the client
+    /// and forwarding headers are ignored, since anyone can send them.
+    pub trusted_proxies: Vec<String>,
     /// Where `serve` writes its scheduled encrypted backups (see `frontdesk backup`). Unset: no
     /// scheduled backups. With several instances, set it on one of them only.
     pub backup_dir: Option<PathBuf>,
@@ -157,6 +161,7 @@ impl Default for Config {
             outbound_per_second: 10,
             provider_timeout_seconds: 10,
             staff_hold_minutes: 15,
+            trusted_proxies: Vec::new(),
             backup_dir: None,
             backup_every_hours: 24,
             backup_keep: 14,
@@ -229,6 +234,7 @@ const KNOWN_KEYS: &[&str] = &[
     "outbound_per_second",
     "provider_timeout_seconds",
     "staff_hold_minutes",
+    "trusted_proxies",
     "backup_dir",
     "backup_every_hours",
     "backup_keep",
@@ -534,6 +540,15 @@ impl Config {
             .and_then(|u| sqlite_file(u.expose_secret()))
     }
 
+    /// The parsed `trusted_proxies`; a malformed entry is refused with its position.
+    pub fn trusted_proxies(&self) -> Result<crate::outbound::ranges::Allowlist, ConfigError> {
+        crate::outbound::ranges::Allowlist::parse(&self.trusted_proxies).map_err(|(i, e)| {
+            invalid(format!(
+                "trusted_proxies[{i}] is not a network like 10.0.0.0/8 or ::1/128: {e}"
+            ))
+        })
+    }
+
     pub fn keyring(&self) -> Result<Keyring, ConfigError> {
         let active = self.master_key.as_ref().ok_or_else(|| {
             invalid("no master key: set master_key_file (or FRONTDESK_MASTER_KEY_FILE); create one with `frontdesk keys generate`")
@@ -650,6 +665,36 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks_and_a_bad_one_is_named() {
+        let none = from_toml_str("", &[]).unwrap().config;
+        assert!(
+            !none
+                .trusted_proxies()
+                .unwrap()
+                .contains("10.0.0.1".parse().unwrap())
+        );
+        let l = from_toml_str("trusted_proxies = [\"10.0.0.0/8\", \"::1\"]", &[]).unwrap();
+        let t = l.config.trusted_proxies().unwrap();
+        assert!(t.contains("10.2.3.4".parse().unwrap()) && t.contains("::1".parse().unwrap()));
+        assert!(!t.contains("192.168.1.1".parse().unwrap()));
+        let bad = from_toml_str("trusted_proxies = [\"10.0.0.0/8\", \"10.0.0.1/8\"]", &[]).unwrap();
+        let err = bad.config.trusted_proxies().unwrap_err().to_string();
+        assert!(err.contains("trusted_proxies[1]"), "{err}");
+        let env_list = from_toml_str(
+            "",
+            &env(&[("FRONTDESK_TRUSTED_PROXIES", "[\"127.0.0.1/32\"]")]),
+        )
+        .unwrap();
+        assert!(
+            env_list
+                .config
+                .trusted_proxies()
+                .unwrap()
+                .contains("127.0.0.1".parse().unwrap())
+        );
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub struct Dashboard {
     pub blobs: Option<std::sync::Arc<dyn crate::blobs::BlobStore>>,
     /// How long a staff takeover lasts without activity (config `staff_hold_minutes`).
     pub staff_hold: jiff::SignedDuration,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (config `trusted_proxies`).
+    pub trusted_proxies: crate::outbound::ranges::Allowlist,
 }
 
 impl Default for Dashboard {
@@ -69,6 +71,7 @@ impl Default for Dashboard {
             staff_hold: jiff::SignedDuration::from_mins(15),
             link_policy: LoginLinkPolicy::default(),
             session_policy: SessionPolicy::default(),
+            trusted_proxies: Default::default(),
         }
     }
 }
@@ -118,19 +121,30 @@ fn csrf_ok(purpose: &str, secret: &str, given: &str) -> bool {
         .into()
 }
 
-/// The peer's IP address, for the sign-in rate limit (the server runs with connect info).
-/// Proxy headers are not trusted: behind a reverse proxy every request counts as the proxy's.
+/// The client's IP address, for the sign-in rate limit (the server runs with connect info):
+/// the TCP peer, or, when the peer is one of the configured `trusted_proxies`, the address
+/// they forwarded (see [`super::client_ip`]).
 pub struct PeerIp(String);
 
-impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
+impl FromRequestParts<AppState> for PeerIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
         Ok(PeerIp(
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
-                .map_or_else(|| "unknown".to_owned(), |ConnectInfo(a)| a.ip().to_string()),
+                .map_or_else(
+                    || "unknown".to_owned(),
+                    |ConnectInfo(a)| {
+                        super::client_ip::client_ip(
+                            a.ip(),
+                            &parts.headers,
+                            &st.dashboard.trusted_proxies,
+                        )
+                        .to_string()
+                    },
+                ),
         ))
     }
 }

@@ -7,6 +7,7 @@ pub mod api;
 mod api_keys_view;
 mod audit_view;
 mod channels_view;
+pub mod client_ip;
 pub mod dashboard;
 mod diary_view;
 pub mod error;

@@ -176,6 +176,21 @@ impl Browser {
         }
     }
 
+    /// A browser whose requests carry `X-Forwarded-For: ip`, as if through a reverse proxy.
+    fn forwarded_for(app: &TestApp, ip: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", ip.parse().unwrap());
+        Self {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+            base: app.base.clone(),
+            cookies: BTreeMap::new(),
+        }
+    }
+
     fn keep_cookies(&mut self, r: &reqwest::Response) {
         for v in r.headers().get_all("set-cookie") {
             let v = v.to_str().unwrap();
@@ -4161,4 +4176,56 @@ fn shown_key(html: &str) -> String {
         .unwrap_or_else(|| panic!("no key shown in {html}"))
         + marker.len();
     html[start..][..html[start..].find('"').unwrap()].to_owned()
+}
+
+/// The sign-in limit per client address behind a trusted proxy: each forwarded client has its
+/// own count; without `trusted_proxies` the header is ignored and every request counts as the
+/// peer's (the proxy's).
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_address_has_its_own_sign_in_limit() {
+    for trusted in [true, false] {
+        let dashboard = Dashboard {
+            link_policy: frontdesk_store::LoginLinkPolicy {
+                max_per_ip: 2,
+                max_per_email: 100,
+                ..Default::default()
+            },
+            link_base: Some(LINK_BASE.into()),
+            trusted_proxies: if trusted {
+                frontdesk_server::outbound::ranges::Allowlist::parse(&["127.0.0.1/32", "::1/128"])
+                    .unwrap()
+            } else {
+                Default::default()
+            },
+            ..Default::default()
+        };
+        let app = spawn_app_with(Engine::Sqlite, dashboard).await.unwrap();
+        let ask = |ip: &'static str, n: usize| {
+            let app = &app;
+            async move {
+                let mut b = Browser::forwarded_for(app, ip);
+                b.ask_for_link(&format!("someone{n}@harbour.test")).await.0
+            }
+        };
+        assert_eq!(ask("203.0.113.1", 1).await, 200);
+        assert_eq!(ask("203.0.113.1", 2).await, 200);
+        assert_eq!(
+            ask("203.0.113.1", 3).await,
+            429,
+            "the third from one address"
+        );
+        let other = ask("198.51.100.2", 4).await;
+        if trusted {
+            assert_eq!(
+                other, 200,
+                "another client behind the proxy has its own count"
+            );
+        } else {
+            assert_eq!(
+                other, 429,
+                "untrusted: the header is ignored, all is the peer's"
+            );
+        }
+        app.finish().await;
+    }
 }
