@@ -1391,3 +1391,23 @@ pub enum CheckpointCheck {
     /// an `audit.purged` entry records): it can no longer be checked, which is expected.
     Retired,
 }
+
+/// Queue depths and the connection pool, for the operator's gauges (see
+/// [`Health::queue_stats`](crate::Health::queue_stats)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueStats {
+    /// Jobs (agent turns, reminders, recordings …) due now and not yet taken.
+    pub jobs_due: u64,
+    /// When the oldest of them became due.
+    pub jobs_oldest_due: Option<Timestamp>,
+    /// Outbound messages due now and not yet sent.
+    pub outbox_due: u64,
+    pub outbox_oldest_due: Option<Timestamp>,
+    /// Outbound messages given up on (dead letters), in all.
+    pub outbox_dead: u64,
+    /// Connections open in this instance's pool, and how many of them are idle.
+    pub pool_size: u32,
+    pub pool_idle: u32,
+    /// The pool's maximum.
+    pub pool_max: u32,
+}

@@ -323,6 +323,11 @@ impl PgStore {
         None
     }
 
+    /// A read across clinics for counts (the workers' claim mode under RLS).
+    async fn stats_tx(&self) -> Result<sqlx::Transaction<'static, Postgres>> {
+        self.claim_tx().await
+    }
+
     /// Deletes a clinic's audit log inside its purge, through the owner's
     /// `frontdesk_purge_audit_log` (migration 0015): the app role may not delete audit
     /// entries itself. Answers how many went.

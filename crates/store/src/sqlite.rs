@@ -235,6 +235,11 @@ impl SqliteStore {
         self.write_tx(None).await
     }
 
+    /// A read across clinics for counts: a reader, so the gauges never wait on the writer.
+    async fn stats_tx(&self) -> Result<SqliteTx> {
+        self.read_tx(None).await
+    }
+
     async fn group_stats(&self) -> Option<crate::testing::GroupStats> {
         Some(self.writer.stats().await)
     }

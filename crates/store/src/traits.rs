@@ -783,6 +783,10 @@ pub trait Health {
     async fn writer_stats(&self) -> Option<crate::testing::GroupStats> {
         None
     }
+    /// What an operator pages on, across every active clinic: due jobs and outbound messages
+    /// (how many, and since when the oldest has waited), dead letters, and the connection
+    /// pool's use. Counts only: no clinic data.
+    async fn queue_stats(&self) -> Result<QueueStats>;
 }
 
 /// The dashboard's analytics (see `crate::sql::analytics`).

@@ -329,6 +329,40 @@ macro_rules! sql_store {
             async fn writer_stats(&self) -> Option<crate::testing::GroupStats> {
                 self.group_stats().await
             }
+            async fn queue_stats(&self) -> Result<QueueStats> {
+                let now = self.now_us();
+                // Across clinics, as the workers' claims read (counts only).
+                let mut tx = self.stats_tx().await?;
+                let (jobs_due, jobs_oldest): (i64, Option<i64>) = sqlx::query_as(
+                    "SELECT COUNT(*), MIN(run_at) FROM jobs WHERE status = 'queued' AND run_at <= $1 \
+                     AND tenant_id IN (SELECT id FROM tenants WHERE status = 'active')",
+                )
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                let (outbox_due, outbox_oldest): (i64, Option<i64>) = sqlx::query_as(
+                    "SELECT COUNT(*), MIN(next_attempt_at) FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
+                     AND tenant_id IN (SELECT id FROM tenants WHERE status = 'active')",
+                )
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                let (outbox_dead,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE status = 'dead'")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                let count = |n: i64| u64::try_from(n).unwrap_or(0);
+                Ok(QueueStats {
+                    jobs_due: count(jobs_due),
+                    jobs_oldest_due: jobs_oldest.map(from_us).transpose()?,
+                    outbox_due: count(outbox_due),
+                    outbox_oldest_due: outbox_oldest.map(from_us).transpose()?,
+                    outbox_dead: count(outbox_dead),
+                    pool_size: self.pool.size(),
+                    pool_idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                    pool_max: self.pool.options().get_max_connections(),
+                })
+            }
         }
     };
 }

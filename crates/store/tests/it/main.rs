@@ -39,6 +39,7 @@
 //!   rebuild of `tenants` by migration 0015 on a filled database.
 //! - `inbox`: the staff inbox and conversation takeover (one holder, expiry, the AI silenced
 //!   at the store and the outbox, staff replies through the outbox, unread, search).
+//! - `queue_stats`: the operator's gauges (due work, dead letters, the pool).
 //! - `audit_chain`: the audit chain verifies intact, and every way of tampering with its rows
 //!   (edit, delete, swap, truncate, forged links, an edited head) is found at the right seq.
 
@@ -131,6 +132,7 @@ mod inbox;
 mod incident;
 mod key_rotation;
 mod lifecycle;
+mod queue_stats;
 mod raw;
 mod recordings;
 mod reminders;
