@@ -130,6 +130,34 @@ pub async fn answer(
     text: &str,
     stored: Option<StoredMessage>,
 ) -> Result<Answered, StoreError> {
+    answer_with(
+        store,
+        clock,
+        scope,
+        conversation,
+        patient,
+        text,
+        stored,
+        None,
+    )
+    .await
+}
+
+/// [`answer`], with the clinic's language models when it has them (issue #9): the built-in
+/// receptionist still triages first and reads the message; a model answers only what
+/// [`crate::llm::route`] sends it, and the built-in reply is used whenever the model fails.
+// One more than clippy's limit: the models are the only addition to `answer`'s inputs.
+#[allow(clippy::too_many_arguments)]
+pub async fn answer_with(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    scope: TenantScope,
+    conversation: ConversationId,
+    patient: PatientId,
+    text: &str,
+    stored: Option<StoredMessage>,
+    models: Option<&crate::llm::agent::TenantModels>,
+) -> Result<Answered, StoreError> {
     let catalog = store.clinic_catalog(scope).await?;
     let sends_codes = catalog.sends_codes;
     let paused = catalog.clinic.profile.ai_paused;
@@ -185,6 +213,11 @@ pub async fn answer(
         offered,
         ..partial
     };
+    // The built-in dialogue is mid-way (or a reminder or offer awaits a yes): it keeps the turn.
+    let dialogue_busy = state != frontdesk_agent::DialogueState::default()
+        || reminded.is_some()
+        || offered.is_some();
+    let before = state.clone();
     let mut reply = frontdesk_agent::reply(
         TurnContext {
             clinic: &knowledge,
@@ -200,6 +233,39 @@ pub async fn answer(
         &mut state,
     );
     let mut booked = None;
+    let by_model = match models {
+        Some(m) if !held && !paused => {
+            let input = crate::llm::agent::TurnInput {
+                env: crate::llm::tools_exec::ExecEnv {
+                    store,
+                    scope,
+                    clinic: &knowledge,
+                    conversation,
+                    verified,
+                    now,
+                },
+                text,
+                first_contact,
+                dialogue_busy,
+                triage: &reply.triage,
+            };
+            crate::llm::agent::answer(m, &input).await?
+        }
+        _ => None,
+    };
+    if let Some(m) = &by_model {
+        // The model answered: the built-in reply's words and steps are dropped, its dialogue
+        // does not move, and triage can only go up.
+        state = before;
+        reply.next = None;
+        reply.intent = "model";
+        reply.messages.clone_from(&m.messages);
+        reply.alert = m.alert;
+        if let Some(t) = m.raised.clone().filter(|t| t.level > reply.triage.level) {
+            reply.triage = t;
+        }
+        booked = m.booked;
+    }
     if held {
         reply.next = None;
     }
@@ -217,16 +283,23 @@ pub async fn answer(
     }
     let dialogue_state =
         serde_json::to_string(&state).map_err(|_| StoreError::Corrupt("dialogue state"))?;
+    let mut details = json!({
+        "rule_set": RULE_SET,
+        "intent": reply.intent,
+        "confidence": (reply.confidence * 100.0).round() / 100.0,
+        "replies": reply.messages.len(),
+        "patient": patient.to_string(),
+    });
+    if let Some(m) = &by_model {
+        details["rule_set"] = json!(crate::llm::agent::MODEL_RULE_SET);
+        details["model"] = json!(m.model);
+        details["tier"] = json!(m.tier.as_str());
+        details["tool_calls"] = json!(m.tool_calls);
+    }
     let mut audit = vec![
         AuditEvent::new(Actor::Agent, "agent.replied")
             .target("conversation", conversation)
-            .details(json!({
-                "rule_set": RULE_SET,
-                "intent": reply.intent,
-                "confidence": (reply.confidence * 100.0).round() / 100.0,
-                "replies": reply.messages.len(),
-                "patient": patient.to_string(),
-            })),
+            .details(details),
     ];
     if reply.triage.is_red_flag() {
         audit.push(

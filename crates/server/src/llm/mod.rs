@@ -14,10 +14,16 @@
 //! error code, latency and attempt. Nothing here decides *whether* a model is used: routing,
 //! tool execution and prompt-injection defences come later.
 
+pub mod agent;
 pub mod anthropic;
+pub mod context;
+pub mod guard;
 mod http;
 pub mod openai;
 pub mod retry;
+pub mod route;
+pub mod tools;
+pub mod tools_exec;
 
 pub use anthropic::AnthropicClient;
 pub use openai::OpenAiClient;
@@ -292,6 +298,10 @@ fn redacted_len(s: &str) -> String {
     format!("<{} chars>", s.chars().count())
 }
 
+#[cfg(test)]
+mod injection_harness;
+#[cfg(test)]
+mod injection_tests;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
