@@ -256,9 +256,9 @@ pub async fn answer_with(
     if let Some(m) = &by_model {
         // The model answered: the built-in reply's words and steps are dropped, its dialogue
         // does not move, and triage can only go up.
+        // The intent stays the built-in understanding of the message (the summary's reason).
         state = before;
         reply.next = None;
-        reply.intent = "model";
         reply.messages.clone_from(&m.messages);
         reply.alert = m.alert;
         if let Some(t) = m.raised.clone().filter(|t| t.level > reply.triage.level) {

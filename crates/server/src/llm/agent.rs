@@ -331,3 +331,7 @@ fn compose(
     }
     Some((messages, alert, raised))
 }
+
+#[cfg(test)]
+#[path = "agent_tests.rs"]
+mod tests;

@@ -131,3 +131,96 @@ pub fn request(
         temperature: Some(0.2),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use frontdesk_agent::{PractitionerInfo, ServiceInfo};
+    use frontdesk_domain::{ConversationId, FaqId, MessageId, PractitionerId, ServiceId};
+    use frontdesk_store::{Channel, Sender};
+
+    fn clinic() -> ClinicKnowledge {
+        let mut profile = (crate::demo::DEMO_CLINICS[0].profile)().unwrap();
+        profile.phone = Some("+64 9 555 0100".into());
+        ClinicKnowledge::new(
+            profile,
+            vec![ServiceInfo {
+                id: ServiceId::new(),
+                name: "Sports massage".into(),
+                duration_min: 60,
+                price_minor: Some(11000),
+                practitioners: vec![],
+            }],
+            vec![PractitionerInfo {
+                id: PractitionerId::new(),
+                name: "Mei Chen".into(),
+                title: "Massage therapist".into(),
+            }],
+            vec![(
+                FaqId::new(),
+                "Is there parking?".into(),
+                "Yes, behind the building.".into(),
+            )],
+            vec![],
+        )
+    }
+
+    fn message(direction: Direction, body: &str) -> Message {
+        Message {
+            id: MessageId::new(),
+            conversation_id: ConversationId::new(),
+            direction,
+            sender: if direction == Direction::Inbound {
+                Sender::Patient
+            } else {
+                Sender::Agent
+            },
+            channel: Channel::Sms,
+            body: body.into(),
+            status: "sent".into(),
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn the_system_prompt_holds_the_clinics_public_facts_and_no_ids() {
+        let k = clinic();
+        let now: jiff::Timestamp = "2026-12-06T20:00:00Z".parse().unwrap();
+        let p = system_prompt(&k, now, true);
+        assert!(p.starts_with(INSTRUCTIONS));
+        for fact in [
+            "Clinic: Harbour Physio",
+            "12 Quay Street, Auckland",
+            "Monday 2026-12-07 09:00",
+            "Emergency number: 111",
+            "Clinic phone: +64 9 555 0100",
+            "- Sports massage (60 min, NZD 110)",
+            "- Mei Chen (Massage therapist)",
+            "Q: Is there parking? A: Yes, behind the building.",
+            "identity is verified",
+        ] {
+            assert!(p.contains(fact), "{fact}");
+        }
+        assert!(!p.contains(&k.services[0].id.to_string()));
+        assert!(!p.contains(&k.practitioners[0].id.to_string()));
+        assert!(system_prompt(&k, now, false).contains("identity is not verified"));
+    }
+
+    #[test]
+    fn turns_keep_the_newest_messages_start_with_the_patient_and_end_with_this_one() {
+        let mut history = vec![message(Direction::Outbound, "Kia ora! Privacy notice.")];
+        for i in 0..20 {
+            history.push(message(Direction::Inbound, &format!("question {i}")));
+            history.push(message(Direction::Outbound, &format!("answer {i}")));
+        }
+        history.push(message(Direction::Inbound, "and parking?"));
+        let t = turns(&history, "and parking?");
+        // The stored copy of this message is not repeated; 12 earlier messages, then this one.
+        assert_eq!(t.len(), HISTORY_MESSAGES + 1);
+        assert_eq!(t.first(), Some(&Turn::User("question 14".into())));
+        assert_eq!(t.last(), Some(&Turn::User("and parking?".into())));
+        let long = "x".repeat(2000);
+        let t = turns(&[message(Direction::Inbound, &long)], "hi");
+        assert!(matches!(&t[0], Turn::User(s) if s.chars().count() == HISTORY_CHARS + 1));
+    }
+}

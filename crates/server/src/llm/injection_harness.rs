@@ -244,12 +244,19 @@ impl Fixture {
     ) -> Answered {
         let mut models = TenantModels::new(model.clone(), model.clone());
         models.turn_deadline = deadline;
+        self.say_with(web, text, &models).await
+    }
+
+    /// One patient message through the real turn path with the clinic's `models`.
+    pub async fn say_with(&self, web: bool, text: &str, models: &TenantModels) -> Answered {
         let (conv, who) = if web {
             (self.web, self.visitor)
         } else {
             (self.sms, self.me)
         };
-        let got = turn::answer_with(
+        // A minute between messages (and after the conversation began), like a real exchange.
+        self.clock.advance(jiff::SignedDuration::from_mins(1));
+        turn::answer_with(
             self.store.as_ref(),
             self.clock.as_ref() as &dyn Clock,
             self.scope,
@@ -257,12 +264,10 @@ impl Fixture {
             who,
             text,
             None,
-            Some(&models),
+            Some(models),
         )
         .await
-        .unwrap();
-        self.clock.advance(jiff::SignedDuration::from_mins(1));
-        got
+        .unwrap()
     }
 
     /// Every appointment of both clinics' fixture patients, to compare before and after.
