@@ -235,35 +235,22 @@ pub async fn answer_with(
     let mut booked = None;
     let by_model = match models {
         Some(m) if !held && !paused => {
-            let input = crate::llm::agent::TurnInput {
-                env: crate::llm::tools_exec::ExecEnv {
-                    store,
-                    scope,
-                    clinic: &knowledge,
-                    conversation,
-                    verified,
-                    now,
-                },
-                text,
-                first_contact,
-                dialogue_busy,
-                triage: &reply.triage,
+            let env = crate::llm::tools_exec::ExecEnv {
+                store,
+                scope,
+                clinic: &knowledge,
+                conversation,
+                verified,
+                now,
             };
-            crate::llm::agent::answer(m, &input).await?
+            crate::llm::agent::take_turn(m, env, text, first_contact, dialogue_busy, &mut reply)
+                .await?
         }
         _ => None,
     };
     if let Some(m) = &by_model {
-        // The model answered: the built-in reply's words and steps are dropped, its dialogue
-        // does not move, and triage can only go up.
-        // The intent stays the built-in understanding of the message (the summary's reason).
+        // The built-in dialogue does not move on a turn the model answered.
         state = before;
-        reply.next = None;
-        reply.messages.clone_from(&m.messages);
-        reply.alert = m.alert;
-        if let Some(t) = m.raised.clone().filter(|t| t.level > reply.triage.level) {
-            reply.triage = t;
-        }
         booked = m.booked;
     }
     if held {

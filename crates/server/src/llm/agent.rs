@@ -199,6 +199,37 @@ pub async fn answer(
     Ok(result)
 }
 
+/// [`answer`] for the turn path: when the model answers, `reply` (the built-in reply to the
+/// same message) takes its words and alert, loses its dialogue step, and has its triage raised
+/// if the model raised it (never lowered). Its intent stays the built-in understanding of the
+/// message, which the conversation summary keeps as the reason for contact.
+pub async fn take_turn(
+    models: &TenantModels,
+    env: ExecEnv<'_>,
+    text: &str,
+    first_contact: bool,
+    dialogue_busy: bool,
+    reply: &mut frontdesk_agent::Reply,
+) -> Result<Option<ModelAnswer>, StoreError> {
+    let input = TurnInput {
+        env,
+        text,
+        first_contact,
+        dialogue_busy,
+        triage: &reply.triage,
+    };
+    let Some(m) = answer(models, &input).await? else {
+        return Ok(None);
+    };
+    reply.next = None;
+    reply.messages.clone_from(&m.messages);
+    reply.alert = m.alert;
+    if let Some(t) = m.raised.clone().filter(|t| t.level > reply.triage.level) {
+        reply.triage = t;
+    }
+    Ok(Some(m))
+}
+
 /// Counters of one model turn.
 #[derive(Debug, Default)]
 struct Run {
