@@ -132,3 +132,51 @@ async fn a_booking_dialogue_in_progress_stays_with_the_built_in_receptionist() {
     assert_eq!(model.calls(), 0);
     fx.db.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_paused_receptionist_asks_no_model() {
+    let fx = fixture().await;
+    fx.store
+        .set_ai_paused(fx.scope, true, frontdesk_store::Actor::System)
+        .await
+        .unwrap();
+    let model = Scripted::new(vec![say("We're open weekdays.")]);
+    let got = fx
+        .say_with(false, "When do you open?", &models(&model, &model))
+        .await;
+    assert_eq!(model.calls(), 0);
+    assert!(
+        got.messages
+            .iter()
+            .any(|m| m.contains("will reply as soon as they can"))
+    );
+    fx.db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_model_turn_logs_no_patient_or_model_text() {
+    let fx = fixture().await;
+    let (logs, _guard) = crate::llm::test_support::capture_logs();
+    // Parallel tests reach the same callsites without a subscriber; one that registered a
+    // callsite while this subscriber was being set may have cached "never" for it.
+    tracing::callsite::rebuild_interest_cache();
+    let model = Scripted::new(vec![
+        call("faq", json!({"question": "Kiri's knee parking"})),
+        say("Sorry to hear about your knee, Kiri. There is parking behind the building."),
+    ]);
+    fx.say_with(
+        false,
+        "I'm Kiri, my knee is sore. Is there parking?",
+        &models(&model, &model),
+    )
+    .await;
+    let logs = logs.text();
+    assert!(logs.contains("model turn"), "{logs}");
+    assert!(
+        logs.contains("outcome=\"answered\"") || logs.contains("outcome=answered"),
+        "{logs}"
+    );
+    assert!(!logs.contains("Kiri"), "{logs}");
+    assert!(!logs.contains("parking"), "{logs}");
+    fx.db.cleanup().await;
+}
