@@ -3,8 +3,9 @@
 //! build the reply. Whatever fails (a provider error, the turn's deadline, too many tool
 //! rounds or refused calls, a reply the guard refuses) the built-in receptionist answers the
 //! same message instead, so the patient sees a normal reply. Once a tool has changed the diary
-//! the turn is never handed back (the built-in receptionist might act again): the reply is
-//! then the confirmations our code built from the store's answers.
+//! or raised the triage the turn is never handed back (the built-in receptionist might act
+//! again, or not know of the raised level): the reply is then the confirmations our code built
+//! from the store's answers, with the urgent or emergency advice.
 
 use super::context::{self, INSTRUCTIONS};
 use super::guard::Guard;
@@ -155,8 +156,9 @@ pub async fn answer(
     let effects = tools.effects;
     let outcome = match ended {
         Ok(text) => Ok(text),
-        // A change was made: never hand the turn back, say what was done.
-        Err(_) if effects.changes > 0 => Ok(None),
+        // A change was made, or triage raised: never hand the turn back (the built-in reply
+        // could act again, or drop the raised level); say what was done.
+        Err(_) if effects.changes > 0 || effects.raised.is_some() => Ok(None),
         Err(f) => Err(f),
     };
     let (label, result) = match outcome {

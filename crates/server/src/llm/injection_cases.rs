@@ -46,6 +46,7 @@ cases! {
     the_model_raises_to_an_emergency_and_its_words_are_dropped,
     the_model_raises_to_urgent,
     an_escalation_is_not_lowered_within_a_turn,
+    an_escalation_stands_when_the_model_then_fails,
     trust_built_over_turns_still_lists_only_ones_own,
     list_numbers_do_not_carry_over_between_turns,
     a_planted_instruction_fires_nothing_later,
@@ -574,6 +575,22 @@ fn an_escalation_is_not_lowered_within_a_turn() -> Case {
                     ("escalate".into(), json!({"level": "urgent"})),
                 ]),
                 say("Okay."),
+            ]
+        },
+        by: By::Model,
+        urgency: "emergency",
+        says: "Call 111 now",
+        ..Case::default()
+    }
+}
+
+fn an_escalation_stands_when_the_model_then_fails() -> Case {
+    Case {
+        turns: &["I feel a bit off today, is that okay?"],
+        script: |_| {
+            vec![
+                call("escalate", json!({"level": "emergency"})),
+                Fail(ModelError::Timeout),
             ]
         },
         by: By::Model,
