@@ -214,10 +214,13 @@ pub async fn answer_with(
         ..partial
     };
     // The built-in dialogue is mid-way (or a reminder or offer awaits a yes): it keeps the turn.
-    let dialogue_busy = state != frontdesk_agent::DialogueState::default()
+    // (A remembered service or practitioner alone does not make it busy.)
+    let dialogue_busy = state.booking.is_some()
+        || state.change.is_some()
+        || state.verify.is_some()
         || reminded.is_some()
         || offered.is_some();
-    let before = state.clone();
+    let before = models.map(|_| state.clone());
     let mut reply = frontdesk_agent::reply(
         TurnContext {
             clinic: &knowledge,
@@ -248,7 +251,7 @@ pub async fn answer_with(
         }
         _ => None,
     };
-    if let Some(m) = &by_model {
+    if let (Some(m), Some(before)) = (&by_model, before) {
         // The built-in dialogue does not move on a turn the model answered.
         state = before;
         booked = m.booked;

@@ -180,3 +180,25 @@ async fn a_model_turn_logs_no_patient_or_model_text() {
     assert!(!logs.contains("parking"), "{logs}");
     fx.db.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_service_remembered_from_an_earlier_turn_does_not_keep_the_model_away() {
+    let fx = fixture().await;
+    let none = Scripted::new(vec![]);
+    // Answered by the built-in receptionist (the model has no script), which remembers the
+    // service named.
+    fx.say_with(false, "Do you do sports massage?", &models(&none, &none))
+        .await;
+    let conv = fx.store.conversation(fx.scope, fx.sms).await.unwrap();
+    assert!(
+        conv.dialogue_state
+            .is_some_and(|s| s.contains("\"mentioned_service\":\"")),
+        "the built-in dialogue remembered the service"
+    );
+    let model = Scripted::new(vec![say("Yes, Mei Chen does them on weekdays.")]);
+    fx.say_with(false, "Who does them?", &models(&model, &model))
+        .await;
+    assert_eq!(model.calls(), 1);
+    assert_eq!(fx.answered_by().await, MODEL_RULE_SET);
+    fx.db.cleanup().await;
+}
