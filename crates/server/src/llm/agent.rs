@@ -154,32 +154,7 @@ pub async fn answer(
     let started = Instant::now();
     let ended = converse(models, model, env, &guard, &mut req, &mut tools, &mut run).await;
     let effects = tools.effects;
-    let outcome = match ended {
-        Ok(text) => Ok(text),
-        // A change was made, or triage raised: never hand the turn back (the built-in reply
-        // could act again, or drop the raised level); say what was done.
-        Err(_) if effects.changes > 0 || effects.raised.is_some() => Ok(None),
-        Err(f) => Err(f),
-    };
-    let (label, result) = match outcome {
-        Ok(text) => match compose(k, input.first_contact, &effects, text) {
-            Some((messages, alert, raised)) => (
-                "answered",
-                Some(ModelAnswer {
-                    messages,
-                    alert,
-                    raised,
-                    booked: effects.booked,
-                    tier,
-                    model: run.model.clone(),
-                    tool_calls: run.tool_calls,
-                    usage: run.usage,
-                }),
-            ),
-            None => ("fallback", None),
-        },
-        Err(f) => (f.as_str(), None),
-    };
+    let (label, result) = conclude(k, input.first_contact, tier, ended, &effects, &run);
     tracing::info!(
         provider = model.provider(),
         model = model.model(),
@@ -199,6 +174,41 @@ pub async fn answer(
     metrics::counter!("frontdesk_llm_turns_total", "outcome" => outcome, "reason" => label)
         .increment(1);
     Ok(result)
+}
+
+/// The model's answer from how the conversation with it ended, or `None` (fallback), with a
+/// label for the log and the metric (`answered`, `fallback` or the failure).
+fn conclude(
+    k: &ClinicKnowledge,
+    first_contact: bool,
+    tier: Tier,
+    ended: Result<Option<String>, Failure>,
+    effects: &Effects,
+    run: &Run,
+) -> (&'static str, Option<ModelAnswer>) {
+    let text = match ended {
+        Ok(text) => text,
+        // A change was made, or triage raised: never hand the turn back (the built-in reply
+        // could act again, or drop the raised level); say what was done.
+        Err(_) if effects.changes > 0 || effects.raised.is_some() => None,
+        Err(f) => return (f.as_str(), None),
+    };
+    match compose(k, first_contact, effects, text) {
+        Some((messages, alert, raised)) => (
+            "answered",
+            Some(ModelAnswer {
+                messages,
+                alert,
+                raised,
+                booked: effects.booked,
+                tier,
+                model: run.model.clone(),
+                tool_calls: run.tool_calls,
+                usage: run.usage,
+            }),
+        ),
+        None => ("fallback", None),
+    }
 }
 
 /// [`answer`] for the turn path: when the model answers, `reply` (the built-in reply to the
