@@ -188,7 +188,9 @@ pub fn money(minor: i64, currency: &str) -> String {
     }
 }
 
-fn emergency_messages(k: &ClinicKnowledge) -> Vec<String> {
+/// The emergency advice (the clinic's emergency number first) and the staff-alerted line; also
+/// used when a language model raises a turn to an emergency.
+pub fn emergency_messages(k: &ClinicKnowledge) -> Vec<String> {
     let p = &k.profile;
     let number = p.emergency_phrase();
     let mut first = format!(
@@ -207,7 +209,8 @@ fn emergency_messages(k: &ClinicKnowledge) -> Vec<String> {
     ]
 }
 
-fn urgent_message(k: &ClinicKnowledge) -> String {
+/// The words of an urgent (not emergency) flag; also used when a language model raises a turn.
+pub fn urgent_message(k: &ClinicKnowledge) -> String {
     format!(
         "That needs prompt attention, so I've flagged your message to the {} team and they will contact you \
          as soon as they can. If it gets worse or you are worried, call {} now.",

@@ -55,7 +55,9 @@ pub struct Outcome {
     pub handoff: bool,
 }
 
-async fn search(
+/// Free times for `ask` (soonest first, spread; see [`spread`]), also used by the language
+/// model's `find_slots` tool.
+pub(crate) async fn search(
     store: &dyn Store,
     scope: TenantScope,
     ask: &SlotAsk,

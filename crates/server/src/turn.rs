@@ -130,6 +130,34 @@ pub async fn answer(
     text: &str,
     stored: Option<StoredMessage>,
 ) -> Result<Answered, StoreError> {
+    answer_with(
+        store,
+        clock,
+        scope,
+        conversation,
+        patient,
+        text,
+        stored,
+        None,
+    )
+    .await
+}
+
+/// [`answer`], with the clinic's language models when it has them (issue #9): the built-in
+/// receptionist still triages first and reads the message; a model answers only what
+/// [`crate::llm::route`] sends it, and the built-in reply is used whenever the model fails.
+// One more than clippy's limit: the models are the only addition to `answer`'s inputs.
+#[allow(clippy::too_many_arguments)]
+pub async fn answer_with(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    scope: TenantScope,
+    conversation: ConversationId,
+    patient: PatientId,
+    text: &str,
+    stored: Option<StoredMessage>,
+    models: Option<&crate::llm::agent::TenantModels>,
+) -> Result<Answered, StoreError> {
     let catalog = store.clinic_catalog(scope).await?;
     let sends_codes = catalog.sends_codes;
     let paused = catalog.clinic.profile.ai_paused;
@@ -185,6 +213,14 @@ pub async fn answer(
         offered,
         ..partial
     };
+    // The built-in dialogue is mid-way (or a reminder or offer awaits a yes): it keeps the turn.
+    // (A remembered service or practitioner alone does not make it busy.)
+    let dialogue_busy = state.booking.is_some()
+        || state.change.is_some()
+        || state.verify.is_some()
+        || reminded.is_some()
+        || offered.is_some();
+    let before = models.map(|_| state.clone());
     let mut reply = frontdesk_agent::reply(
         TurnContext {
             clinic: &knowledge,
@@ -200,6 +236,26 @@ pub async fn answer(
         &mut state,
     );
     let mut booked = None;
+    let by_model = match models {
+        Some(m) if !held && !paused => {
+            let env = crate::llm::tools_exec::ExecEnv {
+                store,
+                scope,
+                clinic: &knowledge,
+                conversation,
+                verified,
+                now,
+            };
+            crate::llm::agent::take_turn(m, env, text, first_contact, dialogue_busy, &mut reply)
+                .await?
+        }
+        _ => None,
+    };
+    if let (Some(m), Some(before)) = (&by_model, before) {
+        // The built-in dialogue does not move on a turn the model answered.
+        state = before;
+        booked = m.booked;
+    }
     if held {
         reply.next = None;
     }
@@ -217,16 +273,23 @@ pub async fn answer(
     }
     let dialogue_state =
         serde_json::to_string(&state).map_err(|_| StoreError::Corrupt("dialogue state"))?;
+    let mut details = json!({
+        "rule_set": RULE_SET,
+        "intent": reply.intent,
+        "confidence": (reply.confidence * 100.0).round() / 100.0,
+        "replies": reply.messages.len(),
+        "patient": patient.to_string(),
+    });
+    if let Some(m) = &by_model {
+        details["rule_set"] = json!(crate::llm::agent::MODEL_RULE_SET);
+        details["model"] = json!(m.model);
+        details["tier"] = json!(m.tier.as_str());
+        details["tool_calls"] = json!(m.tool_calls);
+    }
     let mut audit = vec![
         AuditEvent::new(Actor::Agent, "agent.replied")
             .target("conversation", conversation)
-            .details(json!({
-                "rule_set": RULE_SET,
-                "intent": reply.intent,
-                "confidence": (reply.confidence * 100.0).round() / 100.0,
-                "replies": reply.messages.len(),
-                "patient": patient.to_string(),
-            })),
+            .details(details),
     ];
     if reply.triage.is_red_flag() {
         audit.push(

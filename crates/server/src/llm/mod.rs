@@ -11,13 +11,23 @@
 //!
 //! Patient text is in requests and replies, so their `Debug` output shows sizes, never text;
 //! API keys are [`secrecy::SecretString`]s. Logs carry only provider, model, HTTP status,
-//! error code, latency and attempt. Nothing here decides *whether* a model is used: routing,
-//! tool execution and prompt-injection defences come later.
+//! error code, latency and attempt.
+//!
+//! On top of the clients (issue #9, parts 2–4): [`route`] decides by risk whether a turn goes
+//! to a model at all (red flags never do), [`context`] builds what the model is shown,
+//! [`tools`] and [`tools_exec`] are the only way it can act, [`guard`] checks its text, and
+//! [`agent`] runs the turn and falls back to the built-in receptionist on any failure.
 
+pub mod agent;
 pub mod anthropic;
+pub mod context;
+pub mod guard;
 mod http;
 pub mod openai;
 pub mod retry;
+pub mod route;
+pub mod tools;
+pub mod tools_exec;
 
 pub use anthropic::AnthropicClient;
 pub use openai::OpenAiClient;
@@ -292,6 +302,10 @@ fn redacted_len(s: &str) -> String {
     format!("<{} chars>", s.chars().count())
 }
 
+#[cfg(test)]
+mod injection_harness;
+#[cfg(test)]
+mod injection_tests;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]

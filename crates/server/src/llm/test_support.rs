@@ -206,5 +206,9 @@ pub fn capture_logs() -> (LogCapture, tracing::subscriber::DefaultGuard) {
         .with_max_level(tracing::Level::INFO)
         .with_ansi(false)
         .finish();
-    (capture, tracing::subscriber::set_default(subscriber))
+    let guard = tracing::subscriber::set_default(subscriber);
+    // Other tests' threads run without a subscriber; a callsite first reached there may have
+    // cached "never" (or lowered the global level hint) before this one was set.
+    tracing::callsite::rebuild_interest_cache();
+    (capture, guard)
 }
