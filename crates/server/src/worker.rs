@@ -39,6 +39,8 @@ const POLL: Duration = Duration::from_millis(500);
 const BATCH: u32 = 16;
 /// How often each worker looks for appointments due a reminder and freed times to offer.
 const REMINDERS_EVERY: Duration = Duration::from_secs(60);
+/// How often the queue and pool gauges are sampled.
+const GAUGES_EVERY: Duration = Duration::from_secs(15);
 /// What one retention pass removed, over every clinic.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RetentionPass {
@@ -197,7 +199,14 @@ impl Worker {
         tokio::pin!(shutdown);
         let mut next_reminders = tokio::time::Instant::now();
         let mut next_retention = tokio::time::Instant::now();
+        let mut next_gauges = tokio::time::Instant::now();
         loop {
+            if tokio::time::Instant::now() >= next_gauges {
+                next_gauges = tokio::time::Instant::now() + GAUGES_EVERY;
+                if let Err(e) = self.sample_gauges().await {
+                    tracing::warn!(error = %e, "queue gauges not sampled; retrying");
+                }
+            }
             if tokio::time::Instant::now() >= next_retention {
                 next_retention = tokio::time::Instant::now() + RETENTION_EVERY;
                 match self.purge_retention().await {
@@ -281,6 +290,27 @@ impl Worker {
                 _ = tokio::time::sleep(POLL) => {}
             }
         }
+    }
+
+    /// Sets the operator's gauges from [`frontdesk_store::Health::queue_stats`]: due jobs and
+    /// outbound messages and how long the oldest has waited, dead letters, and this
+    /// instance's connection pool (docs/OPERATIONS.md, "Monitoring").
+    pub async fn sample_gauges(&self) -> Result<frontdesk_store::QueueStats, StoreError> {
+        let q = self.store.queue_stats().await?;
+        let now = self.clock.now();
+        let waited =
+            |t: Option<Timestamp>| t.map_or(0.0, |t| now.duration_since(t).as_secs_f64().max(0.0));
+        metrics::gauge!("frontdesk_jobs_due").set(q.jobs_due as f64);
+        metrics::gauge!("frontdesk_jobs_oldest_due_seconds").set(waited(q.jobs_oldest_due));
+        metrics::gauge!("frontdesk_outbox_due").set(q.outbox_due as f64);
+        metrics::gauge!("frontdesk_outbox_oldest_due_seconds").set(waited(q.outbox_oldest_due));
+        metrics::gauge!("frontdesk_outbox_dead_letters").set(q.outbox_dead as f64);
+        let busy = q.pool_size.saturating_sub(q.pool_idle);
+        metrics::gauge!("frontdesk_db_pool_connections", "state" => "busy").set(f64::from(busy));
+        metrics::gauge!("frontdesk_db_pool_connections", "state" => "idle")
+            .set(f64::from(q.pool_idle));
+        metrics::gauge!("frontdesk_db_pool_max_connections").set(f64::from(q.pool_max));
+        Ok(q)
     }
 
     /// Queues every due appointment reminder (see [`crate::reminders`]).
@@ -594,7 +624,13 @@ impl Worker {
         let now = self.clock.now();
         let outcome = match self.limiter.take(item.lease.scope.tenant_id(), now) {
             Some(wait) => DeliveryOutcome::Deferred { at: now + wait },
-            None => self.send(&item, now).await,
+            None => {
+                let started = std::time::Instant::now();
+                let outcome = self.send(&item, now).await;
+                metrics::histogram!("frontdesk_provider_request_duration_seconds", "channel" => item.channel.as_str())
+                    .record(started.elapsed().as_secs_f64());
+                outcome
+            }
         };
         let label = match &outcome {
             DeliveryOutcome::Sent { .. } => "sent",

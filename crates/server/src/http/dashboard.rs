@@ -419,6 +419,8 @@ pub async fn login_submit(
         }
         Ok(LoginLinkOutcome::NoSuchUser) => {}
         Ok(LoginLinkOutcome::RateLimited) => {
+            metrics::counter!("frontdesk_login_failures_total", "reason" => "rate_limited")
+                .increment(1);
             return message(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many sign-in requests",
@@ -513,7 +515,11 @@ pub async fn auth_submit(
             let resp = with_cookie(resp, set_cookie(SESSION_COOKIE, &value, lifetime));
             with_cookie(resp, set_cookie(LOGIN_COOKIE, "gone", 0))
         }
-        Err(StoreError::Unauthorized) => link_unusable(),
+        Err(StoreError::Unauthorized) => {
+            metrics::counter!("frontdesk_login_failures_total", "reason" => "link_unusable")
+                .increment(1);
+            link_unusable()
+        }
         Err(e) => {
             tracing::error!(error = ?e, "sign-in link check failed");
             unavailable()
@@ -956,6 +962,8 @@ pub async fn mfa_verify(
     {
         Ok(()) => Redirect::to("/dashboard").into_response(),
         Err(StoreError::Unauthorized) => {
+            metrics::counter!("frontdesk_login_failures_total", "reason" => "second_factor")
+                .increment(1);
             let mut p = MfaPage::new("verify", &staff);
             p.error = Some("That code did not work. After five wrong codes you are signed out.");
             page(StatusCode::UNPROCESSABLE_ENTITY, &p)

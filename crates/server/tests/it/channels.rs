@@ -114,7 +114,7 @@ async fn spawn_on(db: TestDb, cfg: &DatabaseConfig) -> ChannelApp {
         store: store.clone(),
         clock: clock.clone(),
         webchat_ttl: SignedDuration::from_hours(1),
-        metrics: None,
+        metrics: frontdesk_server::telemetry::metrics_handle(),
         channels: hub.clone(),
         dashboard: Default::default(),
     };
@@ -789,6 +789,29 @@ async fn provider_outage(app: ChannelApp, worker: &Worker, hang: Option<Duration
         during.iter().all(|o| o.attempts > 3 && o.attempts < 20),
         "{during:?}"
     );
+    // The operator sees it: nothing dead yet, each failed call timed, the pool sampled.
+    let q = worker.sample_gauges().await.unwrap();
+    assert_eq!(q.outbox_dead, 0);
+    assert!(q.pool_max >= 1 && q.pool_size <= q.pool_max, "{q:?}");
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "frontdesk_outbox_due ",
+        "frontdesk_outbox_oldest_due_seconds ",
+        "frontdesk_outbox_dead_letters ",
+        "frontdesk_db_pool_connections{state=\"idle\"}",
+        "frontdesk_provider_request_duration_seconds_bucket{channel=\"whatsapp\"",
+        "frontdesk_outbox_attempts_total{channel=\"whatsapp\",outcome=\"retry\"}",
+    ] {
+        assert!(metrics.contains(name), "{name} in /metrics:\n{metrics}");
+    }
     down.store(false, std::sync::atomic::Ordering::SeqCst);
     for _ in 0..40 {
         app.clock.advance(SignedDuration::from_secs(15));
@@ -796,6 +819,8 @@ async fn provider_outage(app: ChannelApp, worker: &Worker, hang: Option<Duration
     }
     let after = app.store.outbox_entries(scope, 100).await.unwrap();
     assert!(after.iter().all(|o| o.status == "sent"), "{after:?}");
+    let q = worker.sample_gauges().await.unwrap();
+    assert_eq!((q.outbox_due, q.outbox_dead), (0, 0), "{q:?}");
     let ok_sends = graph_requests(&app.fake).await.len()
         - during.iter().map(|o| o.attempts as usize).sum::<usize>();
     assert_eq!(

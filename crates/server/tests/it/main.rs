@@ -7,6 +7,7 @@ mod api_key_cli;
 mod channels;
 mod cli;
 mod dashboard;
+mod deploy;
 mod export;
 mod harness;
 mod observability;
