@@ -309,8 +309,13 @@ macro_rules! impl_inbox {
                 .execute(&mut *tx)
                 .await?;
                 if taken.rows_affected() == 0 {
-                    // Either unknown (404) or held by someone else.
-                    return match self.staff_hold_tx(&mut tx, tenant, conversation, now).await? {
+                    // Either unknown (404) or held by someone else. Committed (it changed
+                    // nothing) rather than dropped: on SQLite the other holder's take-over
+                    // may sit in the same write batch, and commit waits for that batch to be
+                    // durable, so a page read right after this answer shows who holds it.
+                    let held = self.staff_hold_tx(&mut tx, tenant, conversation, now).await?;
+                    tx.commit().await?;
+                    return match held {
                         Some(_) => Err(StoreError::Conflict(HELD_BY_ANOTHER)),
                         None => Err(StoreError::NotFound),
                     };
