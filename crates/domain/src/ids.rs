@@ -70,6 +70,10 @@ typed_id!(
     DraftId,
     /// A clinic's key to the public REST API (#10); the key itself is shown once.
     ApiKeyId,
+    /// A clinic's destination for signed outbound webhooks (#10).
+    WebhookEndpointId,
+    /// One event queued for one webhook endpoint.
+    WebhookDeliveryId,
 );
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ mod sqlite;
 pub mod testing;
 pub mod totp;
 mod traits;
+pub mod webhooks;
 
 pub use certificate::*;
 pub use channel::*;
@@ -32,6 +33,7 @@ pub use postgres::PgStore;
 pub use scope::TenantScope;
 pub use sqlite::SqliteStore;
 pub use traits::*;
+pub use webhooks::*;
 
 pub(crate) fn to_us(t: jiff::Timestamp) -> i64 {
     t.as_microsecond()

@@ -107,6 +107,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "api_messages",
         include_str!("../migrations/postgres/0018_api_messages.sql"),
     ),
+    (
+        19,
+        "webhooks",
+        include_str!("../migrations/postgres/0019_webhooks.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

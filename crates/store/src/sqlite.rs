@@ -105,6 +105,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "api_messages",
         include_str!("../migrations/sqlite/0018_api_messages.sql"),
     ),
+    (
+        19,
+        "webhooks",
+        include_str!("../migrations/sqlite/0019_webhooks.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

@@ -3,10 +3,11 @@
 //! tenant answers [`StoreError::NotFound`](crate::StoreError::NotFound), exactly like an id
 //! that does not exist.
 
-use crate::{Result, TenantScope, channel::*, model::*};
+use crate::{Result, TenantScope, channel::*, model::*, webhooks::*};
 use async_trait::async_trait;
 use frontdesk_domain::*;
 use jiff::SignedDuration;
+use zeroize::Zeroizing;
 
 /// The directory of clinics (operator level).
 #[async_trait]
@@ -1152,6 +1153,84 @@ pub trait TenantLifecycleStore {
     async fn deletion_certificate(&self, slug: &TenantSlug) -> Result<crate::DeletionCertificate>;
 }
 
+/// Signed outbound webhooks (#10): a clinic's endpoints, and the deliveries workers send.
+/// Another clinic's endpoint id answers `NotFound`.
+#[async_trait]
+pub trait WebhookStore {
+    /// Adds an endpoint, URL and secret sealed; audited `webhook.endpoint_created` (host and
+    /// events only). `Invalid` names the field: `url` (empty or over 2048 bytes), `host`
+    /// (empty), `events` (none, or one not in [`WEBHOOK_EVENT_TYPES`]), or `endpoints` (the
+    /// clinic already has [`MAX_ACTIVE_WEBHOOK_ENDPOINTS`] active ones).
+    async fn create_webhook_endpoint(
+        &self,
+        scope: TenantScope,
+        endpoint: &NewWebhookEndpoint,
+        actor: Actor,
+    ) -> Result<WebhookEndpoint>;
+    /// Every endpoint of the clinic, active or not, newest first, URL opened.
+    async fn webhook_endpoints(&self, scope: TenantScope) -> Result<Vec<WebhookEndpoint>>;
+    /// Stops an endpoint: nothing more is queued for it and its pending deliveries become
+    /// `dead` (`endpoint_disabled`). Audited `webhook.endpoint_disabled`. Answers whether it
+    /// was active.
+    async fn disable_webhook_endpoint(
+        &self,
+        scope: TenantScope,
+        id: WebhookEndpointId,
+        actor: Actor,
+    ) -> Result<bool>;
+    /// Replaces the signing secret; the old one keeps signing (beside the new) until
+    /// now + `overlap` (zero or less: dropped at once). Audited `webhook.secret_rotated`.
+    async fn rotate_webhook_secret(
+        &self,
+        scope: TenantScope,
+        id: WebhookEndpointId,
+        new_secret: Zeroizing<String>,
+        overlap: SignedDuration,
+        actor: Actor,
+    ) -> Result<()>;
+    /// Queues `body` once for every active endpoint subscribed to `event_type`, due now.
+    /// Idempotent per endpoint and `event_id`. Answers how many deliveries were queued.
+    async fn enqueue_webhook_event(
+        &self,
+        scope: TenantScope,
+        event_id: &str,
+        event_type: &str,
+        body: &[u8],
+    ) -> Result<u64>;
+    /// Queues a test event (`ping`) for one active endpoint, whatever it subscribes to.
+    /// Answers whether it was queued (false: already queued with this `event_id`). A disabled
+    /// endpoint is `Conflict`.
+    async fn enqueue_webhook_test(
+        &self,
+        scope: TenantScope,
+        endpoint: WebhookEndpointId,
+        event_id: &str,
+        body: &[u8],
+    ) -> Result<bool>;
+    /// Leases up to `limit` due deliveries of active clinics for `lease`, oldest due first.
+    async fn claim_webhook_deliveries(
+        &self,
+        worker: &str,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> Result<Vec<WebhookJob>>;
+    /// Records an attempt under its lease: `Conflict` when the lease was lost (another worker
+    /// claimed the delivery after it ran out). `Invalid` (`error`) for an error that is not a
+    /// short code.
+    async fn settle_webhook_delivery(
+        &self,
+        lease: &WebhookLease,
+        outcome: &WebhookSettle,
+    ) -> Result<()>;
+    /// The delivery log, newest first, of one endpoint or of all.
+    async fn webhook_deliveries(
+        &self,
+        scope: TenantScope,
+        endpoint: Option<WebhookEndpointId>,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>>;
+}
+
 /// Everything a frontdesk process needs from storage.
 pub trait Store:
     TenantDirectory
@@ -1176,6 +1255,7 @@ pub trait Store:
     + RetentionStore
     + IncidentStore
     + ApiKeyStore
+    + WebhookStore
     + CheckpointStore
     + KeyRotationStore
     + TenantLifecycleStore
@@ -1209,6 +1289,7 @@ impl<T> Store for T where
         + RetentionStore
         + IncidentStore
         + ApiKeyStore
+        + WebhookStore
         + CheckpointStore
         + KeyRotationStore
         + TenantLifecycleStore

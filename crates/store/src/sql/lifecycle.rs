@@ -20,6 +20,8 @@ pub(crate) const PURGE_ORDER: &[&str] = &[
     "patient_keys",
     "api_keys",
     "api_key_routes",
+    "webhook_deliveries",
+    "webhook_endpoints",
     "waitlist_offers",
     "slot_holds",
     "waitlist_entries",

@@ -33,6 +33,7 @@ pub(crate) mod rewrap;
 pub(crate) mod staff_auth;
 pub(crate) mod verification;
 pub(crate) mod waitlist;
+pub(crate) mod webhooks;
 
 macro_rules! sql_store {
     ($Store:ty, $Tx:ty, $engine:literal, $skip_locked:literal) => {
@@ -196,6 +197,7 @@ macro_rules! sql_store {
         $crate::sql::retention::impl_retention!($Store);
         $crate::sql::incident::impl_incident!($Store);
         $crate::sql::api_keys::impl_api_keys!($Store);
+        $crate::sql::webhooks::impl_webhooks!($Store, $skip_locked);
         $crate::sql::checkpoints::impl_checkpoints!($Store);
         $crate::sql::rewrap::impl_rewrap!($Store);
         $crate::sql::lifecycle::impl_lifecycle!($Store);
@@ -380,6 +382,7 @@ macro_rules! sql_prelude {
             keys::{TenantKeys, aad, tenant_key_row},
             model::*,
             traits::*,
+            webhooks::*,
         };
         #[allow(unused_imports)]
         use async_trait::async_trait;

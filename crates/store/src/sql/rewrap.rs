@@ -271,6 +271,38 @@ macro_rules! impl_rewrap {
                         .await?;
                     n += 1;
                 }
+                n += self.reseal_webhook_endpoints(tx, tenant, keys, newest).await?;
+                Ok(n)
+            }
+
+            /// [`Self::reseal_tenant_values`] for webhook endpoints: URL and secrets.
+            async fn reseal_webhook_endpoints(&self, tx: &mut Tx, tenant: TenantId, keys: &TenantKeys, newest: i32) -> Result<u64> {
+                let mut n = 0;
+                let endpoints: Vec<(Uuid, Vec<u8>, Vec<u8>, Option<Vec<u8>>)> = sqlx::query_as(
+                    "SELECT id, url_ct, secret_ct, previous_secret_ct FROM webhook_endpoints WHERE tenant_id = $1",
+                )
+                .bind(tenant.as_uuid())
+                .fetch_all(&mut **tx)
+                .await?;
+                for (id, url, secret, previous) in endpoints {
+                    let row = id.to_string();
+                    let columns = [
+                        ("url", Some(url), "UPDATE webhook_endpoints SET url_ct = $3 WHERE tenant_id = $1 AND id = $2"),
+                        ("secret", Some(secret), "UPDATE webhook_endpoints SET secret_ct = $3 WHERE tenant_id = $1 AND id = $2"),
+                        ("previous_secret", previous, "UPDATE webhook_endpoints SET previous_secret_ct = $3 WHERE tenant_id = $1 AND id = $2"),
+                    ];
+                    for (column, ct, update) in columns {
+                        let Some(ct) = ct else { continue };
+                        let Some(fresh) = Self::reseal(keys, &aad(tenant, "webhook_endpoints", column, &row), &ct, newest)? else { continue };
+                        sqlx::query(update)
+                            .bind(tenant.as_uuid())
+                            .bind(id)
+                            .bind(fresh)
+                            .execute(&mut **tx)
+                            .await?;
+                        n += 1;
+                    }
+                }
                 Ok(n)
             }
 

@@ -123,6 +123,8 @@ pub struct Seeded {
     pub api_key: ApiKeyId,
     /// The whole key (`fdk_…`), as shown once when it was made.
     pub api_key_secret: String,
+    /// An endpoint subscribed to `appointment.created`, with one delivery queued.
+    pub webhook_endpoint: WebhookEndpointId,
 }
 
 /// Creates tenant `slug_str` and fills it through the store API. `tag` makes every value of
@@ -203,6 +205,28 @@ pub async fn seed(store: &dyn Store, slug_str: &str, tag: &str, phone_str: &str)
         )
         .await
         .unwrap();
+    let webhook = store
+        .create_webhook_endpoint(
+            scope,
+            &NewWebhookEndpoint {
+                url: format!("https://hooks.{tag}.example/in?token=tok-{tag}"),
+                host: format!("hooks.{tag}.example"),
+                events: vec!["appointment.created".into()],
+                secret: format!("whsec_seed{tag}").into(),
+            },
+            Actor::Staff(user),
+        )
+        .await
+        .unwrap();
+    store
+        .enqueue_webhook_event(
+            scope,
+            &format!("evt_seed_{tag}"),
+            "appointment.created",
+            br#"{"type":"appointment.created"}"#,
+        )
+        .await
+        .unwrap();
     Seeded {
         scope,
         slug,
@@ -220,6 +244,7 @@ pub async fn seed(store: &dyn Store, slug_str: &str, tag: &str, phone_str: &str)
         webchat_conversation: web.conversation_id,
         api_key: api_key.info.id,
         api_key_secret: api_key.key.to_string(),
+        webhook_endpoint: webhook.id,
     }
 }
 

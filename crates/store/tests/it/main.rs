@@ -18,6 +18,8 @@
 //! - `conformance_channels`: provider accounts, inbound deliveries, the job queue and the outbox.
 //! - `api_keys`: keys to the REST API (shown once, hashed, rate limited, revoked, rotated with
 //!   an overlap, confined to their clinic, named in the access report).
+//! - `webhooks`: signed outbound webhook endpoints (URL and secrets sealed, at most ten active)
+//!   and their deliveries (queued once per endpoint, claimed under a lease, settled, retried).
 //! - `appointments`, `reschedule`: the diary (slots, bookings, moves, cancellations, races).
 //! - `waitlist`: freed times held, offered in join order, and taken by exactly one patient.
 //! - `recordings`: call recordings filed once with their fetch job, sealed with the patient's
@@ -145,3 +147,4 @@ mod summary;
 mod tenant_rebuild;
 mod verification;
 mod waitlist;
+mod webhooks;

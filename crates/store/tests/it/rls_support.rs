@@ -27,7 +27,7 @@ pub const DIRECTORY_TABLES: &[&str] =
     &["api_key_routes", "channel_routes", "deletion_certificates"];
 
 /// Queue tables carry a second policy, `queue_claim`, for the workers' cross-tenant claim.
-pub const QUEUE_TABLES: &[&str] = &["jobs", "outbox"];
+pub const QUEUE_TABLES: &[&str] = &["jobs", "outbox", "webhook_deliveries"];
 
 /// The policy every tenant table carries, exactly as the migration creates it.
 pub fn create_policy_sql(table: &str) -> String {
