@@ -15,9 +15,11 @@
 //! - [`deliver`](mod@deliver): one attempt (sign, post, follow up to three redirects by
 //!   hand, classify as delivered / retryable / permanent); [`backoff`]: when to try again.
 //!
-//! Storage of subscriptions and secrets, the worker that schedules attempts and the
-//! dashboard's delivery log and "send test event" button build on these; nothing here
-//! touches the store. The signing secret must be stored encrypted (it is needed to sign),
+//! - [`worker`]: claims due deliveries from the store (`WebhookStore`), sends each with the
+//!   stored body and the endpoint's secrets, and records delivered / retry / dead.
+//!
+//! Not yet: the store's operations queueing events, the worker running in `serve`, and the
+//! dashboard's endpoints page with its delivery log and "send test event" button. The signing secret must be stored encrypted (it is needed to sign),
 //! not hashed like API keys.
 
 pub mod backoff;
@@ -27,6 +29,7 @@ pub mod ranges;
 pub mod resolver;
 pub mod sign;
 pub mod ssrf;
+pub mod worker;
 
 pub use backoff::{next_attempt_in, retry_delay};
 pub use deliver::{Destination, Failure, Outcome, WebhookClient, deliver};
