@@ -226,6 +226,74 @@ async fn during_a_secret_rotation_both_secrets_sign(engine: Engine) {
     f.db.cleanup().await;
 }
 
+async fn a_booking_reaches_the_receiver_as_an_envelope_it_can_read(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let secret = WebhookSecret::generate();
+    let (scope, _) = endpoint(&f, &secret).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&f.receiver)
+        .await;
+    let service = f.store.list_services(scope).await.unwrap().remove(0);
+    let practitioner = service.practitioners[0];
+    let today = f.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let slot = f
+        .store
+        .free_slots(
+            scope,
+            &frontdesk_store::SlotSearch {
+                practitioner,
+                service: service.id,
+                from: today,
+                to: today + jiff::Span::new().days(14),
+                min_notice: jiff::SignedDuration::from_hours(1),
+                day_start: None,
+                day_end: None,
+                limit: 1,
+            },
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    let patient = f
+        .store
+        .create_patient(scope, &frontdesk_store::NewPatient::default())
+        .await
+        .unwrap();
+    let appt = f
+        .store
+        .book_appointment(
+            scope,
+            &frontdesk_store::NewAppointment {
+                patient,
+                practitioner,
+                service: service.id,
+                starts_at: slot.start,
+                idempotency_key: "hook".into(),
+                actor: Actor::Agent,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(f.worker.run_once().await.unwrap(), 1);
+    let got = f.receiver.received_requests().await.unwrap();
+    let env = Envelope::from_body(&got[0].body).unwrap();
+    assert_eq!(
+        env.event_type(),
+        crate::outbound::EventType::AppointmentCreated
+    );
+    assert_eq!(env.tenant().as_str(), "harbour-physio");
+    assert_eq!(env.data()["appointment_id"], appt.id.to_string());
+    assert_eq!(env.data()["status"], "booked");
+    assert_eq!(
+        got[0].headers["frontdesk-event-type"],
+        "appointment.created"
+    );
+    f.db.cleanup().await;
+}
+
 #[test]
 fn settling_follows_the_outcome_and_the_schedule() {
     let now: jiff::Timestamp = NOW.parse().unwrap();
@@ -291,5 +359,6 @@ macro_rules! both {
 }
 both!(
     a_test_event_arrives_signed_and_failures_are_retried_then_dead,
-    during_a_secret_rotation_both_secrets_sign
+    during_a_secret_rotation_both_secrets_sign,
+    a_booking_reaches_the_receiver_as_an_envelope_it_can_read
 );

@@ -225,6 +225,7 @@ macro_rules! impl_appointments {
                 let appt = self.insert_booking(&mut tx, tenant, now, new).await?;
                 let ev = Self::booked_event(new.actor, &appt);
                 self.append_audit_tx(&mut tx, tenant, crate::to_us(now), &ev).await?;
+                self.emit_appointment_event_tx(&mut tx, tenant, "appointment.created", &appt, None, crate::to_us(now)).await?;
                 tx.commit().await?;
                 Ok(appt)
             }
@@ -285,6 +286,7 @@ macro_rules! impl_appointments {
                     "starts_at": appt.starts_at.to_string(),
                 }));
                 self.append_audit_tx(&mut tx, tenant, now_us, &ev).await?;
+                self.emit_appointment_event_tx(&mut tx, tenant, "appointment.changed", &appt, Some(old.id), now_us).await?;
                 tx.commit().await?;
                 Ok(appt)
             }
@@ -405,8 +407,9 @@ macro_rules! impl_appointments {
                 self.free_slot_tx(&mut tx, tenant, &appt, now).await?;
                 let ev = AuditEvent::new(actor, "appointment.cancelled").target("appointment", id);
                 self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
-                tx.commit().await?;
                 appt.status = AppointmentStatus::Cancelled;
+                self.emit_appointment_event_tx(&mut tx, tenant, "appointment.cancelled", &appt, None, now).await?;
+                tx.commit().await?;
                 Ok(appt)
             }
 
@@ -470,8 +473,9 @@ macro_rules! impl_appointments {
                     .await?;
                 let ev = AuditEvent::new(actor, "appointment.confirmed").target("appointment", id);
                 self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
-                tx.commit().await?;
                 appt.status = AppointmentStatus::Confirmed;
+                self.emit_appointment_event_tx(&mut tx, tenant, "appointment.changed", &appt, None, now).await?;
+                tx.commit().await?;
                 Ok(appt)
             }
 

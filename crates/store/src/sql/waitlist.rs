@@ -142,6 +142,7 @@ macro_rules! impl_waitlist {
                     actor,
                 };
                 let appt = self.insert_booking(&mut tx, tenant, now, &new).await?;
+                self.emit_appointment_event_tx(&mut tx, tenant, "appointment.created", &appt, None, now_us).await?;
                 sqlx::query("UPDATE waitlist_entries SET status = 'booked', updated_at = $3 WHERE tenant_id = $1 AND id = $2")
                     .bind(tenant.as_uuid())
                     .bind(entry)

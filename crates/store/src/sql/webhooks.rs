@@ -107,6 +107,56 @@ macro_rules! impl_webhooks {
             /// Queues `body` for every active endpoint of the clinic subscribed to
             /// `event_type`, inside `tx` (for store operations that emit an event with their
             /// own write). A clinic without endpoints costs one probe of the primary key.
+            /// Queues an `appointment.*` event for the clinic's subscribed endpoints, inside the
+            /// transaction that changed the appointment (so an event is queued exactly when the
+            /// change commits). The envelope is the one `frontdesk_server::outbound::Envelope`
+            /// reads: `{id: "evt_…", type, created_at, tenant: slug, data}`, with ids, times and
+            /// status only. A clinic with no subscribed endpoint pays one indexed read.
+            pub(crate) async fn emit_appointment_event_tx(
+                &self,
+                tx: &mut Tx,
+                tenant: TenantId,
+                kind: &'static str,
+                appt: &Appointment,
+                previous: Option<AppointmentId>,
+                now: i64,
+            ) -> Result<u64> {
+                let subscribed: Vec<(String,)> =
+                    sqlx::query_as("SELECT events FROM webhook_endpoints WHERE tenant_id = $1 AND active")
+                        .bind(tenant.as_uuid())
+                        .fetch_all(&mut **tx)
+                        .await?;
+                if !subscribed.iter().any(|(events,)| events.split(' ').any(|e| e == kind)) {
+                    return Ok(0);
+                }
+                let (slug,): (String,) = sqlx::query_as("SELECT slug FROM tenants WHERE id = $1")
+                    .bind(tenant.as_uuid())
+                    .fetch_one(&mut **tx)
+                    .await?;
+                let id = format!("evt_{}", Uuid::now_v7().hyphenated());
+                let mut data = serde_json::json!({
+                    "appointment_id": appt.id.to_string(),
+                    "patient_id": appt.patient_id.to_string(),
+                    "practitioner_id": appt.practitioner_id.to_string(),
+                    "service_id": appt.service_id.to_string(),
+                    "starts_at": appt.starts_at.to_string(),
+                    "ends_at": appt.ends_at.to_string(),
+                    "status": appt.status.as_str(),
+                });
+                if let Some(p) = previous {
+                    data["previous_appointment_id"] = serde_json::Value::String(p.to_string());
+                }
+                let body = serde_json::to_vec(&serde_json::json!({
+                    "id": id,
+                    "type": kind,
+                    "created_at": from_us(now)?.to_string(),
+                    "tenant": slug,
+                    "data": data,
+                }))
+                .map_err(|_| StoreError::Corrupt("webhook envelope"))?;
+                self.enqueue_webhook_event_tx(tx, tenant, &EventRef { id: &id, kind, body: &body }, now).await
+            }
+
             pub(crate) async fn enqueue_webhook_event_tx(&self, tx: &mut Tx, tenant: TenantId, event: &EventRef<'_>, now: i64) -> Result<u64> {
                 checked_event(event)?;
                 if !WEBHOOK_EVENT_TYPES.contains(&event.kind) {

@@ -22,6 +22,7 @@ engine_tests!(
     a_rotated_secret_signs_beside_the_new_one_until_its_overlap_ends,
     another_clinics_endpoint_is_not_found_anywhere,
     a_terminated_clinics_deliveries_wait,
+    appointment_changes_queue_their_events_with_the_change,
 );
 
 // The application's own tenant filters alone, without row-level security.
@@ -922,5 +923,142 @@ async fn a_terminated_clinics_deliveries_wait(db: &TestDb) {
     assert_eq!(
         deliveries(&*store, a.scope).await[0].status,
         WebhookDeliveryStatus::Pending
+    );
+}
+
+/// Booking, moving, confirming and cancelling queue `appointment.*` events in the same
+/// transaction, only for endpoints subscribed to them, as envelopes of ids and times.
+async fn appointment_changes_queue_their_events_with_the_change(db: &TestDb) {
+    use crate::appointments::{WED_10, booking, diary, ts};
+    let d = diary(db, 1).await;
+    let store = &*d.store;
+    // No endpoint: booking queues nothing.
+    let first = store
+        .book_appointment(d.scope, &booking(&d, 0, WED_10, "k0"))
+        .await
+        .unwrap();
+    assert!(deliveries(store, d.scope).await.is_empty());
+    let created = store
+        .create_webhook_endpoint(
+            d.scope,
+            &endpoint(1, &["appointment.created"]),
+            Actor::Operator,
+        )
+        .await
+        .unwrap();
+    let changes = store
+        .create_webhook_endpoint(
+            d.scope,
+            &endpoint(2, &["appointment.changed", "appointment.cancelled"]),
+            Actor::Operator,
+        )
+        .await
+        .unwrap();
+    let second = store
+        .book_appointment(d.scope, &booking(&d, 0, "2026-11-24T23:00:00Z", "k1"))
+        .await
+        .unwrap();
+    // The same booking asked again (its idempotency key) queues nothing more.
+    store
+        .book_appointment(d.scope, &booking(&d, 0, "2026-11-24T23:00:00Z", "k1"))
+        .await
+        .unwrap();
+    let moved = store
+        .reschedule_appointment(
+            d.scope,
+            first.id,
+            ts("2026-11-25T01:00:00Z"),
+            d.practitioner,
+            Actor::Agent,
+            "move-1",
+        )
+        .await
+        .unwrap();
+    store
+        .confirm_appointment(d.scope, moved.id, Actor::Agent)
+        .await
+        .unwrap();
+    store
+        .cancel_appointment(d.scope, second.id, Actor::Agent)
+        .await
+        .unwrap();
+    let jobs = store
+        .claim_webhook_deliveries("test", SignedDuration::from_mins(1), 100)
+        .await
+        .unwrap();
+    let mut seen: Vec<(WebhookEndpointId, String, String)> = jobs
+        .iter()
+        .map(|j| {
+            let v: serde_json::Value = serde_json::from_slice(&j.body).unwrap();
+            assert_eq!(v["id"].as_str(), Some(j.event_id.as_str()));
+            assert!(j.event_id.starts_with("evt_"));
+            assert_eq!(v["type"].as_str(), Some(j.event_type.as_str()));
+            assert_eq!(v["tenant"], "diary-clinic");
+            let keys: Vec<&str> = v["data"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            for k in &keys {
+                assert!(
+                    [
+                        "appointment_id",
+                        "patient_id",
+                        "practitioner_id",
+                        "service_id",
+                        "starts_at",
+                        "ends_at",
+                        "status",
+                        "previous_appointment_id"
+                    ]
+                    .contains(k),
+                    "ids, times and status only: {k}"
+                );
+            }
+            (
+                j.endpoint,
+                j.event_type.clone(),
+                format!(
+                    "{} {}",
+                    v["data"]["appointment_id"].as_str().unwrap(),
+                    v["data"]["status"].as_str().unwrap()
+                ),
+            )
+        })
+        .collect();
+    seen.sort();
+    let mut want = vec![
+        (
+            created.id,
+            "appointment.created".to_owned(),
+            format!("{} booked", second.id),
+        ),
+        (
+            changes.id,
+            "appointment.changed".to_owned(),
+            format!("{} booked", moved.id),
+        ),
+        (
+            changes.id,
+            "appointment.changed".to_owned(),
+            format!("{} confirmed", moved.id),
+        ),
+        (
+            changes.id,
+            "appointment.cancelled".to_owned(),
+            format!("{} cancelled", second.id),
+        ),
+    ];
+    want.sort();
+    assert_eq!(seen, want);
+    let move_event = jobs
+        .iter()
+        .map(|j| serde_json::from_slice::<serde_json::Value>(&j.body).unwrap())
+        .find(|v| v["data"]["previous_appointment_id"].is_string())
+        .unwrap();
+    assert_eq!(
+        move_event["data"]["previous_appointment_id"],
+        first.id.to_string()
     );
 }
