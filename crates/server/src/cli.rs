@@ -824,7 +824,11 @@ async fn build_app(
         cfg.outbound_per_second,
     )
     .with_blobs(blobs)
-    .with_termination_hold(cfg.termination_hold());
+    .with_termination_hold(cfg.termination_hold())
+    .with_webhooks(
+        frontdesk_server::outbound::WebhookClient::new(cfg.webhook_policy()?)
+            .context("could not build the outbound webhook client")?,
+    );
     Ok(app.with_worker(worker))
 }
 

@@ -85,6 +85,10 @@ pub struct Config {
     /// gives the client's address (for rate limits). Default empty: the TCP peer is the client
     /// and forwarding headers are ignored, since anyone can send them.
     pub trusted_proxies: Vec<String>,
+    /// Networks (CIDRs) outbound webhooks may reach although they are private, loopback or
+    /// otherwise special, e.g. `["10.20.0.0/16"]` for a receiver on the clinic group's own
+    /// network. Default empty: only public addresses, over HTTPS (ports 443 and 8443).
+    pub webhook_allowlist: Vec<String>,
     /// Where `serve` writes its scheduled encrypted backups (see `frontdesk backup`). Unset: no
     /// scheduled backups. With several instances, set it on one of them only.
     pub backup_dir: Option<PathBuf>,
@@ -162,6 +166,7 @@ impl Default for Config {
             provider_timeout_seconds: 10,
             staff_hold_minutes: 15,
             trusted_proxies: Vec::new(),
+            webhook_allowlist: Vec::new(),
             backup_dir: None,
             backup_every_hours: 24,
             backup_keep: 14,
@@ -235,6 +240,7 @@ const KNOWN_KEYS: &[&str] = &[
     "provider_timeout_seconds",
     "staff_hold_minutes",
     "trusted_proxies",
+    "webhook_allowlist",
     "backup_dir",
     "backup_every_hours",
     "backup_keep",
@@ -549,6 +555,21 @@ impl Config {
         })
     }
 
+    /// The outbound webhooks' address policy: `webhook_allowlist` parsed (a malformed entry is
+    /// refused with its position), HTTPS only.
+    pub fn webhook_policy(&self) -> Result<crate::outbound::SsrfPolicy, ConfigError> {
+        let allowlist =
+            crate::outbound::Allowlist::parse(&self.webhook_allowlist).map_err(|(i, e)| {
+                invalid(format!(
+                    "webhook_allowlist[{i}] is not a network like 10.0.0.0/8: {e}"
+                ))
+            })?;
+        Ok(crate::outbound::SsrfPolicy {
+            allowlist,
+            allow_http: false,
+        })
+    }
+
     pub fn keyring(&self) -> Result<Keyring, ConfigError> {
         let active = self.master_key.as_ref().ok_or_else(|| {
             invalid("no master key: set master_key_file (or FRONTDESK_MASTER_KEY_FILE); create one with `frontdesk keys generate`")
@@ -695,6 +716,22 @@ mod tests {
                 .unwrap()
                 .contains("127.0.0.1".parse().unwrap())
         );
+    }
+
+    #[test]
+    fn the_webhook_allowlist_is_networks_and_https_stays_required() {
+        let none = from_toml_str("", &[])
+            .unwrap()
+            .config
+            .webhook_policy()
+            .unwrap();
+        assert!(!none.allow_http && !none.allowlist.contains("10.0.0.1".parse().unwrap()));
+        let l = from_toml_str("webhook_allowlist = [\"10.20.0.0/16\"]", &[]).unwrap();
+        let p = l.config.webhook_policy().unwrap();
+        assert!(p.allowlist.contains("10.20.3.4".parse().unwrap()) && !p.allow_http);
+        let bad = from_toml_str("webhook_allowlist = [\"intranet\"]", &[]).unwrap();
+        let err = bad.config.webhook_policy().unwrap_err().to_string();
+        assert!(err.contains("webhook_allowlist[0]"), "{err}");
     }
 
     #[test]

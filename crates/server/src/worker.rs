@@ -154,6 +154,8 @@ pub struct Worker {
     limiter: Limiter,
     /// How long a terminated clinic is kept before the daily pass purges it.
     termination_hold: jiff::SignedDuration,
+    /// Sends the clinics' outbound webhooks (see [`crate::outbound::worker`]).
+    webhooks: Option<crate::outbound::worker::WebhookWorker>,
 }
 
 impl Worker {
@@ -179,7 +181,18 @@ impl Worker {
                 buckets: Mutex::new(HashMap::new()),
             },
             termination_hold: jiff::SignedDuration::from_hours(24 * 30),
+            webhooks: None,
         }
+    }
+
+    /// Sends outbound webhooks with `client` (its SSRF policy from `webhook_allowlist`).
+    pub fn with_webhooks(mut self, client: crate::outbound::WebhookClient) -> Self {
+        self.webhooks = Some(crate::outbound::worker::WebhookWorker::new(
+            self.store.clone(),
+            self.clock.clone(),
+            client,
+        ));
+        self
     }
 
     /// How long a terminated clinic is kept before it is purged (`termination_hold_days`).
@@ -278,9 +291,19 @@ impl Worker {
                     Err(e) => tracing::warn!(error = %e, "waitlist pass failed; retrying"),
                 }
             }
+            let hooks = match &self.webhooks {
+                Some(w) => match w.run_once().await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "webhook pass failed; retrying");
+                        0
+                    }
+                },
+                None => 0,
+            };
             match self.run_once().await {
                 // More may be waiting: go again at once.
-                Ok(n) if n > 0 => continue,
+                Ok(n) if n + hooks > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "worker pass failed; retrying"),
             }
