@@ -118,7 +118,7 @@ impl Permission {
             Permission::ManageUsers => "Manage users and roles",
             Permission::ManageChannels => "Connect channels",
             Permission::ManageRetention => "Set retention; export and erase data",
-            Permission::ManageKeys => "Manage encryption and API keys",
+            Permission::ManageKeys => "Manage encryption keys, API keys and webhooks",
             Permission::ManageBilling => "Manage billing",
             Permission::ViewAuditLog => "Read the audit log",
         }

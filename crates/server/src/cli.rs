@@ -805,6 +805,7 @@ async fn build_app(
             blobs: Some(blobs.clone()),
             staff_hold: cfg.staff_hold(),
             trusted_proxies: cfg.trusted_proxies()?,
+            webhook_policy: cfg.webhook_policy()?,
             ..Default::default()
         }),
     };

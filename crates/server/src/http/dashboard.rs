@@ -60,6 +60,8 @@ pub struct Dashboard {
     pub staff_hold: jiff::SignedDuration,
     /// Reverse proxies whose `X-Forwarded-For` is believed (config `trusted_proxies`).
     pub trusted_proxies: crate::outbound::ranges::Allowlist,
+    /// Where clinics' webhook endpoints may point (config `webhook_allowlist`).
+    pub webhook_policy: crate::outbound::SsrfPolicy,
 }
 
 impl Default for Dashboard {
@@ -72,6 +74,7 @@ impl Default for Dashboard {
             link_policy: LoginLinkPolicy::default(),
             session_policy: SessionPolicy::default(),
             trusted_proxies: Default::default(),
+            webhook_policy: Default::default(),
         }
     }
 }

@@ -22,6 +22,7 @@ mod users_view;
 mod voice;
 mod webchat;
 pub mod webhooks;
+mod webhooks_view;
 
 use axum::{
     Router,
@@ -206,6 +207,22 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/dashboard/api-keys/{id}/rotate",
             post(api_keys_view::rotate),
+        )
+        .route(
+            "/dashboard/webhooks",
+            get(webhooks_view::webhooks_page).post(webhooks_view::create),
+        )
+        .route(
+            "/dashboard/webhooks/{id}/disable",
+            post(webhooks_view::disable),
+        )
+        .route(
+            "/dashboard/webhooks/{id}/rotate",
+            post(webhooks_view::rotate),
+        )
+        .route(
+            "/dashboard/webhooks/{id}/test",
+            post(webhooks_view::send_test),
         )
         .route(
             "/dashboard/channels/{provider}",

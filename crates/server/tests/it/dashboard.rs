@@ -60,6 +60,7 @@ dashboard_tests!(
     the_reception_head_manages_practitioners_hours_and_services,
     the_owner_connects_channels_and_secrets_stay_write_only,
     the_owner_makes_rotates_and_revokes_api_keys_and_sees_each_secret_once,
+    the_owner_connects_a_webhook_endpoint_sends_a_test_and_reads_the_log,
     the_owner_adds_red_flags_on_top_of_the_built_in_ones,
     the_owner_answers_a_patients_data_requests,
     the_owner_sets_how_long_information_is_kept_and_can_pause_the_receptionist,
@@ -129,6 +130,8 @@ async fn spawn(engine: Engine) -> Option<(TestApp, Mail)> {
         mailer: Mailer::dev_file(path.clone(), "frontdesk <noreply@frontdesk.test>").unwrap(),
         link_base: Some(LINK_BASE.into()),
         blobs: Some(blobs.clone()),
+        // Webhook receivers in these tests are wiremock servers on loopback.
+        webhook_policy: loopback_webhooks(),
         ..Default::default()
     };
     let app = spawn_app_with(engine, dashboard).await?;
@@ -140,6 +143,13 @@ async fn spawn(engine: Engine) -> Option<(TestApp, Mail)> {
             _dir: dir,
         },
     ))
+}
+
+fn loopback_webhooks() -> frontdesk_server::outbound::SsrfPolicy {
+    frontdesk_server::outbound::SsrfPolicy {
+        allowlist: frontdesk_server::outbound::Allowlist::parse(&["127.0.0.0/8"]).unwrap(),
+        allow_http: true,
+    }
 }
 
 async fn add_user(app: &TestApp, email: &str, name: &str, role: Role) -> frontdesk_domain::UserId {
@@ -1963,6 +1973,21 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
         .unwrap()
         .info
         .id;
+    let foreign_hook = app
+        .store
+        .create_webhook_endpoint(
+            app.scope("nairobi-family").await,
+            &frontdesk_store::NewWebhookEndpoint {
+                url: "https://hooks.nairobi.example/in".into(),
+                host: "hooks.nairobi.example".into(),
+                events: vec!["ping".into()],
+                secret: "whsec_far".to_owned().into(),
+            },
+            frontdesk_store::Actor::Operator,
+        )
+        .await
+        .unwrap()
+        .id;
     let scope = app.scope(CLINIC).await;
     let author = add_user(&app, "author@harbour.test", "Author", Role::ReadOnlyDoctor).await;
     let foreign_draft = app
@@ -2278,6 +2303,31 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
                 b.post(
                     &format!("/dashboard/api-keys/{foreign_key}/rotate"),
                     &[("csrf", &csrf), ("overlap_hours", "1")],
+                )
+                .await
+                .0,
+                only_all(Permission::ManageKeys, 404),
+            ),
+            (
+                "/dashboard/webhooks",
+                b.get("/dashboard/webhooks").await.0,
+                only_all(Permission::ManageKeys, 200),
+            ),
+            (
+                "POST /dashboard/webhooks/{foreign}/disable",
+                b.post(
+                    &format!("/dashboard/webhooks/{foreign_hook}/disable"),
+                    &[("csrf", &csrf)],
+                )
+                .await
+                .0,
+                only_all(Permission::ManageKeys, 404),
+            ),
+            (
+                "POST /dashboard/webhooks/{foreign}/test",
+                b.post(
+                    &format!("/dashboard/webhooks/{foreign_hook}/test"),
+                    &[("csrf", &csrf)],
                 )
                 .await
                 .0,
@@ -2893,6 +2943,11 @@ async fn the_dashboard_in_a_real_browser_is_accessible_keyboard_usable_and_shows
             "/dashboard/api-keys",
             "Keys let the clinic's own software",
             "the API keys",
+        ),
+        (
+            "/dashboard/webhooks",
+            "frontdesk posts the events you choose",
+            "the webhooks",
         ),
     ] {
         own.navigate(&format!("{}{path}", app.base)).await;
@@ -4228,4 +4283,142 @@ async fn behind_a_trusted_proxy_each_client_address_has_its_own_sign_in_limit() 
         }
         app.finish().await;
     }
+}
+
+async fn the_owner_connects_a_webhook_endpoint_sends_a_test_and_reads_the_log(
+    app: TestApp,
+    mail: Mail,
+) {
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    add_user(&app, "own@harbour.test", "Owen Owner", Role::Owner).await;
+    let scope = app.scope(CLINIC).await;
+    let receiver = MockServer::start().await;
+    Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let mut owner = Browser::new(&app);
+    owner.sign_in(&mail, 1, "own@harbour.test").await;
+    owner.set_up_totp().await;
+    let (status, page, _) = owner.get("/dashboard/webhooks").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("No endpoints yet."));
+    let csrf = Browser::hidden(&page, "csrf");
+    // A private address outside the allowlist, and a form without events, are refused.
+    for (url, event, needle) in [
+        ("http://10.0.0.1/in", "ping", "cannot be used"),
+        ("https://169.254.169.254/latest", "ping", "cannot be used"),
+        ("not a url", "ping", "full address"),
+        (&*format!("{}/in", receiver.uri()), "", "at least one event"),
+    ] {
+        let mut form = vec![("csrf", csrf.as_str()), ("url", url)];
+        if !event.is_empty() {
+            form.push(("event", event));
+        }
+        let (status, page, _) = owner.post("/dashboard/webhooks", &form).await;
+        assert_eq!(status, 422, "{url}");
+        assert!(page.contains(needle), "{url}: {page}");
+    }
+    assert!(app.store.webhook_endpoints(scope).await.unwrap().is_empty());
+    let url = format!("{}/in?token=t0k", receiver.uri());
+    let (status, page, headers) = owner
+        .post(
+            "/dashboard/webhooks",
+            &[
+                ("csrf", &csrf),
+                ("url", &url),
+                ("event", "ping"),
+                ("event", "appointment.created"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(headers["cache-control"], "no-store");
+    let secret = shown_value(&page, "secret-value");
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let (_, listed, _) = owner.get("/dashboard/webhooks").await;
+    assert!(!listed.contains(&secret), "the secret is shown once");
+    let hook = app.store.webhook_endpoints(scope).await.unwrap().remove(0);
+    assert_eq!(hook.events, ["ping", "appointment.created"]);
+    // A test event is queued, delivered by the worker, signed with the shown secret, and logged.
+    let (status, _, _) = owner
+        .post(
+            &format!("/dashboard/webhooks/{}/test", hook.id),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let worker = frontdesk_server::outbound::worker::WebhookWorker::new(
+        app.store.clone(),
+        std::sync::Arc::new(frontdesk_domain::SystemClock),
+        frontdesk_server::outbound::WebhookClient::new(loopback_webhooks()).unwrap(),
+    );
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    let got = receiver.received_requests().await.unwrap();
+    assert_eq!(got.len(), 1);
+    let header = got[0].headers[frontdesk_server::outbound::SIGNATURE_HEADER]
+        .to_str()
+        .unwrap();
+    let key = frontdesk_server::outbound::WebhookSecret::parse(&secret).unwrap();
+    frontdesk_server::outbound::verify(header, &got[0].body, &[key], jiff::Timestamp::now())
+        .unwrap();
+    let (_, page, _) = owner.get("/dashboard/webhooks").await;
+    assert!(
+        page.contains("<th scope=\"row\">ping</th>")
+            && page.contains("delivered")
+            && page.contains("HTTP 200"),
+        "{page}"
+    );
+    // A new secret is shown once; the endpoint can be disabled, and then takes no test event.
+    let (status, page, _) = owner
+        .post(
+            &format!("/dashboard/webhooks/{}/rotate", hook.id),
+            &[("csrf", &csrf), ("overlap_hours", "2")],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_ne!(shown_value(&page, "secret-value"), secret);
+    assert!(page.contains("the previous secret also signs until"));
+    let (status, _, _) = owner
+        .post(
+            &format!("/dashboard/webhooks/{}/disable", hook.id),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (status, _, _) = owner
+        .post(
+            &format!("/dashboard/webhooks/{}/test", hook.id),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(status, 409);
+    let actions: Vec<String> = app
+        .store
+        .audit_entries(scope, 0, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action.starts_with("webhook."))
+        .map(|e| format!("{} {}", e.action, e.actor_kind))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "webhook.endpoint_created staff",
+            "webhook.secret_rotated staff",
+            "webhook.endpoint_disabled staff"
+        ]
+    );
+    app.finish().await;
+}
+
+/// The value of the read-only input `id` (a secret shown once).
+fn shown_value(html: &str, id: &str) -> String {
+    let marker = format!("id=\"{id}\" readonly value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {id} in {html}"))
+        + marker.len();
+    html[start..][..html[start..].find('"').unwrap()].to_owned()
 }
