@@ -6,7 +6,8 @@
 
 use super::AppState;
 use super::dashboard::{
-    Require, Staff, csrf_ok_for, perm, plain as text, store_failed as unavailable,
+    BAD_OVERLAP, Require, Staff, csrf_ok_for, form_field, overlap_hours, perm, plain as text,
+    store_failed as unavailable,
 };
 use askama::Template;
 use axum::{
@@ -119,20 +120,13 @@ pub async fn keys_page(
     render(&st, &staff, StatusCode::OK, None, None).await
 }
 
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.as_str())
-}
-
 /// `POST /dashboard/api-keys`: `csrf`, `name`, `scope` (repeated), `rate`.
 pub async fn create(
     State(st): State<AppState>,
     Require { staff, .. }: Require<perm::ManageKeys>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    if !csrf_ok_for(&staff, field(&fields, "csrf")) {
+    if !csrf_ok_for(&staff, form_field(&fields, "csrf")) {
         return super::dashboard::form_expired();
     }
     let refuse = |msg: String| {
@@ -153,12 +147,12 @@ pub async fn create(
         Ok(Ok(s)) => s,
         _ => return refuse("Choose at least one thing the key may do.".into()).await,
     };
-    let Ok(rate) = field(&fields, "rate").trim().parse::<u32>() else {
+    let Ok(rate) = form_field(&fields, "rate").trim().parse::<u32>() else {
         return refuse("Write the rate as a whole number of calls a minute.".into()).await;
     };
     let s = staff.session();
     let new = NewApiKey {
-        name: field(&fields, "name").to_owned(),
+        name: form_field(&fields, "name").to_owned(),
         scopes,
         rate_per_minute: rate,
     };
@@ -242,22 +236,16 @@ pub async fn rotate(
     let Some(id) = key_id(&raw) else {
         return text(StatusCode::NOT_FOUND, "No such key.");
     };
-    let hours = match f.overlap_hours.as_deref().map(str::trim) {
-        None | Some("") => 24,
-        Some(h) => match h.parse::<u32>() {
-            Ok(h) if h <= api_key::MAX_OVERLAP_HOURS => h,
-            _ => {
-                let msg = "The overlap is a whole number of hours, 0 to 720.".to_owned();
-                return render(
-                    &st,
-                    &staff,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    None,
-                    Some(msg),
-                )
-                .await;
-            }
-        },
+    let Some(hours) = overlap_hours(f.overlap_hours.as_deref()) else {
+        let msg = BAD_OVERLAP.to_owned();
+        return render(
+            &st,
+            &staff,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some(msg),
+        )
+        .await;
     };
     let s = staff.session();
     match st

@@ -201,6 +201,25 @@ struct HomePage<'a> {
     csrf: String,
 }
 
+/// The value of field `name` in a form read as pairs (repeated fields allowed); `""` if absent.
+pub(super) fn form_field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// An overlap in hours from a form (0 to 720; empty: 24), for key and secret rotations.
+pub(super) fn overlap_hours(raw: Option<&str>) -> Option<u32> {
+    match raw.map(str::trim) {
+        None | Some("") => Some(24),
+        Some(h) => h.parse::<u32>().ok().filter(|h| *h <= 720),
+    }
+}
+
+/// What a rotation form with a bad overlap is told.
+pub(super) const BAD_OVERLAP: &str = "The overlap is a whole number of hours, 0 to 720.";
+
 /// A form without this session's CSRF token (or a stale one-time key): 403, nothing done.
 pub(super) fn form_expired() -> Response {
     plain(

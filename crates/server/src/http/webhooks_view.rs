@@ -8,7 +8,8 @@
 
 use super::AppState;
 use super::dashboard::{
-    Require, Staff, csrf_ok_for, perm, plain as text, store_failed as unavailable,
+    BAD_OVERLAP, Require, Staff, csrf_ok_for, form_field, overlap_hours, perm, plain as text,
+    store_failed as unavailable,
 };
 use crate::outbound::{Destination, Envelope, EventData, WebhookClient, WebhookSecret};
 use askama::Template;
@@ -131,20 +132,13 @@ pub async fn webhooks_page(
     render(&st, &staff, StatusCode::OK, None, None).await
 }
 
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.as_str())
-}
-
 /// `POST /dashboard/webhooks`: `csrf`, `url`, `event` (repeated).
 pub async fn create(
     State(st): State<AppState>,
     Require { staff, .. }: Require<perm::ManageKeys>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    if !csrf_ok_for(&staff, field(&fields, "csrf")) {
+    if !csrf_ok_for(&staff, form_field(&fields, "csrf")) {
         return super::dashboard::form_expired();
     }
     let refuse = |msg: String| {
@@ -164,7 +158,7 @@ pub async fn create(
     if events.is_empty() {
         return refuse("Choose at least one event.".into()).await;
     }
-    let Ok(dest) = Destination::parse(field(&fields, "url")) else {
+    let Ok(dest) = Destination::parse(form_field(&fields, "url")) else {
         return refuse("Write the full address, starting with https://.".into()).await;
     };
     let Some(client) = client(&st) else {
@@ -255,22 +249,16 @@ pub async fn rotate(
     let Some(id) = endpoint_id(&raw) else {
         return not_found();
     };
-    let hours = match f.overlap_hours.as_deref().map(str::trim) {
-        None | Some("") => 24,
-        Some(h) => match h.parse::<u32>() {
-            Ok(h) if h <= 720 => h,
-            _ => {
-                let msg = "The overlap is a whole number of hours, 0 to 720.".to_owned();
-                return render(
-                    &st,
-                    &staff,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    None,
-                    Some(msg),
-                )
-                .await;
-            }
-        },
+    let Some(hours) = overlap_hours(f.overlap_hours.as_deref()) else {
+        let msg = BAD_OVERLAP.to_owned();
+        return render(
+            &st,
+            &staff,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some(msg),
+        )
+        .await;
     };
     let s = staff.session();
     let secret = WebhookSecret::generate();
