@@ -292,6 +292,14 @@ macro_rules! impl_conversations {
                     .execute(&mut *tx)
                     .await?;
                     self.notify_staff_tx(&mut tx, tenant, Some(conversation.as_uuid()), esc.notify, &esc.details, now).await?;
+                    let kind = match esc.notify {
+                        NotificationKind::Handoff => Some("conversation.handed_off"),
+                        _ if esc.urgency != Urgency::Normal => Some("conversation.escalated"),
+                        _ => None,
+                    };
+                    if let Some(kind) = kind {
+                        self.emit_conversation_event_tx(&mut tx, tenant, kind, &conv, now).await?;
+                    }
                 }
                 for ev in &turn.audit {
                     self.append_audit_tx(&mut tx, tenant, now, ev).await?;

@@ -98,6 +98,12 @@ macro_rules! impl_data_requests {
                 .execute(&mut *tx)
                 .await?;
                 let ev = AuditEvent::new(actor, "patient.erased").target("patient", patient).details(counts_json);
+                let data = serde_json::json!({
+                    "patient_id": patient.to_string(),
+                    "kind": "erasure",
+                    "completed_at": from_us(now)?.to_string(),
+                });
+                self.emit_event_tx(&mut tx, tenant, "data_request.completed", data, now).await?;
                 self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
                 tx.commit().await?;
                 Ok(Erasure {

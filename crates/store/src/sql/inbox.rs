@@ -321,6 +321,8 @@ macro_rules! impl_inbox {
                     };
                 }
                 let held = self.staff_hold_tx(&mut tx, tenant, conversation, now).await?.ok_or(StoreError::NotFound)?;
+                let (conv, _, _) = self.fetch_conversation_row(&mut tx, tenant, conversation).await?;
+                self.emit_conversation_event_tx(&mut tx, tenant, "conversation.handed_off", &conv, now).await?;
                 let ev = AuditEvent::new(Actor::Staff(user), "conversation.taken_over")
                     .target("conversation", conversation)
                     .details(serde_json::json!({ "until": held.expires_at.to_string() }));

@@ -107,20 +107,12 @@ macro_rules! impl_webhooks {
             /// Queues `body` for every active endpoint of the clinic subscribed to
             /// `event_type`, inside `tx` (for store operations that emit an event with their
             /// own write). A clinic without endpoints costs one probe of the primary key.
-            /// Queues an `appointment.*` event for the clinic's subscribed endpoints, inside the
-            /// transaction that changed the appointment (so an event is queued exactly when the
-            /// change commits). The envelope is the one `frontdesk_server::outbound::Envelope`
-            /// reads: `{id: "evt_…", type, created_at, tenant: slug, data}`, with ids, times and
-            /// status only. A clinic with no subscribed endpoint pays one indexed read.
-            pub(crate) async fn emit_appointment_event_tx(
-                &self,
-                tx: &mut Tx,
-                tenant: TenantId,
-                kind: &'static str,
-                appt: &Appointment,
-                previous: Option<AppointmentId>,
-                now: i64,
-            ) -> Result<u64> {
+            /// Queues an event for the clinic's subscribed endpoints, inside the transaction
+            /// that made the change (so an event is queued exactly when the change commits).
+            /// The envelope is the one `frontdesk_server::outbound::Envelope` reads:
+            /// `{id: "evt_…", type, created_at, tenant: slug, data}`; `data` holds ids, times
+            /// and statuses only. A clinic with no subscribed endpoint pays one indexed read.
+            pub(crate) async fn emit_event_tx(&self, tx: &mut Tx, tenant: TenantId, kind: &'static str, data: serde_json::Value, now: i64) -> Result<u64> {
                 let subscribed: Vec<(String,)> =
                     sqlx::query_as("SELECT events FROM webhook_endpoints WHERE tenant_id = $1 AND active")
                         .bind(tenant.as_uuid())
@@ -134,6 +126,28 @@ macro_rules! impl_webhooks {
                     .fetch_one(&mut **tx)
                     .await?;
                 let id = format!("evt_{}", Uuid::now_v7().hyphenated());
+                let body = serde_json::to_vec(&serde_json::json!({
+                    "id": id,
+                    "type": kind,
+                    "created_at": from_us(now)?.to_string(),
+                    "tenant": slug,
+                    "data": data,
+                }))
+                .map_err(|_| StoreError::Corrupt("webhook envelope"))?;
+                self.enqueue_webhook_event_tx(tx, tenant, &EventRef { id: &id, kind, body: &body }, now).await
+            }
+
+            /// [`Self::emit_event_tx`] for an `appointment.*` event; a move names the appointment
+            /// it replaced.
+            pub(crate) async fn emit_appointment_event_tx(
+                &self,
+                tx: &mut Tx,
+                tenant: TenantId,
+                kind: &'static str,
+                appt: &Appointment,
+                previous: Option<AppointmentId>,
+                now: i64,
+            ) -> Result<u64> {
                 let mut data = serde_json::json!({
                     "appointment_id": appt.id.to_string(),
                     "patient_id": appt.patient_id.to_string(),
@@ -146,15 +160,18 @@ macro_rules! impl_webhooks {
                 if let Some(p) = previous {
                     data["previous_appointment_id"] = serde_json::Value::String(p.to_string());
                 }
-                let body = serde_json::to_vec(&serde_json::json!({
-                    "id": id,
-                    "type": kind,
-                    "created_at": from_us(now)?.to_string(),
-                    "tenant": slug,
-                    "data": data,
-                }))
-                .map_err(|_| StoreError::Corrupt("webhook envelope"))?;
-                self.enqueue_webhook_event_tx(tx, tenant, &EventRef { id: &id, kind, body: &body }, now).await
+                self.emit_event_tx(tx, tenant, kind, data, now).await
+            }
+
+            /// [`Self::emit_event_tx`] for a `conversation.*` event.
+            pub(crate) async fn emit_conversation_event_tx(&self, tx: &mut Tx, tenant: TenantId, kind: &'static str, conv: &Conversation, now: i64) -> Result<u64> {
+                let data = serde_json::json!({
+                    "conversation_id": conv.id.to_string(),
+                    "patient_id": conv.patient_id.to_string(),
+                    "channel": conv.channel.as_str(),
+                    "at": from_us(now)?.to_string(),
+                });
+                self.emit_event_tx(tx, tenant, kind, data, now).await
             }
 
             pub(crate) async fn enqueue_webhook_event_tx(&self, tx: &mut Tx, tenant: TenantId, event: &EventRef<'_>, now: i64) -> Result<u64> {

@@ -23,6 +23,7 @@ engine_tests!(
     another_clinics_endpoint_is_not_found_anywhere,
     a_terminated_clinics_deliveries_wait,
     appointment_changes_queue_their_events_with_the_change,
+    escalations_hand_offs_and_erasures_queue_their_events,
 );
 
 // The application's own tenant filters alone, without row-level security.
@@ -1061,4 +1062,93 @@ async fn appointment_changes_queue_their_events_with_the_change(db: &TestDb) {
         move_event["data"]["previous_appointment_id"],
         first.id.to_string()
     );
+}
+
+/// A red flag, a staff takeover and an erasure queue `conversation.escalated`,
+/// `conversation.handed_off` and `data_request.completed` (ids and times only).
+async fn escalations_hand_offs_and_erasures_queue_their_events(db: &TestDb) {
+    let store = store(db).await;
+    let a = seed(&*store, "clinic-a", "alpha", "+64 21 555 0101").await;
+    let ep = store
+        .create_webhook_endpoint(
+            a.scope,
+            &endpoint(
+                3,
+                &[
+                    "conversation.escalated",
+                    "conversation.handed_off",
+                    "data_request.completed",
+                ],
+            ),
+            Actor::Operator,
+        )
+        .await
+        .unwrap();
+    let mut red = turn(delivered("chest pain", "wamid.red"), &["Call 111 now."]);
+    red.escalation = Some(Escalation {
+        urgency: Urgency::Emergency,
+        notify: NotificationKind::Emergency,
+        details: serde_json::json!({ "rule": "chest_pain" }),
+    });
+    store
+        .record_turn(a.scope, a.conversation, &red)
+        .await
+        .unwrap();
+    // A calm turn queues nothing.
+    store
+        .record_turn(
+            a.scope,
+            a.conversation,
+            &turn(delivered("thanks", "wamid.calm"), &["Kia ora"]),
+        )
+        .await
+        .unwrap();
+    store
+        .take_over(
+            a.scope,
+            a.conversation,
+            a.user,
+            SignedDuration::from_mins(5),
+        )
+        .await
+        .unwrap();
+    store
+        .erase_patient(a.scope, a.patient, Actor::Operator)
+        .await
+        .unwrap();
+    let jobs = store
+        .claim_webhook_deliveries("test", SignedDuration::from_mins(1), 100)
+        .await
+        .unwrap();
+    let mut got: Vec<(String, serde_json::Value)> = jobs
+        .iter()
+        .filter(|j| j.endpoint == ep.id)
+        .map(|j| {
+            (
+                j.event_type.clone(),
+                serde_json::from_slice::<serde_json::Value>(&j.body).unwrap()["data"].clone(),
+            )
+        })
+        .collect();
+    got.sort_by(|x, y| x.0.cmp(&y.0));
+    let kinds: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "conversation.escalated",
+            "conversation.handed_off",
+            "data_request.completed"
+        ]
+    );
+    assert_eq!(got[0].1["conversation_id"], a.conversation.to_string());
+    assert_eq!(got[0].1["channel"], "whatsapp");
+    assert_eq!(got[2].1["patient_id"], a.patient.to_string());
+    assert_eq!(got[2].1["kind"], "erasure");
+    for (_, data) in &got {
+        let text = data.to_string();
+        assert!(
+            !text.contains("chest") && !text.contains("555"),
+            "ids and times only: {text}"
+        );
+    }
 }
