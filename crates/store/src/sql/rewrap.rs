@@ -222,23 +222,12 @@ macro_rules! impl_rewrap {
                         .fetch_all(&mut **tx)
                         .await?;
                 for (id, email, name, totp) in users {
-                    let row = id.to_string();
                     let columns = [
                         ("email", Some(email), "UPDATE users SET email_ct = $3 WHERE tenant_id = $1 AND id = $2"),
                         ("name", Some(name), "UPDATE users SET name_ct = $3 WHERE tenant_id = $1 AND id = $2"),
                         ("totp", totp, "UPDATE users SET totp_ct = $3 WHERE tenant_id = $1 AND id = $2"),
                     ];
-                    for (column, ct, update) in columns {
-                        let Some(ct) = ct else { continue };
-                        let Some(fresh) = Self::reseal(keys, &aad(tenant, "users", column, &row), &ct, newest)? else { continue };
-                        sqlx::query(update)
-                            .bind(tenant.as_uuid())
-                            .bind(id)
-                            .bind(fresh)
-                            .execute(&mut **tx)
-                            .await?;
-                        n += 1;
-                    }
+                    n += self.reseal_columns(tx, (tenant, keys, newest), "users", id, columns).await?;
                 }
                 let accounts: Vec<(String, Vec<u8>)> =
                     sqlx::query_as("SELECT provider, secrets_ct FROM channel_accounts WHERE tenant_id = $1")
@@ -275,6 +264,32 @@ macro_rules! impl_rewrap {
                 Ok(n)
             }
 
+            /// Re-seals the sealed columns of one row (`(column, value, update)`; a `None` value
+            /// is skipped) that an older key version sealed. Answers how many.
+            async fn reseal_columns(
+                &self,
+                tx: &mut Tx,
+                (tenant, keys, newest): (TenantId, &TenantKeys, i32),
+                table: &str,
+                id: Uuid,
+                columns: [(&str, Option<Vec<u8>>, &'static str); 3],
+            ) -> Result<u64> {
+                let row = id.to_string();
+                let mut n = 0;
+                for (column, ct, update) in columns {
+                    let Some(ct) = ct else { continue };
+                    let Some(fresh) = Self::reseal(keys, &aad(tenant, table, column, &row), &ct, newest)? else { continue };
+                    sqlx::query(update)
+                        .bind(tenant.as_uuid())
+                        .bind(id)
+                        .bind(fresh)
+                        .execute(&mut **tx)
+                        .await?;
+                    n += 1;
+                }
+                Ok(n)
+            }
+
             /// [`Self::reseal_tenant_values`] for webhook endpoints: URL and secrets.
             async fn reseal_webhook_endpoints(&self, tx: &mut Tx, tenant: TenantId, keys: &TenantKeys, newest: i32) -> Result<u64> {
                 let mut n = 0;
@@ -285,23 +300,12 @@ macro_rules! impl_rewrap {
                 .fetch_all(&mut **tx)
                 .await?;
                 for (id, url, secret, previous) in endpoints {
-                    let row = id.to_string();
                     let columns = [
                         ("url", Some(url), "UPDATE webhook_endpoints SET url_ct = $3 WHERE tenant_id = $1 AND id = $2"),
                         ("secret", Some(secret), "UPDATE webhook_endpoints SET secret_ct = $3 WHERE tenant_id = $1 AND id = $2"),
                         ("previous_secret", previous, "UPDATE webhook_endpoints SET previous_secret_ct = $3 WHERE tenant_id = $1 AND id = $2"),
                     ];
-                    for (column, ct, update) in columns {
-                        let Some(ct) = ct else { continue };
-                        let Some(fresh) = Self::reseal(keys, &aad(tenant, "webhook_endpoints", column, &row), &ct, newest)? else { continue };
-                        sqlx::query(update)
-                            .bind(tenant.as_uuid())
-                            .bind(id)
-                            .bind(fresh)
-                            .execute(&mut **tx)
-                            .await?;
-                        n += 1;
-                    }
+                    n += self.reseal_columns(tx, (tenant, keys, newest), "webhook_endpoints", id, columns).await?;
                 }
                 Ok(n)
             }

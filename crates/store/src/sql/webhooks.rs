@@ -113,12 +113,8 @@ macro_rules! impl_webhooks {
             /// `{id: "evt_…", type, created_at, tenant: slug, data}`; `data` holds ids, times
             /// and statuses only. A clinic with no subscribed endpoint pays one indexed read.
             pub(crate) async fn emit_event_tx(&self, tx: &mut Tx, tenant: TenantId, kind: &'static str, data: serde_json::Value, now: i64) -> Result<u64> {
-                let subscribed: Vec<(String,)> =
-                    sqlx::query_as("SELECT events FROM webhook_endpoints WHERE tenant_id = $1 AND active")
-                        .bind(tenant.as_uuid())
-                        .fetch_all(&mut **tx)
-                        .await?;
-                if !subscribed.iter().any(|(events,)| events.split(' ').any(|e| e == kind)) {
+                let endpoints = self.subscribed_endpoints_tx(tx, tenant, kind).await?;
+                if endpoints.is_empty() {
                     return Ok(0);
                 }
                 let (slug,): (String,) = sqlx::query_as("SELECT slug FROM tenants WHERE id = $1")
@@ -134,7 +130,29 @@ macro_rules! impl_webhooks {
                     "data": data,
                 }))
                 .map_err(|_| StoreError::Corrupt("webhook envelope"))?;
-                self.enqueue_webhook_event_tx(tx, tenant, &EventRef { id: &id, kind, body: &body }, now).await
+                let event = EventRef { id: &id, kind, body: &body };
+                checked_event(&event)?;
+                let mut queued = 0;
+                for endpoint in endpoints {
+                    if self.insert_webhook_delivery_tx(tx, tenant, endpoint, &event, now).await? {
+                        queued += 1;
+                    }
+                }
+                Ok(queued)
+            }
+
+            /// The clinic's active endpoints subscribed to `kind` (one indexed read).
+            async fn subscribed_endpoints_tx(&self, tx: &mut Tx, tenant: TenantId, kind: &str) -> Result<Vec<Uuid>> {
+                let endpoints: Vec<(Uuid, String)> =
+                    sqlx::query_as("SELECT id, events FROM webhook_endpoints WHERE tenant_id = $1 AND active")
+                        .bind(tenant.as_uuid())
+                        .fetch_all(&mut **tx)
+                        .await?;
+                Ok(endpoints
+                    .into_iter()
+                    .filter(|(_, events)| events.split(' ').any(|e| e == kind))
+                    .map(|(id, _)| id)
+                    .collect())
             }
 
             /// [`Self::emit_event_tx`] for an `appointment.*` event; a move names the appointment
@@ -179,15 +197,9 @@ macro_rules! impl_webhooks {
                 if !WEBHOOK_EVENT_TYPES.contains(&event.kind) {
                     return Err(invalid("event_type", "not a webhook event type"));
                 }
-                let endpoints: Vec<(Uuid, String)> =
-                    sqlx::query_as("SELECT id, events FROM webhook_endpoints WHERE tenant_id = $1 AND active")
-                        .bind(tenant.as_uuid())
-                        .fetch_all(&mut **tx)
-                        .await?;
                 let mut queued = 0;
-                for (endpoint, events) in endpoints {
-                    if events.split(' ').any(|e| e == event.kind) && self.insert_webhook_delivery_tx(tx, tenant, endpoint, event, now).await?
-                    {
+                for endpoint in self.subscribed_endpoints_tx(tx, tenant, event.kind).await? {
+                    if self.insert_webhook_delivery_tx(tx, tenant, endpoint, event, now).await? {
                         queued += 1;
                     }
                 }
