@@ -74,6 +74,8 @@ typed_id!(
     WebhookEndpointId,
     /// One event queued for one webhook endpoint.
     WebhookDeliveryId,
+    /// A calendar subscription URL for a practitioner or a whole clinic (#11).
+    CalendarFeedId,
 );
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::blobs::BlobStore;
 use askama::Template;
 use frontdesk_domain::PatientId;
 use frontdesk_store::{
-    Actor, AuditEntry, AuditEvent, ClinicCatalog, Erasure, Sender, Store, StoreError, TenantScope,
+    Actor, AuditEntry, ClinicCatalog, Erasure, Sender, Store, StoreError, TenantScope,
 };
 use serde_json::{Value, json};
 
@@ -163,10 +163,9 @@ pub async fn export_patient(
 ) -> Result<PatientCopy, StoreError> {
     let catalog = store.clinic_catalog(scope).await?;
     let copy = read_patient_copy(store, scope, &catalog, patient).await?;
-    let ev = AuditEvent::new(actor, "patient.exported")
-        .target("patient", patient)
-        .details(json!({ "format": format }));
-    store.append_audit(scope, &ev).await?;
+    store
+        .record_patient_export(scope, patient, actor, format)
+        .await?;
     Ok(copy)
 }
 

@@ -12,6 +12,7 @@ pub mod data_requests;
 pub mod demo;
 pub mod eval;
 pub mod http;
+pub mod ical;
 pub mod lifecycle;
 pub mod llm;
 pub mod mailer;

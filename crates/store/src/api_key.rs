@@ -25,6 +25,11 @@ pub const MAX_OVERLAP_HOURS: u32 = 720;
 
 /// A fresh key: its public prefix (with the tag, `fdk_abcd…`) and the whole key.
 pub fn generate() -> (String, Zeroizing<String>) {
+    generate_tagged(KEY_TAG)
+}
+
+/// A fresh token of this form with another tag (`fdcal_` for calendar feeds).
+pub(crate) fn generate_tagged(tag: &str) -> (String, Zeroizing<String>) {
     let mut raw = [0u8; PREFIX_LEN];
     rand::fill(&mut raw[..]);
     let prefix: String = raw
@@ -34,16 +39,21 @@ pub fn generate() -> (String, Zeroizing<String>) {
     let mut secret = Zeroizing::new([0u8; 32]);
     rand::fill(&mut secret[..]);
     let key = Zeroizing::new(format!(
-        "{KEY_TAG}{prefix}_{}",
+        "{tag}{prefix}_{}",
         URL_SAFE_NO_PAD.encode(&secret[..])
     ));
-    (format!("{KEY_TAG}{prefix}"), key)
+    (format!("{tag}{prefix}"), key)
 }
 
 /// The public prefix (`fdk_…`) of something that has the form of a key; `None` otherwise,
 /// so that a malformed header costs no database read.
 pub fn prefix_of(key: &str) -> Option<&str> {
-    let rest = key.strip_prefix(KEY_TAG)?;
+    prefix_of_tagged(KEY_TAG, key)
+}
+
+/// [`prefix_of`] for a token with another tag.
+pub(crate) fn prefix_of_tagged<'a>(tag: &str, key: &'a str) -> Option<&'a str> {
+    let rest = key.strip_prefix(tag)?;
     if rest.len() != PREFIX_LEN + 1 + SECRET_LEN || !rest.is_ascii() {
         return None;
     }
@@ -53,7 +63,7 @@ pub fn prefix_of(key: &str) -> Option<&str> {
     let secret_ok = secret
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    (prefix_ok && secret_ok).then(|| &key[..KEY_TAG.len() + PREFIX_LEN])
+    (prefix_ok && secret_ok).then(|| &key[..tag.len() + PREFIX_LEN])
 }
 
 /// Whether `s` looks like a key's public prefix (`fdk_` and 12 base32 characters).

@@ -6,6 +6,7 @@
 
 pub mod api_key;
 mod audit;
+pub mod calendar;
 pub mod certificate;
 pub mod channel;
 pub mod crypto;
@@ -23,6 +24,7 @@ pub mod totp;
 mod traits;
 pub mod webhooks;
 
+pub use calendar::*;
 pub use certificate::*;
 pub use channel::*;
 pub use error::{Result, StoreError};

@@ -112,6 +112,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../migrations/postgres/0019_webhooks.sql"),
     ),
+    (
+        22,
+        "calendar_feeds",
+        include_str!("../migrations/postgres/0022_calendar_feeds.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

@@ -110,6 +110,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../migrations/sqlite/0019_webhooks.sql"),
     ),
+    (
+        22,
+        "calendar_feeds",
+        include_str!("../migrations/sqlite/0022_calendar_feeds.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

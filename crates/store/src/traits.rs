@@ -3,7 +3,7 @@
 //! tenant answers [`StoreError::NotFound`](crate::StoreError::NotFound), exactly like an id
 //! that does not exist.
 
-use crate::{Result, TenantScope, channel::*, model::*, webhooks::*};
+use crate::{Result, TenantScope, calendar::*, channel::*, model::*, webhooks::*};
 use async_trait::async_trait;
 use frontdesk_domain::*;
 use jiff::SignedDuration;
@@ -321,6 +321,15 @@ pub trait ConversationStore {
         &self,
         scope: TenantScope,
         conversation: ConversationId,
+    ) -> Result<Vec<Message>>;
+    /// Up to `limit` of the conversation's messages, oldest first, after the message `after`
+    /// (a page of the API's list): only these are read and opened.
+    async fn messages_page(
+        &self,
+        scope: TenantScope,
+        conversation: ConversationId,
+        after: Option<MessageId>,
+        limit: u32,
     ) -> Result<Vec<Message>>;
     /// One message of a conversation, opened.
     async fn message(
@@ -954,6 +963,17 @@ pub trait DataRequestStore {
         patient: PatientId,
         actor: Actor,
     ) -> Result<Erasure>;
+    /// Records that a copy of `patient`'s data was handed over (a subject access request
+    /// answered): the audit entry `patient.exported` with `format`, and the webhook event
+    /// `data_request.completed` (`kind: "export"`), in one transaction. Unknown (or another
+    /// clinic's): `NotFound`.
+    async fn record_patient_export(
+        &self,
+        scope: TenantScope,
+        patient: PatientId,
+        actor: Actor,
+        format: &str,
+    ) -> Result<()>;
     /// The clinic's erasure ledger, oldest first (a restore erases these patients again).
     async fn erasure_ledger(&self, scope: TenantScope) -> Result<Vec<ErasureEntry>>;
     /// Every patient of the clinic, oldest first: ids only (16 bytes each), so a whole-clinic
@@ -1153,6 +1173,42 @@ pub trait TenantLifecycleStore {
     async fn deletion_certificate(&self, slug: &TenantSlug) -> Result<crate::DeletionCertificate>;
 }
 
+/// Calendar feeds (#11, see [`crate::calendar`]): subscription URLs of a practitioner's or the
+/// clinic's appointments. Another clinic's feed or practitioner id answers `NotFound`.
+#[async_trait]
+pub trait CalendarFeedStore {
+    /// Makes a feed of `practitioner`'s appointments (`None`: the whole clinic's), audited
+    /// `calendar_feed.created` (prefix only). Answers it with its token, shown once.
+    async fn create_calendar_feed(
+        &self,
+        scope: TenantScope,
+        practitioner: Option<PractitionerId>,
+        actor: Actor,
+    ) -> Result<IssuedCalendarFeed>;
+    /// The clinic's feeds, newest first, revoked ones included.
+    async fn calendar_feeds(&self, scope: TenantScope) -> Result<Vec<CalendarFeedInfo>>;
+    /// Ends a feed at once, audited `calendar_feed.revoked`. Answers whether it was live.
+    async fn revoke_calendar_feed(
+        &self,
+        scope: TenantScope,
+        id: CalendarFeedId,
+        actor: Actor,
+    ) -> Result<bool>;
+    /// Checks a feed token from a URL: `Unauthorized` for anything that is not a live feed of
+    /// an active clinic (malformed, unknown, wrong secret, revoked), without saying which.
+    /// Notes the use (`last_used_at`, at most once an hour).
+    async fn open_calendar_feed(&self, token: &str) -> Result<OpenedCalendarFeed>;
+    /// Live appointments (booked or confirmed) overlapping `[from, to)`, of one practitioner
+    /// or all, in start order, at most 5,000: no patient data is opened.
+    async fn appointments_between(
+        &self,
+        scope: TenantScope,
+        practitioner: Option<PractitionerId>,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> Result<Vec<Appointment>>;
+}
+
 /// Signed outbound webhooks (#10): a clinic's endpoints, and the deliveries workers send.
 /// Another clinic's endpoint id answers `NotFound`.
 #[async_trait]
@@ -1256,6 +1312,7 @@ pub trait Store:
     + IncidentStore
     + ApiKeyStore
     + WebhookStore
+    + CalendarFeedStore
     + CheckpointStore
     + KeyRotationStore
     + TenantLifecycleStore
@@ -1290,6 +1347,7 @@ impl<T> Store for T where
         + IncidentStore
         + ApiKeyStore
         + WebhookStore
+        + CalendarFeedStore
         + CheckpointStore
         + KeyRotationStore
         + TenantLifecycleStore

@@ -24,7 +24,7 @@ use axum::{
 };
 use base64::Engine as _;
 use frontdesk_domain::{
-    ApiScope, AppointmentId, ConversationId, PatientId, PractitionerId, ServiceId,
+    ApiScope, AppointmentId, ConversationId, MessageId, PatientId, PractitionerId, ServiceId,
 };
 use frontdesk_store::{
     Actor, ApiKeyCheck, ApiPrincipal, Appointment, AuditEvent, NewAppointment, SlotSearch,
@@ -359,10 +359,13 @@ pub async fn appointments(
         None => None,
     };
     let read_from = after.as_ref().map_or(from, |(t, _)| (*t).max(from));
-    let entries = st.store.diary(scope, read_from, to).await?;
+    // Appointments only: no patient's data is opened for a list that shows ids.
+    let entries = st
+        .store
+        .appointments_between(scope, None, read_from, to)
+        .await?;
     let mut rows: Vec<&Appointment> = entries
         .iter()
-        .map(|e| &e.appointment)
         .filter(|a| match &after {
             Some((t, id)) => (a.starts_at, a.id.to_string()) > (*t, id.clone()),
             None => true,
@@ -666,21 +669,17 @@ pub async fn messages(
         .as_deref()
         .map(|c| decode_cursor(&format!("messages:{id}"), c))
         .transpose()?;
-    let all = st.store.messages(scope, id).await?;
-    let start = match &after {
-        Some(last) => {
-            all.iter()
-                .position(|m| m.id.to_string() == *last)
-                .ok_or_else(|| {
-                    bad_request("invalid_cursor", "The cursor is not one this list gave.")
-                })?
-                + 1
-        }
-        None => 0,
-    };
-    let rest = &all[start.min(all.len())..];
-    let more = rest.len() > limit;
-    let shown = &rest[..limit.min(rest.len())];
+    let after = after
+        .map(|last| {
+            MessageId::parse(&last)
+                .map_err(|_| bad_request("invalid_cursor", "The cursor is not one this list gave."))
+        })
+        .transpose()?;
+    // One more than a page: whether there is a next page, without reading the rest.
+    let read = u32::try_from(limit + 1).unwrap_or(u32::MAX);
+    let rows = st.store.messages_page(scope, id, after, read).await?;
+    let more = rows.len() > limit;
+    let shown = &rows[..limit.min(rows.len())];
     let ev = AuditEvent::new(caller.actor(), "conversation.viewed")
         .target("conversation", id)
         .details(json!({ "messages": shown.len() }));

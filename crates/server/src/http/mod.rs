@@ -6,6 +6,7 @@ mod analytics_view;
 pub mod api;
 mod api_keys_view;
 mod audit_view;
+mod calendar;
 mod channels_view;
 pub mod client_ip;
 pub mod dashboard;
@@ -178,6 +179,15 @@ pub fn router(state: AppState) -> Router {
             post(settings_view::save_retention),
         )
         .route("/dashboard/settings/ai", post(settings_view::set_ai_paused))
+        .route("/calendar/{file}", get(calendar::feed))
+        .route(
+            "/dashboard/calendar-feeds",
+            get(calendar::feeds_page).post(calendar::create),
+        )
+        .route(
+            "/dashboard/calendar-feeds/{id}/revoke",
+            post(calendar::revoke),
+        )
         .route("/dashboard/schedule", get(schedule_view::schedule_page))
         .route(
             "/dashboard/schedule/practitioners",

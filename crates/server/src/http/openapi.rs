@@ -402,6 +402,92 @@ fn webhook_paths(p: &mut Map<String, Value>) {
     );
 }
 
+/// The `data` of each outbound event type (see `crate::outbound::event` and docs/API.md).
+fn event_data(kind: &str) -> Value {
+    let channel = json!({ "type": "string", "enum": ["webchat", "whatsapp", "sms", "voice"] });
+    match kind {
+        "appointment.created" | "appointment.changed" | "appointment.cancelled" => object(
+            &[
+                "appointment_id",
+                "patient_id",
+                "practitioner_id",
+                "service_id",
+                "starts_at",
+                "ends_at",
+                "status",
+            ],
+            json!({
+                "appointment_id": uuid(), "patient_id": uuid(), "practitioner_id": uuid(),
+                "service_id": uuid(), "starts_at": time(), "ends_at": time(),
+                "status": { "type": "string", "enum": ["booked", "confirmed", "cancelled", "completed", "no_show"] },
+                "previous_appointment_id": uuid(),
+            }),
+        ),
+        "conversation.escalated" | "conversation.handed_off" => object(
+            &["conversation_id", "patient_id", "channel", "at"],
+            json!({ "conversation_id": uuid(), "patient_id": uuid(), "channel": channel, "at": time() }),
+        ),
+        "message.received" => object(
+            &[
+                "message_id",
+                "conversation_id",
+                "patient_id",
+                "channel",
+                "received_at",
+            ],
+            json!({
+                "message_id": uuid(), "conversation_id": uuid(), "patient_id": uuid(),
+                "channel": channel, "received_at": time(),
+            }),
+        ),
+        "data_request.completed" => object(
+            &["patient_id", "kind", "completed_at"],
+            json!({
+                "patient_id": uuid(),
+                "kind": { "type": "string", "enum": ["erasure", "export"] },
+                "completed_at": time(),
+            }),
+        ),
+        _ => object(
+            &["test"],
+            json!({ "test": { "type": "boolean", "const": true } }),
+        ),
+    }
+}
+
+/// OpenAPI 3.1's `webhooks`: what frontdesk posts to a clinic's own endpoints, one entry per
+/// event type an endpoint can subscribe to.
+fn outbound_webhooks() -> Map<String, Value> {
+    frontdesk_store::WEBHOOK_EVENT_TYPES
+        .iter()
+        .map(|kind| {
+            let envelope = object(
+                &["id", "type", "created_at", "tenant", "data"],
+                json!({
+                    "id": { "type": "string", "pattern": "^evt_", "description": "Unique per event; the same on every retry: deduplicate on it." },
+                    "type": { "type": "string", "const": kind },
+                    "created_at": time(),
+                    "tenant": { "type": "string", "description": "The clinic's slug." },
+                    "data": event_data(kind),
+                }),
+            );
+            let op = json!({ "post": {
+                "summary": format!("The `{kind}` event"),
+                "description": "Signed: `Frontdesk-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\">` (two v1 values while a secret is rotated); reject a t more than 5 minutes away. Answer 2xx within 10 s; 408, 429 and 5xx are retried. See docs/API.md, Outbound webhooks.",
+                "tags": ["Outbound webhooks"],
+                "parameters": [
+                    { "name": "Frontdesk-Signature", "in": "header", "required": true, "schema": { "type": "string" } },
+                    { "name": "Frontdesk-Event-Id", "in": "header", "required": true, "schema": { "type": "string" } },
+                    { "name": "Frontdesk-Event-Type", "in": "header", "required": true, "schema": { "type": "string" } }
+                ],
+                "requestBody": { "required": true, "content": json_body(envelope) },
+                "responses": { "2XX": { "description": "Delivered." } }
+            }});
+            ((*kind).to_owned(), op)
+        })
+        .collect()
+}
+
 fn build() -> Value {
     let mut paths = Map::new();
     rest_paths(&mut paths);
@@ -428,6 +514,7 @@ fn build() -> Value {
         },
         "servers": [{ "url": "/" }],
         "paths": paths,
+        "webhooks": outbound_webhooks(),
         "components": {
             "securitySchemes": {
                 "apiKey": { "type": "http", "scheme": "bearer", "bearerFormat": "fdk_<prefix>_<secret>",

@@ -57,7 +57,23 @@ impl WebhookWorker {
                 .settle_webhook_delivery(&job.lease, &settle)
                 .await
             {
-                Ok(()) => {}
+                Ok(()) => {
+                    if let WebhookSettle::Dead { error, .. } = &settle {
+                        // Given up on (audited `webhook.delivery_failed` by the store): the
+                        // reason is one of a fixed set of codes, safe as a label.
+                        metrics::counter!(
+                            "frontdesk_webhook_deliveries_dead_total",
+                            "reason" => dead_reason(error)
+                        )
+                        .increment(1);
+                        tracing::warn!(
+                            delivery = %job.lease.id,
+                            event_type = %job.event_type,
+                            reason = %error,
+                            "webhook delivery given up"
+                        );
+                    }
+                }
                 // The lease ran out and another worker took it, or the endpoint was
                 // disabled meanwhile: theirs to record, nothing to retry here.
                 Err(StoreError::Conflict(_)) => {
@@ -93,6 +109,37 @@ impl WebhookWorker {
             .increment(1);
         settle_for(job.attempt, &outcome, now)
     }
+}
+
+/// A dead delivery's error code as a metric label, from a fixed set (anything else `other`).
+fn dead_reason(error: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "http_status",
+        "timeout",
+        "connect",
+        "transport",
+        "too_many_redirects",
+        "bad_redirect",
+        "no_secret",
+        "encode",
+        "out_of_attempts",
+        "invalid_url",
+        "invalid_body",
+        "invalid_secret",
+        "scheme_not_allowed",
+        "credentials_in_url",
+        "no_host",
+        "port_not_allowed",
+        "address_refused",
+        "address_not_allowlisted",
+        "dns_failed",
+        "no_address",
+    ];
+    KNOWN
+        .iter()
+        .find(|k| **k == error)
+        .copied()
+        .unwrap_or("other")
 }
 
 fn outcome_label(outcome: &Outcome) -> &'static str {

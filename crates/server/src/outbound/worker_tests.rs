@@ -184,7 +184,25 @@ async fn a_test_event_arrives_signed_and_failures_are_retried_then_dead(engine: 
     );
     f.clock.advance(jiff::SignedDuration::from_hours(7));
     assert_eq!(f.worker.run_once().await.unwrap(), 0, "dead stays dead");
+    // Given up on: audited once, with the reason, never the URL.
+    let audit = f.store.audit_entries(scope, 0, u32::MAX).await.unwrap();
+    let failed: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "webhook.delivery_failed")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0].details.contains("\"error\":\"http_status\""));
+    assert!(failed[0].details.contains("\"last_status\":410"));
     f.db.cleanup().await;
+}
+
+#[test]
+fn dead_reasons_are_a_fixed_set_of_labels() {
+    assert_eq!(dead_reason("out_of_attempts"), "out_of_attempts");
+    assert_eq!(dead_reason("address_refused"), "address_refused");
+    assert_eq!(dead_reason("http_status"), "http_status");
+    // Whatever else a future code is, it never becomes a new label.
+    assert_eq!(dead_reason("https://hooks.example/secret"), "other");
 }
 
 async fn during_a_secret_rotation_both_secrets_sign(engine: Engine) {

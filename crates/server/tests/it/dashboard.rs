@@ -61,6 +61,7 @@ dashboard_tests!(
     the_owner_connects_channels_and_secrets_stay_write_only,
     the_owner_makes_rotates_and_revokes_api_keys_and_sees_each_secret_once,
     the_owner_connects_a_webhook_endpoint_sends_a_test_and_reads_the_log,
+    the_reception_head_makes_a_calendar_feed_that_apps_read_until_it_is_revoked,
     the_owner_adds_red_flags_on_top_of_the_built_in_ones,
     the_owner_answers_a_patients_data_requests,
     the_owner_sets_how_long_information_is_kept_and_can_pause_the_receptionist,
@@ -1988,6 +1989,17 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
         .await
         .unwrap()
         .id;
+    let foreign_feed = app
+        .store
+        .create_calendar_feed(
+            app.scope("nairobi-family").await,
+            None,
+            frontdesk_store::Actor::Operator,
+        )
+        .await
+        .unwrap()
+        .info
+        .id;
     let scope = app.scope(CLINIC).await;
     let author = add_user(&app, "author@harbour.test", "Author", Role::ReadOnlyDoctor).await;
     let foreign_draft = app
@@ -2312,6 +2324,31 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
                 "/dashboard/webhooks",
                 b.get("/dashboard/webhooks").await.0,
                 only_all(Permission::ManageKeys, 200),
+            ),
+            (
+                "/dashboard/calendar-feeds",
+                b.get("/dashboard/calendar-feeds").await.0,
+                only_all(Permission::ManageSchedule, 200),
+            ),
+            (
+                "POST /dashboard/calendar-feeds (bad practitioner)",
+                b.post(
+                    "/dashboard/calendar-feeds",
+                    &[("csrf", &csrf), ("practitioner", "nobody")],
+                )
+                .await
+                .0,
+                only_all(Permission::ManageSchedule, 422),
+            ),
+            (
+                "POST /dashboard/calendar-feeds/{foreign}/revoke",
+                b.post(
+                    &format!("/dashboard/calendar-feeds/{foreign_feed}/revoke"),
+                    &[("csrf", &csrf)],
+                )
+                .await
+                .0,
+                only_all(Permission::ManageSchedule, 404),
             ),
             (
                 "POST /dashboard/webhooks/{foreign}/disable",
@@ -2948,6 +2985,11 @@ async fn the_dashboard_in_a_real_browser_is_accessible_keyboard_usable_and_shows
             "/dashboard/webhooks",
             "frontdesk posts the events you choose",
             "the webhooks",
+        ),
+        (
+            "/dashboard/calendar-feeds",
+            "A feed lists appointments",
+            "the calendar feeds",
         ),
     ] {
         own.navigate(&format!("{}{path}", app.base)).await;
@@ -4421,4 +4463,164 @@ fn shown_value(html: &str, id: &str) -> String {
         .unwrap_or_else(|| panic!("no {id} in {html}"))
         + marker.len();
     html[start..][..html[start..].find('"').unwrap()].to_owned()
+}
+
+/// Checks `ics` the way a strict calendar client would: CRLF line ends only, no physical line
+/// over 75 octets, continuation lines start with a space, components nest and close, every
+/// event has UID, DTSTAMP, DTSTART and DTEND in UTC form; answers the unfolded lines.
+fn valid_ics(ics: &str) -> Vec<String> {
+    assert!(ics.ends_with("\r\n"), "ends with CRLF");
+    assert!(!ics.replace("\r\n", "").contains('\n'), "bare LF");
+    assert!(!ics.replace("\r\n", "").contains('\r'), "bare CR");
+    let mut lines: Vec<String> = Vec::new();
+    for physical in ics.trim_end_matches("\r\n").split("\r\n") {
+        assert!(
+            physical.len() <= 75,
+            "{} octets: {physical}",
+            physical.len()
+        );
+        match physical.strip_prefix(' ') {
+            Some(rest) => lines.last_mut().expect("a first line").push_str(rest),
+            None => lines.push(physical.to_owned()),
+        }
+    }
+    assert_eq!(lines.first().map(String::as_str), Some("BEGIN:VCALENDAR"));
+    assert_eq!(lines.last().map(String::as_str), Some("END:VCALENDAR"));
+    assert!(lines.iter().any(|l| l == "VERSION:2.0"));
+    assert!(lines.iter().any(|l| l.starts_with("PRODID:")));
+    let mut stack: Vec<&str> = Vec::new();
+    let mut event: Vec<&str> = Vec::new();
+    let mut uids = std::collections::HashSet::new();
+    for l in &lines {
+        if let Some(c) = l.strip_prefix("BEGIN:") {
+            stack.push(c);
+            event.clear();
+        } else if let Some(c) = l.strip_prefix("END:") {
+            assert_eq!(stack.pop(), Some(c), "components nest");
+            if c == "VEVENT" {
+                for p in ["UID:", "DTSTAMP:", "DTSTART:", "DTEND:", "SUMMARY:"] {
+                    assert!(event.iter().any(|l| l.starts_with(p)), "an event lacks {p}");
+                }
+                let uid = event.iter().find(|l| l.starts_with("UID:")).unwrap();
+                assert!(uids.insert(uid.to_string()), "UIDs are unique");
+                for l in &event {
+                    if let Some(v) = l
+                        .strip_prefix("DTSTART:")
+                        .or_else(|| l.strip_prefix("DTEND:"))
+                        .or_else(|| l.strip_prefix("DTSTAMP:"))
+                    {
+                        assert!(
+                            v.len() == 16 && v.ends_with('Z') && v.as_bytes()[8] == b'T',
+                            "{l}"
+                        );
+                    }
+                }
+            }
+        } else {
+            assert!(
+                l.contains(':'),
+                "a content line has a name and a value: {l}"
+            );
+            event.push(l);
+        }
+    }
+    assert!(stack.is_empty());
+    lines
+}
+
+async fn the_reception_head_makes_a_calendar_feed_that_apps_read_until_it_is_revoked(
+    app: TestApp,
+    mail: Mail,
+) {
+    add_user(&app, "head@harbour.test", "Hana Head", Role::ReceptionHead).await;
+    let (appt, _) = booked(&app, CLINIC, "Kahu <Secret> Tipene", "+64215550177").await;
+    let mut head = Browser::new(&app);
+    head.sign_in(&mail, 1, "head@harbour.test").await;
+    let (status, page, _) = head.get("/dashboard/calendar-feeds").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("No feeds yet."));
+    let csrf = Browser::hidden(&page, "csrf");
+    let (status, page, headers) = head
+        .post(
+            "/dashboard/calendar-feeds",
+            &[
+                ("csrf", &csrf),
+                ("practitioner", &appt.practitioner_id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(headers["cache-control"], "no-store");
+    let marker = "id=\"feed-url\" readonly value=\"";
+    let start = page.find(marker).expect("the URL is shown") + marker.len();
+    let url = page[start..][..page[start..].find('"').unwrap()].to_owned();
+    let path = &url[url.find("/calendar/").expect("a feed path")..];
+    assert!(path.ends_with(".ics") && path.contains("fdcal_"), "{path}");
+    // Shown once: the list afterwards names the feed by prefix only.
+    let (_, list, _) = head.get("/dashboard/calendar-feeds").await;
+    let token = &path["/calendar/".len()..path.len() - 4];
+    assert!(!list.contains(token), "the URL is not shown again");
+
+    // A calendar app (no session, no cookie) reads it.
+    let resp = app.client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "text/calendar; charset=utf-8"
+    );
+    let ics = resp.text().await.unwrap();
+    let lines = valid_ics(&ics);
+    let uid = format!("UID:{}@frontdesk", appt.id);
+    assert!(lines.contains(&uid), "{ics}");
+    let start_line = format!("DTSTART:{}", appt.starts_at.strftime("%Y%m%dT%H%M%SZ"));
+    assert!(lines.contains(&start_line), "{ics}");
+    assert!(
+        !ics.contains("Kahu") && !ics.contains("Tipene") && !ics.contains("555"),
+        "never the patient: {ics}"
+    );
+    // Another practitioner's appointments are not in this feed.
+    let scope = app.scope(CLINIC).await;
+    let others = app
+        .store
+        .appointments_between(
+            scope,
+            None,
+            jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * 30),
+            jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 180),
+        )
+        .await
+        .unwrap();
+    for a in others
+        .iter()
+        .filter(|a| a.practitioner_id != appt.practitioner_id)
+    {
+        assert!(
+            !ics.contains(&a.id.to_string()),
+            "another practitioner's appointment"
+        );
+    }
+
+    // Revoked: the same URL answers 404, like any unknown one.
+    let feed = app.store.calendar_feeds(scope).await.unwrap()[0].id;
+    let (status, _, _) = head
+        .post(
+            &format!("/dashboard/calendar-feeds/{feed}/revoke"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let gone = app.client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(gone.status(), 404);
+    let unknown = app
+        .client
+        .get(
+            app.url("/calendar/fdcal_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.ics"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let audit = app.store.audit_entries(scope, 0, u32::MAX).await.unwrap();
+    assert!(audit.iter().any(|e| e.action == "calendar_feed.created"));
+    assert!(audit.iter().any(|e| e.action == "calendar_feed.revoked"));
 }

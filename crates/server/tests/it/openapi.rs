@@ -268,3 +268,112 @@ headers = {{ Authorization = "Bearer {token}" }}
     assert!(of.parse::<u32>().unwrap() >= 20, "{selected}");
     app.finish().await;
 }
+
+/// Whether `value` fits the described `schema` as far as this document uses JSON Schema:
+/// required keys present, no undescribed keys, `const` and `enum` kept.
+fn fits(schema: &Value, value: &Value, at: &str) {
+    if let Some(c) = schema.get("const") {
+        assert_eq!(value, c, "{at}");
+    }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
+        assert!(options.contains(value), "{at}: {value} not in {options:?}");
+    }
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        let obj = value
+            .as_object()
+            .unwrap_or_else(|| panic!("{at}: not an object"));
+        for req in schema["required"].as_array().into_iter().flatten() {
+            assert!(
+                obj.contains_key(req.as_str().unwrap()),
+                "{at}: {req} missing"
+            );
+        }
+        for (k, v) in obj {
+            let inner = props
+                .get(k)
+                .unwrap_or_else(|| panic!("{at}.{k} is not described"));
+            fits(inner, v, &format!("{at}.{k}"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_outbound_event_is_described_and_real_envelopes_fit_their_description() {
+    use frontdesk_store::{InboundDelivery, NewWebhookEndpoint, WEBHOOK_EVENT_TYPES};
+    let app = spawn_app(Engine::Sqlite).await.unwrap();
+    let doc = document(&app).await;
+    let hooks = doc["webhooks"].as_object().unwrap();
+    for kind in WEBHOOK_EVENT_TYPES {
+        let op = &hooks[*kind]["post"];
+        assert!(op.is_object(), "{kind} is not described");
+        assert_eq!(
+            op["requestBody"]["content"]["application/json"]["schema"]["properties"]["type"]["const"],
+            *kind
+        );
+    }
+    assert_eq!(hooks.len(), WEBHOOK_EVENT_TYPES.len());
+
+    // Real envelopes queued by the store for the demo clinic fit what is described.
+    let scope = app.scope("harbour-physio").await;
+    app.store
+        .create_webhook_endpoint(
+            scope,
+            &NewWebhookEndpoint {
+                url: "https://hooks.example/in".into(),
+                host: "hooks.example".into(),
+                events: WEBHOOK_EVENT_TYPES
+                    .iter()
+                    .map(|e| (*e).to_owned())
+                    .collect(),
+                secret: "whsec_openapi_test".to_owned().into(),
+            },
+            Actor::Operator,
+        )
+        .await
+        .unwrap();
+    let got = app
+        .store
+        .ingest_inbound(
+            scope,
+            &InboundDelivery {
+                channel: frontdesk_store::Channel::Whatsapp,
+                from: frontdesk_domain::E164Phone::parse("+64 21 555 0707").unwrap(),
+                provider_message_id: "wamid.openapi".into(),
+                body: "hello".into(),
+                consent: None,
+                auto_reply: None,
+                run_agent: false,
+            },
+        )
+        .await
+        .unwrap();
+    app.store
+        .record_patient_export(scope, got.patient, Actor::Operator, "json")
+        .await
+        .unwrap();
+    app.store
+        .erase_patient(scope, got.patient, Actor::Operator)
+        .await
+        .unwrap();
+    let jobs = app
+        .store
+        .claim_webhook_deliveries("openapi-test", jiff::SignedDuration::from_mins(1), 100)
+        .await
+        .unwrap();
+    let mut seen: Vec<String> = Vec::new();
+    for job in &jobs {
+        let envelope: Value = serde_json::from_slice(&job.body).unwrap();
+        let schema = &hooks[job.event_type.as_str()]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"];
+        fits(schema, &envelope, &job.event_type);
+        seen.push(job.event_type.clone());
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(
+        seen,
+        ["data_request.completed", "message.received"],
+        "the events this test caused"
+    );
+    app.finish().await;
+}

@@ -39,6 +39,18 @@ macro_rules! impl_api_keys {
         }
 
         impl $Store {
+            /// The active clinic that a token's public `prefix` routes to, read with `sql` from
+            /// a directory (`SELECT r.tenant_id, t.status FROM <routes> r JOIN tenants t …
+            /// WHERE r.prefix = $1`) before any tenant scope exists. Unknown prefix or a clinic
+            /// that is not active: `Unauthorized`.
+            pub(crate) async fn routed_scope(&self, sql: &'static str, prefix: &str) -> Result<TenantScope> {
+                let route: Option<(Uuid, String)> = sqlx::query_as(sql).bind(prefix).fetch_optional(&self.pool).await?;
+                match route {
+                    Some((id, status)) if status == "active" => Ok(TenantScope::new(TenantId::from_uuid(id))),
+                    _ => Err(StoreError::Unauthorized),
+                }
+            }
+
             /// Inserts a new key (and its route) inside `tx`; answers it with its secret.
             async fn insert_api_key_tx(&self, tx: &mut Tx, tenant: TenantId, key: &NewApiKey, actor: &Actor, now: i64) -> Result<IssuedApiKey> {
                 let name = key.name.trim();
@@ -266,17 +278,10 @@ macro_rules! impl_api_keys {
                 let Some(prefix) = $crate::api_key::prefix_of(key) else {
                     return Err(StoreError::Unauthorized);
                 };
-                let route: Option<(Uuid, String)> = sqlx::query_as(
-                    "SELECT r.tenant_id, t.status FROM api_key_routes r JOIN tenants t ON t.id = r.tenant_id WHERE r.prefix = $1",
-                )
-                .bind(prefix)
-                .fetch_optional(&self.pool)
-                .await?;
-                let tenant = match route {
-                    Some((id, status)) if status == "active" => TenantId::from_uuid(id),
-                    _ => return Err(StoreError::Unauthorized),
-                };
-                let scope = TenantScope::new(tenant);
+                let scope = self
+                    .routed_scope("SELECT r.tenant_id, t.status FROM api_key_routes r JOIN tenants t ON t.id = r.tenant_id WHERE r.prefix = $1", prefix)
+                    .await?;
+                let tenant = scope.tenant_id();
                 let now = self.now_us();
                 let mut tx = self.write_tx(Some(scope)).await?;
                 let row: Option<(Uuid, Vec<u8>, String, i32, Option<i64>, Option<i64>)> = sqlx::query_as(

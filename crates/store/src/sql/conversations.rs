@@ -125,9 +125,15 @@ macro_rules! impl_conversations {
                     (Direction::Outbound, Channel::Whatsapp | Channel::Sms) => "queued",
                     (Direction::Outbound, _) => "sent",
                 };
-                let done = sqlx::query(
+                // The insert also asks, in the same statement, whether any of the clinic's
+                // active endpoints subscribes to `message.received`: a clinic without one pays
+                // no extra round trip on the hot path. (`ON CONFLICT DO NOTHING` returns no row
+                // for a redelivery.)
+                let subscribers: Option<i64> = sqlx::query_scalar(
                     "INSERT INTO messages (tenant_id, id, conversation_id, direction, sender, channel, body_ct, provider_message_id, status, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING \
+                     RETURNING (SELECT COUNT(*) FROM webhook_endpoints w WHERE w.tenant_id = $1 AND w.active \
+                                AND (' ' || w.events || ' ') LIKE '% message.received %')",
                 )
                 .bind(tenant.as_uuid())
                 .bind(id.as_uuid())
@@ -139,9 +145,25 @@ macro_rules! impl_conversations {
                 .bind(m.provider_message_id.as_deref())
                 .bind(status)
                 .bind(now)
-                .execute(&mut **tx)
+                .fetch_optional(&mut **tx)
                 .await?;
-                Ok((done.rows_affected() == 1).then_some(id))
+                let Some(subscribers) = subscribers else {
+                    return Ok(None);
+                };
+                // Every new message from a patient, whatever the channel, is one
+                // `message.received` event, queued with the message itself (ids only: the
+                // receiver reads the text through the API with `conversations:read`).
+                if m.direction == Direction::Inbound && subscribers > 0 {
+                    let data = serde_json::json!({
+                        "message_id": id.to_string(),
+                        "conversation_id": conv.id.to_string(),
+                        "patient_id": conv.patient_id.to_string(),
+                        "channel": conv.channel.as_str(),
+                        "received_at": from_us(now)?.to_string(),
+                    });
+                    self.emit_event_tx(tx, tenant, "message.received", data, now).await?;
+                }
+                Ok(Some(id))
             }
         }
 
@@ -363,6 +385,10 @@ macro_rules! impl_conversations {
             }
 
             async fn messages(&self, scope: TenantScope, conversation: ConversationId) -> Result<Vec<Message>> {
+                self.messages_page(scope, conversation, None, u32::MAX).await
+            }
+
+            async fn messages_page(&self, scope: TenantScope, conversation: ConversationId, after: Option<MessageId>, limit: u32) -> Result<Vec<Message>> {
                 let tenant = scope.tenant_id();
                 let mut tx = self.read_tx(Some(scope)).await?;
                 let (conv, _, _) = self.fetch_conversation_row(&mut tx, tenant, conversation).await?;
@@ -370,10 +396,12 @@ macro_rules! impl_conversations {
                 let key = self.patient_key(&mut tx, &keys, tenant, conv.patient_id).await?;
                 let rows: Vec<(Uuid, String, String, Vec<u8>, String, i64)> = sqlx::query_as(
                     "SELECT id, direction, sender, body_ct, status, created_at FROM messages \
-                     WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY id",
+                     WHERE tenant_id = $1 AND conversation_id = $2 AND ($3 IS NULL OR id > $3) ORDER BY id LIMIT $4",
                 )
                 .bind(tenant.as_uuid())
                 .bind(conversation.as_uuid())
+                .bind(after.map(|m| m.as_uuid()))
+                .bind(i64::from(limit))
                 .fetch_all(&mut *tx)
                 .await?;
                 tx.commit().await?;

@@ -114,6 +114,30 @@ macro_rules! impl_data_requests {
                 })
             }
 
+            async fn record_patient_export(&self, scope: TenantScope, patient: PatientId, actor: Actor, format: &str) -> Result<()> {
+                let tenant = scope.tenant_id();
+                let now = self.now_us();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let found: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM patients WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.as_uuid())
+                    .bind(patient.as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                found.ok_or(StoreError::NotFound)?;
+                let ev = AuditEvent::new(actor, "patient.exported")
+                    .target("patient", patient)
+                    .details(serde_json::json!({ "format": format }));
+                self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
+                let data = serde_json::json!({
+                    "patient_id": patient.to_string(),
+                    "kind": "export",
+                    "completed_at": from_us(now)?.to_string(),
+                });
+                self.emit_event_tx(&mut tx, tenant, "data_request.completed", data, now).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn erasure_ledger(&self, scope: TenantScope) -> Result<Vec<ErasureEntry>> {
                 let mut tx = self.read_tx(Some(scope)).await?;
                 let rows: Vec<(Uuid, i64, String, Option<String>, String)> = sqlx::query_as(

@@ -15,6 +15,7 @@ pub(crate) mod analytics;
 pub(crate) mod api_keys;
 pub(crate) mod appointments;
 pub(crate) mod assignments;
+pub(crate) mod calendar_feeds;
 pub(crate) mod calls;
 pub(crate) mod catalog;
 pub(crate) mod channels;
@@ -198,6 +199,7 @@ macro_rules! sql_store {
         $crate::sql::incident::impl_incident!($Store);
         $crate::sql::api_keys::impl_api_keys!($Store);
         $crate::sql::webhooks::impl_webhooks!($Store, $skip_locked);
+        $crate::sql::calendar_feeds::impl_calendar_feeds!($Store);
         $crate::sql::checkpoints::impl_checkpoints!($Store);
         $crate::sql::rewrap::impl_rewrap!($Store);
         $crate::sql::lifecycle::impl_lifecycle!($Store);
@@ -377,6 +379,7 @@ macro_rules! sql_prelude {
         #[allow(unused_imports)]
         use crate::{
             Result, StoreError, TenantScope,
+            calendar::*,
             crypto::{DataKey, new_token, token_hash},
             from_us,
             keys::{TenantKeys, aad, tenant_key_row},

@@ -104,9 +104,6 @@ macro_rules! impl_webhooks {
                 Ok(added == 1)
             }
 
-            /// Queues `body` for every active endpoint of the clinic subscribed to
-            /// `event_type`, inside `tx` (for store operations that emit an event with their
-            /// own write). A clinic without endpoints costs one probe of the primary key.
             /// Queues an event for the clinic's subscribed endpoints, inside the transaction
             /// that made the change (so an event is queued exactly when the change commits).
             /// The envelope is the one `frontdesk_server::outbound::Envelope` reads:
@@ -479,11 +476,13 @@ macro_rules! impl_webhooks {
                 if error.is_some_and(|e| !$crate::webhooks::is_error_code(e)) {
                     return Err(invalid("error", "a short code: a-z, 0-9, _ . : -, at most 64"));
                 }
+                let tenant = lease.scope.tenant_id();
                 let mut tx = self.write_tx(Some(lease.scope)).await?;
-                let done = sqlx::query(
+                let done: Option<(Uuid, String, String, i32)> = sqlx::query_as(
                     "UPDATE webhook_deliveries SET status = $5, attempts = attempts + 1, last_status = $6, last_error = $7, \
                      next_attempt_at = COALESCE($8, next_attempt_at), delivered_at = $9, lease_until = NULL, leased_by = NULL \
-                     WHERE tenant_id = $1 AND id = $2 AND status = 'pending' AND leased_by = $3 AND lease_until = $4",
+                     WHERE tenant_id = $1 AND id = $2 AND status = 'pending' AND leased_by = $3 AND lease_until = $4 \
+                     RETURNING endpoint_id, event_id, event_type, attempts",
                 )
                 .bind(lease.scope.tenant_id().as_uuid())
                 .bind(lease.id.as_uuid())
@@ -494,10 +493,31 @@ macro_rules! impl_webhooks {
                 .bind(error)
                 .bind(next)
                 .bind(delivered)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
-                if done.rows_affected() != 1 {
+                let Some((endpoint, event_id, event_type, attempts)) = done else {
                     return Err(StoreError::Conflict("webhook delivery lease lost"));
+                };
+                // A delivery given up on is the clinic's business to know: audited with the
+                // endpoint's host, the event and the last error code (never a URL or a body).
+                if let WebhookSettle::Dead { status, error } = outcome {
+                    let (host,): (String,) = sqlx::query_as("SELECT host FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2")
+                        .bind(tenant.as_uuid())
+                        .bind(endpoint)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let ev = AuditEvent::new(Actor::System, "webhook.delivery_failed")
+                        .target("webhook_delivery", lease.id)
+                        .details(serde_json::json!({
+                            "endpoint": endpoint.to_string(),
+                            "host": host,
+                            "event_id": event_id,
+                            "event_type": event_type,
+                            "attempts": attempts,
+                            "last_status": status,
+                            "error": error,
+                        }));
+                    self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
                 }
                 tx.commit().await?;
                 Ok(())

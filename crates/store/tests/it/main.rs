@@ -118,6 +118,7 @@ mod api_keys;
 mod appointments;
 mod assignments;
 mod audit_chain;
+mod calendar_feeds;
 mod calls;
 mod checkpoints;
 mod conformance_catalog;

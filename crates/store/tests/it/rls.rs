@@ -139,6 +139,7 @@ async fn every_tenant_table_forces_row_level_security_with_the_tenant_policy(db:
         others,
         [
             "api_key_routes",
+            "calendar_feed_routes",
             "channel_routes",
             "deletion_certificates",
             "schema_migrations",

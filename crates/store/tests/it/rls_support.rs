@@ -20,11 +20,16 @@ const PG_MIGRATIONS: &[&str] = &[
 
 /// Tables with a `tenant_id` column that are operator-level directories, deliberately without
 /// row-level security, like `tenants`: `channel_routes` holds which provider address belongs
-/// to which clinic, `api_key_routes` which API key prefix does (no clinic data, no secrets) and is read before any tenant scope exists;
+/// to which clinic, `api_key_routes` which API key prefix does and `calendar_feed_routes` which
+/// calendar feed's (no clinic data, no secrets), read before any tenant scope exists;
 /// `deletion_certificates` outlives the clinic it describes (ids, counts and times only), and
 /// the app role may only read and add to it.
-pub const DIRECTORY_TABLES: &[&str] =
-    &["api_key_routes", "channel_routes", "deletion_certificates"];
+pub const DIRECTORY_TABLES: &[&str] = &[
+    "api_key_routes",
+    "calendar_feed_routes",
+    "channel_routes",
+    "deletion_certificates",
+];
 
 /// Queue tables carry a second policy, `queue_claim`, for the workers' cross-tenant claim.
 pub const QUEUE_TABLES: &[&str] = &["jobs", "outbox", "webhook_deliveries"];
@@ -266,6 +271,15 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
             .unwrap();
         store
             .erase_patient(s.scope, gone, frontdesk_store::Actor::Operator)
+            .await
+            .unwrap();
+        // A calendar feed (calendar_feeds, calendar_feed_routes).
+        store
+            .create_calendar_feed(
+                s.scope,
+                Some(s.practitioner),
+                frontdesk_store::Actor::Operator,
+            )
             .await
             .unwrap();
         // A suggested reply (reply_drafts).

@@ -24,6 +24,8 @@ engine_tests!(
     a_terminated_clinics_deliveries_wait,
     appointment_changes_queue_their_events_with_the_change,
     escalations_hand_offs_and_erasures_queue_their_events,
+    every_new_patient_message_queues_one_message_received,
+    an_answered_access_request_queues_data_request_completed,
 );
 
 // The application's own tenant filters alone, without row-level security.
@@ -514,6 +516,39 @@ async fn a_delivery_is_claimed_and_settled_delivered_retried_or_dead(db: &TestDb
             .await,
         StoreError::Invalid(_)
     );
+
+    // Only the delivery given up on is audited: the host, the event and the reason, never
+    // the URL.
+    let audit = all_audit(&*store, scope).await;
+    let failed: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "webhook.delivery_failed")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        (
+            failed[0].actor_kind.as_str(),
+            failed[0].target_kind.as_deref()
+        ),
+        ("system", Some("webhook_delivery"))
+    );
+    assert_eq!(
+        failed[0].target_id,
+        Some(job("evt_dead").lease.id.to_string())
+    );
+    let details: serde_json::Value = serde_json::from_str(&failed[0].details).unwrap();
+    assert_eq!(details["host"], "hooks1.example");
+    assert_eq!(details["event_id"], "evt_dead");
+    assert_eq!(details["event_type"], "appointment.created");
+    assert_eq!(details["attempts"], 1);
+    assert_eq!(details["last_status"], 410);
+    assert_eq!(details["error"], "http_410");
+    assert!(
+        !failed[0].details.contains(URL_TOKEN),
+        "{}",
+        failed[0].details
+    );
+    assert!(store.verify_audit_chain(scope).await.unwrap().is_intact());
 
     let log = deliveries(&*store, scope).await;
     let row = |id: &str| log.iter().find(|d| d.event_id == id).unwrap().clone();
@@ -1151,4 +1186,182 @@ async fn escalations_hand_offs_and_erasures_queue_their_events(db: &TestDb) {
             "ids and times only: {text}"
         );
     }
+}
+
+/// The `message.received` events queued for `ep`, as (message id, data).
+async fn received_events(store: &dyn Store, ep: WebhookEndpointId) -> Vec<serde_json::Value> {
+    let jobs = store
+        .claim_webhook_deliveries("test", SignedDuration::from_mins(1), 100)
+        .await
+        .unwrap();
+    jobs.iter()
+        .filter(|j| j.endpoint == ep)
+        .map(|j| {
+            assert_eq!(j.event_type, "message.received");
+            let env: serde_json::Value = serde_json::from_slice(&j.body).unwrap();
+            assert_eq!(env["type"], "message.received");
+            env["data"].clone()
+        })
+        .collect()
+}
+
+async fn every_new_patient_message_queues_one_message_received(db: &TestDb) {
+    let store = store(db).await;
+    let a = seed(&*store, "clinic-a", "alpha", "+64 21 555 0101").await;
+    let b = seed(&*store, "clinic-b", "beta", "+64 21 555 0202").await;
+    // Clinic B subscribes to everything but message.received: it gets none.
+    store
+        .create_webhook_endpoint(
+            b.scope,
+            &endpoint(9, &["appointment.created", "conversation.escalated"]),
+            Actor::Operator,
+        )
+        .await
+        .unwrap();
+    // Before any endpoint subscribes, nothing is queued (and nothing is kept for later).
+    let early = InboundDelivery {
+        channel: Channel::Whatsapp,
+        from: phone("+64 21 555 0301"),
+        provider_message_id: "wamid.early".into(),
+        body: "hello before".into(),
+        consent: None,
+        auto_reply: None,
+        run_agent: true,
+    };
+    store.ingest_inbound(a.scope, &early).await.unwrap();
+    let ep = store
+        .create_webhook_endpoint(
+            a.scope,
+            &endpoint(4, &["message.received"]),
+            Actor::Operator,
+        )
+        .await
+        .unwrap();
+
+    // A provider delivery (SMS / WhatsApp), and its redelivery: one event.
+    let first = InboundDelivery {
+        provider_message_id: "wamid.mr1".into(),
+        body: "my knee hurts 021 555 0301".into(),
+        ..early.clone()
+    };
+    let got = store.ingest_inbound(a.scope, &first).await.unwrap();
+    assert_err!(
+        store.ingest_inbound(a.scope, &first).await,
+        StoreError::Duplicate
+    );
+    // A turn with the patient's message (web chat, voice) is one more; the replies are none.
+    store
+        .record_turn(
+            a.scope,
+            a.conversation,
+            &turn(
+                delivered("is parking free?", "wamid.mr2"),
+                &["Yes, behind the clinic."],
+            ),
+        )
+        .await
+        .unwrap();
+    // A staff reply is not a received message.
+    store
+        .record_turn(
+            a.scope,
+            a.conversation,
+            &Turn {
+                inbound: None,
+                replies: vec![NewMessage {
+                    sender: Sender::Staff,
+                    ..NewMessage::agent_reply("See you soon")
+                }],
+                ..turn(delivered("unused", "unused"), &[])
+            },
+        )
+        .await
+        .unwrap();
+    // Another clinic's patient message queues nothing for clinic A's endpoint.
+    store
+        .ingest_inbound(
+            b.scope,
+            &InboundDelivery {
+                provider_message_id: "wamid.b1".into(),
+                ..first.clone()
+            },
+        )
+        .await
+        .unwrap();
+
+    let mut events = received_events(&*store, ep.id).await;
+    events.sort_by_key(|d| d["message_id"].as_str().unwrap().to_owned());
+    assert_eq!(events.len(), 2, "{events:?}");
+    let provider = &events[0];
+    assert_eq!(provider["message_id"], got.message.to_string());
+    assert_eq!(provider["conversation_id"], got.conversation.to_string());
+    assert_eq!(provider["patient_id"], got.patient.to_string());
+    assert_eq!(provider["channel"], "whatsapp");
+    assert!(provider["received_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(events[1]["conversation_id"], a.conversation.to_string());
+    for data in &events {
+        let text = data.to_string();
+        assert!(
+            !text.contains("knee") && !text.contains("parking") && !text.contains("555"),
+            "ids and times only: {text}"
+        );
+    }
+    // Clinic B's endpoint got nothing: it does not subscribe.
+    assert!(
+        deliveries(&*store, b.scope)
+            .await
+            .iter()
+            .all(|d| d.event_type != "message.received")
+    );
+}
+
+async fn an_answered_access_request_queues_data_request_completed(db: &TestDb) {
+    let store = store(db).await;
+    let a = seed(&*store, "clinic-a", "alpha", "+64 21 555 0101").await;
+    let b = seed(&*store, "clinic-b", "beta", "+64 21 555 0202").await;
+    let ep = store
+        .create_webhook_endpoint(
+            a.scope,
+            &endpoint(5, &["data_request.completed"]),
+            Actor::Operator,
+        )
+        .await
+        .unwrap();
+    store
+        .record_patient_export(a.scope, a.patient, Actor::Staff(a.user), "json")
+        .await
+        .unwrap();
+    // Another clinic's patient is not found, and nothing is written for it.
+    assert_err!(
+        store
+            .record_patient_export(a.scope, b.patient, Actor::Staff(a.user), "json")
+            .await,
+        StoreError::NotFound
+    );
+    let jobs = store
+        .claim_webhook_deliveries("test", SignedDuration::from_mins(1), 100)
+        .await
+        .unwrap();
+    let ours: Vec<_> = jobs.iter().filter(|j| j.endpoint == ep.id).collect();
+    assert_eq!(ours.len(), 1);
+    let env: serde_json::Value = serde_json::from_slice(&ours[0].body).unwrap();
+    assert_eq!(env["type"], "data_request.completed");
+    assert_eq!(env["data"]["kind"], "export");
+    assert_eq!(env["data"]["patient_id"], a.patient.to_string());
+    let audit = all_audit(&*store, a.scope).await;
+    let exported: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "patient.exported")
+        .collect();
+    assert_eq!(exported.len(), 1);
+    assert_eq!(
+        exported[0].target_id.as_deref(),
+        Some(a.patient.to_string().as_str())
+    );
+    assert!(
+        exported[0].details.contains("\"format\":\"json\""),
+        "{}",
+        exported[0].details
+    );
+    assert!(store.verify_audit_chain(a.scope).await.unwrap().is_intact());
 }
