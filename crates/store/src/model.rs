@@ -713,6 +713,23 @@ impl std::fmt::Debug for DiaryEntry {
     }
 }
 
+/// Appointments of any status, filtered (the FHIR `Appointment` search): every bound is
+/// optional; `statuses` empty means any. Ordered by (start, id); `after` continues a page.
+#[derive(Debug, Clone, Default)]
+pub struct AppointmentSearch {
+    pub starts_from: Option<Timestamp>,
+    pub starts_before: Option<Timestamp>,
+    pub practitioner: Option<PractitionerId>,
+    pub patient: Option<PatientId>,
+    pub statuses: Vec<AppointmentStatus>,
+    pub updated_from: Option<Timestamp>,
+    pub updated_before: Option<Timestamp>,
+    /// The (start, id) of the last appointment of the previous page.
+    pub after: Option<(Timestamp, AppointmentId)>,
+    /// At most this many (1 to 1,000).
+    pub limit: u32,
+}
+
 /// What free slots to look for: one practitioner, one service, a range of clinic-local dates.
 #[derive(Debug, Clone)]
 pub struct SlotSearch {

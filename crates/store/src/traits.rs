@@ -412,6 +412,13 @@ pub trait AppointmentStore {
         patient: PatientId,
         after: jiff::Timestamp,
     ) -> Result<Vec<Appointment>>;
+    /// Appointments of any status matching `q`, with when each last changed, ordered by
+    /// (start, id): for the FHIR API. No patient data is opened.
+    async fn search_appointments(
+        &self,
+        scope: TenantScope,
+        q: &AppointmentSearch,
+    ) -> Result<Vec<(Appointment, jiff::Timestamp)>>;
     /// The diary: live appointments overlapping `[from, to)`, in time order, with each
     /// patient's name (opened with their key; `None` for an unnamed or erased patient). At
     /// most 1,000.

@@ -63,7 +63,7 @@ impl ApiCaller {
         }
     }
 
-    fn actor(&self) -> Actor {
+    pub(super) fn actor(&self) -> Actor {
         Actor::ApiKey(self.principal.key)
     }
 }
@@ -153,11 +153,11 @@ fn page_limit(limit: Option<u32>) -> Result<usize, AppError> {
 }
 
 /// An opaque cursor: which list it belongs to, then the sort key of the last entry given.
-fn encode_cursor(list: &str, key: &str) -> String {
+pub(super) fn encode_cursor(list: &str, key: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{list}|{key}"))
 }
 
-fn decode_cursor(list: &str, cursor: &str) -> Result<String, AppError> {
+pub(super) fn decode_cursor(list: &str, cursor: &str) -> Result<String, AppError> {
     let bad = || bad_request("invalid_cursor", "The cursor is not one this list gave.");
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)

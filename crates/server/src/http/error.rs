@@ -56,63 +56,84 @@ fn body(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
+impl AppError {
+    /// The status, stable code and message this error answers with (the cause of a server
+    /// error is logged here, once).
+    pub fn parts(&self) -> (StatusCode, String, String) {
+        let own = |status: StatusCode, code: &str, message: &str| {
+            (status, code.to_owned(), message.to_owned())
+        };
         match self {
             AppError::Client {
                 status,
                 code,
                 message,
-            } => {
-                let mut resp = body(status, code, message);
-                if status == StatusCode::UNAUTHORIZED {
-                    resp.headers_mut()
-                        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                }
-                resp
-            }
-            AppError::RateLimited { retry_after_secs } => {
-                let mut r = body(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    "Too many requests with this API key; retry after the time in Retry-After.",
-                );
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-                r
-            }
+            } => own(*status, code, message),
+            AppError::RateLimited { .. } => own(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests with this API key; retry after the time in Retry-After.",
+            ),
             AppError::Store(StoreError::NotFound) => {
-                body(StatusCode::NOT_FOUND, "not_found", "Not found.")
+                own(StatusCode::NOT_FOUND, "not_found", "Not found.")
             }
-            AppError::Store(StoreError::Unauthorized) => AppError::invalid_token().into_response(),
+            AppError::Store(StoreError::Unauthorized) => AppError::invalid_token().parts(),
             AppError::Store(StoreError::Conflict(what)) => {
-                body(StatusCode::CONFLICT, "conflict", what)
+                own(StatusCode::CONFLICT, "conflict", what)
             }
             AppError::Store(StoreError::Duplicate) => {
-                body(StatusCode::CONFLICT, "duplicate", "Already received.")
+                own(StatusCode::CONFLICT, "duplicate", "Already received.")
             }
-            AppError::Store(StoreError::Invalid(e)) => {
-                body(StatusCode::UNPROCESSABLE_ENTITY, &e.code(), &e.to_string())
-            }
+            AppError::Store(StoreError::Invalid(e)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                e.code().to_string(),
+                e.to_string(),
+            ),
             AppError::Store(e @ StoreError::Unavailable(_)) => {
                 tracing::error!(error = ?e, "database unavailable");
-                let mut r = body(
+                own(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
                     "Temporarily unavailable, please retry.",
-                );
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-                r
+                )
             }
             AppError::Store(e) => {
                 tracing::error!(error = ?e, "store operation failed");
-                body(
+                own(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
                     "Something went wrong on our side.",
                 )
             }
         }
+    }
+
+    /// The headers that go with the answer: `WWW-Authenticate` on 401, `Retry-After` on 429
+    /// and 503.
+    pub fn add_headers(&self, headers: &mut axum::http::HeaderMap) {
+        match self {
+            AppError::RateLimited { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            AppError::Store(StoreError::Unavailable(_)) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            AppError::Client { status, .. } if *status == StatusCode::UNAUTHORIZED => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            AppError::Store(StoreError::Unauthorized) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.parts();
+        let mut resp = body(status, &code, &message);
+        self.add_headers(resp.headers_mut());
+        resp
     }
 }

@@ -12,6 +12,7 @@ pub mod client_ip;
 pub mod dashboard;
 mod diary_view;
 pub mod error;
+mod fhir;
 mod inbox_view;
 pub mod openapi;
 mod pages;
@@ -179,6 +180,17 @@ pub fn router(state: AppState) -> Router {
             post(settings_view::save_retention),
         )
         .route("/dashboard/settings/ai", post(settings_view::set_ai_paused))
+        .route("/fhir/r4/metadata", get(fhir::metadata))
+        .route("/fhir/r4/Practitioner", get(fhir::practitioners))
+        .route("/fhir/r4/Practitioner/{id}", get(fhir::practitioner))
+        .route("/fhir/r4/HealthcareService", get(fhir::services))
+        .route("/fhir/r4/HealthcareService/{id}", get(fhir::service))
+        .route("/fhir/r4/Schedule", get(fhir::schedules))
+        .route("/fhir/r4/Schedule/{id}", get(fhir::schedule))
+        .route("/fhir/r4/Slot", get(fhir::slots))
+        .route("/fhir/r4/Appointment", get(fhir::appointments))
+        .route("/fhir/r4/Appointment/{id}", get(fhir::appointment))
+        .route("/fhir/r4/Patient/{id}", get(fhir::patient))
         .route("/calendar/{file}", get(calendar::feed))
         .route(
             "/dashboard/calendar-feeds",

@@ -9,6 +9,7 @@ mod cli;
 mod dashboard;
 mod deploy;
 mod export;
+mod fhir;
 mod harness;
 mod observability;
 mod openapi;

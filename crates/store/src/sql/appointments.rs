@@ -501,6 +501,41 @@ macro_rules! impl_appointments {
                 rows.into_iter().map(appointment_from_row).collect()
             }
 
+            async fn search_appointments(&self, scope: TenantScope, q: &AppointmentSearch) -> Result<Vec<(Appointment, jiff::Timestamp)>> {
+                if q.limit == 0 || q.limit > 1000 {
+                    return Err(StoreError::Invalid(DomainError::invalid("limit", "1 to 1000")));
+                }
+                let statuses: String = q.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let rows: Vec<(Uuid, Uuid, Uuid, Uuid, i64, i64, i64, String, i64)> = sqlx::query_as(
+                    "SELECT id, patient_id, practitioner_id, service_id, starts_at, ends_at, busy_until, status, updated_at \
+                     FROM appointments WHERE tenant_id = $1 \
+                       AND ($2 IS NULL OR starts_at >= $2) AND ($3 IS NULL OR starts_at < $3) \
+                       AND ($4 IS NULL OR practitioner_id = $4) AND ($5 IS NULL OR patient_id = $5) \
+                       AND ($6 IS NULL OR updated_at >= $6) AND ($7 IS NULL OR updated_at < $7) \
+                       AND ($8 = '' OR (' ' || $8 || ' ') LIKE ('% ' || status || ' %')) \
+                       AND ($9 IS NULL OR starts_at > $9 OR (starts_at = $9 AND id > $10)) \
+                     ORDER BY starts_at, id LIMIT $11",
+                )
+                .bind(scope.tenant_id().as_uuid())
+                .bind(q.starts_from.map(crate::to_us))
+                .bind(q.starts_before.map(crate::to_us))
+                .bind(q.practitioner.map(|p| p.as_uuid()))
+                .bind(q.patient.map(|p| p.as_uuid()))
+                .bind(q.updated_from.map(crate::to_us))
+                .bind(q.updated_before.map(crate::to_us))
+                .bind(statuses)
+                .bind(q.after.map(|(t, _)| crate::to_us(t)))
+                .bind(q.after.map(|(_, id)| id.as_uuid()))
+                .bind(i64::from(q.limit))
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                rows.into_iter()
+                    .map(|(a, b, c, d, e, f, g, h, updated)| Ok((appointment_from_row((a, b, c, d, e, f, g, h))?, from_us(updated)?)))
+                    .collect()
+            }
+
             async fn diary(&self, scope: TenantScope, from: jiff::Timestamp, to: jiff::Timestamp) -> Result<Vec<DiaryEntry>> {
                 self.diary_between(scope, from, to).await
             }
