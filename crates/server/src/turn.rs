@@ -314,6 +314,7 @@ pub async fn answer_with(
             &TurnFacts::of(&reply, booked),
         )),
         dialogue_state: Some(dialogue_state),
+        llm_usage: None,
     };
     if held {
         withhold(&mut turn, &mut reply, conversation);
@@ -425,6 +426,7 @@ pub async fn silent_call(
         }),
         summary: None,
         dialogue_state: None,
+        llm_usage: None,
     };
     store.record_turn(scope, conversation, &turn).await?;
     metrics::counter!("frontdesk_alerts_total", "kind" => Alert::Handoff.as_str()).increment(1);

@@ -112,6 +112,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../migrations/postgres/0019_webhooks.sql"),
     ),
+    (
+        20,
+        "llm_settings",
+        include_str!("../migrations/postgres/0020_llm_settings.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

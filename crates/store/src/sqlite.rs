@@ -110,6 +110,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../migrations/sqlite/0019_webhooks.sql"),
     ),
+    (
+        20,
+        "llm_settings",
+        include_str!("../migrations/sqlite/0020_llm_settings.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

@@ -1108,6 +1108,7 @@ async fn whatsapp_conversation(
         escalation: None,
         summary: None,
         dialogue_state: None,
+        llm_usage: None,
     };
     app.store.record_turn(scope, conv, &turn).await.unwrap();
     conv
@@ -1342,6 +1343,7 @@ async fn the_inbox_and_a_conversation_update_live_and_stop_at_sign_out(app: Test
         escalation: None,
         summary: None,
         dialogue_state: None,
+        llm_usage: None,
     };
     app.store.record_turn(scope, conv, &turn).await.unwrap();
     let html = next_event(&mut one, "changed").await;
@@ -1664,6 +1666,7 @@ async fn analytics_chart_the_clinics_days_and_show_money_only_to_those_who_may(
         }),
         summary: None,
         dialogue_state: None,
+        llm_usage: None,
     };
     app.store.record_turn(scope, first, &turn).await.unwrap();
     booked(&app, CLINIC, "Three", "+64215550143").await;

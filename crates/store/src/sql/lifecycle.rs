@@ -22,6 +22,8 @@ pub(crate) const PURGE_ORDER: &[&str] = &[
     "api_key_routes",
     "webhook_deliveries",
     "webhook_endpoints",
+    "llm_usage",
+    "llm_settings",
     "waitlist_offers",
     "slot_holds",
     "waitlist_entries",
