@@ -771,6 +771,7 @@ async fn build_app(
         public_base: cfg.public_base(),
         wake: Default::default(),
         dev_outbox: dev_outbox.clone(),
+        models: Default::default(),
     });
     let mailer = match (&dev_outbox, &cfg.smtp_url) {
         (Some(outbox), _) => {
@@ -825,6 +826,7 @@ async fn build_app(
         cfg.outbound_per_second,
     )
     .with_blobs(blobs)
+    .with_models(hub.models.clone())
     .with_termination_hold(cfg.termination_hold())
     .with_webhooks(
         frontdesk_server::outbound::WebhookClient::new(cfg.webhook_policy()?)

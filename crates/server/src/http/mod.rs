@@ -64,6 +64,8 @@ pub struct ChannelHub {
     pub wake: Arc<tokio::sync::Notify>,
     /// Demo only: the file where `/dev/provider/…` records what would have been sent.
     pub dev_outbox: Option<std::path::PathBuf>,
+    /// The clinics' language models, cached per clinic (web chat and, shared, the workers).
+    pub models: Arc<crate::llm::settings::ModelDirectory>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
