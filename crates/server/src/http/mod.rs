@@ -12,6 +12,7 @@ pub mod dashboard;
 mod diary_view;
 pub mod error;
 mod inbox_view;
+mod llm_view;
 pub mod openapi;
 mod pages;
 mod patients_view;
@@ -210,6 +211,11 @@ pub fn router(state: AppState) -> Router {
             "/dashboard/api-keys/{id}/rotate",
             post(api_keys_view::rotate),
         )
+        .route(
+            "/dashboard/llm",
+            get(llm_view::llm_page).post(llm_view::save),
+        )
+        .route("/dashboard/llm/disable", post(llm_view::disable))
         .route(
             "/dashboard/webhooks",
             get(webhooks_view::webhooks_page).post(webhooks_view::create),

@@ -2317,6 +2317,16 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
                 only_all(Permission::ManageKeys, 200),
             ),
             (
+                "/dashboard/llm",
+                b.get("/dashboard/llm").await.0,
+                only_all(Permission::ManageKeys, 200),
+            ),
+            (
+                "POST /dashboard/llm/disable (none set up)",
+                b.post("/dashboard/llm/disable", &[("csrf", &csrf)]).await.0,
+                only_all(Permission::ManageKeys, 404),
+            ),
+            (
                 "POST /dashboard/webhooks/{foreign}/disable",
                 b.post(
                     &format!("/dashboard/webhooks/{foreign_hook}/disable"),
@@ -4425,3 +4435,6 @@ fn shown_value(html: &str, id: &str) -> String {
         + marker.len();
     html[start..][..html[start..].find('"').unwrap()].to_owned()
 }
+
+/// The Owner's language model page.
+mod llm;

@@ -250,3 +250,98 @@ async fn disabled_settings_keep_the_built_in_receptionist_and_call_no_model(app:
     assert_eq!(usage.turns, 0, "no usage row");
     app.finish().await;
 }
+
+/// `frontdesk llm set | show | disable` on the demo's SQLite data: the key only from stdin and
+/// never printed, settings from which no model can be reached refused, usage shown.
+#[test]
+fn the_operator_sets_shows_and_disables_a_clinics_model_from_the_command_line() {
+    use crate::cli::{frontdesk, outcome, run, seed_demo, with_stdin};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    seed_demo(&data);
+    let d = data.to_str().unwrap();
+    let llm = |args: &[&str], stdin: Option<&[u8]>| {
+        let mut all = vec!["llm"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--tenant", "harbour-physio", "--data-dir", d]);
+        match stdin {
+            Some(input) => outcome(with_stdin(frontdesk(&all), input)),
+            None => run(&all),
+        }
+    };
+    let (ok, out, _) = llm(&["show"], None);
+    assert!(ok && out.contains("has no language model"), "{out}");
+
+    // A public API without a key, a bad base URL, a key on the command line: refused.
+    let (ok, _, err) = llm(
+        &["set", "--provider", "openai", "--fast-model", "gpt-4o-mini"],
+        None,
+    );
+    assert!(!ok && err.contains("--api-key-stdin"), "{err}");
+    let base = [
+        "set",
+        "--provider",
+        "openai_compatible",
+        "--base-url",
+        "ftp://gpu.local",
+    ];
+    let (ok, _, err) = llm(&[&base[..], &["--fast-model", "m"]].concat(), None);
+    assert!(!ok && err.contains("--base-url"), "{err}");
+    let (ok, _, err) = llm(
+        &[
+            "set",
+            "--provider",
+            "openai",
+            "--fast-model",
+            "m",
+            "--api-key",
+            KEY,
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("--api-key"), "{err}");
+
+    let set = [
+        "set",
+        "--provider",
+        "openai",
+        "--fast-model",
+        "gpt-4o-mini",
+        "--strong-model",
+        "gpt-4o",
+        "--fast-input-price",
+        "0.15",
+        "--monthly-budget",
+        "50",
+        "--api-key-stdin",
+    ];
+    let (ok, out, err) = llm(&set, Some(format!("{KEY}\n").as_bytes()));
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("openai with gpt-4o-mini / gpt-4o (on); API key set on"),
+        "{out}"
+    );
+    assert!(!out.contains(KEY) && !err.contains(KEY));
+
+    let (ok, out, err) = llm(&["show"], None);
+    assert!(ok, "{err}");
+    for line in [
+        "enabled\ttrue",
+        "fast_model\tgpt-4o-mini",
+        "monthly_budget\t50.00",
+        "fast_prices\t0.15 in, 0.00 out per million tokens",
+        "api_key\tset on ",
+        "month_turns\t0 (0 answered)",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    assert!(!out.contains(KEY), "show never prints the key");
+
+    let (ok, out, _) = llm(&["disable"], None);
+    assert!(ok && out.contains("is off"), "{out}");
+    let (ok, out, _) = llm(&["show"], None);
+    assert!(
+        ok && out.contains("enabled\tfalse") && out.contains("api_key\tset on "),
+        "{out}"
+    );
+}
