@@ -450,6 +450,7 @@ macro_rules! channel_tests {
     };
 }
 
+mod llm;
 mod recordings;
 mod reliability;
 mod reminders;
