@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod api_keys;
+mod llm;
 mod tenant_lifecycle;
 
 #[derive(Parser)]
@@ -95,6 +96,10 @@ enum Command {
     /// an overlap. See docs/API.md.
     #[command(subcommand)]
     ApiKey(api_keys::ApiKeyCommand),
+    /// A clinic's language model (docs/LANGUAGE_MODELS.md): set (API key from stdin only),
+    /// show (never the key), disable.
+    #[command(subcommand)]
+    Llm(llm::LlmCommand),
     /// A patient's data requests: a copy of their data, or erasure.
     #[command(subcommand)]
     Patient(PatientCommand),
@@ -552,6 +557,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(AuditCommand::Verify(args)) => audit_verify(args).await,
         Command::Audit(AuditCommand::AccessReport(args)) => access_report(args).await,
         Command::ApiKey(cmd) => api_keys::run(cmd).await,
+        Command::Llm(cmd) => llm::run(cmd).await,
         Command::Audit(AuditCommand::Checkpoint { tenant, data }) => {
             let store = open_store(&resolve(&data, LogFormat::Pretty, "warn")?).await?;
             let scope = clinic_scope(store.as_ref(), &tenant).await?;
@@ -771,6 +777,7 @@ async fn build_app(
         public_base: cfg.public_base(),
         wake: Default::default(),
         dev_outbox: dev_outbox.clone(),
+        models: Default::default(),
     });
     let mailer = match (&dev_outbox, &cfg.smtp_url) {
         (Some(outbox), _) => {
@@ -825,6 +832,7 @@ async fn build_app(
         cfg.outbound_per_second,
     )
     .with_blobs(blobs)
+    .with_models(hub.models.clone())
     .with_termination_hold(cfg.termination_hold())
     .with_webhooks(
         frontdesk_server::outbound::WebhookClient::new(cfg.webhook_policy()?)

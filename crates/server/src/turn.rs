@@ -9,8 +9,8 @@ use frontdesk_agent::{
 };
 use frontdesk_domain::{Clock, ConversationId, PatientId};
 use frontdesk_store::{
-    Actor, AuditEvent, Channel, Escalation, HELD_BY_STAFF, JobLease, NewMessage, NotificationKind,
-    Store, StoreError, TenantScope, Turn, Urgency,
+    Actor, AuditEvent, Channel, Escalation, HELD_BY_STAFF, JobLease, LlmUsage, NewMessage,
+    NotificationKind, Store, StoreError, TenantScope, Turn, Urgency,
 };
 use serde_json::json;
 
@@ -103,6 +103,32 @@ pub async fn handle_patient_message(
     answer(store, clock, scope, conversation, patient, text, None)
         .await
         .map(|a| a.messages)
+}
+
+/// [`handle_patient_message`] with the clinic's language models, as `models` has them (no
+/// settings, or disabled: exactly the built-in receptionist).
+pub async fn handle_patient_message_with(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    models: &crate::llm::settings::ModelDirectory,
+    scope: TenantScope,
+    conversation: ConversationId,
+    patient: PatientId,
+    text: &str,
+) -> Result<Vec<String>, StoreError> {
+    let m = models.models(store, scope, clock.now()).await?;
+    answer_with(
+        store,
+        clock,
+        scope,
+        conversation,
+        patient,
+        text,
+        None,
+        m.as_deref(),
+    )
+    .await
+    .map(|a| a.messages)
 }
 
 /// A message that was stored on arrival (WhatsApp, SMS) and is answered by a job: the replies
@@ -236,7 +262,7 @@ pub async fn answer_with(
         &mut state,
     );
     let mut booked = None;
-    let by_model = match models {
+    let accounted = match models {
         Some(m) if !held && !paused => {
             let env = crate::llm::tools_exec::ExecEnv {
                 store,
@@ -249,8 +275,9 @@ pub async fn answer_with(
             crate::llm::agent::take_turn(m, env, text, first_contact, dialogue_busy, &mut reply)
                 .await?
         }
-        _ => None,
+        _ => crate::llm::agent::Accounted::default(),
     };
+    let (by_model, call) = (accounted.answer, accounted.call);
     if let (Some(m), Some(before)) = (&by_model, before) {
         // The built-in dialogue does not move on a turn the model answered.
         state = before;
@@ -286,6 +313,17 @@ pub async fn answer_with(
         details["tier"] = json!(m.tier.as_str());
         details["tool_calls"] = json!(m.tool_calls);
     }
+    if let Some(c) = &call {
+        // A turn routed to a model: what it cost, answered or not.
+        if c.answered {
+            details["provider"] = json!(c.provider);
+        } else {
+            details["llm_fallback"] = json!(c.reason);
+        }
+        details["input_tokens"] = json!(c.usage.input_tokens);
+        details["output_tokens"] = json!(c.usage.output_tokens);
+        details["cost_micros"] = json!(c.cost_micros);
+    }
     let mut audit = vec![
         AuditEvent::new(Actor::Agent, "agent.replied")
             .target("conversation", conversation)
@@ -314,6 +352,7 @@ pub async fn answer_with(
             &TurnFacts::of(&reply, booked),
         )),
         dialogue_state: Some(dialogue_state),
+        llm_usage: call.map(|c| usage_row(conversation, c)),
     };
     if held {
         withhold(&mut turn, &mut reply, conversation);
@@ -353,6 +392,22 @@ pub async fn answer_with(
         messages: reply.messages,
         alert: reply.alert,
     })
+}
+
+/// The accounting row of a turn routed to a model.
+fn usage_row(conversation: ConversationId, c: crate::llm::agent::ModelCall) -> LlmUsage {
+    LlmUsage {
+        conversation,
+        provider: c.provider.to_owned(),
+        model: c.model,
+        tier: c.tier.as_str().to_owned(),
+        outcome: if c.answered { "answered" } else { "fallback" }.to_owned(),
+        reason: c.reason.to_owned(),
+        latency_ms: c.latency_ms,
+        input_tokens: c.usage.input_tokens,
+        output_tokens: c.usage.output_tokens,
+        cost_micros: c.cost_micros,
+    }
 }
 
 /// The kill switch (the clinic paused its AI receptionist): whatever the receptionist would
@@ -425,6 +480,7 @@ pub async fn silent_call(
         }),
         summary: None,
         dialogue_state: None,
+        llm_usage: None,
     };
     store.record_turn(scope, conversation, &turn).await?;
     metrics::counter!("frontdesk_alerts_total", "kind" => Alert::Handoff.as_str()).increment(1);

@@ -20,7 +20,7 @@ use crate::channels::{
 };
 use crate::config::Config;
 use crate::mailer::{Mailer, alert_email, recipients};
-use crate::turn::{StoredMessage, answer};
+use crate::turn::{StoredMessage, answer_with};
 use frontdesk_domain::{Clock, TenantId};
 use frontdesk_store::{
     Channel, ChannelAccount, DeliveryOutcome, FETCH_RECORDING_JOB, Job, NOTIFY_STAFF_JOB,
@@ -156,6 +156,8 @@ pub struct Worker {
     termination_hold: jiff::SignedDuration,
     /// Sends the clinics' outbound webhooks (see [`crate::outbound::worker`]).
     webhooks: Option<crate::outbound::worker::WebhookWorker>,
+    /// The clinics' language models for replies (see [`crate::llm::settings`]).
+    models: Arc<crate::llm::settings::ModelDirectory>,
 }
 
 impl Worker {
@@ -182,6 +184,7 @@ impl Worker {
             },
             termination_hold: jiff::SignedDuration::from_hours(24 * 30),
             webhooks: None,
+            models: Default::default(),
         }
     }
 
@@ -198,6 +201,13 @@ impl Worker {
     /// How long a terminated clinic is kept before it is purged (`termination_hold_days`).
     pub fn with_termination_hold(mut self, hold: jiff::SignedDuration) -> Self {
         self.termination_hold = hold;
+        self
+    }
+
+    /// Shares the HTTP server's cache of the clinics' language models, so that a settings
+    /// change made in the dashboard reaches replies at once.
+    pub fn with_models(mut self, models: Arc<crate::llm::settings::ModelDirectory>) -> Self {
+        self.models = models;
         self
     }
 
@@ -597,7 +607,11 @@ impl Worker {
             .message(scope, payload.conversation, payload.message)
             .await?;
         let first_contact = payload.first_contact;
-        answer(
+        let models = self
+            .models
+            .models(&*self.store, scope, self.clock.now())
+            .await?;
+        answer_with(
             &*self.store,
             &*self.clock,
             scope,
@@ -608,6 +622,7 @@ impl Worker {
                 job: job.lease.clone(),
                 first_contact,
             }),
+            models.as_deref(),
         )
         .await?;
         Ok(())

@@ -385,7 +385,7 @@ impl std::fmt::Debug for Message {
 /// One conversational exchange, written in one transaction: the patient's message, the
 /// replies to it, the audit entries that record what happened and, when triage says so, the
 /// escalation (the conversation marked urgent and the staff alerted).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Turn {
     /// The patient's message; `None` when it was stored on arrival ([`crate::ChannelStore::ingest_inbound`])
     /// and this turn answers it from a job.
@@ -403,6 +403,8 @@ pub struct Turn {
     /// The receptionist's dialogue state after this turn (JSON, opaque to the store, sealed with
     /// the patient's key: it can hold the name and phone a patient typed). `None` keeps it.
     pub dialogue_state: Option<String>,
+    /// The accounting of a turn a language model took part in (written with the turn).
+    pub llm_usage: Option<crate::llm::LlmUsage>,
 }
 
 str_enum!(

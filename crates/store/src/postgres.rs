@@ -113,6 +113,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/postgres/0019_webhooks.sql"),
     ),
     (
+        20,
+        "llm_settings",
+        include_str!("../migrations/postgres/0020_llm_settings.sql"),
+    ),
+    (
         22,
         "calendar_feeds",
         include_str!("../migrations/postgres/0022_calendar_feeds.sql"),

@@ -111,6 +111,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0019_webhooks.sql"),
     ),
     (
+        20,
+        "llm_settings",
+        include_str!("../migrations/sqlite/0020_llm_settings.sql"),
+    ),
+    (
         22,
         "calendar_feeds",
         include_str!("../migrations/sqlite/0022_calendar_feeds.sql"),

@@ -3,7 +3,7 @@
 //! tenant answers [`StoreError::NotFound`](crate::StoreError::NotFound), exactly like an id
 //! that does not exist.
 
-use crate::{Result, TenantScope, calendar::*, channel::*, model::*, webhooks::*};
+use crate::{Result, TenantScope, calendar::*, channel::*, llm::*, model::*, webhooks::*};
 use async_trait::async_trait;
 use frontdesk_domain::*;
 use jiff::SignedDuration;
@@ -818,6 +818,44 @@ pub trait AnalyticsStore {
     ) -> Result<Activity>;
 }
 
+/// A clinic's language model settings and their accounting (#9; see `crate::llm`). The API
+/// key is write-only: only [`LanguageModelStore::llm_runtime`] opens it.
+#[async_trait]
+pub trait LanguageModelStore {
+    /// The clinic's settings without the key (only whether one is set); `None` when none.
+    async fn llm_settings(&self, scope: TenantScope) -> Result<Option<LlmSettings>>;
+    /// Writes the settings (and the key, as `key` says) in one transaction. Audited
+    /// `llm.settings_changed` (the settings, never the key) and, when the key changed,
+    /// `llm.credentials_set` (`{"cleared": bool}`). `Invalid` names the field: `fast_model`,
+    /// `strong_model` (1 to 200 characters, no control characters), `base_url` (over 2048
+    /// bytes, or missing for `openai_compatible`), `prices` (negative or too high),
+    /// `monthly_budget_cents` (negative), `api_key` (empty or over 512 bytes).
+    async fn set_llm_settings(
+        &self,
+        scope: TenantScope,
+        settings: &LlmSettingsInput,
+        key: LlmKeyChange,
+        actor: Actor,
+    ) -> Result<LlmSettings>;
+    /// Turns the clinic's models off (settings and key kept). Audited `llm.settings_changed`.
+    /// Answers whether they were on; `NotFound` when the clinic has no settings.
+    async fn disable_llm(&self, scope: TenantScope, actor: Actor) -> Result<bool>;
+    /// For the turn runner: the enabled settings with the key opened and the spend since
+    /// `month_start`; `None` when the clinic has no settings or they are disabled.
+    async fn llm_runtime(
+        &self,
+        scope: TenantScope,
+        month_start: jiff::Timestamp,
+    ) -> Result<Option<LlmRuntime>>;
+    /// The clinic's model turns in `[from, to)`.
+    async fn llm_usage_summary(
+        &self,
+        scope: TenantScope,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> Result<LlmUsageSummary>;
+}
+
 /// The staff inbox and conversation takeover (see `crate::sql::inbox`).
 #[async_trait]
 pub trait InboxStore {
@@ -1324,6 +1362,7 @@ pub trait Store:
     + KeyRotationStore
     + TenantLifecycleStore
     + AnalyticsStore
+    + LanguageModelStore
     + Health
     + Send
     + Sync
@@ -1359,6 +1398,7 @@ impl<T> Store for T where
         + KeyRotationStore
         + TenantLifecycleStore
         + AnalyticsStore
+        + LanguageModelStore
         + Health
         + Send
         + Sync

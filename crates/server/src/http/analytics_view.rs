@@ -50,6 +50,18 @@ struct AnalyticsPage {
     channels: Vec<ChannelRow>,
     revenue: Option<String>,
     capped: bool,
+    llm: Option<LlmRow>,
+}
+
+/// The period's language model turns (shown when there were any); the cost only to roles
+/// that see money.
+struct LlmRow {
+    turns: u64,
+    answered: u64,
+    input_tokens: u64,
+    output_tokens: u64,
+    cost: Option<String>,
+    fallbacks: Vec<(String, u64)>,
 }
 
 /// Escapes text for SVG / HTML (the chart is inserted as markup).
@@ -195,6 +207,10 @@ pub async fn analytics_page(
         Ok(a) => a,
         Err(e) => return unavailable(&e),
     };
+    let llm_usage = match st.store.llm_usage_summary(s.scope, from, to).await {
+        Ok(u) => u,
+        Err(e) => return unavailable(&e),
+    };
     let n = dates.len();
     let day_of = |t: jiff::Timestamp| -> Option<usize> {
         let d = t.to_zoned(tz.clone()).date();
@@ -336,6 +352,17 @@ pub async fn analytics_page(
             .sum();
         frontdesk_agent::reply::money(minor, &catalog.clinic.profile.currency)
     });
+    let sees_money = s.role.access(Permission::ViewRevenue) == Access::All;
+    let llm = (llm_usage.turns > 0).then(|| LlmRow {
+        turns: llm_usage.turns,
+        answered: llm_usage.answered,
+        input_tokens: llm_usage.input_tokens,
+        output_tokens: llm_usage.output_tokens,
+        cost: sees_money.then(|| {
+            super::llm_view::money_micros(llm_usage.cost_micros, &catalog.clinic.profile.currency)
+        }),
+        fallbacks: super::llm_view::usage_lines(&llm_usage),
+    });
     let cap = 50_000;
     let capped = activity.conversations.len() >= cap
         || activity.replies.len() >= cap
@@ -351,6 +378,7 @@ pub async fn analytics_page(
             channels,
             revenue,
             capped,
+            llm,
         },
     )
 }

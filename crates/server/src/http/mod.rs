@@ -14,6 +14,7 @@ mod diary_view;
 pub mod error;
 mod fhir;
 mod inbox_view;
+mod llm_view;
 pub mod openapi;
 mod pages;
 mod patients_view;
@@ -66,6 +67,8 @@ pub struct ChannelHub {
     pub wake: Arc<tokio::sync::Notify>,
     /// Demo only: the file where `/dev/provider/…` records what would have been sent.
     pub dev_outbox: Option<std::path::PathBuf>,
+    /// The clinics' language models, cached per clinic (web chat and, shared, the workers).
+    pub models: Arc<crate::llm::settings::ModelDirectory>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -230,6 +233,11 @@ pub fn router(state: AppState) -> Router {
             "/dashboard/api-keys/{id}/rotate",
             post(api_keys_view::rotate),
         )
+        .route(
+            "/dashboard/llm",
+            get(llm_view::llm_page).post(llm_view::save),
+        )
+        .route("/dashboard/llm/disable", post(llm_view::disable))
         .route(
             "/dashboard/webhooks",
             get(webhooks_view::webhooks_page).post(webhooks_view::create),

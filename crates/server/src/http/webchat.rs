@@ -13,7 +13,7 @@
 //! text over 4 KiB or body over 16 KiB 413.
 
 use super::{AppState, error::AppError};
-use crate::turn::{MAX_TEXT_BYTES, handle_patient_message};
+use crate::turn::{MAX_TEXT_BYTES, handle_patient_message_with};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::{
     Json,
@@ -133,9 +133,10 @@ fn stream_turn(st: AppState, auth: WebchatAuth, text: String) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Event>(8);
     let turn = async move {
         let _ = tx.send(Event::default().event("received").data("{}")).await;
-        let events = match handle_patient_message(
+        let events = match handle_patient_message_with(
             st.store.as_ref(),
             st.clock.as_ref(),
+            &st.channels.models,
             auth.scope,
             auth.conversation_id,
             auth.patient_id,
@@ -240,9 +241,10 @@ pub async fn post_message(
     if wants_stream(&headers) {
         return Ok(stream_turn(st, auth, msg.text));
     }
-    let replies = handle_patient_message(
+    let replies = handle_patient_message_with(
         st.store.as_ref(),
         st.clock.as_ref(),
+        &st.channels.models,
         auth.scope,
         auth.conversation_id,
         auth.patient_id,

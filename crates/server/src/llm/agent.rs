@@ -14,7 +14,7 @@ use super::tools_exec::{Effects, ExecEnv, ToolBox};
 use super::{LanguageModel, ModelError, ModelReply, StopReason, Turn, Usage};
 use frontdesk_agent::{Alert, Category, ClinicKnowledge, Triage, TriageLevel};
 use frontdesk_domain::AppointmentId;
-use frontdesk_store::StoreError;
+use frontdesk_store::{LlmPrices, StoreError};
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,8 +26,8 @@ const MAX_REFUSED: u8 = 4;
 /// The `rule_set` of a triage a model raised (audit entry and staff notification).
 pub const MODEL_RULE_SET: &str = "model";
 
-/// One clinic's language models and limits. Provider credentials are the caller's business:
-/// per-clinic encrypted storage of keys is not built yet (see docs/LANGUAGE_MODELS.md).
+/// One clinic's language models and limits, built from its stored settings by
+/// [`super::settings::ModelDirectory`] (or by tests directly).
 #[derive(Debug, Clone)]
 pub struct TenantModels {
     /// Routine turns.
@@ -40,6 +40,12 @@ pub struct TenantModels {
     /// Model replies with tool calls per turn.
     pub max_tool_rounds: u8,
     pub max_output_tokens: u32,
+    /// What each tier costs (micro-units per million tokens), for the turn's accounting.
+    pub fast_prices: LlmPrices,
+    pub strong_prices: LlmPrices,
+    /// The clinic's monthly budget is spent: turns routed to a model get the built-in
+    /// receptionist instead (fallback reason `budget`) and no model is called.
+    pub budget_exhausted: bool,
 }
 
 impl TenantModels {
@@ -52,6 +58,16 @@ impl TenantModels {
             turn_deadline: Duration::from_secs(15),
             max_tool_rounds: 4,
             max_output_tokens: 400,
+            fast_prices: LlmPrices::default(),
+            strong_prices: LlmPrices::default(),
+            budget_exhausted: false,
+        }
+    }
+
+    fn prices(&self, tier: Tier) -> LlmPrices {
+        match tier {
+            Tier::Fast => self.fast_prices,
+            Tier::Strong => self.strong_prices,
         }
     }
 
@@ -90,6 +106,32 @@ pub struct ModelAnswer {
     pub usage: Usage,
 }
 
+/// What a turn routed to a model cost and how it ended, answered or not: the turn's
+/// accounting row and the figures in its audit entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelCall {
+    pub provider: &'static str,
+    /// The model the provider reported last (the one asked for when none answered).
+    pub model: String,
+    pub tier: Tier,
+    pub answered: bool,
+    /// `answered`, or why the built-in receptionist answered instead (`budget`, an error code,
+    /// `deadline`, a guard's reason, …).
+    pub reason: &'static str,
+    pub latency_ms: u64,
+    pub usage: Usage,
+    /// From the clinic's prices for the tier, in micro-units.
+    pub cost_micros: i64,
+}
+
+/// The outcome of [`answer_accounted`]: the model's answer, if any, and the accounting of a
+/// turn that was routed to a model (`None` when the built-in receptionist was routed to).
+#[derive(Debug, Default)]
+pub struct Accounted {
+    pub answer: Option<ModelAnswer>,
+    pub call: Option<ModelCall>,
+}
+
 /// Why the model's turn ended without a usable reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Failure {
@@ -124,6 +166,16 @@ pub async fn answer(
     models: &TenantModels,
     input: &TurnInput<'_>,
 ) -> Result<Option<ModelAnswer>, StoreError> {
+    Ok(answer_accounted(models, input).await?.answer)
+}
+
+/// [`answer`], with the accounting of the model turn (tokens, latency, cost, outcome). When
+/// the clinic's budget is spent, a turn routed to a model is answered by the built-in
+/// receptionist without calling it (reason `budget`).
+pub async fn answer_accounted(
+    models: &TenantModels,
+    input: &TurnInput<'_>,
+) -> Result<Accounted, StoreError> {
     let facts = TurnFacts {
         triage: input.triage,
         dialogue_busy: input.dialogue_busy,
@@ -133,9 +185,35 @@ pub async fn answer(
         Route::BuiltIn(reason) => {
             metrics::counter!("frontdesk_llm_turns_total", "outcome" => "builtin", "reason" => reason)
                 .increment(1);
-            return Ok(None);
+            return Ok(Accounted::default());
         }
     };
+    let model = models.model(tier);
+    if models.budget_exhausted {
+        metrics::counter!("frontdesk_llm_turns_total", "outcome" => "fallback", "reason" => "budget")
+            .increment(1);
+        tracing::info!(
+            provider = model.provider(),
+            model = model.model(),
+            tier = tier.as_str(),
+            outcome = "budget",
+            "model turn"
+        );
+        let call = ModelCall {
+            provider: model.provider(),
+            model: model.model().to_owned(),
+            tier,
+            answered: false,
+            reason: "budget",
+            latency_ms: 0,
+            usage: Usage::default(),
+            cost_micros: 0,
+        };
+        return Ok(Accounted {
+            answer: None,
+            call: Some(call),
+        });
+    }
     let env = &input.env;
     let history = env.store.messages(env.scope, env.conversation).await?;
     let k = env.clinic;
@@ -147,7 +225,6 @@ pub async fn answer(
         input.text,
         models.max_output_tokens,
     );
-    let model = models.model(tier);
     let guard = Guard::new(&k.profile, INSTRUCTIONS);
     let mut tools = ToolBox::default();
     let mut run = Run::default();
@@ -155,6 +232,7 @@ pub async fn answer(
     let ended = converse(models, model, env, &guard, &mut req, &mut tools, &mut run).await;
     let effects = tools.effects;
     let (label, result) = conclude(k, input.first_contact, tier, ended, &effects, &run);
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     tracing::info!(
         provider = model.provider(),
         model = model.model(),
@@ -163,7 +241,7 @@ pub async fn answer(
         rounds = run.rounds,
         tool_calls = run.tool_calls,
         changes = effects.changes,
-        latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        latency_ms,
         "model turn"
     );
     let outcome = if result.is_some() {
@@ -173,7 +251,26 @@ pub async fn answer(
     };
     metrics::counter!("frontdesk_llm_turns_total", "outcome" => outcome, "reason" => label)
         .increment(1);
-    Ok(result)
+    let call = ModelCall {
+        provider: model.provider(),
+        model: if run.model.is_empty() {
+            model.model().to_owned()
+        } else {
+            run.model.clone()
+        },
+        tier,
+        answered: result.is_some(),
+        reason: if result.is_some() { "answered" } else { label },
+        latency_ms,
+        usage: run.usage,
+        cost_micros: models
+            .prices(tier)
+            .cost_micros(run.usage.input_tokens, run.usage.output_tokens),
+    };
+    Ok(Accounted {
+        answer: result,
+        call: Some(call),
+    })
 }
 
 /// The model's answer from how the conversation with it ended, or `None` (fallback), with a
@@ -222,7 +319,7 @@ pub async fn take_turn(
     first_contact: bool,
     dialogue_busy: bool,
     reply: &mut frontdesk_agent::Reply,
-) -> Result<Option<ModelAnswer>, StoreError> {
+) -> Result<Accounted, StoreError> {
     let input = TurnInput {
         env,
         text,
@@ -230,8 +327,9 @@ pub async fn take_turn(
         dialogue_busy,
         triage: &reply.triage,
     };
-    let Some(m) = answer(models, &input).await? else {
-        return Ok(None);
+    let accounted = answer_accounted(models, &input).await?;
+    let Some(m) = &accounted.answer else {
+        return Ok(accounted);
     };
     reply.next = None;
     reply.messages.clone_from(&m.messages);
@@ -239,7 +337,7 @@ pub async fn take_turn(
     if let Some(t) = m.raised.clone().filter(|t| t.level > reply.triage.level) {
         reply.triage = t;
     }
-    Ok(Some(m))
+    Ok(accounted)
 }
 
 /// Counters of one model turn.

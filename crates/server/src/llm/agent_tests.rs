@@ -202,3 +202,84 @@ async fn a_service_remembered_from_an_earlier_turn_does_not_keep_the_model_away(
     assert_eq!(fx.answered_by().await, MODEL_RULE_SET);
     fx.db.cleanup().await;
 }
+
+#[tokio::test]
+async fn every_model_turn_is_accounted_with_its_tokens_and_cost_even_when_it_falls_back() {
+    let fx = fixture().await;
+    // Two rounds (a tool call, then a reply the guard refuses): both rounds' tokens count.
+    let model = Scripted::new(vec![
+        call("faq", json!({"question": "parking"})),
+        say("See https://evil.example/x for parking."),
+    ]);
+    let mut m = models(&model, &model);
+    m.fast_prices = LlmPrices {
+        input_per_mtok: 3_000_000,
+        output_per_mtok: 15_000_000,
+    };
+    let got = fx.say_with(false, "Where do I park?", &m).await;
+    assert!(!got.messages.is_empty());
+    assert_eq!(model.calls(), 2);
+    assert_eq!(fx.answered_by().await, frontdesk_agent::RULE_SET);
+    let far = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 3650);
+    let usage = fx
+        .store
+        .llm_usage_summary(fx.scope, jiff::Timestamp::UNIX_EPOCH, far)
+        .await
+        .unwrap();
+    // 200 tokens in at 3 units a million, 20 out at 15: 600 + 300 micro-units.
+    assert_eq!(
+        (
+            usage.turns,
+            usage.answered,
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cost_micros
+        ),
+        (1, 0, 200, 20, 900)
+    );
+    assert_eq!(usage.fallbacks.len(), 1);
+    assert_ne!(usage.fallbacks[0].0, "answered");
+    let entries = fx.store.audit_entries(fx.scope, 0, u32::MAX).await.unwrap();
+    let last = entries
+        .iter()
+        .rev()
+        .find(|e| e.action == "agent.replied")
+        .unwrap();
+    let d: serde_json::Value = serde_json::from_str(&last.details).unwrap();
+    assert_eq!(d["llm_fallback"], usage.fallbacks[0].0.as_str());
+    assert_eq!(
+        (d["input_tokens"].as_u64(), d["cost_micros"].as_i64()),
+        (Some(200), Some(900))
+    );
+    fx.db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_spent_budget_calls_no_model_and_is_recorded_as_a_budget_fallback() {
+    let fx = fixture().await;
+    let model = Scripted::new(vec![say("Hello from the model.")]);
+    let mut m = models(&model, &model);
+    m.budget_exhausted = true;
+    let got = fx.say_with(false, "When do you open?", &m).await;
+    assert!(!got.messages.is_empty());
+    assert!(got.messages.iter().all(|t| t != "Hello from the model."));
+    assert_eq!(model.calls(), 0);
+    let far = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 3650);
+    let usage = fx
+        .store
+        .llm_usage_summary(fx.scope, jiff::Timestamp::UNIX_EPOCH, far)
+        .await
+        .unwrap();
+    assert_eq!((usage.turns, usage.cost_micros), (1, 0));
+    assert_eq!(usage.fallbacks, vec![("budget".to_owned(), 1)]);
+    // A red flag is never routed to a model, so it is no budget fallback either.
+    fx.say_with(false, "I have crushing chest pain and can't breathe", &m)
+        .await;
+    let usage = fx
+        .store
+        .llm_usage_summary(fx.scope, jiff::Timestamp::UNIX_EPOCH, far)
+        .await
+        .unwrap();
+    assert_eq!(usage.turns, 1);
+    fx.db.cleanup().await;
+}

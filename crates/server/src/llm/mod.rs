@@ -26,6 +26,7 @@ mod http;
 pub mod openai;
 pub mod retry;
 pub mod route;
+pub mod settings;
 pub mod tools;
 pub mod tools_exec;
 

@@ -450,6 +450,7 @@ macro_rules! channel_tests {
     };
 }
 
+mod llm;
 mod recordings;
 mod reliability;
 mod reminders;
@@ -721,6 +722,7 @@ async fn a_crash_between_ack_and_reply_loses_nothing_and_replies_once(app: Chann
         escalation: None,
         summary: None,
         dialogue_state: None,
+        llm_usage: None,
     };
     let conv: ReplyJob = serde_json::from_value(claimed[0].payload.clone()).unwrap();
     assert!(matches!(

@@ -1109,6 +1109,7 @@ async fn whatsapp_conversation(
         escalation: None,
         summary: None,
         dialogue_state: None,
+        llm_usage: None,
     };
     app.store.record_turn(scope, conv, &turn).await.unwrap();
     conv
@@ -1343,6 +1344,7 @@ async fn the_inbox_and_a_conversation_update_live_and_stop_at_sign_out(app: Test
         escalation: None,
         summary: None,
         dialogue_state: None,
+        llm_usage: None,
     };
     app.store.record_turn(scope, conv, &turn).await.unwrap();
     let html = next_event(&mut one, "changed").await;
@@ -1665,6 +1667,7 @@ async fn analytics_chart_the_clinics_days_and_show_money_only_to_those_who_may(
         }),
         summary: None,
         dialogue_state: None,
+        llm_usage: None,
     };
     app.store.record_turn(scope, first, &turn).await.unwrap();
     booked(&app, CLINIC, "Three", "+64215550143").await;
@@ -2349,6 +2352,16 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
                 .await
                 .0,
                 only_all(Permission::ManageSchedule, 404),
+            ),
+            (
+                "/dashboard/llm",
+                b.get("/dashboard/llm").await.0,
+                only_all(Permission::ManageKeys, 200),
+            ),
+            (
+                "POST /dashboard/llm/disable (none set up)",
+                b.post("/dashboard/llm/disable", &[("csrf", &csrf)]).await.0,
+                only_all(Permission::ManageKeys, 404),
             ),
             (
                 "POST /dashboard/webhooks/{foreign}/disable",
@@ -4624,3 +4637,6 @@ async fn the_reception_head_makes_a_calendar_feed_that_apps_read_until_it_is_rev
     assert!(audit.iter().any(|e| e.action == "calendar_feed.created"));
     assert!(audit.iter().any(|e| e.action == "calendar_feed.revoked"));
 }
+
+/// The Owner's language model page.
+mod llm;

@@ -11,6 +11,7 @@ mod deploy;
 mod export;
 mod fhir;
 mod harness;
+mod llm;
 mod observability;
 mod openapi;
 mod pages;

@@ -326,6 +326,9 @@ macro_rules! impl_conversations {
                 for ev in &turn.audit {
                     self.append_audit_tx(&mut tx, tenant, now, ev).await?;
                 }
+                if let Some(usage) = &turn.llm_usage {
+                    self.insert_llm_usage_tx(&mut tx, tenant, usage, now).await?;
+                }
                 tx.commit().await?;
                 Ok(ids)
             }

@@ -24,6 +24,8 @@ pub(crate) const PURGE_ORDER: &[&str] = &[
     "webhook_endpoints",
     "calendar_feeds",
     "calendar_feed_routes",
+    "llm_usage",
+    "llm_settings",
     "waitlist_offers",
     "slot_holds",
     "waitlist_entries",

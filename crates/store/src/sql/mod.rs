@@ -25,6 +25,7 @@ pub(crate) mod data_requests;
 pub(crate) mod inbox;
 pub(crate) mod incident;
 pub(crate) mod lifecycle;
+pub(crate) mod llm;
 pub(crate) mod people;
 pub(crate) mod queue;
 pub(crate) mod recordings;
@@ -203,6 +204,7 @@ macro_rules! sql_store {
         $crate::sql::checkpoints::impl_checkpoints!($Store);
         $crate::sql::rewrap::impl_rewrap!($Store);
         $crate::sql::lifecycle::impl_lifecycle!($Store);
+        $crate::sql::llm::impl_llm!($Store);
 
         #[async_trait]
         impl AuditStore for $Store {
@@ -383,6 +385,7 @@ macro_rules! sql_prelude {
             crypto::{DataKey, new_token, token_hash},
             from_us,
             keys::{TenantKeys, aad, tenant_key_row},
+            llm::*,
             model::*,
             traits::*,
             webhooks::*,

@@ -261,6 +261,21 @@ macro_rules! impl_rewrap {
                     n += 1;
                 }
                 n += self.reseal_webhook_endpoints(tx, tenant, keys, newest).await?;
+                let llm_key: Option<(Option<Vec<u8>>,)> = sqlx::query_as("SELECT api_key_ct FROM llm_settings WHERE tenant_id = $1")
+                    .bind(tenant.as_uuid())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                if let Some((Some(ct),)) = llm_key {
+                    let row = tenant.to_string();
+                    if let Some(fresh) = Self::reseal(keys, &aad(tenant, "llm_settings", "api_key", &row), &ct, newest)? {
+                        sqlx::query("UPDATE llm_settings SET api_key_ct = $2 WHERE tenant_id = $1")
+                            .bind(tenant.as_uuid())
+                            .bind(fresh)
+                            .execute(&mut **tx)
+                            .await?;
+                        n += 1;
+                    }
+                }
                 Ok(n)
             }
 

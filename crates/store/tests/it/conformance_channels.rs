@@ -245,6 +245,7 @@ fn reply_turn(job: &Job, replies: &[&str]) -> Turn {
         escalation: None,
         summary: None,
         dialogue_state: Some("{}".into()),
+        llm_usage: None,
     }
 }
 

@@ -102,6 +102,7 @@ async fn recorded_turns_come_back_in_order_with_bodies_directions_and_senders(db
         escalation: None,
         summary: None,
         dialogue_state: None,
+        llm_usage: None,
     };
     let ids1 = store.record_turn(a, conv, &first).await.unwrap();
     clock.advance(SignedDuration::from_mins(1));

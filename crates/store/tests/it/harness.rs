@@ -93,6 +93,7 @@ pub fn turn(inbound: NewMessage, replies: &[&str]) -> Turn {
         audit: Vec::new(),
         summary: None,
         dialogue_state: None,
+        llm_usage: None,
     }
 }
 
@@ -178,6 +179,16 @@ pub async fn seed(store: &dyn Store, slug_str: &str, tag: &str, phone_str: &str)
         .start_conversation(scope, patient, Channel::Whatsapp)
         .await
         .unwrap();
+    // A model turn's accounting alone (before the first message, so the conversation's
+    // messages and times are those of `first`).
+    let usage_turn = Turn {
+        llm_usage: Some(llm_usage(conversation, 100)),
+        ..Turn::default()
+    };
+    store
+        .record_turn(scope, conversation, &usage_turn)
+        .await
+        .unwrap();
     let mut first = turn(
         delivered(&format!("Hello from {tag}"), &format!("wamid.{tag}")),
         &[&format!("Kia ora {tag}")],
@@ -224,6 +235,15 @@ pub async fn seed(store: &dyn Store, slug_str: &str, tag: &str, phone_str: &str)
             &format!("evt_seed_{tag}"),
             "appointment.created",
             br#"{"type":"appointment.created"}"#,
+        )
+        .await
+        .unwrap();
+    store
+        .set_llm_settings(
+            scope,
+            &llm_settings(),
+            LlmKeyChange::Set(format!("sk-seed-{tag}").into()),
+            Actor::Staff(user),
         )
         .await
         .unwrap();
@@ -279,4 +299,42 @@ pub async fn sign_in(store: &dyn Store, s: &Seeded) -> NewSession {
         )
         .await
         .unwrap()
+}
+
+/// Language model settings as a clinic might keep them (OpenAI-compatible server, a budget).
+pub fn llm_settings() -> LlmSettingsInput {
+    LlmSettingsInput {
+        provider: LlmProvider::OpenAiCompatible,
+        base_url: Some("http://127.0.0.1:11434/v1".into()),
+        fast_model: "llama3.1:8b".into(),
+        strong_model: "llama3.1:70b".into(),
+        routine: LlmRoute::Fast,
+        sensitive: LlmRoute::Strong,
+        monthly_budget_cents: Some(500),
+        fast_prices: LlmPrices {
+            input_per_mtok: 150_000,
+            output_per_mtok: 600_000,
+        },
+        strong_prices: LlmPrices {
+            input_per_mtok: 2_500_000,
+            output_per_mtok: 10_000_000,
+        },
+        enabled: true,
+    }
+}
+
+/// One answered model turn's accounting costing `cost_micros`.
+pub fn llm_usage(conversation: ConversationId, cost_micros: i64) -> LlmUsage {
+    LlmUsage {
+        conversation,
+        provider: "openai_compatible".into(),
+        model: "llama3.1:8b".into(),
+        tier: "fast".into(),
+        outcome: "answered".into(),
+        reason: "answered".into(),
+        latency_ms: 120,
+        input_tokens: 1_000,
+        output_tokens: 50,
+        cost_micros,
+    }
 }

@@ -174,9 +174,9 @@ async fn a_tenant_key_rotation_reencrypts_in_the_background_and_destroys_the_old
     }
     assert_eq!(destroyed, vec![1]);
     // The patient keys of before, the staff's emails and names, one TOTP secret, the
-    // channel secrets, the webhook endpoint's URL and secret (the patient added after the
-    // switch was wrapped by version 2 already).
-    assert_eq!(moved, keys_before + 2 * users + 1 + 1 + 2);
+    // channel secrets, the webhook endpoint's URL and secret, the language model API key (the
+    // patient added after the switch was wrapped by version 2 already).
+    assert_eq!(moved, keys_before + 2 * users + 1 + 1 + 2 + 1);
     let status = store.tenant_key_status(a.scope).await.unwrap();
     assert_eq!((status.versions, status.patient_keys_left), (vec![2], 0));
     assert_eq!(status.patient_keys_done, keys_before + 1);
@@ -210,6 +210,11 @@ async fn a_tenant_key_rotation_reencrypts_in_the_background_and_destroys_the_old
         assert_eq!(account.secrets.get("auth_token"), Some("tw-token"));
         let hooks = s.webhook_endpoints(a.scope).await.unwrap();
         assert!(hooks[0].url.starts_with("https://hooks.alpha.example/"));
+        let llm = s.llm_runtime(a.scope, start()).await.unwrap().unwrap();
+        assert_eq!(
+            llm.api_key.as_deref().map(String::as_str),
+            Some("sk-seed-alpha")
+        );
         let users = s.list_users(a.scope).await.unwrap();
         assert!(users.iter().any(|u| u.email == a.user_email));
         assert_eq!(

@@ -20,6 +20,8 @@
 //!   an overlap, confined to their clinic, named in the access report).
 //! - `webhooks`: signed outbound webhook endpoints (URL and secrets sealed, at most ten active)
 //!   and their deliveries (queued once per endpoint, claimed under a lease, settled, retried).
+//! - `llm`: a clinic's language model settings (API key sealed and write-only, changes
+//!   audited) and its usage rows, written with the turn and summed per month for the budget.
 //! - `appointments`, `reschedule`: the diary (slots, bookings, moves, cancellations, races).
 //! - `waitlist`: freed times held, offered in join order, and taken by exactly one patient.
 //! - `recordings`: call recordings filed once with their fetch job, sealed with the patient's
@@ -135,6 +137,7 @@ mod inbox;
 mod incident;
 mod key_rotation;
 mod lifecycle;
+mod llm;
 mod queue_stats;
 mod raw;
 mod recordings;

@@ -1,0 +1,315 @@
+//! A clinic's [`TenantModels`] built from its stored settings (`frontdesk_store::llm`), cached
+//! per clinic for [`CACHE_TTL`] so that the hot path pays at most one store read every few
+//! seconds per clinic, and a clinic without models pays nothing more than that read.
+//!
+//! A settings change made through this process (dashboard) drops the clinic's entry at once
+//! ([`ModelDirectory::forget`]); one made elsewhere (the CLI, another instance) is seen within
+//! [`CACHE_TTL`]. The month's spend is read with the settings, so the budget is checked
+//! against a figure at most that old: a few turns may pass the budget by a little.
+//!
+//! Clients that cannot be built from the settings (no key for a public API, a base URL that
+//! does not parse) leave the clinic with the built-in receptionist, with a warning in the log
+//! (the error code only: never the key or the URL).
+
+use super::agent::TenantModels;
+use super::route::{RoutingPolicy, Tier};
+use super::{AnthropicClient, LanguageModel, ModelError, OpenAiClient};
+use frontdesk_domain::TenantId;
+use frontdesk_store::{
+    LlmProvider, LlmRoute, LlmRuntime, Store, StoreError, TenantScope, month_start,
+};
+use secrecy::SecretString;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a clinic's models (and month-to-date spend) are reused before being read again.
+pub const CACHE_TTL: Duration = Duration::from_secs(5);
+/// Entries kept before expired ones are swept.
+const SWEEP_ABOVE: usize = 1024;
+
+/// A clinic's models (`None`: the built-in receptionist) and when they were read.
+type Entry = (Instant, Option<Arc<TenantModels>>);
+
+/// The clinics' models, cached per clinic. One per process part that answers patients (the
+/// HTTP server and its workers share one).
+#[derive(Debug)]
+pub struct ModelDirectory {
+    ttl: Duration,
+    timeout: Duration,
+    cache: Mutex<HashMap<TenantId, Entry>>,
+}
+
+impl Default for ModelDirectory {
+    fn default() -> Self {
+        Self::new(CACHE_TTL)
+    }
+}
+
+impl ModelDirectory {
+    /// A directory that reuses what it read for `ttl` (zero: read every turn).
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            timeout: super::DEFAULT_TIMEOUT,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The clinic's models, or `None` (no settings, disabled, or unusable: the built-in
+    /// receptionist answers).
+    pub async fn models(
+        &self,
+        store: &dyn Store,
+        scope: TenantScope,
+        now: jiff::Timestamp,
+    ) -> Result<Option<Arc<TenantModels>>, StoreError> {
+        let tenant = scope.tenant_id();
+        if let Some(hit) = self.cached(tenant) {
+            return Ok(hit);
+        }
+        let models = store
+            .llm_runtime(scope, month_start(now))
+            .await?
+            .and_then(|rt| match build(&rt, self.timeout) {
+                Ok(m) => Some(Arc::new(m)),
+                Err(e) => {
+                    tracing::warn!(
+                        tenant = %tenant,
+                        code = e.code(),
+                        "the clinic's language model settings are unusable; the built-in receptionist answers"
+                    );
+                    None
+                }
+            });
+        if let Ok(mut cache) = self.cache.lock() {
+            let at = Instant::now();
+            if cache.len() >= SWEEP_ABOVE {
+                let ttl = self.ttl;
+                cache.retain(|_, (t, _)| at.duration_since(*t) < ttl);
+            }
+            cache.insert(tenant, (at, models.clone()));
+        }
+        Ok(models)
+    }
+
+    /// Drops the clinic's entry: its next turn reads its settings again.
+    pub fn forget(&self, tenant: TenantId) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(&tenant);
+        }
+    }
+
+    fn cached(&self, tenant: TenantId) -> Option<Option<Arc<TenantModels>>> {
+        let cache = self.cache.lock().ok()?;
+        let (at, models) = cache.get(&tenant)?;
+        (at.elapsed() < self.ttl).then(|| models.clone())
+    }
+}
+
+fn tier(route: LlmRoute) -> Option<Tier> {
+    match route {
+        LlmRoute::Fast => Some(Tier::Fast),
+        LlmRoute::Strong => Some(Tier::Strong),
+        LlmRoute::Builtin => None,
+    }
+}
+
+/// One client for `model` as the settings say.
+pub fn client(
+    rt: &LlmRuntime,
+    model: &str,
+    timeout: Duration,
+) -> Result<Arc<dyn LanguageModel>, ModelError> {
+    let s = &rt.settings.settings;
+    let key = || {
+        rt.api_key
+            .as_deref()
+            .map(|k| SecretString::from(k.to_owned()))
+    };
+    let missing = ModelError::Config("no api key is set");
+    Ok(match s.provider {
+        LlmProvider::Anthropic => Arc::new(AnthropicClient::with_base_url(
+            s.base_url
+                .as_deref()
+                .unwrap_or(AnthropicClient::DEFAULT_BASE_URL),
+            key().ok_or(missing)?,
+            model,
+            timeout,
+        )?),
+        LlmProvider::OpenAi => Arc::new(OpenAiClient::openai_at(
+            s.base_url
+                .as_deref()
+                .unwrap_or(OpenAiClient::DEFAULT_BASE_URL),
+            key().ok_or(missing)?,
+            model,
+            timeout,
+        )?),
+        LlmProvider::OpenAiCompatible => Arc::new(OpenAiClient::compatible(
+            s.base_url
+                .as_deref()
+                .ok_or(ModelError::Config("no base url is set"))?,
+            key(),
+            model,
+            timeout,
+        )?),
+    })
+}
+
+/// The clinic's [`TenantModels`] from its runtime settings.
+pub fn build(rt: &LlmRuntime, timeout: Duration) -> Result<TenantModels, ModelError> {
+    let s = &rt.settings.settings;
+    let fast = client(rt, &s.fast_model, timeout)?;
+    let strong = if s.strong_model == s.fast_model {
+        fast.clone()
+    } else {
+        client(rt, &s.strong_model, timeout)?
+    };
+    let mut models = TenantModels::new(fast, strong);
+    models.routing = RoutingPolicy {
+        routine: tier(s.routine),
+        sensitive: tier(s.sensitive),
+    };
+    models.fast_prices = s.fast_prices;
+    models.strong_prices = s.strong_prices;
+    models.budget_exhausted = rt.budget_exhausted();
+    Ok(models)
+}
+
+/// A non-negative decimal with at most `places` decimals, scaled to an integer: with 6
+/// places `"0.15"` is `150000` (a price per million tokens in micro-units), with 2 places
+/// `"50"` is `5000` (a budget in cents). `None` for anything else.
+pub fn parse_decimal(s: &str, places: u32) -> Option<i64> {
+    let s = s.trim();
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() && frac.is_empty()
+        || !digits(whole)
+        || !digits(frac)
+        || frac.len() > places as usize
+        || whole.len() > 12
+    {
+        return None;
+    }
+    let scale = 10_i64.checked_pow(places)?;
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let frac: i64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse::<i64>().ok()? * 10_i64.pow(places - frac.len() as u32)
+    };
+    whole.checked_mul(scale)?.checked_add(frac)
+}
+
+/// `v` scaled down by `places` decimals, without trailing zeros beyond two decimals:
+/// `format_decimal(150_000, 6)` is `"0.15"`.
+pub fn format_decimal(v: i64, places: u32) -> String {
+    let scale = 10_i64.pow(places);
+    let sign = if v < 0 { "-" } else { "" };
+    let v = v.unsigned_abs();
+    let scale = scale.unsigned_abs();
+    let mut frac = format!("{:0width$}", v % scale, width = places as usize);
+    while frac.len() > 2 && frac.ends_with('0') {
+        frac.pop();
+    }
+    if frac.is_empty() {
+        format!("{sign}{}", v / scale)
+    } else {
+        format!("{sign}{}.{frac}", v / scale)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use frontdesk_store::{LlmPrices, LlmSettings, LlmSettingsInput};
+
+    fn runtime(provider: LlmProvider, key: Option<&str>, base: Option<&str>) -> LlmRuntime {
+        LlmRuntime {
+            settings: LlmSettings {
+                settings: LlmSettingsInput {
+                    provider,
+                    base_url: base.map(str::to_owned),
+                    fast_model: "small".into(),
+                    strong_model: "large".into(),
+                    routine: LlmRoute::Fast,
+                    sensitive: LlmRoute::Builtin,
+                    monthly_budget_cents: Some(10),
+                    fast_prices: LlmPrices {
+                        input_per_mtok: 1,
+                        output_per_mtok: 2,
+                    },
+                    strong_prices: LlmPrices::default(),
+                    enabled: true,
+                },
+                api_key_set_at: None,
+                updated_at: jiff::Timestamp::UNIX_EPOCH,
+                updated_by: "operator".into(),
+            },
+            api_key: key.map(|k| k.to_owned().into()),
+            month_cost_micros: 100_000,
+        }
+    }
+
+    #[test]
+    fn settings_become_models_routing_prices_and_the_budget() {
+        let rt = runtime(
+            LlmProvider::OpenAiCompatible,
+            None,
+            Some("http://127.0.0.1:9"),
+        );
+        let m = build(&rt, Duration::from_secs(1)).unwrap();
+        assert_eq!(m.fast.model(), "small");
+        assert_eq!(m.strong.model(), "large");
+        assert_eq!(m.fast.provider(), "openai_compatible");
+        assert_eq!(
+            m.routing,
+            RoutingPolicy {
+                routine: Some(Tier::Fast),
+                sensitive: None
+            }
+        );
+        assert_eq!(m.fast_prices.output_per_mtok, 2);
+        assert!(m.budget_exhausted, "100,000 micro-units spent of 10 cents");
+        let rt = runtime(LlmProvider::Anthropic, Some("sk-ant-x"), None);
+        let m = build(&rt, Duration::from_secs(1)).unwrap();
+        assert_eq!(m.strong.provider(), "anthropic");
+        assert!(!format!("{m:?}").contains("sk-ant-x"));
+    }
+
+    #[test]
+    fn decimals_parse_and_format_exactly() {
+        assert_eq!(parse_decimal("0.15", 6), Some(150_000));
+        assert_eq!(parse_decimal("2.5", 6), Some(2_500_000));
+        assert_eq!(parse_decimal(" 10 ", 6), Some(10_000_000));
+        assert_eq!(parse_decimal(".5", 2), Some(50));
+        assert_eq!(parse_decimal("50", 2), Some(5_000));
+        for bad in ["", ".", "-1", "1.234", "1e3", "abc", "1,5", "9999999999999"] {
+            assert_eq!(parse_decimal(bad, 2), None, "{bad}");
+        }
+        assert_eq!(format_decimal(150_000, 6), "0.15");
+        assert_eq!(format_decimal(5_000, 2), "50.00");
+        assert_eq!(format_decimal(1, 6), "0.000001");
+        assert_eq!(format_decimal(10_000_000, 6), "10.00");
+        for v in [0, 1, 99, 150_000, 123_456_789] {
+            assert_eq!(parse_decimal(&format_decimal(v, 6), 6), Some(v));
+        }
+    }
+
+    #[test]
+    fn unusable_settings_are_refused_with_a_config_error() {
+        for rt in [
+            runtime(LlmProvider::OpenAi, None, None),
+            runtime(LlmProvider::Anthropic, None, None),
+            runtime(LlmProvider::OpenAiCompatible, None, None),
+            runtime(LlmProvider::OpenAiCompatible, None, Some("ftp://x")),
+        ] {
+            let e = build(&rt, Duration::from_secs(1)).unwrap_err();
+            assert_eq!(e.code(), "config", "{:?}", rt.settings.settings.provider);
+        }
+    }
+}

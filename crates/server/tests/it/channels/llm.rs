@@ -1,0 +1,92 @@
+//! A clinic's language model on the WhatsApp reply job (issue #9), on both engines: the
+//! reply the patient receives is the model's (a fake OpenAI-compatible server on loopback),
+//! and the turn's usage row is written with the reply.
+
+use super::*;
+
+channel_tests!(a_whatsapp_message_is_answered_by_the_clinics_model_and_accounted);
+
+const MODEL_TEXT: &str = "We are open from eight to five on weekdays.";
+
+async fn a_whatsapp_message_is_answered_by_the_clinics_model_and_accounted(app: ChannelApp) {
+    mount_graph_ok(&app.fake).await;
+    let model = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1741569952,
+            "model": "qwen2.5:7b",
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": MODEL_TEXT},
+                "finish_reason": "stop"
+            }],
+            "usage": {"prompt_tokens": 700, "completion_tokens": 30, "total_tokens": 730}
+        })))
+        .expect(1)
+        .mount(&model)
+        .await;
+    let scope = app.scope(NAIROBI).await;
+    app.store
+        .set_llm_settings(
+            scope,
+            &LlmSettingsInput {
+                provider: LlmProvider::OpenAiCompatible,
+                base_url: Some(model.uri()),
+                fast_model: "qwen2.5:7b".into(),
+                strong_model: "qwen2.5:32b".into(),
+                routine: LlmRoute::Fast,
+                sensitive: LlmRoute::Strong,
+                monthly_budget_cents: None,
+                fast_prices: LlmPrices {
+                    input_per_mtok: 10_000_000,
+                    output_per_mtok: 0,
+                },
+                strong_prices: LlmPrices::default(),
+                enabled: true,
+            },
+            LlmKeyChange::Keep,
+            Actor::Operator,
+        )
+        .await
+        .unwrap();
+    let body = wa_text("wamid.LLM1", "254711000001", "What are your opening hours?");
+    let r = app
+        .post_whatsapp(&body, Some(wa_signature(APP_SECRET, &body)))
+        .await;
+    assert_eq!(r.status(), 200);
+    app.drain().await;
+
+    let sent = graph_requests(&app.fake).await;
+    let texts: Vec<String> = sent
+        .iter()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            v["text"]["body"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        texts.last().map(String::as_str),
+        Some(MODEL_TEXT),
+        "{texts:?}"
+    );
+    let now = app.clock.now();
+    let usage = app
+        .store
+        .llm_usage_summary(scope, month_start(now), now + SignedDuration::from_secs(1))
+        .await
+        .unwrap();
+    // 700 tokens at 10 units a million: 7,000 micro-units.
+    assert_eq!(
+        (
+            usage.turns,
+            usage.answered,
+            usage.input_tokens,
+            usage.cost_micros
+        ),
+        (1, 1, 700, 7_000)
+    );
+    app.finish().await;
+}

@@ -1,0 +1,451 @@
+//! A clinic's language model settings and accounting on both engines: settings written and
+//! read back without the API key (only when it was set), the key sealed at rest and opened
+//! only for the turn runner, every change audited without the key, usage rows written with
+//! the turn and summed per month against the budget, and everything confined to its clinic.
+
+use crate::encryption::{contains, storage_dump};
+use crate::harness::*;
+use frontdesk_domain::Clock;
+use frontdesk_store::testing::TestDb;
+use frontdesk_store::*;
+use jiff::SignedDuration;
+
+engine_tests!(
+    settings_are_read_back_without_the_key_which_only_the_turn_runner_opens,
+    every_change_is_audited_without_the_key_and_the_key_is_sealed_at_rest,
+    the_key_is_kept_replaced_or_cleared_as_asked,
+    disabled_settings_give_the_turn_runner_nothing,
+    bad_settings_are_refused_with_the_field_named,
+    usage_is_written_with_the_turn_and_summed_for_the_month_against_the_budget,
+    another_clinics_settings_and_usage_are_invisible,
+);
+
+// The application's own tenant filters alone, without row-level security.
+postgres_as_owner_tests!(another_clinics_settings_and_usage_are_invisible);
+
+const KEY: &str = "sk-live-Zq9SECRETkey";
+
+fn key(k: &str) -> LlmKeyChange {
+    LlmKeyChange::Set(k.to_owned().into())
+}
+
+async fn settings_are_read_back_without_the_key_which_only_the_turn_runner_opens(db: &TestDb) {
+    let (store, clock) = store_with_clock(db).await;
+    let scope = new_tenant(&*store, "clinic-a").await;
+    assert_eq!(store.llm_settings(scope).await.unwrap(), None);
+    assert!(store.llm_runtime(scope, start()).await.unwrap().is_none());
+
+    let written = store
+        .set_llm_settings(scope, &llm_settings(), key(KEY), Actor::Operator)
+        .await
+        .unwrap();
+    assert_eq!(written.settings, llm_settings());
+    assert_eq!(written.api_key_set_at, Some(start()));
+    assert_eq!(written.updated_at, start());
+    assert_eq!(written.updated_by, "operator");
+    assert_eq!(
+        store.llm_settings(scope).await.unwrap(),
+        Some(written.clone())
+    );
+
+    clock.advance(SignedDuration::from_secs(5));
+    let runtime = store
+        .llm_runtime(scope, month_start(clock.now()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(runtime.api_key.as_deref().map(String::as_str), Some(KEY));
+    assert_eq!(runtime.settings, written);
+    assert_eq!(runtime.month_cost_micros, 0);
+    assert!(!runtime.budget_exhausted());
+
+    let debug = format!("{written:?} {runtime:?} {:?}", key(KEY));
+    assert!(!debug.contains(KEY), "{debug}");
+    assert!(debug.contains("llama3.1:8b"), "{debug}");
+}
+
+async fn every_change_is_audited_without_the_key_and_the_key_is_sealed_at_rest(db: &TestDb) {
+    let store = store(db).await;
+    let scope = new_tenant(&*store, "clinic-a").await;
+    store
+        .set_llm_settings(scope, &llm_settings(), key(KEY), Actor::Operator)
+        .await
+        .unwrap();
+    let cheaper = LlmSettingsInput {
+        monthly_budget_cents: Some(100),
+        ..llm_settings()
+    };
+    store
+        .set_llm_settings(scope, &cheaper, LlmKeyChange::Keep, Actor::Operator)
+        .await
+        .unwrap();
+    assert!(store.disable_llm(scope, Actor::Operator).await.unwrap());
+    assert!(
+        !store.disable_llm(scope, Actor::Operator).await.unwrap(),
+        "already off"
+    );
+
+    let audit = all_audit(&*store, scope).await;
+    let actions: Vec<&str> = audit
+        .iter()
+        .map(|e| e.action.as_str())
+        .filter(|a| a.starts_with("llm."))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "llm.settings_changed",
+            "llm.credentials_set",
+            "llm.settings_changed",
+            "llm.settings_changed"
+        ]
+    );
+    let changed: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "llm.settings_changed")
+        .collect();
+    assert!(
+        changed[0]
+            .details
+            .contains("\"fast_model\":\"llama3.1:8b\"")
+    );
+    assert!(changed[1].details.contains("\"monthly_budget_cents\":100"));
+    assert!(changed[2].details.contains("\"enabled\":false"));
+    for e in &audit {
+        assert!(!e.details.contains("sk-live"), "{e:?}");
+    }
+    assert!(store.verify_audit_chain(scope).await.unwrap().is_intact());
+
+    let dump = storage_dump(db).await;
+    assert!(
+        !contains(&dump, KEY.as_bytes()),
+        "the key is stored in clear"
+    );
+    assert!(
+        contains(&dump, b"llama3.1:70b"),
+        "model names are kept in clear"
+    );
+}
+
+async fn the_key_is_kept_replaced_or_cleared_as_asked(db: &TestDb) {
+    let (store, clock) = store_with_clock(db).await;
+    let scope = new_tenant(&*store, "clinic-a").await;
+    let opened = |rt: Option<LlmRuntime>| rt.unwrap().api_key.map(|k| k.to_string());
+    store
+        .set_llm_settings(scope, &llm_settings(), key(KEY), Actor::Operator)
+        .await
+        .unwrap();
+    clock.advance(SignedDuration::from_mins(1));
+    let kept = store
+        .set_llm_settings(scope, &llm_settings(), LlmKeyChange::Keep, Actor::Operator)
+        .await
+        .unwrap();
+    assert_eq!(kept.api_key_set_at, Some(start()), "still the first key");
+    assert_eq!(
+        opened(store.llm_runtime(scope, start()).await.unwrap()),
+        Some(KEY.into())
+    );
+
+    let later = start() + SignedDuration::from_mins(1);
+    let replaced = store
+        .set_llm_settings(
+            scope,
+            &llm_settings(),
+            key("  sk-second  "),
+            Actor::Operator,
+        )
+        .await
+        .unwrap();
+    assert_eq!(replaced.api_key_set_at, Some(later));
+    assert_eq!(
+        opened(store.llm_runtime(scope, start()).await.unwrap()),
+        Some("sk-second".into()),
+        "trimmed"
+    );
+
+    let cleared = store
+        .set_llm_settings(scope, &llm_settings(), LlmKeyChange::Clear, Actor::Operator)
+        .await
+        .unwrap();
+    assert_eq!(cleared.api_key_set_at, None);
+    assert_eq!(
+        opened(store.llm_runtime(scope, start()).await.unwrap()),
+        None
+    );
+    let credentials: Vec<_> = all_audit(&*store, scope)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "llm.credentials_set")
+        .map(|e| e.details)
+        .collect();
+    assert_eq!(
+        credentials.len(),
+        3,
+        "set, replaced, cleared; kept is no change"
+    );
+    assert!(credentials[1].contains("\"cleared\":false"));
+    assert!(credentials[2].contains("\"cleared\":true"));
+}
+
+async fn disabled_settings_give_the_turn_runner_nothing(db: &TestDb) {
+    let store = store(db).await;
+    let scope = new_tenant(&*store, "clinic-a").await;
+    assert_err!(
+        store.disable_llm(scope, Actor::Operator).await,
+        StoreError::NotFound
+    );
+    let off = LlmSettingsInput {
+        enabled: false,
+        ..llm_settings()
+    };
+    store
+        .set_llm_settings(scope, &off, key(KEY), Actor::Operator)
+        .await
+        .unwrap();
+    assert!(store.llm_runtime(scope, start()).await.unwrap().is_none());
+    let read = store.llm_settings(scope).await.unwrap().unwrap();
+    assert!(!read.settings.enabled);
+    assert!(read.api_key_set_at.is_some(), "the key is kept while off");
+    store
+        .set_llm_settings(scope, &llm_settings(), LlmKeyChange::Keep, Actor::Operator)
+        .await
+        .unwrap();
+    assert!(store.llm_runtime(scope, start()).await.unwrap().is_some());
+    store.disable_llm(scope, Actor::Operator).await.unwrap();
+    assert!(store.llm_runtime(scope, start()).await.unwrap().is_none());
+}
+
+async fn bad_settings_are_refused_with_the_field_named(db: &TestDb) {
+    let store = store(db).await;
+    let scope = new_tenant(&*store, "clinic-a").await;
+    let good = llm_settings;
+    let cases: Vec<(&str, LlmSettingsInput, LlmKeyChange)> = vec![
+        (
+            "fast_model",
+            LlmSettingsInput {
+                fast_model: " ".into(),
+                ..good()
+            },
+            LlmKeyChange::Keep,
+        ),
+        (
+            "strong_model",
+            LlmSettingsInput {
+                strong_model: "x".repeat(201),
+                ..good()
+            },
+            LlmKeyChange::Keep,
+        ),
+        (
+            "strong_model",
+            LlmSettingsInput {
+                strong_model: "a\nb".into(),
+                ..good()
+            },
+            LlmKeyChange::Keep,
+        ),
+        (
+            "base_url",
+            LlmSettingsInput {
+                base_url: None,
+                ..good()
+            },
+            LlmKeyChange::Keep,
+        ),
+        (
+            "base_url",
+            LlmSettingsInput {
+                base_url: Some(" ".into()),
+                ..good()
+            },
+            LlmKeyChange::Keep,
+        ),
+        (
+            "prices",
+            LlmSettingsInput {
+                fast_prices: LlmPrices {
+                    input_per_mtok: -1,
+                    output_per_mtok: 0,
+                },
+                ..good()
+            },
+            LlmKeyChange::Keep,
+        ),
+        (
+            "prices",
+            LlmSettingsInput {
+                strong_prices: LlmPrices {
+                    input_per_mtok: 0,
+                    output_per_mtok: MAX_PRICE_PER_MTOK + 1,
+                },
+                ..good()
+            },
+            LlmKeyChange::Keep,
+        ),
+        (
+            "monthly_budget_cents",
+            LlmSettingsInput {
+                monthly_budget_cents: Some(-5),
+                ..good()
+            },
+            LlmKeyChange::Keep,
+        ),
+        ("api_key", good(), key("   ")),
+        ("api_key", good(), key(&"k".repeat(513))),
+    ];
+    for (field, settings, key) in cases {
+        match store
+            .set_llm_settings(scope, &settings, key, Actor::Operator)
+            .await
+        {
+            Err(StoreError::Invalid(frontdesk_domain::DomainError::Invalid {
+                field: f, ..
+            })) => {
+                assert_eq!(f, field)
+            }
+            other => panic!("{field}: expected Invalid, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        store.llm_settings(scope).await.unwrap(),
+        None,
+        "nothing stored"
+    );
+    assert!(
+        all_audit(&*store, scope)
+            .await
+            .iter()
+            .all(|e| !e.action.starts_with("llm."))
+    );
+    // The public APIs need no base URL.
+    let openai = LlmSettingsInput {
+        provider: LlmProvider::OpenAi,
+        base_url: None,
+        ..good()
+    };
+    store
+        .set_llm_settings(scope, &openai, key(KEY), Actor::Operator)
+        .await
+        .unwrap();
+}
+
+async fn usage_is_written_with_the_turn_and_summed_for_the_month_against_the_budget(db: &TestDb) {
+    let (store, clock) = store_with_clock(db).await;
+    let scope = new_tenant(&*store, "clinic-a").await;
+    let budget = LlmSettingsInput {
+        monthly_budget_cents: Some(1),
+        ..llm_settings()
+    };
+    store
+        .set_llm_settings(scope, &budget, key(KEY), Actor::Operator)
+        .await
+        .unwrap();
+    let patient = store
+        .create_patient(scope, &NewPatient::default())
+        .await
+        .unwrap();
+    let conv = store
+        .start_conversation(scope, patient, Channel::Webchat)
+        .await
+        .unwrap();
+    let first_month = month_start(start());
+    // Last month: not counted in this month's spend.
+    let back = (first_month - SignedDuration::from_secs(1)).duration_since(start());
+    clock.advance(back);
+    let mut old = turn(NewMessage::inbound("hi"), &["hello"]);
+    old.llm_usage = Some(llm_usage(conv, 9_000));
+    store.record_turn(scope, conv, &old).await.unwrap();
+    clock.advance(-back);
+
+    let mut answered = turn(NewMessage::inbound("When are you open?"), &["9 to 5."]);
+    answered.llm_usage = Some(llm_usage(conv, 6_000));
+    store.record_turn(scope, conv, &answered).await.unwrap();
+    let rt = store
+        .llm_runtime(scope, first_month)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rt.month_cost_micros, 6_000);
+    assert!(!rt.budget_exhausted(), "6,000 of 10,000 micro-units");
+
+    let mut fell_back = turn(NewMessage::inbound("Hello?"), &["Hello."]);
+    fell_back.llm_usage = Some(LlmUsage {
+        outcome: "fallback".into(),
+        reason: "timeout".into(),
+        ..llm_usage(conv, 4_000)
+    });
+    store.record_turn(scope, conv, &fell_back).await.unwrap();
+    let rt = store
+        .llm_runtime(scope, first_month)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rt.month_cost_micros, 10_000);
+    assert!(rt.budget_exhausted(), "the budget is reached at equality");
+
+    let mut budget_turn = turn(NewMessage::inbound("Again"), &["Again."]);
+    budget_turn.llm_usage = Some(LlmUsage {
+        outcome: "fallback".into(),
+        reason: "budget".into(),
+        input_tokens: 0,
+        output_tokens: 0,
+        latency_ms: 0,
+        ..llm_usage(conv, 0)
+    });
+    store.record_turn(scope, conv, &budget_turn).await.unwrap();
+
+    let now = start() + SignedDuration::from_secs(1);
+    let month = store
+        .llm_usage_summary(scope, first_month, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        month,
+        LlmUsageSummary {
+            turns: 3,
+            answered: 1,
+            input_tokens: 2_000,
+            output_tokens: 100,
+            cost_micros: 10_000,
+            fallbacks: vec![("budget".into(), 1), ("timeout".into(), 1)],
+        }
+    );
+    let all = store
+        .llm_usage_summary(scope, first_month - SignedDuration::from_hours(24), now)
+        .await
+        .unwrap();
+    assert_eq!((all.turns, all.cost_micros), (4, 19_000));
+
+    // A turn refused as a duplicate writes no usage either (one transaction).
+    let mut dup = turn(delivered("x", "wamid.1"), &["y"]);
+    store.record_turn(scope, conv, &dup).await.unwrap();
+    dup.llm_usage = Some(llm_usage(conv, 1));
+    assert_err!(
+        store.record_turn(scope, conv, &dup).await,
+        StoreError::Duplicate
+    );
+    let after = store
+        .llm_usage_summary(scope, first_month, now)
+        .await
+        .unwrap();
+    assert_eq!(after.turns, 3);
+}
+
+async fn another_clinics_settings_and_usage_are_invisible(db: &TestDb) {
+    let store = store(db).await;
+    let (a, b) = seed_two(&*store).await;
+    let far = start() + SignedDuration::from_hours(24 * 3650);
+    let early = jiff::Timestamp::UNIX_EPOCH;
+    for (me, tag) in [(&a, "alpha"), (&b, "beta")] {
+        let rt = store.llm_runtime(me.scope, early).await.unwrap().unwrap();
+        let expected = format!("sk-seed-{tag}");
+        assert_eq!(rt.api_key.as_deref(), Some(&expected), "its own key");
+        assert_eq!(rt.month_cost_micros, 100, "only its own usage");
+        let s = store.llm_usage_summary(me.scope, early, far).await.unwrap();
+        assert_eq!(s.turns, 1, "only its own turns");
+    }
+    // B's change leaves A's settings as they were.
+    store.disable_llm(b.scope, Actor::Operator).await.unwrap();
+    assert!(store.llm_runtime(a.scope, early).await.unwrap().is_some());
+    assert!(store.llm_runtime(b.scope, early).await.unwrap().is_none());
+}
