@@ -8,6 +8,7 @@ pub mod api_key;
 mod audit;
 pub mod certificate;
 pub mod channel;
+pub mod coordination;
 pub mod crypto;
 mod error;
 mod group_commit;
@@ -25,6 +26,7 @@ pub mod webhooks;
 
 pub use certificate::*;
 pub use channel::*;
+pub use coordination::*;
 pub use error::{Result, StoreError};
 pub use keys::{KEY_CACHE_TTL, REENCRYPT_AFTER, SEAL_WITH_NEW_AFTER};
 pub use model::*;

@@ -112,6 +112,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../migrations/postgres/0019_webhooks.sql"),
     ),
+    (
+        21,
+        "coordination",
+        include_str!("../migrations/postgres/0021_coordination.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

@@ -110,6 +110,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../migrations/sqlite/0019_webhooks.sql"),
     ),
+    (
+        21,
+        "coordination",
+        include_str!("../migrations/sqlite/0021_coordination.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

@@ -20,6 +20,7 @@ pub(crate) mod catalog;
 pub(crate) mod channels;
 pub(crate) mod checkpoints;
 pub(crate) mod conversations;
+pub(crate) mod coordination;
 pub(crate) mod data_requests;
 pub(crate) mod inbox;
 pub(crate) mod incident;
@@ -201,6 +202,7 @@ macro_rules! sql_store {
         $crate::sql::checkpoints::impl_checkpoints!($Store);
         $crate::sql::rewrap::impl_rewrap!($Store);
         $crate::sql::lifecycle::impl_lifecycle!($Store);
+        $crate::sql::coordination::impl_coordination!($Store);
 
         #[async_trait]
         impl AuditStore for $Store {
@@ -377,6 +379,7 @@ macro_rules! sql_prelude {
         #[allow(unused_imports)]
         use crate::{
             Result, StoreError, TenantScope,
+            coordination::*,
             crypto::{DataKey, new_token, token_hash},
             from_us,
             keys::{TenantKeys, aad, tenant_key_row},

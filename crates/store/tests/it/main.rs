@@ -42,6 +42,9 @@
 //! - `inbox`: the staff inbox and conversation takeover (one holder, expiry, the AI silenced
 //!   at the store and the outbox, staff replies through the outbox, unread, search).
 //! - `queue_stats`: the operator's gauges (due work, dead letters, the pool).
+//! - `coordination`: what instances sharing one database coordinate through it: each clinic's
+//!   outbound send rate (one bucket for all) and the daily maintenance passes (one holder,
+//!   taken over when its lease runs out).
 //! - `audit_chain`: the audit chain verifies intact, and every way of tampering with its rows
 //!   (edit, delete, swap, truncate, forged links, an edited head) is found at the right seq.
 
@@ -125,6 +128,7 @@ mod conformance_channels;
 mod conformance_conversations;
 mod conformance_people;
 mod conformance_webchat;
+mod coordination;
 mod cross_tenant;
 mod data_requests;
 mod encryption;

@@ -141,6 +141,7 @@ async fn every_tenant_table_forces_row_level_security_with_the_tenant_policy(db:
             "api_key_routes",
             "channel_routes",
             "deletion_certificates",
+            "maintenance_runs",
             "schema_migrations",
             "tenants"
         ]
