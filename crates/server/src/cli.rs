@@ -825,6 +825,7 @@ async fn build_app(
         cfg.outbound_per_second,
     )
     .with_blobs(blobs)
+    .with_job_lease(cfg.job_lease())
     .with_termination_hold(cfg.termination_hold())
     .with_webhooks(
         frontdesk_server::outbound::WebhookClient::new(cfg.webhook_policy()?)
