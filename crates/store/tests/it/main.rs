@@ -45,6 +45,8 @@
 //! - `coordination`: what instances sharing one database coordinate through it: each clinic's
 //!   outbound send rate (one bucket for all) and the daily maintenance passes (one holder,
 //!   taken over when its lease runs out).
+//! - `migration_compat`: every migration keeps the previous release working (no drops, renames
+//!   or new NOT NULL columns without a default), so instances can be restarted one by one.
 //! - `audit_chain`: the audit chain verifies intact, and every way of tampering with its rows
 //!   (edit, delete, swap, truncate, forged links, an edited head) is found at the right seq.
 
@@ -138,6 +140,7 @@ mod inbox;
 mod incident;
 mod key_rotation;
 mod lifecycle;
+mod migration_compat;
 mod queue_stats;
 mod raw;
 mod recordings;
