@@ -10,6 +10,7 @@ mod dashboard;
 mod deploy;
 mod export;
 mod harness;
+mod multi_instance;
 mod observability;
 mod openapi;
 mod pages;
