@@ -96,7 +96,8 @@ pub struct Config {
     /// network. Default empty: only public addresses, over HTTPS (ports 443 and 8443).
     pub webhook_allowlist: Vec<String>,
     /// Where `serve` writes its scheduled encrypted backups (see `frontdesk backup`). Unset: no
-    /// scheduled backups. With several instances, set it on one of them only.
+    /// scheduled backups. With several instances sharing the database, each backup is taken
+    /// by one of those that have it set (claimed through the database), into its own directory.
     pub backup_dir: Option<PathBuf>,
     /// Hours between scheduled backups. Default 24; 1 to 168.
     pub backup_every_hours: u32,
