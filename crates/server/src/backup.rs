@@ -520,8 +520,42 @@ pub async fn scheduled_backup(
     Ok(manifest)
 }
 
-/// Takes a backup every `every`, the first one `every` after start, until the process stops.
-/// A failed backup is logged and tried again at the next time.
+/// The name scheduled backups are claimed under in the store's maintenance leases.
+pub const BACKUP_PASS: &str = "backup";
+/// How long an instance holds the scheduled backup before another may take it over (its
+/// holder is then taken to have died). Longer than any backup takes.
+const BACKUP_LEASE: jiff::SignedDuration = jiff::SignedDuration::from_hours(6);
+/// How often each instance with `backup_dir` looks whether a backup is due.
+const BACKUP_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Takes a scheduled backup if one is due: none taken in the last `every` by any instance
+/// sharing the database, and no other instance taking one now (see
+/// [`frontdesk_store::CoordinationStore::claim_maintenance`]). `Ok(None)`: not due, or
+/// another instance has it. A failed backup is released, for the next check to try again.
+pub async fn backup_if_due(
+    holder: &str,
+    every: jiff::SignedDuration,
+    target: Target,
+    keyring: Keyring,
+    store: std::sync::Arc<dyn frontdesk_store::Store>,
+    dir: PathBuf,
+    keep: usize,
+) -> anyhow::Result<Option<Manifest>> {
+    let Some(lease) = store
+        .claim_maintenance(BACKUP_PASS, holder, every, BACKUP_LEASE)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let taken = scheduled_backup(target, keyring, store.clone(), dir, keep).await;
+    store.finish_maintenance(&lease, taken.is_ok()).await?;
+    taken.map(Some)
+}
+
+/// Takes a backup every `every` over all the instances that have `backup_dir` set and share
+/// the database (one of them takes each; the first at start if none was taken in the last
+/// `every`), looking once a minute, until the process stops. A failed backup is logged and
+/// tried again at the next look.
 pub async fn schedule(
     target: Target,
     keyring: Keyring,
@@ -530,11 +564,16 @@ pub async fn schedule(
     keep: usize,
     every: std::time::Duration,
 ) {
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let holder = format!("backup-{}-{}", std::process::id(), uuid::Uuid::now_v7());
+    let every = jiff::SignedDuration::try_from(every)
+        .unwrap_or_else(|_| jiff::SignedDuration::from_hours(24));
+    let mut tick = tokio::time::interval(BACKUP_CHECK_EVERY);
     loop {
         tick.tick().await;
         let started = std::time::Instant::now();
-        match scheduled_backup(
+        match backup_if_due(
+            &holder,
+            every,
             target.clone(),
             keyring.clone(),
             store.clone(),
@@ -543,14 +582,15 @@ pub async fn schedule(
         )
         .await
         {
-            Ok(m) => tracing::info!(
+            Ok(Some(m)) => tracing::info!(
                 backup = %m.id,
                 bytes = m.plaintext_bytes,
                 seconds = started.elapsed().as_secs_f64(),
                 "scheduled backup written"
             ),
+            Ok(None) => {}
             Err(e) => {
-                tracing::error!(error = %e, "scheduled backup failed; next one at the next time")
+                tracing::error!(error = %e, "scheduled backup failed; tried again at the next look")
             }
         }
     }
@@ -635,5 +675,71 @@ mod tests {
         assert_eq!(tenants.len(), 1);
         assert_eq!(tenants[0].slug, slug);
         assert_eq!(prune(dir.path(), 5).unwrap(), 0, "nothing to prune");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_instance_takes_each_scheduled_backup_and_the_next_is_due_a_period_later() {
+        let db = TestDb::sqlite().await.unwrap();
+        let ring = test_keyring();
+        let clock = std::sync::Arc::new(frontdesk_domain::ManualClock::new(
+            jiff::Timestamp::from_second(1_900_000_000).unwrap(),
+        ));
+        let store = db.open(ring.clone(), clock.clone()).await.unwrap();
+        let target = Target::Sqlite(db.sqlite_path.clone().unwrap());
+        let day = jiff::SignedDuration::from_hours(24);
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let take = |who: &'static str, dir: PathBuf| {
+            backup_if_due(
+                who,
+                day,
+                target.clone(),
+                ring.clone(),
+                store.clone(),
+                dir,
+                3,
+            )
+        };
+        let first = take("a", dir_a.path().to_path_buf()).await.unwrap();
+        assert!(first.is_some(), "none taken yet: due");
+        assert!(
+            take("b", dir_b.path().to_path_buf())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            take("a", dir_a.path().to_path_buf())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        clock.advance(jiff::SignedDuration::from_hours(23));
+        assert!(
+            take("b", dir_b.path().to_path_buf())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        clock.advance(jiff::SignedDuration::from_hours(1));
+        let second = take("b", dir_b.path().to_path_buf()).await.unwrap();
+        assert!(
+            second.is_some(),
+            "a day later, due again: taken by whoever looks first"
+        );
+        assert!(
+            take("a", dir_a.path().to_path_buf())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let count = |d: &Path| std::fs::read_dir(d).unwrap().count();
+        assert_eq!(
+            (count(dir_a.path()), count(dir_b.path())),
+            (2, 2),
+            "one backup (file and manifest) each"
+        );
+        let runs = store.maintenance_runs().await.unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!((runs[0].name.as_str(), runs[0].runs), (BACKUP_PASS, 2));
     }
 }

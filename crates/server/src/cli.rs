@@ -833,6 +833,7 @@ async fn build_app(
     )
     .with_blobs(blobs)
     .with_models(hub.models.clone())
+    .with_job_lease(cfg.job_lease())
     .with_termination_hold(cfg.termination_hold())
     .with_webhooks(
         frontdesk_server::outbound::WebhookClient::new(cfg.webhook_policy()?)

@@ -74,8 +74,14 @@ pub struct Config {
     /// Run the job and outbox workers in this process. Default true. Set false on instances
     /// that should only answer HTTP.
     pub workers: bool,
-    /// Outbound messages per second per clinic, all channels together. Default 10.
+    /// Outbound messages per second per clinic, all channels together, over every instance
+    /// sharing the database (the bucket is kept in the database). Default 10.
     pub outbound_per_second: u32,
+    /// Seconds a worker holds a claimed job or outbound message before another instance may
+    /// take it over (the holder is then taken to have died). Must be longer than
+    /// `provider_timeout_seconds` and any agent turn, or a slow send could be repeated.
+    /// Default 120; 2 to 3600.
+    pub job_lease_seconds: u32,
     /// Seconds a provider call may take before it counts as a timeout (retried). Default 10.
     pub provider_timeout_seconds: u64,
     /// Minutes a staff takeover lasts without activity (each staff reply renews it) before the
@@ -90,7 +96,8 @@ pub struct Config {
     /// network. Default empty: only public addresses, over HTTPS (ports 443 and 8443).
     pub webhook_allowlist: Vec<String>,
     /// Where `serve` writes its scheduled encrypted backups (see `frontdesk backup`). Unset: no
-    /// scheduled backups. With several instances, set it on one of them only.
+    /// scheduled backups. With several instances sharing the database, each backup is taken
+    /// by one of those that have it set (claimed through the database), into its own directory.
     pub backup_dir: Option<PathBuf>,
     /// Hours between scheduled backups. Default 24; 1 to 168.
     pub backup_every_hours: u32,
@@ -163,6 +170,7 @@ impl Default for Config {
             africastalking_api_base: "https://api.africastalking.com".into(),
             workers: true,
             outbound_per_second: 10,
+            job_lease_seconds: 120,
             provider_timeout_seconds: 10,
             staff_hold_minutes: 15,
             trusted_proxies: Vec::new(),
@@ -237,6 +245,7 @@ const KNOWN_KEYS: &[&str] = &[
     "africastalking_api_base",
     "workers",
     "outbound_per_second",
+    "job_lease_seconds",
     "provider_timeout_seconds",
     "staff_hold_minutes",
     "trusted_proxies",
@@ -596,6 +605,12 @@ impl Config {
         if !self.cookie_secure {
             problems.push("cookie_secure = false sends session cookies over plain HTTP".to_owned());
         }
+        if self.job_lease().as_secs() <= self.provider_timeout_seconds.clamp(1, 60) as i64 {
+            problems.push(
+                "job_lease_seconds must be longer than provider_timeout_seconds (a slow send could be repeated)"
+                    .to_owned(),
+            );
+        }
         problems
     }
 
@@ -664,6 +679,11 @@ impl Config {
         jiff::SignedDuration::from_hours(i64::from(
             self.webchat_session_ttl_hours.clamp(1, 24 * 30),
         ))
+    }
+
+    /// How long a worker holds a claimed job or outbound message (2 s to 1 hour).
+    pub fn job_lease(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_secs(i64::from(self.job_lease_seconds.clamp(2, 3600)))
     }
 
     /// How long a staff takeover lasts without activity (1 minute to 12 hours).

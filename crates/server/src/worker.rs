@@ -10,9 +10,13 @@
 //! row `sending` before the call and `sent` right after it; only a crash between those two
 //! points can repeat a message, which is the narrowest window the providers allow.
 //!
-//! Daily (and at start) each worker also applies retention, purges clinics whose termination
-//! hold has ended (see [`crate::lifecycle`]) and signs audit checkpoints; only active clinics'
-//! queued work is claimed.
+//! Once a day the workers also apply retention, purge clinics whose termination hold has ended
+//! (see [`crate::lifecycle`]) and sign audit checkpoints. Each of these daily passes is claimed
+//! by name in the store ([`frontdesk_store::CoordinationStore::claim_maintenance`]), so with
+//! several instances on one database one of them runs it; if that one dies mid-pass, another
+//! takes it over once its lease has run out. Outbound sends are spaced by each clinic's rate in
+//! a bucket kept in the store, shared by every instance. Only active clinics' queued work is
+//! claimed.
 
 use crate::channels::{
     AfricasTalkingClient, GraphClient, Outbound, OutboundBody, SendError, Sent, TwilioClient,
@@ -21,18 +25,20 @@ use crate::channels::{
 use crate::config::Config;
 use crate::mailer::{Mailer, alert_email, recipients};
 use crate::turn::{StoredMessage, answer_with};
-use frontdesk_domain::{Clock, TenantId};
+use frontdesk_domain::Clock;
 use frontdesk_store::{
     Channel, ChannelAccount, DeliveryOutcome, FETCH_RECORDING_JOB, Job, NOTIFY_STAFF_JOB,
-    NotifyStaffJob, OutboxItem, OutboxPurpose, Provider, REPLY_JOB, ReplyJob, Store, StoreError,
+    NotifyStaffJob, OutboxItem, OutboxPurpose, Provider, REPLY_JOB, ReplyJob, SendPermit, Store,
+    StoreError,
 };
 use jiff::{SignedDuration, Timestamp};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// How long a claimed row stays ours: longer than any provider call or agent turn.
+/// How long a claimed row stays ours by default (`job_lease_seconds`): longer than any
+/// provider call or agent turn.
 pub const LEASE: SignedDuration = SignedDuration::from_secs(120);
 /// How often workers look for due rows when nothing woke them.
 const POLL: Duration = Duration::from_millis(500);
@@ -53,9 +59,14 @@ pub struct RetentionPass {
     pub audit_entries: u64,
 }
 
-/// How often each clinic's retention policy is applied and its audit chain head signed (and
-/// once at start).
-const RETENTION_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
+/// How often each daily pass runs (over every instance together): each clinic's retention
+/// policy applied, terminated clinics purged, audit chain heads signed.
+const DAILY: SignedDuration = SignedDuration::from_hours(24);
+/// How long an instance holds a daily pass before another may take it over (its holder is
+/// then taken to have died). Longer than any pass takes.
+const DAILY_LEASE: SignedDuration = SignedDuration::from_hours(1);
+/// How often each worker looks for a daily pass that is due (and at start).
+const DAILY_CHECK_EVERY: Duration = Duration::from_secs(60);
 /// The pause between two retention batches, so that purging never holds up traffic.
 const RETENTION_PAUSE: Duration = Duration::from_millis(50);
 
@@ -114,29 +125,27 @@ pub fn backoff(attempt: i32, retry_after: Option<Duration>) -> Duration {
     Duration::from_millis(jittered).max(retry_after.unwrap_or_default())
 }
 
-/// A token bucket per clinic for outbound sends (all providers together).
-#[derive(Debug)]
-struct Limiter {
-    per_second: f64,
-    buckets: Mutex<HashMap<TenantId, (f64, Timestamp)>>,
+/// One of the daily maintenance passes, each claimed on its own (see [`Worker::daily_maintenance`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DailyPass {
+    Retention,
+    TerminatedPurge,
+    AuditCheckpoints,
 }
 
-impl Limiter {
-    /// `None`: go ahead. `Some(wait)`: over the limit, try again after `wait`.
-    fn take(&self, tenant: TenantId, now: Timestamp) -> Option<Duration> {
-        let Ok(mut buckets) = self.buckets.lock() else {
-            return None;
-        };
-        let burst = self.per_second.max(1.0);
-        let (tokens, last) = buckets.entry(tenant).or_insert((burst, now));
-        let elapsed = now.duration_since(*last).as_secs_f64().max(0.0);
-        *tokens = (*tokens + elapsed * self.per_second).min(burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            None
-        } else {
-            Some(Duration::from_secs_f64((1.0 - *tokens) / self.per_second))
+impl DailyPass {
+    pub const ALL: [DailyPass; 3] = [
+        DailyPass::Retention,
+        DailyPass::TerminatedPurge,
+        DailyPass::AuditCheckpoints,
+    ];
+
+    /// The name its lease is stored under (`maintenance_runs.name`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DailyPass::Retention => "retention",
+            DailyPass::TerminatedPurge => "terminated_purge",
+            DailyPass::AuditCheckpoints => "audit_checkpoints",
         }
     }
 }
@@ -151,7 +160,10 @@ pub struct Worker {
     public_base: Option<String>,
     id: String,
     wake: Arc<Notify>,
-    limiter: Limiter,
+    /// Each clinic's outbound sends per second, over every instance (a bucket in the store).
+    outbound_per_second: u32,
+    /// How long a claimed job or outbox row stays this worker's (`job_lease_seconds`).
+    lease: SignedDuration,
     /// How long a terminated clinic is kept before the daily pass purges it.
     termination_hold: jiff::SignedDuration,
     /// Sends the clinics' outbound webhooks (see [`crate::outbound::worker`]).
@@ -176,12 +188,12 @@ impl Worker {
             public_base: providers.public_base.clone(),
             providers,
             mailer,
-            id: format!("worker-{}", uuid::Uuid::now_v7()),
+            // The process id tells an operator (and the multi-instance test) which process
+            // holds a lease.
+            id: format!("worker-{}-{}", std::process::id(), uuid::Uuid::now_v7()),
             wake,
-            limiter: Limiter {
-                per_second: f64::from(outbound_per_second.max(1)),
-                buckets: Mutex::new(HashMap::new()),
-            },
+            outbound_per_second: outbound_per_second.max(1),
+            lease: LEASE,
             termination_hold: jiff::SignedDuration::from_hours(24 * 30),
             webhooks: None,
             models: Default::default(),
@@ -196,6 +208,18 @@ impl Worker {
             client,
         ));
         self
+    }
+
+    /// How long a claimed job or outbox row stays this worker's before another worker may
+    /// take it (`job_lease_seconds`; default [`LEASE`]).
+    pub fn with_job_lease(mut self, lease: SignedDuration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// This worker's id, as stored in the rows and leases it holds (`worker-<pid>-<uuid>`).
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// How long a terminated clinic is kept before it is purged (`termination_hold_days`).
@@ -221,7 +245,7 @@ impl Worker {
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut next_reminders = tokio::time::Instant::now();
-        let mut next_retention = tokio::time::Instant::now();
+        let mut next_daily = tokio::time::Instant::now();
         let mut next_gauges = tokio::time::Instant::now();
         loop {
             if tokio::time::Instant::now() >= next_gauges {
@@ -230,41 +254,10 @@ impl Worker {
                     tracing::warn!(error = %e, "queue gauges not sampled; retrying");
                 }
             }
-            if tokio::time::Instant::now() >= next_retention {
-                next_retention = tokio::time::Instant::now() + RETENTION_EVERY;
-                match self.purge_retention().await {
-                    Ok(p)
-                        if p.conversations + p.recordings + p.recordings_kept + p.audit_entries
-                            > 0 =>
-                    {
-                        tracing::info!(
-                            conversations = p.conversations,
-                            messages = p.messages,
-                            recordings = p.recordings,
-                            recordings_kept = p.recordings_kept,
-                            audit_entries = p.audit_entries,
-                            "retention purge done"
-                        )
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, "retention purge failed; next pass retries")
-                    }
-                }
-                match self.purge_terminated().await {
-                    Ok(n) if n > 0 => {
-                        tracing::info!(clinics = n, "terminated clinics purged after their hold")
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, "terminated clinics purge failed; next pass retries")
-                    }
-                }
-                match self.take_checkpoints().await {
-                    Ok(n) => tracing::info!(clinics = n, "signed audit checkpoints taken"),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "audit checkpoints failed; next pass retries")
-                    }
+            if tokio::time::Instant::now() >= next_daily {
+                next_daily = tokio::time::Instant::now() + DAILY_CHECK_EVERY;
+                if let Err(e) = self.daily_maintenance().await {
+                    tracing::warn!(error = %e, "daily maintenance check failed; retrying");
                 }
             }
             if tokio::time::Instant::now() >= next_reminders {
@@ -322,6 +315,83 @@ impl Worker {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(POLL) => {}
             }
+        }
+    }
+
+    /// Runs each daily pass that is due and that no other instance holds (see
+    /// [`frontdesk_store::CoordinationStore::claim_maintenance`]): claimed, run, then recorded
+    /// done, or released undone when it failed so that the next check (on any instance)
+    /// tries again. Answers the passes this worker completed.
+    pub async fn daily_maintenance(&self) -> Result<Vec<DailyPass>, StoreError> {
+        let mut done = Vec::new();
+        for pass in DailyPass::ALL {
+            let Some(lease) = self
+                .store
+                .claim_maintenance(pass.name(), &self.id, DAILY, DAILY_LEASE)
+                .await?
+            else {
+                continue;
+            };
+            let ok = self.daily_pass(pass).await;
+            match self.store.finish_maintenance(&lease, ok).await {
+                Ok(()) if ok => done.push(pass),
+                Ok(()) => {}
+                Err(StoreError::Conflict(_)) => {
+                    tracing::warn!(
+                        pass = pass.name(),
+                        "daily pass overran its lease; another instance took it over"
+                    )
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+
+    /// Runs one daily pass and logs its counts; `false` when it failed (tried again soon).
+    async fn daily_pass(&self, pass: DailyPass) -> bool {
+        match pass {
+            DailyPass::Retention => match self.purge_retention().await {
+                Ok(p) => {
+                    if p.conversations + p.recordings + p.recordings_kept + p.audit_entries > 0 {
+                        tracing::info!(
+                            conversations = p.conversations,
+                            messages = p.messages,
+                            recordings = p.recordings,
+                            recordings_kept = p.recordings_kept,
+                            audit_entries = p.audit_entries,
+                            "retention purge done"
+                        )
+                    }
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "retention purge failed; retrying soon");
+                    false
+                }
+            },
+            DailyPass::TerminatedPurge => match self.purge_terminated().await {
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::info!(clinics = n, "terminated clinics purged after their hold")
+                    }
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "terminated clinics purge failed; retrying soon");
+                    false
+                }
+            },
+            DailyPass::AuditCheckpoints => match self.take_checkpoints().await {
+                Ok(n) => {
+                    tracing::info!(clinics = n, "signed audit checkpoints taken");
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "audit checkpoints failed; retrying soon");
+                    false
+                }
+            },
         }
     }
 
@@ -496,7 +566,7 @@ impl Worker {
     /// conversation or recipient one after the other, in the order they were claimed, so a
     /// patient's turns are answered in order and their replies arrive in order.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
-        let jobs = self.store.claim_jobs(&self.id, LEASE, BATCH).await?;
+        let jobs = self.store.claim_jobs(&self.id, self.lease, BATCH).await?;
         let mut handled = jobs.len();
         let groups = in_order_groups(jobs, |job| {
             job.payload
@@ -510,7 +580,7 @@ impl Worker {
             }
         }))
         .await;
-        let items = self.store.claim_outbox(&self.id, LEASE, BATCH).await?;
+        let items = self.store.claim_outbox(&self.id, self.lease, BATCH).await?;
         handled += items.len();
         let groups = in_order_groups(items, |item| {
             format!("{}:{}", item.channel.as_str(), item.to.as_str())
@@ -660,9 +730,21 @@ impl Worker {
 
     async fn deliver(&self, item: OutboxItem) {
         let now = self.clock.now();
-        let outcome = match self.limiter.take(item.lease.scope.tenant_id(), now) {
-            Some(wait) => DeliveryOutcome::Deferred { at: now + wait },
-            None => {
+        let permit = self
+            .store
+            .take_send_token(item.lease.scope, self.outbound_per_second)
+            .await;
+        let outcome = match permit {
+            Ok(SendPermit::Wait(wait)) => DeliveryOutcome::Deferred { at: now + wait },
+            Err(e) => {
+                // Not sent, and no attempt used: the row goes back for another pass (or, if
+                // the database is gone, its lease runs out).
+                tracing::warn!(outbox = %item.lease.id, error = %e, "send rate not read; sending later");
+                DeliveryOutcome::Deferred {
+                    at: now + SignedDuration::from_secs(1),
+                }
+            }
+            Ok(SendPermit::Granted) => {
                 let started = std::time::Instant::now();
                 let outcome = self.send(&item, now).await;
                 metrics::histogram!("frontdesk_provider_request_duration_seconds", "channel" => item.channel.as_str())
@@ -858,24 +940,5 @@ mod tests {
             assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d} ms");
         }
         assert!(backoff(1, Some(Duration::from_secs(60))) >= Duration::from_secs(60));
-    }
-
-    #[test]
-    fn limiter_allows_a_burst_then_spaces_sends() {
-        let l = Limiter {
-            per_second: 2.0,
-            buckets: Mutex::new(HashMap::new()),
-        };
-        let t = TenantId::new();
-        let other = TenantId::new();
-        let now = Timestamp::UNIX_EPOCH;
-        assert!(l.take(t, now).is_none());
-        assert!(l.take(t, now).is_none());
-        let wait = l.take(t, now).expect("over the limit");
-        assert!(wait <= Duration::from_millis(500));
-        // Another clinic has its own bucket.
-        assert!(l.take(other, now).is_none());
-        // Half a second later one more token has come back.
-        assert!(l.take(t, now + SignedDuration::from_millis(500)).is_none());
     }
 }

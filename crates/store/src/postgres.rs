@@ -118,6 +118,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/postgres/0020_llm_settings.sql"),
     ),
     (
+        21,
+        "coordination",
+        include_str!("../migrations/postgres/0021_coordination.sql"),
+    ),
+    (
         22,
         "calendar_feeds",
         include_str!("../migrations/postgres/0022_calendar_feeds.sql"),

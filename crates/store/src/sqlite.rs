@@ -116,6 +116,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0020_llm_settings.sql"),
     ),
     (
+        21,
+        "coordination",
+        include_str!("../migrations/sqlite/0021_coordination.sql"),
+    ),
+    (
         22,
         "calendar_feeds",
         include_str!("../migrations/sqlite/0022_calendar_feeds.sql"),

@@ -3,7 +3,9 @@
 //! tenant answers [`StoreError::NotFound`](crate::StoreError::NotFound), exactly like an id
 //! that does not exist.
 
-use crate::{Result, TenantScope, calendar::*, channel::*, llm::*, model::*, webhooks::*};
+use crate::{
+    Result, TenantScope, calendar::*, channel::*, coordination::*, llm::*, model::*, webhooks::*,
+};
 use async_trait::async_trait;
 use frontdesk_domain::*;
 use jiff::SignedDuration;
@@ -1332,6 +1334,32 @@ pub trait WebhookStore {
     ) -> Result<Vec<WebhookDelivery>>;
 }
 
+/// What the instances sharing one database coordinate through it (see
+/// [`crate::coordination`]): the clinics' outbound send rate and the daily maintenance passes.
+#[async_trait]
+pub trait CoordinationStore {
+    /// Takes one send from the clinic's outbound bucket, shared by every instance: up to
+    /// `per_second` sends at once, then one every `1/per_second` s. One atomic statement, so
+    /// concurrent takes on any number of instances are counted exactly. `Wait`: nothing taken.
+    async fn take_send_token(&self, scope: TenantScope, per_second: u32) -> Result<SendPermit>;
+    /// Claims the maintenance pass `name` for `holder` until `lease` from now, if it is due
+    /// (never completed, or last completed `every` ago or longer) and nobody holds it (no
+    /// lease, or an expired one: its holder died). `None`: done recently or held; skip it.
+    async fn claim_maintenance(
+        &self,
+        name: &str,
+        holder: &str,
+        every: SignedDuration,
+        lease: SignedDuration,
+    ) -> Result<Option<MaintenanceLease>>;
+    /// Ends a claimed pass: `done` records it completed now (due again `every` later);
+    /// otherwise it is released undone, for the next instance that looks. A lease that was
+    /// lost (it ran out and another instance took the pass): `Conflict`, nothing written.
+    async fn finish_maintenance(&self, lease: &MaintenanceLease, done: bool) -> Result<()>;
+    /// Every maintenance pass as stored, by name.
+    async fn maintenance_runs(&self) -> Result<Vec<MaintenanceRun>>;
+}
+
 /// Everything a frontdesk process needs from storage.
 pub trait Store:
     TenantDirectory
@@ -1361,6 +1389,7 @@ pub trait Store:
     + CheckpointStore
     + KeyRotationStore
     + TenantLifecycleStore
+    + CoordinationStore
     + AnalyticsStore
     + LanguageModelStore
     + Health
@@ -1397,6 +1426,7 @@ impl<T> Store for T where
         + CheckpointStore
         + KeyRotationStore
         + TenantLifecycleStore
+        + CoordinationStore
         + AnalyticsStore
         + LanguageModelStore
         + Health

@@ -12,6 +12,7 @@ mod export;
 mod fhir;
 mod harness;
 mod llm;
+mod multi_instance;
 mod observability;
 mod openapi;
 mod pages;

@@ -20,6 +20,7 @@ pub(crate) const PURGE_ORDER: &[&str] = &[
     "patient_keys",
     "api_keys",
     "api_key_routes",
+    "outbound_rates",
     "webhook_deliveries",
     "webhook_endpoints",
     "calendar_feeds",

@@ -21,6 +21,7 @@ pub(crate) mod catalog;
 pub(crate) mod channels;
 pub(crate) mod checkpoints;
 pub(crate) mod conversations;
+pub(crate) mod coordination;
 pub(crate) mod data_requests;
 pub(crate) mod inbox;
 pub(crate) mod incident;
@@ -205,6 +206,7 @@ macro_rules! sql_store {
         $crate::sql::rewrap::impl_rewrap!($Store);
         $crate::sql::lifecycle::impl_lifecycle!($Store);
         $crate::sql::llm::impl_llm!($Store);
+        $crate::sql::coordination::impl_coordination!($Store);
 
         #[async_trait]
         impl AuditStore for $Store {
@@ -382,6 +384,7 @@ macro_rules! sql_prelude {
         use crate::{
             Result, StoreError, TenantScope,
             calendar::*,
+            coordination::*,
             crypto::{DataKey, new_token, token_hash},
             from_us,
             keys::{TenantKeys, aad, tenant_key_row},

@@ -44,6 +44,11 @@
 //! - `inbox`: the staff inbox and conversation takeover (one holder, expiry, the AI silenced
 //!   at the store and the outbox, staff replies through the outbox, unread, search).
 //! - `queue_stats`: the operator's gauges (due work, dead letters, the pool).
+//! - `coordination`: what instances sharing one database coordinate through it: each clinic's
+//!   outbound send rate (one bucket for all) and the daily maintenance passes (one holder,
+//!   taken over when its lease runs out).
+//! - `migration_compat`: every migration keeps the previous release working (no drops, renames
+//!   or new NOT NULL columns without a default), so instances can be restarted one by one.
 //! - `audit_chain`: the audit chain verifies intact, and every way of tampering with its rows
 //!   (edit, delete, swap, truncate, forged links, an edited head) is found at the right seq.
 
@@ -128,6 +133,7 @@ mod conformance_channels;
 mod conformance_conversations;
 mod conformance_people;
 mod conformance_webchat;
+mod coordination;
 mod cross_tenant;
 mod data_requests;
 mod encryption;
@@ -138,6 +144,7 @@ mod incident;
 mod key_rotation;
 mod lifecycle;
 mod llm;
+mod migration_compat;
 mod queue_stats;
 mod raw;
 mod recordings;

@@ -142,6 +142,7 @@ async fn every_tenant_table_forces_row_level_security_with_the_tenant_policy(db:
             "calendar_feed_routes",
             "channel_routes",
             "deletion_certificates",
+            "maintenance_runs",
             "schema_migrations",
             "tenants"
         ]

@@ -166,6 +166,10 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
         .execute(&mut owner)
         .await
         .unwrap();
+        exec("INSERT INTO outbound_rates (tenant_id, tat, granted, updated_at) VALUES ($1, 0, TRUE, 0)")
+            .execute(&mut owner)
+            .await
+            .unwrap();
         exec(
             "INSERT INTO clinic_red_flag_rules (tenant_id, id, phrases, level, language, created_at) \
              VALUES ($1, $2, '[\"x\"]', 'urgent', 'en', 0)",

@@ -20,6 +20,7 @@ engine_tests!(
     a_taken_hold_stays_taken_even_when_its_time_frees_again,
     a_time_booked_meanwhile_makes_the_hold_gone,
     eight_patients_confirming_at_once_yield_exactly_one_booking,
+    a_freed_time_offered_by_eight_instances_at_once_is_offered_once,
 );
 
 /// Wed 25 Nov 2026, 09:00 to 17:00 local (UTC+13).
@@ -845,4 +846,42 @@ async fn eight_patients_confirming_at_once_yield_exactly_one_booking(db: &TestDb
             .len();
         assert_eq!(waiting, usize::from(d.patients[p] != winner.patient_id));
     }
+}
+
+/// Eight instances' waitlist passes offer the same freed time at once: one claims it and
+/// messages each matching patient once; the others find it no longer pending.
+async fn a_freed_time_offered_by_eight_instances_at_once_is_offered_once(db: &TestDb) {
+    let d = reachable_diary(db, 3).await;
+    for p in 1..3 {
+        d.store
+            .start_conversation(d.scope, d.patients[p], Channel::Sms)
+            .await
+            .unwrap();
+    }
+    join(&d, wants(&d, 1, WED)).await;
+    join(&d, wants(&d, 2, WED)).await;
+    let hold = free(&d, 0, WED_10).await;
+    let expires = later(&d, 60);
+    let offers: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, scope) = (d.store.clone(), d.scope);
+            tokio::spawn(async move { store.offer_hold(scope, hold.id, 3, expires, TEXT).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for o in offers {
+        outcomes.push(o.await.unwrap().unwrap());
+    }
+    let offered: Vec<_> = outcomes
+        .iter()
+        .filter(|o| **o != HoldOffer::NotPending)
+        .collect();
+    assert_eq!(
+        offered,
+        [&HoldOffer::Offered { patients: 2 }],
+        "{outcomes:?}"
+    );
+    assert_eq!(notices(&d).await.len(), 2, "each patient messaged once");
+    let audit = all_audit(d.store.as_ref(), d.scope).await;
+    assert_eq!(audited(&audit, "waitlist.offered"), 1);
 }
