@@ -10,7 +10,8 @@
 //! except that one whose send the killed process had in flight may have gone twice (the one
 //! window no provider lets us close: see docs/RELIABILITY.md); the killed instance's rows were
 //! finished by the others; the clinic's send rate held over the three instances together (one
-//! bucket in the database); each daily maintenance pass ran once, not three times; and
+//! bucket in the database); each daily maintenance pass ran once, not three times, and the
+//! scheduled backup once over the two instances that have `backup_dir`; and
 //! `frontdesk audit verify --all` finds every audit chain intact.
 //!
 //! Without PostgreSQL the test says so loudly and passes, unless `FRONTDESK_REQUIRE_PG` (or
@@ -134,9 +135,18 @@ async fn fake_graph(sent: Arc<Mutex<Vec<Sent>>>) -> MockServer {
     fake
 }
 
-/// Starts one `serve` on a loopback port of its choosing; answers it and its base URL.
-fn start_serve(db: &TestDb, dir: &std::path::Path, graph: &str) -> (Child, String) {
+/// Starts one `serve` on a loopback port of its choosing, taking scheduled backups into
+/// `backups` if given; answers it and its base URL.
+fn start_serve(
+    db: &TestDb,
+    dir: &std::path::Path,
+    graph: &str,
+    backups: Option<&std::path::Path>,
+) -> (Child, String) {
     let mut cmd = crate::cli::frontdesk(&["serve", "--data-dir", dir.to_str().unwrap()]);
+    if let Some(b) = backups {
+        cmd.env("FRONTDESK_BACKUP_DIR", b);
+    }
     cmd.env("FRONTDESK_DATABASE_URL", &db.cfg.url)
         .env(
             "FRONTDESK_DATABASE_OWNER_URL",
@@ -260,8 +270,10 @@ async fn three_serve_instances_share_the_work_once_and_finish_a_killed_ones_jobs
 
     let mut instances = Instances(Vec::new());
     let mut bases = Vec::new();
-    for _ in 0..3 {
-        let (child, base) = start_serve(&db, dir.path(), &fake.uri());
+    // The two that survive also take scheduled backups, into one shared directory.
+    let backups = dir.path().join("backups");
+    for n in 0..3 {
+        let (child, base) = start_serve(&db, dir.path(), &fake.uri(), (n > 0).then_some(&*backups));
         instances.0.push(child);
         bases.push(base);
     }
@@ -328,6 +340,15 @@ async fn three_serve_instances_share_the_work_once_and_finish_a_killed_ones_jobs
     let twice = check_each_reply_sent_once(&mut owner, store.as_ref(), &sent, &held_outbox).await;
     check_shared_send_rate(&sent);
     check_daily_passes_ran_once(&mut owner).await;
+    let mut files: Vec<String> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert!(
+        files.len() == 2 && files[0].ends_with(".enc") && files[1].ends_with(".json"),
+        "one scheduled backup over the two instances that take them: {files:?}"
+    );
 
     let out = crate::cli::frontdesk(&[
         "audit",
@@ -516,7 +537,7 @@ fn check_shared_send_rate(sent: &Mutex<Vec<Sent>>) {
     );
 }
 
-/// Each daily pass ran once over the three instances, and nobody holds one.
+/// Each daily pass (and the scheduled backup) ran once over the instances, and nobody holds one.
 async fn check_daily_passes_ran_once(owner: &mut PgConnection) {
     let runs: Vec<(String, Option<String>, i64)> =
         sqlx::query_as("SELECT name, holder, runs FROM maintenance_runs ORDER BY name")
@@ -527,6 +548,7 @@ async fn check_daily_passes_ran_once(owner: &mut PgConnection) {
         runs,
         [
             ("audit_checkpoints".to_owned(), None, 1),
+            ("backup".to_owned(), None, 1),
             ("retention".to_owned(), None, 1),
             ("terminated_purge".to_owned(), None, 1),
         ]
