@@ -281,6 +281,71 @@ mod tests {
         assert!(!format!("{m:?}").contains("sk-ant-x"));
     }
 
+    #[tokio::test]
+    async fn a_clinics_models_are_cached_until_forgotten_or_expired() {
+        use frontdesk_store::{Actor, LlmKeyChange};
+        let fx =
+            crate::llm::injection_harness::Fixture::new(frontdesk_store::testing::Engine::Sqlite)
+                .await
+                .unwrap();
+        let now = jiff::Timestamp::now();
+        let settings = runtime(
+            LlmProvider::OpenAiCompatible,
+            None,
+            Some("http://127.0.0.1:9"),
+        )
+        .settings
+        .settings;
+        let cached = ModelDirectory::new(Duration::from_secs(600));
+        let fresh = ModelDirectory::new(Duration::ZERO);
+        for d in [&cached, &fresh] {
+            assert!(
+                d.models(fx.store.as_ref(), fx.scope, now)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+        }
+        fx.store
+            .set_llm_settings(fx.scope, &settings, LlmKeyChange::Keep, Actor::Operator)
+            .await
+            .unwrap();
+        assert!(
+            cached
+                .models(fx.store.as_ref(), fx.scope, now)
+                .await
+                .unwrap()
+                .is_none(),
+            "the clinic's absence is cached too"
+        );
+        let m = fresh
+            .models(fx.store.as_ref(), fx.scope, now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.fast.model(), "small");
+        cached.forget(fx.scope.tenant_id());
+        assert!(
+            cached
+                .models(fx.store.as_ref(), fx.scope, now)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        fx.store
+            .disable_llm(fx.scope, Actor::Operator)
+            .await
+            .unwrap();
+        assert!(
+            fresh
+                .models(fx.store.as_ref(), fx.scope, now)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        fx.db.cleanup().await;
+    }
+
     #[test]
     fn decimals_parse_and_format_exactly() {
         assert_eq!(parse_decimal("0.15", 6), Some(150_000));
