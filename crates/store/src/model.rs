@@ -719,6 +719,8 @@ impl std::fmt::Debug for DiaryEntry {
 /// optional; `statuses` empty means any. Ordered by (start, id); `after` continues a page.
 #[derive(Debug, Clone, Default)]
 pub struct AppointmentSearch {
+    /// One appointment only (a read by id, with its change time).
+    pub id: Option<AppointmentId>,
     pub starts_from: Option<Timestamp>,
     pub starts_before: Option<Timestamp>,
     pub practitioner: Option<PractitionerId>,

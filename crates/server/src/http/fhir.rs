@@ -122,6 +122,13 @@ fn id_of<T>(
     parse(raw).map_err(|_| FhirError::from(StoreError::NotFound))
 }
 
+/// The entry of `list` that `hit` picks, or 404.
+fn found<T>(list: &[T], hit: impl Fn(&T) -> bool) -> Result<&T, FhirError> {
+    list.iter()
+        .find(|x| hit(x))
+        .ok_or_else(|| StoreError::NotFound.into())
+}
+
 /// A reference parameter's id: `Type/<id>` or `<id>`.
 fn reference<'a>(raw: &'a str, kind: &str) -> &'a str {
     raw.strip_prefix(kind)
@@ -329,10 +336,7 @@ pub async fn practitioner(
     let (_, scope) = caller(c, ApiScope::ScheduleRead)?;
     let id = id_of(&raw, PractitionerId::parse)?;
     let list = st.store.list_practitioners(scope).await?;
-    let p = list
-        .iter()
-        .find(|p| p.id == id)
-        .ok_or(StoreError::NotFound)?;
+    let p = found(&list, |p| p.id == id)?;
     Ok(fhir_json(StatusCode::OK, &practitioner_resource(p)))
 }
 
@@ -363,10 +367,7 @@ pub async fn service(
     let (_, scope) = caller(c, ApiScope::ScheduleRead)?;
     let id = id_of(&raw, ServiceId::parse)?;
     let list = st.store.list_services(scope).await?;
-    let s = list
-        .iter()
-        .find(|s| s.id == id)
-        .ok_or(StoreError::NotFound)?;
+    let s = found(&list, |s| s.id == id)?;
     Ok(fhir_json(StatusCode::OK, &service_resource(s)))
 }
 
@@ -396,11 +397,7 @@ pub async fn schedule(
     let (_, scope) = caller(c, ApiScope::ScheduleRead)?;
     let id = id_of(&raw, PractitionerId::parse)?;
     let catalog = st.store.clinic_catalog(scope).await?;
-    let p = catalog
-        .practitioners
-        .iter()
-        .find(|p| p.id == id)
-        .ok_or(StoreError::NotFound)?;
+    let p = found(&catalog.practitioners, |p| p.id == id)?;
     Ok(fhir_json(StatusCode::OK, &schedule_resource(&catalog, p)))
 }
 
@@ -617,6 +614,7 @@ pub async fn appointments(
         return Ok(searchset(&base, self_url, None, Vec::new()));
     }
     let q = AppointmentSearch {
+        id: None,
         starts_from: date.from,
         starts_before: date.before,
         practitioner,
@@ -655,22 +653,17 @@ pub async fn appointment(
 ) -> Answer {
     let (_, scope) = caller(c, ApiScope::AppointmentsRead)?;
     let id = id_of(&raw, AppointmentId::parse)?;
-    let a = st.store.appointment(scope, id).await?;
-    // The change time comes with the search row of this one appointment.
+    // One read: the appointment with its change time.
     let q = AppointmentSearch {
-        starts_from: Some(a.starts_at),
-        starts_before: Some(a.starts_at + jiff::SignedDuration::from_micros(1)),
-        practitioner: Some(a.practitioner_id),
-        limit: 1000,
+        id: Some(id),
+        limit: 1,
         ..AppointmentSearch::default()
     };
-    let updated = st
+    let (a, updated) = st
         .store
         .search_appointments(scope, &q)
         .await?
-        .into_iter()
-        .find(|(x, _)| x.id == id)
-        .map(|(_, u)| u)
+        .pop()
         .ok_or(StoreError::NotFound)?;
     let catalog = st.store.clinic_catalog(scope).await?;
     Ok(fhir_json(
@@ -734,11 +727,7 @@ pub async fn slots(
             "schedule must be Schedule/<practitioner id>.",
         )
     })?;
-    let p = catalog
-        .practitioners
-        .iter()
-        .find(|p| p.id == practitioner)
-        .ok_or(StoreError::NotFound)?;
+    let p = found(&catalog.practitioners, |p| p.id == practitioner)?;
     let range = date_range(
         &params,
         "start",

@@ -515,6 +515,7 @@ macro_rules! impl_appointments {
                        AND ($6 IS NULL OR updated_at >= $6) AND ($7 IS NULL OR updated_at < $7) \
                        AND ($8 = '' OR (' ' || $8 || ' ') LIKE ('% ' || status || ' %')) \
                        AND ($9 IS NULL OR starts_at > $9 OR (starts_at = $9 AND id > $10)) \
+                       AND ($12 IS NULL OR id = $12) \
                      ORDER BY starts_at, id LIMIT $11",
                 )
                 .bind(scope.tenant_id().as_uuid())
@@ -528,6 +529,7 @@ macro_rules! impl_appointments {
                 .bind(q.after.map(|(t, _)| crate::to_us(t)))
                 .bind(q.after.map(|(_, id)| id.as_uuid()))
                 .bind(i64::from(q.limit))
+                .bind(q.id.map(|id| id.as_uuid()))
                 .fetch_all(&mut *tx)
                 .await?;
                 tx.commit().await?;
