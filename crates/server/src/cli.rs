@@ -664,6 +664,19 @@ fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A SQLite database is served by one process (see
+/// [`frontdesk_store::SqliteStore::lock_for_serving`]): the lock is held while the returned file
+/// lives. PostgreSQL needs none.
+fn lock_sqlite_for_serving(url: &str) -> anyhow::Result<Option<std::fs::File>> {
+    if !url.starts_with("sqlite:") {
+        return Ok(None);
+    }
+    frontdesk_store::SqliteStore::lock_for_serving(url).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock => anyhow::anyhow!("refusing to start: {e}"),
+        _ => anyhow::Error::new(e).context("could not lock the SQLite database for serving"),
+    })
+}
+
 async fn demo_cmd(data_dir: &Path, port: u16) -> anyhow::Result<()> {
     {
         use std::os::unix::fs::DirBuilderExt;
@@ -701,6 +714,7 @@ async fn demo_cmd(data_dir: &Path, port: u16) -> anyhow::Result<()> {
     cfg.twilio_api_base = sink.clone();
     cfg.africastalking_api_base = sink;
     cfg.public_url = None;
+    let _serving = lock_sqlite_for_serving(&cfg.database()?.url)?;
     let store = open_store(&cfg).await?;
     for slug in demo::seed(store.as_ref()).await? {
         println!("Seeded demo clinic `{slug}`.");
@@ -849,6 +863,7 @@ async fn serve_cmd(data: &DataArgs) -> anyhow::Result<()> {
         bail!("refusing to start: {}", problems.join("; "));
     }
     let db = cfg.database()?;
+    let _serving = lock_sqlite_for_serving(&db.url)?;
     frontdesk_store::migrate(&db)
         .await
         .context("migration failed")?;

@@ -297,6 +297,11 @@ impl PgStore {
         Ok(tx)
     }
 
+    /// PostgreSQL keeps every clinic's send bucket in the database, shared by all instances.
+    fn local_send_buckets(&self) -> Option<&crate::coordination::LocalSendBuckets> {
+        None
+    }
+
     async fn write_tx(
         &self,
         scope: Option<TenantScope>,

@@ -137,6 +137,8 @@ pub struct SqliteStore {
     writer: GroupWriter,
     keys: KeyCache,
     clock: Arc<dyn Clock>,
+    /// Each clinic's outbound send bucket: in memory, as one process serves a SQLite file.
+    send_buckets: crate::coordination::LocalSendBuckets,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -173,7 +175,45 @@ impl SqliteStore {
             writer,
             keys: KeyCache::new(keyring),
             clock,
+            send_buckets: Default::default(),
         })
+    }
+
+    /// Makes this process the one that serves the SQLite database at `url`: an exclusive lock
+    /// on `<file>.serve-lock`, held while the returned file is open (the operating system
+    /// releases it when the process ends, however it ends). A second `serve` or `demo` on the
+    /// same file is refused, because each clinic's send rate and other in-process state are
+    /// kept by the one serving process (PostgreSQL keeps them in the database and runs many
+    /// instances). `None` for an in-memory database.
+    pub fn lock_for_serving(url: &str) -> std::io::Result<Option<std::fs::File>> {
+        let opts = options(url).map_err(std::io::Error::other)?;
+        let file = opts.get_filename();
+        if file.as_os_str().is_empty() || file.as_os_str() == ":memory:" {
+            return Ok(None);
+        }
+        let mut lock_path = file.as_os_str().to_owned();
+        lock_path.push(".serve-lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)?;
+        match lock.try_lock() {
+            Ok(()) => Ok(Some(lock)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                format!(
+                    "another frontdesk process is already serving this SQLite database (it holds {}); \
+                     one process serves a SQLite file: stop the other one, or use PostgreSQL for several instances",
+                    std::path::Path::new(&lock_path).display()
+                ),
+            )),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    fn local_send_buckets(&self) -> Option<&crate::coordination::LocalSendBuckets> {
+        Some(&self.send_buckets)
     }
 
     /// Applies pending migrations; returns how many were applied.

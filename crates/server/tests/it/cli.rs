@@ -326,6 +326,16 @@ fn demo_seeds_serves_and_stops_cleanly_on_sigterm() {
     if let Ok(page) = page {
         assert!(String::from_utf8_lossy(&page.stdout).contains("Nairobi Family Clinic"));
     }
+    // One process serves a SQLite file: a second demo on the same data is refused, and says why.
+    let second = frontdesk(&["demo", "--data-dir", data.to_str().unwrap(), "--port", "0"])
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let why = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        why.contains("already serving this SQLite database"),
+        "{why}"
+    );
     assert!(
         Command::new("kill")
             .args(["-TERM", &child.id().to_string()])

@@ -19,12 +19,13 @@ macro_rules! impl_coordination {
         #[async_trait]
         impl CoordinationStore for $Store {
             async fn take_send_token(&self, scope: TenantScope, per_second: u32) -> Result<SendPermit> {
-                let rate = i64::from(per_second).clamp(1, $crate::sql::coordination::MAX_PER_SECOND);
-                // One send every `interval`; a burst of `rate` sends: the bucket may run up to
-                // `tolerance` ahead of now.
-                let interval = 1_000_000 / rate;
-                let tolerance = interval * (rate - 1);
                 let now = self.now_us();
+                if let Some(local) = self.local_send_buckets() {
+                    return Ok(local.take(scope.tenant_id().as_uuid(), per_second, now));
+                }
+                // The same rules as `Gcra::take`, decided by the row so that every instance
+                // shares one bucket.
+                let gcra = $crate::coordination::Gcra::per_second(per_second);
                 let mut tx = self.write_tx(Some(scope)).await?;
                 let (tat, granted): (i64, bool) = sqlx::query_as(
                     "INSERT INTO outbound_rates (tenant_id, tat, granted, updated_at) VALUES ($1, $2 + $3, TRUE, $2) \
@@ -38,15 +39,15 @@ macro_rules! impl_coordination {
                 )
                 .bind(scope.tenant_id().as_uuid())
                 .bind(now)
-                .bind(interval)
-                .bind(tolerance)
+                .bind(gcra.interval)
+                .bind(gcra.tolerance)
                 .fetch_one(&mut *tx)
                 .await?;
                 tx.commit().await?;
                 if granted {
                     return Ok(SendPermit::Granted);
                 }
-                Ok(SendPermit::Wait(jiff::SignedDuration::from_micros((tat - now - tolerance).max(1))))
+                Ok(SendPermit::Wait(jiff::SignedDuration::from_micros((tat - now - gcra.tolerance).max(1))))
             }
 
             async fn claim_maintenance(

@@ -1,11 +1,13 @@
 //! What the instances sharing one database coordinate through it, on both engines: each
 //! clinic's outbound send rate (one bucket, however many instances take from it) and the daily
 //! maintenance passes (one holder at a time, taken over when its lease runs out). Two store
-//! handles on one database stand for two instances.
+//! handles on one database stand for two instances. SQLite is served by one process
+//! (`SqliteStore::lock_for_serving`), which keeps the send buckets in memory: there the two
+//! "instances" of the send-rate tests are one store, and the rules are the same.
 
 use crate::harness::*;
 use frontdesk_domain::{Clock, ManualClock};
-use frontdesk_store::testing::{TestDb, test_keyring};
+use frontdesk_store::testing::{Engine, TestDb, test_keyring};
 use frontdesk_store::*;
 use jiff::SignedDuration;
 use std::sync::Arc;
@@ -23,6 +25,18 @@ async fn two_instances(db: &TestDb) -> (Arc<dyn Store>, Arc<dyn Store>, Arc<Manu
     (a, b, clock)
 }
 
+/// Two handles that send for the same clinics: two instances on PostgreSQL, the one serving
+/// store on SQLite.
+async fn two_senders(db: &TestDb) -> (Arc<dyn Store>, Arc<dyn Store>, Arc<ManualClock>) {
+    match db.engine {
+        Engine::Postgres => two_instances(db).await,
+        Engine::Sqlite => {
+            let (a, clock) = store_with_clock(db).await;
+            (a.clone(), a, clock)
+        }
+    }
+}
+
 fn waited(p: SendPermit) -> SignedDuration {
     match p {
         SendPermit::Wait(d) => d,
@@ -31,7 +45,7 @@ fn waited(p: SendPermit) -> SignedDuration {
 }
 
 async fn a_clinics_send_rate_is_one_bucket_shared_by_every_instance(db: &TestDb) {
-    let (a, b, clock) = two_instances(db).await;
+    let (a, b, clock) = two_senders(db).await;
     let clinic = new_tenant(&*a, "clinic-a").await;
     let other = new_tenant(&*a, "clinic-b").await;
     // A burst of 4, taken alternately by the two instances.
@@ -87,7 +101,7 @@ async fn a_clinics_send_rate_is_one_bucket_shared_by_every_instance(db: &TestDb)
 }
 
 async fn concurrent_sends_from_two_instances_are_granted_no_more_than_the_burst(db: &TestDb) {
-    let (a, b, _clock) = two_instances(db).await;
+    let (a, b, _clock) = two_senders(db).await;
     let clinic = new_tenant(&*a, "clinic-a").await;
     let takes: Vec<_> = (0..40)
         .map(|i| {
