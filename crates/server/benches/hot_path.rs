@@ -18,6 +18,8 @@
 
 mod common;
 
+use common::percentile;
+
 use frontdesk_agent::{TurnContext, reply};
 use frontdesk_domain::SystemClock;
 use frontdesk_server::{AppState, Application, demo};
@@ -36,11 +38,6 @@ const APP_SECRET: &str = "bench_app_secret";
 const VOICE_TURNS: usize = 300;
 const TWILIO_NUMBER: &str = "+6495550199";
 const TWILIO_TOKEN: &str = "bench_auth_token";
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 /// One turn: send `text`, wait for the whole answer, return how long it took.
 async fn timed_turn(client: &reqwest::Client, url: &str, token: &str, text: String) -> Duration {
@@ -191,28 +188,6 @@ async fn turn_bench(label: &str, db: TestDb) {
     db.cleanup().await;
 }
 
-fn signed_whatsapp(id: &str, from: &str, text: &str) -> (String, String) {
-    use hmac::{Hmac, KeyInit, Mac};
-    let body = serde_json::json!({
-        "object": "whatsapp_business_account",
-        "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": { "display_phone_number": "254700100200", "phone_number_id": PNID },
-            "messages": [{ "from": from, "id": id, "timestamp": "1700000000", "type": "text", "text": { "body": text } }]
-        }}]}]
-    })
-    .to_string();
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(APP_SECRET.as_bytes()).unwrap();
-    mac.update(body.as_bytes());
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    (body, format!("sha256={hex}"))
-}
-
 /// The demo clinics, with `slug` connected to a provider.
 async fn seeded_with_channel(
     db: &TestDb,
@@ -267,7 +242,7 @@ async fn webhook_bench(label: &str, db: TestDb) {
         let client = client.clone();
         let url = url.clone();
         async move {
-            let (body, sig) = signed_whatsapp(&id, &from, &text);
+            let (body, sig) = common::signed_whatsapp(PNID, APP_SECRET, &id, &from, &text);
             let r = client
                 .post(&url)
                 .header("x-hub-signature-256", sig)

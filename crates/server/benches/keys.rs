@@ -32,6 +32,8 @@ use std::time::{Duration, Instant};
 
 mod common;
 
+use common::percentile;
+
 fn env_num(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -41,11 +43,6 @@ fn env_num(name: &str, default: usize) -> usize {
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 async fn open(db: &TestDb, ring: Keyring, clock: Arc<dyn Clock>) -> Arc<dyn Store> {

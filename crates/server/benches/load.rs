@@ -26,6 +26,8 @@
 
 mod common;
 
+use common::{env_num, percentile};
+
 use axum::{Router, body::Bytes, http::HeaderMap, response::IntoResponse, routing::post};
 use frontdesk_domain::{Clock, SystemClock, TenantSlug};
 use frontdesk_server::demo;
@@ -38,21 +40,6 @@ use tokio::sync::oneshot;
 
 const APP_SECRET: &str = "load_app_secret";
 const TWILIO_TOKEN: &str = "load_auth_token";
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 fn fmt_lat(mut v: Vec<Duration>) -> String {
     v.sort();

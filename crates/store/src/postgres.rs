@@ -384,4 +384,96 @@ mod ops {
         "postgres",
         " FOR UPDATE SKIP LOCKED"
     );
+
+    /// Loading a large history for the scale benchmark (`benches/scale.rs`, #12 item 2).
+    mod bench_load {
+        use super::super::PgStore;
+        use crate::keys::aad;
+        use crate::{Result, TenantScope};
+        use frontdesk_domain::{ConversationId, MessageId};
+        use std::fmt::Write as _;
+
+        impl PgStore {
+            /// **For the scale benchmark only.** Writes `per_conversation` messages into each of
+            /// `conversations` with one `COPY`, alternately from the patient and the agent, dated
+            /// `first_at`, `first_at + step`, …, each sealed with its patient's key exactly as a
+            /// stored turn is (so reading them back costs what reading real history costs), and
+            /// moves each conversation's `last_message_at` to its last message; in one
+            /// transaction. No audit entries, jobs or outbox rows: this is history as an import
+            /// would load it, not traffic. Answers how many messages were written.
+            /// PostgreSQL refuses `COPY` under row-level security: call this on a store connected as
+            /// the schema owner.
+            #[doc(hidden)]
+            pub async fn bench_load_messages(
+                &self,
+                scope: TenantScope,
+                conversations: &[ConversationId],
+                per_conversation: u32,
+                first_at: jiff::Timestamp,
+                step: jiff::SignedDuration,
+            ) -> Result<u64> {
+                let tenant = scope.tenant_id();
+                let mut tx = self.write_tx(Some(scope)).await?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                let step_us = crate::sql::coordination::micros(step)?;
+                let mut rows = String::new();
+                let mut last = Vec::with_capacity(conversations.len());
+                for &conv in conversations {
+                    let (c, _, _) = self.fetch_conversation_row(&mut tx, tenant, conv).await?;
+                    let key = self
+                        .patient_key(&mut tx, &keys, tenant, c.patient_id)
+                        .await?;
+                    let mut at = crate::to_us(first_at);
+                    for n in 0..per_conversation {
+                        let id = MessageId::new();
+                        let inbound = n % 2 == 0;
+                        let body = if inbound {
+                            format!("Hello, a question about my appointment ({n})")
+                        } else {
+                            format!("Thank you, here is the answer to your question ({n}).")
+                        };
+                        let ct =
+                            key.seal_str(&aad(tenant, "messages", "body", &id.to_string()), &body)?;
+                        let (direction, sender, status) = if inbound {
+                            ("inbound", "patient", "received")
+                        } else {
+                            ("outbound", "agent", "sent")
+                        };
+                        let _ = write!(
+                            rows,
+                            "{}\t{}\t{}\t{direction}\t{sender}\t{}\t\\\\x",
+                            tenant.as_uuid(),
+                            id.as_uuid(),
+                            conv.as_uuid(),
+                            c.channel.as_str(),
+                        );
+                        for b in &ct {
+                            let _ = write!(rows, "{b:02x}");
+                        }
+                        let _ = writeln!(rows, "\t\\N\t{status}\t{at}");
+                        at += step_us;
+                    }
+                    last.push((conv, at - step_us));
+                }
+                let mut copy = tx
+                    .copy_in_raw(
+                        "COPY messages (tenant_id, id, conversation_id, direction, sender, channel, body_ct, \
+                         provider_message_id, status, created_at) FROM STDIN",
+                    )
+                    .await?;
+                copy.send(rows.into_bytes()).await?;
+                let written = copy.finish().await?;
+                for (conv, at) in last {
+                    sqlx::query("UPDATE conversations SET last_message_at = $3 WHERE tenant_id = $1 AND id = $2")
+                        .bind(tenant.as_uuid())
+                        .bind(conv.as_uuid())
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(written)
+            }
+        }
+    }
 }

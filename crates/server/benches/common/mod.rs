@@ -92,3 +92,53 @@ where
         rt.block_on(run(engine));
     }
 }
+
+/// An environment variable as a number, or `default`.
+#[allow(dead_code)]
+pub fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The `p` quantile (0–1) of sorted durations; zero for none.
+#[allow(dead_code)]
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// A WhatsApp Cloud API text message webhook for the number `pnid`, and its
+/// `X-Hub-Signature-256` with the app secret `secret`.
+#[allow(dead_code)]
+pub fn signed_whatsapp(
+    pnid: &str,
+    secret: &str,
+    id: &str,
+    from: &str,
+    text: &str,
+) -> (String, String) {
+    use hmac::{Hmac, KeyInit, Mac};
+    let body = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "W", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "254700100200", "phone_number_id": pnid },
+            "messages": [{ "from": from, "id": id, "timestamp": "1700000000", "type": "text", "text": { "body": text } }]
+        }}]}]
+    })
+    .to_string();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    (body, format!("sha256={hex}"))
+}
