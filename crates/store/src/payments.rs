@@ -70,9 +70,7 @@ impl PaymentSettings {
                 "more than 0 and at most 1,000,000.00",
             ));
         }
-        if self.provider == PaymentProvider::Mpesa
-            && (c != "KES" || self.amount_minor % 100 != 0)
-        {
+        if self.provider == PaymentProvider::Mpesa && (c != "KES" || self.amount_minor % 100 != 0) {
             return Err(DomainError::invalid(
                 "amount",
                 "M-Pesa takes whole Kenyan shillings (KES, a multiple of 100 cents)",
@@ -137,9 +135,13 @@ pub struct Payment {
 /// How a pending payment ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentOutcome {
-    Paid { receipt: String },
+    Paid {
+        receipt: String,
+    },
     /// `reason`: a short code (`stk_1037`, `async_payment_failed`, `request_refused`).
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
     Cancelled,
     Expired,
 }
@@ -196,12 +198,36 @@ mod tests {
 
     #[test]
     fn mpesa_takes_whole_shillings_only_and_currencies_are_iso_codes() {
-        assert!(settings(PaymentProvider::Mpesa, 50_000, "KES").validate().is_ok());
-        assert!(settings(PaymentProvider::Mpesa, 50_050, "KES").validate().is_err());
-        assert!(settings(PaymentProvider::Mpesa, 50_000, "USD").validate().is_err());
-        assert!(settings(PaymentProvider::Stripe, 2_550, "USD").validate().is_ok());
-        assert!(settings(PaymentProvider::Stripe, 2_550, "usd").validate().is_err());
-        assert!(settings(PaymentProvider::Stripe, 0, "USD").validate().is_err());
+        assert!(
+            settings(PaymentProvider::Mpesa, 50_000, "KES")
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            settings(PaymentProvider::Mpesa, 50_050, "KES")
+                .validate()
+                .is_err()
+        );
+        assert!(
+            settings(PaymentProvider::Mpesa, 50_000, "USD")
+                .validate()
+                .is_err()
+        );
+        assert!(
+            settings(PaymentProvider::Stripe, 2_550, "USD")
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            settings(PaymentProvider::Stripe, 2_550, "usd")
+                .validate()
+                .is_err()
+        );
+        assert!(
+            settings(PaymentProvider::Stripe, 0, "USD")
+                .validate()
+                .is_err()
+        );
     }
 
     #[test]

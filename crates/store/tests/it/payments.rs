@@ -81,9 +81,26 @@ async fn payment_settings_are_sealed_and_their_secrets_never_reach_the_audit_log
             .await,
         StoreError::Invalid(_)
     );
-    assert!(store.disable_payments(d.scope, Actor::Operator).await.unwrap());
-    assert!(!store.disable_payments(d.scope, Actor::Operator).await.unwrap());
-    assert!(!store.payment_account(d.scope).await.unwrap().unwrap().enabled);
+    assert!(
+        store
+            .disable_payments(d.scope, Actor::Operator)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .disable_payments(d.scope, Actor::Operator)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .payment_account(d.scope)
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled
+    );
 
     let audit = all_audit(store, d.scope).await;
     let actions: Vec<&str> = audit
@@ -112,7 +129,10 @@ async fn payment_settings_are_sealed_and_their_secrets_never_reach_the_audit_log
 
     // The clinic's key rotates: the settings are re-sealed under the new version and the old
     // one is destroyed, and they still open.
-    store.rotate_tenant_key(d.scope, Actor::Operator).await.unwrap();
+    store
+        .rotate_tenant_key(d.scope, Actor::Operator)
+        .await
+        .unwrap();
     d.clock
         .advance(SEAL_WITH_NEW_AFTER + REENCRYPT_AFTER + jiff::SignedDuration::from_secs(1));
     let mut destroyed = Vec::new();
@@ -218,7 +238,10 @@ async fn a_payment_is_requested_started_and_settled_once_and_the_patient_told_on
         vec![first.payment.clone()]
     );
     assert_eq!(
-        store.latest_conversation_payment(d.scope, conv).await.unwrap(),
+        store
+            .latest_conversation_payment(d.scope, conv)
+            .await
+            .unwrap(),
         Some(first.payment)
     );
 }
@@ -252,12 +275,23 @@ async fn a_failed_payment_can_be_asked_for_again_but_a_pending_or_paid_one_canno
     assert_ne!(again.id, p.id);
     // Payments off: nothing is asked.
     store
-        .settle_payment(d.scope, PaymentRef::Id(again.id), &PaymentOutcome::Cancelled, None, None)
+        .settle_payment(
+            d.scope,
+            PaymentRef::Id(again.id),
+            &PaymentOutcome::Cancelled,
+            None,
+            None,
+        )
         .await
         .unwrap();
-    store.disable_payments(d.scope, Actor::Operator).await.unwrap();
+    store
+        .disable_payments(d.scope, Actor::Operator)
+        .await
+        .unwrap();
     assert_err!(
-        store.request_payment(d.scope, appt, None, Actor::Agent).await,
+        store
+            .request_payment(d.scope, appt, None, Actor::Agent)
+            .await,
         StoreError::Conflict("payments_disabled")
     );
 }
@@ -271,7 +305,9 @@ async fn an_mpesa_callback_secret_opens_only_its_own_payment(db: &TestDb) {
         .unwrap();
     // Not armed yet: no secret opens it.
     assert_err!(
-        store.check_payment_callback(d.scope, p.id, "anything").await,
+        store
+            .check_payment_callback(d.scope, p.id, "anything")
+            .await,
         StoreError::Unauthorized
     );
     let secret = "cb_0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
@@ -280,10 +316,18 @@ async fn an_mpesa_callback_secret_opens_only_its_own_payment(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(
-        store.check_payment_callback(d.scope, p.id, secret).await.unwrap().id,
+        store
+            .check_payment_callback(d.scope, p.id, secret)
+            .await
+            .unwrap()
+            .id,
         p.id
     );
-    for bad in ["", &secret[..secret.len() - 1], "cb_0123456789abcdefghijklmnopqrstuvwxyzABCDEG"] {
+    for bad in [
+        "",
+        &secret[..secret.len() - 1],
+        "cb_0123456789abcdefghijklmnopqrstuvwxyzABCDEG",
+    ] {
         assert_err!(
             store.check_payment_callback(d.scope, p.id, bad).await,
             StoreError::Unauthorized
@@ -348,11 +392,23 @@ async fn another_clinics_payments_are_not_found(db: &TestDb) {
         store.request_payment(other, appt, None, Actor::Agent).await,
         StoreError::NotFound
     );
-    assert!(store.appointment_payments(other, &[appt]).await.unwrap().is_empty());
-    assert_eq!(store.payment(d.scope, p.id).await.unwrap().status, PaymentStatus::Pending);
+    assert!(
+        store
+            .appointment_payments(other, &[appt])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.payment(d.scope, p.id).await.unwrap().status,
+        PaymentStatus::Pending
+    );
     // The webhook scope names an active clinic by slug, and only that.
     assert_eq!(
-        store.payment_webhook_scope(&slug("diary-clinic")).await.unwrap(),
+        store
+            .payment_webhook_scope(&slug("diary-clinic"))
+            .await
+            .unwrap(),
         d.scope
     );
     assert_err!(
