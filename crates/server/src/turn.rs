@@ -200,12 +200,12 @@ pub async fn answer_with(
     // flag still alerts the team and raises the conversation's urgency) but says nothing and
     // does nothing. The store refuses AI replies while the hold lasts, whatever this read said.
     let held = conv.holder(now).is_some() && conv.channel != Channel::Voice;
-    if !held && !paused {
-        if let Some(said) =
+    if !held
+        && !paused
+        && let Some(said) =
             crate::payments::pay_again(store, scope, conversation, patient, text).await?
-        {
-            return pay_turn(store, scope, conversation, patient, text, stored, said).await;
-        }
+    {
+        return pay_turn(store, scope, conversation, patient, text, stored, said).await;
     }
     let needs_phone = conv.channel == Channel::Webchat;
     // SMS and WhatsApp conversations belong to the patient found by the sender's phone when

@@ -152,10 +152,11 @@ impl DarajaClient {
         )
         .into();
         let mut tokens = self.tokens.lock().await;
-        if let Some(t) = tokens.get(&a.tenant) {
-            if t.made_with == made_with && t.until > Instant::now() {
-                return Ok(t.token.clone());
-            }
+        if let Some(t) = tokens.get(&a.tenant)
+            && t.made_with == made_with
+            && t.until > Instant::now()
+        {
+            return Ok(t.token.clone());
         }
         let resp = self
             .http
