@@ -23,7 +23,7 @@
 //! its hash is stored) and the callback must name the CheckoutRequestID that payment got.
 
 use crate::channels::SendError;
-use crate::channels::http::{build_http_client, retry_after, status_error, transport_error};
+use crate::channels::http::{bearer, build_http_client, exchange, status_error};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use frontdesk_domain::TenantId;
@@ -158,17 +158,13 @@ impl DarajaClient {
         {
             return Ok(t.token.clone());
         }
-        let resp = self
-            .http
-            .get(format!("{}/oauth/v1/generate", a.base_url))
-            .query(&[("grant_type", "client_credentials")])
-            .basic_auth(a.consumer_key, Some(a.consumer_secret))
-            .send()
-            .await
-            .map_err(|e| transport_error(&e))?;
-        let status = resp.status();
-        let wait = retry_after(resp.headers());
-        let bytes = resp.bytes().await.map_err(|e| transport_error(&e))?;
+        let (status, bytes, wait) = exchange(
+            self.http
+                .get(format!("{}/oauth/v1/generate", a.base_url))
+                .query(&[("grant_type", "client_credentials")])
+                .basic_auth(a.consumer_key, Some(a.consumer_secret)),
+        )
+        .await?;
         if !status.is_success() {
             return Err(status_error(status, wait));
         }
@@ -200,24 +196,14 @@ impl DarajaClient {
         body: &serde_json::Value,
     ) -> Result<(reqwest::StatusCode, axum::body::Bytes, Option<Duration>), SendError> {
         let token = self.token(a).await?;
-        let mut auth =
-            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.as_str())).map_err(
-                |_| SendError::Permanent {
-                    code: "daraja_bad_token".into(),
-                },
-            )?;
-        auth.set_sensitive(true);
-        let resp = self
-            .http
-            .post(format!("{}{path}", a.base_url))
-            .header(reqwest::header::AUTHORIZATION, auth)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| transport_error(&e))?;
-        let status = resp.status();
-        let wait = retry_after(resp.headers());
-        let bytes = resp.bytes().await.map_err(|e| transport_error(&e))?;
+        let auth = bearer(&token, "daraja_bad_token")?;
+        let (status, bytes, wait) = exchange(
+            self.http
+                .post(format!("{}{path}", a.base_url))
+                .header(reqwest::header::AUTHORIZATION, auth)
+                .json(body),
+        )
+        .await?;
         if status == reqwest::StatusCode::UNAUTHORIZED {
             // A token revoked early: forget it so the retry fetches a new one.
             self.tokens.lock().await.remove(&a.tenant);
@@ -233,21 +219,20 @@ impl DarajaClient {
         push: &StkPush<'_>,
         now: Timestamp,
     ) -> Result<StkAccepted, SendError> {
-        let timestamp = daraja_timestamp(now);
-        let password = stk_password(a.shortcode, a.passkey, &timestamp);
-        let body = serde_json::json!({
-            "BusinessShortCode": a.shortcode,
-            "Password": password.as_str(),
-            "Timestamp": timestamp,
-            "TransactionType": "CustomerPayBillOnline",
-            "Amount": push.amount_kes,
-            "PartyA": push.phone,
-            "PartyB": a.shortcode,
-            "PhoneNumber": push.phone,
-            "CallBackURL": push.callback_url,
-            "AccountReference": push.account_reference,
-            "TransactionDesc": push.description,
-        });
+        let body = signed(
+            a,
+            now,
+            serde_json::json!({
+                "TransactionType": "CustomerPayBillOnline",
+                "Amount": push.amount_kes,
+                "PartyA": push.phone,
+                "PartyB": a.shortcode,
+                "PhoneNumber": push.phone,
+                "CallBackURL": push.callback_url,
+                "AccountReference": push.account_reference,
+                "TransactionDesc": push.description,
+            }),
+        );
         let (status, bytes, wait) = self
             .post(a, "/mpesa/stkpush/v1/processrequest", &body)
             .await?;
@@ -285,14 +270,11 @@ impl DarajaClient {
         checkout_request_id: &str,
         now: Timestamp,
     ) -> Result<i64, SendError> {
-        let timestamp = daraja_timestamp(now);
-        let password = stk_password(a.shortcode, a.passkey, &timestamp);
-        let body = serde_json::json!({
-            "BusinessShortCode": a.shortcode,
-            "Password": password.as_str(),
-            "Timestamp": timestamp,
-            "CheckoutRequestID": checkout_request_id,
-        });
+        let body = signed(
+            a,
+            now,
+            serde_json::json!({ "CheckoutRequestID": checkout_request_id }),
+        );
         let (status, bytes, wait) = self.post(a, "/mpesa/stkpushquery/v1/query", &body).await?;
         if !status.is_success() {
             return Err(status_error(status, wait));
@@ -304,6 +286,23 @@ impl DarajaClient {
                 code: "daraja_bad_response".into(),
             })
     }
+}
+
+/// `fields` with what every M-Pesa Express call carries: `BusinessShortCode`, `Password`
+/// and its `Timestamp`.
+fn signed(
+    a: &DarajaAccount<'_>,
+    now: Timestamp,
+    mut fields: serde_json::Value,
+) -> serde_json::Value {
+    let timestamp = daraja_timestamp(now);
+    let password = stk_password(a.shortcode, a.passkey, &timestamp);
+    if let Some(map) = fields.as_object_mut() {
+        map.insert("BusinessShortCode".into(), a.shortcode.into());
+        map.insert("Password".into(), password.as_str().into());
+        map.insert("Timestamp".into(), timestamp.into());
+    }
+    fields
 }
 
 /// Daraja's refusal body `{"requestId", "errorCode": "400.002.02", "errorMessage"}` as a

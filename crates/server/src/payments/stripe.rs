@@ -8,7 +8,7 @@
 //! which our own outbound webhooks share: [`crate::outbound::sign::verify_with_keys`].
 
 use crate::channels::SendError;
-use crate::channels::http::{build_http_client, retry_after, status_error, transport_error};
+use crate::channels::http::{bearer, build_http_client, exchange, status_error};
 use crate::outbound::sign::{DEFAULT_TOLERANCE, VerifyError, verify_with_keys};
 use frontdesk_domain::PaymentId;
 use jiff::Timestamp;
@@ -86,23 +86,17 @@ impl StripeClient {
             ("success_url", req.success_url),
             ("expires_at", expires.as_str()),
         ];
-        let mut auth = reqwest::header::HeaderValue::from_str(&format!("Bearer {secret_key}"))
-            .map_err(|_| SendError::Permanent {
-                code: "stripe_bad_key".into(),
-            })?;
-        auth.set_sensitive(true);
-        let resp = self
-            .http
-            .post(format!("{}/v1/checkout/sessions", self.base_url))
-            .header(reqwest::header::AUTHORIZATION, auth)
-            .header("Idempotency-Key", format!("frontdesk-payment-{payment}"))
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| transport_error(&e))?;
-        let status = resp.status();
-        let wait = retry_after(resp.headers());
-        let bytes = resp.bytes().await.map_err(|e| transport_error(&e))?;
+        let (status, bytes, wait) = exchange(
+            self.http
+                .post(format!("{}/v1/checkout/sessions", self.base_url))
+                .header(
+                    reqwest::header::AUTHORIZATION,
+                    bearer(secret_key, "stripe_bad_key")?,
+                )
+                .header("Idempotency-Key", format!("frontdesk-payment-{payment}"))
+                .form(&form),
+        )
+        .await?;
         if !status.is_success() {
             // Stripe's error body names a type and code (`invalid_request_error`,
             // `api_key_expired`…); the status classifies it well enough, and the body may echo
