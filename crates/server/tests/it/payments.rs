@@ -694,3 +694,90 @@ async fn mpesa_callbacks_with_a_wrong_secret_or_request_are_refused(app: PayApp)
     assert_eq!(p.reason.as_deref(), Some("amount_mismatch"));
     app.finish().await;
 }
+
+#[test]
+fn payments_are_set_shown_and_disabled_from_the_command_line_without_echoing_secrets() {
+    use crate::cli::{frontdesk, outcome, run, seed_demo, with_stdin};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    seed_demo(&data);
+    let d = data.to_str().unwrap();
+    let stripe = [
+        "payments",
+        "set-stripe",
+        "--tenant",
+        HARBOUR,
+        "--amount",
+        "25",
+        "--currency",
+        "nzd",
+        "--data-dir",
+        d,
+    ];
+    // A missing secret, or one this provider does not take: refused, nothing stored.
+    let (ok, out, err) = outcome(with_stdin(
+        frontdesk(&stripe),
+        b"secret_key=sk_test_cli_123\n",
+    ));
+    assert!(!ok && err.contains("missing secrets"), "{out}{err}");
+    let (ok, _, err) = outcome(with_stdin(frontdesk(&stripe), b"passkey=x\n"));
+    assert!(!ok && err.contains("unknown secret `passkey`"), "{err}");
+    let (_, out, _) = run(&["payments", "show", "--tenant", HARBOUR, "--data-dir", d]);
+    assert!(out.contains("asks for no payments"), "{out}");
+
+    // One secret from stdin, one from the environment.
+    let mut cmd = frontdesk(&stripe);
+    cmd.env("FRONTDESK_PAYMENT_WEBHOOK_SECRET", "whsec_cli_456");
+    let (ok, out, err) = outcome(with_stdin(cmd, b"secret_key=sk_test_cli_123\n"));
+    assert!(
+        ok && out.contains("NZD 25.00") && out.contains("stripe"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = run(&["payments", "show", "--tenant", HARBOUR, "--data-dir", d]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("provider: stripe") && out.contains("enabled:  yes"),
+        "{out}"
+    );
+    assert!(out.contains("secret_key, webhook_secret"), "{out}");
+    assert!(out.contains("/webhooks/stripe/harbour-physio"), "{out}");
+    let (ok, out, err) = outcome(with_stdin(
+        frontdesk(&[
+            "payments",
+            "set-mpesa",
+            "--tenant",
+            NAIROBI,
+            "--amount",
+            "500",
+            "--shortcode",
+            SHORTCODE,
+            "--data-dir",
+            d,
+        ]),
+        b"consumer_key=ck_cli\nconsumer_secret=cs_cli_789\npasskey=pk_cli_000\n",
+    ));
+    assert!(ok && out.contains("KES 500"), "{out}{err}");
+    let (_, shown, _) = run(&["payments", "show", "--tenant", NAIROBI, "--data-dir", d]);
+    assert!(
+        shown.contains("sandbox.safaricom.co.ke") && shown.contains(SHORTCODE),
+        "{shown}"
+    );
+    for secret in [
+        "sk_test_cli_123",
+        "whsec_cli_456",
+        "cs_cli_789",
+        "pk_cli_000",
+    ] {
+        assert!(
+            !out.contains(secret) && !shown.contains(secret),
+            "never echoed"
+        );
+    }
+
+    let (ok, out, _) = run(&["payments", "disable", "--tenant", HARBOUR, "--data-dir", d]);
+    assert!(ok && out.contains("no longer asks"), "{out}");
+    let (ok, out, _) = run(&["payments", "disable", "--tenant", HARBOUR, "--data-dir", d]);
+    assert!(ok && out.contains("was not asking"), "{out}");
+    let (_, out, _) = run(&["payments", "show", "--tenant", HARBOUR, "--data-dir", d]);
+    assert!(out.contains("enabled:  no"), "{out}");
+}
