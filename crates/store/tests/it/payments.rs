@@ -54,6 +54,24 @@ async fn booked(db: &TestDb) -> (crate::appointments::Diary, AppointmentId, Conv
     (d, appt.id, conv)
 }
 
+/// [`booked`], with the payment the agent asked for in that conversation.
+async fn requested(
+    db: &TestDb,
+) -> (
+    crate::appointments::Diary,
+    AppointmentId,
+    ConversationId,
+    Payment,
+) {
+    let (d, appt, conv) = booked(db).await;
+    let p = d
+        .store
+        .request_payment(d.scope, appt, Some(conv), Actor::Agent)
+        .await
+        .unwrap();
+    (d, appt, conv, p)
+}
+
 async fn payment_settings_are_sealed_and_their_secrets_never_reach_the_audit_log(db: &TestDb) {
     let d = diary(db, 0).await;
     let store = &*d.store;
@@ -149,12 +167,8 @@ async fn payment_settings_are_sealed_and_their_secrets_never_reach_the_audit_log
 }
 
 async fn a_payment_is_requested_started_and_settled_once_and_the_patient_told_once(db: &TestDb) {
-    let (d, appt, conv) = booked(db).await;
+    let (d, appt, conv, p) = requested(db).await;
     let store = &*d.store;
-    let p = store
-        .request_payment(d.scope, appt, Some(conv), Actor::Agent)
-        .await
-        .unwrap();
     assert_eq!(p.status, PaymentStatus::Pending);
     assert_eq!((p.amount_minor, p.currency.as_str()), (2_500, "NZD"));
     assert_eq!(p.patient, d.patients[0]);
@@ -247,12 +261,8 @@ async fn a_payment_is_requested_started_and_settled_once_and_the_patient_told_on
 }
 
 async fn a_failed_payment_can_be_asked_for_again_but_a_pending_or_paid_one_cannot(db: &TestDb) {
-    let (d, appt, conv) = booked(db).await;
+    let (d, appt, conv, p) = requested(db).await;
     let store = &*d.store;
-    let p = store
-        .request_payment(d.scope, appt, Some(conv), Actor::Agent)
-        .await
-        .unwrap();
     assert_err!(
         store
             .request_payment(d.scope, appt, Some(conv), Actor::Agent)
@@ -297,12 +307,8 @@ async fn a_failed_payment_can_be_asked_for_again_but_a_pending_or_paid_one_canno
 }
 
 async fn an_mpesa_callback_secret_opens_only_its_own_payment(db: &TestDb) {
-    let (d, appt, conv) = booked(db).await;
+    let (d, _, _, p) = requested(db).await;
     let store = &*d.store;
-    let p = store
-        .request_payment(d.scope, appt, Some(conv), Actor::Agent)
-        .await
-        .unwrap();
     // Not armed yet: no secret opens it.
     assert_err!(
         store
@@ -353,12 +359,8 @@ async fn an_mpesa_callback_secret_opens_only_its_own_payment(db: &TestDb) {
 }
 
 async fn another_clinics_payments_are_not_found(db: &TestDb) {
-    let (d, appt, conv) = booked(db).await;
+    let (d, appt, _, p) = requested(db).await;
     let store = &*d.store;
-    let p = store
-        .request_payment(d.scope, appt, Some(conv), Actor::Agent)
-        .await
-        .unwrap();
     store
         .payment_started(d.scope, p.id, "cs_test_mine", Some("link"), None)
         .await
