@@ -134,7 +134,7 @@ pub fn router(state: AppState) -> Router {
             post(payments::stripe_events),
         )
         .route(
-            "/webhooks/mpesa/{tenant_slug}/{payment}/{secret}",
+            "/webhooks/mpesa/{tenant_slug}/{id}/{token}",
             post(payments::mpesa_callback),
         )
         .route("/dev/provider/{*rest}", post(webhooks::dev_provider))

@@ -3,7 +3,8 @@
 //! - `POST /webhooks/stripe/{tenant_slug}` — Checkout events, `Stripe-Signature` (the
 //!   clinic's signing secrets, 300 s either way). Events other than the Checkout ones a
 //!   payment needs answer 200 and change nothing, as Stripe asks.
-//! - `POST /webhooks/mpesa/{tenant_slug}/{payment_id}/{secret}` — Daraja's STK callback.
+//! - `POST /webhooks/mpesa/{tenant_slug}/{id}/{token}` — Daraja's STK callback for payment
+//!   `id`, `token` its callback secret.
 //!   Daraja does not sign: the per-payment secret in the path (hash stored, constant-time
 //!   compare) and the CheckoutRequestID that payment got stand in. A success is confirmed
 //!   with Daraja's STK query before it is trusted, and its amount must be the one asked.
