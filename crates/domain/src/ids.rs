@@ -76,6 +76,8 @@ typed_id!(
     WebhookDeliveryId,
     /// A calendar subscription URL for a practitioner or a whole clinic (#11).
     CalendarFeedId,
+    /// A request for a deposit or fee for one appointment (#11: Stripe, M-Pesa).
+    PaymentId,
 );
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 mod api_keys;
 mod llm;
+mod payments;
 mod tenant_lifecycle;
 
 #[derive(Parser)]
@@ -100,6 +101,10 @@ enum Command {
     /// show (never the key), disable.
     #[command(subcommand)]
     Llm(llm::LlmCommand),
+    /// A clinic's payment provider for deposits (docs/INTEGRATIONS.md): Stripe Checkout or
+    /// M-Pesa STK push. Secrets from stdin or FRONTDESK_PAYMENT_* variables, never shown.
+    #[command(subcommand)]
+    Payments(payments::PaymentsCommand),
     /// A patient's data requests: a copy of their data, or erasure.
     #[command(subcommand)]
     Patient(PatientCommand),
@@ -558,6 +563,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(AuditCommand::AccessReport(args)) => access_report(args).await,
         Command::ApiKey(cmd) => api_keys::run(cmd).await,
         Command::Llm(cmd) => llm::run(cmd).await,
+        Command::Payments(cmd) => payments::run(cmd).await,
         Command::Audit(AuditCommand::Checkpoint { tenant, data }) => {
             let store = open_store(&resolve(&data, LogFormat::Pretty, "warn")?).await?;
             let scope = clinic_scope(store.as_ref(), &tenant).await?;
@@ -787,11 +793,20 @@ async fn build_app(
     dev_outbox: Option<PathBuf>,
 ) -> anyhow::Result<Application> {
     let clock: Arc<dyn frontdesk_domain::Clock> = Arc::new(SystemClock);
+    let payments = Arc::new(
+        frontdesk_server::payments::PaymentClients::new(
+            &cfg.stripe_api_base,
+            cfg.public_base(),
+            std::time::Duration::from_secs(cfg.provider_timeout_seconds.clamp(1, 60)),
+        )
+        .context("could not set up the payment provider clients")?,
+    );
     let hub = Arc::new(ChannelHub {
         public_base: cfg.public_base(),
         wake: Default::default(),
         dev_outbox: dev_outbox.clone(),
         models: Default::default(),
+        payments: Some(payments.clone()),
     });
     let mailer = match (&dev_outbox, &cfg.smtp_url) {
         (Some(outbox), _) => {
@@ -846,6 +861,7 @@ async fn build_app(
         cfg.outbound_per_second,
     )
     .with_blobs(blobs)
+    .with_payments(payments)
     .with_models(hub.models.clone())
     .with_job_lease(cfg.job_lease())
     .with_termination_hold(cfg.termination_hold())

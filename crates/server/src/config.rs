@@ -71,6 +71,10 @@ pub struct Config {
     /// Base URL of Africa's Talking. Default `https://api.africastalking.com`
     /// (sandbox: `https://api.sandbox.africastalking.com`).
     pub africastalking_api_base: String,
+    /// Base URL of Stripe's API (Checkout Sessions for payments). Default
+    /// `https://api.stripe.com`. M-Pesa's Daraja base is set per clinic (`frontdesk payments
+    /// set-mpesa --api-base`).
+    pub stripe_api_base: String,
     /// Run the job and outbox workers in this process. Default true. Set false on instances
     /// that should only answer HTTP.
     pub workers: bool,
@@ -168,6 +172,7 @@ impl Default for Config {
             whatsapp_api_version: "v21.0".into(),
             twilio_api_base: "https://api.twilio.com".into(),
             africastalking_api_base: "https://api.africastalking.com".into(),
+            stripe_api_base: "https://api.stripe.com".into(),
             workers: true,
             outbound_per_second: 10,
             job_lease_seconds: 120,
@@ -243,6 +248,7 @@ const KNOWN_KEYS: &[&str] = &[
     "whatsapp_api_version",
     "twilio_api_base",
     "africastalking_api_base",
+    "stripe_api_base",
     "workers",
     "outbound_per_second",
     "job_lease_seconds",

@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod llm;
 pub mod mailer;
 pub mod outbound;
+pub mod payments;
 pub mod progress;
 pub mod recordings;
 pub mod reminders;

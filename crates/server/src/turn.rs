@@ -200,6 +200,13 @@ pub async fn answer_with(
     // flag still alerts the team and raises the conversation's urgency) but says nothing and
     // does nothing. The store refuses AI replies while the hold lasts, whatever this read said.
     let held = conv.holder(now).is_some() && conv.channel != Channel::Voice;
+    if !held
+        && !paused
+        && let Some(said) =
+            crate::payments::pay_again(store, scope, conversation, patient, text).await?
+    {
+        return pay_turn(store, scope, conversation, patient, text, stored, said).await;
+    }
     let needs_phone = conv.channel == Channel::Webchat;
     // SMS and WhatsApp conversations belong to the patient found by the sender's phone when
     // the message arrived (and voice, by the caller id): the caller is who the patient record
@@ -298,6 +305,16 @@ pub async fn answer_with(
             reply.alert = reply.alert.or(Some(Alert::Handoff));
         }
     }
+    // A booking at a clinic that asks for a deposit: the reply says how to pay.
+    let asks_payment = match booked {
+        Some(_) if !held && !paused => {
+            crate::payments::after_booking(store, scope, conv.channel).await?
+        }
+        _ => None,
+    };
+    if let Some(a) = &asks_payment {
+        reply.messages.push(a.sentence.clone());
+    }
     let dialogue_state =
         serde_json::to_string(&state).map_err(|_| StoreError::Corrupt("dialogue state"))?;
     let mut details = json!({
@@ -372,7 +389,18 @@ pub async fn answer_with(
         }
     }
     match store.record_turn(scope, conversation, &turn).await {
-        Ok(_) => {}
+        Ok(_) => {
+            if let (Some(_), Some(appointment)) = (&asks_payment, booked) {
+                // Its own transaction, after the booking's: the booking stands whatever
+                // happens to the payment, and a failure here is for the operator to see.
+                if let Err(e) =
+                    crate::payments::request_after_booking(store, scope, appointment, conversation)
+                        .await
+                {
+                    tracing::error!(%conversation, error = %e, "the deposit for a booking could not be requested");
+                }
+            }
+        }
         // Taken over between the read above and this write: record it without the replies.
         Err(StoreError::Conflict(HELD_BY_STAFF)) if !held => {
             withhold(&mut turn, &mut reply, conversation);
@@ -391,6 +419,43 @@ pub async fn answer_with(
     Ok(Answered {
         messages: reply.messages,
         alert: reply.alert,
+    })
+}
+
+/// A patient's `PAY` after a failed, cancelled or expired payment: the new request is made
+/// (see [`crate::payments::pay_again`]) and the turn records the message and `said`.
+async fn pay_turn(
+    store: &dyn Store,
+    scope: TenantScope,
+    conversation: ConversationId,
+    patient: PatientId,
+    text: &str,
+    stored: Option<StoredMessage>,
+    said: String,
+) -> Result<Answered, StoreError> {
+    let turn = Turn {
+        inbound: stored.is_none().then(|| NewMessage::inbound(text)),
+        job: stored.map(|s| s.job),
+        replies: vec![NewMessage::agent_reply(&said)],
+        audit: vec![
+            AuditEvent::new(Actor::Agent, "agent.replied")
+                .target("conversation", conversation)
+                .details(json!({
+                    "rule_set": RULE_SET,
+                    "intent": "payment.retry",
+                    "replies": 1,
+                    "patient": patient.to_string(),
+                })),
+        ],
+        escalation: None,
+        summary: None,
+        dialogue_state: None,
+        llm_usage: None,
+    };
+    store.record_turn(scope, conversation, &turn).await?;
+    Ok(Answered {
+        messages: vec![said],
+        alert: None,
     })
 }
 

@@ -170,6 +170,8 @@ pub struct Worker {
     webhooks: Option<crate::outbound::worker::WebhookWorker>,
     /// The clinics' language models for replies (see [`crate::llm::settings`]).
     models: Arc<crate::llm::settings::ModelDirectory>,
+    /// Stripe and Daraja (see [`crate::payments`]); `None`: payment jobs wait.
+    payments: Option<Arc<crate::payments::PaymentClients>>,
 }
 
 impl Worker {
@@ -197,6 +199,7 @@ impl Worker {
             termination_hold: jiff::SignedDuration::from_hours(24 * 30),
             webhooks: None,
             models: Default::default(),
+            payments: None,
         }
     }
 
@@ -232,6 +235,12 @@ impl Worker {
     /// change made in the dashboard reaches replies at once.
     pub fn with_models(mut self, models: Arc<crate::llm::settings::ModelDirectory>) -> Self {
         self.models = models;
+        self
+    }
+
+    /// The payment providers' clients, for `payment.request` jobs.
+    pub fn with_payments(mut self, payments: Arc<crate::payments::PaymentClients>) -> Self {
+        self.payments = Some(payments);
         self
     }
 
@@ -615,6 +624,10 @@ impl Worker {
                 self.fetch_recording(&job).await;
                 return;
             }
+            frontdesk_store::PAYMENT_REQUEST_JOB => {
+                self.request_payment(&job).await;
+                return;
+            }
             _ => Err(StoreError::Corrupt("unknown job kind")),
         };
         let retry = match result {
@@ -631,6 +644,35 @@ impl Worker {
             }
         };
         if let Err(e) = self.store.retry_job(&job.lease, retry, "job_error").await {
+            tracing::warn!(job = %job.lease.id, error = %e, "could not record the job's failure");
+        }
+    }
+
+    /// Asks Stripe or Daraja for one payment (see [`crate::payments::run_request`]).
+    async fn request_payment(&self, job: &Job) {
+        let Some(clients) = &self.payments else {
+            return self.retry_later(job, "no_payment_clients").await;
+        };
+        let result =
+            crate::payments::run_request(self.store.as_ref(), clients, self.clock.as_ref(), job)
+                .await;
+        match result {
+            Ok(()) => self.wake.notify_one(),
+            Err(crate::payments::RequestError::Store(StoreError::Conflict(_))) => {}
+            Err(crate::payments::RequestError::Retry(code)) => {
+                tracing::warn!(job = %job.lease.id, code, "payment provider unavailable; will retry");
+                self.retry_later(job, "payment_provider").await;
+            }
+            Err(crate::payments::RequestError::Store(e)) => {
+                tracing::warn!(job = %job.lease.id, error = %e, "payment request failed; will retry");
+                self.retry_later(job, "job_error").await;
+            }
+        }
+    }
+
+    async fn retry_later(&self, job: &Job, code: &str) {
+        let at = self.clock.now() + backoff(job.lease.attempt, None);
+        if let Err(e) = self.store.retry_job(&job.lease, Some(at), code).await {
             tracing::warn!(job = %job.lease.id, error = %e, "could not record the job's failure");
         }
     }

@@ -127,6 +127,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "calendar_feeds",
         include_str!("../migrations/postgres/0022_calendar_feeds.sql"),
     ),
+    (
+        23,
+        "payments",
+        include_str!("../migrations/postgres/0023_payments.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

@@ -125,6 +125,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "calendar_feeds",
         include_str!("../migrations/sqlite/0022_calendar_feeds.sql"),
     ),
+    (
+        23,
+        "payments",
+        include_str!("../migrations/sqlite/0023_payments.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

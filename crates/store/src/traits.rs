@@ -4,7 +4,8 @@
 //! that does not exist.
 
 use crate::{
-    Result, TenantScope, calendar::*, channel::*, coordination::*, llm::*, model::*, webhooks::*,
+    Result, TenantScope, calendar::*, channel::*, coordination::*, llm::*, model::*, payments::*,
+    webhooks::*,
 };
 use async_trait::async_trait;
 use frontdesk_domain::*;
@@ -1360,6 +1361,99 @@ pub trait CoordinationStore {
     async fn maintenance_runs(&self) -> Result<Vec<MaintenanceRun>>;
 }
 
+/// Payments (#11, see [`crate::payments`]): the clinic's provider, and deposits or fees for
+/// appointments. Another clinic's payment, appointment or reference answers `NotFound`.
+#[async_trait]
+pub trait PaymentStore {
+    /// Sets (or replaces) the clinic's payment provider, enabled, audited `payments.configured`
+    /// (provider, amount, currency and the names of the secrets, never their values).
+    async fn set_payment_settings(
+        &self,
+        scope: TenantScope,
+        settings: &PaymentSettings,
+        secrets: &ChannelSecrets,
+        actor: Actor,
+    ) -> Result<()>;
+    /// The clinic's payment provider with its secrets, if one was set.
+    async fn payment_account(&self, scope: TenantScope) -> Result<Option<PaymentAccount>>;
+    /// Stops asking for payments (settings kept), audited `payments.disabled`. Answers whether
+    /// they were enabled.
+    async fn disable_payments(&self, scope: TenantScope, actor: Actor) -> Result<bool>;
+    /// A new pending payment of the clinic's amount for a live appointment, audited
+    /// `payment.requested`, with the job that asks the provider, in one transaction. Payments
+    /// off: `Conflict("payments_disabled")`; a payment pending or paid for the appointment
+    /// already: `Conflict("payment_exists")`.
+    async fn request_payment(
+        &self,
+        scope: TenantScope,
+        appointment: AppointmentId,
+        conversation: Option<ConversationId>,
+        actor: Actor,
+    ) -> Result<Payment>;
+    /// Keeps the SHA-256 of the secret a provider's callback URL will carry (M-Pesa), before
+    /// the provider is asked. Only while pending with no reference yet.
+    async fn arm_payment_callback(
+        &self,
+        scope: TenantScope,
+        id: PaymentId,
+        secret_hash: &[u8],
+    ) -> Result<()>;
+    /// The provider accepted the request as `reference`: stored, audited `payment.started`, the
+    /// patient told `text` if any (the Stripe link) and `job` finished, in one transaction.
+    /// Answers `false` (nothing done) when it already had this reference.
+    async fn payment_started(
+        &self,
+        scope: TenantScope,
+        id: PaymentId,
+        reference: &str,
+        text: Option<&str>,
+        job: Option<&JobLease>,
+    ) -> Result<bool>;
+    /// Ends a pending payment with `outcome`, audited `payment.paid` / `.failed` /
+    /// `.cancelled` / `.expired`, the patient told `text` (if any) and `job` finished, in one
+    /// transaction. A payment settled already is left alone (`changed: false`).
+    async fn settle_payment(
+        &self,
+        scope: TenantScope,
+        which: PaymentRef<'_>,
+        outcome: &PaymentOutcome,
+        text: Option<&str>,
+        job: Option<&JobLease>,
+    ) -> Result<Settled>;
+    async fn payment(&self, scope: TenantScope, id: PaymentId) -> Result<Payment>;
+    async fn payment_by_reference(
+        &self,
+        scope: TenantScope,
+        provider: PaymentProvider,
+        reference: &str,
+    ) -> Result<Payment>;
+    /// The payment whose callback URL carried `secret`: `Unauthorized` when the secret is not
+    /// its own (compared in constant time) or none was armed; `NotFound` for no such payment.
+    async fn check_payment_callback(
+        &self,
+        scope: TenantScope,
+        id: PaymentId,
+        secret: &str,
+    ) -> Result<Payment>;
+    /// The payments of these appointments, newest first.
+    async fn appointment_payments(
+        &self,
+        scope: TenantScope,
+        appointments: &[AppointmentId],
+    ) -> Result<Vec<Payment>>;
+    /// The newest payment asked for in this conversation.
+    async fn latest_conversation_payment(
+        &self,
+        scope: TenantScope,
+        conversation: ConversationId,
+    ) -> Result<Option<Payment>>;
+    /// The scope of an active clinic named in a provider's webhook URL (by slug), before its
+    /// signature is checked with that clinic's secrets. Grants nothing by itself: the handler
+    /// must verify the request with the clinic's secret before acting. Unknown or inactive:
+    /// `NotFound`.
+    async fn payment_webhook_scope(&self, slug: &TenantSlug) -> Result<TenantScope>;
+}
+
 /// Everything a frontdesk process needs from storage.
 pub trait Store:
     TenantDirectory
@@ -1386,6 +1480,7 @@ pub trait Store:
     + ApiKeyStore
     + WebhookStore
     + CalendarFeedStore
+    + PaymentStore
     + CheckpointStore
     + KeyRotationStore
     + TenantLifecycleStore
@@ -1423,6 +1518,7 @@ impl<T> Store for T where
         + ApiKeyStore
         + WebhookStore
         + CalendarFeedStore
+        + PaymentStore
         + CheckpointStore
         + KeyRotationStore
         + TenantLifecycleStore

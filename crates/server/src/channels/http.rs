@@ -38,6 +38,27 @@ pub fn build_http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::
         .build()
 }
 
+/// Sends `req` and reads the whole answer: its status, body and `Retry-After`. A failure to
+/// send or to read is a [`transport_error`]; the status is the caller's to judge.
+pub(crate) async fn exchange(
+    req: reqwest::RequestBuilder,
+) -> Result<(StatusCode, axum::body::Bytes, Option<Duration>), SendError> {
+    let resp = req.send().await.map_err(|e| transport_error(&e))?;
+    let status = resp.status();
+    let wait = retry_after(resp.headers());
+    let bytes = resp.bytes().await.map_err(|e| transport_error(&e))?;
+    Ok((status, bytes, wait))
+}
+
+/// An `Authorization: Bearer …` value marked sensitive (kept out of debug output); a token
+/// that cannot be a header value is a permanent `code`.
+pub(crate) fn bearer(token: &str, code: &str) -> Result<reqwest::header::HeaderValue, SendError> {
+    let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| SendError::Permanent { code: code.into() })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
 /// Maps a transport-level failure (no HTTP status) to a send error. Timeouts and connection
 /// failures are retryable; the outbox decides how often. A timeout after the request left
 /// may mean the provider did send it: retrying can duplicate, which we accept over losing it.

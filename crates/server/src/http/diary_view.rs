@@ -29,6 +29,9 @@ struct Slot {
     service: String,
     patient: String,
     status: &'static str,
+    /// The deposit's state (`paid`, `pending`…), empty when none was asked for. No amounts:
+    /// roles that may not see revenue see the diary too.
+    payment: &'static str,
 }
 
 struct Column {
@@ -149,8 +152,18 @@ async fn render(
             Ok(e) => e,
             Err(e) => return unavailable(&e),
         };
+        let ids: Vec<AppointmentId> = entries.iter().map(|e| e.appointment.id).collect();
+        // Newest first: the first payment found for an appointment is its current one.
+        let payments = match st.store.appointment_payments(s.scope, &ids).await {
+            Ok(p) => p,
+            Err(e) => return unavailable(&e),
+        };
         for e in entries {
             let a = &e.appointment;
+            let payment = payments
+                .iter()
+                .find(|p| p.appointment == a.id)
+                .map_or("", |p| p.status.as_str());
             let Some(i) = columns
                 .iter()
                 .position(|c| c.id == a.practitioner_id.to_string())
@@ -173,6 +186,7 @@ async fn render(
                     .clone()
                     .unwrap_or_else(|| "Unnamed patient".into()),
                 status: a.status.as_str(),
+                payment,
             });
         }
     }

@@ -18,6 +18,7 @@ mod llm_view;
 pub mod openapi;
 mod pages;
 mod patients_view;
+mod payments;
 pub mod playback;
 mod schedule_view;
 mod settings_view;
@@ -69,6 +70,9 @@ pub struct ChannelHub {
     pub dev_outbox: Option<std::path::PathBuf>,
     /// The clinics' language models, cached per clinic (web chat and, shared, the workers).
     pub models: Arc<crate::llm::settings::ModelDirectory>,
+    /// The payment providers' clients (M-Pesa callbacks confirm with Daraja's STK query);
+    /// `None`: callbacks are trusted on their secret alone.
+    pub payments: Option<Arc<crate::payments::PaymentClients>>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -124,6 +128,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/webhooks/africastalking/{address}/{token}",
             post(webhooks::africastalking_sms),
+        )
+        .route(
+            "/webhooks/stripe/{tenant_slug}",
+            post(payments::stripe_events),
+        )
+        .route(
+            "/webhooks/mpesa/{tenant_slug}/{id}/{token}",
+            post(payments::mpesa_callback),
         )
         .route("/dev/provider/{*rest}", post(webhooks::dev_provider))
         .route("/v1/openapi.json", get(openapi::openapi_json))

@@ -400,6 +400,34 @@ fn webhook_paths(p: &mut Map<String, Value>) {
         "/webhooks/africastalking/{address}/{token}".into(),
         json!({ "post": at }),
     );
+    let mut stripe = webhook_op(
+        "Stripe Checkout events (deposits)",
+        "`Stripe-Signature` (HMAC-SHA256 of `{t}.{body}` with the clinic's signing secret, 300 s either way)",
+        false,
+    );
+    stripe["parameters"] = json!([path_param("tenant_slug", "The clinic's public slug.")]);
+    p.insert(
+        "/webhooks/stripe/{tenant_slug}".into(),
+        json!({ "post": stripe }),
+    );
+    let mut mpesa = webhook_op(
+        "M-Pesa (Daraja) STK push result",
+        "the payment's own secret in the URL (Daraja does not sign)",
+        false,
+    );
+    mpesa["parameters"] = json!([
+        path_param("tenant_slug", "The clinic's public slug."),
+        path_param("id", "The payment."),
+        path_param("token", "The payment's callback secret."),
+    ]);
+    mpesa["responses"]["200"] = json!({
+        "description": "`{\"ResultCode\":0,\"ResultDesc\":\"Accepted\"}` (a repeat is accepted once).",
+        "content": { "application/json": { "schema": { "type": "object" } } }
+    });
+    p.insert(
+        "/webhooks/mpesa/{tenant_slug}/{id}/{token}".into(),
+        json!({ "post": mpesa }),
+    );
 }
 
 /// The `data` of each outbound event type (see `crate::outbound::event` and docs/API.md).

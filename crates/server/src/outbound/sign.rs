@@ -76,12 +76,17 @@ impl WebhookSecret {
     /// HMAC-SHA256 of `"{timestamp}." + body`. `None` is unreachable (HMAC takes keys of
     /// any length) but never turned into a default value that could match.
     fn mac(&self, timestamp: i64, body: &[u8]) -> Option<[u8; 32]> {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_bytes()).ok()?;
-        mac.update(timestamp.to_string().as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        Some(mac.finalize().into_bytes().into())
+        mac(self.0.as_bytes(), timestamp, body)
     }
+}
+
+/// HMAC-SHA256 of `"{timestamp}." + body` under `key` (Stripe's signed payload).
+fn mac(key: &[u8], timestamp: i64, body: &[u8]) -> Option<[u8; 32]> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).ok()?;
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    Some(mac.finalize().into_bytes().into())
 }
 
 impl fmt::Debug for WebhookSecret {
@@ -179,13 +184,28 @@ pub fn verify_with_tolerance(
     now: Timestamp,
     tolerance: Duration,
 ) -> Result<(), VerifyError> {
+    let keys: Vec<&[u8]> = secrets.iter().map(|s| s.0.as_bytes()).collect();
+    verify_with_keys(header, body, &keys, now, tolerance)
+}
+
+/// [`verify_with_tolerance`] with secrets of any form, used as the HMAC key byte for byte:
+/// how Stripe's `Stripe-Signature` is checked (its `whsec_…` secrets are not ours). Empty
+/// keys are never tried.
+pub fn verify_with_keys(
+    header: &str,
+    body: &[u8],
+    keys: &[&[u8]],
+    now: Timestamp,
+    tolerance: Duration,
+) -> Result<(), VerifyError> {
     let (timestamp, given) = parse_header(header)?;
-    if secrets.is_empty() {
+    let keys: Vec<&[u8]> = keys.iter().copied().filter(|k| !k.is_empty()).collect();
+    if keys.is_empty() {
         return Err(VerifyError::NoSecret);
     }
     let mut matched = subtle::Choice::from(0);
-    for secret in secrets {
-        let Some(expected) = secret.mac(timestamp, body) else {
+    for key in keys {
+        let Some(expected) = mac(key, timestamp, body) else {
             continue;
         };
         for sig in &given {

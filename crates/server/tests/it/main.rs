@@ -16,6 +16,7 @@ mod multi_instance;
 mod observability;
 mod openapi;
 mod pages;
+mod payments;
 mod webchat;
 mod widget;
 mod widget_browser;

@@ -25,6 +25,8 @@ pub(crate) const PURGE_ORDER: &[&str] = &[
     "webhook_endpoints",
     "calendar_feeds",
     "calendar_feed_routes",
+    "payments",
+    "payment_settings",
     "llm_usage",
     "llm_settings",
     "waitlist_offers",

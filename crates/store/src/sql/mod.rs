@@ -27,6 +27,7 @@ pub(crate) mod inbox;
 pub(crate) mod incident;
 pub(crate) mod lifecycle;
 pub(crate) mod llm;
+pub(crate) mod payments;
 pub(crate) mod people;
 pub(crate) mod queue;
 pub(crate) mod recordings;
@@ -202,6 +203,7 @@ macro_rules! sql_store {
         $crate::sql::api_keys::impl_api_keys!($Store);
         $crate::sql::webhooks::impl_webhooks!($Store, $skip_locked);
         $crate::sql::calendar_feeds::impl_calendar_feeds!($Store);
+        $crate::sql::payments::impl_payments!($Store);
         $crate::sql::checkpoints::impl_checkpoints!($Store);
         $crate::sql::rewrap::impl_rewrap!($Store);
         $crate::sql::lifecycle::impl_lifecycle!($Store);

@@ -276,6 +276,20 @@ macro_rules! impl_rewrap {
                         n += 1;
                     }
                 }
+                let payment: Option<(String, Vec<u8>)> = sqlx::query_as("SELECT provider, secrets_ct FROM payment_settings WHERE tenant_id = $1")
+                    .bind(tenant.as_uuid())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                if let Some((provider, ct)) = payment {
+                    if let Some(fresh) = Self::reseal(keys, &aad(tenant, "payment_settings", "secrets", &provider), &ct, newest)? {
+                        sqlx::query("UPDATE payment_settings SET secrets_ct = $2 WHERE tenant_id = $1")
+                            .bind(tenant.as_uuid())
+                            .bind(fresh)
+                            .execute(&mut **tx)
+                            .await?;
+                        n += 1;
+                    }
+                }
                 Ok(n)
             }
 

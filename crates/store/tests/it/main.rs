@@ -145,6 +145,7 @@ mod key_rotation;
 mod lifecycle;
 mod llm;
 mod migration_compat;
+mod payments;
 mod queue_stats;
 mod raw;
 mod recordings;

@@ -286,6 +286,36 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
             )
             .await
             .unwrap();
+        // A clinic's payment provider and a payment (payment_settings, payments).
+        store
+            .set_payment_settings(
+                s.scope,
+                &frontdesk_store::PaymentSettings {
+                    provider: frontdesk_store::PaymentProvider::Stripe,
+                    amount_minor: 2_000,
+                    currency: "NZD".into(),
+                    config: serde_json::json!({}),
+                },
+                &frontdesk_store::ChannelSecrets::new().with("secret_key", "sk_test"),
+                frontdesk_store::Actor::Operator,
+            )
+            .await
+            .unwrap();
+        let (appointment,): (uuid::Uuid,) =
+            sqlx::query_as("SELECT id FROM appointments WHERE tenant_id = $1 LIMIT 1")
+                .bind(s.scope.tenant_id().as_uuid())
+                .fetch_one(&mut owner)
+                .await
+                .unwrap();
+        store
+            .request_payment(
+                s.scope,
+                frontdesk_domain::AppointmentId::from_uuid(appointment),
+                Some(s.conversation),
+                frontdesk_store::Actor::Operator,
+            )
+            .await
+            .unwrap();
         // A suggested reply (reply_drafts).
         store
             .write_draft(s.scope, s.conversation, s.user, "A suggested reply")
