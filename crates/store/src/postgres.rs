@@ -127,6 +127,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "calendar_feeds",
         include_str!("../migrations/postgres/0022_calendar_feeds.sql"),
     ),
+    (
+        24,
+        "calcom",
+        include_str!("../migrations/postgres/0024_calcom.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

@@ -125,6 +125,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "calendar_feeds",
         include_str!("../migrations/sqlite/0022_calendar_feeds.sql"),
     ),
+    (
+        24,
+        "calcom",
+        include_str!("../migrations/sqlite/0024_calcom.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

@@ -27,6 +27,8 @@ pub(crate) const PURGE_ORDER: &[&str] = &[
     "calendar_feed_routes",
     "llm_usage",
     "llm_settings",
+    "calcom_event_types",
+    "calcom_settings",
     "waitlist_offers",
     "slot_holds",
     "waitlist_entries",

@@ -286,6 +286,28 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
             )
             .await
             .unwrap();
+        // Cal.com settings and an event type (calcom_settings, calcom_event_types).
+        store
+            .set_calcom_settings(
+                s.scope,
+                "https://api.cal.com",
+                true,
+                frontdesk_store::CalcomSecretChange::Set("cal_key".to_owned().into()),
+                frontdesk_store::CalcomSecretChange::Set("whsec".to_owned().into()),
+                frontdesk_store::Actor::Operator,
+            )
+            .await
+            .unwrap();
+        store
+            .map_calcom_event_type(
+                s.scope,
+                s.practitioner,
+                s.service,
+                Some(42),
+                frontdesk_store::Actor::Operator,
+            )
+            .await
+            .unwrap();
         // A suggested reply (reply_drafts).
         store
             .write_draft(s.scope, s.conversation, s.user, "A suggested reply")
