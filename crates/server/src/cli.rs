@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod api_keys;
+mod calcom;
 mod llm;
 mod tenant_lifecycle;
 
@@ -100,6 +101,10 @@ enum Command {
     /// show (never the key), disable.
     #[command(subcommand)]
     Llm(llm::LlmCommand),
+    /// Cal.com as a clinic's calendar (docs/INTEGRATIONS.md): set (secrets from stdin or an
+    /// environment variable only), map event types, show (never a secret), disable.
+    #[command(subcommand)]
+    Calcom(calcom::CalcomCommand),
     /// A patient's data requests: a copy of their data, or erasure.
     #[command(subcommand)]
     Patient(PatientCommand),
@@ -558,6 +563,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(AuditCommand::AccessReport(args)) => access_report(args).await,
         Command::ApiKey(cmd) => api_keys::run(cmd).await,
         Command::Llm(cmd) => llm::run(cmd).await,
+        Command::Calcom(cmd) => calcom::run(cmd).await,
         Command::Audit(AuditCommand::Checkpoint { tenant, data }) => {
             let store = open_store(&resolve(&data, LogFormat::Pretty, "warn")?).await?;
             let scope = clinic_scope(store.as_ref(), &tenant).await?;
