@@ -221,7 +221,7 @@ pub async fn book(
             service: b.service,
             starts_at: b.start,
             idempotency_key: b.key.clone(),
-            actor: b.actor.clone(),
+            actor: b.actor,
         };
         return store.book_appointment(scope, &new).await.map_err(taken_or);
     };
@@ -246,7 +246,7 @@ pub async fn book(
     };
     let accepted = client.book(&req).await.map_err(from_calcom)?;
     Ok(store
-        .mirror_calcom_booking(scope, &ids, &accepted, b.actor.clone())
+        .mirror_calcom_booking(scope, &ids, &accepted, b.actor)
         .await?)
 }
 
