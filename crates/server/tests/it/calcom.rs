@@ -119,8 +119,25 @@ async fn appointments_of(
 ) -> Vec<frontdesk_store::Appointment> {
     let id = ConversationId::parse(conv).unwrap();
     let c = app.store.conversation(scope, id).await.unwrap();
+    live_of(app, scope, c.patient_id).await
+}
+
+/// A patient the clinic already knows.
+async fn ana(app: &TestApp, scope: TenantScope) -> frontdesk_domain::PatientId {
+    let new = frontdesk_store::NewPatient {
+        name: Some("Ana Reyes".into()),
+        ..Default::default()
+    };
+    app.store.create_patient(scope, &new).await.unwrap()
+}
+
+async fn live_of(
+    app: &TestApp,
+    scope: TenantScope,
+    patient: frontdesk_domain::PatientId,
+) -> Vec<frontdesk_store::Appointment> {
     app.store
-        .patient_appointments(scope, c.patient_id, jiff::Timestamp::UNIX_EPOCH)
+        .patient_appointments(scope, patient, jiff::Timestamp::UNIX_EPOCH)
         .await
         .unwrap()
 }
@@ -267,6 +284,16 @@ async fn post_webhook(
     req.body(raw).send().await.unwrap()
 }
 
+/// Posts a signed event for `harbour-physio` twice: `first`, then `unchanged` (a redelivery).
+async fn reflected_once(app: &TestApp, body: &Value, first: &str) {
+    for want in [first, "unchanged"] {
+        assert_eq!(
+            result_of(post_webhook(app, CLINIC, body, Some(SECRET)).await).await,
+            want
+        );
+    }
+}
+
 async fn result_of(resp: reqwest::Response) -> String {
     assert_eq!(resp.status(), 200);
     let v: Value = resp.json().await.unwrap();
@@ -328,14 +355,7 @@ async fn calcom_webhooks_are_verified_reflected_once_and_kept_to_their_clinic(ap
     };
     assert_eq!(audit_count(&app).await, 0);
     // Someone booked Mei directly on Cal.com: a busy time, no patient invented; once.
-    assert_eq!(
-        result_of(post_webhook(&app, CLINIC, &created, Some(SECRET)).await).await,
-        "busy"
-    );
-    assert_eq!(
-        result_of(post_webhook(&app, CLINIC, &created, Some(SECRET)).await).await,
-        "unchanged"
-    );
+    reflected_once(&app, &created, "busy").await;
     assert_eq!(audit_count(&app).await, 1);
     let patients_before = app
         .store
@@ -352,45 +372,17 @@ async fn calcom_webhooks_are_verified_reflected_once_and_kept_to_their_clinic(ap
     );
     // Its cancellation frees the time, once.
     let cancelled = event("BOOKING_CANCELLED", "bk_outside_1", at, json!({}));
-    assert_eq!(
-        result_of(post_webhook(&app, CLINIC, &cancelled, Some(SECRET)).await).await,
-        "busy"
-    );
-    assert_eq!(
-        result_of(post_webhook(&app, CLINIC, &cancelled, Some(SECRET)).await).await,
-        "unchanged"
-    );
+    reflected_once(&app, &cancelled, "busy").await;
     assert_eq!(audit_count(&app).await, 2);
 
     // A booking we made (our ids in its metadata) is mirrored, then moved and cancelled.
-    let patient = app
-        .store
-        .create_patient(
-            s.scope,
-            &frontdesk_store::NewPatient {
-                name: Some("Ana Reyes".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let patient = ana(&app, s.scope).await;
     let ours = json!({ "metadata": {
         "frontdesk_key": "conv-x:book:1", "frontdesk_patient": patient.to_string(),
         "frontdesk_practitioner": s.mei.to_string(), "frontdesk_service": s.massage.to_string() } });
     let made = event("BOOKING_CREATED", "bk_ours_1", at, ours.clone());
-    assert_eq!(
-        result_of(post_webhook(&app, CLINIC, &made, Some(SECRET)).await).await,
-        "appointment"
-    );
-    assert_eq!(
-        result_of(post_webhook(&app, CLINIC, &made, Some(SECRET)).await).await,
-        "unchanged"
-    );
-    let live = app
-        .store
-        .patient_appointments(s.scope, patient, jiff::Timestamp::UNIX_EPOCH)
-        .await
-        .unwrap();
+    reflected_once(&app, &made, "appointment").await;
+    let live = live_of(&app, s.scope, patient).await;
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].starts_at, at);
     // Another clinic cannot touch it: its own secret, its own scope, nothing of ours found.
@@ -434,19 +426,8 @@ async fn calcom_webhooks_are_verified_reflected_once_and_kept_to_their_clinic(ap
         later,
         json!({ "rescheduleUid": "bk_ours_1", "metadata": ours["metadata"] }),
     );
-    assert_eq!(
-        result_of(post_webhook(&app, CLINIC, &moved, Some(SECRET)).await).await,
-        "appointment"
-    );
-    assert_eq!(
-        result_of(post_webhook(&app, CLINIC, &moved, Some(SECRET)).await).await,
-        "unchanged"
-    );
-    let live = app
-        .store
-        .patient_appointments(s.scope, patient, jiff::Timestamp::UNIX_EPOCH)
-        .await
-        .unwrap();
+    reflected_once(&app, &moved, "appointment").await;
+    let live = live_of(&app, s.scope, patient).await;
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].starts_at, later);
     assert_eq!(
@@ -458,14 +439,7 @@ async fn calcom_webhooks_are_verified_reflected_once_and_kept_to_their_clinic(ap
         Some("bk_ours_2")
     );
     let gone = event("BOOKING_CANCELLED", "bk_ours_2", later, json!({}));
-    assert_eq!(
-        result_of(post_webhook(&app, CLINIC, &gone, Some(SECRET)).await).await,
-        "appointment"
-    );
-    assert_eq!(
-        result_of(post_webhook(&app, CLINIC, &gone, Some(SECRET)).await).await,
-        "unchanged"
-    );
+    reflected_once(&app, &gone, "appointment").await;
     assert_eq!(
         app.store
             .appointment(s.scope, live[0].id)
@@ -490,17 +464,7 @@ async fn cancel_and_move_go_through_calcom_and_clinics_without_it_keep_the_built
     let knowledge = frontdesk_server::turn::clinic_knowledge(app.store.as_ref(), s.scope)
         .await
         .unwrap();
-    let patient = app
-        .store
-        .create_patient(
-            s.scope,
-            &frontdesk_store::NewPatient {
-                name: Some("Ana Reyes".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let patient = ana(&app, s.scope).await;
     let at = in_three_days();
     Mock::given(method("POST"))
         .and(path("/v2/bookings"))
@@ -625,13 +589,7 @@ async fn cancel_and_move_go_through_calcom_and_clinics_without_it_keep_the_built
         diary::book(app.store.as_ref(), s.scope, &d, &knowledge, &b).await,
         Err(DiaryError::Unavailable)
     ));
-    assert!(
-        app.store
-            .patient_appointments(s.scope, patient, jiff::Timestamp::UNIX_EPOCH)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(live_of(&app, s.scope, patient).await.is_empty());
 
     // Turned off: the built-in diary again; a clinic that never had Cal.com: built-in.
     assert!(

@@ -16,6 +16,25 @@ engine_tests!(
     an_outside_calcom_booking_is_a_busy_time_without_a_patient,
 );
 
+/// Maps (or unmaps) the diary's practitioner and service.
+async fn map(d: &crate::appointments::Diary, event_type: Option<i64>) -> Result<()> {
+    d.store
+        .map_calcom_event_type(
+            d.scope,
+            d.practitioner,
+            d.service,
+            event_type,
+            Actor::Operator,
+        )
+        .await
+}
+
+/// How many audit entries of the diary's clinic have each action.
+async fn audited<const N: usize>(d: &crate::appointments::Diary, actions: [&str; N]) -> [usize; N] {
+    let audit = d.store.audit_entries(d.scope, 0, 1000).await.unwrap();
+    actions.map(|a| audit.iter().filter(|e| e.action == a).count())
+}
+
 fn secret(s: &str) -> CalcomSecretChange {
     CalcomSecretChange::Set(s.to_owned().into())
 }
@@ -172,30 +191,10 @@ async fn settings_keep_their_secrets_sealed_write_only_and_audited_without_them(
 async fn event_types_map_only_this_clinics_practitioners_and_services(db: &TestDb) {
     let d = diary(db, 0).await;
     let store = &*d.store;
-    store
-        .map_calcom_event_type(
-            d.scope,
-            d.practitioner,
-            d.service,
-            Some(42),
-            Actor::Operator,
-        )
-        .await
-        .unwrap();
-    store
-        .map_calcom_event_type(
-            d.scope,
-            d.practitioner,
-            d.service,
-            Some(43),
-            Actor::Operator,
-        )
-        .await
-        .unwrap();
+    map(&d, Some(42)).await.unwrap();
+    map(&d, Some(43)).await.unwrap();
     assert!(matches!(
-        store
-            .map_calcom_event_type(d.scope, d.practitioner, d.service, Some(0), Actor::Operator)
-            .await,
+        map(&d, Some(0)).await,
         Err(StoreError::Invalid(_))
     ));
     store
@@ -220,10 +219,7 @@ async fn event_types_map_only_this_clinics_practitioners_and_services(db: &TestD
         Err(StoreError::NotFound)
     ));
     assert!(store.calcom_settings(other).await.unwrap().is_none());
-    store
-        .map_calcom_event_type(d.scope, d.practitioner, d.service, None, Actor::Operator)
-        .await
-        .unwrap();
+    map(&d, None).await.unwrap();
     let s = store.calcom_settings(d.scope).await.unwrap().unwrap();
     assert!(s.event_types.is_empty());
 }
@@ -353,31 +349,24 @@ async fn a_mirrored_booking_is_made_once_and_moves_and_cancels_by_its_uid(db: &T
         store.reflect_calcom_event(other, &cancelled).await.unwrap(),
         CalcomReflected::Unchanged
     );
-    let audit = store.audit_entries(d.scope, 0, 100).await.unwrap();
-    let n = |a: &str| audit.iter().filter(|e| e.action == a).count();
     assert_eq!(
-        (
-            n("appointment.booked"),
-            n("appointment.rescheduled"),
-            n("appointment.cancelled")
-        ),
-        (1, 1, 1)
+        audited(
+            &d,
+            [
+                "appointment.booked",
+                "appointment.rescheduled",
+                "appointment.cancelled"
+            ]
+        )
+        .await,
+        [1, 1, 1]
     );
 }
 
 async fn an_outside_calcom_booking_is_a_busy_time_without_a_patient(db: &TestDb) {
     let d = diary(db, 0).await;
     let store = &*d.store;
-    store
-        .map_calcom_event_type(
-            d.scope,
-            d.practitioner,
-            d.service,
-            Some(42),
-            Actor::Operator,
-        )
-        .await
-        .unwrap();
+    map(&d, Some(42)).await.unwrap();
     let day = ts(WED_10)
         .to_zoned(jiff::tz::TimeZone::get("Pacific/Auckland").unwrap())
         .date();
@@ -468,14 +457,16 @@ async fn an_outside_calcom_booking_is_a_busy_time_without_a_patient(db: &TestDb)
         store.reflect_calcom_event(d.scope, &unknown).await.unwrap(),
         CalcomReflected::Ignored
     );
-    let audit = store.audit_entries(d.scope, 0, 100).await.unwrap();
-    let n = |a: &str| audit.iter().filter(|e| e.action == a).count();
     assert_eq!(
-        (
-            n("calcom.busy_added"),
-            n("calcom.busy_moved"),
-            n("calcom.busy_removed")
-        ),
-        (1, 1, 1)
+        audited(
+            &d,
+            [
+                "calcom.busy_added",
+                "calcom.busy_moved",
+                "calcom.busy_removed"
+            ]
+        )
+        .await,
+        [1, 1, 1]
     );
 }
