@@ -1319,6 +1319,13 @@ pub trait CalcomStore {
     /// For an incoming Cal.com webhook: the webhook secret of the active clinic `slug`, if it
     /// has Cal.com enabled with a secret. Anything else: `NotFound` (without saying which).
     async fn calcom_webhook_key(&self, slug: &TenantSlug) -> Result<CalcomWebhookKey>;
+    /// The appointment booked (or moved to) with this request key, if any: how a retried
+    /// request finds what its first attempt mirrored before asking Cal.com again.
+    async fn appointment_by_request_key(
+        &self,
+        scope: TenantScope,
+        key: &str,
+    ) -> Result<Option<Appointment>>;
     /// The Cal.com booking uid an appointment mirrors (`None`: a built-in booking).
     async fn appointment_calcom_uid(
         &self,

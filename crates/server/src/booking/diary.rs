@@ -225,6 +225,10 @@ pub async fn book(
         };
         return store.book_appointment(scope, &new).await.map_err(taken_or);
     };
+    // A retried request answers what its first attempt booked, without asking again.
+    if let Some(done) = store.appointment_by_request_key(scope, &b.key).await? {
+        return Ok(done);
+    }
     let Some(event_type) = rt.event_type(b.practitioner, b.service) else {
         return Err(DiaryError::Taken);
     };
@@ -290,6 +294,9 @@ pub async fn reschedule(
                 other => taken_or(other),
             });
     };
+    if let Some(done) = store.appointment_by_request_key(scope, key).await? {
+        return Ok(done);
+    }
     let Some(event_type) = rt.event_type(practitioner, old.service_id) else {
         return Err(DiaryError::Taken);
     };

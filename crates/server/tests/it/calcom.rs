@@ -616,8 +616,180 @@ async fn cancel_and_move_go_through_calcom_and_clinics_without_it_keep_the_built
     app.finish().await;
 }
 
+async fn the_rest_api_books_and_cancels_through_calcom_too(app: TestApp) {
+    let s = setup(&app).await;
+    let key = crate::api::make_key(&app, s.scope, "appointments:write", 100).await;
+    let patient = ana(&app, s.scope).await;
+    let at = in_three_days();
+    Mock::given(method("POST"))
+        .and(path("/v2/bookings"))
+        .and(body_partial_json(
+            json!({ "start": (at + jiff::SignedDuration::from_hours(1)).to_string() }),
+        ))
+        .respond_with(taken())
+        .expect(1)
+        .mount(&s.cal)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2/bookings"))
+        .and(body_partial_json(
+            json!({ "start": at.to_string(), "attendee": { "name": "Ana Reyes" } }),
+        ))
+        .respond_with(Accept("bk_api_1"))
+        .expect(1)
+        .mount(&s.cal)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2/bookings/bk_api_1/cancel"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "status": "success", "data": { "uid": "bk_api_1", "status": "cancelled" } })))
+        .expect(1)
+        .mount(&s.cal)
+        .await;
+    let book = |start: jiff::Timestamp, idem: &'static str| {
+        app.client
+            .post(app.url("/v1/appointments"))
+            .bearer_auth(&key)
+            .header("idempotency-key", idem)
+            .json(&json!({
+                "patient_id": patient.to_string(), "practitioner_id": s.mei.to_string(),
+                "service_id": s.massage.to_string(), "starts_at": start.to_string(),
+            }))
+            .send()
+    };
+    // Refused by Cal.com: the built-in diary's 409, nothing stored here.
+    let refused = book(at + jiff::SignedDuration::from_hours(1), "api-2")
+        .await
+        .unwrap();
+    crate::harness::assert_error(refused, 409, "conflict").await;
+    assert!(live_of(&app, s.scope, patient).await.is_empty());
+    let made = book(at, "api-1").await.unwrap();
+    assert_eq!(made.status(), 201);
+    let v: Value = made.json().await.unwrap();
+    let id = frontdesk_domain::AppointmentId::parse(v["id"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        app.store
+            .appointment_calcom_uid(s.scope, id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("bk_api_1")
+    );
+    // The same Idempotency-Key again: the same appointment, Cal.com not asked again.
+    let again: Value = book(at, "api-1").await.unwrap().json().await.unwrap();
+    assert_eq!(again["id"], v["id"]);
+    let cancelled = app
+        .client
+        .post(app.url(&format!("/v1/appointments/{id}/cancel")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
+    assert_eq!(
+        app.store.appointment(s.scope, id).await.unwrap().status,
+        AppointmentStatus::Cancelled
+    );
+    app.finish().await;
+}
+
 both_engines!(
     a_taken_time_on_calcom_reoffers_the_next_ones_and_the_booking_is_mirrored,
     calcom_webhooks_are_verified_reflected_once_and_kept_to_their_clinic,
     cancel_and_move_go_through_calcom_and_clinics_without_it_keep_the_built_in_diary,
+    the_rest_api_books_and_cancels_through_calcom_too,
 );
+
+/// `frontdesk calcom set | map | show | disable` on the demo's SQLite data: secrets only from
+/// stdin or an environment variable and never printed, practitioners and services by name.
+#[test]
+fn the_operator_sets_maps_shows_and_disables_calcom_from_the_command_line() {
+    use crate::cli::{frontdesk, outcome, seed_demo, with_stdin};
+    const KEY: &str = "cal_live_cli_0123456789";
+    const HOOK: &str = "whsec_cli_secret_abcdef";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    seed_demo(&data);
+    let d = data.to_str().unwrap();
+    let cal = |args: &[&str], stdin: Option<&[u8]>| {
+        let mut all = vec!["calcom"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--tenant", CLINIC, "--data-dir", d]);
+        let mut cmd = frontdesk(&all);
+        cmd.env("TEST_CALCOM_HOOK", HOOK);
+        match stdin {
+            Some(input) => outcome(with_stdin(cmd, input)),
+            None => outcome(cmd.output().unwrap()),
+        }
+    };
+    let (ok, out, _) = cal(&["show"], None);
+    assert!(ok && out.contains("has no Cal.com settings"), "{out}");
+    // No key, a bad URL, a key on the command line: refused.
+    let (ok, _, err) = cal(&["set"], None);
+    assert!(!ok && err.contains("--api-key-stdin"), "{err}");
+    let (ok, _, err) = cal(
+        &["set", "--base-url", "ftp://cal.local", "--api-key-stdin"],
+        Some(b"k\n"),
+    );
+    assert!(!ok && err.contains("--base-url"), "{err}");
+    let (ok, _, _) = cal(&["set", "--api-key", KEY], None);
+    assert!(!ok);
+    let (ok, out, err) = cal(
+        &[
+            "set",
+            "--api-key-stdin",
+            "--webhook-secret-env",
+            "TEST_CALCOM_HOOK",
+        ],
+        Some(format!("{KEY}\n").as_bytes()),
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("Cal.com on at https://api.cal.com; API key set on"),
+        "{out}"
+    );
+    assert!(!format!("{out}{err}").contains(KEY) && !out.contains(HOOK));
+    let (ok, out, err) = cal(
+        &[
+            "map",
+            "--practitioner",
+            "mei chen",
+            "--service",
+            "Sports massage",
+            "--event-type",
+            "4242",
+        ],
+        None,
+    );
+    assert!(ok && out.contains("event type 4242"), "{out}{err}");
+    let (ok, _, err) = cal(
+        &[
+            "map",
+            "--practitioner",
+            "Nobody",
+            "--service",
+            "Sports massage",
+            "--event-type",
+            "1",
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("no practitioner"), "{err}");
+    let (ok, out, err) = cal(&["show"], None);
+    assert!(ok, "{err}");
+    for line in [
+        "enabled\ttrue",
+        "event_type\t4242\tMei Chen\tSports massage",
+        "webhook_url\t<public URL>/webhooks/calcom/harbour-physio",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    assert!(out.contains("webhook_secret\tset on"), "{out}");
+    assert!(
+        !out.contains(KEY) && !out.contains(HOOK),
+        "never printed: {out}"
+    );
+    let (ok, out, err) = cal(&["disable"], None);
+    assert!(ok && out.contains("turned off"), "{out}");
+    assert!(!format!("{out}{err}").contains(KEY));
+}

@@ -608,6 +608,13 @@ macro_rules! impl_calcom {
                 }
             }
 
+            async fn appointment_by_request_key(&self, scope: TenantScope, key: &str) -> Result<Option<Appointment>> {
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let found = self.appointment_by_key(&mut tx, scope.tenant_id(), key).await?;
+                tx.commit().await?;
+                Ok(found)
+            }
+
             async fn appointment_calcom_uid(&self, scope: TenantScope, id: AppointmentId) -> Result<Option<String>> {
                 let mut tx = self.read_tx(Some(scope)).await?;
                 let row: Option<(Option<String>,)> = sqlx::query_as("SELECT calcom_uid FROM appointments WHERE tenant_id = $1 AND id = $2")

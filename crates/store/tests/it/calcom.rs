@@ -253,6 +253,18 @@ async fn a_mirrored_booking_is_made_once_and_moves_and_cancels_by_its_uid(db: &T
         .await
         .unwrap();
     assert_eq!(again.id, a.id);
+    let by_key = store
+        .appointment_by_request_key(d.scope, "conv:1")
+        .await
+        .unwrap();
+    assert_eq!(by_key.map(|x| x.id), Some(a.id));
+    assert!(
+        store
+            .appointment_by_request_key(d.scope, "conv:2")
+            .await
+            .unwrap()
+            .is_none()
+    );
     // The webhook of the same booking changes nothing.
     let created = CalcomEvent {
         change: CalcomChange::Created,
