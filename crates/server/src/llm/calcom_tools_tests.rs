@@ -53,6 +53,19 @@ async fn calcom(fx: &Fixture) -> MockServer {
     cal
 }
 
+/// The patient asks; the model finds Thursday's times and books the first. What was said.
+async fn book_thursday(fx: &Fixture) -> String {
+    let said = fx
+        .say(
+            false,
+            "Book me a follow-up on Thursday, the first time you have.",
+            &script(),
+            Duration::from_secs(20),
+        )
+        .await;
+    said.messages.join("\n")
+}
+
 fn script() -> std::sync::Arc<Scripted> {
     Scripted::new(vec![
         call(
@@ -80,15 +93,7 @@ async fn the_model_books_through_calcom(engine: Engine) {
         .mount(&cal)
         .await;
     let before = fx.diary().await.len();
-    let said = fx
-        .say(
-            false,
-            "Book me a follow-up on Thursday, the first time you have.",
-            &script(),
-            Duration::from_secs(20),
-        )
-        .await;
-    let all = said.messages.join("\n");
+    let all = book_thursday(&fx).await;
     assert!(
         all.contains("You're booked: Follow-up physiotherapy"),
         "{all}"
@@ -130,15 +135,7 @@ async fn a_time_calcom_refuses_books_nothing_through_the_model(engine: Engine) {
         .mount(&cal)
         .await;
     let before = fx.diary().await;
-    let said = fx
-        .say(
-            false,
-            "Book me a follow-up on Thursday, the first time you have.",
-            &script(),
-            Duration::from_secs(20),
-        )
-        .await;
-    let all = said.messages.join("\n");
+    let all = book_thursday(&fx).await;
     assert!(!all.contains("You're booked"), "{all}");
     assert_eq!(fx.diary().await, before, "nothing booked here");
     fx.db.cleanup().await;
