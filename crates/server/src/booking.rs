@@ -5,17 +5,17 @@
 //! store returned; a time taken meanwhile is re-offered, never claimed.
 
 mod changes;
+pub mod diary;
 mod waitlist;
 
 pub use changes::reminded;
 pub use waitlist::offered;
 
+use diary::{Diary, DiaryError};
 use frontdesk_agent::dialogue::{self, DialogueContext, Offer, SEARCH_DAYS, SlotAsk, Step};
 use frontdesk_agent::{ClinicKnowledge, DialogueState};
 use frontdesk_domain::{AppointmentId, ConversationId, E164Phone, PatientId};
-use frontdesk_store::{
-    Actor, CodeCheck, NewAppointment, SlotSearch, Store, StoreError, TenantScope,
-};
+use frontdesk_store::{Actor, CodeCheck, Store, StoreError, TenantScope};
 
 /// Who is speaking in this turn, and what the channel proves about them.
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +43,7 @@ pub const CODE_TTL: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
 pub const VERIFIED_FOR: jiff::SignedDuration = jiff::SignedDuration::from_mins(30);
 
 /// Shortest notice for a booking made in conversation.
-const MIN_NOTICE: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+pub(crate) const MIN_NOTICE: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
 /// Guards the step loop (a search, a taken slot, a search again).
 const MAX_STEPS: usize = 4;
 
@@ -55,14 +55,17 @@ pub struct Outcome {
     pub handoff: bool,
 }
 
-/// Free times for `ask` (soonest first, spread; see [`spread`]), also used by the language
-/// model's `find_slots` tool.
+/// Free times for `ask` (soonest first, spread; see [`spread`]) from the clinic's diary
+/// (built-in or Cal.com), also used by the language model's `find_slots` tool.
 pub(crate) async fn search(
     store: &dyn Store,
     scope: TenantScope,
+    diary: &Diary,
+    knowledge: &ClinicKnowledge,
+    now: jiff::Timestamp,
     ask: &SlotAsk,
     widened: bool,
-) -> Result<Vec<Offer>, StoreError> {
+) -> Result<Vec<Offer>, DiaryError> {
     let (from, to) = if widened {
         (
             ask.from,
@@ -74,31 +77,34 @@ pub(crate) async fn search(
         (ask.from, ask.to)
     };
     let exact = ask.earliest.is_some() && ask.earliest == ask.latest;
+    let day_start = if widened { None } else { ask.earliest };
+    // An exact time ("at 3") looks from that time on; a window ("afternoon") ends with it.
+    let day_end = if widened || exact { None } else { ask.latest };
     let mut found = Vec::new();
     for &practitioner in &ask.practitioners {
-        let search = SlotSearch {
+        let starts = diary::free_times(
+            store,
+            scope,
+            diary,
+            knowledge,
+            ask,
             practitioner,
-            service: ask.service,
-            from,
-            to,
-            min_notice: MIN_NOTICE,
-            day_start: if widened { None } else { ask.earliest },
-            // An exact time ("at 3") looks from that time on; a window ("afternoon") ends with it.
-            day_end: if widened || exact { None } else { ask.latest },
-            limit: 48,
-        };
-        match store.free_slots(scope, &search).await {
-            Ok(slots) => found.extend(slots.into_iter().map(|s| Offer {
-                practitioner,
-                start: s.start,
-            })),
-            // A practitioner without hours for this service simply has no slots.
-            Err(StoreError::NotFound) => {}
-            Err(e) => return Err(e),
-        }
+            now,
+            (from, to),
+            (day_start, day_end),
+        )
+        .await?;
+        found.extend(starts.into_iter().map(|start| Offer {
+            practitioner,
+            start,
+        }));
     }
     Ok(spread(found))
 }
+
+/// Words for a clinic whose Cal.com cannot be reached: the team takes over.
+pub(crate) const CALENDAR_UNAVAILABLE: &str =
+    "Sorry, I can't reach the clinic's calendar just now. I've asked the team to get back to you.";
 
 /// Offers a patient can tell apart: soonest first, and for one practitioner at least an hour
 /// between offered starts (rather than 10:00, 10:15 and 10:30).
@@ -146,6 +152,8 @@ pub async fn run(
         offered: caller.offered,
     };
     let mut out = Outcome::default();
+    // Read when a step needs the diary (most turns never do).
+    let mut diary_cell: Option<Diary> = None;
     let mut next = Some(first);
     for _ in 0..MAX_STEPS {
         let Some(step) = next.take() else { break };
@@ -156,56 +164,60 @@ pub async fn run(
                 out.handoff = true;
             }
             Step::FindSlots(ask) => {
-                let mut slots = search(store, scope, &ask, false).await?;
-                let widened = slots.is_empty() && (ask.earliest.is_some() || ask.from == ask.to);
-                if widened {
-                    slots = search(store, scope, &ask, true).await?;
+                let diary = Diary::lazy(&mut diary_cell, store, scope).await?;
+                let found = match search(store, scope, diary, knowledge, now, &ask, false).await {
+                    Ok(slots)
+                        if slots.is_empty() && (ask.earliest.is_some() || ask.from == ask.to) =>
+                    {
+                        search(store, scope, diary, knowledge, now, &ask, true)
+                            .await
+                            .map(|s| (s, true))
+                    }
+                    other => other.map(|s| (s, false)),
+                };
+                match found {
+                    Ok((slots, widened)) => {
+                        next = Some(dialogue::offer(state, &slots, widened, &ctx));
+                    }
+                    Err(e) => unavailable(e, &mut out)?,
                 }
-                next = Some(dialogue::offer(state, &slots, widened, &ctx));
             }
             Step::Book(b) => {
                 let phone = b.phone.as_deref().and_then(|p| E164Phone::parse(p).ok());
                 store
                     .update_patient_contact(scope, patient, Some(&b.name), phone.as_ref())
                     .await?;
-                let new = NewAppointment {
+                let diary = Diary::lazy(&mut diary_cell, store, scope).await?;
+                let new = diary::Booking {
                     patient,
                     practitioner: b.offer.practitioner,
                     service: b.service,
-                    starts_at: b.offer.start,
+                    start: b.offer.start,
                     // A retried turn books once.
-                    idempotency_key: format!(
+                    key: format!(
                         "{conversation}:{}:{}",
                         b.offer.practitioner,
                         b.offer.start.as_microsecond()
                     ),
                     actor: Actor::Agent,
                 };
-                match store.book_appointment(scope, &new).await {
-                    Ok(appt) => {
-                        out.messages.extend(dialogue::booked(
-                            state,
-                            appt.service_id,
-                            appt.practitioner_id,
-                            appt.starts_at,
-                            &ctx,
-                        ));
-                        out.booked = Some(appt.id);
-                    }
+                match diary::book(store, scope, diary, knowledge, &new).await {
+                    Ok(appt) => booked(&appt, state, &ctx, &mut out),
                     // Taken meanwhile, or no longer bookable (e.g. the notice has passed).
-                    Err(StoreError::Conflict(_) | StoreError::Invalid(_)) => {
+                    Err(DiaryError::Taken) => {
                         let (sorry, again) = dialogue::taken(state, &ctx);
                         out.messages.push(sorry);
                         next = again.map(Step::FindSlots);
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => unavailable(e, &mut out)?,
                 }
             }
             Step::FindAppointments => {
                 next = changes::find(store, scope, &caller, state, &ctx, &mut out).await?;
             }
             Step::Cancel(held) => {
-                changes::cancel(store, scope, &caller, state, &ctx, &held, &mut out).await?;
+                let diary = Diary::lazy(&mut diary_cell, store, scope).await?;
+                changes::cancel(store, scope, diary, &caller, state, &ctx, &held, &mut out).await?;
             }
             Step::Confirm(held) => {
                 changes::confirm(store, scope, &caller, state, &ctx, &held, &mut out).await?;
@@ -214,7 +226,8 @@ pub async fn run(
                 waitlist::join(store, scope, &caller, state, &ctx, &ask, &mut out).await?;
             }
             Step::TakeHold(offer) => {
-                waitlist::take(store, scope, &caller, state, &ctx, &offer, &mut out).await?;
+                let diary = Diary::lazy(&mut diary_cell, store, scope).await?;
+                waitlist::take(store, scope, diary, &caller, state, &ctx, &offer, &mut out).await?;
             }
             Step::SendCode(phone) => {
                 let sent = if caller.can_verify {
@@ -262,12 +275,44 @@ pub async fn run(
                 }
             }
             Step::Reschedule(ask) => {
+                let diary = Diary::lazy(&mut diary_cell, store, scope).await?;
                 next =
-                    changes::reschedule(store, scope, &caller, state, &ctx, &ask, &mut out).await?;
+                    changes::reschedule(store, scope, diary, &caller, state, &ctx, &ask, &mut out)
+                        .await?;
             }
         }
     }
     Ok(out)
+}
+
+/// Tells the patient about the booking the diary answered.
+fn booked(
+    appt: &frontdesk_store::Appointment,
+    state: &mut DialogueState,
+    ctx: &DialogueContext<'_>,
+    out: &mut Outcome,
+) {
+    out.messages.extend(dialogue::booked(
+        state,
+        appt.service_id,
+        appt.practitioner_id,
+        appt.starts_at,
+        ctx,
+    ));
+    out.booked = Some(appt.id);
+}
+
+/// A diary failure that is not a taken time: a store failure fails the turn as before; a
+/// Cal.com that cannot be used hands the conversation to the team, claiming nothing.
+pub(crate) fn unavailable(e: DiaryError, out: &mut Outcome) -> Result<(), StoreError> {
+    match e {
+        DiaryError::Store(e) => Err(e),
+        DiaryError::Taken | DiaryError::Unavailable => {
+            out.messages.push(CALENDAR_UNAVAILABLE.to_owned());
+            out.handoff = true;
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]

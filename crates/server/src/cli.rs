@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod api_keys;
+mod calcom;
 mod llm;
 mod payments;
 mod tenant_lifecycle;
@@ -105,6 +106,10 @@ enum Command {
     /// M-Pesa STK push. Secrets from stdin or FRONTDESK_PAYMENT_* variables, never shown.
     #[command(subcommand)]
     Payments(payments::PaymentsCommand),
+    /// Cal.com as a clinic's calendar (docs/INTEGRATIONS.md): set (secrets from stdin or an
+    /// environment variable only), map event types, show (never a secret), disable.
+    #[command(subcommand)]
+    Calcom(calcom::CalcomCommand),
     /// A patient's data requests: a copy of their data, or erasure.
     #[command(subcommand)]
     Patient(PatientCommand),
@@ -564,6 +569,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ApiKey(cmd) => api_keys::run(cmd).await,
         Command::Llm(cmd) => llm::run(cmd).await,
         Command::Payments(cmd) => payments::run(cmd).await,
+        Command::Calcom(cmd) => calcom::run(cmd).await,
         Command::Audit(AuditCommand::Checkpoint { tenant, data }) => {
             let store = open_store(&resolve(&data, LogFormat::Pretty, "warn")?).await?;
             let scope = clinic_scope(store.as_ref(), &tenant).await?;

@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod blobs;
 pub mod booking;
+pub mod calcom;
 pub mod channels;
 pub mod clinic_export;
 pub mod config;

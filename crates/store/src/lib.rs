@@ -6,6 +6,7 @@
 
 pub mod api_key;
 mod audit;
+pub mod calcom;
 pub mod calendar;
 pub mod certificate;
 pub mod channel;
@@ -27,6 +28,7 @@ pub mod totp;
 mod traits;
 pub mod webhooks;
 
+pub use calcom::*;
 pub use calendar::*;
 pub use certificate::*;
 pub use channel::*;

@@ -132,6 +132,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "payments",
         include_str!("../migrations/postgres/0023_payments.sql"),
     ),
+    (
+        24,
+        "calcom",
+        include_str!("../migrations/postgres/0024_calcom.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

@@ -130,6 +130,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "payments",
         include_str!("../migrations/sqlite/0023_payments.sql"),
     ),
+    (
+        24,
+        "calcom",
+        include_str!("../migrations/sqlite/0024_calcom.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

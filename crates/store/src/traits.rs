@@ -4,7 +4,8 @@
 //! that does not exist.
 
 use crate::{
-    Result, TenantScope, calendar::*, channel::*, coordination::*, llm::*, model::*, payments::*,
+    Result, TenantScope, calcom::*, calendar::*, channel::*, coordination::*, llm::*, model::*,
+    payments::*,
     webhooks::*,
 };
 use async_trait::async_trait;
@@ -1257,6 +1258,90 @@ pub trait CalendarFeedStore {
     ) -> Result<Vec<Appointment>>;
 }
 
+/// Cal.com as a clinic's calendar (#11 item 3, see [`crate::calcom`]). Secrets are sealed and
+/// write-only; every booking Cal.com accepted is mirrored into `appointments` with its uid.
+#[async_trait]
+pub trait CalcomStore {
+    /// The clinic's settings and event type map without the secrets; `None` when none.
+    async fn calcom_settings(&self, scope: TenantScope) -> Result<Option<CalcomSettings>>;
+    /// Writes the settings (and each secret, as its change says) in one transaction. Audited
+    /// `calcom.settings_changed` (never a secret) and, per secret changed,
+    /// `calcom.credentials_set` (`{"secret": "api_key" | "webhook_secret", "cleared": bool}`).
+    /// `Invalid` names the field: `base_url` (empty or over 2048 bytes), `api_key`,
+    /// `webhook_secret` (empty, over 512 bytes or with control characters).
+    async fn set_calcom_settings(
+        &self,
+        scope: TenantScope,
+        base_url: &str,
+        enabled: bool,
+        api_key: CalcomSecretChange,
+        webhook_secret: CalcomSecretChange,
+        actor: Actor,
+    ) -> Result<CalcomSettings>;
+    /// Turns Cal.com off (the built-in diary answers again; settings kept). Audited. Answers
+    /// whether it was on; `NotFound` when the clinic has no settings.
+    async fn disable_calcom(&self, scope: TenantScope, actor: Actor) -> Result<bool>;
+    /// Maps (practitioner, service) to a Cal.com event type (`None`: removes the mapping).
+    /// Audited `calcom.event_type_mapped`. Another clinic's practitioner or service:
+    /// `NotFound`; an event type id below 1: `Invalid` (`event_type_id`).
+    async fn map_calcom_event_type(
+        &self,
+        scope: TenantScope,
+        practitioner: PractitionerId,
+        service: ServiceId,
+        event_type_id: Option<i64>,
+        actor: Actor,
+    ) -> Result<()>;
+    /// For the diary and the webhook: the settings with the secrets opened (enabled or not);
+    /// `None` when the clinic has no settings.
+    async fn calcom_runtime(&self, scope: TenantScope) -> Result<Option<CalcomRuntime>>;
+    /// Mirrors a booking Cal.com accepted as an appointment, in one transaction with its
+    /// `appointment.booked` audit entry. No opening-hours check (Cal.com decided). Idempotent:
+    /// the same request key or the same uid answers the appointment already mirrored. An
+    /// unknown patient, practitioner or service: `NotFound`.
+    async fn mirror_calcom_booking(
+        &self,
+        scope: TenantScope,
+        request: &CalcomRequest,
+        booking: &CalcomBooking,
+        actor: Actor,
+    ) -> Result<Appointment>;
+    /// Mirrors a move Cal.com accepted: the old appointment is cancelled and the new booking
+    /// mirrored in one transaction (`appointment.rescheduled`). Idempotent by request key and
+    /// uid. An old appointment that is no longer live: `Conflict`.
+    async fn mirror_calcom_move(
+        &self,
+        scope: TenantScope,
+        from: AppointmentId,
+        request: &CalcomRequest,
+        booking: &CalcomBooking,
+        actor: Actor,
+    ) -> Result<Appointment>;
+    /// For an incoming Cal.com webhook: the webhook secret of the active clinic `slug`, if it
+    /// has Cal.com enabled with a secret. Anything else: `NotFound` (without saying which).
+    async fn calcom_webhook_key(&self, slug: &TenantSlug) -> Result<CalcomWebhookKey>;
+    /// The appointment booked (or moved to) with this request key, if any: how a retried
+    /// request finds what its first attempt mirrored before asking Cal.com again.
+    async fn appointment_by_request_key(
+        &self,
+        scope: TenantScope,
+        key: &str,
+    ) -> Result<Option<Appointment>>;
+    /// The Cal.com booking uid an appointment mirrors (`None`: a built-in booking).
+    async fn appointment_calcom_uid(
+        &self,
+        scope: TenantScope,
+        id: AppointmentId,
+    ) -> Result<Option<String>>;
+    /// Reflects a verified Cal.com webhook event in one transaction with its audit entry.
+    /// A redelivery changes nothing (`Unchanged`).
+    async fn reflect_calcom_event(
+        &self,
+        scope: TenantScope,
+        event: &CalcomEvent,
+    ) -> Result<CalcomReflected>;
+}
+
 /// Signed outbound webhooks (#10): a clinic's endpoints, and the deliveries workers send.
 /// Another clinic's endpoint id answers `NotFound`.
 #[async_trait]
@@ -1481,6 +1566,7 @@ pub trait Store:
     + WebhookStore
     + CalendarFeedStore
     + PaymentStore
+    + CalcomStore
     + CheckpointStore
     + KeyRotationStore
     + TenantLifecycleStore
@@ -1519,6 +1605,7 @@ impl<T> Store for T where
         + WebhookStore
         + CalendarFeedStore
         + PaymentStore
+        + CalcomStore
         + CheckpointStore
         + KeyRotationStore
         + TenantLifecycleStore

@@ -3,6 +3,7 @@
 //! caller's (same tenant by scope, same patient by id), whatever the dialogue state says:
 //! the state is only a record of the conversation, not a permission.
 
+use super::diary::{self, Diary, DiaryError};
 use super::{Caller, Outcome};
 use frontdesk_agent::dialogue::{self, DialogueContext, MoveAsk, Step};
 use frontdesk_agent::{DialogueState, Held};
@@ -69,9 +70,11 @@ pub(super) async fn find(
 /// Cancels the caller's appointment. Cancelling is idempotent, so a retried turn (or an
 /// appointment the clinic cancelled meanwhile) is answered truthfully as cancelled; one that
 /// is no longer the caller's, or already past, is not touched.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn cancel(
     store: &dyn Store,
     scope: TenantScope,
+    diary: &Diary,
     caller: &Caller,
     state: &mut DialogueState,
     ctx: &DialogueContext<'_>,
@@ -85,18 +88,15 @@ pub(super) async fn cancel(
         out.messages.extend(dialogue::not_changed(state, ctx));
         return Ok(());
     }
-    match store
-        .cancel_appointment(scope, target.id, Actor::Agent)
-        .await
-    {
+    match diary::cancel(store, scope, diary, target.id, Actor::Agent).await {
         Ok(a) if a.status == AppointmentStatus::Cancelled => {
             out.messages
                 .extend(dialogue::cancelled(state, &held(&a), ctx));
         }
-        Ok(_) | Err(StoreError::NotFound) => {
+        Ok(_) | Err(DiaryError::Store(StoreError::NotFound) | DiaryError::Taken) => {
             out.messages.extend(dialogue::not_changed(state, ctx));
         }
-        Err(e) => return Err(e),
+        Err(e) => super::unavailable(e, out)?,
     }
     Ok(())
 }
@@ -156,9 +156,11 @@ pub(super) async fn confirm(
 /// Moves the caller's appointment in one store transaction. A time taken meanwhile (or no
 /// longer bookable) is searched again; an appointment that is no longer the caller's live one
 /// is left alone.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn reschedule(
     store: &dyn Store,
     scope: TenantScope,
+    diary: &Diary,
     caller: &Caller,
     state: &mut DialogueState,
     ctx: &DialogueContext<'_>,
@@ -177,16 +179,18 @@ pub(super) async fn reschedule(
         ask.offer.practitioner,
         ask.offer.start.as_microsecond()
     );
-    let moved = store
-        .reschedule_appointment(
-            scope,
-            id,
-            ask.offer.start,
-            ask.offer.practitioner,
-            Actor::Agent,
-            &key,
-        )
-        .await;
+    let moved = diary::reschedule(
+        store,
+        scope,
+        diary,
+        ctx.clinic,
+        &old,
+        ask.offer.start,
+        ask.offer.practitioner,
+        &key,
+        Actor::Agent,
+    )
+    .await;
     match moved {
         Ok(new) => {
             out.messages
@@ -194,7 +198,7 @@ pub(super) async fn reschedule(
             out.booked = Some(new.id);
             Ok(None)
         }
-        Err(StoreError::Conflict(_) | StoreError::Invalid(_) | StoreError::NotFound) => {
+        Err(DiaryError::Taken) => {
             let still = own(store, scope, caller, id).await?;
             if still.as_ref().is_some_and(live) {
                 let (sorry, again) = dialogue::taken(state, ctx);
@@ -205,6 +209,9 @@ pub(super) async fn reschedule(
                 Ok(None)
             }
         }
-        Err(e) => Err(e),
+        Err(e) => {
+            super::unavailable(e, out)?;
+            Ok(None)
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! caller the channel verified (the offer goes to their phone), checked here again whatever
 //! the dialogue state says.
 
+use super::diary::{self, Diary, DiaryError};
 use super::{Caller, Outcome};
 use frontdesk_agent::DialogueState;
 use frontdesk_agent::dialogue::{self, DialogueContext, Offered, WaitAsk};
@@ -94,9 +95,13 @@ pub(super) async fn join(
 }
 
 /// Takes the offered time through its hold: booked for the first "yes", gone for the rest.
+/// With Cal.com the time is booked there (and mirrored) like any other booking: Cal.com
+/// decides whether it is still free.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn take(
     store: &dyn Store,
     scope: TenantScope,
+    diary: &Diary,
     caller: &Caller,
     state: &mut DialogueState,
     ctx: &DialogueContext<'_>,
@@ -107,20 +112,27 @@ pub(super) async fn take(
         out.messages.extend(dialogue::hold_gone(state));
         return Ok(());
     };
+    if matches!(diary, Diary::Calcom(_) | Diary::Broken) {
+        let b = diary::Booking {
+            patient: owner,
+            practitioner: offer.practitioner,
+            service: offer.service,
+            start: offer.start,
+            key: format!("{}:hold:{}", caller.conversation, offer.hold),
+            actor: Actor::Agent,
+        };
+        match diary::book(store, scope, diary, ctx.clinic, &b).await {
+            Ok(appt) => super::booked(&appt, state, ctx, out),
+            Err(DiaryError::Taken) => out.messages.extend(dialogue::hold_gone(state)),
+            Err(e) => super::unavailable(e, out)?,
+        }
+        return Ok(());
+    }
     match store
         .take_hold(scope, offer.hold, owner, Actor::Agent)
         .await?
     {
-        TakeOutcome::Booked(appt) => {
-            out.messages.extend(dialogue::booked(
-                state,
-                appt.service_id,
-                appt.practitioner_id,
-                appt.starts_at,
-                ctx,
-            ));
-            out.booked = Some(appt.id);
-        }
+        TakeOutcome::Booked(appt) => super::booked(&appt, state, ctx, out),
         TakeOutcome::Gone | TakeOutcome::NotOffered => {
             out.messages.extend(dialogue::hold_gone(state));
         }

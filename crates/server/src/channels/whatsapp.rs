@@ -20,17 +20,23 @@ pub const SERVICE_WINDOW_SECS: i64 = 24 * 60 * 60;
 /// Checks `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>` in constant
 /// time. Hex of either case is accepted; a missing or malformed header fails.
 pub fn verify_signature(app_secret: &[u8], raw_body: &[u8], header: Option<&str>) -> bool {
-    let Some(given) = header
+    header
         .map(str::trim)
         .and_then(|h| h.strip_prefix("sha256="))
-        .and_then(hex_decode)
-    else {
+        .is_some_and(|hex| hex_hmac_sha256_matches(app_secret, raw_body, hex))
+}
+
+/// Whether `given_hex` is the hex (either case) HMAC-SHA256 of `raw_body` under `secret`,
+/// compared in constant time. An empty secret never matches. Shared with Cal.com's
+/// `X-Cal-Signature-256` (the same MAC without the `sha256=` prefix).
+pub(crate) fn hex_hmac_sha256_matches(secret: &[u8], raw_body: &[u8], given_hex: &str) -> bool {
+    let Some(given) = hex_decode(given_hex.trim()) else {
         return false;
     };
-    if app_secret.is_empty() || given.len() != 32 {
+    if secret.is_empty() || given.len() != 32 {
         return false;
     }
-    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(app_secret) else {
+    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(secret) else {
         return false;
     };
     mac.update(raw_body);

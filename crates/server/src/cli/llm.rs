@@ -93,7 +93,7 @@ pub(super) async fn run(cmd: LlmCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn open(
+pub(super) async fn open(
     data: &DataArgs,
     slug: &str,
 ) -> anyhow::Result<(std::sync::Arc<dyn Store>, TenantScope)> {
@@ -140,18 +140,23 @@ fn settings_of(a: &LlmSet) -> anyhow::Result<LlmSettingsInput> {
 }
 
 fn read_key() -> anyhow::Result<zeroize::Zeroizing<String>> {
+    read_secret("API key")
+}
+
+/// One secret (`what`: "API key", …) from stdin, trimmed; empty is an error.
+pub(super) fn read_secret(what: &str) -> anyhow::Result<zeroize::Zeroizing<String>> {
     if std::io::stdin().is_terminal() {
-        eprintln!("Paste the API key, then Enter and Ctrl-D:");
+        eprintln!("Paste the {what}, then Enter and Ctrl-D:");
     }
     let mut raw = zeroize::Zeroizing::new(String::new());
     std::io::stdin()
         .lock()
         .take(4096)
         .read_to_string(&mut raw)
-        .context("could not read the API key from stdin")?;
+        .with_context(|| format!("could not read the {what} from stdin"))?;
     let key = zeroize::Zeroizing::new(raw.trim().to_owned());
     if key.is_empty() {
-        bail!("no API key on stdin");
+        bail!("no {what} on stdin");
     }
     Ok(key)
 }

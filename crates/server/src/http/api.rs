@@ -16,6 +16,7 @@
 
 use super::AppState;
 use super::error::AppError;
+use crate::booking::diary::{self, Diary, DiaryError};
 use axum::{
     Json,
     extract::{FromRequestParts, Path, Query, State},
@@ -452,7 +453,24 @@ pub async fn book(
     };
     // The patient must be this clinic's (an unknown id is 404, like any other).
     st.store.patient(scope, new.patient).await?;
-    let a = st.store.book_appointment(scope, &new).await?;
+    let diary = Diary::load(st.store.as_ref(), scope).await?;
+    let a = if matches!(diary, Diary::Builtin) {
+        st.store.book_appointment(scope, &new).await?
+    } else {
+        // The clinic's calendar is Cal.com: booked there first, then mirrored.
+        let knowledge = crate::turn::clinic_knowledge(st.store.as_ref(), scope).await?;
+        let b = diary::Booking {
+            patient: new.patient,
+            practitioner: new.practitioner,
+            service: new.service,
+            start: new.starts_at,
+            key: new.idempotency_key.clone(),
+            actor: new.actor,
+        };
+        diary::book(st.store.as_ref(), scope, &diary, &knowledge, &b)
+            .await
+            .map_err(diary_error)?
+    };
     if (a.patient_id, a.practitioner_id, a.service_id, a.starts_at)
         != (new.patient, new.practitioner, new.service, new.starts_at)
     {
@@ -474,11 +492,26 @@ pub async fn cancel(
 ) -> Result<Response, AppError> {
     let scope = caller.require(ApiScope::AppointmentsWrite)?;
     let id = path_id(&raw, AppointmentId::parse)?;
-    let a = st
-        .store
-        .cancel_appointment(scope, id, caller.actor())
-        .await?;
+    let diary = Diary::load(st.store.as_ref(), scope).await?;
+    let a = diary::cancel(st.store.as_ref(), scope, &diary, id, caller.actor())
+        .await
+        .map_err(diary_error)?;
     Ok(Json(appointment_json(&a)).into_response())
+}
+
+/// A diary failure as an answer: a refused time is the built-in diary's `409 conflict`; a
+/// clinic calendar (Cal.com) that cannot be used is `503 calendar_unavailable` (nothing was
+/// booked or cancelled; try again later).
+fn diary_error(e: DiaryError) -> AppError {
+    match e {
+        DiaryError::Store(e) => e.into(),
+        DiaryError::Taken => StoreError::Conflict("that time is no longer free").into(),
+        DiaryError::Unavailable => AppError::client(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "calendar_unavailable",
+            "The clinic's calendar cannot be reached; nothing was changed. Try again later.",
+        ),
+    }
 }
 
 // ------------------------------------------------------------- patients, conversations

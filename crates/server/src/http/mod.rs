@@ -137,6 +137,7 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/mpesa/{tenant_slug}/{id}/{token}",
             post(payments::mpesa_callback),
         )
+        .route("/webhooks/calcom/{tenant_slug}", post(webhooks::calcom))
         .route("/dev/provider/{*rest}", post(webhooks::dev_provider))
         .route("/v1/openapi.json", get(openapi::openapi_json))
         .route("/v1/practitioners", get(api::practitioners))

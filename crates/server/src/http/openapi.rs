@@ -428,6 +428,16 @@ fn webhook_paths(p: &mut Map<String, Value>) {
         "/webhooks/mpesa/{tenant_slug}/{id}/{token}".into(),
         json!({ "post": mpesa }),
     );
+    let mut cal = webhook_op(
+        "Cal.com booking events (created, rescheduled, cancelled)",
+        "`X-Cal-Signature-256` (hex HMAC-SHA256 of the body with the clinic's webhook secret)",
+        false,
+    );
+    cal["parameters"] = json!([path_param("tenant_slug", "The clinic's public slug.")]);
+    p.insert(
+        "/webhooks/calcom/{tenant_slug}".into(),
+        json!({ "post": cal }),
+    );
 }
 
 /// The `data` of each outbound event type (see `crate::outbound::event` and docs/API.md).

@@ -450,3 +450,52 @@ pub async fn dev_provider(
     }))
     .into_response())
 }
+
+/// `POST /webhooks/calcom/{tenant_slug}`: a clinic's Cal.com booking webhooks (#11 item 3).
+/// Body size (413) → `X-Cal-Signature-256` present (401) → the clinic, with Cal.com enabled
+/// and a webhook secret (404) → the signature with that secret, constant time (401) → parse
+/// (400) → one transaction reflecting the change with its audit entry → 200. A redelivery
+/// changes nothing; a trigger frontdesk does not reflect is a 200 no-op.
+pub async fn calcom(
+    State(st): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let raw = read_body(body).await?;
+    let signature = headers
+        .get("x-cal-signature-256")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(bad_signature)?;
+    let not_here = || {
+        AppError::client(
+            StatusCode::NOT_FOUND,
+            "unknown_calendar",
+            "No clinic takes Cal.com webhooks here.",
+        )
+    };
+    let slug = frontdesk_domain::TenantSlug::parse(&slug).map_err(|_| not_here())?;
+    let key = match st.store.calcom_webhook_key(&slug).await {
+        Ok(k) => k,
+        Err(StoreError::NotFound) => return Err(not_here()),
+        Err(e) => return Err(e.into()),
+    };
+    if !crate::calcom::verify_signature(key.secret.as_bytes(), &raw, Some(signature)) {
+        return Err(bad_signature());
+    }
+    let Some(event) = crate::calcom::parse_webhook(&raw).map_err(|_| malformed())? else {
+        return Ok(axum::Json(serde_json::json!({ "result": "ignored" })).into_response());
+    };
+    let done = st
+        .store
+        .reflect_calcom_event(key.verified_scope(), &event)
+        .await?;
+    let result = match done {
+        frontdesk_store::CalcomReflected::Appointment(_) => "appointment",
+        frontdesk_store::CalcomReflected::Busy => "busy",
+        frontdesk_store::CalcomReflected::Unchanged => "unchanged",
+        frontdesk_store::CalcomReflected::Ignored => "ignored",
+    };
+    tracing::info!(result, "cal.com webhook");
+    Ok(axum::Json(serde_json::json!({ "result": result })).into_response())
+}

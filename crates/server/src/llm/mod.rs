@@ -304,6 +304,8 @@ fn redacted_len(s: &str) -> String {
 }
 
 #[cfg(test)]
+mod calcom_tools_tests;
+#[cfg(test)]
 mod injection_harness;
 #[cfg(test)]
 mod injection_tests;

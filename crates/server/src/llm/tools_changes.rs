@@ -3,10 +3,11 @@
 //! dialogue's words, built from the appointment the store returned.
 
 use super::{ExecEnv, Slot, ToolBox, ToolOutput, live};
+use crate::booking::diary::{self, Diary, DiaryError};
 use frontdesk_agent::dialogue::{self, DialogueContext};
 use frontdesk_agent::{DialogueState, Held};
 use frontdesk_domain::{AppointmentId, PatientId};
-use frontdesk_store::{Actor, AppointmentStatus, NewAppointment, StoreError};
+use frontdesk_store::{Actor, AppointmentStatus, StoreError};
 
 impl ToolBox {
     pub(super) async fn book(
@@ -16,13 +17,13 @@ impl ToolBox {
         patient: PatientId,
         s: Slot,
     ) -> Result<ToolOutput, StoreError> {
-        let new = NewAppointment {
+        let new = diary::Booking {
             patient,
             practitioner: s.offer.practitioner,
             service: s.service,
-            starts_at: s.offer.start,
+            start: s.offer.start,
             // The built-in dialogue's key: a retried turn books once, whoever answered it.
-            idempotency_key: format!(
+            key: format!(
                 "{}:{}:{}",
                 env.conversation,
                 s.offer.practitioner,
@@ -30,7 +31,8 @@ impl ToolBox {
             ),
             actor: Actor::Agent,
         };
-        match env.store.book_appointment(env.scope, &new).await {
+        let diary = Diary::load(env.store, env.scope).await?;
+        match diary::book(env.store, env.scope, &diary, env.clinic, &new).await {
             Ok(a) => {
                 let said = dialogue::booked(
                     &mut DialogueState::default(),
@@ -44,11 +46,7 @@ impl ToolBox {
                     "Booked. The patient is told the details by the system.",
                 ))
             }
-            Err(StoreError::Conflict(_) | StoreError::Invalid(_)) => {
-                self.slots.clear();
-                Ok(self.refuse("that time is no longer free: search again"))
-            }
-            Err(e) => Err(e),
+            Err(e) => self.diary_failed(e),
         }
     }
 
@@ -77,11 +75,8 @@ impl ToolBox {
         if Self::still_own(env, patient, h.id).await?.is_none() {
             return Ok(self.refuse("that appointment can no longer be changed"));
         }
-        match env
-            .store
-            .cancel_appointment(env.scope, h.id, Actor::Agent)
-            .await
-        {
+        let diary = Diary::load(env.store, env.scope).await?;
+        match diary::cancel(env.store, env.scope, &diary, h.id, Actor::Agent).await {
             Ok(a) if a.status == AppointmentStatus::Cancelled => {
                 let said = dialogue::cancelled(&mut DialogueState::default(), &h, ctx);
                 self.changed(said, None);
@@ -89,10 +84,10 @@ impl ToolBox {
                     "Cancelled. The patient is told by the system.",
                 ))
             }
-            Ok(_) | Err(StoreError::NotFound) => {
+            Ok(_) | Err(DiaryError::Store(StoreError::NotFound) | DiaryError::Taken) => {
                 Ok(self.refuse("that appointment can no longer be changed"))
             }
-            Err(e) => Err(e),
+            Err(e) => self.diary_failed(e),
         }
     }
 
@@ -104,9 +99,9 @@ impl ToolBox {
         h: Held,
         s: Slot,
     ) -> Result<ToolOutput, StoreError> {
-        if Self::still_own(env, patient, h.id).await?.is_none() {
+        let Some(old) = Self::still_own(env, patient, h.id).await? else {
             return Ok(self.refuse("that appointment can no longer be changed"));
-        }
+        };
         let key = format!(
             "{}:move:{}:{}:{}",
             env.conversation,
@@ -114,17 +109,19 @@ impl ToolBox {
             s.offer.practitioner,
             s.offer.start.as_microsecond()
         );
-        let moved = env
-            .store
-            .reschedule_appointment(
-                env.scope,
-                h.id,
-                s.offer.start,
-                s.offer.practitioner,
-                Actor::Agent,
-                &key,
-            )
-            .await;
+        let diary = Diary::load(env.store, env.scope).await?;
+        let moved = diary::reschedule(
+            env.store,
+            env.scope,
+            &diary,
+            env.clinic,
+            &old,
+            s.offer.start,
+            s.offer.practitioner,
+            &key,
+            Actor::Agent,
+        )
+        .await;
         match moved {
             Ok(a) => {
                 let to = Held {
@@ -139,11 +136,11 @@ impl ToolBox {
                     "Moved. The patient is told the details by the system.",
                 ))
             }
-            Err(StoreError::Conflict(_) | StoreError::Invalid(_) | StoreError::NotFound) => {
+            Err(DiaryError::Taken) => {
                 self.slots.clear();
                 Ok(self.refuse("that time is no longer free, or the appointment cannot move"))
             }
-            Err(e) => Err(e),
+            Err(e) => self.diary_failed(e),
         }
     }
 

@@ -212,6 +212,28 @@ impl ToolBox {
         }
     }
 
+    /// A diary failure: a store failure fails the turn; a clinic calendar (Cal.com) that
+    /// cannot be used hands the conversation to the team, claiming nothing.
+    fn diary_failed(
+        &mut self,
+        e: crate::booking::diary::DiaryError,
+    ) -> Result<ToolOutput, StoreError> {
+        use crate::booking::diary::DiaryError;
+        match e {
+            DiaryError::Store(e) => Err(e),
+            DiaryError::Taken => {
+                self.slots.clear();
+                Ok(self.refuse("that time is no longer free: search again"))
+            }
+            DiaryError::Unavailable => {
+                self.effects.handoff = true;
+                Ok(self.refuse(
+                    "calendar_unavailable: the clinic's calendar cannot be reached; the staff are told",
+                ))
+            }
+        }
+    }
+
     fn refuse(&mut self, why: impl Into<String>) -> ToolOutput {
         self.effects.refused = self.effects.refused.saturating_add(1);
         ToolOutput::err(why)
@@ -270,7 +292,14 @@ impl ToolBox {
             earliest: None,
             latest: None,
         };
-        let offers = crate::booking::search(env.store, env.scope, &ask, false).await?;
+        let diary = crate::booking::diary::Diary::load(env.store, env.scope).await?;
+        let offers =
+            match crate::booking::search(env.store, env.scope, &diary, k, env.now, &ask, false)
+                .await
+            {
+                Ok(o) => o,
+                Err(e) => return self.diary_failed(e),
+            };
         self.slots = offers
             .into_iter()
             .map(|offer| Slot {

@@ -36,7 +36,7 @@ async fn issue_key(app: &TestApp, scope: TenantScope, scopes: &str, rate: u32) -
         .unwrap()
 }
 
-async fn make_key(app: &TestApp, scope: TenantScope, scopes: &str, rate: u32) -> String {
+pub(crate) async fn make_key(app: &TestApp, scope: TenantScope, scopes: &str, rate: u32) -> String {
     issue_key(app, scope, scopes, rate).await.key.to_string()
 }
 

@@ -4,6 +4,7 @@
 
 mod api;
 mod api_key_cli;
+mod calcom;
 mod channels;
 mod cli;
 mod dashboard;

@@ -29,6 +29,8 @@ pub(crate) const PURGE_ORDER: &[&str] = &[
     "payment_settings",
     "llm_usage",
     "llm_settings",
+    "calcom_event_types",
+    "calcom_settings",
     "waitlist_offers",
     "slot_holds",
     "waitlist_entries",

@@ -15,6 +15,7 @@ pub(crate) mod analytics;
 pub(crate) mod api_keys;
 pub(crate) mod appointments;
 pub(crate) mod assignments;
+pub(crate) mod calcom;
 pub(crate) mod calendar_feeds;
 pub(crate) mod calls;
 pub(crate) mod catalog;
@@ -204,6 +205,7 @@ macro_rules! sql_store {
         $crate::sql::webhooks::impl_webhooks!($Store, $skip_locked);
         $crate::sql::calendar_feeds::impl_calendar_feeds!($Store);
         $crate::sql::payments::impl_payments!($Store);
+        $crate::sql::calcom::impl_calcom!($Store);
         $crate::sql::checkpoints::impl_checkpoints!($Store);
         $crate::sql::rewrap::impl_rewrap!($Store);
         $crate::sql::lifecycle::impl_lifecycle!($Store);
@@ -385,6 +387,7 @@ macro_rules! sql_prelude {
         #[allow(unused_imports)]
         use crate::{
             Result, StoreError, TenantScope,
+            calcom::*,
             calendar::*,
             coordination::*,
             crypto::{DataKey, new_token, token_hash},

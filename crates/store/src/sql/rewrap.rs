@@ -290,6 +290,25 @@ macro_rules! impl_rewrap {
                         n += 1;
                     }
                 }
+                let calcom: Option<(Option<Vec<u8>>, Option<Vec<u8>>)> =
+                    sqlx::query_as("SELECT api_key_ct, webhook_secret_ct FROM calcom_settings WHERE tenant_id = $1")
+                        .bind(tenant.as_uuid())
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                if let Some((key_ct, secret_ct)) = calcom {
+                    let row = tenant.to_string();
+                    for (column, ct) in [("api_key", key_ct), ("webhook_secret", secret_ct)] {
+                        let Some(ct) = ct else { continue };
+                        let Some(fresh) = Self::reseal(keys, &aad(tenant, "calcom_settings", column, &row), &ct, newest)? else { continue };
+                        let sql = if column == "api_key" {
+                            "UPDATE calcom_settings SET api_key_ct = $2 WHERE tenant_id = $1"
+                        } else {
+                            "UPDATE calcom_settings SET webhook_secret_ct = $2 WHERE tenant_id = $1"
+                        };
+                        sqlx::query(sql).bind(tenant.as_uuid()).bind(fresh).execute(&mut **tx).await?;
+                        n += 1;
+                    }
+                }
                 Ok(n)
             }
 

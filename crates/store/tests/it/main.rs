@@ -125,6 +125,7 @@ mod api_keys;
 mod appointments;
 mod assignments;
 mod audit_chain;
+mod calcom;
 mod calendar_feeds;
 mod calls;
 mod checkpoints;

@@ -301,6 +301,18 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
             )
             .await
             .unwrap();
+        // Cal.com settings and an event type (calcom_settings, calcom_event_types).
+        store
+            .set_calcom_settings(
+                s.scope,
+                "https://api.cal.com",
+                true,
+                frontdesk_store::CalcomSecretChange::Set("cal_key".to_owned().into()),
+                frontdesk_store::CalcomSecretChange::Set("whsec".to_owned().into()),
+                frontdesk_store::Actor::Operator,
+            )
+            .await
+            .unwrap();
         let (appointment,): (uuid::Uuid,) =
             sqlx::query_as("SELECT id FROM appointments WHERE tenant_id = $1 LIMIT 1")
                 .bind(s.scope.tenant_id().as_uuid())
@@ -312,6 +324,16 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
                 s.scope,
                 frontdesk_domain::AppointmentId::from_uuid(appointment),
                 Some(s.conversation),
+                frontdesk_store::Actor::Operator,
+            )
+            .await
+            .unwrap();
+        store
+            .map_calcom_event_type(
+                s.scope,
+                s.practitioner,
+                s.service,
+                Some(42),
                 frontdesk_store::Actor::Operator,
             )
             .await
