@@ -76,6 +76,8 @@ typed_id!(
     WebhookDeliveryId,
     /// A calendar subscription URL for a practitioner or a whole clinic (#11).
     CalendarFeedId,
+    /// One episode of an anomaly alert (#12 item 4).
+    SecurityAlertId,
 );
 
 #[cfg(test)]

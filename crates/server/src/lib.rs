@@ -20,6 +20,7 @@ pub mod outbound;
 pub mod progress;
 pub mod recordings;
 pub mod reminders;
+pub mod security_alerts;
 pub mod startup;
 pub mod summary;
 pub mod telemetry;

@@ -127,6 +127,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "calendar_feeds",
         include_str!("../migrations/postgres/0022_calendar_feeds.sql"),
     ),
+    (
+        26,
+        "security_alerts",
+        include_str!("../migrations/postgres/0026_security_alerts.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

@@ -125,6 +125,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "calendar_feeds",
         include_str!("../migrations/sqlite/0022_calendar_feeds.sql"),
     ),
+    (
+        26,
+        "security_alerts",
+        include_str!("../migrations/sqlite/0026_security_alerts.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

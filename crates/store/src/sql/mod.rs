@@ -32,6 +32,7 @@ pub(crate) mod queue;
 pub(crate) mod recordings;
 pub(crate) mod reminders;
 pub(crate) mod retention;
+pub(crate) mod security_alerts;
 pub(crate) mod rewrap;
 pub(crate) mod staff_auth;
 pub(crate) mod verification;
@@ -202,6 +203,7 @@ macro_rules! sql_store {
         $crate::sql::api_keys::impl_api_keys!($Store);
         $crate::sql::webhooks::impl_webhooks!($Store, $skip_locked);
         $crate::sql::calendar_feeds::impl_calendar_feeds!($Store);
+        $crate::sql::security_alerts::impl_security_alerts!($Store);
         $crate::sql::checkpoints::impl_checkpoints!($Store);
         $crate::sql::rewrap::impl_rewrap!($Store);
         $crate::sql::lifecycle::impl_lifecycle!($Store);
@@ -383,6 +385,7 @@ macro_rules! sql_prelude {
         #[allow(unused_imports)]
         use crate::{
             Result, StoreError, TenantScope,
+            anomaly::*,
             calendar::*,
             coordination::*,
             crypto::{DataKey, new_token, token_hash},

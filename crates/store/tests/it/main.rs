@@ -151,6 +151,7 @@ mod recordings;
 mod reminders;
 mod reschedule;
 mod retention;
+mod security_alerts;
 mod rls;
 mod rls_support;
 mod staff_auth;
