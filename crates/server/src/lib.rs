@@ -24,6 +24,7 @@ pub mod security_alerts;
 pub mod startup;
 pub mod summary;
 pub mod telemetry;
+pub mod tls;
 pub mod turn;
 pub mod waitlist;
 pub mod worker;

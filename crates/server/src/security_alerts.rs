@@ -75,10 +75,16 @@ pub async fn notify_owners(
         let (subject, body) = alert_email(&clinic.profile.name, &alert, public_base);
         mailer.send(&owners, &subject, &body).await?;
     } else {
-        tracing::info!(kind = alert.kind.as_str(), "security alert not emailed (no mailer or no Owner)");
+        tracing::info!(
+            kind = alert.kind.as_str(),
+            "security alert not emailed (no mailer or no Owner)"
+        );
     }
-    store.finish_security_alert_job(&job.lease, id, emailed).await?;
-    metrics::counter!("frontdesk_security_alerts_total", "kind" => alert.kind.as_str()).increment(1);
+    store
+        .finish_security_alert_job(&job.lease, id, emailed)
+        .await?;
+    metrics::counter!("frontdesk_security_alerts_total", "kind" => alert.kind.as_str())
+        .increment(1);
     Ok(())
 }
 
@@ -99,8 +105,12 @@ pub fn alert_email(clinic: &str, a: &SecurityAlert, base: Option<&str>) -> (Stri
     }
     lines.push(String::new());
     match base {
-        Some(base) => lines.push(format!("Review and acknowledge it: {base}/dashboard/security")),
-        None => lines.push("Review and acknowledge it in frontdesk under Security alerts.".to_owned()),
+        Some(base) => lines.push(format!(
+            "Review and acknowledge it: {base}/dashboard/security"
+        )),
+        None => {
+            lines.push("Review and acknowledge it in frontdesk under Security alerts.".to_owned())
+        }
     }
     (
         format!("[frontdesk] Security alert: {} — {clinic}", a.kind.title()),

@@ -29,9 +29,8 @@ use crate::turn::{StoredMessage, answer_with};
 use frontdesk_domain::Clock;
 use frontdesk_store::{
     Channel, ChannelAccount, DeliveryOutcome, FETCH_RECORDING_JOB, Job, NOTIFY_SECURITY_ALERT_JOB,
-    NOTIFY_STAFF_JOB,
-    NotifyStaffJob, OutboxItem, OutboxPurpose, Provider, REPLY_JOB, ReplyJob, SendPermit, Store,
-    StoreError,
+    NOTIFY_STAFF_JOB, NotifyStaffJob, OutboxItem, OutboxPurpose, Provider, REPLY_JOB, ReplyJob,
+    SendPermit, Store, StoreError,
 };
 use jiff::{SignedDuration, Timestamp};
 use std::collections::HashMap;

@@ -4,7 +4,8 @@
 //! that does not exist.
 
 use crate::{
-    Result, TenantScope, anomaly::*, calendar::*, channel::*, coordination::*, llm::*, model::*, webhooks::*,
+    Result, TenantScope, anomaly::*, calendar::*, channel::*, coordination::*, llm::*, model::*,
+    webhooks::*,
 };
 use async_trait::async_trait;
 use frontdesk_domain::*;
@@ -1377,7 +1378,11 @@ pub trait SecurityAlertStore {
     async fn detect_anomalies(&self, scope: TenantScope) -> Result<Vec<SecurityAlertId>>;
     /// The clinic's alerts, open ones first, then newest first; at most 200.
     async fn security_alerts(&self, scope: TenantScope) -> Result<Vec<SecurityAlert>>;
-    async fn security_alert(&self, scope: TenantScope, id: SecurityAlertId) -> Result<SecurityAlert>;
+    async fn security_alert(
+        &self,
+        scope: TenantScope,
+        id: SecurityAlertId,
+    ) -> Result<SecurityAlert>;
     /// Acknowledges an alert, ending its episode, audited `security_alert.acknowledged`.
     /// Answers whether it was still unacknowledged.
     async fn acknowledge_security_alert(

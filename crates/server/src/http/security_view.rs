@@ -48,7 +48,10 @@ fn allowed(staff: &Staff) -> bool {
 }
 
 fn forbidden() -> Response {
-    text(StatusCode::FORBIDDEN, "Your role may not see security alerts.")
+    text(
+        StatusCode::FORBIDDEN,
+        "Your role may not see security alerts.",
+    )
 }
 
 /// `GET /dashboard/security`.
@@ -84,9 +87,9 @@ pub async fn security_page(
             first_seen: when(a.first_seen_at),
             last_seen: when(a.last_seen_at),
             occurrences: a.occurrences,
-            acknowledged: a.acknowledged_at.map(|t| {
-                format!("{} by {}", when(t), a.acknowledged_by.unwrap_or_default())
-            }),
+            acknowledged: a
+                .acknowledged_at
+                .map(|t| format!("{} by {}", when(t), a.acknowledged_by.unwrap_or_default())),
         })
         .collect();
     let page = SecurityPage {

@@ -57,7 +57,10 @@ fn bad_signature() -> AppError {
 fn unsigned(provider: Provider) -> AppError {
     metrics::counter!("frontdesk_webhook_signature_failures_total", "provider" => provider.as_str(), "clinic" => "none")
         .increment(1);
-    tracing::warn!(provider = provider.as_str(), "webhook without a signature refused");
+    tracing::warn!(
+        provider = provider.as_str(),
+        "webhook without a signature refused"
+    );
     bad_signature()
 }
 

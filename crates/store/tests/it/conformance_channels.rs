@@ -336,7 +336,10 @@ async fn expired_job_lease_is_claimed_again_and_the_late_worker_is_refused(db: &
 }
 
 /// A clinic with one stored reply waiting in the outbox.
-pub(crate) async fn one_reply_queued(store: &Arc<dyn Store>, from: &str) -> (TenantScope, ConversationId) {
+pub(crate) async fn one_reply_queued(
+    store: &Arc<dyn Store>,
+    from: &str,
+) -> (TenantScope, ConversationId) {
     let a = whatsapp_clinic(&**store, "alpha-clinic", "1001").await;
     let got = store
         .ingest_inbound(a, &text(from, "wamid.q", "Hi"))

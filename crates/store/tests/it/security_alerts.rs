@@ -60,7 +60,10 @@ async fn an_alert_is_raised_once_per_episode_audited_and_emailed_once(db: &TestD
         .filter(|e| e.action == "security_alert.raised")
         .collect();
     assert_eq!(raised.len(), 2);
-    assert_eq!(raised[0].target_id.as_deref(), Some(id.to_string().as_str()));
+    assert_eq!(
+        raised[0].target_id.as_deref(),
+        Some(id.to_string().as_str())
+    );
 
     // One email job per alert; finishing it notes the email.
     let jobs = store.claim_jobs("w", LEASE, 10).await.unwrap();
@@ -117,12 +120,18 @@ async fn an_acknowledged_or_quiet_episode_ends_and_the_next_occurrence_opens_a_n
         1
     );
 
-    let second = raise().await.unwrap().expect("a new episode after acknowledgement");
+    let second = raise()
+        .await
+        .unwrap()
+        .expect("a new episode after acknowledgement");
     assert_ne!(second, first);
     clock.advance(SignedDuration::from_hours(23));
     assert_eq!(raise().await.unwrap(), None, "still the same episode");
     clock.advance(SignedDuration::from_hours(25));
-    let third = raise().await.unwrap().expect("a new episode after a quiet day");
+    let third = raise()
+        .await
+        .unwrap()
+        .expect("a new episode after a quiet day");
     assert_ne!(third, second);
     let listed = store.security_alerts(scope).await.unwrap();
     assert_eq!(listed.len(), 3);
@@ -212,7 +221,10 @@ async fn record_reads_beyond_five_times_the_usual_hour_raise_an_alert(db: &TestD
     // An hour on, the reads have left the window.
     clock.advance(SignedDuration::from_mins(61));
     assert!(store.detect_anomalies(scope).await.unwrap().is_empty());
-    assert_eq!(store.security_alerts(scope).await.unwrap()[0].occurrences, 2);
+    assert_eq!(
+        store.security_alerts(scope).await.unwrap()[0].occurrences,
+        2
+    );
 }
 
 async fn failed_second_factors_raise_an_alert_at_the_fifth_in_fifteen_minutes(db: &TestDb) {
@@ -225,18 +237,30 @@ async fn failed_second_factors_raise_an_alert_at_the_fifth_in_fifteen_minutes(db
         store.confirm_totp(tenant, &token, "000000").await
     };
     for _ in 0..4 {
-        assert!(wrong(store.clone(), session.token.to_string()).await.is_err());
+        assert!(
+            wrong(store.clone(), session.token.to_string())
+                .await
+                .is_err()
+        );
     }
     // A quarter of an hour later the first four have aged out.
     clock.advance(SignedDuration::from_mins(16));
     let session = sign_in(&*store, &s).await;
     for _ in 0..4 {
-        assert!(wrong(store.clone(), session.token.to_string()).await.is_err());
+        assert!(
+            wrong(store.clone(), session.token.to_string())
+                .await
+                .is_err()
+        );
     }
     assert!(store.security_alerts(s.scope).await.unwrap().is_empty());
     // The fifth within the window, from a fresh session, raises it.
     let session = sign_in(&*store, &s).await;
-    assert!(wrong(store.clone(), session.token.to_string()).await.is_err());
+    assert!(
+        wrong(store.clone(), session.token.to_string())
+            .await
+            .is_err()
+    );
     let alerts = store.security_alerts(s.scope).await.unwrap();
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].kind, AlertKind::LoginFailures);
@@ -288,12 +312,21 @@ async fn signature_failures_raise_an_alert_for_the_clinic_address_at_ten_in_five
         .await
         .unwrap();
     for _ in 0..9 {
-        assert_eq!(store.record_signature_failure(&account).await.unwrap(), None);
+        assert_eq!(
+            store.record_signature_failure(&account).await.unwrap(),
+            None
+        );
     }
     clock.advance(SignedDuration::from_mins(6));
-    assert_eq!(store.record_signature_failure(&account).await.unwrap(), None);
+    assert_eq!(
+        store.record_signature_failure(&account).await.unwrap(),
+        None
+    );
     for _ in 0..8 {
-        assert_eq!(store.record_signature_failure(&account).await.unwrap(), None);
+        assert_eq!(
+            store.record_signature_failure(&account).await.unwrap(),
+            None
+        );
     }
     let id = store
         .record_signature_failure(&account)
@@ -308,9 +341,7 @@ async fn signature_failures_raise_an_alert_for_the_clinic_address_at_ten_in_five
     assert_eq!(alert.details["events"], 10);
 }
 
-async fn an_api_key_on_a_new_network_raises_an_alert_but_its_first_network_does_not(
-    db: &TestDb,
-) {
+async fn an_api_key_on_a_new_network_raises_an_alert_but_its_first_network_does_not(db: &TestDb) {
     let (store, clock) = store_with_clock(db).await;
     let s = seed(&*store, "key-clinic", "key", "+64 21 555 0505").await;
     let note = |net: &'static str| store.note_api_key_network(s.scope, s.api_key, net);
@@ -341,14 +372,20 @@ async fn a_provider_outage_is_raised_after_fifteen_minutes_of_failing_sends(db: 
         error_code: "http_503".into(),
     };
     let item = store.claim_outbox("o1", LEASE, 10).await.unwrap().remove(0);
-    store.settle_outbox(&item.lease, &fail(&clock)).await.unwrap();
+    store
+        .settle_outbox(&item.lease, &fail(&clock))
+        .await
+        .unwrap();
     clock.advance(SignedDuration::from_mins(10));
     assert!(
         store.detect_anomalies(scope).await.unwrap().is_empty(),
         "ten minutes is not yet an outage"
     );
     let item = store.claim_outbox("o1", LEASE, 10).await.unwrap().remove(0);
-    store.settle_outbox(&item.lease, &fail(&clock)).await.unwrap();
+    store
+        .settle_outbox(&item.lease, &fail(&clock))
+        .await
+        .unwrap();
     clock.advance(SignedDuration::from_mins(6));
     let raised = store.detect_anomalies(scope).await.unwrap();
     assert_eq!(raised.len(), 1);
@@ -370,5 +407,12 @@ async fn a_provider_outage_is_raised_after_fifteen_minutes_of_failing_sends(db: 
         .await
         .unwrap();
     assert!(store.detect_anomalies(scope).await.unwrap().is_empty());
-    assert_eq!(store.security_alert(scope, raised[0]).await.unwrap().occurrences, 1);
+    assert_eq!(
+        store
+            .security_alert(scope, raised[0])
+            .await
+            .unwrap()
+            .occurrences,
+        1
+    );
 }

@@ -43,7 +43,10 @@ async fn the_owner_is_told_reads_and_acknowledges_security_alerts_and_others_can
     assert_eq!(status, 200, "{page}");
     assert_eq!(headers["cache-control"], "no-store");
     assert!(page.contains("far more patient records"), "{page}");
-    assert!(page.contains("user:&#60;b&#62;x&#60;/b&#62;"), "escaped: {page}");
+    assert!(
+        page.contains("user:&#60;b&#62;x&#60;/b&#62;"),
+        "escaped: {page}"
+    );
     assert!(!page.contains("<b>x</b>"), "{page}");
     let csrf = Browser::hidden(&page, "csrf");
 
