@@ -66,19 +66,8 @@ macro_rules! impl_security_alerts {
                     .target("security_alert", id)
                     .details(serde_json::json!({ "kind": kind.as_str(), "subject": subject, "details": details }));
                 self.append_audit_tx(tx, tenant, now, &ev).await?;
-                sqlx::query(
-                    "INSERT INTO jobs (tenant_id, id, kind, payload, status, run_at, attempts, max_attempts, idempotency_key, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, 'queued', $5, 0, $6, $7, $5, $5)",
-                )
-                .bind(tenant.as_uuid())
-                .bind(Uuid::now_v7())
-                .bind(NOTIFY_SECURITY_ALERT_JOB)
-                .bind(sqlx::types::Json(NotifySecurityAlertJob { alert: id }))
-                .bind(now)
-                .bind($crate::sql::queue::JOB_MAX_ATTEMPTS)
-                .bind(format!("security_alert:{id}"))
-                .execute(&mut **tx)
-                .await?;
+                let job = NotifySecurityAlertJob { alert: id };
+                self.enqueue_job_tx(tx, tenant, NOTIFY_SECURITY_ALERT_JOB, &job, &format!("security_alert:{id}"), now).await?;
                 Ok(Some(SecurityAlertId::from_uuid(id)))
             }
 
