@@ -78,6 +78,8 @@ typed_id!(
     CalendarFeedId,
     /// A request for a deposit or fee for one appointment (#11: Stripe, M-Pesa).
     PaymentId,
+    /// One episode of an anomaly alert (#12 item 4).
+    SecurityAlertId,
 );
 
 #[cfg(test)]

@@ -851,9 +851,14 @@ async fn build_app(
             ..Default::default()
         }),
     };
-    let app = Application::build(state, cfg.listen)
+    let mut app = Application::build(state, cfg.listen)
         .await
         .with_context(|| format!("could not listen on {}", cfg.listen))?;
+    if let Some((cert, key)) = cfg.tls_files()? {
+        let tls = frontdesk_server::tls::Tls::load(cert, key)?;
+        tls.reload_on_sighup();
+        app = app.with_tls(tls);
+    }
     if !cfg.workers {
         return Ok(app);
     }

@@ -95,6 +95,12 @@ pub struct Config {
     /// gives the client's address (for rate limits). Default empty: the TCP peer is the client
     /// and forwarding headers are ignored, since anyone can send them.
     pub trusted_proxies: Vec<String>,
+    /// PEM file of the server's certificate chain (leaf first). With `tls_key`, `serve` (and
+    /// `demo`) answer HTTPS themselves with rustls; `SIGHUP` reloads both files. Unset: plain
+    /// HTTP, for a reverse proxy that terminates TLS in front (list it in `trusted_proxies`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file of the certificate's private key (PKCS#8, PKCS#1 or SEC1). Set with `tls_cert`.
+    pub tls_key: Option<PathBuf>,
     /// Networks (CIDRs) outbound webhooks may reach although they are private, loopback or
     /// otherwise special, e.g. `["10.20.0.0/16"]` for a receiver on the clinic group's own
     /// network. Default empty: only public addresses, over HTTPS (ports 443 and 8443).
@@ -179,6 +185,8 @@ impl Default for Config {
             provider_timeout_seconds: 10,
             staff_hold_minutes: 15,
             trusted_proxies: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
             webhook_allowlist: Vec::new(),
             backup_dir: None,
             backup_every_hours: 24,
@@ -255,6 +263,8 @@ const KNOWN_KEYS: &[&str] = &[
     "provider_timeout_seconds",
     "staff_hold_minutes",
     "trusted_proxies",
+    "tls_cert",
+    "tls_key",
     "webhook_allowlist",
     "backup_dir",
     "backup_every_hours",
@@ -570,6 +580,18 @@ impl Config {
         })
     }
 
+    /// The certificate and key files for HTTPS, when both are set; one without the other is
+    /// refused (it would silently serve plain HTTP).
+    pub fn tls_files(&self) -> Result<Option<(&Path, &Path)>, ConfigError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(c), Some(k)) => Ok(Some((c.as_path(), k.as_path()))),
+            (None, None) => Ok(None),
+            _ => Err(invalid(
+                "tls_cert and tls_key go together: set both to serve HTTPS, or neither".to_owned(),
+            )),
+        }
+    }
+
     /// The outbound webhooks' address policy: `webhook_allowlist` parsed (a malformed entry is
     /// refused with its position), HTTPS only.
     pub fn webhook_policy(&self) -> Result<crate::outbound::SsrfPolicy, ConfigError> {
@@ -712,6 +734,16 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn a_tls_certificate_without_its_key_is_refused() {
+        let none = from_toml_str("", &[]).unwrap().config;
+        assert!(none.tls_files().unwrap().is_none());
+        let both = from_toml_str("tls_cert = \"/c.pem\"\ntls_key = \"/k.pem\"", &[]).unwrap();
+        assert!(both.config.tls_files().unwrap().is_some());
+        let half = from_toml_str("tls_cert = \"/c.pem\"", &[]).unwrap();
+        assert!(half.config.tls_files().is_err());
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub struct Application {
     app: axum::Router,
     addr: SocketAddr,
     worker: Option<Worker>,
+    tls: Option<crate::tls::Tls>,
 }
 
 impl Application {
@@ -27,12 +28,19 @@ impl Application {
             app: router(state),
             addr,
             worker: None,
+            tls: None,
         })
     }
 
     /// Runs the job and outbox workers beside the server (stopped by the same shutdown).
     pub fn with_worker(mut self, worker: Worker) -> Self {
         self.worker = Some(worker);
+        self
+    }
+
+    /// Serves HTTPS with this certificate instead of plain HTTP (see [`crate::tls`]).
+    pub fn with_tls(mut self, tls: crate::tls::Tls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -63,9 +71,21 @@ impl Application {
         let app = self
             .app
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(until_stopped(stopped))
-            .await;
+        let served = match self.tls {
+            None => {
+                axum::serve(self.listener, app)
+                    .with_graceful_shutdown(until_stopped(stopped))
+                    .await
+            }
+            Some(tls) => {
+                use axum::serve::ListenerExt;
+                // `tap_io` only so that axum's `ConnectInfo<SocketAddr>` applies to it.
+                let listener = tls.listener(self.listener)?.tap_io(|_| {});
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(until_stopped(stopped))
+                    .await
+            }
+        };
         if let Some(w) = worker {
             // The worker finishes the row in hand; an unfinished lease is reclaimed later.
             let _ = w.await;

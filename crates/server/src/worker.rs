@@ -24,12 +24,13 @@ use crate::channels::{
 };
 use crate::config::Config;
 use crate::mailer::{Mailer, alert_email, recipients};
+use crate::security_alerts::{NotifyError, notify_owners};
 use crate::turn::{StoredMessage, answer_with};
 use frontdesk_domain::Clock;
 use frontdesk_store::{
-    Channel, ChannelAccount, DeliveryOutcome, FETCH_RECORDING_JOB, Job, NOTIFY_STAFF_JOB,
-    NotifyStaffJob, OutboxItem, OutboxPurpose, Provider, REPLY_JOB, ReplyJob, SendPermit, Store,
-    StoreError,
+    Channel, ChannelAccount, DeliveryOutcome, FETCH_RECORDING_JOB, Job, NOTIFY_SECURITY_ALERT_JOB,
+    NOTIFY_STAFF_JOB, NotifyStaffJob, OutboxItem, OutboxPurpose, Provider, REPLY_JOB, ReplyJob,
+    SendPermit, Store, StoreError,
 };
 use jiff::{SignedDuration, Timestamp};
 use std::collections::HashMap;
@@ -292,6 +293,11 @@ impl Worker {
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "re-encryption pass failed; retrying"),
+                }
+                match crate::security_alerts::detection_pass(self.store.as_ref(), &self.id).await {
+                    Ok(Some(n)) if n > 0 => tracing::warn!(alerts = n, "anomaly alerts raised"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "anomaly detection failed; retrying"),
                 }
                 match self.offer_waitlist().await {
                     Ok(p) if p.offered > 0 => tracing::info!(
@@ -609,17 +615,16 @@ impl Worker {
             NOTIFY_STAFF_JOB => match self.notify_staff(&job).await {
                 Ok(()) => Ok(()),
                 Err(JobError::Store(e)) => Err(e),
-                Err(JobError::Mail(e)) => {
-                    tracing::warn!(job = %job.lease.id, code = e.code, "alert email not sent");
-                    let retry = e
-                        .retryable
-                        .then(|| self.clock.now() + backoff(job.lease.attempt, None));
-                    if let Err(e) = self.store.retry_job(&job.lease, retry, e.code).await {
-                        tracing::warn!(job = %job.lease.id, error = %e, "could not record the job's failure");
-                    }
-                    return;
-                }
+                Err(JobError::Mail(e)) => return self.mail_failed(&job, e).await,
             },
+            NOTIFY_SECURITY_ALERT_JOB => {
+                let public_base = self.public_base.as_deref();
+                match notify_owners(self.store.as_ref(), &self.mailer, public_base, &job).await {
+                    Ok(()) => Ok(()),
+                    Err(NotifyError::Store(e)) => Err(e),
+                    Err(NotifyError::Mail(e)) => return self.mail_failed(&job, e).await,
+                }
+            }
             FETCH_RECORDING_JOB => {
                 self.fetch_recording(&job).await;
                 return;
@@ -673,6 +678,17 @@ impl Worker {
     async fn retry_later(&self, job: &Job, code: &str) {
         let at = self.clock.now() + backoff(job.lease.attempt, None);
         if let Err(e) = self.store.retry_job(&job.lease, Some(at), code).await {
+            tracing::warn!(job = %job.lease.id, error = %e, "could not record the job's failure");
+        }
+    }
+
+    /// An alert email not sent: the job is tried again later if the failure may pass.
+    async fn mail_failed(&self, job: &Job, e: crate::mailer::MailError) {
+        tracing::warn!(job = %job.lease.id, code = e.code, "alert email not sent");
+        let retry = e
+            .retryable
+            .then(|| self.clock.now() + backoff(job.lease.attempt, None));
+        if let Err(e) = self.store.retry_job(&job.lease, retry, e.code).await {
             tracing::warn!(job = %job.lease.id, error = %e, "could not record the job's failure");
         }
     }

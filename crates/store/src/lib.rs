@@ -4,6 +4,7 @@
 //!
 //! [`open`] chooses the engine from the URL scheme of `database_url`.
 
+pub mod anomaly;
 pub mod api_key;
 mod audit;
 pub mod calcom;
@@ -29,6 +30,7 @@ mod traits;
 pub mod webhooks;
 
 pub use calcom::*;
+pub use anomaly::*;
 pub use calendar::*;
 pub use certificate::*;
 pub use channel::*;

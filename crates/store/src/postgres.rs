@@ -137,6 +137,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "calcom",
         include_str!("../migrations/postgres/0024_calcom.sql"),
     ),
+    (
+        26,
+        "security_alerts",
+        include_str!("../migrations/postgres/0026_security_alerts.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

@@ -135,6 +135,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "calcom",
         include_str!("../migrations/sqlite/0024_calcom.sql"),
     ),
+    (
+        26,
+        "security_alerts",
+        include_str!("../migrations/sqlite/0026_security_alerts.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

@@ -4,8 +4,8 @@
 //! that does not exist.
 
 use crate::{
-    Result, TenantScope, calcom::*, calendar::*, channel::*, coordination::*, llm::*, model::*,
-    payments::*,
+    Result, TenantScope, anomaly::*, calcom::*, calendar::*, channel::*, coordination::*, llm::*,
+    model::*, payments::*,
     webhooks::*,
 };
 use async_trait::async_trait;
@@ -1420,6 +1420,72 @@ pub trait WebhookStore {
     ) -> Result<Vec<WebhookDelivery>>;
 }
 
+/// Anomaly alerts (#12 item 4, see [`crate::anomaly`] for the rules). Raising is deduplicated
+/// per episode, audited `security_alert.raised` and queues the Owners' email in the same
+/// transaction. Another clinic's alert id answers `NotFound`.
+#[async_trait]
+pub trait SecurityAlertStore {
+    /// Raises an alert of `kind` about `subject`, or bumps its open episode. Answers the new
+    /// alert's id when this opened an episode, `None` when it bumped one.
+    async fn raise_security_alert(
+        &self,
+        scope: TenantScope,
+        kind: AlertKind,
+        subject: &str,
+        details: &serde_json::Value,
+    ) -> Result<Option<SecurityAlertId>>;
+    /// Counts one event of `rule` about `subject` and raises the rule's alert when the events
+    /// within its window reach its threshold. Answers what raising answered, if it was tried.
+    async fn record_security_event(
+        &self,
+        scope: TenantScope,
+        rule: BurstRule,
+        subject: &str,
+    ) -> Result<Option<SecurityAlertId>>;
+    /// Counts a webhook whose signature did not verify with `account`'s secrets against that
+    /// clinic's address (the signature-failures rule). The account only routed the request:
+    /// nothing else is done in its clinic's scope.
+    async fn record_signature_failure(
+        &self,
+        account: &ChannelAccount,
+    ) -> Result<Option<SecurityAlertId>>;
+    /// Notes that `key` was used from `network` (see [`crate::anomaly::network_of`]) and raises
+    /// `api_key_network` when the key has been used elsewhere in the last 30 days but not
+    /// from there. Writes at most once an hour per key and network.
+    async fn note_api_key_network(
+        &self,
+        scope: TenantScope,
+        key: ApiKeyId,
+        network: &str,
+    ) -> Result<Option<SecurityAlertId>>;
+    /// Runs the detectors that look back over stored rows (record reads, provider outage)
+    /// for one clinic. Answers the alerts newly raised.
+    async fn detect_anomalies(&self, scope: TenantScope) -> Result<Vec<SecurityAlertId>>;
+    /// The clinic's alerts, open ones first, then newest first; at most 200.
+    async fn security_alerts(&self, scope: TenantScope) -> Result<Vec<SecurityAlert>>;
+    async fn security_alert(
+        &self,
+        scope: TenantScope,
+        id: SecurityAlertId,
+    ) -> Result<SecurityAlert>;
+    /// Acknowledges an alert, ending its episode, audited `security_alert.acknowledged`.
+    /// Answers whether it was still unacknowledged.
+    async fn acknowledge_security_alert(
+        &self,
+        scope: TenantScope,
+        id: SecurityAlertId,
+        actor: Actor,
+    ) -> Result<bool>;
+    /// Completes the `notify_security_alert` job and notes the email sent, in one transaction
+    /// (`emailed` false: no mail was configured or nobody to send it to).
+    async fn finish_security_alert_job(
+        &self,
+        lease: &JobLease,
+        id: SecurityAlertId,
+        emailed: bool,
+    ) -> Result<()>;
+}
+
 /// What the instances sharing one database coordinate through it (see
 /// [`crate::coordination`]): the clinics' outbound send rate and the daily maintenance passes.
 #[async_trait]
@@ -1567,6 +1633,7 @@ pub trait Store:
     + CalendarFeedStore
     + PaymentStore
     + CalcomStore
+    + SecurityAlertStore
     + CheckpointStore
     + KeyRotationStore
     + TenantLifecycleStore
@@ -1606,6 +1673,7 @@ impl<T> Store for T where
         + CalendarFeedStore
         + PaymentStore
         + CalcomStore
+        + SecurityAlertStore
         + CheckpointStore
         + KeyRotationStore
         + TenantLifecycleStore

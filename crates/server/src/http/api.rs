@@ -19,7 +19,7 @@ use super::error::AppError;
 use crate::booking::diary::{self, Diary, DiaryError};
 use axum::{
     Json,
-    extract::{FromRequestParts, Path, Query, State},
+    extract::{ConnectInfo, FromRequestParts, Path, Query, State},
     http::{HeaderMap, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
@@ -89,6 +89,7 @@ impl FromRequestParts<AppState> for ApiCaller {
         match st.store.check_api_key(token).await {
             Ok(ApiKeyCheck::Allowed(principal)) => {
                 metrics::counter!("api_calls_total", "outcome" => "allowed").increment(1);
+                note_network(parts, st, &principal).await;
                 Ok(Self { principal })
             }
             Ok(ApiKeyCheck::RateLimited { retry_after_secs }) => {
@@ -101,6 +102,25 @@ impl FromRequestParts<AppState> for ApiCaller {
             }
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// Notes the network (IPv4 /24, IPv6 /48) the key was used from, for the `api_key_network`
+/// anomaly alert. The client address is the TCP peer unless it is a trusted proxy (see
+/// [`super::client_ip`]). A failure here is logged, never the caller's problem.
+async fn note_network(parts: &Parts, st: &AppState, principal: &ApiPrincipal) {
+    let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>()
+    else {
+        return;
+    };
+    let ip = super::client_ip::client_ip(peer.ip(), &parts.headers, &st.dashboard.trusted_proxies);
+    let network = frontdesk_store::network_of(ip);
+    if let Err(e) = st
+        .store
+        .note_api_key_network(principal.scope, principal.key, &network)
+        .await
+    {
+        tracing::warn!(error = %e, "API key network not noted");
     }
 }
 

@@ -188,6 +188,8 @@ struct HomePage<'a> {
     expires: String,
     mfa_offer: bool,
     audit_link: bool,
+    /// Unacknowledged security alerts (for those who see them).
+    open_alerts: usize,
     inbox_link: bool,
     diary_link: bool,
     patients_link: bool,
@@ -765,6 +767,15 @@ pub async fn home(State(st): State<AppState>, Staff(staff): Staff) -> Response {
             return unavailable();
         }
     };
+    let audit_link = s.role.access(Permission::ViewAuditLog) == Access::All;
+    let open_alerts = if audit_link {
+        match st.store.security_alerts(s.scope).await {
+            Ok(a) => a.iter().filter(|a| a.acknowledged_at.is_none()).count(),
+            Err(e) => return store_failed(&e),
+        }
+    } else {
+        0
+    };
     let tz = clinic.profile.timezone.as_str();
     let expires = s
         .expires_at
@@ -780,7 +791,8 @@ pub async fn home(State(st): State<AppState>, Staff(staff): Staff) -> Response {
             idle_minutes: i64::from(clinic.profile.session_idle_minutes),
             expires,
             mfa_offer: !s.mfa_enrolled,
-            audit_link: s.role.access(Permission::ViewAuditLog) == Access::All,
+            audit_link,
+            open_alerts,
             inbox_link: s.role.can(Permission::ViewConversations),
             diary_link: s.role.can(Permission::ViewAppointments),
             patients_link: s.role.can(Permission::ViewPatients),

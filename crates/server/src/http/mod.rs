@@ -21,6 +21,7 @@ mod patients_view;
 mod payments;
 pub mod playback;
 mod schedule_view;
+mod security_view;
 mod settings_view;
 mod users_view;
 mod voice;
@@ -171,6 +172,11 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard/logout", post(dashboard::logout))
         .route("/dashboard/mfa", get(dashboard::mfa_page))
         .route("/dashboard/audit", get(audit_view::audit_page))
+        .route("/dashboard/security", get(security_view::security_page))
+        .route(
+            "/dashboard/security/{id}/acknowledge",
+            post(security_view::acknowledge),
+        )
         .route(
             "/dashboard/users",
             get(users_view::users_page).post(users_view::invite),

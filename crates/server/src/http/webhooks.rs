@@ -51,6 +51,33 @@ fn bad_signature() -> AppError {
     )
 }
 
+/// A request without the provider's signature header: it names no clinic we could trust, so
+/// it is the operator's business alone (a metric and a log line; the operator's alert rule
+/// watches the rate, see deploy/prometheus-alerts.yml).
+fn unsigned(provider: Provider) -> AppError {
+    metrics::counter!("frontdesk_webhook_signature_failures_total", "provider" => provider.as_str(), "clinic" => "none")
+        .increment(1);
+    tracing::warn!(
+        provider = provider.as_str(),
+        "webhook without a signature refused"
+    );
+    bad_signature()
+}
+
+/// A signature that did not verify with the secrets of the clinic the request was routed
+/// to: counted toward that clinic's signature-failures alert (see
+/// [`frontdesk_store::SIGNATURE_FAILURES`]) as well as the operator's metric.
+async fn signature_failed(st: &AppState, account: &ChannelAccount) -> AppError {
+    let provider = account.provider.as_str();
+    metrics::counter!("frontdesk_webhook_signature_failures_total", "provider" => provider, "clinic" => "routed")
+        .increment(1);
+    tracing::warn!(provider, "webhook with a wrong signature refused");
+    if let Err(e) = st.store.record_signature_failure(account).await {
+        tracing::warn!(error = %e, "signature failure not counted toward the clinic's alert");
+    }
+    bad_signature()
+}
+
 pub(super) fn malformed() -> AppError {
     AppError::client(
         StatusCode::BAD_REQUEST,
@@ -119,7 +146,7 @@ pub async fn whatsapp_events(
     let signature = headers
         .get("x-hub-signature-256")
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(bad_signature)?;
+        .ok_or_else(|| unsigned(Provider::Whatsapp))?;
     let events = whatsapp::parse_webhook(&raw).map_err(|_| malformed())?;
     // Verify every clinic the payload names before storing anything for any of them.
     let mut accounts: HashMap<String, ChannelAccount> = HashMap::new();
@@ -132,7 +159,7 @@ pub async fn whatsapp_events(
                 .iter()
                 .any(|secret| whatsapp::verify_signature(secret.as_bytes(), &raw, Some(signature)));
             if !verified {
-                return Err(bad_signature());
+                return Err(signature_failed(&st, &account).await);
             }
             accounts.insert(to.to_owned(), account);
         }
@@ -218,7 +245,7 @@ pub(super) async fn verified_twilio(
     let signature = headers
         .get("x-twilio-signature")
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(bad_signature)?;
+        .ok_or_else(|| unsigned(Provider::Twilio))?;
     let params: Vec<(String, String)> =
         serde_urlencoded::from_bytes(raw).map_err(|_| malformed())?;
     let to = ours(&|name: &str| form_param(&params, name)).ok_or_else(malformed)?;
@@ -234,7 +261,7 @@ pub(super) async fn verified_twilio(
         .iter()
         .any(|token| twilio::verify_signature(token.as_bytes(), &url, &params, Some(signature)));
     if !verified {
-        return Err(bad_signature());
+        return Err(signature_failed(st, &account).await);
     }
     Ok((account, params))
 }
@@ -252,7 +279,7 @@ pub async fn africastalking_sms(
         .iter()
         .any(|expected| africastalking::verify_callback_token(expected.as_bytes(), &token));
     if !verified {
-        return Err(bad_signature());
+        return Err(signature_failed(&st, &account).await);
     }
     let params: Vec<(String, String)> =
         serde_urlencoded::from_bytes(&raw).map_err(|_| malformed())?;

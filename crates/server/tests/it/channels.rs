@@ -455,6 +455,7 @@ mod recordings;
 mod reliability;
 mod reminders;
 mod rotation;
+mod security;
 mod sms;
 mod termination;
 mod verify;

@@ -2003,6 +2003,17 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
         .unwrap()
         .info
         .id;
+    let foreign_alert = app
+        .store
+        .raise_security_alert(
+            app.scope("nairobi-family").await,
+            frontdesk_store::AlertKind::RecordReads,
+            "user:far",
+            &serde_json::json!({}),
+        )
+        .await
+        .unwrap()
+        .unwrap();
     let scope = app.scope(CLINIC).await;
     let author = add_user(&app, "author@harbour.test", "Author", Role::ReadOnlyDoctor).await;
     let foreign_draft = app
@@ -2192,6 +2203,21 @@ async fn every_route_answers_every_role_as_the_matrix_says(app: TestApp, mail: M
                 "/dashboard/audit",
                 b.get("/dashboard/audit").await.0,
                 only_all(Permission::ViewAuditLog, 200),
+            ),
+            (
+                "/dashboard/security",
+                b.get("/dashboard/security").await.0,
+                only_all(Permission::ViewAuditLog, 200),
+            ),
+            (
+                "POST /dashboard/security/{foreign}/acknowledge",
+                b.post(
+                    &format!("/dashboard/security/{foreign_alert}/acknowledge"),
+                    &[("csrf", &csrf)],
+                )
+                .await
+                .0,
+                only_all(Permission::ViewAuditLog, 404),
             ),
             (
                 "/dashboard/users",
@@ -4640,3 +4666,4 @@ async fn the_reception_head_makes_a_calendar_feed_that_apps_read_until_it_is_rev
 
 /// The Owner's language model page.
 mod llm;
+mod security;

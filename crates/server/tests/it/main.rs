@@ -12,6 +12,7 @@ mod deploy;
 mod export;
 mod fhir;
 mod harness;
+mod https;
 mod llm;
 mod multi_instance;
 mod observability;

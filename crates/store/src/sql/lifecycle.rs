@@ -18,8 +18,11 @@
 pub(crate) const PURGE_ORDER: &[&str] = &[
     "tenant_keys",
     "patient_keys",
+    "api_key_networks",
     "api_keys",
     "api_key_routes",
+    "security_alerts",
+    "security_events",
     "outbound_rates",
     "webhook_deliveries",
     "webhook_endpoints",

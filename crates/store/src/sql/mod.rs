@@ -35,6 +35,7 @@ pub(crate) mod recordings;
 pub(crate) mod reminders;
 pub(crate) mod retention;
 pub(crate) mod rewrap;
+pub(crate) mod security_alerts;
 pub(crate) mod staff_auth;
 pub(crate) mod verification;
 pub(crate) mod waitlist;
@@ -206,6 +207,7 @@ macro_rules! sql_store {
         $crate::sql::calendar_feeds::impl_calendar_feeds!($Store);
         $crate::sql::payments::impl_payments!($Store);
         $crate::sql::calcom::impl_calcom!($Store);
+        $crate::sql::security_alerts::impl_security_alerts!($Store);
         $crate::sql::checkpoints::impl_checkpoints!($Store);
         $crate::sql::rewrap::impl_rewrap!($Store);
         $crate::sql::lifecycle::impl_lifecycle!($Store);
@@ -388,6 +390,7 @@ macro_rules! sql_prelude {
         use crate::{
             Result, StoreError, TenantScope,
             calcom::*,
+            anomaly::*,
             calendar::*,
             coordination::*,
             crypto::{DataKey, new_token, token_hash},

@@ -49,17 +49,22 @@ macro_rules! impl_queue {
                 .bind(now)
                 .execute(&mut **tx)
                 .await?;
+                self.enqueue_job_tx(tx, tenant, NOTIFY_STAFF_JOB, &NotifyStaffJob { notification: id }, &format!("notify:{id}"), now).await
+            }
+
+            /// Queues a job of `kind`, due now, unique per clinic by `key`.
+            pub(crate) async fn enqueue_job_tx(&self, tx: &mut Tx, tenant: TenantId, kind: &str, payload: &(impl serde::Serialize + Sync), key: &str, now: i64) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO jobs (tenant_id, id, kind, payload, status, run_at, attempts, max_attempts, idempotency_key, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, 'queued', $5, 0, $6, $7, $5, $5)",
                 )
                 .bind(tenant.as_uuid())
                 .bind(Uuid::now_v7())
-                .bind(NOTIFY_STAFF_JOB)
-                .bind(sqlx::types::Json(NotifyStaffJob { notification: id }))
+                .bind(kind)
+                .bind(sqlx::types::Json(payload))
                 .bind(now)
                 .bind(JOB_MAX_ATTEMPTS)
-                .bind(format!("notify:{id}"))
+                .bind(key)
                 .execute(&mut **tx)
                 .await?;
                 Ok(())

@@ -93,19 +93,7 @@ macro_rules! impl_recordings {
                 if inserted.is_none() {
                     return Ok(None);
                 }
-                sqlx::query(
-                    "INSERT INTO jobs (tenant_id, id, kind, payload, status, run_at, attempts, max_attempts, idempotency_key, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, 'queued', $5, 0, $6, $7, $5, $5)",
-                )
-                .bind(tenant.as_uuid())
-                .bind(Uuid::now_v7())
-                .bind(FETCH_RECORDING_JOB)
-                .bind(sqlx::types::Json(FetchRecordingJob { recording: id }))
-                .bind(now)
-                .bind(JOB_MAX_ATTEMPTS)
-                .bind(format!("recording:{id}"))
-                .execute(&mut *tx)
-                .await?;
+                self.enqueue_job_tx(&mut tx, tenant, FETCH_RECORDING_JOB, &FetchRecordingJob { recording: id }, &format!("recording:{id}"), now).await?;
                 let ev = AuditEvent::new(Actor::System, "recording.received").target("recording", id).details(serde_json::json!({
                     "call_sid": call_sid,
                     "recording_sid": recording_sid,

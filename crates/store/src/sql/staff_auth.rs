@@ -132,6 +132,8 @@ macro_rules! impl_staff_auth {
                     let ev = AuditEvent::new(Actor::Staff(user), "staff.mfa_failed_session_ended").target("user", user);
                     self.append_audit_tx(tx, tenant, now, &ev).await?;
                 }
+                // Counted per account across sessions (a new session per guess is no escape).
+                self.security_event_tx(tx, tenant, LOGIN_FAILURES, &format!("user:{user}"), now).await?;
                 Ok(())
             }
 
@@ -218,6 +220,27 @@ macro_rules! impl_staff_auth {
                 .fetch_one(&mut *tx)
                 .await?;
                 if by_email > i64::from(policy.max_per_email) || by_ip > i64::from(policy.max_per_ip) {
+                    // Beyond the limit is an anomaly alert (deduplicated per episode): about the
+                    // account when its email is over, else about the address (blind indexes only).
+                    let subject = if by_email > i64::from(policy.max_per_email) {
+                        let user: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM users WHERE tenant_id = $1 AND email_bidx = $2")
+                            .bind(tenant.as_uuid())
+                            .bind(&email_bidx)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        match user {
+                            Some((u,)) => format!("user:{u}"),
+                            None => format!("account:{}", short_hex(&email_bidx)),
+                        }
+                    } else {
+                        format!("address:{}", short_hex(&ip_bidx))
+                    };
+                    let details = serde_json::json!({
+                        "requests_for_account": by_email,
+                        "requests_from_address": by_ip,
+                        "window_minutes": policy.window.as_secs() / 60,
+                    });
+                    self.raise_security_alert_tx(&mut tx, tenant, AlertKind::LoginRequests, &subject, &details, now).await?;
                     tx.commit().await?;
                     return Ok(LoginLinkOutcome::RateLimited);
                 }

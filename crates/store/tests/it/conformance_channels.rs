@@ -22,9 +22,9 @@ engine_tests!(
     every_staff_alert_queues_one_email_job_and_is_marked_sent_with_it,
 );
 
-const LEASE: SignedDuration = SignedDuration::from_secs(60);
+pub(crate) const LEASE: SignedDuration = SignedDuration::from_secs(60);
 
-async fn whatsapp_clinic(store: &dyn Store, slug: &str, address: &str) -> TenantScope {
+pub(crate) async fn whatsapp_clinic(store: &dyn Store, slug: &str, address: &str) -> TenantScope {
     let scope = new_tenant(store, slug).await;
     let secrets = ChannelSecrets::new()
         .with("app_secret", format!("secret-of-{slug}"))
@@ -42,7 +42,7 @@ async fn whatsapp_clinic(store: &dyn Store, slug: &str, address: &str) -> Tenant
     scope
 }
 
-fn text(from: &str, id: &str, body: &str) -> InboundDelivery {
+pub(crate) fn text(from: &str, id: &str, body: &str) -> InboundDelivery {
     InboundDelivery {
         channel: Channel::Whatsapp,
         from: phone(from),
@@ -233,7 +233,7 @@ async fn three_concurrent_copies_of_one_delivery_store_one_message(db: &TestDb) 
     assert_eq!(store.claim_jobs("w", LEASE, 10).await.unwrap().len(), 1);
 }
 
-fn reply_turn(job: &Job, replies: &[&str]) -> Turn {
+pub(crate) fn reply_turn(job: &Job, replies: &[&str]) -> Turn {
     Turn {
         inbound: None,
         job: Some(job.lease.clone()),
@@ -336,7 +336,10 @@ async fn expired_job_lease_is_claimed_again_and_the_late_worker_is_refused(db: &
 }
 
 /// A clinic with one stored reply waiting in the outbox.
-async fn one_reply_queued(store: &Arc<dyn Store>, from: &str) -> (TenantScope, ConversationId) {
+pub(crate) async fn one_reply_queued(
+    store: &Arc<dyn Store>,
+    from: &str,
+) -> (TenantScope, ConversationId) {
     let a = whatsapp_clinic(&**store, "alpha-clinic", "1001").await;
     let got = store
         .ingest_inbound(a, &text(from, "wamid.q", "Hi"))

@@ -155,6 +155,7 @@ mod reschedule;
 mod retention;
 mod rls;
 mod rls_support;
+mod security_alerts;
 mod staff_auth;
 mod summary;
 mod tenant_rebuild;

@@ -338,6 +338,25 @@ pub async fn seeded_fixture(db: &TestDb) -> Fixture {
             )
             .await
             .unwrap();
+        // An anomaly alert, a counted event and an API key's network (security_alerts,
+        // security_events, api_key_networks).
+        store
+            .raise_security_alert(
+                s.scope,
+                frontdesk_store::AlertKind::RecordReads,
+                "user:seed",
+                &serde_json::json!({}),
+            )
+            .await
+            .unwrap();
+        store
+            .record_security_event(s.scope, frontdesk_store::LOGIN_FAILURES, "user:seed")
+            .await
+            .unwrap();
+        store
+            .note_api_key_network(s.scope, s.api_key, "192.0.2.0/24")
+            .await
+            .unwrap();
         // A suggested reply (reply_drafts).
         store
             .write_draft(s.scope, s.conversation, s.user, "A suggested reply")
