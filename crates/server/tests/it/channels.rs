@@ -428,6 +428,43 @@ async fn row_count(app: &ChannelApp, slug: &str) -> usize {
 }
 
 /// Each test once per engine, on its own database, fake provider and server.
+/// A clinic's language model settings for a fake OpenAI-compatible server at `base`: routine
+/// turns to `fast_model` at 10 currency units a million input tokens, sensitive ones to a
+/// strong model.
+fn compatible_llm(base: &str, fast_model: &str) -> LlmSettingsInput {
+    LlmSettingsInput {
+        provider: LlmProvider::OpenAiCompatible,
+        base_url: Some(base.to_owned()),
+        fast_model: fast_model.into(),
+        strong_model: "qwen2.5:32b".into(),
+        routine: LlmRoute::Fast,
+        sensitive: LlmRoute::Strong,
+        monthly_budget_cents: None,
+        fast_prices: LlmPrices {
+            input_per_mtok: 10_000_000,
+            output_per_mtok: 0,
+        },
+        strong_prices: LlmPrices::default(),
+        enabled: true,
+    }
+}
+
+/// An OpenAI Chat Completions answer saying `text`, as an OpenAI-compatible server sends it.
+fn chat_completion(model: &str, text: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1741569952,
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "finish_reason": "stop"
+        }],
+        "usage": {"prompt_tokens": 700, "completion_tokens": 30, "total_tokens": 730}
+    })
+}
+
 macro_rules! channel_tests {
     ($($name:ident),* $(,)?) => {
         mod sqlite {

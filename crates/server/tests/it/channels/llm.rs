@@ -13,18 +13,10 @@ async fn a_whatsapp_message_is_answered_by_the_clinics_model_and_accounted(app: 
     let model = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "created": 1741569952,
-            "model": "qwen2.5:7b",
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": MODEL_TEXT},
-                "finish_reason": "stop"
-            }],
-            "usage": {"prompt_tokens": 700, "completion_tokens": 30, "total_tokens": 730}
-        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(chat_completion(
+            "qwen2.5:7b",
+            MODEL_TEXT,
+        )))
         .expect(1)
         .mount(&model)
         .await;
@@ -32,21 +24,7 @@ async fn a_whatsapp_message_is_answered_by_the_clinics_model_and_accounted(app: 
     app.store
         .set_llm_settings(
             scope,
-            &LlmSettingsInput {
-                provider: LlmProvider::OpenAiCompatible,
-                base_url: Some(model.uri()),
-                fast_model: "qwen2.5:7b".into(),
-                strong_model: "qwen2.5:32b".into(),
-                routine: LlmRoute::Fast,
-                sensitive: LlmRoute::Strong,
-                monthly_budget_cents: None,
-                fast_prices: LlmPrices {
-                    input_per_mtok: 10_000_000,
-                    output_per_mtok: 0,
-                },
-                strong_prices: LlmPrices::default(),
-                enabled: true,
-            },
+            &compatible_llm(&model.uri(), "qwen2.5:7b"),
             LlmKeyChange::Keep,
             Actor::Operator,
         )
