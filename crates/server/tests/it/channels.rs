@@ -465,6 +465,29 @@ fn chat_completion(model: &str, text: &str) -> serde_json::Value {
     })
 }
 
+/// The same answer streamed, as the phone line asks for it (`"stream": true`): server-sent
+/// `chat.completion.chunk` events, the usage chunk, `[DONE]`.
+fn chat_completion_stream(model: &str, text: &str) -> ResponseTemplate {
+    let chunk = |delta: serde_json::Value, finish: Option<&str>| {
+        serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion.chunk",
+            "created": 1741569952, "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    };
+    let (first, rest) = text.split_at(text.len() / 2);
+    let events = [
+        chunk(serde_json::json!({"role": "assistant", "content": ""}), None),
+        chunk(serde_json::json!({"content": first}), None),
+        chunk(serde_json::json!({"content": rest}), None),
+        chunk(serde_json::json!({}), Some("stop")),
+        serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion.chunk",
+            "created": 1741569952, "model": model, "choices": [],
+            "usage": {"prompt_tokens": 700, "completion_tokens": 30, "total_tokens": 730}}),
+    ];
+    let mut body: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+    body.push_str("data: [DONE]\n\n");
+    ResponseTemplate::new(200).set_body_raw(body, "text/event-stream")
+}
+
 macro_rules! channel_tests {
     ($($name:ident),* $(,)?) => {
         mod sqlite {

@@ -334,15 +334,15 @@ async fn use_model(app: &ChannelApp, model: &MockServer) -> TenantScope {
 
 async fn a_caller_is_answered_by_the_clinics_model_with_the_phone_limits(app: ChannelApp) {
     let model = MockServer::start().await;
-    // Only a request with the phone line's output limit (160 tokens, not the text turn's 400)
-    // and the spoken-answer note is answered.
+    // Only a streamed request with the phone line's output limit (160 tokens, not the text
+    // turn's 400) and the spoken-answer note is answered.
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
-        .and(body_partial_json(serde_json::json!({"max_tokens": 160})))
+        .and(body_partial_json(
+            serde_json::json!({"max_tokens": 160, "stream": true}),
+        ))
         .and(wiremock::matchers::body_string_contains("phone call"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(chat_completion("qwen2.5:7b", SPOKEN)),
-        )
+        .respond_with(chat_completion_stream("qwen2.5:7b", SPOKEN))
         .expect(1)
         .mount(&model)
         .await;
