@@ -127,6 +127,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "calendar_feeds",
         include_str!("../migrations/postgres/0022_calendar_feeds.sql"),
     ),
+    (
+        25,
+        "llm_limits",
+        include_str!("../migrations/postgres/0025_llm_limits.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

@@ -125,6 +125,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "calendar_feeds",
         include_str!("../migrations/sqlite/0022_calendar_feeds.sql"),
     ),
+    (
+        25,
+        "llm_limits",
+        include_str!("../migrations/sqlite/0025_llm_limits.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

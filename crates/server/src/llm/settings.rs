@@ -173,6 +173,15 @@ pub fn build(rt: &LlmRuntime, timeout: Duration) -> Result<TenantModels, ModelEr
     models.fast_prices = s.fast_prices;
     models.strong_prices = s.strong_prices;
     models.budget_exhausted = rt.budget_exhausted();
+    let (text, voice) = (s.limits.text, s.limits.voice);
+    models.turn_deadline = Duration::from_millis(text.deadline_ms.into());
+    models.max_tool_rounds = text.tool_rounds;
+    models.max_output_tokens = text.output_tokens;
+    models.voice = super::agent::VoiceLimits {
+        turn_deadline: Duration::from_millis(voice.deadline_ms.into()),
+        max_tool_rounds: voice.tool_rounds,
+        max_output_tokens: voice.output_tokens,
+    };
     Ok(models)
 }
 
@@ -226,7 +235,7 @@ pub fn format_decimal(v: i64, places: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use frontdesk_store::{LlmPrices, LlmSettings, LlmSettingsInput};
+    use frontdesk_store::{LlmLimits, LlmPrices, LlmSettings, LlmSettingsInput, LlmTurnLimits};
 
     fn runtime(provider: LlmProvider, key: Option<&str>, base: Option<&str>) -> LlmRuntime {
         LlmRuntime {
@@ -245,6 +254,18 @@ mod tests {
                     },
                     strong_prices: LlmPrices::default(),
                     enabled: true,
+                    limits: LlmLimits {
+                        text: LlmTurnLimits {
+                            deadline_ms: 9_000,
+                            tool_rounds: 3,
+                            output_tokens: 300,
+                        },
+                        voice: LlmTurnLimits {
+                            deadline_ms: 2_500,
+                            tool_rounds: 1,
+                            output_tokens: 120,
+                        },
+                    },
                 },
                 api_key_set_at: None,
                 updated_at: jiff::Timestamp::UNIX_EPOCH,
@@ -275,6 +296,16 @@ mod tests {
         );
         assert_eq!(m.fast_prices.output_per_mtok, 2);
         assert!(m.budget_exhausted, "100,000 micro-units spent of 10 cents");
+        // The clinic's stored limits, text and phone.
+        assert_eq!(
+            (m.turn_deadline, m.max_tool_rounds, m.max_output_tokens),
+            (Duration::from_millis(9_000), 3, 300)
+        );
+        let v = m.for_voice();
+        assert_eq!(
+            (v.turn_deadline, v.max_tool_rounds, v.max_output_tokens),
+            (Duration::from_millis(2_500), 1, 120)
+        );
         let rt = runtime(LlmProvider::Anthropic, Some("sk-ant-x"), None);
         let m = build(&rt, Duration::from_secs(1)).unwrap();
         assert_eq!(m.strong.provider(), "anthropic");

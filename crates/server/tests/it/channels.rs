@@ -446,6 +446,7 @@ fn compatible_llm(base: &str, fast_model: &str) -> LlmSettingsInput {
         },
         strong_prices: LlmPrices::default(),
         enabled: true,
+        limits: Default::default(),
     }
 }
 

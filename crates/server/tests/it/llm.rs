@@ -59,6 +59,7 @@ fn settings(base: &str, budget_cents: Option<i64>, enabled: bool) -> LlmSettings
             output_per_mtok: 15_000_000,
         },
         enabled,
+        limits: Default::default(),
     }
 }
 
@@ -300,6 +301,19 @@ fn the_operator_sets_shows_and_disables_a_clinics_model_from_the_command_line() 
         None,
     );
     assert!(!ok && err.contains("--api-key"), "{err}");
+    // A turn limit out of its range is refused, named.
+    let (ok, _, err) = llm(
+        &[
+            &base[..4],
+            &["http://127.0.0.1:9", "--fast-model", "m", "--voice-deadline-ms", "12000"],
+        ]
+        .concat(),
+        None,
+    );
+    assert!(
+        !ok && err.contains("voice_deadline_ms: 500 to 10000 milliseconds"),
+        "{err}"
+    );
 
     let set = [
         "set",
@@ -313,6 +327,10 @@ fn the_operator_sets_shows_and_disables_a_clinics_model_from_the_command_line() 
         "0.15",
         "--monthly-budget",
         "50",
+        "--voice-deadline-ms",
+        "3500",
+        "--voice-tool-rounds",
+        "1",
         "--api-key-stdin",
     ];
     let (ok, out, err) = llm(&set, Some(format!("{KEY}\n").as_bytes()));
@@ -331,6 +349,8 @@ fn the_operator_sets_shows_and_disables_a_clinics_model_from_the_command_line() 
         "monthly_budget\t50.00",
         "fast_prices\t0.15 in, 0.00 out per million tokens",
         "api_key\tset on ",
+        "text_limits\t15000 ms, 4 tool rounds, 400 output tokens",
+        "voice_limits\t3500 ms, 1 tool rounds, 160 output tokens",
         "month_turns\t0 (0 answered)",
     ] {
         assert!(out.contains(line), "{line}: {out}");
