@@ -117,9 +117,24 @@ async fn open(
     data: &DataArgs,
     slug: &str,
 ) -> anyhow::Result<(std::sync::Arc<dyn Store>, TenantScope)> {
-    let store = open_store(&resolve(data, LogFormat::Pretty, "warn")?).await?;
-    let scope = clinic_scope(store.as_ref(), slug).await?;
+    let (store, scope, _) = open_with_policy(data, slug).await?;
     Ok((store, scope))
+}
+
+/// [`open`], with the deployment's outbound address policy (`webhook_allowlist`).
+async fn open_with_policy(
+    data: &DataArgs,
+    slug: &str,
+) -> anyhow::Result<(
+    std::sync::Arc<dyn Store>,
+    TenantScope,
+    frontdesk_server::outbound::SsrfPolicy,
+)> {
+    let cfg = resolve(data, LogFormat::Pretty, "warn")?;
+    let policy = cfg.webhook_policy()?;
+    let store = open_store(&cfg).await?;
+    let scope = clinic_scope(store.as_ref(), slug).await?;
+    Ok((store, scope, policy))
 }
 
 fn price(flag: &str, raw: &str) -> anyhow::Result<i64> {
@@ -197,7 +212,7 @@ async fn set(a: LlmSet) -> anyhow::Result<()> {
     } else {
         LlmKeyChange::Keep
     };
-    let (store, scope) = open(&a.data, &a.tenant).await?;
+    let (store, scope, policy) = open_with_policy(&a.data, &a.tenant).await?;
     let stored = store.llm_settings(scope).await?;
     let has_key = match &key {
         LlmKeyChange::Set(_) => true,
@@ -226,6 +241,16 @@ async fn set(a: LlmSet) -> anyhow::Result<()> {
             } else {
                 "anthropic and openai need --api-key-stdin"
             }
+        );
+    }
+    if let Some(base) = &settings.base_url
+        && let Err(e) = frontdesk_server::llm::settings::check_base_url(base, &policy).await
+    {
+        bail!(
+            "--base-url is not permitted by the outbound address policy ({}: {e}); to allow \
+             the clinic's own network, add it to webhook_allowlist (e.g. \
+             FRONTDESK_WEBHOOK_ALLOWLIST='[\"10.20.0.0/16\"]')",
+            e.code()
         );
     }
     let saved = store

@@ -324,6 +324,15 @@ pub async fn save(
     if let Err(msg) = usable(&settings, check_key) {
         return refuse(msg.into()).await;
     }
+    if let Some(base) = &settings.base_url
+        && let Err(e) =
+            crate::llm::settings::check_base_url(base, &st.dashboard.webhook_policy).await
+    {
+        return refuse(format!(
+            "That address is not permitted ({e}). Model servers must be public HTTPS addresses unless the server's operator permits the clinic's network (webhook_allowlist)."
+        ))
+        .await;
+    }
     let s = staff.session();
     match st
         .store

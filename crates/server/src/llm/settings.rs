@@ -185,6 +185,24 @@ pub fn build(rt: &LlmRuntime, timeout: Duration) -> Result<TenantModels, ModelEr
     Ok(models)
 }
 
+/// Checks a base URL the clinic gave (a gateway, or its own OpenAI-compatible server) against
+/// the deployment's outbound address policy, the one webhook destinations obey (config
+/// `webhook_allowlist`): `https` on port 443 or 8443 to public addresses only, unless every
+/// address of the host is in an allowlisted network (then plain `http` and any port too).
+/// Loopback, private, link-local and metadata addresses are refused unless allowlisted; a
+/// name is resolved and every answer must pass. Checked when settings are saved (dashboard,
+/// CLI); model calls themselves do not re-check the address when they connect.
+pub async fn check_base_url(
+    base_url: &str,
+    policy: &crate::outbound::SsrfPolicy,
+) -> Result<(), crate::outbound::SsrfError> {
+    use crate::outbound::SsrfError;
+    let url = reqwest::Url::parse(base_url.trim()).map_err(|_| SsrfError::InvalidUrl)?;
+    crate::outbound::ssrf::validate(&url, policy, &crate::outbound::resolver::SystemLookup)
+        .await
+        .map(|_| ())
+}
+
 /// A non-negative decimal with at most `places` decimals, scaled to an integer: with 6
 /// places `"0.15"` is `150000` (a price per million tokens in micro-units), with 2 places
 /// `"50"` is `5000` (a budget in cents). `None` for anything else.
@@ -375,6 +393,40 @@ mod tests {
                 .is_none()
         );
         fx.db.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn a_base_url_must_pass_the_outbound_address_policy() {
+        use crate::outbound::{Allowlist, SsrfPolicy};
+        let public_only = SsrfPolicy::default();
+        let own_network = SsrfPolicy {
+            allowlist: Allowlist::parse(&["10.20.0.0/16"]).unwrap(),
+            allow_http: false,
+        };
+        for (url, code) in [
+            ("http://10.20.0.5:11434", "address_refused"),
+            ("http://127.0.0.1:11434", "address_refused"),
+            ("http://169.254.169.254/latest", "address_refused"),
+            ("https://[::1]:8443", "address_refused"),
+            ("https://93.184.215.14:11434", "port_not_allowed"),
+            ("http://93.184.215.14", "scheme_not_allowed"),
+            ("not a url", "invalid_url"),
+        ] {
+            let e = check_base_url(url, &public_only).await.unwrap_err();
+            assert_eq!(e.code(), code, "{url}");
+        }
+        check_base_url("https://93.184.215.14", &public_only)
+            .await
+            .unwrap();
+        // The operator allowlisted the clinic's network: plain http and any port there, and
+        // nothing more.
+        check_base_url("http://10.20.0.5:11434/v1", &own_network)
+            .await
+            .unwrap();
+        let e = check_base_url("http://10.21.0.5:11434", &own_network)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "address_refused");
     }
 
     #[test]

@@ -72,6 +72,8 @@ async fn the_owner_sets_the_model_and_never_sees_the_key_again(app: TestApp, mai
     for (provider, base, needle) in [
         ("openai_compatible", "ftp://models.local", "cannot be used"),
         ("openai_compatible", "", "needs its address"),
+        // A private network this deployment did not allowlist (the tests allow loopback).
+        ("openai_compatible", "http://10.0.0.5:11434", "not permitted"),
         ("nobody", "", "Choose a provider"),
     ] {
         let f = form(provider, base, KEY, &csrf);
