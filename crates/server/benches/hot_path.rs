@@ -375,8 +375,14 @@ async fn fake_model() -> wiremock::MockServer {
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
     };
     let events = [
-        chunk(serde_json::json!({"role": "assistant", "content": ""}), None),
-        chunk(serde_json::json!({"content": "We are open on weekdays"}), None),
+        chunk(
+            serde_json::json!({"role": "assistant", "content": ""}),
+            None,
+        ),
+        chunk(
+            serde_json::json!({"content": "We are open on weekdays"}),
+            None,
+        ),
         chunk(serde_json::json!({"content": " from eight to six."}), None),
         chunk(serde_json::json!({}), Some("stop")),
         serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion.chunk",

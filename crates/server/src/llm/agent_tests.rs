@@ -307,7 +307,9 @@ async fn a_phone_turn_has_the_voice_limits_and_is_told_it_is_spoken() {
     let sent = model.requests();
     assert_eq!(sent[0].max_output_tokens, 77);
     assert!(
-        sent[0].system.starts_with(&format!("{INSTRUCTIONS} {SPOKEN_NOTE}")),
+        sent[0]
+            .system
+            .starts_with(&format!("{INSTRUCTIONS} {SPOKEN_NOTE}")),
         "{}",
         sent[0].system
     );
@@ -327,7 +329,9 @@ async fn a_phone_turn_falls_back_after_its_fewer_tool_rounds_or_its_short_deadli
     let model = Scripted::new(vec![faq(), faq(), say("There is parking behind.")]);
     let mut m = models(&model, &model);
     m.voice.max_tool_rounds = 1;
-    let got = fx.say_with(false, "Is there parking?", &m.for_voice()).await;
+    let got = fx
+        .say_with(false, "Is there parking?", &m.for_voice())
+        .await;
     assert!(!got.messages.is_empty());
     assert_eq!(model.calls(), 2);
     assert_eq!(fx.answered_by().await, frontdesk_agent::RULE_SET);
@@ -341,7 +345,11 @@ async fn a_phone_turn_falls_back_after_its_fewer_tool_rounds_or_its_short_deadli
     let got = fx
         .say_with(false, "what are your opening hours", &m.for_voice())
         .await;
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(
         got.messages.iter().any(|t| t.contains("08:00")),
         "{:?}",

@@ -9,8 +9,8 @@
 //! `request_too_large`. A 429 for a reached spend limit is the same type with
 //! `error.details.error_code = "enforced_spend_limit_reached"`: final, not retried.
 
-use super::stream::Progress;
 use super::http::{Endpoint, Failure, classify_status, secret_header};
+use super::stream::Progress;
 use super::{
     LanguageModel, ModelError, ModelReply, ModelRequest, RetryPolicy, StopReason, ToolCall, Turn,
     Usage,

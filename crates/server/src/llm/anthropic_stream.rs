@@ -50,7 +50,9 @@ impl AnthropicStream {
         v.get("index")
             .and_then(Value::as_u64)
             .and_then(|i| self.blocks.get_mut(usize::try_from(i).ok()?))
-            .ok_or(ModelError::MalformedResponse("stream event for an unknown block"))
+            .ok_or(ModelError::MalformedResponse(
+                "stream event for an unknown block",
+            ))
     }
 
     fn count(&mut self, usage: Option<&Value>) {
@@ -170,29 +172,29 @@ impl StreamParser for AnthropicStream {
                 "stream ended before message_stop",
             ));
         }
-        let content = self
-            .blocks
-            .into_iter()
-            .map(|b| {
-                let input = if b.kind != "tool_use" {
-                    None
-                } else if b.input_json.trim().is_empty() {
-                    // A tool without parameters may get no input delta at all.
-                    Some(Value::Object(serde_json::Map::new()))
-                } else {
-                    Some(serde_json::from_str(&b.input_json).map_err(|_| {
-                        ModelError::MalformedResponse("tool_use input is not JSON")
-                    })?)
-                };
-                Ok(ContentBlock {
-                    kind: b.kind,
-                    text: Some(b.text),
-                    id: b.id,
-                    name: b.name,
-                    input,
+        let content =
+            self.blocks
+                .into_iter()
+                .map(|b| {
+                    let input = if b.kind != "tool_use" {
+                        None
+                    } else if b.input_json.trim().is_empty() {
+                        // A tool without parameters may get no input delta at all.
+                        Some(Value::Object(serde_json::Map::new()))
+                    } else {
+                        Some(serde_json::from_str(&b.input_json).map_err(|_| {
+                            ModelError::MalformedResponse("tool_use input is not JSON")
+                        })?)
+                    };
+                    Ok(ContentBlock {
+                        kind: b.kind,
+                        text: Some(b.text),
+                        id: b.id,
+                        name: b.name,
+                        input,
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>, ModelError>>()?;
+                .collect::<Result<Vec<_>, ModelError>>()?;
         reply(MessageResponse {
             model: self.model,
             content,

@@ -118,12 +118,8 @@ impl Endpoint {
         self.retry
             .run(|attempt| {
                 progress.restart();
-                let exchange = self.stream_exchange(
-                    headers,
-                    body.clone(),
-                    classify,
-                    parser(progress.clone()),
-                );
+                let exchange =
+                    self.stream_exchange(headers, body.clone(), classify, parser(progress.clone()));
                 self.logged(attempt, exchange)
             })
             .await

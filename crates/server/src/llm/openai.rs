@@ -14,8 +14,8 @@
 //! Errors arrive as `{"error": {"message", "type", "code"}}`; a 429 with code
 //! `insufficient_quota` means the account has no credit left and is not retried.
 
-use super::stream::Progress;
 use super::http::{Endpoint, Failure, classify_status, secret_header};
+use super::stream::Progress;
 use super::{
     LanguageModel, ModelError, ModelReply, ModelRequest, RetryPolicy, StopReason, ToolCall, Turn,
     Usage,

@@ -58,7 +58,9 @@ impl OpenAiStream {
                 .and_then(Value::as_u64)
                 .and_then(|i| usize::try_from(i).ok())
                 .filter(|i| *i <= self.calls.len())
-                .ok_or(ModelError::MalformedResponse("tool call delta out of order"))?;
+                .ok_or(ModelError::MalformedResponse(
+                    "tool call delta out of order",
+                ))?;
             if index == self.calls.len() {
                 self.calls.push(Call::default());
                 self.progress.tool_use();
@@ -103,23 +105,28 @@ impl StreamParser for OpenAiStream {
                 ModelError::MalformedResponse("the stream reported an error")
             });
         }
-        if let Some(m) = v.get("model").and_then(Value::as_str).filter(|m| !m.is_empty()) {
+        if let Some(m) = v
+            .get("model")
+            .and_then(Value::as_str)
+            .filter(|m| !m.is_empty())
+        {
             if self.model.is_none() {
                 self.progress.model(m);
             }
             self.model = Some(m.to_owned());
         }
         if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
-            let usage: ApiUsage = serde_json::from_value(u.clone())
-                .map_err(|_| ModelError::MalformedResponse("stream usage is not the expected JSON"))?;
+            let usage: ApiUsage = serde_json::from_value(u.clone()).map_err(|_| {
+                ModelError::MalformedResponse("stream usage is not the expected JSON")
+            })?;
             self.progress
                 .usage(Some(usage.prompt_tokens), Some(usage.completion_tokens));
             self.usage = Some(usage);
         }
-        let first = v
-            .get("choices")
-            .and_then(Value::as_array)
-            .and_then(|c| c.iter().find(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0));
+        let first = v.get("choices").and_then(Value::as_array).and_then(|c| {
+            c.iter()
+                .find(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0)
+        });
         let Some(choice) = first else {
             return Ok(());
         };

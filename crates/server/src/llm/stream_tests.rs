@@ -10,8 +10,8 @@
 use super::stream::Progress;
 use super::test_support::{assert_text_reply, hello};
 use super::{
-    AnthropicClient, LanguageModel, ModelError, ModelReply, OpenAiClient, RetryPolicy,
-    StopReason, ToolCall,
+    AnthropicClient, LanguageModel, ModelError, ModelReply, OpenAiClient, RetryPolicy, StopReason,
+    ToolCall,
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -72,7 +72,12 @@ fn text_block(index: u64, pieces: &[&str]) -> Vec<(&'static str, Value)> {
     e
 }
 
-fn tool_block(index: u64, id: &str, name: &str, json_pieces: &[&str]) -> Vec<(&'static str, Value)> {
+fn tool_block(
+    index: u64,
+    id: &str,
+    name: &str,
+    json_pieces: &[&str],
+) -> Vec<(&'static str, Value)> {
     let mut e = vec![(
         "content_block_start",
         json!({"type": "content_block_start", "index": index,
@@ -132,9 +137,10 @@ async fn openai(body: String) -> (Result<ModelReply, ModelError>, Progress) {
         .expect(1)
         .mount(&server)
         .await;
-    let client = OpenAiClient::compatible(&server.uri(), None, "qwen2.5:7b", Duration::from_secs(5))
-        .unwrap()
-        .with_retry_policy(RetryPolicy::none());
+    let client =
+        OpenAiClient::compatible(&server.uri(), None, "qwen2.5:7b", Duration::from_secs(5))
+            .unwrap()
+            .with_retry_policy(RetryPolicy::none());
     let progress = Progress::new();
     let got = client.complete_streamed(&hello(), &progress).await;
     (got, progress)
@@ -190,7 +196,11 @@ async fn an_anthropic_tool_use_stream_joins_its_input_json() {
             }
         ]
     );
-    assert_eq!(progress.complete_sentences(), None, "a tool call was started");
+    assert_eq!(
+        progress.complete_sentences(),
+        None,
+        "a tool call was started"
+    );
 }
 
 #[tokio::test]
@@ -200,7 +210,10 @@ async fn a_cut_or_broken_anthropic_stream_is_an_error() {
     events.truncate(events.len() - 3);
     let (got, progress) = anthropic(sse(&events)).await;
     malformed(got);
-    assert_eq!(progress.complete_sentences().as_deref(), Some("We open at 8."));
+    assert_eq!(
+        progress.complete_sentences().as_deref(),
+        Some("We open at 8.")
+    );
     // Tool input that is not JSON, or not an object.
     for pieces in [&["{\"date\": \"2026-"][..], &["[1, 2]"][..]] {
         let events = anthropic_events(tool_block(0, "toolu_1", "find_slots", pieces), "tool_use");
@@ -277,13 +290,25 @@ async fn an_openai_text_stream_becomes_the_whole_reply_with_its_usage() {
 #[tokio::test]
 async fn openai_tool_call_deltas_are_joined_by_index() {
     let chunks = [
-        chunk(json!({"role": "assistant", "content": null, "tool_calls": [
+        chunk(
+            json!({"role": "assistant", "content": null, "tool_calls": [
             {"index": 0, "id": "call_abc", "type": "function",
-             "function": {"name": "find_slots", "arguments": ""}}]}), None),
-        chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"da"}}]}), None),
-        chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "te\": \"2026-12-08\"}"}}]}), None),
-        chunk(json!({"tool_calls": [{"index": 1, "id": "call_def", "type": "function",
-            "function": {"name": "hand_off", "arguments": ""}}]}), None),
+             "function": {"name": "find_slots", "arguments": ""}}]}),
+            None,
+        ),
+        chunk(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"da"}}]}),
+            None,
+        ),
+        chunk(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": "te\": \"2026-12-08\"}"}}]}),
+            None,
+        ),
+        chunk(
+            json!({"tool_calls": [{"index": 1, "id": "call_def", "type": "function",
+            "function": {"name": "hand_off", "arguments": ""}}]}),
+            None,
+        ),
         chunk(json!({}), Some("tool_calls")),
         usage_chunk(json!([])),
     ];
@@ -317,26 +342,39 @@ async fn a_cut_or_broken_openai_stream_is_an_error() {
     // No [DONE].
     let (got, progress) = openai(openai_body(&text, false)).await;
     malformed(got);
-    assert_eq!(progress.complete_sentences().as_deref(), Some("We open at 8."));
+    assert_eq!(
+        progress.complete_sentences().as_deref(),
+        Some("We open at 8.")
+    );
     // Arguments that never become a JSON object.
     for args in ["{\"date\": \"2026-", "[1]"] {
         let chunks = [
-            chunk(json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
-                "function": {"name": "find_slots", "arguments": args}}]}), None),
+            chunk(
+                json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                "function": {"name": "find_slots", "arguments": args}}]}),
+                None,
+            ),
             chunk(json!({}), Some("tool_calls")),
         ];
         malformed(openai(openai_body(&chunks, true)).await.0);
     }
     // A tool call that skips an index, or never says its name.
-    let skips = [chunk(json!({"tool_calls": [{"index": 2, "id": "c", "function": {"name": "faq", "arguments": "{}"}}]}), None)];
+    let skips = [chunk(
+        json!({"tool_calls": [{"index": 2, "id": "c", "function": {"name": "faq", "arguments": "{}"}}]}),
+        None,
+    )];
     malformed(openai(openai_body(&skips, true)).await.0);
-    let nameless = [chunk(json!({"tool_calls": [{"index": 0, "id": "c", "function": {"arguments": "{}"}}]}), Some("tool_calls"))];
+    let nameless = [chunk(
+        json!({"tool_calls": [{"index": 0, "id": "c", "function": {"arguments": "{}"}}]}),
+        Some("tool_calls"),
+    )];
     malformed(openai(openai_body(&nameless, true)).await.0);
     // An error in the middle of the stream.
-    let e = openai("data: {\"error\": {\"message\": \"boom\", \"type\": \"server_error\"}}\n\n".into())
-        .await
-        .0
-        .unwrap_err();
+    let e =
+        openai("data: {\"error\": {\"message\": \"boom\", \"type\": \"server_error\"}}\n\n".into())
+            .await
+            .0
+            .unwrap_err();
     assert_eq!(e.code(), "overloaded");
     malformed(openai("data: {not json\n\n".into()).await.0);
 }
@@ -391,7 +429,10 @@ async fn a_phone_turn_says_the_complete_sentences_of_a_stream_cut_by_the_deadlin
     let text = openai_body(
         &[
             chunk(json!({"role": "assistant", "content": ""}), None),
-            chunk(json!({"content": "We are open on weekdays from eight. On Saturd"}), None),
+            chunk(
+                json!({"content": "We are open on weekdays from eight. On Saturd"}),
+                None,
+            ),
         ],
         false,
     );

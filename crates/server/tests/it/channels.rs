@@ -476,7 +476,10 @@ fn chat_completion_stream(model: &str, text: &str) -> ResponseTemplate {
     };
     let (first, rest) = text.split_at(text.len() / 2);
     let events = [
-        chunk(serde_json::json!({"role": "assistant", "content": ""}), None),
+        chunk(
+            serde_json::json!({"role": "assistant", "content": ""}),
+            None,
+        ),
         chunk(serde_json::json!({"content": first}), None),
         chunk(serde_json::json!({"content": rest}), None),
         chunk(serde_json::json!({}), Some("stop")),

@@ -217,13 +217,20 @@ async fn a_whole_clinic_export_holds_every_patient_and_no_secret() {
     let model = &doc["language_model"];
     assert_eq!(
         (&model["provider"], &model["fast_model"]),
-        (&serde_json::json!("openai"), &serde_json::json!("gpt-4o-mini")),
+        (
+            &serde_json::json!("openai"),
+            &serde_json::json!("gpt-4o-mini")
+        ),
         "{model}"
     );
     assert!(model["api_key_set_at"].is_string(), "{model}");
     assert_eq!(model["limits"]["voice"]["deadline_ms"], 4000, "{model}");
     assert_eq!(model["usage"]["turns"], 0, "{model}");
-    for secret in ["tw-Export-Secret-987", "demo_auth_token", "sk-Export-LLM-Key-123"] {
+    for secret in [
+        "tw-Export-Secret-987",
+        "demo_auth_token",
+        "sk-Export-LLM-Key-123",
+    ] {
         assert!(!raw.contains(secret), "{secret} is in the export");
     }
     assert!(

@@ -321,14 +321,26 @@ fn the_operator_sets_shows_and_disables_a_clinics_model_from_the_command_line() 
     );
     let mut bare: Vec<&str> = vec!["llm"];
     bare.extend_from_slice(&own);
-    bare.extend_from_slice(&["http://127.0.0.1:9", "--tenant", "harbour-physio", "--data-dir", d]);
+    bare.extend_from_slice(&[
+        "http://127.0.0.1:9",
+        "--tenant",
+        "harbour-physio",
+        "--data-dir",
+        d,
+    ]);
     let (ok, _, err) = run(&bare);
     assert!(!ok && err.contains("address_refused"), "{err}");
     // A turn limit out of its range is refused, named.
     let (ok, _, err) = llm(
         &[
             &base[..4],
-            &["http://127.0.0.1:9", "--fast-model", "m", "--voice-deadline-ms", "12000"],
+            &[
+                "http://127.0.0.1:9",
+                "--fast-model",
+                "m",
+                "--voice-deadline-ms",
+                "12000",
+            ],
         ]
         .concat(),
         None,

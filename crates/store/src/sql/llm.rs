@@ -67,12 +67,42 @@ pub(crate) fn checked_limits(l: &LlmLimits) -> Result<()> {
     let (t, v) = (&l.text, &l.voice);
     let (tr, vr) = (LlmLimits::TEXT_RANGE, LlmLimits::VOICE_RANGE);
     let checks: [(&'static str, u32, (u32, u32), &'static str); 6] = [
-        ("text_deadline_ms", t.deadline_ms, tr.deadline_ms, "1000 to 60000 milliseconds"),
-        ("text_tool_rounds", t.tool_rounds.into(), widen(tr.tool_rounds), "0 to 8"),
-        ("text_output_tokens", t.output_tokens, tr.output_tokens, "16 to 4000 tokens"),
-        ("voice_deadline_ms", v.deadline_ms, vr.deadline_ms, "500 to 10000 milliseconds"),
-        ("voice_tool_rounds", v.tool_rounds.into(), widen(vr.tool_rounds), "0 to 4"),
-        ("voice_output_tokens", v.output_tokens, vr.output_tokens, "16 to 1000 tokens"),
+        (
+            "text_deadline_ms",
+            t.deadline_ms,
+            tr.deadline_ms,
+            "1000 to 60000 milliseconds",
+        ),
+        (
+            "text_tool_rounds",
+            t.tool_rounds.into(),
+            widen(tr.tool_rounds),
+            "0 to 8",
+        ),
+        (
+            "text_output_tokens",
+            t.output_tokens,
+            tr.output_tokens,
+            "16 to 4000 tokens",
+        ),
+        (
+            "voice_deadline_ms",
+            v.deadline_ms,
+            vr.deadline_ms,
+            "500 to 10000 milliseconds",
+        ),
+        (
+            "voice_tool_rounds",
+            v.tool_rounds.into(),
+            widen(vr.tool_rounds),
+            "0 to 4",
+        ),
+        (
+            "voice_output_tokens",
+            v.output_tokens,
+            vr.output_tokens,
+            "16 to 1000 tokens",
+        ),
     ];
     for (field, value, (lo, hi), why) in checks {
         if !(lo..=hi).contains(&value) {

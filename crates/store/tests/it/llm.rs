@@ -308,7 +308,10 @@ async fn bad_settings_are_refused_with_the_field_named(db: &TestDb) {
         ("voice_deadline_ms", limit(|l| l.voice.deadline_ms = 10_001)),
         ("voice_deadline_ms", limit(|l| l.voice.deadline_ms = 499)),
         ("voice_tool_rounds", limit(|l| l.voice.tool_rounds = 5)),
-        ("voice_output_tokens", limit(|l| l.voice.output_tokens = 1_001)),
+        (
+            "voice_output_tokens",
+            limit(|l| l.voice.output_tokens = 1_001),
+        ),
     ] {
         cases.push((field, settings, LlmKeyChange::Keep));
     }

@@ -13,10 +13,9 @@ async fn a_whatsapp_message_is_answered_by_the_clinics_model_and_accounted(app: 
     let model = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(chat_completion(
-            "qwen2.5:7b",
-            MODEL_TEXT,
-        )))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(chat_completion("qwen2.5:7b", MODEL_TEXT)),
+        )
         .expect(1)
         .mount(&model)
         .await;

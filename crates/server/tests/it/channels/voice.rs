@@ -403,6 +403,9 @@ async fn a_slow_model_leaves_the_caller_with_the_built_in_reply_at_the_voice_dea
         .llm_usage_summary(scope, month_start(now), now + SignedDuration::from_secs(1))
         .await
         .unwrap();
-    assert_eq!((usage.turns, usage.answered, usage.fallbacks.len()), (1, 0, 1));
+    assert_eq!(
+        (usage.turns, usage.answered, usage.fallbacks.len()),
+        (1, 0, 1)
+    );
     app.finish().await;
 }

@@ -73,7 +73,11 @@ async fn the_owner_sets_the_model_and_never_sees_the_key_again(app: TestApp, mai
         ("openai_compatible", "ftp://models.local", "cannot be used"),
         ("openai_compatible", "", "needs its address"),
         // A private network this deployment did not allowlist (the tests allow loopback).
-        ("openai_compatible", "http://10.0.0.5:11434", "not permitted"),
+        (
+            "openai_compatible",
+            "http://10.0.0.5:11434",
+            "not permitted",
+        ),
         ("nobody", "", "Choose a provider"),
     ] {
         let f = form(provider, base, KEY, &csrf);
@@ -85,7 +89,11 @@ async fn the_owner_sets_the_model_and_never_sees_the_key_again(app: TestApp, mai
     // A limit out of its range is refused with the field named; one that is not a number too.
     let good = || form("openai_compatible", "http://127.0.0.1:9", KEY, &csrf);
     for (field, value, needle) in [
-        ("voice_deadline_ms", "20000", "voice_deadline_ms: 500 to 10000 milliseconds"),
+        (
+            "voice_deadline_ms",
+            "20000",
+            "voice_deadline_ms: 500 to 10000 milliseconds",
+        ),
         ("text_tool_rounds", "9", "text_tool_rounds: 0 to 8"),
         ("text_output_tokens", "many", "whole numbers"),
     ] {
