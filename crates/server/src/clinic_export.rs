@@ -299,7 +299,7 @@ async fn write_language_model<W: Write>(
     doc: &mut JsonOut<W>,
 ) -> Result<(), ExportError> {
     let Some(s) = store.llm_settings(scope).await? else {
-        return Ok(doc.field("language_model", &Value::Null)?);
+        return doc.field("language_model", &Value::Null);
     };
     let usage = store
         .llm_usage_summary(scope, jiff::Timestamp::UNIX_EPOCH, jiff::Timestamp::now())
