@@ -253,7 +253,19 @@ pub fn format_decimal(v: i64, places: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use frontdesk_store::{LlmLimits, LlmPrices, LlmSettings, LlmSettingsInput, LlmTurnLimits};
+    use frontdesk_store::{LlmLimits, LlmPrices, LlmSettings, LlmSettingsInput};
+
+    /// Text: 9 s, 3 rounds, 300 tokens; phone: 2.5 s, 1 round, 120 tokens.
+    fn limits() -> LlmLimits {
+        let mut l = LlmLimits::default();
+        (l.text.deadline_ms, l.text.tool_rounds, l.text.output_tokens) = (9_000, 3, 300);
+        (
+            l.voice.deadline_ms,
+            l.voice.tool_rounds,
+            l.voice.output_tokens,
+        ) = (2_500, 1, 120);
+        l
+    }
 
     fn runtime(provider: LlmProvider, key: Option<&str>, base: Option<&str>) -> LlmRuntime {
         LlmRuntime {
@@ -272,18 +284,7 @@ mod tests {
                     },
                     strong_prices: LlmPrices::default(),
                     enabled: true,
-                    limits: LlmLimits {
-                        text: LlmTurnLimits {
-                            deadline_ms: 9_000,
-                            tool_rounds: 3,
-                            output_tokens: 300,
-                        },
-                        voice: LlmTurnLimits {
-                            deadline_ms: 2_500,
-                            tool_rounds: 1,
-                            output_tokens: 120,
-                        },
-                    },
+                    limits: limits(),
                 },
                 api_key_set_at: None,
                 updated_at: jiff::Timestamp::UNIX_EPOCH,

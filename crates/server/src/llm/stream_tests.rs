@@ -52,24 +52,31 @@ fn anthropic_events(blocks: Vec<(&'static str, Value)>, stop: &str) -> Vec<(&'st
     e
 }
 
-fn text_block(index: u64, pieces: &[&str]) -> Vec<(&'static str, Value)> {
+/// One content block: its start, its deltas, its stop.
+fn block(index: u64, start: Value, deltas: Vec<Value>) -> Vec<(&'static str, Value)> {
     let mut e = vec![(
         "content_block_start",
-        json!({"type": "content_block_start", "index": index,
-               "content_block": {"type": "text", "text": ""}}),
+        json!({"type": "content_block_start", "index": index, "content_block": start}),
     )];
-    for p in pieces {
-        e.push((
+    e.extend(deltas.into_iter().map(|delta| {
+        (
             "content_block_delta",
-            json!({"type": "content_block_delta", "index": index,
-                   "delta": {"type": "text_delta", "text": p}}),
-        ));
-    }
+            json!({"type": "content_block_delta", "index": index, "delta": delta}),
+        )
+    }));
     e.push((
         "content_block_stop",
         json!({"type": "content_block_stop", "index": index}),
     ));
     e
+}
+
+fn text_block(index: u64, pieces: &[&str]) -> Vec<(&'static str, Value)> {
+    let deltas = pieces
+        .iter()
+        .map(|p| json!({"type": "text_delta", "text": p}))
+        .collect();
+    block(index, json!({"type": "text", "text": ""}), deltas)
 }
 
 fn tool_block(
@@ -78,23 +85,12 @@ fn tool_block(
     name: &str,
     json_pieces: &[&str],
 ) -> Vec<(&'static str, Value)> {
-    let mut e = vec![(
-        "content_block_start",
-        json!({"type": "content_block_start", "index": index,
-               "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}}),
-    )];
-    for p in json_pieces {
-        e.push((
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": index,
-                   "delta": {"type": "input_json_delta", "partial_json": p}}),
-        ));
-    }
-    e.push((
-        "content_block_stop",
-        json!({"type": "content_block_stop", "index": index}),
-    ));
-    e
+    let deltas = json_pieces
+        .iter()
+        .map(|p| json!({"type": "input_json_delta", "partial_json": p}))
+        .collect();
+    let start = json!({"type": "tool_use", "id": id, "name": name, "input": {}});
+    block(index, start, deltas)
 }
 
 fn event_stream(body: String) -> ResponseTemplate {

@@ -450,6 +450,31 @@ fn compatible_llm(base: &str, fast_model: &str) -> LlmSettingsInput {
     }
 }
 
+/// Makes the fake OpenAI-compatible server `model` the clinic's language model (routine turns
+/// to `qwen2.5:7b`).
+async fn use_model(app: &ChannelApp, slug: &str, model: &MockServer) -> TenantScope {
+    let scope = app.scope(slug).await;
+    app.store
+        .set_llm_settings(
+            scope,
+            &compatible_llm(&model.uri(), "qwen2.5:7b"),
+            LlmKeyChange::Keep,
+            Actor::Operator,
+        )
+        .await
+        .unwrap();
+    scope
+}
+
+/// The clinic's language model usage this month, up to now.
+async fn month_usage(app: &ChannelApp, scope: TenantScope) -> LlmUsageSummary {
+    let now = app.clock.now();
+    app.store
+        .llm_usage_summary(scope, month_start(now), now + SignedDuration::from_secs(1))
+        .await
+        .unwrap()
+}
+
 /// An OpenAI Chat Completions answer saying `text`, as an OpenAI-compatible server sends it.
 fn chat_completion(model: &str, text: &str) -> serde_json::Value {
     serde_json::json!({

@@ -19,16 +19,7 @@ async fn a_whatsapp_message_is_answered_by_the_clinics_model_and_accounted(app: 
         .expect(1)
         .mount(&model)
         .await;
-    let scope = app.scope(NAIROBI).await;
-    app.store
-        .set_llm_settings(
-            scope,
-            &compatible_llm(&model.uri(), "qwen2.5:7b"),
-            LlmKeyChange::Keep,
-            Actor::Operator,
-        )
-        .await
-        .unwrap();
+    let scope = use_model(&app, NAIROBI, &model).await;
     let body = wa_text("wamid.LLM1", "254711000001", "What are your opening hours?");
     let r = app
         .post_whatsapp(&body, Some(wa_signature(APP_SECRET, &body)))
@@ -49,12 +40,7 @@ async fn a_whatsapp_message_is_answered_by_the_clinics_model_and_accounted(app: 
         Some(MODEL_TEXT),
         "{texts:?}"
     );
-    let now = app.clock.now();
-    let usage = app
-        .store
-        .llm_usage_summary(scope, month_start(now), now + SignedDuration::from_secs(1))
-        .await
-        .unwrap();
+    let usage = month_usage(&app, scope).await;
     // 700 tokens at 10 units a million: 7,000 micro-units.
     assert_eq!(
         (

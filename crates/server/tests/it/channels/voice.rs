@@ -317,21 +317,6 @@ async fn forged_unsigned_or_unusable_voice_requests_store_nothing(app: ChannelAp
 
 const SPOKEN: &str = "We are open from eight in the morning to six in the evening on weekdays.";
 
-/// The clinic's model is the fake OpenAI-compatible server `model`.
-async fn use_model(app: &ChannelApp, model: &MockServer) -> TenantScope {
-    let scope = app.scope(HARBOUR).await;
-    app.store
-        .set_llm_settings(
-            scope,
-            &compatible_llm(&model.uri(), "qwen2.5:7b"),
-            LlmKeyChange::Keep,
-            Actor::Operator,
-        )
-        .await
-        .unwrap();
-    scope
-}
-
 async fn a_caller_is_answered_by_the_clinics_model_with_the_phone_limits(app: ChannelApp) {
     let model = MockServer::start().await;
     // Only a streamed request with the phone line's output limit (160 tokens, not the text
@@ -346,7 +331,7 @@ async fn a_caller_is_answered_by_the_clinics_model_with_the_phone_limits(app: Ch
         .expect(1)
         .mount(&model)
         .await;
-    let scope = use_model(&app, &model).await;
+    let scope = use_model(&app, HARBOUR, &model).await;
     call(&app, VOICE, &params("CA500", &[])).await;
     let hours = say(&app, "CA500", FIRST_TURN, "what are your opening hours").await;
     assert_listens(&hours, 0);
@@ -361,12 +346,7 @@ async fn a_caller_is_answered_by_the_clinics_model_with_the_phone_limits(app: Ch
     )
     .await;
     assert!(red.said()[0].starts_with("Call 111 now."), "{red:?}");
-    let now = app.clock.now();
-    let usage = app
-        .store
-        .llm_usage_summary(scope, month_start(now), now + SignedDuration::from_secs(1))
-        .await
-        .unwrap();
+    let usage = month_usage(&app, scope).await;
     assert_eq!((usage.turns, usage.answered), (1, 1));
     app.finish().await;
 }
@@ -384,7 +364,7 @@ async fn a_slow_model_leaves_the_caller_with_the_built_in_reply_at_the_voice_dea
         )
         .mount(&model)
         .await;
-    let scope = use_model(&app, &model).await;
+    let scope = use_model(&app, HARBOUR, &model).await;
     call(&app, VOICE, &params("CA501", &[])).await;
     let started = std::time::Instant::now();
     let hours = say(&app, "CA501", FIRST_TURN, "what are your opening hours").await;
@@ -397,12 +377,7 @@ async fn a_slow_model_leaves_the_caller_with_the_built_in_reply_at_the_voice_dea
     assert_listens(&hours, 0);
     let said = hours.said().join(" ");
     assert!(said.contains("Mon–Fri 08:00–18:00"), "{said}");
-    let now = app.clock.now();
-    let usage = app
-        .store
-        .llm_usage_summary(scope, month_start(now), now + SignedDuration::from_secs(1))
-        .await
-        .unwrap();
+    let usage = month_usage(&app, scope).await;
     assert_eq!(
         (usage.turns, usage.answered, usage.fallbacks.len()),
         (1, 0, 1)
