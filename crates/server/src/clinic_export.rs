@@ -4,7 +4,8 @@
 //! The document (`frontdesk.clinic-export.v1`) holds the clinic (slug, status, profile),
 //! practitioners with their hours, services, FAQs, red-flag rules, staff (name, email, role,
 //! status, created; never a token hash, TOTP secret or session), channel accounts (provider,
-//! address and the names of the secrets set; never a secret value), every patient's copy —
+//! address and the names of the secrets set; never a secret value), the language model
+//! settings (never the API key) and usage totals, every patient's copy —
 //! the same document a one-patient export gives (`crate::data_requests`) — the erasure
 //! ledger (ids and counts), the audit log as stored, and the counts.
 //!
@@ -156,6 +157,7 @@ async fn write_document<W: Write>(
     )?;
     write_catalog(store, scope, &catalog, doc).await?;
     write_people(store, scope, doc).await?;
+    write_language_model(store, scope, doc).await?;
     let mut counts = ExportCounts::default();
     let ids = store.patient_ids(scope).await?;
     let total = ids.len() as u64;
@@ -285,6 +287,50 @@ async fn write_people<W: Write>(
         }))?;
     }
     doc.end_array()?;
+    Ok(())
+}
+
+/// The clinic's language model settings (never the API key: only when one was set) and its
+/// usage as kept (counts, tokens, cost in micro-units, fallbacks by reason); `null` without
+/// settings.
+async fn write_language_model<W: Write>(
+    store: &dyn Store,
+    scope: TenantScope,
+    doc: &mut JsonOut<W>,
+) -> Result<(), ExportError> {
+    let Some(s) = store.llm_settings(scope).await? else {
+        return doc.field("language_model", &Value::Null);
+    };
+    let usage = store
+        .llm_usage_summary(scope, jiff::Timestamp::UNIX_EPOCH, jiff::Timestamp::now())
+        .await?;
+    let i = &s.settings;
+    doc.field(
+        "language_model",
+        &json!({
+            "provider": i.provider.as_str(),
+            "base_url": i.base_url,
+            "fast_model": i.fast_model,
+            "strong_model": i.strong_model,
+            "routine": i.routine.as_str(),
+            "sensitive": i.sensitive.as_str(),
+            "monthly_budget_cents": i.monthly_budget_cents,
+            "fast_prices_micros_per_mtok": i.fast_prices,
+            "strong_prices_micros_per_mtok": i.strong_prices,
+            "limits": i.limits,
+            "enabled": i.enabled,
+            "api_key_set_at": s.api_key_set_at.map(|t| t.to_string()),
+            "updated_at": s.updated_at.to_string(),
+            "usage": {
+                "turns": usage.turns,
+                "answered": usage.answered,
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cost_micros": usage.cost_micros,
+                "fallbacks": usage.fallbacks,
+            },
+        }),
+    )?;
     Ok(())
 }
 

@@ -58,6 +58,8 @@ pub struct RetentionPass {
     pub recordings_kept: u64,
     /// Audit entries older than the clinic's audit retention.
     pub audit_entries: u64,
+    /// Language model usage rows past the conversation retention (and their month).
+    pub llm_usage: u64,
 }
 
 /// How often each daily pass runs (over every instance together): each clinic's retention
@@ -368,13 +370,20 @@ impl Worker {
         match pass {
             DailyPass::Retention => match self.purge_retention().await {
                 Ok(p) => {
-                    if p.conversations + p.recordings + p.recordings_kept + p.audit_entries > 0 {
+                    if p.conversations
+                        + p.recordings
+                        + p.recordings_kept
+                        + p.audit_entries
+                        + p.llm_usage
+                        > 0
+                    {
                         tracing::info!(
                             conversations = p.conversations,
                             messages = p.messages,
                             recordings = p.recordings,
                             recordings_kept = p.recordings_kept,
                             audit_entries = p.audit_entries,
+                            llm_usage = p.llm_usage,
                             "retention purge done"
                         )
                     }
@@ -541,6 +550,7 @@ impl Worker {
             let batch = self.store.purge_expired(scope).await?;
             total.conversations += batch.conversations;
             total.messages += batch.messages;
+            total.llm_usage += batch.llm_usage;
             if !batch.more {
                 break;
             }

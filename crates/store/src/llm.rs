@@ -38,6 +38,68 @@ pub const MAX_BASE_URL_LEN: usize = 2048;
 /// The longest API key accepted.
 pub const MAX_API_KEY_LEN: usize = 512;
 
+/// The limits of one model turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LlmTurnLimits {
+    /// The whole model part of a turn, all rounds and retries included, in milliseconds;
+    /// then the built-in receptionist answers.
+    pub deadline_ms: u32,
+    /// Model replies with tool calls per turn.
+    pub tool_rounds: u8,
+    /// The output-token limit of each model call.
+    pub output_tokens: u32,
+}
+
+/// A clinic's limits of model turns: text (web chat, WhatsApp, SMS) and the phone line,
+/// where a caller hears silence while the model thinks and Twilio waits at most 15 s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LlmLimits {
+    pub text: LlmTurnLimits,
+    pub voice: LlmTurnLimits,
+}
+
+impl LlmLimits {
+    /// The accepted range of each limit: (deadline ms, tool rounds, output tokens).
+    pub const TEXT_RANGE: LlmLimitRange = LlmLimitRange {
+        deadline_ms: (1_000, 60_000),
+        tool_rounds: (0, 8),
+        output_tokens: (16, 4_000),
+    };
+    /// Phone turns: at most 10 s, well inside Twilio's 15 s with the rest of the turn.
+    pub const VOICE_RANGE: LlmLimitRange = LlmLimitRange {
+        deadline_ms: (500, 10_000),
+        tool_rounds: (0, 4),
+        output_tokens: (16, 1_000),
+    };
+}
+
+/// Inclusive bounds of each turn limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LlmLimitRange {
+    pub deadline_ms: (u32, u32),
+    pub tool_rounds: (u8, u8),
+    pub output_tokens: (u32, u32),
+}
+
+impl Default for LlmLimits {
+    /// Text: 15 s, 4 tool rounds, 400 tokens. Phone: 4 s, 2 tool rounds, 160 tokens.
+    fn default() -> Self {
+        Self {
+            text: LlmTurnLimits {
+                deadline_ms: 15_000,
+                tool_rounds: 4,
+                output_tokens: 400,
+            },
+            voice: LlmTurnLimits {
+                deadline_ms: 4_000,
+                tool_rounds: 2,
+                output_tokens: 160,
+            },
+        }
+    }
+}
+
 /// What a model costs, in micro-units per million tokens.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LlmPrices {
@@ -74,6 +136,8 @@ pub struct LlmSettingsInput {
     pub fast_prices: LlmPrices,
     pub strong_prices: LlmPrices,
     pub enabled: bool,
+    /// Deadline, tool rounds and output limit of text and phone turns.
+    pub limits: LlmLimits,
 }
 
 /// What happens to the stored API key when settings are written.

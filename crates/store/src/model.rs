@@ -1189,6 +1189,8 @@ pub struct AuditPurge {
 pub struct PurgeBatch {
     pub conversations: u64,
     pub messages: u64,
+    /// Language model usage rows (kept `conversation_days`, and at least to their month's end).
+    pub llm_usage: u64,
     pub more: bool,
 }
 

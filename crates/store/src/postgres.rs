@@ -138,6 +138,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/postgres/0024_calcom.sql"),
     ),
     (
+        25,
+        "llm_limits",
+        include_str!("../migrations/postgres/0025_llm_limits.sql"),
+    ),
+    (
         26,
         "security_alerts",
         include_str!("../migrations/postgres/0026_security_alerts.sql"),

@@ -8,8 +8,8 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use frontdesk_server::llm::settings::{format_decimal, parse_decimal};
 use frontdesk_store::{
-    Actor, LlmKeyChange, LlmPrices, LlmProvider, LlmRoute, LlmRuntime, LlmSettings,
-    LlmSettingsInput, Store, TenantScope, month_start,
+    Actor, LlmKeyChange, LlmLimits, LlmPrices, LlmProvider, LlmRoute, LlmRuntime, LlmSettings,
+    LlmSettingsInput, LlmTurnLimits, Store, TenantScope, month_start,
 };
 use std::io::{IsTerminal, Read};
 
@@ -81,6 +81,26 @@ pub(super) struct LlmSet {
     /// Store the settings switched off.
     #[arg(long)]
     disabled: bool,
+    /// Text turns (web chat, WhatsApp, SMS): the model's whole time per turn, all rounds
+    /// and retries, in milliseconds (1000 to 60000); then the built-in receptionist answers.
+    #[arg(long, value_name = "MS", default_value_t = LlmLimits::default().text.deadline_ms)]
+    text_deadline_ms: u32,
+    /// Text turns: model replies with tool calls per turn (0 to 8).
+    #[arg(long, value_name = "N", default_value_t = LlmLimits::default().text.tool_rounds)]
+    text_tool_rounds: u8,
+    /// Text turns: output tokens per model call (16 to 4000).
+    #[arg(long, value_name = "N", default_value_t = LlmLimits::default().text.output_tokens)]
+    text_output_tokens: u32,
+    /// Phone turns: the model's whole time per turn in milliseconds (500 to 10000; the
+    /// caller hears silence meanwhile).
+    #[arg(long, value_name = "MS", default_value_t = LlmLimits::default().voice.deadline_ms)]
+    voice_deadline_ms: u32,
+    /// Phone turns: model replies with tool calls per turn (0 to 4).
+    #[arg(long, value_name = "N", default_value_t = LlmLimits::default().voice.tool_rounds)]
+    voice_tool_rounds: u8,
+    /// Phone turns: output tokens per model call (16 to 1000).
+    #[arg(long, value_name = "N", default_value_t = LlmLimits::default().voice.output_tokens)]
+    voice_output_tokens: u32,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -97,9 +117,24 @@ pub(super) async fn open(
     data: &DataArgs,
     slug: &str,
 ) -> anyhow::Result<(std::sync::Arc<dyn Store>, TenantScope)> {
-    let store = open_store(&resolve(data, LogFormat::Pretty, "warn")?).await?;
-    let scope = clinic_scope(store.as_ref(), slug).await?;
+    let (store, scope, _) = open_with_policy(data, slug).await?;
     Ok((store, scope))
+}
+
+/// [`open`], with the deployment's outbound address policy (`webhook_allowlist`).
+async fn open_with_policy(
+    data: &DataArgs,
+    slug: &str,
+) -> anyhow::Result<(
+    std::sync::Arc<dyn Store>,
+    TenantScope,
+    frontdesk_server::outbound::SsrfPolicy,
+)> {
+    let cfg = resolve(data, LogFormat::Pretty, "warn")?;
+    let policy = cfg.webhook_policy()?;
+    let store = open_store(&cfg).await?;
+    let scope = clinic_scope(store.as_ref(), slug).await?;
+    Ok((store, scope, policy))
 }
 
 fn price(flag: &str, raw: &str) -> anyhow::Result<i64> {
@@ -136,6 +171,18 @@ fn settings_of(a: &LlmSet) -> anyhow::Result<LlmSettingsInput> {
             output_per_mtok: price("strong-output-price", &a.strong_output_price)?,
         },
         enabled: !a.disabled,
+        limits: LlmLimits {
+            text: LlmTurnLimits {
+                deadline_ms: a.text_deadline_ms,
+                tool_rounds: a.text_tool_rounds,
+                output_tokens: a.text_output_tokens,
+            },
+            voice: LlmTurnLimits {
+                deadline_ms: a.voice_deadline_ms,
+                tool_rounds: a.voice_tool_rounds,
+                output_tokens: a.voice_output_tokens,
+            },
+        },
     })
 }
 
@@ -170,7 +217,7 @@ async fn set(a: LlmSet) -> anyhow::Result<()> {
     } else {
         LlmKeyChange::Keep
     };
-    let (store, scope) = open(&a.data, &a.tenant).await?;
+    let (store, scope, policy) = open_with_policy(&a.data, &a.tenant).await?;
     let stored = store.llm_settings(scope).await?;
     let has_key = match &key {
         LlmKeyChange::Set(_) => true,
@@ -199,6 +246,16 @@ async fn set(a: LlmSet) -> anyhow::Result<()> {
             } else {
                 "anthropic and openai need --api-key-stdin"
             }
+        );
+    }
+    if let Some(base) = &settings.base_url
+        && let Err(e) = frontdesk_server::llm::settings::check_base_url(base, &policy).await
+    {
+        bail!(
+            "--base-url is not permitted by the outbound address policy ({}: {e}); to allow \
+             the clinic's own network, add it to webhook_allowlist (e.g. \
+             FRONTDESK_WEBHOOK_ALLOWLIST='[\"10.20.0.0/16\"]')",
+            e.code()
         );
     }
     let saved = store
@@ -257,6 +314,12 @@ async fn show(slug: &str, data: &DataArgs) -> anyhow::Result<()> {
         price(i.strong_prices.input_per_mtok),
         price(i.strong_prices.output_per_mtok)
     );
+    for (kind, l) in [("text", i.limits.text), ("voice", i.limits.voice)] {
+        println!(
+            "{kind}_limits\t{} ms, {} tool rounds, {} output tokens",
+            l.deadline_ms, l.tool_rounds, l.output_tokens
+        );
+    }
     println!("api_key\t{}", key_state(&s));
     println!("updated\t{} by {}", s.updated_at, s.updated_by);
     println!("month_since\t{from}");

@@ -16,8 +16,8 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use frontdesk_store::{
-    Actor, LlmKeyChange, LlmPrices, LlmProvider, LlmRoute, LlmRuntime, LlmSettings,
-    LlmSettingsInput, LlmUsageSummary, StoreError, month_start,
+    Actor, LlmKeyChange, LlmLimits, LlmPrices, LlmProvider, LlmRoute, LlmRuntime, LlmSettings,
+    LlmSettingsInput, LlmTurnLimits, LlmUsageSummary, StoreError, month_start,
 };
 
 /// The form's values, as shown (prices in currency units per million tokens).
@@ -34,6 +34,7 @@ struct FormValues {
     strong_in: String,
     strong_out: String,
     enabled: bool,
+    limits: LlmLimits,
 }
 
 impl FormValues {
@@ -52,6 +53,7 @@ impl FormValues {
                 strong_in: "0".into(),
                 strong_out: "0".into(),
                 enabled: false,
+                limits: LlmLimits::default(),
             };
         };
         let price = |v: i64| format_decimal(v, 6);
@@ -71,6 +73,7 @@ impl FormValues {
             strong_in: price(s.strong_prices.input_per_mtok),
             strong_out: price(s.strong_prices.output_per_mtok),
             enabled: s.enabled,
+            limits: s.limits,
         }
     }
 }
@@ -187,6 +190,32 @@ fn settings_of(f: &[(String, String)]) -> Result<LlmSettingsInput, &'static str>
         parse_decimal(raw, 6)
             .ok_or("Prices are amounts per million tokens, e.g. 0.15 (at most six decimals).")
     };
+    // A whole number; empty: the default (the store says when one is out of range).
+    fn limit<T: std::str::FromStr>(
+        f: &[(String, String)],
+        name: &str,
+        default: T,
+    ) -> Result<T, &'static str> {
+        let raw = form_field(f, name).trim();
+        if raw.is_empty() {
+            return Ok(default);
+        }
+        raw.parse()
+            .map_err(|_| "The limits of a turn are whole numbers, e.g. 4000.")
+    }
+    let d = LlmLimits::default();
+    let limits = LlmLimits {
+        text: LlmTurnLimits {
+            deadline_ms: limit(f, "text_deadline_ms", d.text.deadline_ms)?,
+            tool_rounds: limit(f, "text_tool_rounds", d.text.tool_rounds)?,
+            output_tokens: limit(f, "text_output_tokens", d.text.output_tokens)?,
+        },
+        voice: LlmTurnLimits {
+            deadline_ms: limit(f, "voice_deadline_ms", d.voice.deadline_ms)?,
+            tool_rounds: limit(f, "voice_tool_rounds", d.voice.tool_rounds)?,
+            output_tokens: limit(f, "voice_output_tokens", d.voice.output_tokens)?,
+        },
+    };
     let budget = form_field(f, "budget").trim();
     let base_url = form_field(f, "base_url").trim();
     Ok(LlmSettingsInput {
@@ -211,6 +240,7 @@ fn settings_of(f: &[(String, String)]) -> Result<LlmSettingsInput, &'static str>
             output_per_mtok: price("strong_out")?,
         },
         enabled: form_field(f, "enabled") == "on",
+        limits,
     })
 }
 
@@ -293,6 +323,15 @@ pub async fn save(
     };
     if let Err(msg) = usable(&settings, check_key) {
         return refuse(msg.into()).await;
+    }
+    if let Some(base) = &settings.base_url
+        && let Err(e) =
+            crate::llm::settings::check_base_url(base, &st.dashboard.webhook_policy).await
+    {
+        return refuse(format!(
+            "That address is not permitted ({e}). Model servers must be public HTTPS addresses unless the server's operator permits the clinic's network (webhook_allowlist)."
+        ))
+        .await;
     }
     let s = staff.session();
     match st

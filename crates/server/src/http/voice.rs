@@ -11,7 +11,9 @@
 //!
 //! Both are checked like SMS (`X-Twilio-Signature` with the clinic's auth token over the exact
 //! URL Twilio requested, query included) before anything is read or stored. Twilio waits at
-//! most 15 seconds for an answer; a turn here is one catalogue read and one transaction.
+//! most 15 seconds for an answer; a turn here is one catalogue read and one transaction, plus,
+//! when the clinic has a language model, at most the voice deadline of model calls
+//! ([`crate::llm::agent::VoiceLimits`], 4 s by default).
 
 use super::webhooks::{form_param, malformed, public_base, read_body, verified_twilio};
 use super::{AppState, error::AppError};
@@ -140,7 +142,16 @@ pub async fn twilio_voice(
     if speech.is_empty() {
         return silence(&st, scope, &call, &uri, &listening, profile).await;
     }
-    let answered = turn::answer(
+    // The clinic's model with the phone line's limits (a short deadline, fewer tool rounds, a
+    // spoken answer); on any failure or at the deadline the built-in receptionist answers the
+    // same words in this same webhook answer, so the caller hears no gap beyond the deadline.
+    let models = st
+        .channels
+        .models
+        .models(st.store.as_ref(), scope, st.clock.now())
+        .await?
+        .map(|m| m.for_voice());
+    let answered = turn::answer_with(
         st.store.as_ref(),
         st.clock.as_ref(),
         scope,
@@ -148,6 +159,7 @@ pub async fn twilio_voice(
         call.patient,
         speech,
         None,
+        models.as_ref(),
     )
     .await?;
     if answered.alert == Some(Alert::Emergency)

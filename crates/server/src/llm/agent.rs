@@ -10,6 +10,7 @@
 use super::context::{self, INSTRUCTIONS};
 use super::guard::Guard;
 use super::route::{Route, RoutingPolicy, Tier, TurnFacts, route};
+use super::stream::Progress;
 use super::tools_exec::{Effects, ExecEnv, ToolBox};
 use super::{LanguageModel, ModelError, ModelReply, StopReason, Turn, Usage};
 use frontdesk_agent::{Alert, Category, ClinicKnowledge, Triage, TriageLevel};
@@ -46,7 +47,43 @@ pub struct TenantModels {
     /// The clinic's monthly budget is spent: turns routed to a model get the built-in
     /// receptionist instead (fallback reason `budget`) and no model is called.
     pub budget_exhausted: bool,
+    /// The limits of a phone turn, which [`TenantModels::for_voice`] applies.
+    pub voice: VoiceLimits,
+    /// The reply is spoken on a phone call: the model is told to answer in a sentence or two
+    /// of plain speech, its answer is streamed, and when the deadline passes while it is still
+    /// talking, the complete sentences of a plain answer are said (see [`super::stream`]).
+    pub spoken: bool,
 }
+
+/// The model's limits on the phone line: a caller hears silence while the model thinks, and
+/// Twilio waits at most 15 s for the webhook's answer, so a phone turn gets a much shorter
+/// deadline, fewer tool rounds and a shorter answer than a text turn. When the deadline
+/// passes the built-in receptionist answers the same words in the same webhook answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VoiceLimits {
+    pub turn_deadline: Duration,
+    pub max_tool_rounds: u8,
+    pub max_output_tokens: u32,
+}
+
+impl Default for VoiceLimits {
+    /// 4 s, 2 tool rounds, 160 tokens.
+    fn default() -> Self {
+        Self {
+            turn_deadline: VOICE_TURN_DEADLINE,
+            max_tool_rounds: 2,
+            max_output_tokens: 160,
+        }
+    }
+}
+
+/// The default deadline of a phone turn's model part (all rounds).
+pub const VOICE_TURN_DEADLINE: Duration = Duration::from_secs(4);
+
+/// Told to the model on a phone call, after [`INSTRUCTIONS`].
+pub const SPOKEN_NOTE: &str = "This conversation is a phone call: your words are read aloud to \
+the caller by a speech synthesiser. Answer in one or two short spoken sentences, without lists, \
+symbols or abbreviations. When you need a tool, call it before saying anything.";
 
 impl TenantModels {
     /// Defaults: routine → fast, sensitive → strong, 15 s per turn, 4 tool rounds, 400 tokens.
@@ -61,6 +98,20 @@ impl TenantModels {
             fast_prices: LlmPrices::default(),
             strong_prices: LlmPrices::default(),
             budget_exhausted: false,
+            voice: VoiceLimits::default(),
+            spoken: false,
+        }
+    }
+
+    /// The same models with the phone line's limits ([`TenantModels::voice`]) and told that
+    /// the reply is spoken.
+    pub fn for_voice(&self) -> TenantModels {
+        TenantModels {
+            turn_deadline: self.voice.turn_deadline,
+            max_tool_rounds: self.voice.max_tool_rounds,
+            max_output_tokens: self.voice.max_output_tokens,
+            spoken: true,
+            ..self.clone()
         }
     }
 
@@ -225,6 +276,12 @@ pub async fn answer_accounted(
         input.text,
         models.max_output_tokens,
     );
+    if models.spoken {
+        // Right after the fixed instructions, before the clinic's facts.
+        req.system = req
+            .system
+            .replacen(INSTRUCTIONS, &format!("{INSTRUCTIONS} {SPOKEN_NOTE}"), 1);
+    }
     let guard = Guard::new(&k.profile, INSTRUCTIONS);
     let mut tools = ToolBox::default();
     let mut run = Run::default();
@@ -241,6 +298,7 @@ pub async fn answer_accounted(
         rounds = run.rounds,
         tool_calls = run.tool_calls,
         changes = effects.changes,
+        cut_at_deadline = run.cut_at_deadline,
         latency_ms,
         "model turn"
     );
@@ -344,6 +402,8 @@ pub async fn take_turn(
 #[derive(Debug, Default)]
 struct Run {
     rounds: u32,
+    /// The answer is the complete sentences of a streamed answer cut at the deadline.
+    cut_at_deadline: bool,
     tool_calls: u32,
     usage: Usage,
     model: String,
@@ -363,8 +423,35 @@ async fn converse(
     let deadline = Instant::now() + models.turn_deadline;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let reply: ModelReply = match tokio::time::timeout(left, model.complete(req)).await {
-            Err(_) => return Err(Failure::Deadline),
+        let progress = Progress::new();
+        let call = async {
+            if models.spoken {
+                model.complete_streamed(req, &progress).await
+            } else {
+                model.complete(req).await
+            }
+        };
+        let reply: ModelReply = match tokio::time::timeout(left, call).await {
+            // A phone turn whose streamed answer was still coming: its complete sentences
+            // are said if it is a plain answer (no tool call), else the deadline ends the turn.
+            Err(_) => match progress.complete_sentences().filter(|_| models.spoken) {
+                Some(said) => {
+                    run.rounds += 1;
+                    run.cut_at_deadline = true;
+                    let usage = progress.reported_usage();
+                    run.usage.input_tokens += usage.input_tokens;
+                    run.usage.output_tokens += usage.output_tokens;
+                    let reported = progress.reported_model();
+                    if !reported.is_empty() {
+                        run.model = reported;
+                    }
+                    return guard
+                        .check(&said)
+                        .map(Some)
+                        .map_err(|b| Failure::Guard(b.as_str()));
+                }
+                None => return Err(Failure::Deadline),
+            },
             Ok(Err(e)) => return Err(Failure::Model(ModelError::code(&e))),
             Ok(Ok(r)) => r,
         };

@@ -283,3 +283,78 @@ async fn a_spent_budget_calls_no_model_and_is_recorded_as_a_budget_fallback() {
     assert_eq!(usage.turns, 1);
     fx.db.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_phone_turn_has_the_voice_limits_and_is_told_it_is_spoken() {
+    let fx = fixture().await;
+    let model = Scripted::new(vec![say("We're open weekdays from 8.")]);
+    let mut m = models(&model, &model);
+    m.voice = VoiceLimits {
+        turn_deadline: Duration::from_millis(1500),
+        max_tool_rounds: 1,
+        max_output_tokens: 77,
+    };
+    let v = m.for_voice();
+    assert_eq!(
+        (v.turn_deadline, v.max_tool_rounds, v.max_output_tokens),
+        (Duration::from_millis(1500), 1, 77)
+    );
+    let got = fx.say_with(false, "When do you open?", &v).await;
+    assert_eq!(
+        got.messages.last().map(String::as_str),
+        Some("We're open weekdays from 8.")
+    );
+    let sent = model.requests();
+    assert_eq!(sent[0].max_output_tokens, 77);
+    assert!(
+        sent[0]
+            .system
+            .starts_with(&format!("{INSTRUCTIONS} {SPOKEN_NOTE}")),
+        "{}",
+        sent[0].system
+    );
+    // A text turn with the same models is not told it is spoken, and keeps its own limits.
+    fx.say_with(false, "Where are you?", &m).await;
+    let sent = model.requests();
+    assert!(!sent[1].system.contains(SPOKEN_NOTE));
+    assert_eq!(sent[1].max_output_tokens, 400);
+    fx.db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_phone_turn_falls_back_after_its_fewer_tool_rounds_or_its_short_deadline() {
+    let fx = fixture().await;
+    let faq = || call("faq", json!({"question": "parking"}));
+    // Two rounds of tool calls: allowed on text (4 rounds), too many on the phone (1 round).
+    let model = Scripted::new(vec![faq(), faq(), say("There is parking behind.")]);
+    let mut m = models(&model, &model);
+    m.voice.max_tool_rounds = 1;
+    let got = fx
+        .say_with(false, "Is there parking?", &m.for_voice())
+        .await;
+    assert!(!got.messages.is_empty());
+    assert_eq!(model.calls(), 2);
+    assert_eq!(fx.answered_by().await, frontdesk_agent::RULE_SET);
+
+    // A model that never answers: the built-in reply comes at the voice deadline, not the
+    // text one (15 s).
+    let hangs = Scripted::new(vec![crate::llm::injection_harness::Step::Hang]);
+    let mut m = models(&hangs, &hangs);
+    m.voice.turn_deadline = Duration::from_millis(200);
+    let started = std::time::Instant::now();
+    let got = fx
+        .say_with(false, "what are your opening hours", &m.for_voice())
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        got.messages.iter().any(|t| t.contains("08:00")),
+        "{:?}",
+        got.messages
+    );
+    assert_eq!(fx.answered_by().await, frontdesk_agent::RULE_SET);
+    fx.db.cleanup().await;
+}

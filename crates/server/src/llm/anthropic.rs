@@ -10,6 +10,7 @@
 //! `error.details.error_code = "enforced_spend_limit_reached"`: final, not retried.
 
 use super::http::{Endpoint, Failure, classify_status, secret_header};
+use super::stream::Progress;
 use super::{
     LanguageModel, ModelError, ModelReply, ModelRequest, RetryPolicy, StopReason, ToolCall, Turn,
     Usage,
@@ -83,6 +84,25 @@ impl LanguageModel for AnthropicClient {
             .post(&self.headers()?, &body, classify)
             .await?;
         reply(resp)
+    }
+
+    /// Streamed (`"stream": true`): see [`streamed`].
+    async fn complete_streamed(
+        &self,
+        req: &ModelRequest,
+        progress: &Progress,
+    ) -> Result<ModelReply, ModelError> {
+        let mut body = request_json(&self.endpoint.model, req);
+        body["stream"] = json!(true);
+        self.endpoint
+            .post_stream(
+                &self.headers()?,
+                &body,
+                classify,
+                progress,
+                streamed::AnthropicStream::new,
+            )
+            .await
     }
 
     fn provider(&self) -> &'static str {
@@ -280,6 +300,9 @@ fn classify(f: &Failure<'_>) -> ModelError {
         _ => classify_status(f),
     }
 }
+
+#[path = "anthropic_stream.rs"]
+mod streamed;
 
 #[cfg(test)]
 #[path = "anthropic_tests.rs"]

@@ -3,7 +3,8 @@
 //! statuses to [`ModelError`], and one log line per attempt (provider, model, status, code,
 //! latency, attempt: never bodies, URLs or keys).
 
-use super::{ModelError, RetryPolicy};
+use super::stream::{Progress, SseDecoder, StreamParser};
+use super::{ModelError, ModelReply, RetryPolicy};
 use crate::channels::build_http_client;
 use crate::channels::http::retry_after;
 use reqwest::StatusCode;
@@ -96,12 +97,46 @@ impl Endpoint {
         classify: fn(&Failure<'_>) -> ModelError,
         attempt: u32,
     ) -> Result<Vec<u8>, ModelError> {
+        self.logged(attempt, self.exchange(headers, body, classify))
+            .await
+    }
+
+    /// Posts `body` (which asks for a streamed answer) and feeds the server-sent events of
+    /// a success answer to a fresh parser `parser` builds for each attempt; `progress`
+    /// restarts with each attempt. Retried like [`Endpoint::post`], a failure in the middle of
+    /// the stream included.
+    pub async fn post_stream<P: StreamParser>(
+        &self,
+        headers: &HeaderMap,
+        body: &serde_json::Value,
+        classify: fn(&Failure<'_>) -> ModelError,
+        progress: &Progress,
+        parser: impl Fn(Progress) -> P,
+    ) -> Result<ModelReply, ModelError> {
+        let body = serde_json::to_vec(body)
+            .map_err(|_| ModelError::Config("request could not be encoded"))?;
+        self.retry
+            .run(|attempt| {
+                progress.restart();
+                let exchange =
+                    self.stream_exchange(headers, body.clone(), classify, parser(progress.clone()));
+                self.logged(attempt, exchange)
+            })
+            .await
+    }
+
+    /// Runs one attempt and logs it: provider, model, status, error code, latency, attempt.
+    async fn logged<T>(
+        &self,
+        attempt: u32,
+        exchange: impl Future<Output = Result<(u16, T), ModelError>>,
+    ) -> Result<T, ModelError> {
         let started = Instant::now();
-        let result = self.exchange(headers, body, classify).await;
+        let result = exchange.await;
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let (provider, model) = (self.provider, self.model.as_str());
         match result {
-            Ok((status, bytes)) => {
+            Ok((status, out)) => {
                 tracing::info!(
                     provider,
                     model,
@@ -110,7 +145,7 @@ impl Endpoint {
                     attempt,
                     "language model answered"
                 );
-                Ok(bytes)
+                Ok(out)
             }
             Err(e) => {
                 tracing::warn!(
@@ -128,13 +163,14 @@ impl Endpoint {
         }
     }
 
-    async fn exchange(
+    /// Sends the request; a success answer is returned unread, a failure answer classified.
+    async fn send(
         &self,
         headers: &HeaderMap,
         body: Vec<u8>,
         classify: fn(&Failure<'_>) -> ModelError,
-    ) -> Result<(u16, Vec<u8>), ModelError> {
-        let mut resp = self
+    ) -> Result<reqwest::Response, ModelError> {
+        let resp = self
             .http
             .post(&self.url)
             .headers(headers.clone())
@@ -144,23 +180,65 @@ impl Endpoint {
             .await
             .map_err(|e| transport_error(&e))?;
         let status = resp.status();
-        let wait = retry_after(resp.headers());
-        let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(&e))? {
-            if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(ModelError::MalformedResponse("answer too large"));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
         if status.is_success() {
-            return Ok((status.as_u16(), bytes));
+            return Ok(resp);
         }
+        let wait = retry_after(resp.headers());
+        let bytes = read_capped(resp, |_| Ok(())).await?;
         Err(classify(&Failure {
             status,
             retry_after: wait,
             body: &bytes,
         }))
     }
+
+    async fn stream_exchange<P: StreamParser>(
+        &self,
+        headers: &HeaderMap,
+        body: Vec<u8>,
+        classify: fn(&Failure<'_>) -> ModelError,
+        mut parser: P,
+    ) -> Result<(u16, ModelReply), ModelError> {
+        let resp = self.send(headers, body, classify).await?;
+        let status = resp.status().as_u16();
+        let mut decoder = SseDecoder::default();
+        read_capped(resp, |chunk| {
+            for event in decoder.feed(chunk)? {
+                parser.event(&event)?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok((status, parser.finish()?))
+    }
+
+    async fn exchange(
+        &self,
+        headers: &HeaderMap,
+        body: Vec<u8>,
+        classify: fn(&Failure<'_>) -> ModelError,
+    ) -> Result<(u16, Vec<u8>), ModelError> {
+        let resp = self.send(headers, body, classify).await?;
+        let status = resp.status().as_u16();
+        Ok((status, read_capped(resp, |_| Ok(())).await?))
+    }
+}
+
+/// The whole body, at most [`MAX_RESPONSE_BYTES`], with each chunk shown to `on_chunk` as it
+/// arrives.
+async fn read_capped(
+    mut resp: reqwest::Response,
+    mut on_chunk: impl FnMut(&[u8]) -> Result<(), ModelError>,
+) -> Result<Vec<u8>, ModelError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(&e))? {
+        if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(ModelError::MalformedResponse("answer too large"));
+        }
+        on_chunk(&chunk)?;
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 /// A transport failure (no complete HTTP answer): a timeout, or a connection that could not

@@ -61,6 +61,11 @@ impl Scripted {
         self.seen.lock().unwrap().len()
     }
 
+    /// Every request the model was sent, in order.
+    pub fn requests(&self) -> Vec<ModelRequest> {
+        self.seen.lock().unwrap().clone()
+    }
+
     /// What our code gave the model: the system prompt and the tool results (not the
     /// patient's own words, nor the model's).
     pub fn shown(&self) -> String {

@@ -27,6 +27,7 @@ pub mod openai;
 pub mod retry;
 pub mod route;
 pub mod settings;
+pub mod stream;
 pub mod tools;
 pub mod tools_exec;
 
@@ -48,6 +49,17 @@ pub trait LanguageModel: Send + Sync + fmt::Debug {
     /// Sends `req` (retrying retryable failures per the client's [`RetryPolicy`]) and returns
     /// the model's reply.
     async fn complete(&self, req: &ModelRequest) -> Result<ModelReply, ModelError>;
+    /// [`LanguageModel::complete`] with the answer streamed (server-sent events) where the
+    /// client supports it, its text so far kept in `progress` for a caller that stops waiting
+    /// (see [`stream`]). By default the answer is not streamed and `progress` stays empty.
+    async fn complete_streamed(
+        &self,
+        req: &ModelRequest,
+        progress: &stream::Progress,
+    ) -> Result<ModelReply, ModelError> {
+        let _ = progress;
+        self.complete(req).await
+    }
     /// `anthropic`, `openai` or `openai_compatible`, for logs and metrics.
     fn provider(&self) -> &'static str;
     /// The model asked for (the reply says which one answered).
@@ -309,6 +321,9 @@ mod calcom_tools_tests;
 mod injection_harness;
 #[cfg(test)]
 mod injection_tests;
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod stream_tests;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]

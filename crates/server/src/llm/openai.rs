@@ -15,6 +15,7 @@
 //! `insufficient_quota` means the account has no credit left and is not retried.
 
 use super::http::{Endpoint, Failure, classify_status, secret_header};
+use super::stream::Progress;
 use super::{
     LanguageModel, ModelError, ModelReply, ModelRequest, RetryPolicy, StopReason, ToolCall, Turn,
     Usage,
@@ -160,6 +161,23 @@ impl LanguageModel for OpenAiClient {
             .post(&self.headers()?, &body, classify)
             .await?;
         reply(resp, &self.endpoint.model)
+    }
+
+    /// Streamed (`"stream": true` with the usage in the last chunk): see [`streamed`].
+    async fn complete_streamed(
+        &self,
+        req: &ModelRequest,
+        progress: &Progress,
+    ) -> Result<ModelReply, ModelError> {
+        let mut body = self.request_json(req);
+        body["stream"] = json!(true);
+        body["stream_options"] = json!({"include_usage": true});
+        let asked = self.endpoint.model.as_str();
+        self.endpoint
+            .post_stream(&self.headers()?, &body, classify, progress, |p| {
+                streamed::OpenAiStream::new(p, asked)
+            })
+            .await
     }
 
     fn provider(&self) -> &'static str {
@@ -331,6 +349,9 @@ fn classify(f: &Failure<'_>) -> ModelError {
     }
     classify_status(f)
 }
+
+#[path = "openai_stream.rs"]
+mod streamed;
 
 #[cfg(test)]
 #[path = "openai_tests.rs"]

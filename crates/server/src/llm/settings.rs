@@ -173,7 +173,34 @@ pub fn build(rt: &LlmRuntime, timeout: Duration) -> Result<TenantModels, ModelEr
     models.fast_prices = s.fast_prices;
     models.strong_prices = s.strong_prices;
     models.budget_exhausted = rt.budget_exhausted();
+    let (text, voice) = (s.limits.text, s.limits.voice);
+    models.turn_deadline = Duration::from_millis(text.deadline_ms.into());
+    models.max_tool_rounds = text.tool_rounds;
+    models.max_output_tokens = text.output_tokens;
+    models.voice = super::agent::VoiceLimits {
+        turn_deadline: Duration::from_millis(voice.deadline_ms.into()),
+        max_tool_rounds: voice.tool_rounds,
+        max_output_tokens: voice.output_tokens,
+    };
     Ok(models)
+}
+
+/// Checks a base URL the clinic gave (a gateway, or its own OpenAI-compatible server) against
+/// the deployment's outbound address policy, the one webhook destinations obey (config
+/// `webhook_allowlist`): `https` on port 443 or 8443 to public addresses only, unless every
+/// address of the host is in an allowlisted network (then plain `http` and any port too).
+/// Loopback, private, link-local and metadata addresses are refused unless allowlisted; a
+/// name is resolved and every answer must pass. Checked when settings are saved (dashboard,
+/// CLI); model calls themselves do not re-check the address when they connect.
+pub async fn check_base_url(
+    base_url: &str,
+    policy: &crate::outbound::SsrfPolicy,
+) -> Result<(), crate::outbound::SsrfError> {
+    use crate::outbound::SsrfError;
+    let url = reqwest::Url::parse(base_url.trim()).map_err(|_| SsrfError::InvalidUrl)?;
+    crate::outbound::ssrf::validate(&url, policy, &crate::outbound::resolver::SystemLookup)
+        .await
+        .map(|_| ())
 }
 
 /// A non-negative decimal with at most `places` decimals, scaled to an integer: with 6
@@ -226,7 +253,19 @@ pub fn format_decimal(v: i64, places: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use frontdesk_store::{LlmPrices, LlmSettings, LlmSettingsInput};
+    use frontdesk_store::{LlmLimits, LlmPrices, LlmSettings, LlmSettingsInput};
+
+    /// Text: 9 s, 3 rounds, 300 tokens; phone: 2.5 s, 1 round, 120 tokens.
+    fn limits() -> LlmLimits {
+        let mut l = LlmLimits::default();
+        (l.text.deadline_ms, l.text.tool_rounds, l.text.output_tokens) = (9_000, 3, 300);
+        (
+            l.voice.deadline_ms,
+            l.voice.tool_rounds,
+            l.voice.output_tokens,
+        ) = (2_500, 1, 120);
+        l
+    }
 
     fn runtime(provider: LlmProvider, key: Option<&str>, base: Option<&str>) -> LlmRuntime {
         LlmRuntime {
@@ -245,6 +284,7 @@ mod tests {
                     },
                     strong_prices: LlmPrices::default(),
                     enabled: true,
+                    limits: limits(),
                 },
                 api_key_set_at: None,
                 updated_at: jiff::Timestamp::UNIX_EPOCH,
@@ -275,6 +315,16 @@ mod tests {
         );
         assert_eq!(m.fast_prices.output_per_mtok, 2);
         assert!(m.budget_exhausted, "100,000 micro-units spent of 10 cents");
+        // The clinic's stored limits, text and phone.
+        assert_eq!(
+            (m.turn_deadline, m.max_tool_rounds, m.max_output_tokens),
+            (Duration::from_millis(9_000), 3, 300)
+        );
+        let v = m.for_voice();
+        assert_eq!(
+            (v.turn_deadline, v.max_tool_rounds, v.max_output_tokens),
+            (Duration::from_millis(2_500), 1, 120)
+        );
         let rt = runtime(LlmProvider::Anthropic, Some("sk-ant-x"), None);
         let m = build(&rt, Duration::from_secs(1)).unwrap();
         assert_eq!(m.strong.provider(), "anthropic");
@@ -344,6 +394,40 @@ mod tests {
                 .is_none()
         );
         fx.db.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn a_base_url_must_pass_the_outbound_address_policy() {
+        use crate::outbound::{Allowlist, SsrfPolicy};
+        let public_only = SsrfPolicy::default();
+        let own_network = SsrfPolicy {
+            allowlist: Allowlist::parse(&["10.20.0.0/16"]).unwrap(),
+            allow_http: false,
+        };
+        for (url, code) in [
+            ("http://10.20.0.5:11434", "address_refused"),
+            ("http://127.0.0.1:11434", "address_refused"),
+            ("http://169.254.169.254/latest", "address_refused"),
+            ("https://[::1]:8443", "address_refused"),
+            ("https://93.184.215.14:11434", "port_not_allowed"),
+            ("http://93.184.215.14", "scheme_not_allowed"),
+            ("not a url", "invalid_url"),
+        ] {
+            let e = check_base_url(url, &public_only).await.unwrap_err();
+            assert_eq!(e.code(), code, "{url}");
+        }
+        check_base_url("https://93.184.215.14", &public_only)
+            .await
+            .unwrap();
+        // The operator allowlisted the clinic's network: plain http and any port there, and
+        // nothing more.
+        check_base_url("http://10.20.0.5:11434/v1", &own_network)
+            .await
+            .unwrap();
+        let e = check_base_url("http://10.21.0.5:11434", &own_network)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "address_refused");
     }
 
     #[test]

@@ -428,6 +428,95 @@ async fn row_count(app: &ChannelApp, slug: &str) -> usize {
 }
 
 /// Each test once per engine, on its own database, fake provider and server.
+/// A clinic's language model settings for a fake OpenAI-compatible server at `base`: routine
+/// turns to `fast_model` at 10 currency units a million input tokens, sensitive ones to a
+/// strong model.
+fn compatible_llm(base: &str, fast_model: &str) -> LlmSettingsInput {
+    LlmSettingsInput {
+        provider: LlmProvider::OpenAiCompatible,
+        base_url: Some(base.to_owned()),
+        fast_model: fast_model.into(),
+        strong_model: "qwen2.5:32b".into(),
+        routine: LlmRoute::Fast,
+        sensitive: LlmRoute::Strong,
+        monthly_budget_cents: None,
+        fast_prices: LlmPrices {
+            input_per_mtok: 10_000_000,
+            output_per_mtok: 0,
+        },
+        strong_prices: LlmPrices::default(),
+        enabled: true,
+        limits: Default::default(),
+    }
+}
+
+/// Makes the fake OpenAI-compatible server `model` the clinic's language model (routine turns
+/// to `qwen2.5:7b`).
+async fn use_model(app: &ChannelApp, slug: &str, model: &MockServer) -> TenantScope {
+    let scope = app.scope(slug).await;
+    app.store
+        .set_llm_settings(
+            scope,
+            &compatible_llm(&model.uri(), "qwen2.5:7b"),
+            LlmKeyChange::Keep,
+            Actor::Operator,
+        )
+        .await
+        .unwrap();
+    scope
+}
+
+/// The clinic's language model usage this month, up to now.
+async fn month_usage(app: &ChannelApp, scope: TenantScope) -> LlmUsageSummary {
+    let now = app.clock.now();
+    app.store
+        .llm_usage_summary(scope, month_start(now), now + SignedDuration::from_secs(1))
+        .await
+        .unwrap()
+}
+
+/// An OpenAI Chat Completions answer saying `text`, as an OpenAI-compatible server sends it.
+fn chat_completion(model: &str, text: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1741569952,
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "finish_reason": "stop"
+        }],
+        "usage": {"prompt_tokens": 700, "completion_tokens": 30, "total_tokens": 730}
+    })
+}
+
+/// The same answer streamed, as the phone line asks for it (`"stream": true`): server-sent
+/// `chat.completion.chunk` events, the usage chunk, `[DONE]`.
+fn chat_completion_stream(model: &str, text: &str) -> ResponseTemplate {
+    let chunk = |delta: serde_json::Value, finish: Option<&str>| {
+        serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion.chunk",
+            "created": 1741569952, "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    };
+    let (first, rest) = text.split_at(text.len() / 2);
+    let events = [
+        chunk(
+            serde_json::json!({"role": "assistant", "content": ""}),
+            None,
+        ),
+        chunk(serde_json::json!({"content": first}), None),
+        chunk(serde_json::json!({"content": rest}), None),
+        chunk(serde_json::json!({}), Some("stop")),
+        serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion.chunk",
+            "created": 1741569952, "model": model, "choices": [],
+            "usage": {"prompt_tokens": 700, "completion_tokens": 30, "total_tokens": 730}}),
+    ];
+    let mut body: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+    body.push_str("data: [DONE]\n\n");
+    ResponseTemplate::new(200).set_body_raw(body, "text/event-stream")
+}
+
 macro_rules! channel_tests {
     ($($name:ident),* $(,)?) => {
         mod sqlite {

@@ -128,6 +128,25 @@ async fn a_whole_clinic_export_holds_every_patient_and_no_secret() {
         d,
         "tw-Export-Secret-987",
     );
+    // A language model with a key only the store holds.
+    let llm = [
+        "llm",
+        "set",
+        "--tenant",
+        "harbour-physio",
+        "--provider",
+        "openai",
+        "--fast-model",
+        "gpt-4o-mini",
+        "--api-key-stdin",
+        "--data-dir",
+        d,
+    ];
+    let (ok, out, err) = outcome(crate::cli::with_stdin(
+        frontdesk(&llm),
+        b"sk-Export-LLM-Key-123\n",
+    ));
+    assert!(ok, "{out}{err}");
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let file = out_dir.join("harbour.json");
@@ -195,7 +214,23 @@ async fn a_whole_clinic_export_holds_every_patient_and_no_secret() {
         .find(|a| a["provider"] == "twilio")
         .unwrap();
     assert_eq!(twilio["secrets_set"], serde_json::json!(["auth_token"]));
-    for secret in ["tw-Export-Secret-987", "demo_auth_token"] {
+    let model = &doc["language_model"];
+    assert_eq!(
+        (&model["provider"], &model["fast_model"]),
+        (
+            &serde_json::json!("openai"),
+            &serde_json::json!("gpt-4o-mini")
+        ),
+        "{model}"
+    );
+    assert!(model["api_key_set_at"].is_string(), "{model}");
+    assert_eq!(model["limits"]["voice"]["deadline_ms"], 4000, "{model}");
+    assert_eq!(model["usage"]["turns"], 0, "{model}");
+    for secret in [
+        "tw-Export-Secret-987",
+        "demo_auth_token",
+        "sk-Export-LLM-Key-123",
+    ] {
         assert!(!raw.contains(secret), "{secret} is in the export");
     }
     assert!(

@@ -59,6 +59,7 @@ fn settings(base: &str, budget_cents: Option<i64>, enabled: bool) -> LlmSettings
             output_per_mtok: 15_000_000,
         },
         enabled,
+        limits: Default::default(),
     }
 }
 
@@ -260,13 +261,16 @@ fn the_operator_sets_shows_and_disables_a_clinics_model_from_the_command_line() 
     let data = dir.path().join("data");
     seed_demo(&data);
     let d = data.to_str().unwrap();
+    // The operator permits loopback (where a test's model server would be) for model servers.
     let llm = |args: &[&str], stdin: Option<&[u8]>| {
         let mut all = vec!["llm"];
         all.extend_from_slice(args);
         all.extend_from_slice(&["--tenant", "harbour-physio", "--data-dir", d]);
+        let mut cmd = frontdesk(&all);
+        cmd.env("FRONTDESK_WEBHOOK_ALLOWLIST", "[\"127.0.0.0/8\"]");
         match stdin {
-            Some(input) => outcome(with_stdin(frontdesk(&all), input)),
-            None => run(&all),
+            Some(input) => outcome(with_stdin(cmd, input)),
+            None => outcome(cmd.output().unwrap()),
         }
     };
     let (ok, out, _) = llm(&["show"], None);
@@ -300,6 +304,51 @@ fn the_operator_sets_shows_and_disables_a_clinics_model_from_the_command_line() 
         None,
     );
     assert!(!ok && err.contains("--api-key"), "{err}");
+    // A private address outside the allowlist is refused, saying how to permit it; without
+    // the allowlist loopback is refused too.
+    let own = [
+        "set",
+        "--provider",
+        "openai_compatible",
+        "--fast-model",
+        "m",
+        "--base-url",
+    ];
+    let (ok, _, err) = llm(&[&own[..], &["http://10.20.0.5:11434"]].concat(), None);
+    assert!(
+        !ok && err.contains("address_refused") && err.contains("webhook_allowlist"),
+        "{err}"
+    );
+    let mut bare: Vec<&str> = vec!["llm"];
+    bare.extend_from_slice(&own);
+    bare.extend_from_slice(&[
+        "http://127.0.0.1:9",
+        "--tenant",
+        "harbour-physio",
+        "--data-dir",
+        d,
+    ]);
+    let (ok, _, err) = run(&bare);
+    assert!(!ok && err.contains("address_refused"), "{err}");
+    // A turn limit out of its range is refused, named.
+    let (ok, _, err) = llm(
+        &[
+            &base[..4],
+            &[
+                "http://127.0.0.1:9",
+                "--fast-model",
+                "m",
+                "--voice-deadline-ms",
+                "12000",
+            ],
+        ]
+        .concat(),
+        None,
+    );
+    assert!(
+        !ok && err.contains("voice_deadline_ms: 500 to 10000 milliseconds"),
+        "{err}"
+    );
 
     let set = [
         "set",
@@ -313,6 +362,10 @@ fn the_operator_sets_shows_and_disables_a_clinics_model_from_the_command_line() 
         "0.15",
         "--monthly-budget",
         "50",
+        "--voice-deadline-ms",
+        "3500",
+        "--voice-tool-rounds",
+        "1",
         "--api-key-stdin",
     ];
     let (ok, out, err) = llm(&set, Some(format!("{KEY}\n").as_bytes()));
@@ -331,6 +384,8 @@ fn the_operator_sets_shows_and_disables_a_clinics_model_from_the_command_line() 
         "monthly_budget\t50.00",
         "fast_prices\t0.15 in, 0.00 out per million tokens",
         "api_key\tset on ",
+        "text_limits\t15000 ms, 4 tool rounds, 400 output tokens",
+        "voice_limits\t3500 ms, 1 tool rounds, 160 output tokens",
         "month_turns\t0 (0 answered)",
     ] {
         assert!(out.contains(line), "{line}: {out}");

@@ -4,7 +4,7 @@
 //! by `record_turn` in the turn's own transaction (`insert_llm_usage_tx`).
 
 use crate::llm::{
-    LlmPrices, LlmSettingsInput, MAX_API_KEY_LEN, MAX_BASE_URL_LEN, MAX_MODEL_NAME_LEN,
+    LlmLimits, LlmPrices, LlmSettingsInput, MAX_API_KEY_LEN, MAX_BASE_URL_LEN, MAX_MODEL_NAME_LEN,
     MAX_PRICE_PER_MTOK,
 };
 use crate::{Result, StoreError};
@@ -58,7 +58,62 @@ pub(crate) fn checked_settings(s: &LlmSettingsInput) -> Result<()> {
     if s.monthly_budget_cents.is_some_and(|b| b < 0) {
         return Err(invalid("monthly_budget_cents", "zero or more"));
     }
+    checked_limits(&s.limits)
+}
+
+/// Each limit within its range ([`LlmLimits::TEXT_RANGE`], [`LlmLimits::VOICE_RANGE`]),
+/// named by the field the CLI and the dashboard use, the range said in the error.
+pub(crate) fn checked_limits(l: &LlmLimits) -> Result<()> {
+    let (t, v) = (&l.text, &l.voice);
+    let (tr, vr) = (LlmLimits::TEXT_RANGE, LlmLimits::VOICE_RANGE);
+    let checks: [(&'static str, u32, (u32, u32), &'static str); 6] = [
+        (
+            "text_deadline_ms",
+            t.deadline_ms,
+            tr.deadline_ms,
+            "1000 to 60000 milliseconds",
+        ),
+        (
+            "text_tool_rounds",
+            t.tool_rounds.into(),
+            widen(tr.tool_rounds),
+            "0 to 8",
+        ),
+        (
+            "text_output_tokens",
+            t.output_tokens,
+            tr.output_tokens,
+            "16 to 4000 tokens",
+        ),
+        (
+            "voice_deadline_ms",
+            v.deadline_ms,
+            vr.deadline_ms,
+            "500 to 10000 milliseconds",
+        ),
+        (
+            "voice_tool_rounds",
+            v.tool_rounds.into(),
+            widen(vr.tool_rounds),
+            "0 to 4",
+        ),
+        (
+            "voice_output_tokens",
+            v.output_tokens,
+            vr.output_tokens,
+            "16 to 1000 tokens",
+        ),
+    ];
+    for (field, value, (lo, hi), why) in checks {
+        if !(lo..=hi).contains(&value) {
+            return Err(invalid(field, why));
+        }
+    }
     Ok(())
+}
+
+fn widen((lo, hi): (u8, u8)) -> (u32, u32) {
+    (lo.into(), hi.into())
 }
 
 pub(crate) fn checked_key(key: &str) -> Result<()> {
@@ -84,6 +139,7 @@ pub(crate) fn settings_details(s: &LlmSettingsInput) -> serde_json::Value {
         "fast_prices": s.fast_prices,
         "strong_prices": s.strong_prices,
         "enabled": s.enabled,
+        "limits": s.limits,
     })
 }
 
@@ -96,7 +152,7 @@ macro_rules! impl_llm {
         #[allow(clippy::type_complexity)]
         type LlmSettingsRow = (
             String, Option<String>, String, String, String, String, Option<i64>,
-            (i64, i64, i64, i64), bool, Option<Vec<u8>>, Option<i64>, i64, String,
+            (i64, i64, i64, i64), bool, Option<Vec<u8>>, Option<i64>, i64, String, String,
         );
 
         impl $Store {
@@ -111,13 +167,20 @@ macro_rules! impl_llm {
                     .bind(tenant.as_uuid())
                     .fetch_optional(&mut **tx)
                     .await?;
-                Ok(row.map(|(p, b, f, s, r, se, bud, fi, fo, si, so, en, ct, set_at, up, by)| {
-                    (p, b, f, s, r, se, bud, (fi, fo, si, so), en, ct, set_at, up, by)
-                }))
+                let Some((p, b, f, s, r, se, bud, fi, fo, si, so, en, ct, set_at, up, by)) = row else {
+                    return Ok(None);
+                };
+                // Sixteen columns is as many as one tuple reads.
+                let limits: String = sqlx::query_scalar("SELECT limits FROM llm_settings WHERE tenant_id = $1")
+                    .bind(tenant.as_uuid())
+                    .fetch_one(&mut **tx)
+                    .await?;
+                Ok(Some((p, b, f, s, r, se, bud, (fi, fo, si, so), en, ct, set_at, up, by, limits)))
             }
 
             fn llm_settings_from_row(row: LlmSettingsRow) -> Result<(LlmSettings, Option<Vec<u8>>)> {
-                let (provider, base_url, fast_model, strong_model, routine, sensitive, budget, (fi, fo, si, so), enabled, key_ct, key_set_at, updated_at, updated_by) = row;
+                let (provider, base_url, fast_model, strong_model, routine, sensitive, budget, (fi, fo, si, so), enabled, key_ct, key_set_at, updated_at, updated_by, limits) = row;
+                let limits: LlmLimits = serde_json::from_str(&limits).map_err(|_| StoreError::Corrupt("llm settings limits"))?;
                 let settings = LlmSettingsInput {
                     provider: LlmProvider::parse(&provider)?,
                     base_url,
@@ -129,6 +192,7 @@ macro_rules! impl_llm {
                     fast_prices: LlmPrices { input_per_mtok: fi, output_per_mtok: fo },
                     strong_prices: LlmPrices { input_per_mtok: si, output_per_mtok: so },
                     enabled,
+                    limits,
                 };
                 let settings = LlmSettings {
                     settings,
@@ -189,13 +253,14 @@ macro_rules! impl_llm {
                 sqlx::query(
                     "INSERT INTO llm_settings (tenant_id, provider, base_url, fast_model, strong_model, routine_route, sensitive_route, \
                      monthly_budget_cents, fast_input_price, fast_output_price, strong_input_price, strong_output_price, enabled, \
-                     updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                     updated_at, updated_by, limits) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
                      ON CONFLICT (tenant_id) DO UPDATE SET provider = excluded.provider, base_url = excluded.base_url, \
                      fast_model = excluded.fast_model, strong_model = excluded.strong_model, routine_route = excluded.routine_route, \
                      sensitive_route = excluded.sensitive_route, monthly_budget_cents = excluded.monthly_budget_cents, \
                      fast_input_price = excluded.fast_input_price, fast_output_price = excluded.fast_output_price, \
                      strong_input_price = excluded.strong_input_price, strong_output_price = excluded.strong_output_price, \
-                     enabled = excluded.enabled, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                     enabled = excluded.enabled, updated_at = excluded.updated_at, updated_by = excluded.updated_by, \
+                     limits = excluded.limits",
                 )
                 .bind(tenant.as_uuid())
                 .bind(s.provider.as_str())
@@ -212,6 +277,7 @@ macro_rules! impl_llm {
                 .bind(s.enabled)
                 .bind(now)
                 .bind(&by)
+                .bind(serde_json::to_string(&s.limits).map_err(|_| StoreError::Corrupt("llm settings limits"))?)
                 .execute(&mut *tx)
                 .await?;
                 let sealed = match &key {

@@ -10,17 +10,22 @@
 //! has the rows of those it deleted removed. A conversation goes only once it has no
 //! recording left.
 //!
+//! Language model usage rows (`llm_usage`: counts and cost, no text) go after
+//! `conversation_days` too, but never within their calendar month (the monthly budget).
+//!
 //! Audit entries are kept `audit_years` and then removed from the start of the chain only;
 //! the chain's floor (`audit_heads.floor_seq/floor_hash`) records where the kept part starts.
 
 /// How many conversations, and how many recordings, one purge batch removes at most.
 pub(crate) const PURGE_BATCH: i64 = 100;
+/// How many language model usage rows one purge batch removes at most.
+pub(crate) const USAGE_PURGE_BATCH: i64 = 1000;
 /// How many audit entries one audit retention batch removes at most.
 pub(crate) const AUDIT_PURGE_BATCH: i64 = 1000;
 
 macro_rules! impl_retention {
     ($Store:ty) => {
-        use $crate::sql::retention::{AUDIT_PURGE_BATCH, PURGE_BATCH};
+        use $crate::sql::retention::{AUDIT_PURGE_BATCH, PURGE_BATCH, USAGE_PURGE_BATCH};
 
         impl $Store {
             /// The clinic's cutoffs (µs): conversations last written before the first, and
@@ -172,16 +177,38 @@ macro_rules! impl_retention {
                         .rows_affected();
                 }
                 let [messages, conversations] = removed;
-                if conversations > 0 {
-                    let ev = AuditEvent::new(Actor::System, "retention.purged").details(serde_json::json!({
+                // Language model usage rows (no text: counts and cost) are kept as long as
+                // conversations, and never before their calendar month (UTC) is over: the
+                // monthly budget sums the month's rows.
+                let usage_cutoff = conv_cutoff.min(crate::to_us(month_start(from_us(now)?)));
+                let llm_usage = sqlx::query(
+                    "DELETE FROM llm_usage WHERE tenant_id = $1 AND id IN                      (SELECT id FROM llm_usage WHERE tenant_id = $1 AND at < $2 ORDER BY at LIMIT $3)",
+                )
+                .bind(t)
+                .bind(usage_cutoff)
+                .bind(USAGE_PURGE_BATCH)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if conversations > 0 || llm_usage > 0 {
+                    let mut details = serde_json::json!({
                         "conversations": conversations,
                         "messages": messages,
                         "conversation_days": policy.conversation_days,
-                    }));
+                    });
+                    if llm_usage > 0 {
+                        details["llm_usage"] = serde_json::json!(llm_usage);
+                    }
+                    let ev = AuditEvent::new(Actor::System, "retention.purged").details(details);
                     self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
                 }
                 tx.commit().await?;
-                Ok(PurgeBatch { conversations, messages, more: conversations as i64 == PURGE_BATCH })
+                Ok(PurgeBatch {
+                    conversations,
+                    messages,
+                    llm_usage,
+                    more: conversations as i64 == PURGE_BATCH || llm_usage as i64 == USAGE_PURGE_BATCH,
+                })
             }
         }
     };

@@ -320,6 +320,19 @@ pub fn llm_settings() -> LlmSettingsInput {
             output_per_mtok: 10_000_000,
         },
         enabled: true,
+        // Not the defaults, so that reading them back shows they were stored.
+        limits: LlmLimits {
+            text: LlmTurnLimits {
+                deadline_ms: 9_000,
+                tool_rounds: 3,
+                output_tokens: 300,
+            },
+            voice: LlmTurnLimits {
+                deadline_ms: 3_000,
+                tool_rounds: 1,
+                output_tokens: 120,
+            },
+        },
     }
 }
 

@@ -293,6 +293,28 @@ async fn bad_settings_are_refused_with_the_field_named(db: &TestDb) {
         ("api_key", good(), key("   ")),
         ("api_key", good(), key(&"k".repeat(513))),
     ];
+    // Each turn limit just outside its range, named as the CLI and the dashboard name it.
+    let limit = |change: fn(&mut LlmLimits)| {
+        let mut s = good();
+        change(&mut s.limits);
+        s
+    };
+    let mut cases = cases;
+    for (field, settings) in [
+        ("text_deadline_ms", limit(|l| l.text.deadline_ms = 999)),
+        ("text_deadline_ms", limit(|l| l.text.deadline_ms = 60_001)),
+        ("text_tool_rounds", limit(|l| l.text.tool_rounds = 9)),
+        ("text_output_tokens", limit(|l| l.text.output_tokens = 15)),
+        ("voice_deadline_ms", limit(|l| l.voice.deadline_ms = 10_001)),
+        ("voice_deadline_ms", limit(|l| l.voice.deadline_ms = 499)),
+        ("voice_tool_rounds", limit(|l| l.voice.tool_rounds = 5)),
+        (
+            "voice_output_tokens",
+            limit(|l| l.voice.output_tokens = 1_001),
+        ),
+    ] {
+        cases.push((field, settings, LlmKeyChange::Keep));
+    }
     for (field, settings, key) in cases {
         match store
             .set_llm_settings(scope, &settings, key, Actor::Operator)

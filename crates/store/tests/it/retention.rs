@@ -6,7 +6,7 @@
 //! new floor; a floor moved by hand does not.
 
 use crate::harness::*;
-use frontdesk_domain::ManualClock;
+use frontdesk_domain::{Clock, ManualClock};
 use frontdesk_store::testing::TestDb;
 use frontdesk_store::testing::test_keyring;
 use frontdesk_store::*;
@@ -17,6 +17,7 @@ engine_tests!(
     expired_conversations_and_recordings_go_and_each_batch_is_audited,
     a_large_purge_goes_in_batches_of_one_hundred,
     audit_entries_past_retention_go_from_the_start_and_the_rest_still_verifies,
+    language_model_usage_goes_with_conversations_but_never_within_its_month,
 );
 
 const DAY: SignedDuration = SignedDuration::from_hours(24);
@@ -307,4 +308,64 @@ async fn audit_entries_past_retention_go_from_the_start_and_the_rest_still_verif
 
 fn frontdesk_store_to_us(t: jiff::Timestamp) -> i64 {
     t.as_microsecond()
+}
+
+async fn language_model_usage_goes_with_conversations_but_never_within_its_month(db: &TestDb) {
+    let (store, clock) = store_with_clock(db).await;
+    // Each clinic has one usage row from its seeding, 17 March (UTC).
+    let (a, b) = seed_two(&*store).await;
+    let mut profile = store.clinic(a.scope).await.unwrap().profile;
+    profile.retention.conversation_days = 1;
+    store.update_profile(a.scope, &profile).await.unwrap();
+    let month = |at: jiff::Timestamp| (month_start(at), at + SignedDuration::from_secs(1));
+    let turns = |scope| {
+        let store = store.clone();
+        let (from, to) = month(clock.now());
+        async move {
+            store
+                .llm_usage_summary(scope, from, to)
+                .await
+                .unwrap()
+                .turns
+        }
+    };
+
+    // Two days on, still March: the conversation is past its one day and goes, but the
+    // month's usage row stays (the budget counts it).
+    clock.advance(DAY * 2);
+    let batch = store.purge_expired(a.scope).await.unwrap();
+    assert!(batch.conversations >= 1);
+    assert_eq!(batch.llm_usage, 0);
+    assert_eq!(turns(a.scope).await, 1);
+
+    // April: March is over; A's row goes, audited with the count, and B's (90 days) stays.
+    clock.advance(DAY * 16);
+    let batch = store.purge_expired(a.scope).await.unwrap();
+    assert_eq!(batch.llm_usage, 1);
+    assert!(!batch.more);
+    let since_start = |scope| {
+        let store = store.clone();
+        let to = clock.now();
+        async move {
+            store
+                .llm_usage_summary(scope, start() - DAY, to)
+                .await
+                .unwrap()
+                .turns
+        }
+    };
+    assert_eq!(since_start(a.scope).await, 0);
+    assert_eq!(store.purge_expired(b.scope).await.unwrap().llm_usage, 0);
+    assert_eq!(since_start(b.scope).await, 1);
+    let audit = store.audit_entries(a.scope, 0, 10_000).await.unwrap();
+    let last = audit
+        .iter()
+        .rev()
+        .find(|e| e.action == "retention.purged")
+        .unwrap();
+    assert!(last.details.contains("\"llm_usage\":1"), "{}", last.details);
+    assert_eq!(
+        store.purge_expired(a.scope).await.unwrap(),
+        PurgeBatch::default()
+    );
 }

@@ -13,45 +13,13 @@ async fn a_whatsapp_message_is_answered_by_the_clinics_model_and_accounted(app: 
     let model = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "created": 1741569952,
-            "model": "qwen2.5:7b",
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": MODEL_TEXT},
-                "finish_reason": "stop"
-            }],
-            "usage": {"prompt_tokens": 700, "completion_tokens": 30, "total_tokens": 730}
-        })))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(chat_completion("qwen2.5:7b", MODEL_TEXT)),
+        )
         .expect(1)
         .mount(&model)
         .await;
-    let scope = app.scope(NAIROBI).await;
-    app.store
-        .set_llm_settings(
-            scope,
-            &LlmSettingsInput {
-                provider: LlmProvider::OpenAiCompatible,
-                base_url: Some(model.uri()),
-                fast_model: "qwen2.5:7b".into(),
-                strong_model: "qwen2.5:32b".into(),
-                routine: LlmRoute::Fast,
-                sensitive: LlmRoute::Strong,
-                monthly_budget_cents: None,
-                fast_prices: LlmPrices {
-                    input_per_mtok: 10_000_000,
-                    output_per_mtok: 0,
-                },
-                strong_prices: LlmPrices::default(),
-                enabled: true,
-            },
-            LlmKeyChange::Keep,
-            Actor::Operator,
-        )
-        .await
-        .unwrap();
+    let scope = use_model(&app, NAIROBI, &model).await;
     let body = wa_text("wamid.LLM1", "254711000001", "What are your opening hours?");
     let r = app
         .post_whatsapp(&body, Some(wa_signature(APP_SECRET, &body)))
@@ -72,12 +40,7 @@ async fn a_whatsapp_message_is_answered_by_the_clinics_model_and_accounted(app: 
         Some(MODEL_TEXT),
         "{texts:?}"
     );
-    let now = app.clock.now();
-    let usage = app
-        .store
-        .llm_usage_summary(scope, month_start(now), now + SignedDuration::from_secs(1))
-        .await
-        .unwrap();
+    let usage = month_usage(&app, scope).await;
     // 700 tokens at 10 units a million: 7,000 micro-units.
     assert_eq!(
         (

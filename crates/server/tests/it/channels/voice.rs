@@ -9,6 +9,8 @@ channel_tests!(
     an_emergency_call_hears_the_number_first_and_is_put_through_when_configured,
     a_silent_caller_is_asked_again_then_the_call_ends_with_a_call_back_alert,
     forged_unsigned_or_unusable_voice_requests_store_nothing,
+    a_caller_is_answered_by_the_clinics_model_with_the_phone_limits,
+    a_slow_model_leaves_the_caller_with_the_built_in_reply_at_the_voice_deadline,
 );
 
 const CALLER: &str = "+64211234567";
@@ -310,5 +312,75 @@ async fn forged_unsigned_or_unusable_voice_requests_store_nothing(app: ChannelAp
             Err(StoreError::NotFound)
         ));
     }
+    app.finish().await;
+}
+
+const SPOKEN: &str = "We are open from eight in the morning to six in the evening on weekdays.";
+
+async fn a_caller_is_answered_by_the_clinics_model_with_the_phone_limits(app: ChannelApp) {
+    let model = MockServer::start().await;
+    // Only a streamed request with the phone line's output limit (160 tokens, not the text
+    // turn's 400) and the spoken-answer note is answered.
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_partial_json(
+            serde_json::json!({"max_tokens": 160, "stream": true}),
+        ))
+        .and(wiremock::matchers::body_string_contains("phone call"))
+        .respond_with(chat_completion_stream("qwen2.5:7b", SPOKEN))
+        .expect(1)
+        .mount(&model)
+        .await;
+    let scope = use_model(&app, HARBOUR, &model).await;
+    call(&app, VOICE, &params("CA500", &[])).await;
+    let hours = say(&app, "CA500", FIRST_TURN, "what are your opening hours").await;
+    assert_listens(&hours, 0);
+    assert_eq!(hours.said(), [SPOKEN]);
+    // A red flag is decided by the deterministic triage: the model is not asked (the mock
+    // expects exactly one request) and the number comes first.
+    let red = say(
+        &app,
+        "CA500",
+        FIRST_TURN,
+        "my husband has crushing chest pain and he can't breathe",
+    )
+    .await;
+    assert!(red.said()[0].starts_with("Call 111 now."), "{red:?}");
+    let usage = month_usage(&app, scope).await;
+    assert_eq!((usage.turns, usage.answered), (1, 1));
+    app.finish().await;
+}
+
+async fn a_slow_model_leaves_the_caller_with_the_built_in_reply_at_the_voice_deadline(
+    app: ChannelApp,
+) {
+    let model = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(chat_completion("qwen2.5:7b", SPOKEN))
+                .set_delay(Duration::from_secs(12)),
+        )
+        .mount(&model)
+        .await;
+    let scope = use_model(&app, HARBOUR, &model).await;
+    call(&app, VOICE, &params("CA501", &[])).await;
+    let started = std::time::Instant::now();
+    let hours = say(&app, "CA501", FIRST_TURN, "what are your opening hours").await;
+    let took = started.elapsed();
+    // The voice deadline (4 s), well inside Twilio's 15 s, not the text turn's 15 s.
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+    assert_listens(&hours, 0);
+    let said = hours.said().join(" ");
+    assert!(said.contains("Mon–Fri 08:00–18:00"), "{said}");
+    let usage = month_usage(&app, scope).await;
+    assert_eq!(
+        (usage.turns, usage.answered, usage.fallbacks.len()),
+        (1, 0, 1)
+    );
     app.finish().await;
 }

@@ -36,7 +36,23 @@ fn form<'a>(
         ("budget", "50"),
         ("api_key", key),
         ("enabled", "on"),
+        ("text_deadline_ms", "12000"),
+        ("text_tool_rounds", "2"),
+        ("text_output_tokens", ""),
+        ("voice_deadline_ms", "3000"),
+        ("voice_tool_rounds", "1"),
+        ("voice_output_tokens", "120"),
     ]
+}
+
+/// `form` with one field replaced.
+fn with<'a>(mut f: Vec<(&'a str, &'a str)>, name: &str, value: &'a str) -> Vec<(&'a str, &'a str)> {
+    for (n, v) in &mut f {
+        if *n == name {
+            *v = value;
+        }
+    }
+    f
 }
 
 async fn the_owner_sets_the_model_and_never_sees_the_key_again(app: TestApp, mail: Mail) {
@@ -56,11 +72,35 @@ async fn the_owner_sets_the_model_and_never_sees_the_key_again(app: TestApp, mai
     for (provider, base, needle) in [
         ("openai_compatible", "ftp://models.local", "cannot be used"),
         ("openai_compatible", "", "needs its address"),
+        // A private network this deployment did not allowlist (the tests allow loopback).
+        (
+            "openai_compatible",
+            "http://10.0.0.5:11434",
+            "not permitted",
+        ),
         ("nobody", "", "Choose a provider"),
     ] {
         let f = form(provider, base, KEY, &csrf);
         let (status, page, _) = owner.post("/dashboard/llm", &f).await;
         assert_eq!(status, 422, "{provider} {base}: {page}");
+        assert!(page.contains(needle), "{needle}: {page}");
+        assert!(!page.contains(KEY), "a refused form echoed the key");
+    }
+    // A limit out of its range is refused with the field named; one that is not a number too.
+    let good = || form("openai_compatible", "http://127.0.0.1:9", KEY, &csrf);
+    for (field, value, needle) in [
+        (
+            "voice_deadline_ms",
+            "20000",
+            "voice_deadline_ms: 500 to 10000 milliseconds",
+        ),
+        ("text_tool_rounds", "9", "text_tool_rounds: 0 to 8"),
+        ("text_output_tokens", "many", "whole numbers"),
+    ] {
+        let (status, page, _) = owner
+            .post("/dashboard/llm", &with(good(), field, value))
+            .await;
+        assert_eq!(status, 422, "{field}: {page}");
         assert!(page.contains(needle), "{needle}: {page}");
         assert!(!page.contains(KEY), "a refused form echoed the key");
     }
@@ -98,6 +138,16 @@ async fn the_owner_sets_the_model_and_never_sees_the_key_again(app: TestApp, mai
         (0, 2_000_000)
     );
     assert_eq!(s.sensitive, frontdesk_store::LlmRoute::Builtin);
+    // The turn limits as typed; an empty one takes its default (400 tokens).
+    let (text, voice) = (s.limits.text, s.limits.voice);
+    assert_eq!(
+        (text.deadline_ms, text.tool_rounds, text.output_tokens),
+        (12_000, 2, 400)
+    );
+    assert_eq!(
+        (voice.deadline_ms, voice.tool_rounds, voice.output_tokens),
+        (3_000, 1, 120)
+    );
 
     // A model turn's accounting, as the turn runner writes it.
     let conv = whatsapp_conversation(&app, CLINIC, "Pat", "+64215550166", "hours?").await;
@@ -124,6 +174,10 @@ async fn the_owner_sets_the_model_and_never_sees_the_key_again(app: TestApp, mai
     assert!(page.contains("set on "), "{page}");
     assert!(
         page.contains("value=\"llama3.1:70b\"") && page.contains("value=\"0.15\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("name=\"voice_deadline_ms\" inputmode=\"numeric\" value=\"3000\""),
         "{page}"
     );
     assert!(

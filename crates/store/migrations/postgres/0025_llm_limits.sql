@@ -1,0 +1,4 @@
+-- Per-clinic limits of a model turn (#9): deadline, tool rounds and output tokens, for text
+-- turns and for phone turns, as JSON (`LlmLimits`; a missing field takes its default).
+-- Kept in step with sqlite/0025_llm_limits.sql. The table's row-level security covers it.
+ALTER TABLE llm_settings ADD COLUMN limits text NOT NULL DEFAULT '{}';
