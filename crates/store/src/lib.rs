@@ -29,8 +29,8 @@ pub mod totp;
 mod traits;
 pub mod webhooks;
 
-pub use calcom::*;
 pub use anomaly::*;
+pub use calcom::*;
 pub use calendar::*;
 pub use certificate::*;
 pub use channel::*;

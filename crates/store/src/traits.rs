@@ -5,8 +5,7 @@
 
 use crate::{
     Result, TenantScope, anomaly::*, calcom::*, calendar::*, channel::*, coordination::*, llm::*,
-    model::*, payments::*,
-    webhooks::*,
+    model::*, payments::*, webhooks::*,
 };
 use async_trait::async_trait;
 use frontdesk_domain::*;

@@ -389,8 +389,8 @@ macro_rules! sql_prelude {
         #[allow(unused_imports)]
         use crate::{
             Result, StoreError, TenantScope,
-            calcom::*,
             anomaly::*,
+            calcom::*,
             calendar::*,
             coordination::*,
             crypto::{DataKey, new_token, token_hash},
