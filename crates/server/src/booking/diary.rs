@@ -166,6 +166,62 @@ pub(super) async fn free_times(
         .collect())
 }
 
+/// Free times of one practitioner and service for the REST API and FHIR (`search`'s dates are
+/// the clinic's days): the built-in diary's slots, or the clinic's Cal.com slots (each as long
+/// as the service), with `search.min_notice` from `now`, soonest first, at most
+/// `search.limit`. A practitioner and service not booked through Cal.com has none.
+pub async fn free_slots(
+    store: &dyn Store,
+    scope: TenantScope,
+    diary: &Diary,
+    search: &SlotSearch,
+    now: jiff::Timestamp,
+) -> Result<Vec<(jiff::Timestamp, jiff::Timestamp)>, DiaryError> {
+    let Some((client, rt)) = diary.calcom()? else {
+        return Ok(store
+            .free_slots(scope, search)
+            .await?
+            .into_iter()
+            .map(|s| (s.start, s.end))
+            .collect());
+    };
+    let Some(event_type) = rt.event_type(search.practitioner, search.service) else {
+        return Ok(Vec::new());
+    };
+    let catalog = store.clinic_catalog(scope).await?;
+    let tz = catalog
+        .clinic
+        .profile
+        .time_zone()
+        .map_err(StoreError::from)?;
+    let length = catalog
+        .services
+        .iter()
+        .find(|s| s.id == search.service)
+        .map(|s| jiff::SignedDuration::from_mins(i64::from(s.duration_min)))
+        .ok_or(StoreError::NotFound)?;
+    let starts = client
+        .slots(
+            event_type,
+            search.from,
+            search.to,
+            tz.iana_name().unwrap_or("UTC"),
+        )
+        .await
+        .map_err(from_calcom)?;
+    let earliest = now + search.min_notice;
+    Ok(starts
+        .into_iter()
+        .filter(|t| *t >= earliest)
+        .filter(|t| {
+            let day = t.to_zoned(tz.clone()).date();
+            day >= search.from && day <= search.to
+        })
+        .take(search.limit)
+        .map(|t| (t, t + length))
+        .collect())
+}
+
 /// The patient as Cal.com's attendee: the name and phone on record, the clinic's time zone.
 async fn attendee(
     store: &dyn Store,

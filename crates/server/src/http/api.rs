@@ -286,13 +286,17 @@ pub async fn availability(
         day_end: None,
         limit,
     };
-    let slots = st.store.free_slots(scope, &search).await?;
+    // From the clinic's diary: the built-in scheduler, or its Cal.com.
+    let diary = Diary::load(st.store.as_ref(), scope).await?;
+    let slots = diary::free_slots(st.store.as_ref(), scope, &diary, &search, st.clock.now())
+        .await
+        .map_err(diary_error)?;
     let data = slots
         .into_iter()
-        .map(|s| {
+        .map(|(start, end)| {
             json!({
-                "starts_at": s.start.to_string(),
-                "ends_at": s.end.to_string(),
+                "starts_at": start.to_string(),
+                "ends_at": end.to_string(),
                 "practitioner_id": practitioner.to_string(),
                 "service_id": service.to_string(),
             })
@@ -522,7 +526,7 @@ pub async fn cancel(
 /// A diary failure as an answer: a refused time is the built-in diary's `409 conflict`; a
 /// clinic calendar (Cal.com) that cannot be used is `503 calendar_unavailable` (nothing was
 /// booked or cancelled; try again later).
-fn diary_error(e: DiaryError) -> AppError {
+pub(crate) fn diary_error(e: DiaryError) -> AppError {
     match e {
         DiaryError::Store(e) => e.into(),
         DiaryError::Taken => StoreError::Conflict("that time is no longer free").into(),

@@ -775,6 +775,8 @@ pub async fn slots(
     if wanted.is_some() && services.is_empty() {
         return Err(FhirError::from(StoreError::NotFound));
     }
+    // From the clinic's diary: the built-in scheduler, or its Cal.com.
+    let diary = crate::booking::diary::Diary::load(st.store.as_ref(), scope).await?;
     let mut found: Vec<(jiff::Timestamp, jiff::Timestamp, ServiceId)> = Vec::new();
     for s in services {
         let search = SlotSearch {
@@ -787,9 +789,18 @@ pub async fn slots(
             day_end: None,
             limit: limit + 1,
         };
-        for slot in st.store.free_slots(scope, &search).await? {
-            if slot.start >= from && slot.start < before {
-                found.push((slot.start, slot.end, s.id));
+        let slots = crate::booking::diary::free_slots(
+            st.store.as_ref(),
+            scope,
+            &diary,
+            &search,
+            st.clock.now(),
+        )
+        .await
+        .map_err(|e| FhirError::from(super::api::diary_error(e)))?;
+        for (start, end) in slots {
+            if start >= from && start < before {
+                found.push((start, end, s.id));
             }
         }
     }

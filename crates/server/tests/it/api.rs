@@ -43,7 +43,7 @@ pub(crate) async fn make_key(app: &TestApp, scope: TenantScope, scopes: &str, ra
 const ALL: &str =
     "schedule:read appointments:read appointments:write conversations:read patients:read";
 
-async fn get(app: &TestApp, key: &str, path: &str) -> reqwest::Response {
+pub(crate) async fn get(app: &TestApp, key: &str, path: &str) -> reqwest::Response {
     app.client
         .get(app.url(path))
         .bearer_auth(key)

@@ -11,7 +11,7 @@ use frontdesk_store::{Actor, AppointmentStatus, CalcomSecretChange, TenantScope}
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use wiremock::matchers::{body_partial_json, header, method, path};
+use wiremock::matchers::{body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const CLINIC: &str = "harbour-physio";
@@ -693,11 +693,85 @@ async fn the_rest_api_books_and_cancels_through_calcom_too(app: TestApp) {
     app.finish().await;
 }
 
+/// The REST API's availability and FHIR `Slot` read the clinic's Cal.com slots too: Cal.com's
+/// times (each as long as the service), not the built-in diary's hours; Cal.com down is
+/// `503 calendar_unavailable`.
+async fn availability_and_fhir_slots_come_from_calcom(app: TestApp) {
+    let s = setup(&app).await;
+    let key = crate::api::make_key(&app, s.scope, "schedule:read", 100).await;
+    // Cal.com offers times the built-in hours never would: 06:00 and 21:00.
+    Mock::given(method("GET"))
+        .and(path("/v2/slots"))
+        .and(query_param("eventTypeId", EVENT_TYPE.to_string()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(slots(&[6, 21])))
+        .mount(&s.cal)
+        .await;
+    let tz = jiff::tz::TimeZone::get("Pacific/Auckland").unwrap();
+    let from = jiff::Timestamp::now()
+        .to_zoned(tz.clone())
+        .date()
+        .tomorrow()
+        .unwrap();
+    let availability = format!(
+        "/v1/availability?practitioner={}&service={}&from={from}&days=3",
+        s.mei, s.massage
+    );
+    let v: Value = crate::api::get(&app, &key, &availability)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let data = v["data"].as_array().unwrap();
+    assert_eq!(data.len(), 6, "{v}");
+    for slot in data {
+        let start: jiff::Timestamp = slot["starts_at"].as_str().unwrap().parse().unwrap();
+        let end: jiff::Timestamp = slot["ends_at"].as_str().unwrap().parse().unwrap();
+        assert!([6, 21].contains(&local_hour(start)), "{slot}");
+        let length = catalog_minutes(&app, s.scope, s.massage).await;
+        assert_eq!(
+            end.duration_since(start),
+            jiff::SignedDuration::from_mins(length)
+        );
+    }
+    let fhir_slots = format!(
+        "/fhir/r4/Slot?schedule=Schedule/{}&service-type={}&_count=4",
+        s.mei, s.massage
+    );
+    let bundle: Value = crate::api::get(&app, &key, &fhir_slots)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let entries = bundle["entry"].as_array().unwrap();
+    assert_eq!(entries.len(), 4, "{bundle}");
+    for e in entries {
+        let start: jiff::Timestamp = e["resource"]["start"].as_str().unwrap().parse().unwrap();
+        assert!([6, 21].contains(&local_hour(start)), "{e}");
+    }
+    // Cal.com down: no times from the built-in diary instead.
+    s.cal.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/v2/slots"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&s.cal)
+        .await;
+    let down = crate::api::get(&app, &key, &availability).await;
+    crate::harness::assert_error(down, 503, "calendar_unavailable").await;
+    app.finish().await;
+}
+
+async fn catalog_minutes(app: &TestApp, scope: TenantScope, service: ServiceId) -> i64 {
+    let catalog = app.store.clinic_catalog(scope).await.unwrap();
+    let s = catalog.services.iter().find(|s| s.id == service).unwrap();
+    i64::from(s.duration_min)
+}
+
 both_engines!(
     a_taken_time_on_calcom_reoffers_the_next_ones_and_the_booking_is_mirrored,
     calcom_webhooks_are_verified_reflected_once_and_kept_to_their_clinic,
     cancel_and_move_go_through_calcom_and_clinics_without_it_keep_the_built_in_diary,
     the_rest_api_books_and_cancels_through_calcom_too,
+    availability_and_fhir_slots_come_from_calcom,
 );
 
 /// `frontdesk calcom set | map | show | disable` on the demo's SQLite data: secrets only from
