@@ -113,6 +113,10 @@ pub async fn read_patient_copy(
         }));
     }
     access.sort_by_key(|e| e.seq);
+    // Deposits and fees asked for the patient's appointments (amounts, status, the provider's
+    // receipt; frontdesk never holds card or account details).
+    let appointment_ids: Vec<_> = record.appointments.iter().map(|a| a.id).collect();
+    let payments = store.appointment_payments(scope, &appointment_ids).await?;
     let p = &record.patient;
     let exported_at = jiff::Timestamp::now().to_string();
     let json = json!({
@@ -141,6 +145,16 @@ pub async fn read_patient_copy(
             "service": name_of_service(a.service_id),
             "practitioner": name_of_practitioner(a.practitioner_id),
             "status": a.status.as_str(),
+        })).collect::<Vec<_>>(),
+        "payments": payments.iter().filter(|pay| pay.patient == patient).map(|pay| json!({
+            "appointment_id": pay.appointment.to_string(),
+            "provider": pay.provider.as_str(),
+            "amount_minor": pay.amount_minor,
+            "currency": pay.currency,
+            "status": pay.status.as_str(),
+            "receipt": pay.receipt,
+            "asked_at": pay.created_at.to_string(),
+            "settled_at": pay.settled_at.map(|t| t.to_string()),
         })).collect::<Vec<_>>(),
         "access_log": access.iter().map(access_entry).collect::<Vec<_>>(),
     });
@@ -190,6 +204,7 @@ struct CopyPage<'a> {
     consent: Vec<String>,
     conversations: Vec<Conv>,
     appointments: Vec<String>,
+    payments: Vec<String>,
     access: Vec<String>,
 }
 
@@ -262,6 +277,23 @@ impl PatientCopy {
                         s(&a["service"]),
                         s(&a["practitioner"]),
                         s(&a["status"])
+                    )
+                })
+                .collect(),
+            payments: list("payments")
+                .iter()
+                .map(|p| {
+                    let amount = p["amount_minor"].as_i64().unwrap_or(0);
+                    format!(
+                        "{} {}.{:02} by {} for the appointment {}, asked {}: {} (receipt {})",
+                        s(&p["currency"]),
+                        amount / 100,
+                        amount % 100,
+                        s(&p["provider"]),
+                        s(&p["appointment_id"]),
+                        s(&p["asked_at"]),
+                        s(&p["status"]),
+                        s(&p["receipt"])
                     )
                 })
                 .collect(),

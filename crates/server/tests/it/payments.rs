@@ -344,6 +344,31 @@ async fn a_stripe_deposit_is_linked_after_a_web_chat_booking_and_paid_once(app: 
     assert_eq!(app.audit_count(HARBOUR, "payment.paid").await, 1);
     assert_eq!(app.audit_count(HARBOUR, "payment.requested").await, 1);
     assert_eq!(app.audit_count(HARBOUR, "payment.started").await, 1);
+    // The patient's copy of their data holds the payment, with the receipt.
+    let scope = app
+        .store
+        .operator_scope(&frontdesk_domain::TenantSlug::parse(HARBOUR).unwrap())
+        .await
+        .unwrap();
+    let catalog = app.store.clinic_catalog(scope).await.unwrap();
+    let copy = frontdesk_server::data_requests::read_patient_copy(
+        app.store.as_ref(),
+        scope,
+        &catalog,
+        p.patient,
+    )
+    .await
+    .unwrap();
+    let paid = &copy.json["payments"];
+    assert_eq!(paid.as_array().map(Vec::len), Some(1), "{paid}");
+    assert_eq!(paid[0]["status"], "paid");
+    assert_eq!(paid[0]["amount_minor"], 2500);
+    assert_eq!(paid[0]["receipt"], format!("pi_{session}"));
+    let page = copy.html().unwrap();
+    assert!(
+        page.contains("NZD 25.00 by stripe") && page.contains(&format!("pi_{session}")),
+        "{page}"
+    );
     // Unrelated events, signed with the second secret of a rotation: 200, nothing done.
     let other = r#"{"id":"evt_1","object":"event","type":"customer.created","data":{"object":{"id":"cus_1","object":"customer"}}}"#;
     let r = app
