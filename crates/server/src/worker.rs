@@ -551,10 +551,15 @@ impl Worker {
             total.conversations += batch.conversations;
             total.messages += batch.messages;
             total.llm_usage += batch.llm_usage;
+            // A pause after every batch that deleted anything, the clinic's last one included:
+            // a pass over many clinics with a little each is otherwise one delete after
+            // another, and webhooks wait behind them (the scale test, PERFORMANCE.md).
+            if batch.conversations > 0 || batch.llm_usage > 0 {
+                tokio::time::sleep(RETENTION_PAUSE).await;
+            }
             if !batch.more {
                 break;
             }
-            tokio::time::sleep(RETENTION_PAUSE).await;
         }
         loop {
             let batch = self.store.purge_audit(scope).await?;
