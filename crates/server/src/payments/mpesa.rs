@@ -55,7 +55,7 @@ pub struct DarajaAccount<'a> {
 pub struct StkPush<'a> {
     /// Whole shillings.
     pub amount_kes: i64,
-    /// `2547XXXXXXXX` (no plus).
+    /// The patient's Kenyan mobile number as Daraja takes it: 12 digits starting `254`, no plus.
     pub phone: &'a str,
     pub callback_url: &'a str,
     /// Shown to the patient in the prompt (≤ 12 characters).
