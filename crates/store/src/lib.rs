@@ -9,6 +9,7 @@ pub mod api_key;
 mod audit;
 pub mod calcom;
 pub mod calendar;
+mod catalog_cache;
 pub mod certificate;
 pub mod channel;
 pub mod coordination;

@@ -147,6 +147,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "security_alerts",
         include_str!("../migrations/postgres/0026_security_alerts.sql"),
     ),
+    (
+        30,
+        "catalog_version",
+        include_str!("../migrations/postgres/0030_catalog_version.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.
@@ -155,6 +160,8 @@ const MIGRATION_LOCK: i64 = 0x6672_6f6e_7464_6573; // "frontdes"
 pub struct PgStore {
     pool: PgPool,
     keys: KeyCache,
+    /// Each clinic's catalogue, checked against its version stamp on every read.
+    catalogs: crate::catalog_cache::CatalogCache,
     clock: Arc<dyn Clock>,
 }
 
@@ -200,6 +207,7 @@ impl PgStore {
         Ok(Self {
             pool,
             keys: KeyCache::new(keyring),
+            catalogs: Default::default(),
             clock,
         })
     }

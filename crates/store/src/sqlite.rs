@@ -145,6 +145,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "security_alerts",
         include_str!("../migrations/sqlite/0026_security_alerts.sql"),
     ),
+    (
+        30,
+        "catalog_version",
+        include_str!("../migrations/sqlite/0030_catalog_version.sql"),
+    ),
 ];
 
 pub struct SqliteStore {
@@ -156,6 +161,8 @@ pub struct SqliteStore {
     /// queued together share one durable commit (see `group_commit`).
     writer: GroupWriter,
     keys: KeyCache,
+    /// Each clinic's catalogue, checked against its version stamp on every read.
+    catalogs: crate::catalog_cache::CatalogCache,
     clock: Arc<dyn Clock>,
     /// Each clinic's outbound send bucket: in memory, as one process serves a SQLite file.
     send_buckets: crate::coordination::LocalSendBuckets,
@@ -194,6 +201,7 @@ impl SqliteStore {
             pool,
             writer,
             keys: KeyCache::new(keyring),
+            catalogs: Default::default(),
             clock,
             send_buckets: Default::default(),
         })

@@ -224,7 +224,18 @@ macro_rules! impl_catalog {
                 Ok(())
             }
 
+            /// From this process's copy when the clinic's `catalog_version` still matches it
+            /// (one statement), else read whole and kept (see `crate::catalog_cache`).
             async fn clinic_catalog(&self, scope: TenantScope) -> Result<ClinicCatalog> {
+                let tenant = scope.tenant_id();
+                let (version,): (i64,) = sqlx::query_as("SELECT catalog_version FROM tenants WHERE id = $1")
+                    .bind(tenant.as_uuid())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                if let Some(catalog) = self.catalogs.get(tenant, version) {
+                    return Ok(catalog);
+                }
                 let mut tx = self.read_tx(Some(scope)).await?;
                 let catalog = ClinicCatalog {
                     clinic: self.clinic_tx(&mut tx, scope).await?,
@@ -232,9 +243,10 @@ macro_rules! impl_catalog {
                     practitioners: self.practitioners_tx(&mut tx, scope).await?,
                     faqs: self.faqs_tx(&mut tx, scope).await?,
                     red_flag_rules: self.red_flag_rules_tx(&mut tx, scope).await?,
-                    sends_codes: self.sms_account_tx(&mut tx, scope.tenant_id()).await?,
+                    sends_codes: self.sms_account_tx(&mut tx, tenant).await?,
                 };
                 tx.commit().await?;
+                self.catalogs.put(tenant, version, &catalog);
                 Ok(catalog)
             }
 

@@ -3,7 +3,7 @@
 
 use crate::harness::*;
 use frontdesk_domain::*;
-use frontdesk_store::testing::{Engine, TestDb};
+use frontdesk_store::testing::{Engine, TestDb, test_keyring};
 use frontdesk_store::*;
 
 engine_tests!(
@@ -18,6 +18,7 @@ engine_tests!(
     hours_of_unknown_practitioner_are_not_found,
     faqs_round_trip_in_creation_order_and_empty_text_is_invalid,
     ping_answers_and_engine_names_the_engine,
+    a_catalogue_change_made_through_another_instance_is_read_by_the_next_turn,
 );
 
 async fn created_tenants_are_listed_by_slug_and_their_clinic_reads_back(db: &TestDb) {
@@ -513,5 +514,115 @@ async fn who_provides_a_service_is_kept_and_enforced_when_booking(db: &TestDb) {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+/// Every store keeps the catalogues it read (checked against the clinic's version stamp): a
+/// change made through another instance, by any write path, must still be seen by the very
+/// next read, with no waiting for a copy to expire.
+async fn a_catalogue_change_made_through_another_instance_is_read_by_the_next_turn(db: &TestDb) {
+    let clock = std::sync::Arc::new(ManualClock::new(start()));
+    let keyring = test_keyring();
+    let here = db.open(keyring.clone(), clock.clone()).await.unwrap();
+    let there = db.open(keyring, clock).await.unwrap();
+    let scope = new_tenant(&*here, "cached-clinic").await;
+    let first = here.clinic_catalog(scope).await.unwrap();
+    assert!(first.faqs.is_empty() && first.red_flag_rules.is_empty() && !first.sends_codes);
+    // Unchanged: the same catalogue again (from the copy).
+    assert_eq!(
+        here.clinic_catalog(scope).await.unwrap().clinic.profile,
+        first.clinic.profile
+    );
+
+    there
+        .add_red_flag_rule(
+            scope,
+            &["lips turning blue".to_owned()],
+            Urgency::Emergency,
+            "en",
+        )
+        .await
+        .unwrap();
+    let c = here.clinic_catalog(scope).await.unwrap();
+    assert_eq!(
+        c.red_flag_rules.len(),
+        1,
+        "a new red-flag rule applies at once"
+    );
+    assert_eq!(c.red_flag_rules[0].phrases, ["lips turning blue"]);
+
+    there
+        .add_faq(scope, "Do you have parking?", "Yes, behind the clinic.")
+        .await
+        .unwrap();
+    assert_eq!(here.clinic_catalog(scope).await.unwrap().faqs.len(), 1);
+
+    let mei = there
+        .add_practitioner(scope, "Mei Tanaka", "Physiotherapist")
+        .await
+        .unwrap();
+    let service = there
+        .add_service(
+            scope,
+            &NewService {
+                name: "Sports massage".into(),
+                duration_min: 30,
+                buffer_min: 0,
+                price_minor: None,
+            },
+        )
+        .await
+        .unwrap();
+    let c = here.clinic_catalog(scope).await.unwrap();
+    assert_eq!(c.practitioners.len(), 1);
+    assert_eq!(c.services.len(), 1);
+    assert!(c.services[0].practitioners.is_empty());
+    there
+        .set_service_practitioners(scope, service, &[mei])
+        .await
+        .unwrap();
+    assert_eq!(
+        here.clinic_catalog(scope).await.unwrap().services[0].practitioners,
+        [mei],
+        "who gives a service is part of the catalogue"
+    );
+
+    let renamed = profile("Renamed");
+    there.update_profile(scope, &renamed).await.unwrap();
+    assert_eq!(
+        here.clinic_catalog(scope)
+            .await
+            .unwrap()
+            .clinic
+            .profile
+            .name,
+        "Renamed"
+    );
+    there
+        .set_ai_paused(scope, true, Actor::Operator)
+        .await
+        .unwrap();
+    assert!(
+        here.clinic_catalog(scope)
+            .await
+            .unwrap()
+            .clinic
+            .profile
+            .ai_paused
+    );
+
+    there
+        .set_channel_account(
+            scope,
+            Provider::Twilio,
+            "+15550001111",
+            &serde_json::json!({}),
+            &ChannelSecrets::new().with("auth_token", "twilio-token"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        here.clinic_catalog(scope).await.unwrap().sends_codes,
+        "a new SMS account lets web chat send codes at once"
     );
 }
