@@ -5,8 +5,8 @@
 //! real time: a timer fires late by up to a tick, and a general-purpose mock (wiremock)
 //! parses, matches and records the request on the same cores, all counted against
 //! frontdesk. This server is as small as it can be, runs on its own thread with its own
-//! runtime, and notes per request the time from having the whole request to having written
-//! the last byte of the answer: that is the model's time, and only that is subtracted.
+//! runtime, and notes per request the time from having the whole request to writing the
+//! answer (all of it in one write): that is the model's time, and only that is subtracted.
 //!
 //! It speaks HTTP/1.1 with keep-alive (as reqwest's pool expects) and answers every
 //! `POST /v1/chat/completions` that asks for a stream with a real Chat Completions stream
@@ -166,8 +166,13 @@ async fn serve(
             continue;
         }
         tokio::time::sleep_until((t0 + delay).into()).await;
+        // Stamped just before the one write that hands the whole answer to the kernel: no
+        // byte can reach the client earlier, so the model's time is never overstated (a
+        // stamp after the write can land late when this thread is preempted on a busy
+        // machine, and would then hide frontdesk's own time).
+        let model_time = t0.elapsed();
         sock.write_all(answer).await?;
         sock.flush().await?;
-        noted.lock().unwrap().push(Some(t0.elapsed()));
+        noted.lock().unwrap().push(Some(model_time));
     }
 }
