@@ -184,11 +184,68 @@ pub async fn answer_with(
     stored: Option<StoredMessage>,
     models: Option<&crate::llm::agent::TenantModels>,
 ) -> Result<Answered, StoreError> {
+    let clinic = clinic(store, scope).await?;
+    answer_for(
+        store,
+        clock,
+        scope,
+        &clinic,
+        conversation,
+        patient,
+        text,
+        stored,
+        models,
+    )
+    .await
+}
+
+/// The clinic as a turn needs it, from one read of its catalogue.
+pub struct Clinic {
+    pub knowledge: ClinicKnowledge,
+    /// The clinic can text verification codes (web chat visitors can prove a phone).
+    sends_codes: bool,
+    /// The clinic paused its AI receptionist (the kill switch).
+    paused: bool,
+}
+
+/// Reads the clinic's catalogue for a turn (the phone line reads it once for its own words
+/// and the turn).
+pub async fn clinic(store: &dyn Store, scope: TenantScope) -> Result<Clinic, StoreError> {
     let catalog = store.clinic_catalog(scope).await?;
-    let sends_codes = catalog.sends_codes;
-    let paused = catalog.clinic.profile.ai_paused;
-    let knowledge = knowledge_of(catalog);
-    let conv = store.conversation(scope, conversation).await?;
+    Ok(Clinic {
+        sends_codes: catalog.sends_codes,
+        paused: catalog.clinic.profile.ai_paused,
+        knowledge: knowledge_of(catalog),
+    })
+}
+
+/// [`answer_with`] for a clinic already read.
+#[allow(clippy::too_many_arguments)]
+pub async fn answer_for(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    scope: TenantScope,
+    clinic: &Clinic,
+    conversation: ConversationId,
+    patient: PatientId,
+    text: &str,
+    stored: Option<StoredMessage>,
+    models: Option<&crate::llm::agent::TenantModels>,
+) -> Result<Answered, StoreError> {
+    let sends_codes = clinic.sends_codes;
+    let paused = clinic.paused;
+    let knowledge = &clinic.knowledge;
+    // A turn the clinic's model may answer reads the conversation's newest messages (its
+    // context) in the same read as the conversation.
+    let (conv, history) = match models {
+        Some(_) if !paused => {
+            let newest = crate::llm::context::HISTORY_READ;
+            store
+                .conversation_with_recent(scope, conversation, newest)
+                .await?
+        }
+        _ => (store.conversation(scope, conversation).await?, Vec::new()),
+    };
     // A conversation whose last message time is still its creation time has no messages yet.
     // A phone call's greeting (its first message) always states the privacy notice.
     let first_contact = match &stored {
@@ -256,7 +313,7 @@ pub async fn answer_with(
     let before = models.map(|_| state.clone());
     let mut reply = frontdesk_agent::reply(
         TurnContext {
-            clinic: &knowledge,
+            clinic: knowledge,
             now,
             first_contact,
             needs_phone,
@@ -274,13 +331,18 @@ pub async fn answer_with(
             let env = crate::llm::tools_exec::ExecEnv {
                 store,
                 scope,
-                clinic: &knowledge,
+                clinic: knowledge,
                 conversation,
                 verified,
                 now,
             };
-            crate::llm::agent::take_turn(m, env, text, first_contact, dialogue_busy, &mut reply)
-                .await?
+            let turn = crate::llm::agent::ModelTurn {
+                text,
+                history: &history,
+                first_contact,
+                dialogue_busy,
+            };
+            crate::llm::agent::take_turn(m, env, turn, &mut reply).await?
         }
         _ => crate::llm::agent::Accounted::default(),
     };
@@ -294,11 +356,11 @@ pub async fn answer_with(
         reply.next = None;
     }
     if paused && !held {
-        pause(&mut reply, &knowledge, first_contact);
+        pause(&mut reply, knowledge, first_contact);
     }
     if let Some(step) = reply.next.take() {
         let done =
-            crate::booking::run(store, scope, &caller, &knowledge, &mut state, now, step).await?;
+            crate::booking::run(store, scope, &caller, knowledge, &mut state, now, step).await?;
         reply.messages.extend(done.messages);
         booked = done.booked;
         if done.handoff {

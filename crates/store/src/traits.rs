@@ -334,6 +334,15 @@ pub trait ConversationStore {
         after: Option<MessageId>,
         limit: u32,
     ) -> Result<Vec<Message>>;
+    /// The conversation (as [`ConversationStore::conversation`]) and its newest `limit`
+    /// messages, oldest first, in one read: a turn answered by a language model needs both,
+    /// and only these messages are read and opened, however long the conversation.
+    async fn conversation_with_recent(
+        &self,
+        scope: TenantScope,
+        id: ConversationId,
+        limit: u32,
+    ) -> Result<(Conversation, Vec<Message>)>;
     /// One message of a conversation, opened.
     async fn message(
         &self,

@@ -1,6 +1,9 @@
 //! Shared by the benches: a real server on loopback with its reply and outbox workers, whose
 //! providers (Graph API, Twilio, Africa's Talking) are all the fake at `fake_base`.
 
+#[allow(dead_code)]
+pub mod fake_model;
+
 use frontdesk_domain::{Clock, SystemClock};
 use frontdesk_server::channels::{AfricasTalkingClient, GraphClient, TwilioClient};
 use frontdesk_server::{AppState, Application, http::ChannelHub, mailer::Mailer, worker};

@@ -94,8 +94,10 @@ pub async fn twilio_voice(
 ) -> Result<Response, AppError> {
     let (account, params, sid) = verified_call(&st, &headers, &uri, body).await?;
     let scope = account.verified_scope();
-    let knowledge = turn::clinic_knowledge(st.store.as_ref(), scope).await?;
-    let listening = Listening::of(&knowledge);
+    // Read once: for the words said here and for the turn.
+    let clinic = turn::clinic(st.store.as_ref(), scope).await?;
+    let knowledge = &clinic.knowledge;
+    let listening = Listening::of(knowledge);
     let profile = &knowledge.profile;
     let emergency = profile
         .emergency_numbers
@@ -151,10 +153,11 @@ pub async fn twilio_voice(
         .models(st.store.as_ref(), scope, st.clock.now())
         .await?
         .map(|m| m.for_voice());
-    let answered = turn::answer_with(
+    let answered = turn::answer_for(
         st.store.as_ref(),
         st.clock.as_ref(),
         scope,
+        &clinic,
         call.conversation,
         call.patient,
         speech,

@@ -15,7 +15,7 @@ use super::tools_exec::{Effects, ExecEnv, ToolBox};
 use super::{LanguageModel, ModelError, ModelReply, StopReason, Turn, Usage};
 use frontdesk_agent::{Alert, Category, ClinicKnowledge, Triage, TriageLevel};
 use frontdesk_domain::AppointmentId;
-use frontdesk_store::{LlmPrices, StoreError};
+use frontdesk_store::{LlmPrices, Message, StoreError};
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -135,6 +135,9 @@ impl TenantModels {
 pub struct TurnInput<'a> {
     pub env: ExecEnv<'a>,
     pub text: &'a str,
+    /// The conversation's newest messages, oldest first ([`context::HISTORY_READ`] of them
+    /// are enough), read with the conversation.
+    pub history: &'a [Message],
     pub first_contact: bool,
     /// The built-in dialogue holds state or awaits a yes (see [`TurnFacts`]).
     pub dialogue_busy: bool,
@@ -266,13 +269,12 @@ pub async fn answer_accounted(
         });
     }
     let env = &input.env;
-    let history = env.store.messages(env.scope, env.conversation).await?;
     let k = env.clinic;
     let mut req = context::request(
         k,
         env.now,
         env.verified.is_some(),
-        &history,
+        input.history,
         input.text,
         models.max_output_tokens,
     );
@@ -366,6 +368,17 @@ fn conclude(
     }
 }
 
+/// The patient's message as the turn path has read it, for [`take_turn`].
+#[derive(Clone, Copy)]
+pub struct ModelTurn<'a> {
+    pub text: &'a str,
+    /// See [`TurnInput::history`].
+    pub history: &'a [Message],
+    pub first_contact: bool,
+    /// See [`TurnFacts`].
+    pub dialogue_busy: bool,
+}
+
 /// [`answer`] for the turn path: when the model answers, `reply` (the built-in reply to the
 /// same message) takes its words and alert, loses its dialogue step, and has its triage raised
 /// if the model raised it (never lowered). Its intent stays the built-in understanding of the
@@ -373,16 +386,15 @@ fn conclude(
 pub async fn take_turn(
     models: &TenantModels,
     env: ExecEnv<'_>,
-    text: &str,
-    first_contact: bool,
-    dialogue_busy: bool,
+    turn: ModelTurn<'_>,
     reply: &mut frontdesk_agent::Reply,
 ) -> Result<Accounted, StoreError> {
     let input = TurnInput {
         env,
-        text,
-        first_contact,
-        dialogue_busy,
+        text: turn.text,
+        history: turn.history,
+        first_contact: turn.first_contact,
+        dialogue_busy: turn.dialogue_busy,
         triage: &reply.triage,
     };
     let accounted = answer_accounted(models, &input).await?;

@@ -9,6 +9,9 @@ use frontdesk_store::{Direction, Message};
 
 /// Messages of the conversation sent as context (the newest ones).
 pub const HISTORY_MESSAGES: usize = 12;
+/// Messages read from the store for [`turns`]: [`HISTORY_MESSAGES`] and the stored copy of
+/// the message being answered, which is not repeated.
+pub const HISTORY_READ: u32 = HISTORY_MESSAGES as u32 + 1;
 /// A longer earlier message is cut to this many characters.
 const HISTORY_CHARS: usize = 600;
 
@@ -222,5 +225,30 @@ mod tests {
         let long = "x".repeat(2000);
         let t = turns(&[message(Direction::Inbound, &long)], "hi");
         assert!(matches!(&t[0], Turn::User(s) if s.chars().count() == HISTORY_CHARS + 1));
+    }
+
+    #[test]
+    fn the_newest_messages_read_give_the_same_turns_as_the_whole_conversation() {
+        // The agent reads only the newest HISTORY_READ messages: whatever the length, with or
+        // without the stored copy of this message at the end, the turns are the same.
+        for n in 0..40 {
+            let mut history = vec![message(Direction::Outbound, "greeting")];
+            for i in 0..n {
+                let d = if i % 3 == 2 {
+                    Direction::Outbound
+                } else {
+                    Direction::Inbound
+                };
+                history.push(message(d, &format!("m{i}")));
+            }
+            for stored in [false, true] {
+                let mut h = history.clone();
+                if stored {
+                    h.push(message(Direction::Inbound, "now"));
+                }
+                let newest = &h[h.len().saturating_sub(HISTORY_READ as usize)..];
+                assert_eq!(turns(newest, "now"), turns(&h, "now"), "{n} {stored}");
+            }
+        }
     }
 }

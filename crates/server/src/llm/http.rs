@@ -10,6 +10,7 @@ use crate::channels::http::retry_after;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Answers larger than this are refused (a chat reply is a few KiB; a compromised or
@@ -31,7 +32,8 @@ pub(crate) struct Endpoint {
     pub model: String,
     /// The full URL of the endpoint, e.g. `https://api.anthropic.com/v1/messages`.
     pub url: String,
-    pub http: reqwest::Client,
+    /// Shared by every endpoint built with the same timeout (see [`shared_client`]).
+    pub http: Arc<reqwest::Client>,
     pub retry: RetryPolicy,
 }
 
@@ -61,8 +63,7 @@ impl Endpoint {
         }
         let base = url.as_str().trim_end_matches('/');
         let base = base.strip_suffix("/v1").unwrap_or(base);
-        let http = build_http_client(timeout)
-            .map_err(|_| ModelError::Config("HTTP client could not be built"))?;
+        let http = shared_client(timeout)?;
         Ok(Self {
             provider,
             model: model.trim().to_owned(),
@@ -224,6 +225,27 @@ impl Endpoint {
     }
 }
 
+/// The HTTP client of the model clients built with `timeout`, one per timeout for the
+/// process. A clinic's models are rebuilt from its settings every few seconds
+/// ([`super::settings::CACHE_TTL`]); with one client each rebuild would build a new TLS
+/// configuration (milliseconds) and open a new connection (a TCP and TLS handshake on the
+/// next turn, which a phone caller waits for). Shared, the pool keeps the open connection to
+/// each model server across rebuilds and clinics: requests carry their own credentials, a
+/// connection carries none. (Timeouts are few: the default, and what tests ask for.)
+fn shared_client(timeout: Duration) -> Result<Arc<reqwest::Client>, ModelError> {
+    static CLIENTS: Mutex<Vec<(Duration, Arc<reqwest::Client>)>> = Mutex::new(Vec::new());
+    let mut clients = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, http)) = clients.iter().find(|(t, _)| *t == timeout) {
+        return Ok(http.clone());
+    }
+    let http = Arc::new(
+        build_http_client(timeout)
+            .map_err(|_| ModelError::Config("HTTP client could not be built"))?,
+    );
+    clients.push((timeout, http.clone()));
+    Ok(http)
+}
+
 /// The whole body, at most [`MAX_RESPONSE_BYTES`], with each chunk shown to `on_chunk` as it
 /// arrives.
 async fn read_capped(
@@ -279,4 +301,33 @@ pub(crate) fn secret_header(value: &str) -> Result<HeaderValue, ModelError> {
         .map_err(|_| ModelError::Config("api key is not a valid header value"))?;
     v.set_sensitive(true);
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_built_with_one_timeout_share_one_http_client_and_its_pool() {
+        // As when a clinic's models are rebuilt from its settings: the same client again.
+        let t = Duration::from_millis(4321);
+        let path = "/v1/chat/completions";
+        let a = Endpoint::new("openai_compatible", "http://127.0.0.1:9", path, "m", t).unwrap();
+        let again = Endpoint::new("openai_compatible", "http://127.0.0.1:9", path, "m", t).unwrap();
+        let other = Endpoint::new(
+            "anthropic",
+            "https://api.anthropic.com",
+            "/v1/messages",
+            "n",
+            t,
+        )
+        .unwrap();
+        assert!(Arc::ptr_eq(&a.http, &again.http));
+        assert!(Arc::ptr_eq(&a.http, &other.http));
+        // Another timeout is another client (the timeout is the client's own).
+        let slower = Duration::from_millis(4322);
+        let b =
+            Endpoint::new("openai_compatible", "http://127.0.0.1:9", path, "m", slower).unwrap();
+        assert!(!Arc::ptr_eq(&a.http, &b.http));
+    }
 }

@@ -5,7 +5,7 @@
 
 use crate::crypto::DataKey;
 use crate::keys::aad;
-use crate::model::ConversationSummary;
+use crate::model::{Conversation, ConversationSummary};
 use crate::{Result, StoreError};
 use frontdesk_domain::{ConversationId, TenantId};
 use zeroize::Zeroizing;
@@ -37,9 +37,28 @@ pub(crate) fn open_summary(
     serde_json::from_slice(&json).map_err(|_| StoreError::Corrupt("conversation summary"))
 }
 
+/// Opens a conversation row's sealed summary and dialogue state into `conv`.
+pub(crate) fn open_conversation(
+    conv: &mut Conversation,
+    key: &DataKey,
+    tenant: TenantId,
+    summary_ct: Option<Vec<u8>>,
+    state_ct: Option<Vec<u8>>,
+) -> Result<()> {
+    if let Some(ct) = summary_ct {
+        conv.summary = Some(open_summary(key, tenant, conv.id, &ct)?);
+    }
+    if let Some(ct) = state_ct {
+        let row = conv.id.to_string();
+        conv.dialogue_state =
+            Some(key.open_string(&aad(tenant, "conversations", "state", &row), &ct)?);
+    }
+    Ok(())
+}
+
 macro_rules! impl_conversations {
     ($Store:ty) => {
-        use $crate::sql::conversations::{open_summary, seal_summary};
+        use $crate::sql::conversations::{open_conversation, open_summary, seal_summary};
 
         impl $Store {
             async fn insert_conversation_tx(&self, tx: &mut Tx, tenant: TenantId, patient: PatientId, channel: Channel, now: i64) -> Result<ConversationId> {
@@ -103,15 +122,46 @@ macro_rules! impl_conversations {
                 if summary_ct.is_some() || state_ct.is_some() {
                     let keys = self.tenant_keys(tx, tenant).await?;
                     let key = self.patient_key(tx, &keys, tenant, conv.patient_id).await?;
-                    if let Some(ct) = summary_ct {
-                        conv.summary = Some(open_summary(&key, tenant, id, &ct)?);
-                    }
-                    if let Some(ct) = state_ct {
-                        let row = id.to_string();
-                        conv.dialogue_state = Some(key.open_string(&aad(tenant, "conversations", "state", &row), &ct)?);
-                    }
+                    open_conversation(&mut conv, &key, tenant, summary_ct, state_ct)?;
                 }
                 Ok(conv)
+            }
+
+            /// Up to `limit` of the conversation's messages after `after`, opened with the
+            /// patient's `key`: the oldest ones first, or with `newest` the newest ones first.
+            /// Only these rows are read and opened (the index on (tenant, conversation, id)
+            /// serves both orders).
+            #[allow(clippy::too_many_arguments)]
+            async fn select_messages_tx(&self, tx: &mut Tx, tenant: TenantId, conv: &Conversation, key: &DataKey, after: Option<MessageId>, limit: u32, newest: bool) -> Result<Vec<Message>> {
+                let sql = if newest {
+                    "SELECT id, direction, sender, body_ct, status, created_at FROM messages \
+                     WHERE tenant_id = $1 AND conversation_id = $2 AND ($3 IS NULL OR id > $3) ORDER BY id DESC LIMIT $4"
+                } else {
+                    "SELECT id, direction, sender, body_ct, status, created_at FROM messages \
+                     WHERE tenant_id = $1 AND conversation_id = $2 AND ($3 IS NULL OR id > $3) ORDER BY id LIMIT $4"
+                };
+                let rows: Vec<(Uuid, String, String, Vec<u8>, String, i64)> = sqlx::query_as(sql)
+                    .bind(tenant.as_uuid())
+                    .bind(conv.id.as_uuid())
+                    .bind(after.map(|m| m.as_uuid()))
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut **tx)
+                    .await?;
+                rows.into_iter()
+                    .map(|(id, direction, sender, body_ct, status, created_at)| {
+                        let row = id.to_string();
+                        Ok(Message {
+                            id: MessageId::from_uuid(id),
+                            conversation_id: conv.id,
+                            direction: Direction::parse(&direction)?,
+                            sender: Sender::parse(&sender)?,
+                            channel: conv.channel,
+                            body: key.open_string(&aad(tenant, "messages", "body", &row), &body_ct)?,
+                            status,
+                            created_at: from_us(created_at)?,
+                        })
+                    })
+                    .collect()
             }
 
             /// Seals and inserts one message; `false` when its provider id was already stored.
@@ -397,32 +447,22 @@ macro_rules! impl_conversations {
                 let (conv, _, _) = self.fetch_conversation_row(&mut tx, tenant, conversation).await?;
                 let keys = self.tenant_keys(&mut tx, tenant).await?;
                 let key = self.patient_key(&mut tx, &keys, tenant, conv.patient_id).await?;
-                let rows: Vec<(Uuid, String, String, Vec<u8>, String, i64)> = sqlx::query_as(
-                    "SELECT id, direction, sender, body_ct, status, created_at FROM messages \
-                     WHERE tenant_id = $1 AND conversation_id = $2 AND ($3 IS NULL OR id > $3) ORDER BY id LIMIT $4",
-                )
-                .bind(tenant.as_uuid())
-                .bind(conversation.as_uuid())
-                .bind(after.map(|m| m.as_uuid()))
-                .bind(i64::from(limit))
-                .fetch_all(&mut *tx)
-                .await?;
+                let page = self.select_messages_tx(&mut tx, tenant, &conv, &key, after, limit, false).await?;
                 tx.commit().await?;
-                rows.into_iter()
-                    .map(|(id, direction, sender, body_ct, status, created_at)| {
-                        let row = id.to_string();
-                        Ok(Message {
-                            id: MessageId::from_uuid(id),
-                            conversation_id: conversation,
-                            direction: Direction::parse(&direction)?,
-                            sender: Sender::parse(&sender)?,
-                            channel: conv.channel,
-                            body: key.open_string(&aad(tenant, "messages", "body", &row), &body_ct)?,
-                            status,
-                            created_at: from_us(created_at)?,
-                        })
-                    })
-                    .collect()
+                Ok(page)
+            }
+
+            async fn conversation_with_recent(&self, scope: TenantScope, id: ConversationId, limit: u32) -> Result<(Conversation, Vec<Message>)> {
+                let tenant = scope.tenant_id();
+                let mut tx = self.read_tx(Some(scope)).await?;
+                let (mut conv, summary_ct, state_ct) = self.fetch_conversation_row(&mut tx, tenant, id).await?;
+                let keys = self.tenant_keys(&mut tx, tenant).await?;
+                let key = self.patient_key(&mut tx, &keys, tenant, conv.patient_id).await?;
+                open_conversation(&mut conv, &key, tenant, summary_ct, state_ct)?;
+                let mut recent = self.select_messages_tx(&mut tx, tenant, &conv, &key, None, limit, true).await?;
+                tx.commit().await?;
+                recent.reverse();
+                Ok((conv, recent))
             }
         }
     };

@@ -11,6 +11,7 @@ engine_tests!(
     conversation_reads_back_and_needs_a_patient_of_the_tenant,
     recorded_turns_come_back_in_order_with_bodies_directions_and_senders,
     redelivered_inbound_message_is_a_duplicate_and_writes_nothing,
+    a_conversation_is_read_with_its_newest_messages_oldest_first,
     audit_chain_is_contiguous_from_one_and_each_entry_links_to_the_previous,
 );
 
@@ -318,5 +319,61 @@ async fn audit_chain_is_contiguous_from_one_and_each_entry_links_to_the_previous
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+async fn a_conversation_is_read_with_its_newest_messages_oldest_first(db: &TestDb) {
+    let (store, clock) = store_with_clock(db).await;
+    let a = new_tenant(&*store, "alpha-clinic").await;
+    let b = new_tenant(&*store, "beta-clinic").await;
+    let patient = store
+        .create_patient(a, &NewPatient::default())
+        .await
+        .unwrap();
+    let conv = store
+        .start_conversation(a, patient, Channel::Voice)
+        .await
+        .unwrap();
+    let other = store
+        .start_conversation(a, patient, Channel::Sms)
+        .await
+        .unwrap();
+    for i in 0..7 {
+        clock.advance(SignedDuration::from_secs(1));
+        let mut t = turn(
+            NewMessage::inbound(format!("question {i}")),
+            &[&format!("answer {i}")],
+        );
+        t.dialogue_state = Some(format!("{{\"step\":{i}}}"));
+        store.record_turn(a, conv, &t).await.unwrap();
+        let t = turn(NewMessage::inbound(format!("elsewhere {i}")), &[]);
+        store.record_turn(a, other, &t).await.unwrap();
+    }
+    let all = store.messages(a, conv).await.unwrap();
+    assert_eq!(all.len(), 14);
+    // The conversation as read alone (its dialogue state opened), and the newest five
+    // messages in the conversation's order, opened like the whole read.
+    let (c, recent) = store.conversation_with_recent(a, conv, 5).await.unwrap();
+    assert_eq!(c, store.conversation(a, conv).await.unwrap());
+    assert_eq!(c.dialogue_state.as_deref(), Some("{\"step\":6}"));
+    assert_eq!(recent, all[9..]);
+    assert_eq!(recent[0].body, "answer 4");
+    let (_, everything) = store.conversation_with_recent(a, conv, 100).await.unwrap();
+    assert_eq!(everything, all);
+    let (_, none) = store.conversation_with_recent(a, conv, 0).await.unwrap();
+    assert!(none.is_empty());
+    let (_, elsewhere) = store.conversation_with_recent(a, other, 2).await.unwrap();
+    let bodies: Vec<&str> = elsewhere.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["elsewhere 5", "elsewhere 6"]);
+    // Another clinic's scope, or a conversation that does not exist: not found.
+    assert_err!(
+        store.conversation_with_recent(b, conv, 5).await,
+        StoreError::NotFound
+    );
+    assert_err!(
+        store
+            .conversation_with_recent(a, ConversationId::new(), 5)
+            .await,
+        StoreError::NotFound
     );
 }
