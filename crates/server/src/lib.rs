@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod llm;
 pub mod mailer;
 pub mod outbound;
+pub mod pacing;
 pub mod payments;
 pub mod progress;
 pub mod recordings;

@@ -5,6 +5,7 @@
 //! The patient's replies ("yes", "I need to cancel", "can I move it?") are handled by the
 //! receptionist, which is told which appointment the conversation was reminded of.
 
+use crate::pacing::{Pacer, Spread};
 use crate::turn::clinic_knowledge;
 use frontdesk_agent::{Held, dialogue};
 use frontdesk_domain::Clock;
@@ -21,22 +22,15 @@ pub struct ReminderPass {
     pub skipped: usize,
 }
 
-/// The scopes of every active clinic, for the workers' background passes (reminders,
-/// waitlist offers).
-pub(crate) async fn active_clinics(store: &dyn Store) -> Result<Vec<TenantScope>, StoreError> {
-    let mut scopes = Vec::new();
-    for tenant in store.list_tenants().await? {
-        if tenant.status == "active" {
-            scopes.push(store.operator_scope(&tenant.slug).await?);
-        }
-    }
-    Ok(scopes)
-}
-
-/// Sends every due reminder of every active clinic.
-pub async fn send_due(store: &dyn Store, clock: &dyn Clock) -> Result<ReminderPass, StoreError> {
+/// Sends every due reminder of every active clinic, spaced by `pacer` (see [`crate::pacing`]).
+pub async fn send_due(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    pacer: &Pacer,
+) -> Result<ReminderPass, StoreError> {
     let mut pass = ReminderPass::default();
-    for scope in active_clinics(store).await? {
+    let mut clinics = pacer.clinics(store, Spread::FREQUENT).await?;
+    while let Some(scope) = clinics.next().await {
         if let Err(e) = send_due_for(store, clock, scope, &mut pass).await {
             // One clinic's trouble (e.g. a profile that no longer parses) does not stop others.
             tracing::warn!(tenant = %scope.tenant_id(), error = %e, "reminder pass failed for a clinic");
@@ -51,8 +45,9 @@ async fn send_due_for(
     scope: TenantScope,
     pass: &mut ReminderPass,
 ) -> Result<(), StoreError> {
-    let knowledge = clinic_knowledge(store, scope).await?;
-    let hours = knowledge.profile.reminder_hours;
+    // The profile alone first: most clinics have nothing due this minute, and the whole
+    // catalogue (services, practitioners, FAQ, …) is only read to word a reminder.
+    let hours = store.clinic(scope).await?.profile.reminder_hours;
     if hours == 0 {
         return Ok(());
     }
@@ -61,6 +56,7 @@ async fn send_due_for(
     if due.is_empty() {
         return Ok(());
     }
+    let knowledge = clinic_knowledge(store, scope).await?;
     let tz = knowledge.profile.time_zone()?;
     for a in due {
         let held = Held {

@@ -5,6 +5,7 @@
 //! networks) are counted where the event happens.
 
 use crate::mailer::{MailError, Mailer};
+use crate::pacing::{Pacer, Spread};
 use frontdesk_domain::{Role, SecurityAlertId};
 use frontdesk_store::{Job, NotifySecurityAlertJob, SecurityAlert, Store, StoreError};
 use jiff::SignedDuration;
@@ -14,7 +15,11 @@ pub const DETECT_EVERY: SignedDuration = SignedDuration::from_mins(5);
 
 /// Runs the look-back detectors for every active clinic if this instance holds the pass.
 /// Answers how many alerts were raised (`None`: another instance ran it recently).
-pub async fn detection_pass(store: &dyn Store, holder: &str) -> Result<Option<usize>, StoreError> {
+pub async fn detection_pass(
+    store: &dyn Store,
+    holder: &str,
+    pacer: &Pacer,
+) -> Result<Option<usize>, StoreError> {
     let Some(lease) = store
         .claim_maintenance("anomaly_detection", holder, DETECT_EVERY, DETECT_EVERY)
         .await?
@@ -23,7 +28,8 @@ pub async fn detection_pass(store: &dyn Store, holder: &str) -> Result<Option<us
     };
     let mut raised = 0;
     let mut ok = true;
-    for scope in crate::reminders::active_clinics(store).await? {
+    let mut clinics = pacer.clinics(store, Spread::FREQUENT).await?;
+    while let Some(scope) = clinics.next().await {
         match store.detect_anomalies(scope).await {
             Ok(ids) => raised += ids.len(),
             Err(e) => {

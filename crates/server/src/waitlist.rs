@@ -6,7 +6,7 @@
 //! (never past the appointment's start); the first "yes" books it through the hold and the
 //! others are told it has gone (see `frontdesk_agent::dialogue::waitlist`).
 
-use crate::reminders::active_clinics;
+use crate::pacing::{Pacer, Spread};
 use crate::turn::clinic_knowledge;
 use frontdesk_agent::dialogue;
 use frontdesk_domain::Clock;
@@ -31,10 +31,16 @@ pub struct WaitlistPass {
     pub unmatched: usize,
 }
 
-/// Offers every pending freed time of every active clinic.
-pub async fn offer_freed(store: &dyn Store, clock: &dyn Clock) -> Result<WaitlistPass, StoreError> {
+/// Offers every pending freed time of every active clinic, spaced by `pacer` (see
+/// [`crate::pacing`]).
+pub async fn offer_freed(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    pacer: &Pacer,
+) -> Result<WaitlistPass, StoreError> {
     let mut pass = WaitlistPass::default();
-    for scope in active_clinics(store).await? {
+    let mut clinics = pacer.clinics(store, Spread::FREQUENT).await?;
+    while let Some(scope) = clinics.next().await {
         if let Err(e) = offer_freed_for(store, clock, scope, &mut pass).await {
             tracing::warn!(tenant = %scope.tenant_id(), error = %e, "waitlist pass failed for a clinic");
         }

@@ -14,9 +14,12 @@
 //! (see [`crate::lifecycle`]) and sign audit checkpoints. Each of these daily passes is claimed
 //! by name in the store ([`frontdesk_store::CoordinationStore::claim_maintenance`]), so with
 //! several instances on one database one of them runs it; if that one dies mid-pass, another
-//! takes it over once its lease has run out. Outbound sends are spaced by each clinic's rate in
-//! a bucket kept in the store, shared by every instance. Only active clinics' queued work is
-//! claimed.
+//! takes it over once its lease has run out. Every pass over the clinics (these, and the
+//! reminders, waitlist and hold passes each minute) runs beside the queues and pauses between
+//! two clinics (see [`crate::pacing`]), so that it never competes with webhooks in a burst,
+//! even right after a start when all of them are due. Outbound sends are spaced by each
+//! clinic's rate in a bucket kept in the store, shared by every instance. Only active
+//! clinics' queued work is claimed.
 
 use crate::channels::{
     AfricasTalkingClient, GraphClient, Outbound, OutboundBody, SendError, Sent, TwilioClient,
@@ -24,6 +27,7 @@ use crate::channels::{
 };
 use crate::config::Config;
 use crate::mailer::{Mailer, alert_email, recipients};
+use crate::pacing::{Pacer, Spread};
 use crate::security_alerts::{NotifyError, notify_owners};
 use crate::turn::{StoredMessage, answer_with};
 use frontdesk_domain::Clock;
@@ -175,6 +179,8 @@ pub struct Worker {
     models: Arc<crate::llm::settings::ModelDirectory>,
     /// Stripe and Daraja (see [`crate::payments`]); `None`: payment jobs wait.
     payments: Option<Arc<crate::payments::PaymentClients>>,
+    /// Spaces the passes over every clinic and stops them on shutdown.
+    pacer: Pacer,
 }
 
 impl Worker {
@@ -203,6 +209,7 @@ impl Worker {
             webhooks: None,
             models: Default::default(),
             payments: None,
+            pacer: Pacer::default(),
         }
     }
 
@@ -254,63 +261,53 @@ impl Worker {
     }
 
     /// Works until `shutdown` resolves; woken early by webhooks that queued work.
+    ///
+    /// The queues (replies, outbox, outbound webhooks) and the periodic passes over every
+    /// clinic run side by side, so a long pass never holds up a reply; each pass is spread out
+    /// by [`Self::pacer`] (see [`crate::pacing`]). On shutdown a pass under way finishes
+    /// without its pauses, then everything stops.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let mut next_reminders = tokio::time::Instant::now();
-        let mut next_daily = tokio::time::Instant::now();
-        let mut next_gauges = tokio::time::Instant::now();
-        loop {
-            if tokio::time::Instant::now() >= next_gauges {
-                next_gauges = tokio::time::Instant::now() + GAUGES_EVERY;
+        let queues = async {
+            self.work_queues(shutdown).await;
+            self.pacer.stop();
+        };
+        tokio::join!(
+            queues,
+            self.every(GAUGES_EVERY, || async {
                 if let Err(e) = self.sample_gauges().await {
                     tracing::warn!(error = %e, "queue gauges not sampled; retrying");
                 }
-            }
-            if tokio::time::Instant::now() >= next_daily {
-                next_daily = tokio::time::Instant::now() + DAILY_CHECK_EVERY;
+            }),
+            self.every(REMINDERS_EVERY, || self.frequent_passes()),
+            self.every(DAILY_CHECK_EVERY, || async {
                 if let Err(e) = self.daily_maintenance().await {
                     tracing::warn!(error = %e, "daily maintenance check failed; retrying");
                 }
+            }),
+        );
+    }
+
+    /// Runs `pass` now and then every `period` (from the start of one run to the start of
+    /// the next, or at once if it ran longer) until the worker stops.
+    async fn every<F: std::future::Future<Output = ()>>(
+        &self,
+        period: Duration,
+        mut pass: impl FnMut() -> F,
+    ) {
+        while !self.pacer.is_stopping() {
+            let next = tokio::time::Instant::now() + period;
+            pass().await;
+            tokio::select! {
+                () = tokio::time::sleep_until(next) => {}
+                () = self.pacer.stopped() => {}
             }
-            if tokio::time::Instant::now() >= next_reminders {
-                next_reminders = tokio::time::Instant::now() + REMINDERS_EVERY;
-                match self.send_reminders().await {
-                    Ok(p) if p.sent > 0 => {
-                        tracing::info!(sent = p.sent, skipped = p.skipped, "reminders queued")
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "reminder pass failed; retrying"),
-                }
-                match self.expire_holds().await {
-                    Ok(n) if n > 0 => tracing::info!(
-                        conversations = n,
-                        "staff holds expired; the AI answers again"
-                    ),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "hold expiry pass failed; retrying"),
-                }
-                match self.reencrypt_keys().await {
-                    Ok(n) if n > 0 => {
-                        tracing::info!(values = n, "clinic data re-encrypted under a rotated key")
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "re-encryption pass failed; retrying"),
-                }
-                match crate::security_alerts::detection_pass(self.store.as_ref(), &self.id).await {
-                    Ok(Some(n)) if n > 0 => tracing::warn!(alerts = n, "anomaly alerts raised"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "anomaly detection failed; retrying"),
-                }
-                match self.offer_waitlist().await {
-                    Ok(p) if p.offered > 0 => tracing::info!(
-                        offered = p.offered,
-                        patients = p.patients,
-                        "waitlist offers queued"
-                    ),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "waitlist pass failed; retrying"),
-                }
-            }
+        }
+    }
+
+    /// The reply, outbox and outbound webhook queues, until `shutdown` resolves.
+    async fn work_queues(&self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
             let hooks = match &self.webhooks {
                 Some(w) => match w.run_once().await {
                     Ok(n) => n,
@@ -333,6 +330,54 @@ impl Worker {
                 _ = tokio::time::sleep(POLL) => {}
             }
         }
+    }
+
+    /// The passes run each minute: reminders, expired holds, re-encryption after a key
+    /// rotation, anomaly detection (when due) and waitlist offers.
+    async fn frequent_passes(&self) {
+        match self.send_reminders().await {
+            Ok(p) if p.sent > 0 => {
+                tracing::info!(sent = p.sent, skipped = p.skipped, "reminders queued")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "reminder pass failed; retrying"),
+        }
+        match self.expire_holds().await {
+            Ok(n) if n > 0 => tracing::info!(
+                conversations = n,
+                "staff holds expired; the AI answers again"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "hold expiry pass failed; retrying"),
+        }
+        match self.reencrypt_keys().await {
+            Ok(n) if n > 0 => {
+                tracing::info!(values = n, "clinic data re-encrypted under a rotated key")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "re-encryption pass failed; retrying"),
+        }
+        let detection =
+            crate::security_alerts::detection_pass(self.store.as_ref(), &self.id, &self.pacer);
+        match detection.await {
+            Ok(Some(n)) if n > 0 => tracing::warn!(alerts = n, "anomaly alerts raised"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "anomaly detection failed; retrying"),
+        }
+        match self.offer_waitlist().await {
+            Ok(p) if p.offered > 0 => tracing::info!(
+                offered = p.offered,
+                patients = p.patients,
+                "waitlist offers queued"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "waitlist pass failed; retrying"),
+        }
+    }
+
+    /// The pauses of this worker's passes over every clinic (counted; see [`crate::pacing`]).
+    pub fn pacer(&self) -> &Pacer {
+        &self.pacer
     }
 
     /// Runs each daily pass that is due and that no other instance holds (see
@@ -442,7 +487,7 @@ impl Worker {
 
     /// Queues every due appointment reminder (see [`crate::reminders`]).
     pub async fn send_reminders(&self) -> Result<crate::reminders::ReminderPass, StoreError> {
-        crate::reminders::send_due(self.store.as_ref(), self.clock.as_ref()).await
+        crate::reminders::send_due(self.store.as_ref(), self.clock.as_ref(), &self.pacer).await
     }
 
     /// Purges every clinic whose termination hold has ended, and finishes any purge that
@@ -463,7 +508,11 @@ impl Worker {
     /// `frontdesk audit checkpoints`. Answers how many clinics got one.
     pub async fn take_checkpoints(&self) -> Result<u32, StoreError> {
         let mut taken = 0;
-        for scope in crate::reminders::active_clinics(self.store.as_ref()).await? {
+        let mut clinics = self
+            .pacer
+            .clinics(self.store.as_ref(), Spread::DAILY)
+            .await?;
+        while let Some(scope) = clinics.next().await {
             match self.store.take_audit_checkpoint(scope).await {
                 Ok(_) => taken += 1,
                 Err(StoreError::NotFound) => {}
@@ -481,7 +530,11 @@ impl Worker {
     /// under way cost one small query. Answers how many values were re-encrypted.
     pub async fn reencrypt_keys(&self) -> Result<u64, StoreError> {
         let mut total = 0;
-        for scope in crate::reminders::active_clinics(self.store.as_ref()).await? {
+        let mut clinics = self
+            .pacer
+            .clinics(self.store.as_ref(), Spread::FREQUENT)
+            .await?;
+        while let Some(scope) = clinics.next().await {
             loop {
                 match self.store.reencrypt_tenant_batch(scope, 500).await {
                     Ok(b) => {
@@ -498,7 +551,7 @@ impl Worker {
                         break;
                     }
                 }
-                tokio::time::sleep(RETENTION_PAUSE).await;
+                self.pacer.pause(RETENTION_PAUSE).await;
             }
         }
         Ok(total)
@@ -510,7 +563,11 @@ impl Worker {
     /// be deleted now keeps its row and is tried again next pass), then expired conversations.
     pub async fn purge_retention(&self) -> Result<RetentionPass, StoreError> {
         let mut total = RetentionPass::default();
-        for scope in crate::reminders::active_clinics(self.store.as_ref()).await? {
+        let mut clinics = self
+            .pacer
+            .clinics(self.store.as_ref(), Spread::DAILY)
+            .await?;
+        while let Some(scope) = clinics.next().await {
             if let Err(e) = self.purge_clinic(scope, &mut total).await {
                 tracing::warn!(tenant = %scope.tenant_id(), error = %e, "retention purge failed for a clinic");
             }
@@ -544,22 +601,18 @@ impl Worker {
             if expired.len() < 100 || deleted.is_empty() {
                 break;
             }
-            tokio::time::sleep(RETENTION_PAUSE).await;
+            self.pacer.pause(RETENTION_PAUSE).await;
         }
         loop {
             let batch = self.store.purge_expired(scope).await?;
             total.conversations += batch.conversations;
             total.messages += batch.messages;
             total.llm_usage += batch.llm_usage;
-            // A pause after every batch that deleted anything, the clinic's last one included:
-            // a pass over many clinics with a little each is otherwise one delete after
-            // another, and webhooks wait behind them (the scale test, PERFORMANCE.md).
-            if batch.conversations > 0 || batch.llm_usage > 0 {
-                tokio::time::sleep(RETENTION_PAUSE).await;
-            }
             if !batch.more {
                 break;
             }
+            // Between two batches of one clinic; the pacer spaces one clinic from the next.
+            self.pacer.pause(RETENTION_PAUSE).await;
         }
         loop {
             let batch = self.store.purge_audit(scope).await?;
@@ -567,7 +620,7 @@ impl Worker {
             if !batch.more {
                 return Ok(());
             }
-            tokio::time::sleep(RETENTION_PAUSE).await;
+            self.pacer.pause(RETENTION_PAUSE).await;
         }
     }
 
@@ -575,7 +628,11 @@ impl Worker {
     /// event (the AI already answers from the moment the hold ends; this makes it visible).
     pub async fn expire_holds(&self) -> Result<u32, StoreError> {
         let mut expired = 0;
-        for scope in crate::reminders::active_clinics(self.store.as_ref()).await? {
+        let mut clinics = self
+            .pacer
+            .clinics(self.store.as_ref(), Spread::FREQUENT)
+            .await?;
+        while let Some(scope) = clinics.next().await {
             match self.store.expire_holds(scope).await {
                 Ok(n) => expired += n,
                 Err(e) => {
@@ -588,7 +645,7 @@ impl Worker {
 
     /// Offers every freed time to the waitlist (see [`crate::waitlist`]).
     pub async fn offer_waitlist(&self) -> Result<crate::waitlist::WaitlistPass, StoreError> {
-        crate::waitlist::offer_freed(self.store.as_ref(), self.clock.as_ref()).await
+        crate::waitlist::offer_freed(self.store.as_ref(), self.clock.as_ref(), &self.pacer).await
     }
 
     /// One pass over both queues; returns how many rows it handled. Claimed rows of different

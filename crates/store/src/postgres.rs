@@ -311,18 +311,21 @@ impl PgStore {
         Ok(reasons)
     }
 
+    /// Begins a transaction, inside the tenant's scope when one is given: `BEGIN` and the
+    /// `set_config` go to the server as one simple query, one round trip (every webhook ack
+    /// opens three of these; see docs/PERFORMANCE.md, "Scale"). The tenant id is a UUID, whose
+    /// text is hex digits and dashes only, so it is spliced in as a literal safely.
     async fn scoped_begin(
         &self,
         scope: Option<TenantScope>,
     ) -> Result<sqlx::Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await?;
-        if let Some(scope) = scope {
-            sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-                .bind(scope.tenant_id().to_string())
-                .execute(&mut *tx)
-                .await?;
+        match scope {
+            Some(scope) => Ok(self
+                .pool
+                .begin_with(sqlx::AssertSqlSafe(scoped_begin_sql("BEGIN", scope)))
+                .await?),
+            None => Ok(self.pool.begin().await?),
         }
-        Ok(tx)
     }
 
     /// PostgreSQL keeps every clinic's send bucket in the database, shared by all instances.
@@ -351,25 +354,22 @@ impl PgStore {
         &self,
         scope: TenantScope,
     ) -> Result<sqlx::Transaction<'static, Postgres>> {
-        let mut tx = self
+        Ok(self
             .pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .await?;
-        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-            .bind(scope.tenant_id().to_string())
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+            .begin_with(sqlx::AssertSqlSafe(scoped_begin_sql(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+                scope,
+            )))
+            .await?)
     }
 
     /// The one cross-tenant transaction: claiming due queue rows (see the `queue_claim`
     /// policies in migration 0002).
     async fn claim_tx(&self) -> Result<sqlx::Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT set_config('app.queue_claim', 'on', true)")
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+        Ok(self
+            .pool
+            .begin_with("BEGIN; SELECT set_config('app.queue_claim', 'on', true)")
+            .await?)
     }
 
     async fn group_stats(&self) -> Option<crate::testing::GroupStats> {
@@ -399,6 +399,13 @@ impl PgStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// `begin` (a `BEGIN …` statement) followed by setting `app.tenant_id` for the transaction,
+/// as one simple query.
+fn scoped_begin_sql(begin: &str, scope: TenantScope) -> String {
+    let tenant: uuid::Uuid = scope.tenant_id().as_uuid();
+    format!("{begin}; SELECT set_config('app.tenant_id', '{tenant}', true)")
 }
 
 /// The shared operations (see `crate::sql`), compiled for this engine.

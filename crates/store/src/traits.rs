@@ -26,6 +26,10 @@ pub trait TenantDirectory {
     /// is never reachable from HTTP.
     async fn operator_scope(&self, slug: &TenantSlug) -> Result<TenantScope>;
     async fn list_tenants(&self) -> Result<Vec<TenantSummary>>;
+    /// A scope for each active clinic, in slug order, in one query: for the process's own
+    /// passes over every clinic (reminders, retention, …), like [`Self::operator_scope`]
+    /// never reachable from HTTP.
+    async fn active_scopes(&self) -> Result<Vec<TenantScope>>;
     /// The public profile of an active clinic, by its public slug (for public pages). Grants
     /// no scope. Unknown or inactive slug: `NotFound`.
     async fn public_clinic(&self, slug: &TenantSlug) -> Result<Clinic>;

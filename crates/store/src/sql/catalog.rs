@@ -194,6 +194,13 @@ macro_rules! impl_catalog {
                 .await?;
                 rows.into_iter().map(tenant_summary_from_row).collect()
             }
+
+            async fn active_scopes(&self) -> Result<Vec<TenantScope>> {
+                let ids: Vec<(Uuid,)> = sqlx::query_as("SELECT id FROM tenants WHERE status = 'active' ORDER BY slug")
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(ids.into_iter().map(|(id,)| TenantScope::new(TenantId::from_uuid(id))).collect())
+            }
         }
 
         #[async_trait]

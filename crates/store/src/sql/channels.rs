@@ -239,13 +239,16 @@ macro_rules! impl_channels {
                 let mut tx = self.write_tx(Some(scope)).await?;
                 let keys = self.tenant_keys(&mut tx, tenant).await?;
                 let bidx = keys.index.blind_index("phone", d.from.as_str());
-                let patient = self.patient_by_phone_tx(&mut tx, tenant, &keys, &d.from, d.channel.as_str(), now).await?;
+                // As few round trips as the ack allows: the patient comes with their key, the
+                // open conversation with whether they wrote before, and its row is not read
+                // again (what the message needs of it is known).
+                let (patient, wrapped) = self.patient_and_key_by_phone_tx(&mut tx, tenant, &keys, &d.from, d.channel.as_str(), now).await?;
                 let (conversation, first_contact) = self.open_conversation_tx(&mut tx, tenant, patient, d.channel, now).await?;
-                let (conv, _, _) = self.fetch_conversation_row(&mut tx, tenant, conversation).await?;
-                let key = self.patient_key(&mut tx, &keys, tenant, patient).await?;
+                let conv = MessageTarget { id: conversation, patient_id: patient, channel: d.channel };
+                let key = self.patient_key_from(&mut tx, &keys, tenant, patient, wrapped).await?;
                 let inbound = NewMessage { provider_message_id: Some(d.provider_message_id.clone()), ..NewMessage::inbound(d.body.clone()) };
                 // A redelivery: nothing is written (the transaction is dropped).
-                let Some(message) = self.insert_message_tx(&mut tx, tenant, &conv, &key, &inbound, now).await? else {
+                let Some(message) = self.insert_message_tx(&mut tx, tenant, conv, &key, &inbound, now).await? else {
                     return Err(StoreError::Duplicate);
                 };
                 sqlx::query("UPDATE conversations SET last_message_at = $3, updated_at = $3 WHERE tenant_id = $1 AND id = $2")
@@ -264,7 +267,7 @@ macro_rules! impl_channels {
                 }
                 if let Some((text, purpose)) = &d.auto_reply {
                     let reply = NewMessage { sender: Sender::System, ..NewMessage::agent_reply(text.clone()) };
-                    let id = self.insert_message_tx(&mut tx, tenant, &conv, &key, &reply, now).await?.ok_or(StoreError::Duplicate)?;
+                    let id = self.insert_message_tx(&mut tx, tenant, conv, &key, &reply, now).await?.ok_or(StoreError::Duplicate)?;
                     self.enqueue_outbox_tx(&mut tx, tenant, id, d.channel, *purpose, now).await?;
                 }
                 let job = if d.run_agent {

@@ -5,10 +5,29 @@
 
 use crate::crypto::DataKey;
 use crate::keys::aad;
-use crate::model::{Conversation, ConversationSummary};
+use crate::model::{Channel, Conversation, ConversationSummary};
 use crate::{Result, StoreError};
-use frontdesk_domain::{ConversationId, TenantId};
+use frontdesk_domain::{ConversationId, PatientId, TenantId};
 use zeroize::Zeroizing;
+
+/// What storing a message needs of its conversation (a webhook's ack knows it without reading
+/// the conversation's row).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MessageTarget {
+    pub id: ConversationId,
+    pub patient_id: PatientId,
+    pub channel: Channel,
+}
+
+impl From<&Conversation> for MessageTarget {
+    fn from(c: &Conversation) -> Self {
+        Self {
+            id: c.id,
+            patient_id: c.patient_id,
+            channel: c.channel,
+        }
+    }
+}
 
 /// Validates and seals a summary for `conversations.summary_ct`.
 pub(crate) fn seal_summary(
@@ -58,7 +77,7 @@ pub(crate) fn open_conversation(
 
 macro_rules! impl_conversations {
     ($Store:ty) => {
-        use $crate::sql::conversations::{open_conversation, open_summary, seal_summary};
+        use $crate::sql::conversations::{MessageTarget, open_conversation, open_summary, seal_summary};
 
         impl $Store {
             async fn insert_conversation_tx(&self, tx: &mut Tx, tenant: TenantId, patient: PatientId, channel: Channel, now: i64) -> Result<ConversationId> {
@@ -165,7 +184,8 @@ macro_rules! impl_conversations {
             }
 
             /// Seals and inserts one message; `false` when its provider id was already stored.
-            async fn insert_message_tx(&self, tx: &mut Tx, tenant: TenantId, conv: &Conversation, key: &DataKey, m: &NewMessage, now: i64) -> Result<Option<MessageId>> {
+            async fn insert_message_tx(&self, tx: &mut Tx, tenant: TenantId, conv: impl Into<MessageTarget> + Send, key: &DataKey, m: &NewMessage, now: i64) -> Result<Option<MessageId>> {
+                let conv: MessageTarget = conv.into();
                 let id = MessageId::new();
                 let row = id.to_string();
                 let body_ct = key.seal_str(&aad(tenant, "messages", "body", &row), &m.body)?;

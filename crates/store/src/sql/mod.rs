@@ -44,6 +44,9 @@ pub(crate) mod webhooks;
 macro_rules! sql_store {
     ($Store:ty, $Tx:ty, $engine:literal, $skip_locked:literal) => {
         type Tx = $Tx;
+        /// The engine these operations are compiled for (`"sqlite"` or `"postgres"`), for the
+        /// few statements whose best form differs.
+        const ENGINE: &str = $engine;
 
         impl $Store {
             async fn resolve_slug(&self, slug: &TenantSlug) -> Result<TenantId> {
@@ -112,8 +115,16 @@ macro_rules! sql_store {
                 .fetch_optional(&mut **tx)
                 .await?;
                 let (wrapped,) = wrapped.ok_or(StoreError::NotFound)?;
-                let row = patient.to_string();
-                Ok(keys.data.unwrap_key(&aad(tenant, "patient_keys", "wrapped", &row), &wrapped)?)
+                open_patient_key(keys, tenant, patient, &wrapped)
+            }
+
+            /// The patient key `patient_key` would answer, from its row's `wrapped` when the
+            /// caller read it already; `None`: read it.
+            async fn patient_key_from(&self, tx: &mut Tx, keys: &TenantKeys, tenant: TenantId, patient: PatientId, wrapped: Option<Vec<u8>>) -> Result<DataKey> {
+                match wrapped {
+                    Some(w) => open_patient_key(keys, tenant, patient, &w),
+                    None => self.patient_key(tx, keys, tenant, patient).await,
+                }
             }
 
             /// Appends one entry to the tenant's audit chain inside `tx`. The head row is
@@ -143,11 +154,20 @@ macro_rules! sql_store {
                     target_id,
                     details: &details,
                 });
-                sqlx::query(
+                // PostgreSQL moves the head's hash on in the same statement (one round trip
+                // fewer while the head row is locked); SQLite cannot write inside a `WITH`.
+                let moves_head = ENGINE == "postgres";
+                let sql = if moves_head {
+                    "WITH head AS (UPDATE audit_heads SET hash = $12 WHERE tenant_id = $1) \
+                     INSERT INTO audit_log (tenant_id, seq, id, at, actor_kind, actor_id, action, \
+                     target_kind, target_id, details, prev_hash, hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                } else {
                     "INSERT INTO audit_log (tenant_id, seq, id, at, actor_kind, actor_id, action, \
                      target_kind, target_id, details, prev_hash, hash) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                )
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                };
+                sqlx::query(sql)
                 .bind(tenant.as_uuid())
                 .bind(seq)
                 .bind(Uuid::now_v7())
@@ -162,17 +182,25 @@ macro_rules! sql_store {
                 .bind(&hash)
                 .execute(&mut **tx)
                 .await?;
-                sqlx::query("UPDATE audit_heads SET hash = $2 WHERE tenant_id = $1")
-                    .bind(tenant.as_uuid())
-                    .bind(&hash)
-                    .execute(&mut **tx)
-                    .await?;
+                if !moves_head {
+                    sqlx::query("UPDATE audit_heads SET hash = $2 WHERE tenant_id = $1")
+                        .bind(tenant.as_uuid())
+                        .bind(&hash)
+                        .execute(&mut **tx)
+                        .await?;
+                }
                 Ok(())
             }
 
             fn now_us(&self) -> i64 {
                 crate::to_us(self.clock.now())
             }
+        }
+
+        /// Unwraps a patient's own data key (`patient_keys.wrapped`) with the tenant data key.
+        fn open_patient_key(keys: &TenantKeys, tenant: TenantId, patient: PatientId, wrapped: &[u8]) -> Result<DataKey> {
+            let row = patient.to_string();
+            Ok(keys.data.unwrap_key(&aad(tenant, "patient_keys", "wrapped", &row), wrapped)?)
         }
 
         /// An `audit_log` row as `SELECT seq, at, actor_kind, actor_id, action, target_kind,

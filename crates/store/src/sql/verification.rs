@@ -18,14 +18,24 @@ macro_rules! impl_verification {
 
             /// The patient with this phone (blind index), or a new one with it.
             async fn patient_by_phone_tx(&self, tx: &mut Tx, tenant: TenantId, keys: &TenantKeys, phone: &E164Phone, source: &str, now: i64) -> Result<PatientId> {
+                Ok(self.patient_and_key_by_phone_tx(tx, tenant, keys, phone, source, now).await?.0)
+            }
+
+            /// [`Self::patient_by_phone_tx`], with the patient's own data key (read in the same
+            /// statement as the patient when they exist: one round trip fewer on a webhook's ack).
+            async fn patient_and_key_by_phone_tx(&self, tx: &mut Tx, tenant: TenantId, keys: &TenantKeys, phone: &E164Phone, source: &str, now: i64) -> Result<(PatientId, Option<Vec<u8>>)> {
                 let bidx = keys.index.blind_index("phone", phone.as_str());
-                let found: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM patients WHERE tenant_id = $1 AND phone_bidx = $2")
-                    .bind(tenant.as_uuid())
-                    .bind(&bidx)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                if let Some((id,)) = found {
-                    return Ok(PatientId::from_uuid(id));
+                let found: Option<(Uuid, Option<Vec<u8>>)> = sqlx::query_as(
+                    "SELECT p.id, k.wrapped FROM patients p \
+                     LEFT JOIN patient_keys k ON k.tenant_id = p.tenant_id AND k.patient_id = p.id \
+                     WHERE p.tenant_id = $1 AND p.phone_bidx = $2",
+                )
+                .bind(tenant.as_uuid())
+                .bind(&bidx)
+                .fetch_optional(&mut **tx)
+                .await?;
+                if let Some((id, wrapped)) = found {
+                    return Ok((PatientId::from_uuid(id), wrapped));
                 }
                 let new = NewPatient { phone: Some(phone.clone()), ..NewPatient::default() };
                 let id = self.insert_patient_tx(tx, tenant, keys, now, &new).await?;
@@ -33,32 +43,29 @@ macro_rules! impl_verification {
                     .target("patient", id)
                     .details(serde_json::json!({ "source": source }));
                 self.append_audit_tx(tx, tenant, now, &ev).await?;
-                Ok(id)
+                Ok((id, None))
             }
 
             /// The patient's open conversation on `channel`, or a new one; and whether the
             /// patient has not written in it yet.
             async fn open_conversation_tx(&self, tx: &mut Tx, tenant: TenantId, patient: PatientId, channel: Channel, now: i64) -> Result<(ConversationId, bool)> {
-                let open: Option<(Uuid,)> = sqlx::query_as(
-                    "SELECT id FROM conversations WHERE tenant_id = $1 AND patient_id = $2 AND channel = $3 AND status = 'open' \
-                     ORDER BY last_message_at DESC LIMIT 1",
+                // Whether the patient wrote in it before is asked in the same statement (one
+                // round trip fewer on every webhook's ack).
+                let open: Option<(Uuid, bool)> = sqlx::query_as(
+                    "SELECT c.id, EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = c.tenant_id AND m.conversation_id = c.id \
+                                          AND m.direction = 'inbound') \
+                     FROM conversations c WHERE c.tenant_id = $1 AND c.patient_id = $2 AND c.channel = $3 AND c.status = 'open' \
+                     ORDER BY c.last_message_at DESC LIMIT 1",
                 )
                 .bind(tenant.as_uuid())
                 .bind(patient.as_uuid())
                 .bind(channel.as_str())
                 .fetch_optional(&mut **tx)
                 .await?;
-                let Some((id,)) = open else {
-                    return Ok((self.insert_conversation_tx(tx, tenant, patient, channel, now).await?, true));
-                };
-                let earlier: Option<(i32,)> = sqlx::query_as(
-                    "SELECT 1 FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND direction = 'inbound' LIMIT 1",
-                )
-                .bind(tenant.as_uuid())
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await?;
-                Ok((ConversationId::from_uuid(id), earlier.is_none()))
+                match open {
+                    Some((id, wrote_before)) => Ok((ConversationId::from_uuid(id), !wrote_before)),
+                    None => Ok((self.insert_conversation_tx(tx, tenant, patient, channel, now).await?, true)),
+                }
             }
         }
 

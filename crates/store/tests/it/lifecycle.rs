@@ -157,6 +157,8 @@ async fn a_terminated_clinic_takes_no_traffic_but_the_operator_still_reads_it_an
         (row.status.as_str(), row.terminated_at),
         ("terminated", t.terminated_at)
     );
+    // The background passes no longer visit it.
+    assert!(!store.active_scopes().await.unwrap().contains(&a.scope));
 
     // Reinstated during the hold: traffic again, and the waiting reply is worked on.
     let back = store
@@ -164,6 +166,7 @@ async fn a_terminated_clinic_takes_no_traffic_but_the_operator_still_reads_it_an
         .await
         .unwrap();
     assert_eq!((back.status.as_str(), back.terminated_at), ("active", None));
+    assert!(store.active_scopes().await.unwrap().contains(&a.scope));
     assert_err!(
         store.reinstate_tenant(a.scope, Actor::Operator).await,
         StoreError::Conflict(_)
@@ -335,6 +338,7 @@ async fn purge_waits_for_the_hold_then_deletes_every_row_destroys_the_keys_and_c
     );
     assert_eq!(row.purged_at, Some(cert.purged_at));
     assert_err!(store.operator_scope(&a.slug).await, StoreError::NotFound);
+    assert_eq!(store.active_scopes().await.unwrap(), vec![b.scope]);
     assert_err!(store.public_clinic(&a.slug).await, StoreError::NotFound);
     assert_err!(
         store.create_tenant(&a.slug, &profile("Reused")).await,

@@ -10,6 +10,7 @@ channel_tests!(
     a_reminder_is_texted_once_and_yes_confirms_the_appointment,
     a_reminder_reply_can_cancel_and_an_opted_out_number_gets_none,
     a_whatsapp_reminder_outside_the_window_is_the_clinics_template,
+    every_pass_over_the_clinics_pauses_between_two_clinics_and_none_once_stopping,
 );
 
 /// Books the first free sports massage with any practitioner for a patient with `number`,
@@ -244,4 +245,40 @@ async fn a_whatsapp_reminder_outside_the_window_is_the_clinics_template(app: Cha
         AppointmentStatus::Confirmed
     );
     app.finish().await;
+}
+
+/// The worker's passes over every clinic are spread out (`frontdesk_server::pacing`): one pause
+/// between two clinics, none before the first; a stopping worker's pass still visits every
+/// clinic, without pausing. (Pauses are counted, not timed.)
+async fn every_pass_over_the_clinics_pauses_between_two_clinics_and_none_once_stopping(
+    app: ChannelApp,
+) {
+    let clinics = app.store.active_scopes().await.unwrap().len();
+    assert_eq!(clinics, 2, "both demo clinics");
+    let pacer = app.worker.pacer();
+    let pauses = |before: u64| pacer.pauses() - before;
+    let before = pacer.pauses();
+    app.worker.send_reminders().await.unwrap();
+    assert_eq!(pauses(before), 1, "reminders");
+    let before = pacer.pauses();
+    app.worker.expire_holds().await.unwrap();
+    assert_eq!(pauses(before), 1, "hold expiry");
+    let before = pacer.pauses();
+    app.worker.offer_waitlist().await.unwrap();
+    assert_eq!(pauses(before), 1, "waitlist offers");
+    let before = pacer.pauses();
+    app.worker.reencrypt_keys().await.unwrap();
+    assert_eq!(pauses(before), 1, "re-encryption");
+    let before = pacer.pauses();
+    assert_eq!(app.worker.take_checkpoints().await.unwrap(), 2);
+    assert_eq!(pauses(before), 1, "audit checkpoints");
+    let before = pacer.pauses();
+    assert_eq!(app.worker.purge_retention().await.unwrap().conversations, 0);
+    assert_eq!(pauses(before), 1, "retention, nothing expired");
+
+    pacer.stop();
+    let before = pacer.pauses();
+    assert_eq!(app.worker.take_checkpoints().await.unwrap(), 2);
+    app.worker.send_reminders().await.unwrap();
+    assert_eq!(pauses(before), 0, "no pause once stopping");
 }

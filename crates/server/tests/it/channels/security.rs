@@ -62,8 +62,9 @@ async fn the_look_back_detectors_run_once_across_instances_and_email_the_owners(
             .await
             .unwrap();
     }
+    let pacer = frontdesk_server::pacing::Pacer::default();
     let pass = |holder: &'static str| {
-        frontdesk_server::security_alerts::detection_pass(app.store.as_ref(), holder)
+        frontdesk_server::security_alerts::detection_pass(app.store.as_ref(), holder, &pacer)
     };
     assert_eq!(pass("instance-a").await.unwrap(), Some(1));
     assert_eq!(pass("instance-b").await.unwrap(), None, "already run");
