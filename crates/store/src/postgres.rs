@@ -171,8 +171,29 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
+/// Connection options from `url`. A server on this machine (a loopback address or a Unix
+/// socket) is reached without TLS unless the URL or `PGSSLMODE` asks for a mode: TLS on a
+/// connection that never leaves the machine protects nothing, and the default `prefer` would
+/// encrypt every round trip (measured: about 14 % more messages answered a second without it,
+/// docs/PERFORMANCE.md, "Stop 27"). A remote server keeps `prefer` or what the URL says.
 fn options(url: &str) -> Result<PgConnectOptions> {
-    PgConnectOptions::from_str(url).map_err(StoreError::Database)
+    let opts = PgConnectOptions::from_str(url).map_err(StoreError::Database)?;
+    let mode_asked = url.contains("sslmode=") || std::env::var_os("PGSSLMODE").is_some();
+    Ok(if !mode_asked && is_local_host(opts.get_host()) {
+        opts.ssl_mode(sqlx::postgres::PgSslMode::Disable)
+    } else {
+        opts
+    })
+}
+
+/// A loopback address, `localhost` or a Unix socket directory.
+fn is_local_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.starts_with('/')
+        || host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A role name safe to splice into GRANT statements.
@@ -510,5 +531,53 @@ mod ops {
                 Ok(written)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod connect_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_server_on_this_machine_is_reached_without_tls_by_default() {
+        for host in [
+            "127.0.0.1",
+            "127.0.0.9",
+            "::1",
+            "[::1]",
+            "localhost",
+            "/var/run/postgresql",
+        ] {
+            assert!(is_local_host(host), "{host}");
+        }
+        for host in [
+            "db.example.org",
+            "10.0.0.5",
+            "192.168.1.2",
+            "2001:db8::1",
+            "localhost.example.org",
+        ] {
+            assert!(!is_local_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn an_sslmode_in_the_url_is_kept() {
+        use sqlx::postgres::PgSslMode;
+        let mode = |url: &str| format!("{:?}", options(url).unwrap().get_ssl_mode());
+        if std::env::var_os("PGSSLMODE").is_none() {
+            assert_eq!(
+                mode("postgres://u@127.0.0.1/db"),
+                format!("{:?}", PgSslMode::Disable)
+            );
+            assert_eq!(
+                mode("postgres://u@db.example.org/db"),
+                format!("{:?}", PgSslMode::Prefer)
+            );
+        }
+        assert_eq!(
+            mode("postgres://u@127.0.0.1/db?sslmode=require"),
+            format!("{:?}", PgSslMode::Require)
+        );
     }
 }
