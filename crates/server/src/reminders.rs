@@ -45,9 +45,10 @@ async fn send_due_for(
     scope: TenantScope,
     pass: &mut ReminderPass,
 ) -> Result<(), StoreError> {
-    // The profile alone first: most clinics have nothing due this minute, and the whole
-    // catalogue (services, practitioners, FAQ, …) is only read to word a reminder.
-    let hours = store.clinic(scope).await?.profile.reminder_hours;
+    // The catalogue is kept per instance and checked with one statement (see the store's
+    // catalogue cache), so reading it is cheaper than reading the profile on its own.
+    let knowledge = clinic_knowledge(store, scope).await?;
+    let hours = knowledge.profile.reminder_hours;
     if hours == 0 {
         return Ok(());
     }
@@ -56,7 +57,6 @@ async fn send_due_for(
     if due.is_empty() {
         return Ok(());
     }
-    let knowledge = clinic_knowledge(store, scope).await?;
     let tz = knowledge.profile.time_zone()?;
     for a in due {
         let held = Held {
