@@ -152,6 +152,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "catalog_version",
         include_str!("../migrations/postgres/0030_catalog_version.sql"),
     ),
+    (
+        31,
+        "channels_version",
+        include_str!("../migrations/postgres/0031_channels_version.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.
@@ -162,6 +167,8 @@ pub struct PgStore {
     keys: KeyCache,
     /// Each clinic's catalogue, checked against its version stamp on every read.
     catalogs: crate::catalog_cache::CatalogCache,
+    /// Each clinic's channel accounts, checked against its version stamp on every webhook.
+    channels: crate::catalog_cache::ChannelCache,
     clock: Arc<dyn Clock>,
 }
 
@@ -229,6 +236,7 @@ impl PgStore {
             pool,
             keys: KeyCache::new(keyring),
             catalogs: Default::default(),
+            channels: Default::default(),
             clock,
         })
     }

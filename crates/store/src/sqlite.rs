@@ -150,6 +150,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "catalog_version",
         include_str!("../migrations/sqlite/0030_catalog_version.sql"),
     ),
+    (
+        31,
+        "channels_version",
+        include_str!("../migrations/sqlite/0031_channels_version.sql"),
+    ),
 ];
 
 pub struct SqliteStore {
@@ -163,6 +168,8 @@ pub struct SqliteStore {
     keys: KeyCache,
     /// Each clinic's catalogue, checked against its version stamp on every read.
     catalogs: crate::catalog_cache::CatalogCache,
+    /// Each clinic's channel accounts, checked against its version stamp on every webhook.
+    channels: crate::catalog_cache::ChannelCache,
     clock: Arc<dyn Clock>,
     /// Each clinic's outbound send bucket: in memory, as one process serves a SQLite file.
     send_buckets: crate::coordination::LocalSendBuckets,
@@ -202,6 +209,7 @@ impl SqliteStore {
             writer,
             keys: KeyCache::new(keyring),
             catalogs: Default::default(),
+            channels: Default::default(),
             clock,
             send_buckets: Default::default(),
         })

@@ -240,7 +240,7 @@ macro_rules! impl_catalog {
                     .fetch_optional(&self.pool)
                     .await?
                     .ok_or(StoreError::NotFound)?;
-                if let Some(catalog) = self.catalogs.get(tenant, version) {
+                if let Some(catalog) = self.catalogs.get(&tenant, version) {
                     return Ok(catalog);
                 }
                 let mut tx = self.read_tx(Some(scope)).await?;

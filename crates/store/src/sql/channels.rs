@@ -166,21 +166,27 @@ macro_rules! impl_channels {
             }
 
             async fn route_channel(&self, provider: Provider, address: &str) -> Result<ChannelAccount> {
-                let row: Option<(Uuid, String)> = sqlx::query_as(
-                    "SELECT r.tenant_id, t.status FROM channel_routes r JOIN tenants t ON t.id = r.tenant_id \
+                // One statement when this process already holds the account at the clinic's
+                // current `channels_version` (see `crate::catalog_cache`).
+                let row: Option<(Uuid, String, i64)> = sqlx::query_as(
+                    "SELECT r.tenant_id, t.status, t.channels_version FROM channel_routes r JOIN tenants t ON t.id = r.tenant_id \
                      WHERE r.provider = $1 AND r.address = $2",
                 )
                 .bind(provider.as_str())
                 .bind(address)
                 .fetch_optional(&self.pool)
                 .await?;
-                let tenant = match row {
-                    Some((id, status)) if status == "active" => TenantId::from_uuid(id),
+                let (tenant, version) = match row {
+                    Some((id, status, version)) if status == "active" => (TenantId::from_uuid(id), version),
                     _ => return Err(StoreError::NotFound),
                 };
+                if let Some(account) = self.channels.get(&(tenant, provider), version) {
+                    return Ok(account);
+                }
                 let mut tx = self.read_tx(Some(TenantScope::new(tenant))).await?;
                 let account = self.load_account(&mut tx, tenant, provider).await?;
                 tx.commit().await?;
+                self.channels.put((tenant, provider), version, &account);
                 Ok(account)
             }
 

@@ -4,7 +4,7 @@
 
 use crate::harness::*;
 use frontdesk_domain::*;
-use frontdesk_store::testing::TestDb;
+use frontdesk_store::testing::{TestDb, test_keyring};
 use frontdesk_store::*;
 use jiff::SignedDuration;
 use std::sync::Arc;
@@ -20,6 +20,7 @@ engine_tests!(
     opted_out_number_gets_only_the_opt_out_confirmation,
     job_out_of_attempts_fails_and_alerts_staff,
     every_staff_alert_queues_one_email_job_and_is_marked_sent_with_it,
+    a_channel_change_made_through_another_instance_is_routed_by_the_next_webhook,
 );
 
 pub(crate) const LEASE: SignedDuration = SignedDuration::from_secs(60);
@@ -662,6 +663,93 @@ async fn every_staff_alert_queues_one_email_job_and_is_marked_sent_with_it(db: &
     let b = new_tenant(&*store, "beta-clinic").await;
     assert_err!(
         store.notification(b, payload.notification).await,
+        StoreError::NotFound
+    );
+}
+
+/// Every store keeps the channel accounts it opened (checked against the clinic's
+/// `channels_version`): a secret rotated, an account moved or a clinic ended through another
+/// instance must be seen by the very next webhook, with no waiting for a copy to expire.
+async fn a_channel_change_made_through_another_instance_is_routed_by_the_next_webhook(db: &TestDb) {
+    let clock = Arc::new(ManualClock::new(start()));
+    let keyring = test_keyring();
+    let here = db.open(keyring.clone(), clock.clone()).await.unwrap();
+    let there = db.open(keyring, clock).await.unwrap();
+    let scope = whatsapp_clinic(&*there, "cached-clinic", "2001").await;
+    let secret = |a: &ChannelAccount| a.secrets.get("app_secret").map(str::to_owned);
+    let first = here
+        .route_channel(Provider::Whatsapp, "2001")
+        .await
+        .unwrap();
+    assert_eq!(secret(&first).as_deref(), Some("secret-of-cached-clinic"));
+    // Unchanged: the same account again (from the copy).
+    let again = here
+        .route_channel(Provider::Whatsapp, "2001")
+        .await
+        .unwrap();
+    assert_eq!(again.verified_scope(), scope);
+    assert_eq!(secret(&again), secret(&first));
+
+    // A secret rotated elsewhere, without overlap: the old value is refused at once here.
+    there
+        .rotate_channel_secret(
+            scope,
+            Provider::Whatsapp,
+            "app_secret",
+            zeroize::Zeroizing::new("rotated-secret".to_owned()),
+            SignedDuration::ZERO,
+            Actor::Operator,
+        )
+        .await
+        .unwrap();
+    let rotated = here
+        .route_channel(Provider::Whatsapp, "2001")
+        .await
+        .unwrap();
+    assert_eq!(secret(&rotated).as_deref(), Some("rotated-secret"));
+    assert!(
+        !rotated
+            .secrets
+            .accepted("app_secret", start())
+            .contains(&"secret-of-cached-clinic"),
+        "a rotated secret without overlap is refused by the next webhook"
+    );
+
+    // The account moved to another address elsewhere: the old one routes nowhere here.
+    there
+        .set_channel_account(
+            scope,
+            Provider::Whatsapp,
+            "2002",
+            &serde_json::json!({ "waba": "2" }),
+            &ChannelSecrets::new().with("app_secret", "moved-secret"),
+        )
+        .await
+        .unwrap();
+    assert_err!(
+        here.route_channel(Provider::Whatsapp, "2001").await,
+        StoreError::NotFound
+    );
+    let moved = here
+        .route_channel(Provider::Whatsapp, "2002")
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            moved.address.as_str(),
+            secret(&moved).as_deref(),
+            moved.config["waba"].as_str()
+        ),
+        ("2002", Some("moved-secret"), Some("2"))
+    );
+
+    // The clinic ended elsewhere: no webhook of it is routed here, from the copy or not.
+    there
+        .terminate_tenant(scope, Actor::Operator)
+        .await
+        .unwrap();
+    assert_err!(
+        here.route_channel(Provider::Whatsapp, "2002").await,
         StoreError::NotFound
     );
 }
