@@ -220,9 +220,9 @@ macro_rules! impl_api_keys {
                 let tenant = scope.tenant_id();
                 let now = self.now_us();
                 let mut tx = self.write_tx(Some(scope)).await?;
-                let (conv, _, _) = self.fetch_conversation_row(&mut tx, tenant, conversation).await?;
+                let (conv, _, _, wrapped) = self.fetch_conversation_keyed(&mut tx, tenant, conversation).await?;
                 let keys = self.tenant_keys(&mut tx, tenant).await?;
-                let pkey = self.patient_key(&mut tx, &keys, tenant, conv.patient_id).await?;
+                let pkey = self.patient_key_from(&mut tx, &keys, tenant, conv.patient_id, wrapped).await?;
                 let earlier: Option<(Uuid, Uuid, Vec<u8>)> = sqlx::query_as(
                     "SELECT id, conversation_id, body_ct FROM messages WHERE tenant_id = $1 AND api_key_id = $2 AND api_idempotency_key = $3",
                 )

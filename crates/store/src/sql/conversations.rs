@@ -100,17 +100,28 @@ macro_rules! impl_conversations {
             /// writers and readers that do not need the summary, so no key is unwrapped for it.
             #[allow(clippy::type_complexity)]
             async fn fetch_conversation_row(&self, tx: &mut Tx, tenant: TenantId, id: ConversationId) -> Result<(Conversation, Option<Vec<u8>>, Option<Vec<u8>>)> {
+                let (conv, summary_ct, state_ct, _) = self.fetch_conversation_keyed(tx, tenant, id).await?;
+                Ok((conv, summary_ct, state_ct))
+            }
+
+            /// `fetch_conversation_row` with the patient's wrapped key (`patient_keys.wrapped`)
+            /// from the same statement, for `patient_key_from`: one round trip fewer for the
+            /// readers and writers that open the patient's data.
+            #[allow(clippy::type_complexity)]
+            async fn fetch_conversation_keyed(&self, tx: &mut Tx, tenant: TenantId, id: ConversationId) -> Result<(Conversation, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>)> {
                 #[allow(clippy::type_complexity)]
-                let row: Option<(Uuid, String, String, String, i64, i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<Uuid>, Option<i64>, Option<Uuid>, Option<Uuid>, Option<Uuid>, Option<i64>, Option<Uuid>)> = sqlx::query_as(
-                    "SELECT patient_id, channel, status, urgency, created_at, last_message_at, summary_ct, state_ct, \
-                     verified_patient_id, verified_until, reminded_appointment_id, offered_hold_id, owner_user_id, hold_expires_at, assignee_user_id \
-                     FROM conversations WHERE tenant_id = $1 AND id = $2",
+                let row: Option<(Uuid, String, String, String, i64, i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<Uuid>, Option<i64>, Option<Uuid>, Option<Uuid>, Option<Uuid>, Option<i64>, Option<Uuid>, Option<Vec<u8>>)> = sqlx::query_as(
+                    "SELECT c.patient_id, c.channel, c.status, c.urgency, c.created_at, c.last_message_at, c.summary_ct, c.state_ct, \
+                     c.verified_patient_id, c.verified_until, c.reminded_appointment_id, c.offered_hold_id, c.owner_user_id, c.hold_expires_at, \
+                     c.assignee_user_id, k.wrapped \
+                     FROM conversations c LEFT JOIN patient_keys k ON k.tenant_id = c.tenant_id AND k.patient_id = c.patient_id \
+                     WHERE c.tenant_id = $1 AND c.id = $2",
                 )
                 .bind(tenant.as_uuid())
                 .bind(id.as_uuid())
                 .fetch_optional(&mut **tx)
                 .await?;
-                let (patient_id, channel, status, urgency, created_at, last, summary_ct, state_ct, verified, until, reminded, offered, owner, hold_until, assignee) = row.ok_or(StoreError::NotFound)?;
+                let (patient_id, channel, status, urgency, created_at, last, summary_ct, state_ct, verified, until, reminded, offered, owner, hold_until, assignee, wrapped) = row.ok_or(StoreError::NotFound)?;
                 let verified_patient = match (verified, until) {
                     (Some(p), Some(until)) if until > self.now_us() => Some(PatientId::from_uuid(p)),
                     _ => None,
@@ -132,15 +143,15 @@ macro_rules! impl_conversations {
                     hold_expires_at: hold_until.map(from_us).transpose()?,
                     assignee: assignee.map(UserId::from_uuid),
                 };
-                Ok((conv, summary_ct, state_ct))
+                Ok((conv, summary_ct, state_ct, wrapped))
             }
 
             /// The conversation with its summary opened with the patient's own key.
             async fn fetch_conversation(&self, tx: &mut Tx, tenant: TenantId, id: ConversationId) -> Result<Conversation> {
-                let (mut conv, summary_ct, state_ct) = self.fetch_conversation_row(tx, tenant, id).await?;
+                let (mut conv, summary_ct, state_ct, wrapped) = self.fetch_conversation_keyed(tx, tenant, id).await?;
                 if summary_ct.is_some() || state_ct.is_some() {
                     let keys = self.tenant_keys(tx, tenant).await?;
-                    let key = self.patient_key(tx, &keys, tenant, conv.patient_id).await?;
+                    let key = self.patient_key_from(tx, &keys, tenant, conv.patient_id, wrapped).await?;
                     open_conversation(&mut conv, &key, tenant, summary_ct, state_ct)?;
                 }
                 Ok(conv)
@@ -316,14 +327,14 @@ macro_rules! impl_conversations {
                 let tenant = scope.tenant_id();
                 let now = self.now_us();
                 let mut tx = self.write_tx(Some(scope)).await?;
-                let (conv, stored_ct, _) = self.fetch_conversation_row(&mut tx, tenant, conversation).await?;
+                let (conv, stored_ct, _, wrapped) = self.fetch_conversation_keyed(&mut tx, tenant, conversation).await?;
                 // Checked here, in the transaction that would store them, not only by the
                 // caller: while staff hold the conversation no AI reply is stored or queued.
                 if conv.holder(from_us(now)?).is_some() && turn.replies.iter().any(|r| r.sender != Sender::Staff) {
                     return Err(StoreError::Conflict(HELD_BY_STAFF));
                 }
                 let keys = self.tenant_keys(&mut tx, tenant).await?;
-                let key = self.patient_key(&mut tx, &keys, tenant, conv.patient_id).await?;
+                let key = self.patient_key_from(&mut tx, &keys, tenant, conv.patient_id, wrapped).await?;
                 let summary_ct = match (&turn.summary, stored_ct) {
                     (Some(new), Some(ct)) => {
                         let stored = open_summary(&key, tenant, conversation, &ct)?;
@@ -464,9 +475,9 @@ macro_rules! impl_conversations {
             async fn messages_page(&self, scope: TenantScope, conversation: ConversationId, after: Option<MessageId>, limit: u32) -> Result<Vec<Message>> {
                 let tenant = scope.tenant_id();
                 let mut tx = self.read_tx(Some(scope)).await?;
-                let (conv, _, _) = self.fetch_conversation_row(&mut tx, tenant, conversation).await?;
+                let (conv, _, _, wrapped) = self.fetch_conversation_keyed(&mut tx, tenant, conversation).await?;
                 let keys = self.tenant_keys(&mut tx, tenant).await?;
-                let key = self.patient_key(&mut tx, &keys, tenant, conv.patient_id).await?;
+                let key = self.patient_key_from(&mut tx, &keys, tenant, conv.patient_id, wrapped).await?;
                 let page = self.select_messages_tx(&mut tx, tenant, &conv, &key, after, limit, false).await?;
                 tx.commit().await?;
                 Ok(page)
@@ -475,9 +486,9 @@ macro_rules! impl_conversations {
             async fn conversation_with_recent(&self, scope: TenantScope, id: ConversationId, limit: u32) -> Result<(Conversation, Vec<Message>)> {
                 let tenant = scope.tenant_id();
                 let mut tx = self.read_tx(Some(scope)).await?;
-                let (mut conv, summary_ct, state_ct) = self.fetch_conversation_row(&mut tx, tenant, id).await?;
+                let (mut conv, summary_ct, state_ct, wrapped) = self.fetch_conversation_keyed(&mut tx, tenant, id).await?;
                 let keys = self.tenant_keys(&mut tx, tenant).await?;
-                let key = self.patient_key(&mut tx, &keys, tenant, conv.patient_id).await?;
+                let key = self.patient_key_from(&mut tx, &keys, tenant, conv.patient_id, wrapped).await?;
                 open_conversation(&mut conv, &key, tenant, summary_ct, state_ct)?;
                 let mut recent = self.select_messages_tx(&mut tx, tenant, &conv, &key, None, limit, true).await?;
                 tx.commit().await?;

@@ -452,9 +452,9 @@ macro_rules! impl_inbox {
                 let tenant = scope.tenant_id();
                 let now = self.now_us();
                 let mut tx = self.write_tx(Some(scope)).await?;
-                let (conv, _, _) = self.fetch_conversation_row(&mut tx, tenant, conversation).await?;
+                let (conv, _, _, wrapped) = self.fetch_conversation_keyed(&mut tx, tenant, conversation).await?;
                 let keys = self.tenant_keys(&mut tx, tenant).await?;
-                let key = self.patient_key(&mut tx, &keys, tenant, conv.patient_id).await?;
+                let key = self.patient_key_from(&mut tx, &keys, tenant, conv.patient_id, wrapped).await?;
                 let id = DraftId::new();
                 let body_ct = key.seal(&aad(tenant, "reply_drafts", "body", &id.to_string()), text.as_bytes())?;
                 sqlx::query(
@@ -522,9 +522,9 @@ macro_rules! impl_inbox {
                 if author == user {
                     return Err(StoreError::Conflict(OWN_DRAFT));
                 }
-                let (conv, _, _) = self.fetch_conversation_row(&mut tx, tenant, conversation).await?;
+                let (conv, _, _, wrapped) = self.fetch_conversation_keyed(&mut tx, tenant, conversation).await?;
                 let keys = self.tenant_keys(&mut tx, tenant).await?;
-                let key = self.patient_key(&mut tx, &keys, tenant, conv.patient_id).await?;
+                let key = self.patient_key_from(&mut tx, &keys, tenant, conv.patient_id, wrapped).await?;
                 let text = key.open_string(&aad(tenant, "reply_drafts", "body", &draft.to_string()), &body_ct)?;
                 let id = self.staff_reply_tx(&mut tx, tenant, conversation, user, &text, hold, now).await?;
                 self.decide_draft_tx(&mut tx, tenant, conversation, draft, user, "sent", Some(id), now).await?;
