@@ -9,8 +9,8 @@ use frontdesk_agent::{
 };
 use frontdesk_domain::{Clock, ConversationId, PatientId};
 use frontdesk_store::{
-    Actor, AuditEvent, Channel, Escalation, HELD_BY_STAFF, JobLease, LlmUsage, NewMessage,
-    NotificationKind, Store, StoreError, TenantScope, Turn, Urgency,
+    Actor, AuditEvent, Channel, Conversation, Escalation, HELD_BY_STAFF, JobLease, LlmUsage,
+    Message, NewMessage, NotificationKind, Store, StoreError, TenantScope, Turn, Urgency,
 };
 use serde_json::json;
 
@@ -191,6 +191,7 @@ pub async fn answer_with(
         scope,
         &clinic,
         conversation,
+        None,
         patient,
         text,
         stored,
@@ -219,7 +220,18 @@ pub async fn clinic(store: &dyn Store, scope: TenantScope) -> Result<Clinic, Sto
     })
 }
 
-/// [`answer_with`] for a clinic already read.
+/// How many of the conversation's newest messages a turn reads with the conversation: the
+/// model's context when the clinic's model may answer, else none.
+pub fn history_to_read(clinic: &Clinic, models: Option<&crate::llm::agent::TenantModels>) -> u32 {
+    match models {
+        Some(_) if !clinic.paused => crate::llm::context::HISTORY_READ,
+        _ => 0,
+    }
+}
+
+/// [`answer_with`] for a clinic already read. `read`: the conversation and its newest
+/// [`history_to_read`] messages when the caller read them already (the phone line reads them
+/// with the call, in one read transaction); `None`: the turn reads them.
 #[allow(clippy::too_many_arguments)]
 pub async fn answer_for(
     store: &dyn Store,
@@ -227,6 +239,7 @@ pub async fn answer_for(
     scope: TenantScope,
     clinic: &Clinic,
     conversation: ConversationId,
+    read: Option<(Conversation, Vec<Message>)>,
     patient: PatientId,
     text: &str,
     stored: Option<StoredMessage>,
@@ -237,14 +250,14 @@ pub async fn answer_for(
     let knowledge = &clinic.knowledge;
     // A turn the clinic's model may answer reads the conversation's newest messages (its
     // context) in the same read as the conversation.
-    let (conv, history) = match models {
-        Some(_) if !paused => {
-            let newest = crate::llm::context::HISTORY_READ;
+    let (conv, history) = match (read, history_to_read(clinic, models)) {
+        (Some(read), _) => read,
+        (None, 0) => (store.conversation(scope, conversation).await?, Vec::new()),
+        (None, newest) => {
             store
                 .conversation_with_recent(scope, conversation, newest)
                 .await?
         }
-        _ => (store.conversation(scope, conversation).await?, Vec::new()),
     };
     // A conversation whose last message time is still its creation time has no messages yet.
     // A phone call's greeting (its first message) always states the privacy notice.

@@ -583,6 +583,16 @@ pub trait CallStore {
     ) -> Result<CallStart>;
     /// The call with this sid. Unknown: `NotFound`.
     async fn call(&self, scope: TenantScope, call_sid: &str) -> Result<Call>;
+    /// A phone turn's reads in one read transaction: the call with this sid, its conversation
+    /// (as [`ConversationStore::conversation`]) and the conversation's newest `recent`
+    /// messages, oldest first (`0`: none read, for a turn no language model answers). Unknown
+    /// sid: `NotFound`.
+    async fn call_with_recent(
+        &self,
+        scope: TenantScope,
+        call_sid: &str,
+        recent: u32,
+    ) -> Result<(Call, Conversation, Vec<Message>)>;
     /// One transaction: the call's final status and length, the end-of-call note as a system
     /// message of its conversation, the conversation closed, an audit entry. Already ended:
     /// `Ok(false)`, nothing written. Unknown sid: `NotFound`.

@@ -113,8 +113,25 @@ pub async fn twilio_voice(
         )])));
     };
     let is_turn = query_value(&uri, "turn") == Some("1");
-    let call = match (is_turn, st.store.call(scope, &sid).await) {
-        (true, Ok(call)) => call,
+    // The clinic's model with the phone line's limits (a short deadline, fewer tool rounds, a
+    // spoken answer); on any failure or at the deadline the built-in receptionist answers the
+    // same words in this same webhook answer, so the caller hears no gap beyond the deadline.
+    let models = if is_turn {
+        st.channels
+            .models
+            .models(st.store.as_ref(), scope, st.clock.now())
+            .await?
+            .map(|m| m.for_voice())
+    } else {
+        None
+    };
+    // The call, its conversation and the model's context in one read.
+    let recent = turn::history_to_read(&clinic, models.as_ref());
+    let (call, read) = match (
+        is_turn,
+        st.store.call_with_recent(scope, &sid, recent).await,
+    ) {
+        (true, Ok((call, conv, history))) => (call, (conv, history)),
         // A new call (or a turn of a call we never saw start): greet and listen.
         (_, Ok(_) | Err(StoreError::NotFound)) => {
             let words = greeting(profile);
@@ -144,21 +161,13 @@ pub async fn twilio_voice(
     if speech.is_empty() {
         return silence(&st, scope, &call, &uri, &listening, profile).await;
     }
-    // The clinic's model with the phone line's limits (a short deadline, fewer tool rounds, a
-    // spoken answer); on any failure or at the deadline the built-in receptionist answers the
-    // same words in this same webhook answer, so the caller hears no gap beyond the deadline.
-    let models = st
-        .channels
-        .models
-        .models(st.store.as_ref(), scope, st.clock.now())
-        .await?
-        .map(|m| m.for_voice());
     let answered = turn::answer_for(
         st.store.as_ref(),
         st.clock.as_ref(),
         scope,
         &clinic,
         call.conversation,
+        Some(read),
         call.patient,
         speech,
         None,

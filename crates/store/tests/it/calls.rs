@@ -9,6 +9,7 @@ engine_tests!(
     a_call_is_a_voice_conversation_of_the_callers_patient_started_once,
     a_call_ends_once_with_its_note_and_closes_its_conversation,
     calls_stay_inside_their_clinic,
+    a_phone_turn_reads_its_call_conversation_and_newest_messages_in_one_go,
 );
 
 const GREETING: &str = "Kia ora, you've reached Clinic alpha. Calls are stored encrypted.";
@@ -167,5 +168,62 @@ async fn calls_stay_inside_their_clinic(db: &TestDb) {
     assert_eq!(
         store.call(a.scope, "CA0001").await.unwrap().patient,
         a.patient
+    );
+}
+
+/// The phone line's one read per turn: the call, its conversation (dialogue state opened) and
+/// only the newest messages asked for, oldest first; the same as the separate reads give.
+async fn a_phone_turn_reads_its_call_conversation_and_newest_messages_in_one_go(db: &TestDb) {
+    let (store, clock) = store_with_clock(db).await;
+    let (a, b) = seed_two(&*store).await;
+    let call = store
+        .start_call(a.scope, "CA0001", &a.phone, GREETING)
+        .await
+        .unwrap()
+        .call;
+    for i in 0..3 {
+        clock.advance(jiff::SignedDuration::from_secs(5));
+        let turn = Turn {
+            inbound: Some(NewMessage::inbound(format!("question {i}"))),
+            replies: vec![NewMessage::agent_reply(format!("answer {i}"))],
+            dialogue_state: Some(format!("{{\"turn\":{i}}}")),
+            ..Turn::default()
+        };
+        store
+            .record_turn(a.scope, call.conversation, &turn)
+            .await
+            .unwrap();
+    }
+    let (read, conv, recent) = store.call_with_recent(a.scope, "CA0001", 3).await.unwrap();
+    assert_eq!(read, store.call(a.scope, "CA0001").await.unwrap());
+    assert_eq!(conv.id, call.conversation);
+    assert_eq!(conv.channel, Channel::Voice);
+    assert_eq!(conv.dialogue_state.as_deref(), Some("{\"turn\":2}"));
+    let (alone, _) = store
+        .conversation_with_recent(a.scope, call.conversation, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        (alone.last_message_at, alone.dialogue_state.as_deref()),
+        (conv.last_message_at, conv.dialogue_state.as_deref())
+    );
+    let bodies: Vec<_> = recent.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(
+        bodies,
+        ["answer 1", "question 2", "answer 2"],
+        "the newest, oldest first"
+    );
+    // None asked: the call and the conversation, no message read.
+    let (_, conv, none) = store.call_with_recent(a.scope, "CA0001", 0).await.unwrap();
+    assert!(none.is_empty());
+    assert_eq!(conv.dialogue_state.as_deref(), Some("{\"turn\":2}"));
+    // Another clinic's scope finds no such call.
+    assert_err!(
+        store.call_with_recent(b.scope, "CA0001", 3).await,
+        StoreError::NotFound
+    );
+    assert_err!(
+        store.call_with_recent(a.scope, "CA9999", 3).await,
+        StoreError::NotFound
     );
 }
