@@ -1,6 +1,6 @@
 //! Retention on both engines: a clinic's conversations go with everything hanging off them
 //! once their last message is older than its policy, recordings once they are older than
-//! theirs, in batches of at most 100, each batch audited with counts; a recent message keeps
+//! theirs, in batches of at most 100 conversations and 250 messages, each batch audited with counts; a recent message keeps
 //! a conversation; another clinic, and a longer policy, keep theirs. Audit entries older
 //! than the audit retention go from the start of the chain, which still verifies from its
 //! new floor; a floor moved by hand does not.
@@ -16,6 +16,7 @@ use std::sync::Arc;
 engine_tests!(
     expired_conversations_and_recordings_go_and_each_batch_is_audited,
     a_large_purge_goes_in_batches_of_one_hundred,
+    a_long_expired_conversation_goes_in_batches_of_at_most_250_messages,
     audit_entries_past_retention_go_from_the_start_and_the_rest_still_verifies,
     language_model_usage_goes_with_conversations_but_never_within_its_month,
 );
@@ -368,4 +369,59 @@ async fn language_model_usage_goes_with_conversations_but_never_within_its_month
         store.purge_expired(a.scope).await.unwrap(),
         PurgeBatch::default()
     );
+}
+
+/// One transaction never deletes more than 250 messages: a long conversation goes over several
+/// batches, messages first, then the conversation; each batch is audited with its counts.
+async fn a_long_expired_conversation_goes_in_batches_of_at_most_250_messages(db: &TestDb) {
+    let (store, clock) = store_with_clock(db).await;
+    let a = seed(&*store, "clinic-a", "alpha", "+64 21 555 0101").await;
+    let before = store.messages(a.scope, a.conversation).await.unwrap().len();
+    for i in 0..150 {
+        let turn = Turn {
+            inbound: Some(NewMessage::inbound(format!("question {i}"))),
+            replies: vec![NewMessage::agent_reply(format!("answer {i}"))],
+            ..Turn::default()
+        };
+        store
+            .record_turn(a.scope, a.conversation, &turn)
+            .await
+            .unwrap();
+    }
+    let total = (before + 300) as u64;
+    clock.advance(DAY * 91);
+    let audited = all_audit(&*store, a.scope).await.len();
+    let mut batches = Vec::new();
+    loop {
+        let batch = store.purge_expired(a.scope).await.unwrap();
+        assert!(batch.messages <= 250, "{batch:?}");
+        batches.push((batch.conversations, batch.messages));
+        if !batch.more {
+            break;
+        }
+        assert!(batches.len() < 10, "the purge ends");
+    }
+    assert_eq!(
+        batches[0],
+        (0, 250),
+        "messages first, the conversation kept"
+    );
+    // This conversation's messages, and any other the seed made (also expired).
+    let removed = batches.iter().map(|b| b.1).sum::<u64>();
+    assert!(removed >= total, "{removed} of at least {total}");
+    assert!(batches.iter().map(|b| b.0).sum::<u64>() >= 1);
+    assert_err!(
+        store.conversation(a.scope, a.conversation).await,
+        StoreError::NotFound
+    );
+    let purged: Vec<_> = all_audit(&*store, a.scope).await[audited..]
+        .iter()
+        .filter(|e| e.action == "retention.purged")
+        .map(|e| {
+            serde_json::from_str::<serde_json::Value>(&e.details).unwrap()["messages"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(purged.iter().sum::<u64>(), removed, "every batch audited");
 }
