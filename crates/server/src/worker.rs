@@ -809,7 +809,7 @@ impl Worker {
         let first_contact = payload.first_contact;
         let models = self
             .models
-            .models_for_turn(&self.store, scope, self.clock.now())
+            .models(&*self.store, scope, self.clock.now())
             .await?;
         answer_with(
             &*self.store,

@@ -119,7 +119,7 @@ pub async fn twilio_voice(
     let models = if is_turn {
         st.channels
             .models
-            .models_for_turn(&st.store, scope, st.clock.now())
+            .models(st.store.as_ref(), scope, st.clock.now())
             .await?
             .map(|m| m.for_voice())
     } else {

@@ -4,13 +4,8 @@
 //!
 //! A settings change made through this process (dashboard) drops the clinic's entry at once
 //! ([`ModelDirectory::forget`]); one made elsewhere (the CLI, another instance) is seen within
-//! [`CACHE_TTL`] and one read. The month's spend is read with the settings, so the budget is
-//! checked against a figure at most that old: a few turns may pass the budget by a little.
-//!
-//! The turns themselves never wait for that read once a clinic's models are known
-//! ([`ModelDirectory::models_for_turn`]): an entry past [`CACHE_TTL`] is still used while one
-//! background task reads the settings again, up to [`STALE_LIMIT`] (then the turn reads them
-//! itself). Measured on the phone line (#9): the read on expiry was the slowest 1 % of turns.
+//! [`CACHE_TTL`]. The month's spend is read with the settings, so the budget is checked
+//! against a figure at most that old: a few turns may pass the budget by a little.
 //!
 //! Clients that cannot be built from the settings (no key for a public API, a base URL that
 //! does not parse) leave the clinic with the built-in receptionist, with a warning in the log
@@ -30,24 +25,11 @@ use std::time::{Duration, Instant};
 
 /// How long a clinic's models (and month-to-date spend) are reused before being read again.
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
-/// How many times [`CACHE_TTL`] an entry may still serve a turn while it is read again in
-/// the background; past it the turn reads the settings itself.
-pub const STALE_LIMIT: u32 = 6;
 /// Entries kept before expired ones are swept.
 const SWEEP_ABOVE: usize = 1024;
 
 /// A clinic's models (`None`: the built-in receptionist) and when they were read.
 type Entry = (Instant, Option<Arc<TenantModels>>);
-
-#[derive(Debug, Default)]
-struct Cache {
-    entries: HashMap<TenantId, Entry>,
-    /// Clinics whose settings a background task is reading.
-    refreshing: std::collections::HashSet<TenantId>,
-    /// Moved on by every [`ModelDirectory::forget`]: a background read started before it
-    /// does not put back what it read.
-    generation: u64,
-}
 
 /// The clinics' models, cached per clinic. One per process part that answers patients (the
 /// HTTP server and its workers share one).
@@ -55,7 +37,7 @@ struct Cache {
 pub struct ModelDirectory {
     ttl: Duration,
     timeout: Duration,
-    cache: Arc<Mutex<Cache>>,
+    cache: Mutex<HashMap<TenantId, Entry>>,
 }
 
 impl Default for ModelDirectory {
@@ -70,42 +52,8 @@ impl ModelDirectory {
         Self {
             ttl,
             timeout: super::DEFAULT_TIMEOUT,
-            cache: Arc::new(Mutex::new(Cache::default())),
+            cache: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// [`models`](Self::models) for a patient's turn: a clinic whose models were read within
-    /// [`STALE_LIMIT`] × the cache lifetime gets them at once, and when they are past the
-    /// lifetime one background task reads them again for the next turns.
-    pub async fn models_for_turn(
-        &self,
-        store: &Arc<dyn Store>,
-        scope: TenantScope,
-        now: jiff::Timestamp,
-    ) -> Result<Option<Arc<TenantModels>>, StoreError> {
-        let tenant = scope.tenant_id();
-        let (models, generation) = match self.for_turn(tenant) {
-            ForTurn::Use(models) => return Ok(models),
-            ForTurn::Read => return self.models(store.as_ref(), scope, now).await,
-            ForTurn::UseAndRefresh(models, generation) => (models, generation),
-        };
-        let (store, cache, timeout) = (store.clone(), self.cache.clone(), self.timeout);
-        tokio::spawn(async move {
-            let read = read_models(store.as_ref(), scope, now, timeout).await;
-            let Ok(mut cache) = cache.lock() else { return };
-            cache.refreshing.remove(&tenant);
-            match read {
-                Ok(models) if cache.generation == generation => {
-                    cache.entries.insert(tenant, (Instant::now(), models));
-                }
-                Ok(_) => {}
-                // The entry stays as it was: the next turn past the lifetime tries again.
-                Err(e) => {
-                    tracing::warn!(tenant = %tenant, error = %e, "reading the clinic's language model settings failed")
-                }
-            }
-        });
-        Ok(models)
     }
 
     /// The clinic's models, or `None` (no settings, disabled, or unusable: the built-in
@@ -120,89 +68,43 @@ impl ModelDirectory {
         if let Some(hit) = self.cached(tenant) {
             return Ok(hit);
         }
-        let models = read_models(store, scope, now, self.timeout).await?;
+        let models = store
+            .llm_runtime(scope, month_start(now))
+            .await?
+            .and_then(|rt| match build(&rt, self.timeout) {
+                Ok(m) => Some(Arc::new(m)),
+                Err(e) => {
+                    tracing::warn!(
+                        tenant = %tenant,
+                        code = e.code(),
+                        "the clinic's language model settings are unusable; the built-in receptionist answers"
+                    );
+                    None
+                }
+            });
         if let Ok(mut cache) = self.cache.lock() {
             let at = Instant::now();
-            if cache.entries.len() >= SWEEP_ABOVE {
-                let keep = self.ttl * STALE_LIMIT;
-                cache
-                    .entries
-                    .retain(|_, (t, _)| at.duration_since(*t) < keep);
+            if cache.len() >= SWEEP_ABOVE {
+                let ttl = self.ttl;
+                cache.retain(|_, (t, _)| at.duration_since(*t) < ttl);
             }
-            cache.entries.insert(tenant, (at, models.clone()));
+            cache.insert(tenant, (at, models.clone()));
         }
         Ok(models)
     }
 
-    /// Drops the clinic's entry: its next turn reads its settings again (and a background read
-    /// already under way does not put back what it read).
+    /// Drops the clinic's entry: its next turn reads its settings again.
     pub fn forget(&self, tenant: TenantId) {
         if let Ok(mut cache) = self.cache.lock() {
-            cache.entries.remove(&tenant);
-            cache.generation += 1;
-        }
-    }
-
-    /// What a turn does with the clinic's entry (the lock is not held across a read).
-    fn for_turn(&self, tenant: TenantId) -> ForTurn {
-        let Ok(mut cache) = self.cache.lock() else {
-            return ForTurn::Read;
-        };
-        let generation = cache.generation;
-        let Some((at, models)) = cache.entries.get(&tenant) else {
-            return ForTurn::Read;
-        };
-        let age = at.elapsed();
-        if age < self.ttl {
-            return ForTurn::Use(models.clone());
-        }
-        if age >= self.ttl * STALE_LIMIT {
-            return ForTurn::Read;
-        }
-        let models = models.clone();
-        if cache.refreshing.insert(tenant) {
-            ForTurn::UseAndRefresh(models, generation)
-        } else {
-            ForTurn::Use(models)
+            cache.remove(&tenant);
         }
     }
 
     fn cached(&self, tenant: TenantId) -> Option<Option<Arc<TenantModels>>> {
         let cache = self.cache.lock().ok()?;
-        let (at, models) = cache.entries.get(&tenant)?;
+        let (at, models) = cache.get(&tenant)?;
         (at.elapsed() < self.ttl).then(|| models.clone())
     }
-}
-
-enum ForTurn {
-    Use(Option<Arc<TenantModels>>),
-    /// Use these, and read the settings again in the background (at this generation).
-    UseAndRefresh(Option<Arc<TenantModels>>, u64),
-    Read,
-}
-
-/// The clinic's settings and month-to-date spend, read and built into its models.
-async fn read_models(
-    store: &dyn Store,
-    scope: TenantScope,
-    now: jiff::Timestamp,
-    timeout: Duration,
-) -> Result<Option<Arc<TenantModels>>, StoreError> {
-    let tenant = scope.tenant_id();
-    Ok(store
-        .llm_runtime(scope, month_start(now))
-        .await?
-        .and_then(|rt| match build(&rt, timeout) {
-            Ok(m) => Some(Arc::new(m)),
-            Err(e) => {
-                tracing::warn!(
-                    tenant = %tenant,
-                    code = e.code(),
-                    "the clinic's language model settings are unusable; the built-in receptionist answers"
-                );
-                None
-            }
-        }))
 }
 
 fn tier(route: LlmRoute) -> Option<Tier> {
@@ -490,94 +392,6 @@ mod tests {
                 .await
                 .unwrap()
                 .is_none()
-        );
-        fx.db.cleanup().await;
-    }
-
-    /// A turn past the lifetime gets the models it had at once and one background read
-    /// brings the change; `forget` still makes the next turn read at once.
-    #[tokio::test]
-    async fn a_turn_never_waits_for_models_past_their_lifetime_and_a_background_read_brings_the_change()
-     {
-        use frontdesk_store::{Actor, LlmKeyChange};
-        let fx =
-            crate::llm::injection_harness::Fixture::new(frontdesk_store::testing::Engine::Sqlite)
-                .await
-                .unwrap();
-        let now = jiff::Timestamp::now();
-        let settings = runtime(
-            LlmProvider::OpenAiCompatible,
-            None,
-            Some("http://127.0.0.1:9"),
-        )
-        .settings
-        .settings;
-        let ttl = Duration::from_millis(50);
-        let d = ModelDirectory::new(ttl);
-        // Unknown clinic: read at once (no models yet).
-        assert!(
-            d.models_for_turn(&fx.store, fx.scope, now)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        fx.store
-            .set_llm_settings(fx.scope, &settings, LlmKeyChange::Keep, Actor::Operator)
-            .await
-            .unwrap();
-        // Within the lifetime: what was read.
-        assert!(
-            d.models_for_turn(&fx.store, fx.scope, now)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        tokio::time::sleep(ttl + Duration::from_millis(10)).await;
-        // Past it: still what was read (no wait), while one background read runs.
-        assert!(
-            d.models_for_turn(&fx.store, fx.scope, now)
-                .await
-                .unwrap()
-                .is_none(),
-            "the stale entry answers this turn"
-        );
-        let mut seen = None;
-        for _ in 0..200 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            if let Some(m) = d.models_for_turn(&fx.store, fx.scope, now).await.unwrap() {
-                seen = Some(m);
-                break;
-            }
-        }
-        assert_eq!(
-            seen.expect("the background read brings the new settings")
-                .fast
-                .model(),
-            "small"
-        );
-        // A change made here is forgotten at once: the very next turn reads it.
-        fx.store
-            .disable_llm(fx.scope, Actor::Operator)
-            .await
-            .unwrap();
-        d.forget(fx.scope.tenant_id());
-        assert!(
-            d.models_for_turn(&fx.store, fx.scope, now)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        // Far past the lifetime (the background reads kept failing, say): the turn reads itself.
-        fx.store
-            .set_llm_settings(fx.scope, &settings, LlmKeyChange::Keep, Actor::Operator)
-            .await
-            .unwrap();
-        tokio::time::sleep(ttl * STALE_LIMIT + Duration::from_millis(10)).await;
-        assert!(
-            d.models_for_turn(&fx.store, fx.scope, now)
-                .await
-                .unwrap()
-                .is_some()
         );
         fx.db.cleanup().await;
     }
