@@ -87,17 +87,7 @@ macro_rules! impl_calls {
                 let tenant = scope.tenant_id();
                 let mut tx = self.read_tx(Some(scope)).await?;
                 let call = self.call_tx(&mut tx, tenant, call_sid).await?.ok_or(StoreError::NotFound)?;
-                let (mut conv, summary_ct, state_ct, wrapped) = self.fetch_conversation_keyed(&mut tx, tenant, call.conversation).await?;
-                let mut messages = Vec::new();
-                if recent > 0 || summary_ct.is_some() || state_ct.is_some() {
-                    let keys = self.tenant_keys(&mut tx, tenant).await?;
-                    let key = self.patient_key_from(&mut tx, &keys, tenant, conv.patient_id, wrapped).await?;
-                    $crate::sql::conversations::open_conversation(&mut conv, &key, tenant, summary_ct, state_ct)?;
-                    if recent > 0 {
-                        messages = self.select_messages_tx(&mut tx, tenant, &conv, &key, None, recent, true).await?;
-                        messages.reverse();
-                    }
-                }
+                let (conv, messages) = self.fetch_conversation_recent(&mut tx, tenant, call.conversation, recent).await?;
                 tx.commit().await?;
                 Ok((call, conv, messages))
             }

@@ -148,13 +148,26 @@ macro_rules! impl_conversations {
 
             /// The conversation with its summary opened with the patient's own key.
             async fn fetch_conversation(&self, tx: &mut Tx, tenant: TenantId, id: ConversationId) -> Result<Conversation> {
+                Ok(self.fetch_conversation_recent(tx, tenant, id, 0).await?.0)
+            }
+
+            /// The conversation (summary and dialogue state opened) and its newest `recent`
+            /// messages, oldest first; the patient's key is unwrapped only when something
+            /// needs it.
+            async fn fetch_conversation_recent(&self, tx: &mut Tx, tenant: TenantId, id: ConversationId, recent: u32) -> Result<(Conversation, Vec<Message>)> {
                 let (mut conv, summary_ct, state_ct, wrapped) = self.fetch_conversation_keyed(tx, tenant, id).await?;
-                if summary_ct.is_some() || state_ct.is_some() {
-                    let keys = self.tenant_keys(tx, tenant).await?;
-                    let key = self.patient_key_from(tx, &keys, tenant, conv.patient_id, wrapped).await?;
-                    open_conversation(&mut conv, &key, tenant, summary_ct, state_ct)?;
+                if recent == 0 && summary_ct.is_none() && state_ct.is_none() {
+                    return Ok((conv, Vec::new()));
                 }
-                Ok(conv)
+                let keys = self.tenant_keys(tx, tenant).await?;
+                let key = self.patient_key_from(tx, &keys, tenant, conv.patient_id, wrapped).await?;
+                open_conversation(&mut conv, &key, tenant, summary_ct, state_ct)?;
+                let mut messages = Vec::new();
+                if recent > 0 {
+                    messages = self.select_messages_tx(tx, tenant, &conv, &key, None, recent, true).await?;
+                    messages.reverse();
+                }
+                Ok((conv, messages))
             }
 
             /// Up to `limit` of the conversation's messages after `after`, opened with the
@@ -486,14 +499,9 @@ macro_rules! impl_conversations {
             async fn conversation_with_recent(&self, scope: TenantScope, id: ConversationId, limit: u32) -> Result<(Conversation, Vec<Message>)> {
                 let tenant = scope.tenant_id();
                 let mut tx = self.read_tx(Some(scope)).await?;
-                let (mut conv, summary_ct, state_ct, wrapped) = self.fetch_conversation_keyed(&mut tx, tenant, id).await?;
-                let keys = self.tenant_keys(&mut tx, tenant).await?;
-                let key = self.patient_key_from(&mut tx, &keys, tenant, conv.patient_id, wrapped).await?;
-                open_conversation(&mut conv, &key, tenant, summary_ct, state_ct)?;
-                let mut recent = self.select_messages_tx(&mut tx, tenant, &conv, &key, None, limit, true).await?;
+                let read = self.fetch_conversation_recent(&mut tx, tenant, id, limit).await?;
                 tx.commit().await?;
-                recent.reverse();
-                Ok((conv, recent))
+                Ok(read)
             }
         }
     };

@@ -19,10 +19,10 @@
 /// How many conversations, and how many recordings, one purge batch removes at most.
 pub(crate) const PURGE_BATCH: i64 = 100;
 /// How many messages one purge batch removes at most. A batch whose expired conversations hold
-/// more removes this many of their messages and leaves the conversations to a later batch:
-/// a transaction deleting thousands of rows of a large database writes enough WAL to delay
-/// the webhooks committing beside it (#12: ack p99 11 ms during a purge in 1,000-message
-/// batches, measured idle).
+/// more removes this many of their messages and leaves the conversations to a later batch, so
+/// no purge transaction grows with a conversation's length. (#12, measured idle: against
+/// 1,000-message batches the worst webhook ack during the purge fell from 45 to 23 ms; the
+/// p99 did not move beyond the noise. docs/PERFORMANCE.md, "Scale".)
 pub(crate) const MESSAGE_PURGE_BATCH: i64 = 250;
 /// How many language model usage rows one purge batch removes at most.
 pub(crate) const USAGE_PURGE_BATCH: i64 = 1000;
