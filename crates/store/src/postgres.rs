@@ -157,6 +157,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "channels_version",
         include_str!("../migrations/postgres/0031_channels_version.sql"),
     ),
+    (
+        32,
+        "foreign_key_indexes",
+        include_str!("../migrations/postgres/0032_foreign_key_indexes.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

@@ -155,6 +155,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "channels_version",
         include_str!("../migrations/sqlite/0031_channels_version.sql"),
     ),
+    (
+        32,
+        "foreign_key_indexes",
+        include_str!("../migrations/sqlite/0032_foreign_key_indexes.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

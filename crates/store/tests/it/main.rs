@@ -49,6 +49,7 @@
 //!   taken over when its lease runs out).
 //! - `migration_compat`: every migration keeps the previous release working (no drops, renames
 //!   or new NOT NULL columns without a default), so instances can be restarted one by one.
+//! - `schema`: properties of the migrated schema as a whole (every foreign key is indexed).
 //! - `audit_chain`: the audit chain verifies intact, and every way of tampering with its rows
 //!   (edit, delete, swap, truncate, forged links, an edited head) is found at the right seq.
 
@@ -155,6 +156,7 @@ mod reschedule;
 mod retention;
 mod rls;
 mod rls_support;
+mod schema;
 mod security_alerts;
 mod staff_auth;
 mod summary;
