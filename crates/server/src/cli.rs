@@ -876,6 +876,7 @@ async fn build_app(
     .with_models(hub.models.clone())
     .with_job_lease(cfg.job_lease())
     .with_termination_hold(cfg.termination_hold())
+    .with_retention_pause(cfg.retention_pause())
     .with_webhooks(
         frontdesk_server::outbound::WebhookClient::new(cfg.webhook_policy()?)
             .context("could not build the outbound webhook client")?,

@@ -116,6 +116,10 @@ pub struct Config {
     /// Days a terminated clinic's data is kept (for its export) before the daily purge deletes
     /// it for good and destroys its keys (`frontdesk tenant purge`). Default 30; 1 to 3650.
     pub termination_hold_days: u32,
+    /// Milliseconds the retention purge waits after each batch it deleted (at most 250
+    /// messages or 100 conversations, one short transaction), so that webhooks keep their
+    /// latency while it runs. Default 50; 0 to 10000. Longer: a gentler and longer purge.
+    pub retention_pause_ms: u32,
     /// SMTP server for staff alert emails, e.g. `smtps://user:pass@mail.example.org:465` or
     /// `smtp://mail.example.org:587?tls=required`. Unset: no email (alerts stay in frontdesk).
     /// Holds a password: prefer `FRONTDESK_SMTP_URL_FILE`.
@@ -192,6 +196,7 @@ impl Default for Config {
             backup_every_hours: 24,
             backup_keep: 14,
             termination_hold_days: 30,
+            retention_pause_ms: 50,
             smtp_url: None,
             email_from: "frontdesk <alerts@localhost>".into(),
             recordings_storage: "local".into(),
@@ -270,6 +275,7 @@ const KNOWN_KEYS: &[&str] = &[
     "backup_every_hours",
     "backup_keep",
     "termination_hold_days",
+    "retention_pause_ms",
     "smtp_url",
     "smtp_url_file",
     "email_from",
@@ -723,6 +729,11 @@ impl Config {
     pub fn termination_hold(&self) -> jiff::SignedDuration {
         jiff::SignedDuration::from_hours(24 * i64::from(self.termination_hold_days.clamp(1, 3650)))
     }
+
+    /// The retention purge's pause after each batch (0 to 10 s).
+    pub fn retention_pause(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::from(self.retention_pause_ms.min(10_000)))
+    }
 }
 
 #[cfg(test)]
@@ -734,6 +745,24 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn the_retention_pause_defaults_to_50_ms_and_is_capped_at_10_s() {
+        let none = from_toml_str("", &[]).unwrap().config;
+        assert_eq!(none.retention_pause(), std::time::Duration::from_millis(50));
+        let set = from_toml_str("retention_pause_ms = 400", &[])
+            .unwrap()
+            .config;
+        assert_eq!(set.retention_pause(), std::time::Duration::from_millis(400));
+        let env_set = from_toml_str("", &env(&[("FRONTDESK_RETENTION_PAUSE_MS", "0")]))
+            .unwrap()
+            .config;
+        assert!(env_set.retention_pause().is_zero());
+        let huge = from_toml_str("retention_pause_ms = 3600000", &[])
+            .unwrap()
+            .config;
+        assert_eq!(huge.retention_pause(), std::time::Duration::from_secs(10));
     }
 
     #[test]

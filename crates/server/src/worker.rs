@@ -74,8 +74,9 @@ const DAILY: SignedDuration = SignedDuration::from_hours(24);
 const DAILY_LEASE: SignedDuration = SignedDuration::from_hours(1);
 /// How often each worker looks for a daily pass that is due (and at start).
 const DAILY_CHECK_EVERY: Duration = Duration::from_secs(60);
-/// The pause between two retention batches, so that purging never holds up traffic.
-const RETENTION_PAUSE: Duration = Duration::from_millis(50);
+/// The pause between two retention batches by default (`retention_pause_ms`), so that
+/// purging never holds up traffic.
+pub const RETENTION_PAUSE: Duration = Duration::from_millis(50);
 
 /// The provider clients, pointed at the real APIs or (in tests) at fakes.
 #[derive(Debug, Clone)]
@@ -173,6 +174,8 @@ pub struct Worker {
     lease: SignedDuration,
     /// How long a terminated clinic is kept before the daily pass purges it.
     termination_hold: jiff::SignedDuration,
+    /// The pause after each retention (and re-encryption) batch (`retention_pause_ms`).
+    retention_pause: Duration,
     /// Sends the clinics' outbound webhooks (see [`crate::outbound::worker`]).
     webhooks: Option<crate::outbound::worker::WebhookWorker>,
     /// The clinics' language models for replies (see [`crate::llm::settings`]).
@@ -206,6 +209,7 @@ impl Worker {
             outbound_per_second: outbound_per_second.max(1),
             lease: LEASE,
             termination_hold: jiff::SignedDuration::from_hours(24 * 30),
+            retention_pause: RETENTION_PAUSE,
             webhooks: None,
             models: Default::default(),
             payments: None,
@@ -238,6 +242,13 @@ impl Worker {
     /// How long a terminated clinic is kept before it is purged (`termination_hold_days`).
     pub fn with_termination_hold(mut self, hold: jiff::SignedDuration) -> Self {
         self.termination_hold = hold;
+        self
+    }
+
+    /// The pause after each batch of the retention purge and of a data key's re-encryption
+    /// (`retention_pause_ms`; default [`RETENTION_PAUSE`]).
+    pub fn with_retention_pause(mut self, pause: Duration) -> Self {
+        self.retention_pause = pause;
         self
     }
 
@@ -551,7 +562,7 @@ impl Worker {
                         break;
                     }
                 }
-                self.pacer.pause(RETENTION_PAUSE).await;
+                self.pacer.pause(self.retention_pause).await;
             }
         }
         Ok(total)
@@ -601,7 +612,7 @@ impl Worker {
             if expired.len() < 100 || deleted.is_empty() {
                 break;
             }
-            self.pacer.pause(RETENTION_PAUSE).await;
+            self.pacer.pause(self.retention_pause).await;
         }
         loop {
             let batch = self.store.purge_expired(scope).await?;
@@ -612,7 +623,7 @@ impl Worker {
                 break;
             }
             // Between two batches of one clinic; the pacer spaces one clinic from the next.
-            self.pacer.pause(RETENTION_PAUSE).await;
+            self.pacer.pause(self.retention_pause).await;
         }
         loop {
             let batch = self.store.purge_audit(scope).await?;
@@ -620,7 +631,7 @@ impl Worker {
             if !batch.more {
                 return Ok(());
             }
-            self.pacer.pause(RETENTION_PAUSE).await;
+            self.pacer.pause(self.retention_pause).await;
         }
     }
 
