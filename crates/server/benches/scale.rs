@@ -4,7 +4,9 @@
 //! 1. **Generates** `TENANTS` clinics (like the demo clinics, each with an Owner), `PATIENTS`
 //!    patients per clinic (each with a phone, a name and one WhatsApp conversation) through the
 //!    store's own API, then `MESSAGES` messages per conversation in one `COPY` per clinic, each
-//!    sealed with its patient's key as a real turn is (`PgStore::bench_load_messages`). In each
+//!    sealed with its patient's key as a real turn is (`PgStore::bench_load_messages`), each
+//!    inbound one with its provider id and each outbound one with its sent outbox row, as in a
+//!    clinic's real history (5 million outbox rows at the defaults). In each
 //!    clinic the first `EXPIRED` conversations are dated well past the clinic's retention
 //!    (90 days), the rest in the last 60 days. Defaults: 1,000 × 100 × 100 = 10 million
 //!    messages, of which 1,000 × 10 × 100 = 1 million expired.
@@ -22,7 +24,8 @@
 //! `FRONTDESK_SCALE_MESSAGES` (100), `FRONTDESK_SCALE_EXPIRED` (10), `FRONTDESK_SCALE_SAMPLES`
 //! (2000 per read), `FRONTDESK_SCALE_RATE` (100 webhooks/s), `FRONTDESK_SCALE_STARTUP_SECS`
 //! (20: the first seconds after the server starts, reported apart), `FRONTDESK_SCALE_BASELINE_SECS`
-//! (20). `FRONTDESK_SCALE_PHASES` (`generate,measure`): `generate` alone makes the database
+//! (20), `FRONTDESK_SCALE_PURGE_PAUSE_MS` (the worker's `retention_pause_ms`, default 50).
+//! `FRONTDESK_SCALE_PHASES` (`generate,measure`): `generate` alone makes the database
 //! and keeps it, writing how to reopen it (database, connection, generated master key; mode
 //! 0600) to `FRONTDESK_SCALE_STATE` (`/tmp/frontdesk-scale.json`); `measure` alone reopens
 //! that database and measures (so the slow generation and the measurement can run at
@@ -200,6 +203,16 @@ async fn webhooks_at_rate(
 
 /// The plan PostgreSQL chooses for `sql`, run as the application role inside `scope`'s
 /// clinic (row-level security applies), with `EXPLAIN (ANALYZE, BUFFERS)`.
+/// PostgreSQL's WAL counters (records, full-page images, bytes, syncs), for the purge's share.
+async fn wal_stats() -> (i64, i64, i64, i64) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&pg_admin_url()).await.unwrap();
+    sqlx::query_as("SELECT wal_records, wal_fpi, wal_bytes::bigint, wal_sync FROM pg_stat_wal")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+}
+
 async fn explain(db: &Target, tenant: uuid::Uuid, sql: &str) -> String {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(&db.owner_url).await.unwrap();
@@ -639,7 +652,12 @@ async fn measure(db: &Target, samples: usize, rate: f64, baseline_secs: u64) {
         Mailer::Disabled,
         Default::default(),
         1_000_000,
-    );
+    )
+    .with_retention_pause(Duration::from_millis(env_num(
+        "FRONTDESK_SCALE_PURGE_PAUSE_MS",
+        worker::RETENTION_PAUSE.as_millis() as usize,
+    ) as u64));
+    let wal_before = wal_stats().await;
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let purge = tokio::spawn(async move {
         let s = Instant::now();
@@ -653,11 +671,23 @@ async fn measure(db: &Target, samples: usize, rate: f64, baseline_secs: u64) {
     })
     .await;
     let (pass, took) = purge.await.unwrap();
+    let wal_after = wal_stats().await;
     println!(
-        "retention pass: {} conversations, {} messages purged in {:.1} s",
+        "retention pass: {} conversations, {} messages purged in {:.1} s (pause {} ms)",
         pass.conversations,
         pass.messages,
-        took.as_secs_f64()
+        took.as_secs_f64(),
+        env_num(
+            "FRONTDESK_SCALE_PURGE_PAUSE_MS",
+            worker::RETENTION_PAUSE.as_millis() as usize
+        )
+    );
+    println!(
+        "WAL during the purge (whole cluster, webhooks included): {} records, {} full-page images, {:.1} MB, {} syncs",
+        wal_after.0 - wal_before.0,
+        wal_after.1 - wal_before.1,
+        (wal_after.2 - wal_before.2) as f64 / 1e6,
+        wal_after.3 - wal_before.3
     );
     println!(
         "webhook ack at {rate}/s, during purge   : {}",

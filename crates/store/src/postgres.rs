@@ -486,6 +486,9 @@ mod ops {
                 let keys = self.tenant_keys(&mut tx, tenant).await?;
                 let step_us = crate::sql::coordination::micros(step)?;
                 let mut rows = String::new();
+                // The outbox row each outbound message has once it was sent, as in a clinic's
+                // real history (the purge deletes them with their message).
+                let mut outbox = String::new();
                 let mut last = Vec::with_capacity(conversations.len());
                 for &conv in conversations {
                     let (c, _, _) = self.fetch_conversation_row(&mut tx, tenant, conv).await?;
@@ -519,7 +522,21 @@ mod ops {
                         for b in &ct {
                             let _ = write!(rows, "{b:02x}");
                         }
-                        let _ = writeln!(rows, "\t\\N\t{status}\t{at}");
+                        // Inbound messages carry the provider's id (a WhatsApp `wamid`).
+                        if inbound {
+                            let _ = writeln!(rows, "\twamid.in.{}\t{status}\t{at}", id.as_uuid());
+                        } else {
+                            let _ = writeln!(rows, "\t\\N\t{status}\t{at}");
+                            let _ = writeln!(
+                                outbox,
+                                "{}\t{}\t{}\t{}\tmsg:{id}\tsent\t1\t{at}\twamid.out.{}\treply\t{at}\t{at}",
+                                tenant.as_uuid(),
+                                uuid::Uuid::now_v7(),
+                                id.as_uuid(),
+                                c.channel.as_str(),
+                                id.as_uuid(),
+                            );
+                        }
                         at += step_us;
                     }
                     last.push((conv, at - step_us));
@@ -532,6 +549,14 @@ mod ops {
                     .await?;
                 copy.send(rows.into_bytes()).await?;
                 let written = copy.finish().await?;
+                let mut copy = tx
+                    .copy_in_raw(
+                        "COPY outbox (tenant_id, id, message_id, channel, idempotency_key, status, attempts, \
+                         next_attempt_at, provider_message_id, purpose, created_at, updated_at) FROM STDIN",
+                    )
+                    .await?;
+                copy.send(outbox.into_bytes()).await?;
+                copy.finish().await?;
                 for (conv, at) in last {
                     sqlx::query("UPDATE conversations SET last_message_at = $3 WHERE tenant_id = $1 AND id = $2")
                         .bind(tenant.as_uuid())
