@@ -12,7 +12,6 @@ pub mod calendar;
 mod catalog_cache;
 pub mod certificate;
 pub mod channel;
-pub mod checkpointer;
 pub mod coordination;
 pub mod crypto;
 mod error;

@@ -178,9 +178,6 @@ pub struct SqliteStore {
     clock: Arc<dyn Clock>,
     /// Each clinic's outbound send bucket: in memory, as one process serves a SQLite file.
     send_buckets: crate::coordination::LocalSendBuckets,
-    /// Checkpoints the WAL in the background, so that no commit waits for one (`None` for an
-    /// in-memory database).
-    checkpointer: Option<crate::checkpointer::Checkpointer>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -211,23 +208,7 @@ impl SqliteStore {
             .max_connections(max_connections.max(1))
             .connect_with(options(url)?)
             .await?;
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let writer = GroupWriter::new(
-            options(url)?
-                .pragma(
-                    "wal_autocheckpoint",
-                    crate::checkpointer::WRITER_AUTOCHECKPOINT_PAGES.to_string(),
-                )
-                .connect()
-                .await?,
-        );
-        let checkpointer = if in_memory {
-            None
-        } else {
-            Some(crate::checkpointer::Checkpointer::start(
-                options(url)?.connect().await?,
-            ))
-        };
+        let writer = GroupWriter::new(options(url)?.connect().await?);
         Ok(Self {
             pool,
             writer,
@@ -236,7 +217,6 @@ impl SqliteStore {
             channels: Default::default(),
             clock,
             send_buckets: Default::default(),
-            checkpointer,
         })
     }
 
@@ -379,11 +359,6 @@ impl SqliteStore {
             .rows_affected())
     }
 
-    /// What the background WAL checkpoints have done (`None`: an in-memory database).
-    pub fn checkpoint_stats(&self) -> Option<&crate::checkpointer::CheckpointStats> {
-        self.checkpointer.as_ref().map(|c| c.stats())
-    }
-
     pub async fn close(&self) {
         self.writer.close().await;
         self.pool.close().await;
@@ -431,45 +406,4 @@ mod ops {
     use super::{SqliteStore, SqliteTx};
     crate::sql::sql_prelude!();
     crate::sql::sql_store!(SqliteStore, SqliteTx, "sqlite", "");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use frontdesk_domain::SystemClock;
-
-    /// The store's writer leaves checkpoints to the background task (see `checkpointer`).
-    #[tokio::test]
-    async fn the_writer_does_not_checkpoint_in_its_commits_and_a_task_does() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("s.db").display());
-        let store = SqliteStore::connect(
-            &url,
-            Keyring::new(crate::crypto::MasterKey::generate("t"), Vec::new()),
-            Arc::new(SystemClock),
-            2,
-        )
-        .await
-        .unwrap();
-        let mut tx = store.write_tx(None).await.unwrap();
-        let pages: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        assert_eq!(
-            pages,
-            i64::from(crate::checkpointer::WRITER_AUTOCHECKPOINT_PAGES)
-        );
-        assert!(store.checkpoint_stats().is_some());
-        let memory = SqliteStore::connect(
-            "sqlite::memory:",
-            Keyring::new(crate::crypto::MasterKey::generate("t"), Vec::new()),
-            Arc::new(SystemClock),
-            1,
-        )
-        .await
-        .unwrap();
-        assert!(memory.checkpoint_stats().is_none());
-    }
 }
