@@ -201,8 +201,6 @@ async fn webhooks_at_rate(
     out
 }
 
-/// The plan PostgreSQL chooses for `sql`, run as the application role inside `scope`'s
-/// clinic (row-level security applies), with `EXPLAIN (ANALYZE, BUFFERS)`.
 /// Reads every table and index of the database once into the operating system's cache
 /// (`pg_prewarm`, mode `read`): a server whose database fits in its memory has it there, but
 /// this VM drops its page cache over time, and a measurement right after a long generation
@@ -244,6 +242,8 @@ async fn wal_stats() -> (i64, i64, i64, i64) {
         .unwrap()
 }
 
+/// The plan PostgreSQL chooses for `sql`, run as the application role inside `scope`'s
+/// clinic (row-level security applies), with `EXPLAIN (ANALYZE, BUFFERS)`.
 async fn explain(db: &Target, tenant: uuid::Uuid, sql: &str) -> String {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(&db.owner_url).await.unwrap();
@@ -671,6 +671,10 @@ async fn measure(db: &Target, samples: usize, rate: f64, baseline_secs: u64) {
         fmt_lat(baseline)
     );
     let timeout = Duration::from_secs(10);
+    let pause_ms = env_num(
+        "FRONTDESK_SCALE_PURGE_PAUSE_MS",
+        worker::RETENTION_PAUSE.as_millis() as usize,
+    );
     let purger = worker::Worker::new(
         store.clone(),
         clock.clone(),
@@ -685,10 +689,7 @@ async fn measure(db: &Target, samples: usize, rate: f64, baseline_secs: u64) {
         Default::default(),
         1_000_000,
     )
-    .with_retention_pause(Duration::from_millis(env_num(
-        "FRONTDESK_SCALE_PURGE_PAUSE_MS",
-        worker::RETENTION_PAUSE.as_millis() as usize,
-    ) as u64));
+    .with_retention_pause(Duration::from_millis(pause_ms as u64));
     let wal_before = wal_stats().await;
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let purge = tokio::spawn(async move {
@@ -709,10 +710,7 @@ async fn measure(db: &Target, samples: usize, rate: f64, baseline_secs: u64) {
         pass.conversations,
         pass.messages,
         took.as_secs_f64(),
-        env_num(
-            "FRONTDESK_SCALE_PURGE_PAUSE_MS",
-            worker::RETENTION_PAUSE.as_millis() as usize
-        )
+        pause_ms
     );
     println!(
         "WAL during the purge (whole cluster, webhooks included): {} records, {} full-page images, {:.1} MB, {} syncs",
