@@ -184,14 +184,20 @@ pub async fn answer_with(
     stored: Option<StoredMessage>,
     models: Option<&crate::llm::agent::TenantModels>,
 ) -> Result<Answered, StoreError> {
-    let clinic = clinic(store, scope).await?;
+    // The clinic and the conversation (with the model's context) read side by side: neither
+    // needs the other. When the clinic turns out paused, the context goes unused.
+    let (clinic, read) = tokio::join!(
+        clinic(store, scope),
+        read_conversation(store, scope, conversation, models)
+    );
+    let clinic = clinic?;
     answer_for(
         store,
         clock,
         scope,
         &clinic,
         conversation,
-        None,
+        read?,
         patient,
         text,
         stored,
@@ -220,18 +226,29 @@ pub async fn clinic(store: &dyn Store, scope: TenantScope) -> Result<Clinic, Sto
     })
 }
 
-/// How many of the conversation's newest messages a turn reads with the conversation: the
-/// model's context when the clinic's model may answer, else none.
-pub fn history_to_read(clinic: &Clinic, models: Option<&crate::llm::agent::TenantModels>) -> u32 {
+/// The conversation and, when the clinic has a model, its newest [`HISTORY_READ`] messages
+/// (the model's context), in one read.
+///
+/// [`HISTORY_READ`]: crate::llm::context::HISTORY_READ
+async fn read_conversation(
+    store: &dyn Store,
+    scope: TenantScope,
+    conversation: ConversationId,
+    models: Option<&crate::llm::agent::TenantModels>,
+) -> Result<(Conversation, Vec<Message>), StoreError> {
     match models {
-        Some(_) if !clinic.paused => crate::llm::context::HISTORY_READ,
-        _ => 0,
+        Some(_) => {
+            store
+                .conversation_with_recent(scope, conversation, crate::llm::context::HISTORY_READ)
+                .await
+        }
+        None => Ok((store.conversation(scope, conversation).await?, Vec::new())),
     }
 }
 
-/// [`answer_with`] for a clinic already read. `read`: the conversation and its newest
-/// [`history_to_read`] messages when the caller read them already (the phone line reads them
-/// with the call, in one read transaction); `None`: the turn reads them.
+/// [`answer_with`] for a clinic and a conversation already read. `read`: the conversation and
+/// its newest messages, the model's context when the clinic has a model (the phone line reads
+/// them with the call, in one read transaction).
 #[allow(clippy::too_many_arguments)]
 pub async fn answer_for(
     store: &dyn Store,
@@ -239,7 +256,7 @@ pub async fn answer_for(
     scope: TenantScope,
     clinic: &Clinic,
     conversation: ConversationId,
-    read: Option<(Conversation, Vec<Message>)>,
+    read: (Conversation, Vec<Message>),
     patient: PatientId,
     text: &str,
     stored: Option<StoredMessage>,
@@ -248,17 +265,7 @@ pub async fn answer_for(
     let sends_codes = clinic.sends_codes;
     let paused = clinic.paused;
     let knowledge = &clinic.knowledge;
-    // A turn the clinic's model may answer reads the conversation's newest messages (its
-    // context) in the same read as the conversation.
-    let (conv, history) = match (read, history_to_read(clinic, models)) {
-        (Some(read), _) => read,
-        (None, 0) => (store.conversation(scope, conversation).await?, Vec::new()),
-        (None, newest) => {
-            store
-                .conversation_with_recent(scope, conversation, newest)
-                .await?
-        }
-    };
+    let (conv, history) = read;
     // A conversation whose last message time is still its creation time has no messages yet.
     // A phone call's greeting (its first message) always states the privacy notice.
     let first_contact = match &stored {

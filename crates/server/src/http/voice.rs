@@ -94,8 +94,34 @@ pub async fn twilio_voice(
 ) -> Result<Response, AppError> {
     let (account, params, sid) = verified_call(&st, &headers, &uri, body).await?;
     let scope = account.verified_scope();
-    // Read once: for the words said here and for the turn.
-    let clinic = turn::clinic(st.store.as_ref(), scope).await?;
+    let is_turn = query_value(&uri, "turn") == Some("1");
+    // The clinic's model with the phone line's limits (a short deadline, fewer tool rounds, a
+    // spoken answer); on any failure or at the deadline the built-in receptionist answers the
+    // same words in this same webhook answer, so the caller hears no gap beyond the deadline.
+    // (Kept per instance: a read only when the clinic's settings were last read 5 s ago.)
+    let models = if is_turn {
+        st.channels
+            .models
+            .models(st.store.as_ref(), scope, st.clock.now())
+            .await?
+            .map(|m| m.for_voice())
+    } else {
+        None
+    };
+    // The clinic (read once: for the words said here and for the turn) and the call with its
+    // conversation and the model's context, read side by side: neither needs the other, and
+    // the phone line's own time is what the caller waits through. When the clinic turns out
+    // paused, the context read with the call goes unused.
+    let recent = if models.is_some() {
+        crate::llm::context::HISTORY_READ
+    } else {
+        0
+    };
+    let (clinic, call_read) = tokio::join!(
+        turn::clinic(st.store.as_ref(), scope),
+        st.store.call_with_recent(scope, &sid, recent)
+    );
+    let clinic = clinic?;
     let knowledge = &clinic.knowledge;
     let listening = Listening::of(knowledge);
     let profile = &knowledge.profile;
@@ -112,25 +138,7 @@ pub async fn twilio_voice(
             profile.name
         )])));
     };
-    let is_turn = query_value(&uri, "turn") == Some("1");
-    // The clinic's model with the phone line's limits (a short deadline, fewer tool rounds, a
-    // spoken answer); on any failure or at the deadline the built-in receptionist answers the
-    // same words in this same webhook answer, so the caller hears no gap beyond the deadline.
-    let models = if is_turn {
-        st.channels
-            .models
-            .models(st.store.as_ref(), scope, st.clock.now())
-            .await?
-            .map(|m| m.for_voice())
-    } else {
-        None
-    };
-    // The call, its conversation and the model's context in one read.
-    let recent = turn::history_to_read(&clinic, models.as_ref());
-    let (call, read) = match (
-        is_turn,
-        st.store.call_with_recent(scope, &sid, recent).await,
-    ) {
+    let (call, read) = match (is_turn, call_read) {
         (true, Ok((call, conv, history))) => (call, (conv, history)),
         // A new call (or a turn of a call we never saw start): greet and listen.
         (_, Ok(_) | Err(StoreError::NotFound)) => {
@@ -167,7 +175,7 @@ pub async fn twilio_voice(
         scope,
         &clinic,
         call.conversation,
-        Some(read),
+        read,
         call.patient,
         speech,
         None,
