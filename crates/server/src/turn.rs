@@ -236,13 +236,23 @@ async fn read_conversation(
     conversation: ConversationId,
     models: Option<&crate::llm::agent::TenantModels>,
 ) -> Result<(Conversation, Vec<Message>), StoreError> {
-    match models {
-        Some(_) => {
+    match context_to_read(models) {
+        0 => Ok((store.conversation(scope, conversation).await?, Vec::new())),
+        newest => {
             store
-                .conversation_with_recent(scope, conversation, crate::llm::context::HISTORY_READ)
+                .conversation_with_recent(scope, conversation, newest)
                 .await
         }
-        None => Ok((store.conversation(scope, conversation).await?, Vec::new())),
+    }
+}
+
+/// How many of the conversation's newest messages a turn reads with it: the model's context
+/// when the clinic has a model, else none. (Read before the clinic is known to be paused; a
+/// paused clinic's context goes unused.)
+pub fn context_to_read(models: Option<&crate::llm::agent::TenantModels>) -> u32 {
+    match models {
+        Some(_) => crate::llm::context::HISTORY_READ,
+        None => 0,
     }
 }
 

@@ -112,11 +112,7 @@ pub async fn twilio_voice(
     // conversation and the model's context, read side by side: neither needs the other, and
     // the phone line's own time is what the caller waits through. When the clinic turns out
     // paused, the context read with the call goes unused.
-    let recent = if models.is_some() {
-        crate::llm::context::HISTORY_READ
-    } else {
-        0
-    };
+    let recent = turn::context_to_read(models.as_ref());
     let (clinic, call_read) = tokio::join!(
         turn::clinic(st.store.as_ref(), scope),
         st.store.call_with_recent(scope, &sid, recent)
