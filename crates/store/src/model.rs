@@ -884,6 +884,11 @@ pub struct ClinicCatalog {
     pub red_flag_rules: Vec<RedFlagRule>,
     /// An SMS provider is connected, so web chat visitors can be sent a one-time code.
     pub sends_codes: bool,
+    /// The clinic's `catalog_version` stamp, read before this copy (migration 0030). Changes
+    /// to the clinic's language model settings bump it too (0033), so what a process built
+    /// from those settings can be kept with the stamp it was read at and checked against this
+    /// one on every turn.
+    pub version: i64,
 }
 
 #[cfg(test)]

@@ -162,6 +162,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "foreign_key_indexes",
         include_str!("../migrations/postgres/0032_foreign_key_indexes.sql"),
     ),
+    (
+        33,
+        "llm_settings_version",
+        include_str!("../migrations/postgres/0033_llm_settings_version.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

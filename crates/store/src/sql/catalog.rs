@@ -251,6 +251,7 @@ macro_rules! impl_catalog {
                     faqs: self.faqs_tx(&mut tx, scope).await?,
                     red_flag_rules: self.red_flag_rules_tx(&mut tx, scope).await?,
                     sends_codes: self.sms_account_tx(&mut tx, tenant).await?,
+                    version,
                 };
                 tx.commit().await?;
                 self.catalogs.put(tenant, version, &catalog);

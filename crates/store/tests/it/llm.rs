@@ -6,7 +6,7 @@
 use crate::encryption::{contains, storage_dump};
 use crate::harness::*;
 use frontdesk_domain::Clock;
-use frontdesk_store::testing::TestDb;
+use frontdesk_store::testing::{TestDb, test_keyring};
 use frontdesk_store::*;
 use jiff::SignedDuration;
 
@@ -18,6 +18,7 @@ engine_tests!(
     bad_settings_are_refused_with_the_field_named,
     usage_is_written_with_the_turn_and_summed_for_the_month_against_the_budget,
     another_clinics_settings_and_usage_are_invisible,
+    every_settings_change_bumps_the_clinics_stamp_and_spending_does_not,
 );
 
 // The application's own tenant filters alone, without row-level security.
@@ -451,6 +452,79 @@ async fn usage_is_written_with_the_turn_and_summed_for_the_month_against_the_bud
         .await
         .unwrap();
     assert_eq!(after.turns, 3);
+}
+
+/// Each instance keeps a clinic's models with the catalogue stamp they were read at and checks
+/// it on every turn (migration 0033): every change to the settings, made through any instance,
+/// must move the stamp; a turn's accounting must not (it would empty every cache every turn).
+async fn every_settings_change_bumps_the_clinics_stamp_and_spending_does_not(db: &TestDb) {
+    let clock = std::sync::Arc::new(frontdesk_domain::ManualClock::new(start()));
+    let keyring = test_keyring();
+    let here = db.open(keyring.clone(), clock.clone()).await.unwrap();
+    let there = db.open(keyring, clock).await.unwrap();
+    let scope = new_tenant(&*here, "clinic-a").await;
+    let other = new_tenant(&*here, "clinic-b").await;
+    let stamp = |s: TenantScope| {
+        let here = &here;
+        async move { here.clinic_catalog(s).await.unwrap().version }
+    };
+    let mut last = stamp(scope).await;
+    let others = stamp(other).await;
+    let mut changed = async |what: &str| {
+        let now = stamp(scope).await;
+        assert!(now > last, "{what} must move the stamp ({last} -> {now})");
+        last = now;
+    };
+
+    there
+        .set_llm_settings(scope, &llm_settings(), key(KEY), Actor::Operator)
+        .await
+        .unwrap();
+    changed("settings created").await;
+    let stronger = LlmSettingsInput {
+        strong_model: "bigger-model".into(),
+        ..llm_settings()
+    };
+    there
+        .set_llm_settings(scope, &stronger, LlmKeyChange::Keep, Actor::Operator)
+        .await
+        .unwrap();
+    changed("a model changed").await;
+    there
+        .set_llm_settings(scope, &stronger, key("sk-live-rotated"), Actor::Operator)
+        .await
+        .unwrap();
+    changed("a new key").await;
+    assert!(there.disable_llm(scope, Actor::Operator).await.unwrap());
+    changed("models turned off").await;
+    assert_eq!(stamp(other).await, others, "only this clinic's stamp moves");
+
+    // Spending is not a settings change.
+    let budget = LlmSettingsInput {
+        monthly_budget_cents: Some(1),
+        ..llm_settings()
+    };
+    there
+        .set_llm_settings(scope, &budget, LlmKeyChange::Keep, Actor::Operator)
+        .await
+        .unwrap();
+    changed("a budget set").await;
+    let patient = there
+        .create_patient(scope, &NewPatient::default())
+        .await
+        .unwrap();
+    let conv = there
+        .start_conversation(scope, patient, Channel::Webchat)
+        .await
+        .unwrap();
+    let mut answered = turn(NewMessage::inbound("When are you open?"), &["9 to 5."]);
+    answered.llm_usage = Some(llm_usage(conv, 6_000));
+    there.record_turn(scope, conv, &answered).await.unwrap();
+    assert_eq!(
+        stamp(scope).await,
+        last,
+        "a turn's accounting keeps the stamp"
+    );
 }
 
 async fn another_clinics_settings_and_usage_are_invisible(db: &TestDb) {
