@@ -116,16 +116,15 @@ pub async fn handle_patient_message_with(
     patient: PatientId,
     text: &str,
 ) -> Result<Vec<String>, StoreError> {
-    let m = models.models(store, scope, clock.now()).await?;
-    answer_with(
+    answer_by(
         store,
         clock,
+        models,
         scope,
         conversation,
         patient,
         text,
         None,
-        m.as_deref(),
     )
     .await
     .map(|a| a.messages)
@@ -169,9 +168,10 @@ pub async fn answer(
     .await
 }
 
-/// [`answer`], with the clinic's language models when it has them (issue #9): the built-in
-/// receptionist still triages first and reads the message; a model answers only what
-/// [`crate::llm::route`] sends it, and the built-in reply is used whenever the model fails.
+/// [`answer`], with these language models (issue #9; the clinic's own come through
+/// [`answer_by`]): the built-in receptionist still triages first and reads the message; a
+/// model answers only what [`crate::llm::route`] sends it, and the built-in reply is used
+/// whenever the model fails.
 // One more than clippy's limit: the models are the only addition to `answer`'s inputs.
 #[allow(clippy::too_many_arguments)]
 pub async fn answer_with(
@@ -188,7 +188,7 @@ pub async fn answer_with(
     // needs the other. When the clinic turns out paused, the context goes unused.
     let (clinic, read) = tokio::join!(
         clinic(store, scope),
-        read_conversation(store, scope, conversation, models)
+        read_conversation(store, scope, conversation, context_to_read(models))
     );
     let clinic = clinic?;
     answer_for(
@@ -206,6 +206,91 @@ pub async fn answer_with(
     .await
 }
 
+/// [`answer`], with the clinic's language models as `directory` has them: the clinic and the
+/// conversation are read side by side, with as much context as the models this process last
+/// built for the clinic want, and the models are then checked against the stamp the clinic
+/// was read at ([`models_for`]).
+#[allow(clippy::too_many_arguments)]
+pub async fn answer_by(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    directory: &crate::llm::settings::ModelDirectory,
+    scope: TenantScope,
+    conversation: ConversationId,
+    patient: PatientId,
+    text: &str,
+    stored: Option<StoredMessage>,
+) -> Result<Answered, StoreError> {
+    let guessed = guessed_context(directory, scope);
+    let (clinic, read) = tokio::join!(
+        clinic(store, scope),
+        read_conversation(store, scope, conversation, guessed)
+    );
+    let clinic = clinic?;
+    let mut read = read?;
+    let models = models_for(
+        store,
+        clock,
+        directory,
+        scope,
+        &clinic,
+        conversation,
+        &mut read,
+        guessed,
+    )
+    .await?;
+    answer_for(
+        store,
+        clock,
+        scope,
+        &clinic,
+        conversation,
+        read,
+        patient,
+        text,
+        stored,
+        models.as_deref(),
+    )
+    .await
+}
+
+/// How much context to read with the conversation before the clinic's stamp is known: what
+/// the models this process last built for the clinic want (none before its first turn here).
+pub fn guessed_context(
+    directory: &crate::llm::settings::ModelDirectory,
+    scope: TenantScope,
+) -> u32 {
+    context_to_read(directory.guess(scope.tenant_id()).flatten().as_deref())
+}
+
+/// The clinic's models for this turn, checked against the stamp `clinic` was read at (a read
+/// of the settings only when they changed since this process last read them, or, for a clinic
+/// with a monthly budget, when the spend read with them is old). `read` holds the conversation
+/// and the `guessed` newest messages read with it: when the models want more (the clinic just
+/// added a model, or this is the clinic's first turn in this process) they are read again.
+#[allow(clippy::too_many_arguments)]
+pub async fn models_for(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    directory: &crate::llm::settings::ModelDirectory,
+    scope: TenantScope,
+    clinic: &Clinic,
+    conversation: ConversationId,
+    read: &mut (Conversation, Vec<Message>),
+    guessed: u32,
+) -> Result<Option<std::sync::Arc<crate::llm::agent::TenantModels>>, StoreError> {
+    let models = directory
+        .models(store, scope, clock.now(), clinic.version)
+        .await?;
+    let wanted = context_to_read(models.as_deref());
+    if wanted > guessed {
+        *read = store
+            .conversation_with_recent(scope, conversation, wanted)
+            .await?;
+    }
+    Ok(models)
+}
+
 /// The clinic as a turn needs it, from one read of its catalogue.
 pub struct Clinic {
     pub knowledge: ClinicKnowledge,
@@ -213,6 +298,8 @@ pub struct Clinic {
     sends_codes: bool,
     /// The clinic paused its AI receptionist (the kill switch).
     paused: bool,
+    /// The catalogue's stamp: what the clinic's models are checked against.
+    version: i64,
 }
 
 /// Reads the clinic's catalogue for a turn (the phone line reads it once for its own words
@@ -220,23 +307,22 @@ pub struct Clinic {
 pub async fn clinic(store: &dyn Store, scope: TenantScope) -> Result<Clinic, StoreError> {
     let catalog = store.clinic_catalog(scope).await?;
     Ok(Clinic {
+        version: catalog.version,
         sends_codes: catalog.sends_codes,
         paused: catalog.clinic.profile.ai_paused,
         knowledge: knowledge_of(catalog),
     })
 }
 
-/// The conversation and, when the clinic has a model, its newest [`HISTORY_READ`] messages
-/// (the model's context), in one read.
-///
-/// [`HISTORY_READ`]: crate::llm::context::HISTORY_READ
+/// The conversation and its `newest` messages (the model's context, see
+/// [`context_to_read`]), in one read.
 async fn read_conversation(
     store: &dyn Store,
     scope: TenantScope,
     conversation: ConversationId,
-    models: Option<&crate::llm::agent::TenantModels>,
+    newest: u32,
 ) -> Result<(Conversation, Vec<Message>), StoreError> {
-    match context_to_read(models) {
+    match newest {
         0 => Ok((store.conversation(scope, conversation).await?, Vec::new())),
         newest => {
             store

@@ -29,7 +29,7 @@ use crate::config::Config;
 use crate::mailer::{Mailer, alert_email, recipients};
 use crate::pacing::{Pacer, Spread};
 use crate::security_alerts::{NotifyError, notify_owners};
-use crate::turn::{StoredMessage, answer_with};
+use crate::turn::{StoredMessage, answer_by};
 use frontdesk_domain::Clock;
 use frontdesk_store::{
     Channel, ChannelAccount, DeliveryOutcome, FETCH_RECORDING_JOB, Job, NOTIFY_SECURITY_ALERT_JOB,
@@ -818,13 +818,10 @@ impl Worker {
             .message(scope, payload.conversation, payload.message)
             .await?;
         let first_contact = payload.first_contact;
-        let models = self
-            .models
-            .models(&*self.store, scope, self.clock.now())
-            .await?;
-        answer_with(
+        answer_by(
             &*self.store,
             &*self.clock,
+            &self.models,
             scope,
             payload.conversation,
             conv.patient_id,
@@ -833,7 +830,6 @@ impl Worker {
                 job: job.lease.clone(),
                 first_contact,
             }),
-            models.as_deref(),
         )
         .await?;
         Ok(())

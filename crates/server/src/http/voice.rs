@@ -95,27 +95,20 @@ pub async fn twilio_voice(
     let (account, params, sid) = verified_call(&st, &headers, &uri, body).await?;
     let scope = account.verified_scope();
     let is_turn = query_value(&uri, "turn") == Some("1");
-    // The clinic's model with the phone line's limits (a short deadline, fewer tool rounds, a
-    // spoken answer); on any failure or at the deadline the built-in receptionist answers the
-    // same words in this same webhook answer, so the caller hears no gap beyond the deadline.
-    // (Kept per instance: a read only when the clinic's settings were last read 5 s ago.)
-    let models = if is_turn {
-        st.channels
-            .models
-            .models(st.store.as_ref(), scope, st.clock.now())
-            .await?
-            .map(|m| m.for_voice())
-    } else {
-        None
-    };
     // The clinic (read once: for the words said here and for the turn) and the call with its
     // conversation and the model's context, read side by side: neither needs the other, and
-    // the phone line's own time is what the caller waits through. When the clinic turns out
-    // paused, the context read with the call goes unused.
-    let recent = turn::context_to_read(models.as_ref());
+    // the phone line's own time is what the caller waits through. How much context to read is
+    // guessed from the models this instance last built for the clinic; they are checked
+    // against the clinic's stamp below. When the clinic turns out paused, the context read
+    // with the call goes unused.
+    let guessed = if is_turn {
+        turn::guessed_context(&st.channels.models, scope)
+    } else {
+        0
+    };
     let (clinic, call_read) = tokio::join!(
         turn::clinic(st.store.as_ref(), scope),
-        st.store.call_with_recent(scope, &sid, recent)
+        st.store.call_with_recent(scope, &sid, guessed)
     );
     let clinic = clinic?;
     let knowledge = &clinic.knowledge;
@@ -165,6 +158,23 @@ pub async fn twilio_voice(
     if speech.is_empty() {
         return silence(&st, scope, &call, &uri, &listening, profile).await;
     }
+    // The clinic's model with the phone line's limits (a short deadline, fewer tool rounds, a
+    // spoken answer); on any failure or at the deadline the built-in receptionist answers the
+    // same words in this same webhook answer, so the caller hears no gap beyond the deadline.
+    // (Kept per instance with the clinic's stamp: read again only when the settings changed.)
+    let mut read = read;
+    let models = turn::models_for(
+        st.store.as_ref(),
+        st.clock.as_ref(),
+        &st.channels.models,
+        scope,
+        &clinic,
+        call.conversation,
+        &mut read,
+        guessed,
+    )
+    .await?
+    .map(|m| m.for_voice());
     let answered = turn::answer_for(
         st.store.as_ref(),
         st.clock.as_ref(),

@@ -1,11 +1,15 @@
-//! A clinic's [`TenantModels`] built from its stored settings (`frontdesk_store::llm`), cached
-//! per clinic for [`CACHE_TTL`] so that the hot path pays at most one store read every few
-//! seconds per clinic, and a clinic without models pays nothing more than that read.
+//! A clinic's [`TenantModels`] built from its stored settings (`frontdesk_store::llm`), kept
+//! per clinic with the clinic's catalogue stamp they were read at (`ClinicCatalog::version`).
+//! Every turn reads that stamp with the clinic's catalogue anyway, and any change to the
+//! clinic's settings moves it (a database trigger, migration 0033), whichever instance or tool
+//! made it. So a turn whose stamp matches uses the models already built, with no read of its
+//! own, however long ago they were read; the first turn after a change reads the settings
+//! again. A call's turns, seconds apart, no longer pay a settings read each.
 //!
-//! A settings change made through this process (dashboard) drops the clinic's entry at once
-//! ([`ModelDirectory::forget`]); one made elsewhere (the CLI, another instance) is seen within
-//! [`CACHE_TTL`]. The month's spend is read with the settings, so the budget is checked
-//! against a figure at most that old: a few turns may pass the budget by a little.
+//! The month's spend is read with the settings, and spending does not move the stamp: for a
+//! clinic with a monthly budget the models are also read again once they are [`CACHE_TTL`]
+//! old, so its budget is checked against a figure at most that old (a few turns may pass the
+//! budget by a little).
 //!
 //! Clients that cannot be built from the settings (no key for a public API, a base URL that
 //! does not parse) leave the clinic with the built-in receptionist, with a warning in the log
@@ -23,15 +27,28 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long a clinic's models (and month-to-date spend) are reused before being read again.
+/// How long a clinic with a monthly budget has its models (and month-to-date spend) reused
+/// before they are read again. Clinics without a budget are read again only when their stamp
+/// moves.
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
-/// Entries kept before expired ones are swept.
-const SWEEP_ABOVE: usize = 1024;
+/// Entries kept before the cache starts again empty (a host with more live clinics than this
+/// reads some of them twice, nothing worse).
+const MAX_ENTRIES: usize = 4096;
 
-/// A clinic's models (`None`: the built-in receptionist) and when they were read.
-type Entry = (Instant, Option<Arc<TenantModels>>);
+/// What one read of a clinic's settings gave.
+#[derive(Debug)]
+struct Entry {
+    /// The clinic's catalogue stamp read before the settings.
+    version: i64,
+    /// When the settings were read.
+    at: Instant,
+    /// The clinic has a monthly budget: the spend read with the settings gets old.
+    budget: bool,
+    /// `None`: the built-in receptionist.
+    models: Option<Arc<TenantModels>>,
+}
 
-/// The clinics' models, cached per clinic. One per process part that answers patients (the
+/// The clinics' models, kept per clinic. One per process part that answers patients (the
 /// HTTP server and its workers share one).
 #[derive(Debug)]
 pub struct ModelDirectory {
@@ -47,7 +64,7 @@ impl Default for ModelDirectory {
 }
 
 impl ModelDirectory {
-    /// A directory that reuses what it read for `ttl` (zero: read every turn).
+    /// A directory that reuses a budgeted clinic's spend for `ttl` (zero: read it every turn).
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
@@ -57,53 +74,76 @@ impl ModelDirectory {
     }
 
     /// The clinic's models, or `None` (no settings, disabled, or unusable: the built-in
-    /// receptionist answers).
+    /// receptionist answers). `version` is the clinic's catalogue stamp as this turn read it
+    /// (`ClinicCatalog::version`), read before this call: models kept from a read at that
+    /// stamp are used as they are (a budgeted clinic's only while [`CACHE_TTL`] fresh), any
+    /// other stamp reads the settings again.
     pub async fn models(
         &self,
         store: &dyn Store,
         scope: TenantScope,
         now: jiff::Timestamp,
+        version: i64,
     ) -> Result<Option<Arc<TenantModels>>, StoreError> {
         let tenant = scope.tenant_id();
-        if let Some(hit) = self.cached(tenant) {
+        if let Some(hit) = self.cached(tenant, version) {
             return Ok(hit);
         }
-        let models = store
-            .llm_runtime(scope, month_start(now))
-            .await?
-            .and_then(|rt| match build(&rt, self.timeout) {
-                Ok(m) => Some(Arc::new(m)),
-                Err(e) => {
-                    tracing::warn!(
-                        tenant = %tenant,
-                        code = e.code(),
-                        "the clinic's language model settings are unusable; the built-in receptionist answers"
-                    );
-                    None
-                }
-            });
-        if let Ok(mut cache) = self.cache.lock() {
-            let at = Instant::now();
-            if cache.len() >= SWEEP_ABOVE {
-                let ttl = self.ttl;
-                cache.retain(|_, (t, _)| at.duration_since(*t) < ttl);
+        let runtime = store.llm_runtime(scope, month_start(now)).await?;
+        let budget = runtime
+            .as_ref()
+            .is_some_and(|rt| rt.settings.settings.monthly_budget_cents.is_some());
+        let models = runtime.and_then(|rt| match build(&rt, self.timeout) {
+            Ok(m) => Some(Arc::new(m)),
+            Err(e) => {
+                tracing::warn!(
+                    tenant = %tenant,
+                    code = e.code(),
+                    "the clinic's language model settings are unusable; the built-in receptionist answers"
+                );
+                None
             }
-            cache.insert(tenant, (at, models.clone()));
+        });
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= MAX_ENTRIES && !cache.contains_key(&tenant) {
+                cache.clear();
+            }
+            // The stamp was read before the settings: a change committed in between leaves the
+            // entry older than its stamp says, and the next turn, seeing the newer stamp, reads
+            // again. Never the other way round.
+            cache.insert(
+                tenant,
+                Entry {
+                    version,
+                    at: Instant::now(),
+                    budget,
+                    models: models.clone(),
+                },
+            );
         }
         Ok(models)
     }
 
-    /// Drops the clinic's entry: its next turn reads its settings again.
+    /// What this process last built for the clinic, current or not: a guess, made before the
+    /// clinic's stamp is read, at whether the clinic has a model (how much of the conversation
+    /// a turn reads for the model's context). `None` when nothing was read yet.
+    pub fn guess(&self, tenant: TenantId) -> Option<Option<Arc<TenantModels>>> {
+        let cache = self.cache.lock().ok()?;
+        cache.get(&tenant).map(|e| e.models.clone())
+    }
+
+    /// Drops the clinic's entry: its next turn reads its settings again (a change made
+    /// through this process; the stamp would tell the next turn anyway).
     pub fn forget(&self, tenant: TenantId) {
         if let Ok(mut cache) = self.cache.lock() {
             cache.remove(&tenant);
         }
     }
 
-    fn cached(&self, tenant: TenantId) -> Option<Option<Arc<TenantModels>>> {
+    fn cached(&self, tenant: TenantId, version: i64) -> Option<Option<Arc<TenantModels>>> {
         let cache = self.cache.lock().ok()?;
-        let (at, models) = cache.get(&tenant)?;
-        (at.elapsed() < self.ttl).then(|| models.clone())
+        let e = cache.get(&tenant)?;
+        (e.version == version && (!e.budget || e.at.elapsed() < self.ttl)).then(|| e.models.clone())
     }
 }
 
@@ -331,69 +371,120 @@ mod tests {
         assert!(!format!("{m:?}").contains("sk-ant-x"));
     }
 
+    /// Kept at the stamp they were read at, for as long as it holds (no time limit without a
+    /// budget); read again when the stamp moves; a budgeted clinic's spend re-read once old.
     #[tokio::test]
-    async fn a_clinics_models_are_cached_until_forgotten_or_expired() {
-        use frontdesk_store::{Actor, LlmKeyChange};
-        let fx =
-            crate::llm::injection_harness::Fixture::new(frontdesk_store::testing::Engine::Sqlite)
+    async fn a_clinics_models_are_kept_until_its_stamp_moves_or_its_spend_gets_old() {
+        use frontdesk_store::testing::Engine;
+        use frontdesk_store::{Actor, LlmKeyChange, LlmUsage, NewMessage, Turn};
+        for engine in [Engine::Sqlite, Engine::Postgres] {
+            let Some(fx) = crate::llm::injection_harness::Fixture::new(engine).await else {
+                continue;
+            };
+            let (store, scope) = (fx.store.as_ref(), fx.scope);
+            let stamp = async || store.clinic_catalog(scope).await.unwrap().version;
+            // The fixture's clock: the spend is summed from the start of its month.
+            let now = frontdesk_domain::Clock::now(fx.clock.as_ref());
+            let mut settings = runtime(
+                LlmProvider::OpenAiCompatible,
+                None,
+                Some("http://127.0.0.1:9"),
+            )
+            .settings
+            .settings;
+            settings.monthly_budget_cents = None;
+            let kept = ModelDirectory::new(Duration::from_secs(600));
+            let fresh = ModelDirectory::new(Duration::ZERO);
+            assert!(kept.guess(scope.tenant_id()).is_none(), "nothing read yet");
+            let none = stamp().await;
+            for d in [&kept, &fresh] {
+                assert!(d.models(store, scope, now, none).await.unwrap().is_none());
+            }
+            assert!(
+                kept.guess(scope.tenant_id()).unwrap().is_none(),
+                "the clinic's absence is kept too"
+            );
+
+            store
+                .set_llm_settings(scope, &settings, LlmKeyChange::Keep, Actor::Operator)
                 .await
                 .unwrap();
-        let now = jiff::Timestamp::now();
-        let settings = runtime(
-            LlmProvider::OpenAiCompatible,
-            None,
-            Some("http://127.0.0.1:9"),
-        )
-        .settings
-        .settings;
-        let cached = ModelDirectory::new(Duration::from_secs(600));
-        let fresh = ModelDirectory::new(Duration::ZERO);
-        for d in [&cached, &fresh] {
-            assert!(
-                d.models(fx.store.as_ref(), fx.scope, now)
-                    .await
-                    .unwrap()
-                    .is_none()
-            );
+            let set = stamp().await;
+            assert_ne!(set, none, "a settings change moves the stamp");
+            for d in [&kept, &fresh] {
+                let m = d.models(store, scope, now, set).await.unwrap().unwrap();
+                assert_eq!(m.fast.model(), "small", "read again at the new stamp");
+                assert!(!m.budget_exhausted);
+            }
+            assert!(kept.guess(scope.tenant_id()).unwrap().is_some());
+
+            store.disable_llm(scope, Actor::Operator).await.unwrap();
+            let off = stamp().await;
+            for d in [&kept, &fresh] {
+                // At the stamp they were read at, the models are used as they are, with no
+                // read and no time limit (a zero time-to-live only concerns budgets).
+                assert!(d.models(store, scope, now, set).await.unwrap().is_some());
+                assert!(d.models(store, scope, now, off).await.unwrap().is_none());
+            }
+
+            // A budget of 1 cent (10,000 micro-units), then a turn that spends all of it:
+            // spending does not move the stamp, so only the spend's age tells.
+            settings.monthly_budget_cents = Some(1);
+            store
+                .set_llm_settings(scope, &settings, LlmKeyChange::Keep, Actor::Operator)
+                .await
+                .unwrap();
+            let budget = stamp().await;
+            for d in [&kept, &fresh] {
+                let m = d.models(store, scope, now, budget).await.unwrap().unwrap();
+                assert!(!m.budget_exhausted);
+            }
+            let spent = Turn {
+                inbound: Some(NewMessage::inbound("When are you open?")),
+                job: None,
+                replies: vec![NewMessage::agent_reply("9 to 5.")],
+                audit: Vec::new(),
+                escalation: None,
+                summary: None,
+                dialogue_state: None,
+                llm_usage: Some(LlmUsage {
+                    conversation: fx.sms,
+                    provider: "openai_compatible".into(),
+                    model: "small".into(),
+                    tier: "fast".into(),
+                    outcome: "answered".into(),
+                    reason: "answered".into(),
+                    latency_ms: 100,
+                    input_tokens: 1_000,
+                    output_tokens: 50,
+                    cost_micros: 10_000,
+                }),
+            };
+            store.record_turn(scope, fx.sms, &spent).await.unwrap();
+            assert_eq!(stamp().await, budget, "spending keeps the stamp");
+            let m = kept
+                .models(store, scope, now, budget)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(!m.budget_exhausted, "the spend read 0 s ago is kept");
+            let m = fresh
+                .models(store, scope, now, budget)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(m.budget_exhausted, "an old spend is read again");
+
+            kept.forget(scope.tenant_id());
+            assert!(kept.guess(scope.tenant_id()).is_none());
+            let m = kept
+                .models(store, scope, now, budget)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(m.budget_exhausted, "forgotten: read again");
+            fx.db.cleanup().await;
         }
-        fx.store
-            .set_llm_settings(fx.scope, &settings, LlmKeyChange::Keep, Actor::Operator)
-            .await
-            .unwrap();
-        assert!(
-            cached
-                .models(fx.store.as_ref(), fx.scope, now)
-                .await
-                .unwrap()
-                .is_none(),
-            "the clinic's absence is cached too"
-        );
-        let m = fresh
-            .models(fx.store.as_ref(), fx.scope, now)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(m.fast.model(), "small");
-        cached.forget(fx.scope.tenant_id());
-        assert!(
-            cached
-                .models(fx.store.as_ref(), fx.scope, now)
-                .await
-                .unwrap()
-                .is_some()
-        );
-        fx.store
-            .disable_llm(fx.scope, Actor::Operator)
-            .await
-            .unwrap();
-        assert!(
-            fresh
-                .models(fx.store.as_ref(), fx.scope, now)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        fx.db.cleanup().await;
     }
 
     #[tokio::test]

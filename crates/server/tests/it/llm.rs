@@ -16,6 +16,7 @@ crate::both_engines!(
     a_clinics_model_answers_web_chat_and_the_turn_is_accounted_and_audited,
     a_spent_budget_gets_the_built_in_reply_and_no_request_reaches_the_model,
     disabled_settings_keep_the_built_in_receptionist_and_call_no_model,
+    a_model_set_between_messages_answers_the_next_one_with_the_chat_so_far,
 );
 
 const CLINIC: &str = "nairobi-family";
@@ -249,6 +250,41 @@ async fn disabled_settings_keep_the_built_in_receptionist_and_call_no_model(app:
         .await
         .unwrap();
     assert_eq!(usage.turns, 0, "no usage row");
+    app.finish().await;
+}
+
+/// A model set up between two messages of a chat, outside this instance's dashboard (the
+/// CLI, another instance: straight in the store here), answers the very next message with
+/// the chat so far in its context; turned off, the next message gets the built-in reply.
+async fn a_model_set_between_messages_answers_the_next_one_with_the_chat_so_far(app: TestApp) {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(wiremock::matchers::body_string_contains("left ankle"))
+        .respond_with(completion(MODEL_TEXT))
+        .expect(1)
+        .mount(&fake)
+        .await;
+    let (token, _) = app.start_chat(CLINIC).await;
+    let ask = async |text: &str| ask_webchat(&app.client, &app.base, CLINIC, &token, text).await;
+    let first = ask("I twisted my left ankle yesterday").await;
+    assert!(first.iter().all(|r| r != MODEL_TEXT), "{first:?}");
+
+    configure(&app, &settings(&fake.uri(), None, true)).await;
+    let second = ask("What are your opening hours?").await;
+    assert_eq!(
+        second.last().map(String::as_str),
+        Some(MODEL_TEXT),
+        "{second:?}"
+    );
+
+    app.store
+        .disable_llm(app.scope(CLINIC).await, Actor::Operator)
+        .await
+        .unwrap();
+    let third = ask("What are your opening hours?").await;
+    assert!(third.iter().all(|r| r != MODEL_TEXT), "{third:?}");
+    assert_eq!(agent_replied(&app).await.len(), 3);
     app.finish().await;
 }
 

@@ -11,6 +11,7 @@ channel_tests!(
     forged_unsigned_or_unusable_voice_requests_store_nothing,
     a_caller_is_answered_by_the_clinics_model_with_the_phone_limits,
     a_slow_model_leaves_the_caller_with_the_built_in_reply_at_the_voice_deadline,
+    a_model_set_or_turned_off_mid_call_applies_from_the_next_turn,
 );
 
 const CALLER: &str = "+64211234567";
@@ -382,5 +383,48 @@ async fn a_slow_model_leaves_the_caller_with_the_built_in_reply_at_the_voice_dea
         (usage.turns, usage.answered, usage.fallbacks.len()),
         (1, 0, 1)
     );
+    app.finish().await;
+}
+
+/// Each instance keeps the clinic's models with the clinic's stamp (no time limit): a model
+/// set up mid-call, by another instance or the CLI (straight in the store here), answers the
+/// very next turn, seconds later, with the call so far as its context (read again: the turn
+/// before had no model, so none was read with the call); turned off, the next turn is the
+/// built-in receptionist's again.
+async fn a_model_set_or_turned_off_mid_call_applies_from_the_next_turn(app: ChannelApp) {
+    let model = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(wiremock::matchers::body_string_contains("left ankle"))
+        .and(wiremock::matchers::body_string_contains("opening hours"))
+        .respond_with(chat_completion_stream("qwen2.5:7b", SPOKEN))
+        .expect(1)
+        .mount(&model)
+        .await;
+    call(&app, VOICE, &params("CA502", &[])).await;
+    let first = say(
+        &app,
+        "CA502",
+        FIRST_TURN,
+        "I twisted my left ankle yesterday",
+    )
+    .await;
+    assert_listens(&first, 0);
+    assert_ne!(first.said(), [SPOKEN]);
+
+    let scope = use_model(&app, HARBOUR, &model).await;
+    let hours = say(&app, "CA502", FIRST_TURN, "what are your opening hours").await;
+    assert_eq!(
+        hours.said(),
+        [SPOKEN],
+        "the new model answers the next turn"
+    );
+
+    app.store.disable_llm(scope, Actor::Operator).await.unwrap();
+    let again = say(&app, "CA502", FIRST_TURN, "what are your opening hours").await;
+    let said = again.said().join(" ");
+    assert!(said.contains("Mon–Fri 08:00–18:00"), "{said}");
+    let usage = month_usage(&app, scope).await;
+    assert_eq!((usage.turns, usage.answered), (1, 1), "one model turn");
     app.finish().await;
 }
