@@ -338,20 +338,6 @@ fn twilio_signature(url: &str, params: &[(&str, &str)]) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-/// The server's model settings directory. `FRONTDESK_BENCH_SETTINGS_TTL_MS=0` makes it keep
-/// settings 0 ms, as a real call finds them: its turns come seconds apart, longer than the
-/// 5 s a clinic's settings used to be kept (since migration 0033 they are kept while the
-/// clinic's stamp holds, and the time limit concerns only clinics with a monthly budget, so
-/// on today's code the knob changes nothing for the bench's clinic, which has none).
-fn settings_directory() -> frontdesk_server::llm::settings::ModelDirectory {
-    use frontdesk_server::llm::settings::{CACHE_TTL, ModelDirectory};
-    let ttl = std::env::var("FRONTDESK_BENCH_SETTINGS_TTL_MS")
-        .ok()
-        .and_then(|ms| ms.parse().ok())
-        .map_or(CACHE_TTL, Duration::from_millis);
-    ModelDirectory::new(ttl)
-}
-
 /// The delay the fake model waits before its answer, standing for the model's own latency.
 const MODEL_DELAY: Duration = Duration::from_millis(40);
 
@@ -407,10 +393,7 @@ async fn voice_bench(label: &str, db: TestDb, model: bool) {
         clock: Arc::new(SystemClock),
         webchat_ttl: jiff::SignedDuration::from_hours(1),
         metrics: None,
-        channels: Arc::new(frontdesk_server::http::ChannelHub {
-            models: Arc::new(settings_directory()),
-            ..Default::default()
-        }),
+        channels: Arc::new(frontdesk_server::http::ChannelHub::default()),
         dashboard: Default::default(),
     };
     let app = Application::build(state, "127.0.0.1:0".parse().unwrap())

@@ -264,8 +264,8 @@ pub fn guessed_context(
 }
 
 /// The clinic's models for this turn, checked against the stamp `clinic` was read at (a read
-/// of the settings only when they changed since this process last read them, or, for a clinic
-/// with a monthly budget, when the spend read with them is old). `read` holds the conversation
+/// of the settings only when they changed since this process last read them) and its budget
+/// against the spend read with it. `read` holds the conversation
 /// and the `guessed` newest messages read with it: when the models want more (the clinic just
 /// added a model, or this is the clinic's first turn in this process) they are read again.
 #[allow(clippy::too_many_arguments)]
@@ -280,7 +280,7 @@ pub async fn models_for(
     guessed: u32,
 ) -> Result<Option<std::sync::Arc<crate::llm::agent::TenantModels>>, StoreError> {
     let models = directory
-        .models(store, scope, clock.now(), clinic.version)
+        .models(store, scope, clock.now(), clinic.version, clinic.llm_spend)
         .await?;
     let wanted = context_to_read(models.as_deref());
     if wanted > guessed {
@@ -300,6 +300,8 @@ pub struct Clinic {
     paused: bool,
     /// The catalogue's stamp: what the clinic's models are checked against.
     version: i64,
+    /// The clinic's language model spend as this turn read it (its budget's check).
+    llm_spend: frontdesk_store::MonthSpend,
 }
 
 /// Reads the clinic's catalogue for a turn (the phone line reads it once for its own words
@@ -308,6 +310,7 @@ pub async fn clinic(store: &dyn Store, scope: TenantScope) -> Result<Clinic, Sto
     let catalog = store.clinic_catalog(scope).await?;
     Ok(Clinic {
         version: catalog.version,
+        llm_spend: catalog.llm_spend,
         sends_codes: catalog.sends_codes,
         paused: catalog.clinic.profile.ai_paused,
         knowledge: knowledge_of(catalog),

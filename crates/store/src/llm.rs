@@ -227,6 +227,40 @@ pub struct LlmUsageSummary {
 }
 
 /// The first instant of `at`'s calendar month in UTC (the budget's month).
+/// A clinic's language model spend in one calendar month (UTC), counted by the database as
+/// usage rows are written (migration 0034) and read with the clinic's catalogue stamp on every
+/// turn ([`crate::ClinicCatalog::llm_spend`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MonthSpend {
+    /// The month counted, as `yyyymm` (0: nothing spent yet).
+    pub month: i32,
+    /// What that month's usage rows cost, in micro-units.
+    pub cost_micros: i64,
+}
+
+impl MonthSpend {
+    /// The spend of the month `at` falls in: the count when it is that month's (or a later
+    /// one's: another instance's clock a little ahead at a month's turn), else nothing yet.
+    pub fn in_month_of(&self, at: Timestamp) -> i64 {
+        if self.month >= year_month(at) {
+            self.cost_micros
+        } else {
+            0
+        }
+    }
+
+    /// The spend has reached a budget of `budget_cents` (none: never).
+    pub fn exhausts(&self, budget_cents: Option<i64>, at: Timestamp) -> bool {
+        budget_cents.is_some_and(|b| self.in_month_of(at) >= b.saturating_mul(MICROS_PER_CENT))
+    }
+}
+
+/// `yyyymm` of the month `at` falls in (UTC), as migration 0034 counts it.
+pub fn year_month(at: Timestamp) -> i32 {
+    let dt = at.to_zoned(jiff::tz::TimeZone::UTC).datetime();
+    i32::from(dt.year()) * 100 + i32::from(dt.month())
+}
+
 pub fn month_start(at: Timestamp) -> Timestamp {
     let dt = at.to_zoned(jiff::tz::TimeZone::UTC).datetime();
     let first = jiff::civil::date(dt.year(), dt.month(), 1).at(0, 0, 0, 0);

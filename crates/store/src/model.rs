@@ -889,6 +889,9 @@ pub struct ClinicCatalog {
     /// from those settings can be kept with the stamp it was read at and checked against this
     /// one on every turn.
     pub version: i64,
+    /// The clinic's language model spend, read with the stamp on every call (never from a
+    /// kept copy; migration 0034).
+    pub llm_spend: crate::llm::MonthSpend,
 }
 
 #[cfg(test)]

@@ -167,6 +167,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "llm_settings_version",
         include_str!("../migrations/postgres/0033_llm_settings_version.sql"),
     ),
+    (
+        34,
+        "llm_month_spend",
+        include_str!("../migrations/postgres/0034_llm_month_spend.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

@@ -165,6 +165,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "llm_settings_version",
         include_str!("../migrations/sqlite/0033_llm_settings_version.sql"),
     ),
+    (
+        34,
+        "llm_month_spend",
+        include_str!("../migrations/sqlite/0034_llm_month_spend.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

@@ -226,9 +226,8 @@ impl Endpoint {
 }
 
 /// The HTTP client of the model clients built with `timeout`, one per timeout for the
-/// process. A clinic's models are rebuilt from its settings whenever they change, and a
-/// budgeted clinic's every few seconds ([`super::settings::CACHE_TTL`]); with one client each
-/// rebuild would build a new TLS
+/// process. A clinic's models are rebuilt from its settings whenever they change (see
+/// [`super::settings::ModelDirectory`]); with one client each rebuild would build a new TLS
 /// configuration (milliseconds) and open a new connection (a TCP and TLS handshake on the
 /// next turn, which a phone caller waits for). Shared, the pool keeps the open connection to
 /// each model server across rebuilds and clinics: requests carry their own credentials, a

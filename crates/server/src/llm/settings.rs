@@ -6,10 +6,11 @@
 //! own, however long ago they were read; the first turn after a change reads the settings
 //! again. A call's turns, seconds apart, no longer pay a settings read each.
 //!
-//! The month's spend is read with the settings, and spending does not move the stamp: for a
-//! clinic with a monthly budget the models are also read again once they are [`CACHE_TTL`]
-//! old, so its budget is checked against a figure at most that old (a few turns may pass the
-//! budget by a little).
+//! The month's spend is counted by the database as usage rows are written and read in the
+//! same statement as the stamp (`ClinicCatalog::llm_spend`, migration 0034): a clinic with a
+//! monthly budget checks it on every turn against every turn committed before, with no read
+//! of its own. Turns already under way when the budget is reached may still pass it by their
+//! own cost.
 //!
 //! Clients that cannot be built from the settings (no key for a public API, a base URL that
 //! does not parse) leave the clinic with the built-in receptionist, with a warning in the log
@@ -20,17 +21,13 @@ use super::route::{RoutingPolicy, Tier};
 use super::{AnthropicClient, LanguageModel, ModelError, OpenAiClient};
 use frontdesk_domain::TenantId;
 use frontdesk_store::{
-    LlmProvider, LlmRoute, LlmRuntime, Store, StoreError, TenantScope, month_start,
+    LlmProvider, LlmRoute, LlmRuntime, MonthSpend, Store, StoreError, TenantScope, month_start,
 };
 use secrecy::SecretString;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// How long a clinic with a monthly budget has its models (and month-to-date spend) reused
-/// before they are read again. Clinics without a budget are read again only when their stamp
-/// moves.
-pub const CACHE_TTL: Duration = Duration::from_secs(5);
 /// Entries kept before the cache starts again empty (a host with more live clinics than this
 /// reads some of them twice, nothing worse).
 const MAX_ENTRIES: usize = 4096;
@@ -40,11 +37,9 @@ const MAX_ENTRIES: usize = 4096;
 struct Entry {
     /// The clinic's catalogue stamp read before the settings.
     version: i64,
-    /// When the settings were read.
-    at: Instant,
-    /// The clinic has a monthly budget: the spend read with the settings gets old.
-    budget: bool,
-    /// `None`: the built-in receptionist.
+    /// The clinic's monthly budget, in cents.
+    budget_cents: Option<i64>,
+    /// `None`: the built-in receptionist. Marked exhausted or not by the last turn's spend.
     models: Option<Arc<TenantModels>>,
 }
 
@@ -52,49 +47,46 @@ struct Entry {
 /// HTTP server and its workers share one).
 #[derive(Debug)]
 pub struct ModelDirectory {
-    ttl: Duration,
     timeout: Duration,
     cache: Mutex<HashMap<TenantId, Entry>>,
 }
 
 impl Default for ModelDirectory {
     fn default() -> Self {
-        Self::new(CACHE_TTL)
-    }
-}
-
-impl ModelDirectory {
-    /// A directory that reuses a budgeted clinic's spend for `ttl` (zero: read it every turn).
-    pub fn new(ttl: Duration) -> Self {
         Self {
-            ttl,
             timeout: super::DEFAULT_TIMEOUT,
             cache: Mutex::new(HashMap::new()),
         }
     }
+}
 
+impl ModelDirectory {
     /// The clinic's models, or `None` (no settings, disabled, or unusable: the built-in
-    /// receptionist answers). `version` is the clinic's catalogue stamp as this turn read it
-    /// (`ClinicCatalog::version`), read before this call: models kept from a read at that
-    /// stamp are used as they are (a budgeted clinic's only while [`CACHE_TTL`] fresh), any
-    /// other stamp reads the settings again.
+    /// receptionist answers). `version` and `spend` are the clinic's catalogue stamp and month
+    /// spend as this turn read them (`ClinicCatalog`), before this call: models kept from a
+    /// read at that stamp are used as they are, any other stamp reads the settings again; the
+    /// budget is checked against `spend` either way.
     pub async fn models(
         &self,
         store: &dyn Store,
         scope: TenantScope,
         now: jiff::Timestamp,
         version: i64,
+        spend: MonthSpend,
     ) -> Result<Option<Arc<TenantModels>>, StoreError> {
         let tenant = scope.tenant_id();
-        if let Some(hit) = self.cached(tenant, version) {
+        if let Some(hit) = self.cached(tenant, version, spend, now) {
             return Ok(hit);
         }
         let runtime = store.llm_runtime(scope, month_start(now)).await?;
-        let budget = runtime
+        let budget_cents = runtime
             .as_ref()
-            .is_some_and(|rt| rt.settings.settings.monthly_budget_cents.is_some());
+            .and_then(|rt| rt.settings.settings.monthly_budget_cents);
         let models = runtime.and_then(|rt| match build(&rt, self.timeout) {
-            Ok(m) => Some(Arc::new(m)),
+            Ok(mut m) => {
+                m.budget_exhausted = spend.exhausts(budget_cents, now);
+                Some(Arc::new(m))
+            }
             Err(e) => {
                 tracing::warn!(
                     tenant = %tenant,
@@ -115,8 +107,7 @@ impl ModelDirectory {
                 tenant,
                 Entry {
                     version,
-                    at: Instant::now(),
-                    budget,
+                    budget_cents,
                     models: models.clone(),
                 },
             );
@@ -140,10 +131,26 @@ impl ModelDirectory {
         }
     }
 
-    fn cached(&self, tenant: TenantId, version: i64) -> Option<Option<Arc<TenantModels>>> {
-        let cache = self.cache.lock().ok()?;
-        let e = cache.get(&tenant)?;
-        (e.version == version && (!e.budget || e.at.elapsed() < self.ttl)).then(|| e.models.clone())
+    /// The kept models if they were read at `version`, marked by `spend` (a new copy, kept in
+    /// their place, only when the budget's state changed: at most a few times a month).
+    fn cached(
+        &self,
+        tenant: TenantId,
+        version: i64,
+        spend: MonthSpend,
+        now: jiff::Timestamp,
+    ) -> Option<Option<Arc<TenantModels>>> {
+        let mut cache = self.cache.lock().ok()?;
+        let e = cache.get_mut(&tenant).filter(|e| e.version == version)?;
+        let exhausted = spend.exhausts(e.budget_cents, now);
+        if let Some(m) = &e.models
+            && m.budget_exhausted != exhausted
+        {
+            let mut marked = TenantModels::clone(m);
+            marked.budget_exhausted = exhausted;
+            e.models = Some(Arc::new(marked));
+        }
+        Some(e.models.clone())
     }
 }
 
@@ -371,10 +378,10 @@ mod tests {
         assert!(!format!("{m:?}").contains("sk-ant-x"));
     }
 
-    /// Kept at the stamp they were read at, for as long as it holds (no time limit without a
-    /// budget); read again when the stamp moves; a budgeted clinic's spend re-read once old.
+    /// Kept at the stamp they were read at, for as long as it holds; read again when the stamp
+    /// moves; the budget checked on every call against the spend the turn read.
     #[tokio::test]
-    async fn a_clinics_models_are_kept_until_its_stamp_moves_or_its_spend_gets_old() {
+    async fn a_clinics_models_are_kept_until_its_stamp_moves_and_its_budget_checked_each_turn() {
         use frontdesk_store::testing::Engine;
         use frontdesk_store::{Actor, LlmKeyChange, LlmUsage, NewMessage, Turn};
         for engine in [Engine::Sqlite, Engine::Postgres] {
@@ -382,8 +389,11 @@ mod tests {
                 continue;
             };
             let (store, scope) = (fx.store.as_ref(), fx.scope);
-            let stamp = async || store.clinic_catalog(scope).await.unwrap().version;
-            // The fixture's clock: the spend is summed from the start of its month.
+            let stamp = async || {
+                let c = store.clinic_catalog(scope).await.unwrap();
+                (c.version, c.llm_spend)
+            };
+            // The fixture's clock: the spend is counted per calendar month.
             let now = frontdesk_domain::Clock::now(fx.clock.as_ref());
             let mut settings = runtime(
                 LlmProvider::OpenAiCompatible,
@@ -393,15 +403,17 @@ mod tests {
             .settings
             .settings;
             settings.monthly_budget_cents = None;
-            let kept = ModelDirectory::new(Duration::from_secs(600));
-            let fresh = ModelDirectory::new(Duration::ZERO);
-            assert!(kept.guess(scope.tenant_id()).is_none(), "nothing read yet");
-            let none = stamp().await;
-            for d in [&kept, &fresh] {
-                assert!(d.models(store, scope, now, none).await.unwrap().is_none());
-            }
+            let d = ModelDirectory::default();
+            assert!(d.guess(scope.tenant_id()).is_none(), "nothing read yet");
+            let (none, spend) = stamp().await;
             assert!(
-                kept.guess(scope.tenant_id()).unwrap().is_none(),
+                d.models(store, scope, now, none, spend)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            assert!(
+                d.guess(scope.tenant_id()).unwrap().is_none(),
                 "the clinic's absence is kept too"
             );
 
@@ -409,36 +421,47 @@ mod tests {
                 .set_llm_settings(scope, &settings, LlmKeyChange::Keep, Actor::Operator)
                 .await
                 .unwrap();
-            let set = stamp().await;
+            let (set, spend) = stamp().await;
             assert_ne!(set, none, "a settings change moves the stamp");
-            for d in [&kept, &fresh] {
-                let m = d.models(store, scope, now, set).await.unwrap().unwrap();
-                assert_eq!(m.fast.model(), "small", "read again at the new stamp");
-                assert!(!m.budget_exhausted);
-            }
-            assert!(kept.guess(scope.tenant_id()).unwrap().is_some());
+            let m = d
+                .models(store, scope, now, set, spend)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(m.fast.model(), "small", "read again at the new stamp");
+            assert!(!m.budget_exhausted);
+            assert!(d.guess(scope.tenant_id()).unwrap().is_some());
 
             store.disable_llm(scope, Actor::Operator).await.unwrap();
-            let off = stamp().await;
-            for d in [&kept, &fresh] {
-                // At the stamp they were read at, the models are used as they are, with no
-                // read and no time limit (a zero time-to-live only concerns budgets).
-                assert!(d.models(store, scope, now, set).await.unwrap().is_some());
-                assert!(d.models(store, scope, now, off).await.unwrap().is_none());
-            }
+            let (off, spend) = stamp().await;
+            // At the stamp they were read at, the models are used as they are, with no read.
+            assert!(
+                d.models(store, scope, now, set, spend)
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+            assert!(
+                d.models(store, scope, now, off, spend)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
 
             // A budget of 1 cent (10,000 micro-units), then a turn that spends all of it:
-            // spending does not move the stamp, so only the spend's age tells.
+            // spending does not move the stamp; the spend read with it tells.
             settings.monthly_budget_cents = Some(1);
             store
                 .set_llm_settings(scope, &settings, LlmKeyChange::Keep, Actor::Operator)
                 .await
                 .unwrap();
-            let budget = stamp().await;
-            for d in [&kept, &fresh] {
-                let m = d.models(store, scope, now, budget).await.unwrap().unwrap();
-                assert!(!m.budget_exhausted);
-            }
+            let (budget, before) = stamp().await;
+            let m = d
+                .models(store, scope, now, budget, before)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(!m.budget_exhausted);
             let spent = Turn {
                 inbound: Some(NewMessage::inbound("When are you open?")),
                 job: None,
@@ -461,28 +484,41 @@ mod tests {
                 }),
             };
             store.record_turn(scope, fx.sms, &spent).await.unwrap();
-            assert_eq!(stamp().await, budget, "spending keeps the stamp");
-            let m = kept
-                .models(store, scope, now, budget)
+            let (same, after) = stamp().await;
+            assert_eq!(same, budget, "spending keeps the stamp");
+            assert_eq!(after.in_month_of(now), 10_000);
+            let m = d
+                .models(store, scope, now, budget, after)
                 .await
                 .unwrap()
                 .unwrap();
-            assert!(!m.budget_exhausted, "the spend read 0 s ago is kept");
-            let m = fresh
-                .models(store, scope, now, budget)
+            assert!(m.budget_exhausted, "the next turn sees the budget spent");
+            assert_eq!(m.fast.model(), "small");
+            let m = d
+                .models(store, scope, now, budget, before)
                 .await
                 .unwrap()
                 .unwrap();
-            assert!(m.budget_exhausted, "an old spend is read again");
+            assert!(
+                !m.budget_exhausted,
+                "checked against the spend the turn read"
+            );
+            let next_month = now + jiff::SignedDuration::from_hours(24 * 32);
+            let m = d
+                .models(store, scope, next_month, budget, after)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(!m.budget_exhausted, "a new month, a new budget");
 
-            kept.forget(scope.tenant_id());
-            assert!(kept.guess(scope.tenant_id()).is_none());
-            let m = kept
-                .models(store, scope, now, budget)
+            d.forget(scope.tenant_id());
+            assert!(d.guess(scope.tenant_id()).is_none());
+            let m = d
+                .models(store, scope, now, budget, after)
                 .await
                 .unwrap()
                 .unwrap();
-            assert!(m.budget_exhausted, "forgotten: read again");
+            assert!(m.budget_exhausted, "forgotten: read again, and still spent");
             fx.db.cleanup().await;
         }
     }

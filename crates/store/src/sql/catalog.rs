@@ -235,12 +235,15 @@ macro_rules! impl_catalog {
             /// (one statement), else read whole and kept (see `crate::catalog_cache`).
             async fn clinic_catalog(&self, scope: TenantScope) -> Result<ClinicCatalog> {
                 let tenant = scope.tenant_id();
-                let (version,): (i64,) = sqlx::query_as("SELECT catalog_version FROM tenants WHERE id = $1")
-                    .bind(tenant.as_uuid())
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .ok_or(StoreError::NotFound)?;
-                if let Some(catalog) = self.catalogs.get(&tenant, version) {
+                let (version, month, cost_micros): (i64, i32, i64) =
+                    sqlx::query_as("SELECT catalog_version, llm_spend_month, llm_spend_micros FROM tenants WHERE id = $1")
+                        .bind(tenant.as_uuid())
+                        .fetch_optional(&self.pool)
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                let llm_spend = crate::llm::MonthSpend { month, cost_micros };
+                if let Some(mut catalog) = self.catalogs.get(&tenant, version) {
+                    catalog.llm_spend = llm_spend;
                     return Ok(catalog);
                 }
                 let mut tx = self.read_tx(Some(scope)).await?;
@@ -252,6 +255,7 @@ macro_rules! impl_catalog {
                     red_flag_rules: self.red_flag_rules_tx(&mut tx, scope).await?,
                     sends_codes: self.sms_account_tx(&mut tx, tenant).await?,
                     version,
+                    llm_spend,
                 };
                 tx.commit().await?;
                 self.catalogs.put(tenant, version, &catalog);

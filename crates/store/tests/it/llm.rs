@@ -5,7 +5,7 @@
 
 use crate::encryption::{contains, storage_dump};
 use crate::harness::*;
-use frontdesk_domain::Clock;
+use frontdesk_domain::{Clock, ConversationId};
 use frontdesk_store::testing::{TestDb, test_keyring};
 use frontdesk_store::*;
 use jiff::SignedDuration;
@@ -19,6 +19,7 @@ engine_tests!(
     usage_is_written_with_the_turn_and_summed_for_the_month_against_the_budget,
     another_clinics_settings_and_usage_are_invisible,
     every_settings_change_bumps_the_clinics_stamp_and_spending_does_not,
+    the_months_spend_written_before_the_count_began_is_counted,
 );
 
 // The application's own tenant filters alone, without row-level security.
@@ -28,6 +29,18 @@ const KEY: &str = "sk-live-Zq9SECRETkey";
 
 fn key(k: &str) -> LlmKeyChange {
     LlmKeyChange::Set(k.to_owned().into())
+}
+
+/// A new patient's web chat with the clinic.
+async fn web_chat(store: &dyn Store, scope: TenantScope) -> ConversationId {
+    let patient = store
+        .create_patient(scope, &NewPatient::default())
+        .await
+        .unwrap();
+    store
+        .start_conversation(scope, patient, Channel::Webchat)
+        .await
+        .unwrap()
 }
 
 async fn settings_are_read_back_without_the_key_which_only_the_turn_runner_opens(db: &TestDb) {
@@ -363,14 +376,7 @@ async fn usage_is_written_with_the_turn_and_summed_for_the_month_against_the_bud
         .set_llm_settings(scope, &budget, key(KEY), Actor::Operator)
         .await
         .unwrap();
-    let patient = store
-        .create_patient(scope, &NewPatient::default())
-        .await
-        .unwrap();
-    let conv = store
-        .start_conversation(scope, patient, Channel::Webchat)
-        .await
-        .unwrap();
+    let conv = web_chat(&*store, scope).await;
     let first_month = month_start(start());
     // Last month: not counted in this month's spend.
     let back = (first_month - SignedDuration::from_secs(1)).duration_since(start());
@@ -379,6 +385,22 @@ async fn usage_is_written_with_the_turn_and_summed_for_the_month_against_the_bud
     old.llm_usage = Some(llm_usage(conv, 9_000));
     store.record_turn(scope, conv, &old).await.unwrap();
     clock.advance(-back);
+
+    // The database's own count (migration 0034), read with the catalogue stamp, agrees with
+    // the month's sum at every step.
+    let counted = async || {
+        let spend = store.clinic_catalog(scope).await.unwrap().llm_spend;
+        (spend.in_month_of(start()), spend.exhausts(Some(1), start()))
+    };
+    assert_eq!(
+        store.clinic_catalog(scope).await.unwrap().llm_spend,
+        MonthSpend {
+            month: year_month(first_month - SignedDuration::from_secs(1)),
+            cost_micros: 9_000
+        },
+        "last month's row is counted for last month"
+    );
+    assert_eq!(counted().await, (0, false), "nothing yet this month");
 
     let mut answered = turn(NewMessage::inbound("When are you open?"), &["9 to 5."]);
     answered.llm_usage = Some(llm_usage(conv, 6_000));
@@ -390,6 +412,7 @@ async fn usage_is_written_with_the_turn_and_summed_for_the_month_against_the_bud
         .unwrap();
     assert_eq!(rt.month_cost_micros, 6_000);
     assert!(!rt.budget_exhausted(), "6,000 of 10,000 micro-units");
+    assert_eq!(counted().await, (6_000, false));
 
     let mut fell_back = turn(NewMessage::inbound("Hello?"), &["Hello."]);
     fell_back.llm_usage = Some(LlmUsage {
@@ -405,6 +428,18 @@ async fn usage_is_written_with_the_turn_and_summed_for_the_month_against_the_bud
         .unwrap();
     assert_eq!(rt.month_cost_micros, 10_000);
     assert!(rt.budget_exhausted(), "the budget is reached at equality");
+    assert_eq!(counted().await, (10_000, true));
+    let next_month = start() + SignedDuration::from_hours(24 * 32);
+    let spend = store.clinic_catalog(scope).await.unwrap().llm_spend;
+    assert_eq!(spend.in_month_of(next_month), 0, "a new month starts at 0");
+    // A row stamped in an earlier month than the count's (another instance's clock behind at
+    // a month's turn) leaves the later month's count alone.
+    clock.advance(back);
+    let mut late = turn(NewMessage::inbound("late"), &["late"]);
+    late.llm_usage = Some(llm_usage(conv, 500));
+    store.record_turn(scope, conv, &late).await.unwrap();
+    clock.advance(-back);
+    assert_eq!(counted().await, (10_000, true));
 
     let mut budget_turn = turn(NewMessage::inbound("Again"), &["Again."]);
     budget_turn.llm_usage = Some(LlmUsage {
@@ -437,7 +472,7 @@ async fn usage_is_written_with_the_turn_and_summed_for_the_month_against_the_bud
         .llm_usage_summary(scope, first_month - SignedDuration::from_hours(24), now)
         .await
         .unwrap();
-    assert_eq!((all.turns, all.cost_micros), (4, 19_000));
+    assert_eq!((all.turns, all.cost_micros), (5, 19_500));
 
     // A turn refused as a duplicate writes no usage either (one transaction).
     let mut dup = turn(delivered("x", "wamid.1"), &["y"]);
@@ -452,6 +487,7 @@ async fn usage_is_written_with_the_turn_and_summed_for_the_month_against_the_bud
         .await
         .unwrap();
     assert_eq!(after.turns, 3);
+    assert_eq!(counted().await, (10_000, true), "nor is it counted");
 }
 
 /// Each instance keeps a clinic's models with the catalogue stamp they were read at and checks
@@ -509,14 +545,7 @@ async fn every_settings_change_bumps_the_clinics_stamp_and_spending_does_not(db:
         .await
         .unwrap();
     changed("a budget set").await;
-    let patient = there
-        .create_patient(scope, &NewPatient::default())
-        .await
-        .unwrap();
-    let conv = there
-        .start_conversation(scope, patient, Channel::Webchat)
-        .await
-        .unwrap();
+    let conv = web_chat(&*there, scope).await;
     let mut answered = turn(NewMessage::inbound("When are you open?"), &["9 to 5."]);
     answered.llm_usage = Some(llm_usage(conv, 6_000));
     there.record_turn(scope, conv, &answered).await.unwrap();
@@ -524,6 +553,75 @@ async fn every_settings_change_bumps_the_clinics_stamp_and_spending_does_not(db:
         stamp(scope).await,
         last,
         "a turn's accounting keeps the stamp"
+    );
+}
+
+/// Migration 0034 starts each clinic's count with what its usage rows of the current month
+/// (the real one: the migration reads the database's clock) already cost; other months' rows
+/// and other clinics are left out. Run here on a migrated database whose counts were reset,
+/// as the owner.
+async fn the_months_spend_written_before_the_count_began_is_counted(db: &TestDb) {
+    let now = jiff::Timestamp::now();
+    let clock = std::sync::Arc::new(frontdesk_domain::ManualClock::new(now));
+    let store = db.open(test_keyring(), clock.clone()).await.unwrap();
+    let scope = new_tenant(&*store, "clinic-a").await;
+    let quiet = new_tenant(&*store, "clinic-b").await;
+    let conv = web_chat(&*store, scope).await;
+    for (cost, days_back) in [(7_000, 0), (3_000, 40), (500, 0)] {
+        let back = SignedDuration::from_hours(24 * days_back);
+        clock.advance(-back);
+        let mut t = turn(NewMessage::inbound("hi"), &["hello"]);
+        t.llm_usage = Some(llm_usage(conv, cost));
+        store.record_turn(scope, conv, &t).await.unwrap();
+        clock.advance(back);
+    }
+    let this_month = MonthSpend {
+        month: year_month(now),
+        cost_micros: 7_500,
+    };
+    assert_eq!(
+        store.clinic_catalog(scope).await.unwrap().llm_spend,
+        this_month
+    );
+
+    let (reset, file) = (
+        "UPDATE tenants SET llm_spend_month = 0, llm_spend_micros = 0",
+        match db.engine {
+            testing::Engine::Sqlite => {
+                include_str!("../../migrations/sqlite/0034_llm_month_spend.sql")
+            }
+            testing::Engine::Postgres => {
+                include_str!("../../migrations/postgres/0034_llm_month_spend.sql")
+            }
+        },
+    );
+    let backfill = &file[file.find("-- This month's spend so far").unwrap()..];
+    match crate::raw::Raw::open(db).await {
+        crate::raw::Raw::Sqlite(mut c) => {
+            for sql in [reset, backfill] {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+            }
+        }
+        crate::raw::Raw::Pg(mut c) => {
+            for sql in [reset, backfill] {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    assert_eq!(
+        store.clinic_catalog(scope).await.unwrap().llm_spend,
+        this_month
+    );
+    assert_eq!(
+        store.clinic_catalog(quiet).await.unwrap().llm_spend,
+        MonthSpend::default(),
+        "a clinic without usage keeps no count"
     );
 }
 
