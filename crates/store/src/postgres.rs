@@ -172,6 +172,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "llm_month_spend",
         include_str!("../migrations/postgres/0034_llm_month_spend.sql"),
     ),
+    (
+        35,
+        "llm_spend_with_budget",
+        include_str!("../migrations/postgres/0035_llm_spend_with_budget.sql"),
+    ),
 ];
 
 /// Serialises concurrent `migrate` runs from several instances.

@@ -170,6 +170,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "llm_month_spend",
         include_str!("../migrations/sqlite/0034_llm_month_spend.sql"),
     ),
+    (
+        35,
+        "llm_spend_with_budget",
+        include_str!("../migrations/sqlite/0035_llm_spend_with_budget.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

@@ -20,6 +20,7 @@ engine_tests!(
     another_clinics_settings_and_usage_are_invisible,
     every_settings_change_bumps_the_clinics_stamp_and_spending_does_not,
     the_months_spend_written_before_the_count_began_is_counted,
+    only_a_clinic_with_a_budget_is_counted_and_a_new_budget_counts_the_month_so_far,
 );
 
 // The application's own tenant filters alone, without row-level security.
@@ -386,7 +387,7 @@ async fn usage_is_written_with_the_turn_and_summed_for_the_month_against_the_bud
     store.record_turn(scope, conv, &old).await.unwrap();
     clock.advance(-back);
 
-    // The database's own count (migration 0034), read with the catalogue stamp, agrees with
+    // The database's own count (migrations 0034-0035), read with the catalogue stamp, agrees with
     // the month's sum at every step.
     let counted = async || {
         let spend = store.clinic_catalog(scope).await.unwrap().llm_spend;
@@ -395,10 +396,10 @@ async fn usage_is_written_with_the_turn_and_summed_for_the_month_against_the_bud
     assert_eq!(
         store.clinic_catalog(scope).await.unwrap().llm_spend,
         MonthSpend {
-            month: year_month(first_month - SignedDuration::from_secs(1)),
-            cost_micros: 9_000
+            month: year_month(start()),
+            cost_micros: 0
         },
-        "last month's row is counted for last month"
+        "counted from the month the budget was set in: last month's row is not in it"
     );
     assert_eq!(counted().await, (0, false), "nothing yet this month");
 
@@ -566,6 +567,14 @@ async fn the_months_spend_written_before_the_count_began_is_counted(db: &TestDb)
     let store = db.open(test_keyring(), clock.clone()).await.unwrap();
     let scope = new_tenant(&*store, "clinic-a").await;
     let quiet = new_tenant(&*store, "clinic-b").await;
+    let budget = LlmSettingsInput {
+        monthly_budget_cents: Some(100),
+        ..llm_settings()
+    };
+    store
+        .set_llm_settings(scope, &budget, key(KEY), Actor::Operator)
+        .await
+        .unwrap();
     let conv = web_chat(&*store, scope).await;
     for (cost, days_back) in [(7_000, 0), (3_000, 40), (500, 0)] {
         let back = SignedDuration::from_hours(24 * days_back);
@@ -623,6 +632,65 @@ async fn the_months_spend_written_before_the_count_began_is_counted(db: &TestDb)
         MonthSpend::default(),
         "a clinic without usage keeps no count"
     );
+}
+
+/// Only a clinic whose settings carry a budget needs its spend counted (migration 0035): the
+/// others' model turns write nothing more. Settings written with a budget start the count
+/// again from the month's rows (the month the settings are written in), so a budget set mid-
+/// month, removed and set again is checked against the whole month.
+async fn only_a_clinic_with_a_budget_is_counted_and_a_new_budget_counts_the_month_so_far(
+    db: &TestDb,
+) {
+    let (store, clock) = store_with_clock(db).await;
+    let scope = new_tenant(&*store, "clinic-a").await;
+    let spend = async || store.clinic_catalog(scope).await.unwrap().llm_spend;
+    let write = async |budget: Option<i64>| {
+        let s = LlmSettingsInput {
+            monthly_budget_cents: budget,
+            ..llm_settings()
+        };
+        store
+            .set_llm_settings(scope, &s, LlmKeyChange::Keep, Actor::Operator)
+            .await
+            .unwrap();
+    };
+    let conv = web_chat(&*store, scope).await;
+    let spent = async |cost: i64, days_back: i64| {
+        let back = SignedDuration::from_hours(24 * days_back);
+        clock.advance(-back);
+        let mut t = turn(NewMessage::inbound("hi"), &["hello"]);
+        t.llm_usage = Some(llm_usage(conv, cost));
+        store.record_turn(scope, conv, &t).await.unwrap();
+        clock.advance(back);
+    };
+    write(None).await;
+    // Last month (start() is 17 March), then this month.
+    spent(3_000, 20).await;
+    spent(7_000, 0).await;
+    assert_eq!(spend().await, MonthSpend::default(), "no budget, no count");
+
+    write(Some(5)).await;
+    let month = year_month(start());
+    let counted = |cost_micros| MonthSpend { month, cost_micros };
+    assert_eq!(spend().await, counted(7_000), "this month's rows so far");
+    spent(1_000, 0).await;
+    assert_eq!(spend().await, counted(8_000));
+
+    write(None).await;
+    spent(500, 0).await;
+    assert_eq!(
+        spend().await,
+        counted(8_000),
+        "not counted without a budget"
+    );
+    write(Some(5)).await;
+    assert_eq!(spend().await, counted(8_500), "the whole month again");
+    let rt = store
+        .llm_runtime(scope, month_start(start()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rt.month_cost_micros, 8_500, "the count agrees with the sum");
 }
 
 async fn another_clinics_settings_and_usage_are_invisible(db: &TestDb) {
