@@ -32,6 +32,35 @@ fn key(k: &str) -> LlmKeyChange {
     LlmKeyChange::Set(k.to_owned().into())
 }
 
+/// Writes the test settings with a monthly budget of `cents` (`None`: no budget).
+async fn set_budget(store: &dyn Store, scope: TenantScope, cents: Option<i64>) {
+    let s = LlmSettingsInput {
+        monthly_budget_cents: cents,
+        ..llm_settings()
+    };
+    store
+        .set_llm_settings(scope, &s, key(KEY), Actor::Operator)
+        .await
+        .unwrap();
+}
+
+/// A model turn in `conv` costing `cost` micro-units, `days_back` days before the clock's time.
+async fn model_turn(
+    store: &dyn Store,
+    clock: &frontdesk_domain::ManualClock,
+    scope: TenantScope,
+    conv: ConversationId,
+    cost: i64,
+    days_back: i64,
+) {
+    let back = SignedDuration::from_hours(24 * days_back);
+    clock.advance(-back);
+    let mut t = turn(NewMessage::inbound("hi"), &["hello"]);
+    t.llm_usage = Some(llm_usage(conv, cost));
+    store.record_turn(scope, conv, &t).await.unwrap();
+    clock.advance(back);
+}
+
 /// A new patient's web chat with the clinic.
 async fn web_chat(store: &dyn Store, scope: TenantScope) -> ConversationId {
     let patient = store
@@ -369,14 +398,7 @@ async fn bad_settings_are_refused_with_the_field_named(db: &TestDb) {
 async fn usage_is_written_with_the_turn_and_summed_for_the_month_against_the_budget(db: &TestDb) {
     let (store, clock) = store_with_clock(db).await;
     let scope = new_tenant(&*store, "clinic-a").await;
-    let budget = LlmSettingsInput {
-        monthly_budget_cents: Some(1),
-        ..llm_settings()
-    };
-    store
-        .set_llm_settings(scope, &budget, key(KEY), Actor::Operator)
-        .await
-        .unwrap();
+    set_budget(&*store, scope, Some(1)).await;
     let conv = web_chat(&*store, scope).await;
     let first_month = month_start(start());
     // Last month: not counted in this month's spend.
@@ -567,22 +589,10 @@ async fn the_months_spend_written_before_the_count_began_is_counted(db: &TestDb)
     let store = db.open(test_keyring(), clock.clone()).await.unwrap();
     let scope = new_tenant(&*store, "clinic-a").await;
     let quiet = new_tenant(&*store, "clinic-b").await;
-    let budget = LlmSettingsInput {
-        monthly_budget_cents: Some(100),
-        ..llm_settings()
-    };
-    store
-        .set_llm_settings(scope, &budget, key(KEY), Actor::Operator)
-        .await
-        .unwrap();
+    set_budget(&*store, scope, Some(100)).await;
     let conv = web_chat(&*store, scope).await;
     for (cost, days_back) in [(7_000, 0), (3_000, 40), (500, 0)] {
-        let back = SignedDuration::from_hours(24 * days_back);
-        clock.advance(-back);
-        let mut t = turn(NewMessage::inbound("hi"), &["hello"]);
-        t.llm_usage = Some(llm_usage(conv, cost));
-        store.record_turn(scope, conv, &t).await.unwrap();
-        clock.advance(back);
+        model_turn(&*store, &clock, scope, conv, cost, days_back).await;
     }
     let this_month = MonthSpend {
         month: year_month(now),
@@ -644,24 +654,10 @@ async fn only_a_clinic_with_a_budget_is_counted_and_a_new_budget_counts_the_mont
     let (store, clock) = store_with_clock(db).await;
     let scope = new_tenant(&*store, "clinic-a").await;
     let spend = async || store.clinic_catalog(scope).await.unwrap().llm_spend;
-    let write = async |budget: Option<i64>| {
-        let s = LlmSettingsInput {
-            monthly_budget_cents: budget,
-            ..llm_settings()
-        };
-        store
-            .set_llm_settings(scope, &s, LlmKeyChange::Keep, Actor::Operator)
-            .await
-            .unwrap();
-    };
+    let write = async |budget: Option<i64>| set_budget(&*store, scope, budget).await;
     let conv = web_chat(&*store, scope).await;
     let spent = async |cost: i64, days_back: i64| {
-        let back = SignedDuration::from_hours(24 * days_back);
-        clock.advance(-back);
-        let mut t = turn(NewMessage::inbound("hi"), &["hello"]);
-        t.llm_usage = Some(llm_usage(conv, cost));
-        store.record_turn(scope, conv, &t).await.unwrap();
-        clock.advance(back);
+        model_turn(&*store, &clock, scope, conv, cost, days_back).await
     };
     write(None).await;
     // Last month (start() is 17 March), then this month.
