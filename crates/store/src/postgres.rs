@@ -10,7 +10,7 @@
 use crate::keys::KeyCache;
 use crate::{Result, StoreError, TenantScope, crypto::Keyring};
 use frontdesk_domain::Clock;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool, Postgres};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -247,8 +247,7 @@ impl PgStore {
         clock: Arc<dyn Clock>,
         max_connections: u32,
     ) -> Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
+        let pool = crate::pool::options::<Postgres>(max_connections)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options(url)?)
             .await?;

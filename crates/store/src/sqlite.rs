@@ -219,8 +219,7 @@ impl SqliteStore {
         clock: Arc<dyn Clock>,
         max_connections: u32,
     ) -> Result<Self> {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
+        let pool = crate::pool::options::<sqlx::Sqlite>(max_connections)
             .connect_with(options(url)?)
             .await?;
         let writer = GroupWriter::new(options(url)?.connect().await?);

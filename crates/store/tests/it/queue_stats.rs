@@ -8,6 +8,35 @@ use frontdesk_store::*;
 use jiff::SignedDuration;
 
 engine_tests!(queue_stats_count_due_work_across_active_clinics_and_dead_letters);
+postgres_tests!(a_pooled_connection_the_database_dropped_is_replaced_once_idle);
+
+/// The pool skips the ping before handing out a connection that was returned moments ago
+/// (sqlx pings it on return), but still checks one idle for [`PING_IDLE_AFTER`]: connections
+/// the database dropped while idle (a restart, a terminated backend) are replaced, not used.
+async fn a_pooled_connection_the_database_dropped_is_replaced_once_idle(db: &TestDb) {
+    let (store, _clock) = store_with_clock(db).await;
+    let before = store.queue_stats().await.unwrap();
+    assert!(before.pool_size >= 1, "{before:?}");
+    let crate::raw::Raw::Pg(mut owner) = crate::raw::Raw::open(db).await else {
+        unreachable!("a PostgreSQL test")
+    };
+    let dropped: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+    )
+    .fetch_all(&mut owner)
+    .await
+    .unwrap();
+    assert!(
+        !dropped.is_empty() && dropped.iter().all(|d| d.0),
+        "{dropped:?}"
+    );
+    tokio::time::sleep(PING_IDLE_AFTER + std::time::Duration::from_millis(300)).await;
+    // Every pooled connection is dead; each is found so by its ping and replaced.
+    for _ in 0..before.pool_max {
+        store.queue_stats().await.unwrap();
+    }
+}
 
 async fn queue_stats_count_due_work_across_active_clinics_and_dead_letters(db: &TestDb) {
     let (store, clock) = store_with_clock(db).await;
