@@ -55,6 +55,60 @@ pub(crate) fn chain_hash(f: &ChainFields<'_>) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
+/// One event as an audit row: the fields as stored, and its link after `prev_hash` at `seq`.
+pub(crate) struct Entry<'a> {
+    pub seq: i64,
+    pub actor_kind: &'a str,
+    pub actor_id: Option<String>,
+    pub action: &'a str,
+    pub target_kind: Option<&'a str>,
+    pub target_id: Option<&'a str>,
+    pub details: String,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+impl<'a> Entry<'a> {
+    pub(crate) fn new(
+        tenant: uuid::Uuid,
+        prev_hash: &[u8],
+        seq: i64,
+        at_us: i64,
+        ev: &'a crate::model::AuditEvent,
+    ) -> crate::Result<Self> {
+        let details = serde_json::to_string(&ev.details)
+            .map_err(|_| crate::StoreError::Corrupt("audit details"))?;
+        let actor_id = ev.actor.id();
+        let (target_kind, target_id) = match &ev.target {
+            Some((k, id)) => (Some(*k), Some(id.as_str())),
+            None => (None, None),
+        };
+        let hash = chain_hash(&ChainFields {
+            tenant,
+            prev_hash,
+            seq,
+            at_us,
+            actor_kind: ev.actor.kind(),
+            actor_id: actor_id.as_deref(),
+            action: ev.action,
+            target_kind,
+            target_id,
+            details: &details,
+        });
+        Ok(Self {
+            seq,
+            actor_kind: ev.actor.kind(),
+            actor_id,
+            action: ev.action,
+            target_kind,
+            target_id,
+            details,
+            prev_hash: prev_hash.to_vec(),
+            hash,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

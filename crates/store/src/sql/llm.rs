@@ -205,27 +205,35 @@ macro_rules! impl_llm {
 
             /// Writes one usage row inside the turn's transaction.
             pub(crate) async fn insert_llm_usage_tx(&self, tx: &mut Tx, tenant: TenantId, u: &LlmUsage, now: i64) -> Result<()> {
-                let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-                sqlx::query(
-                    "INSERT INTO llm_usage (tenant_id, id, conversation_id, at, provider, model, tier, outcome, reason, latency_ms, \
-                     input_tokens, output_tokens, cost_micros) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                )
-                .bind(tenant.as_uuid())
-                .bind(Uuid::now_v7())
-                .bind(u.conversation.as_uuid())
-                .bind(now)
-                .bind(&u.provider)
-                .bind(&u.model)
-                .bind(&u.tier)
-                .bind(&u.outcome)
-                .bind(&u.reason)
-                .bind(count(u.latency_ms))
-                .bind(count(u.input_tokens))
-                .bind(count(u.output_tokens))
-                .bind(u.cost_micros.max(0))
-                .execute(&mut **tx)
-                .await?;
+                let mut q = sqlx::QueryBuilder::new("");
+                self.push_llm_usage_insert(&mut q, tenant, u, now);
+                q.build().execute(&mut **tx).await?;
                 Ok(())
+            }
+
+            /// The `INSERT` of one usage row, onto `q` (alone, or in the turn's one statement:
+            /// see `write_turn_folded`).
+            pub(crate) fn push_llm_usage_insert(&self, q: &mut sqlx::QueryBuilder<<<Tx as std::ops::Deref>::Target as sqlx::Connection>::Database>, tenant: TenantId, u: &LlmUsage, now: i64) {
+                let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+                q.push(
+                    "INSERT INTO llm_usage (tenant_id, id, conversation_id, at, provider, model, tier, outcome, reason, latency_ms, \
+                     input_tokens, output_tokens, cost_micros) ",
+                );
+                q.push_values([u], |mut row, u| {
+                    row.push_bind(tenant.as_uuid())
+                        .push_bind(Uuid::now_v7())
+                        .push_bind(u.conversation.as_uuid())
+                        .push_bind(now)
+                        .push_bind(u.provider.clone())
+                        .push_bind(u.model.clone())
+                        .push_bind(u.tier.clone())
+                        .push_bind(u.outcome.clone())
+                        .push_bind(u.reason.clone())
+                        .push_bind(count(u.latency_ms))
+                        .push_bind(count(u.input_tokens))
+                        .push_bind(count(u.output_tokens))
+                        .push_bind(u.cost_micros.max(0));
+                });
             }
         }
 

@@ -136,24 +136,7 @@ macro_rules! sql_store {
                 .bind(tenant.as_uuid())
                 .fetch_one(&mut **tx)
                 .await?;
-                let details = serde_json::to_string(&ev.details).map_err(|_| StoreError::Corrupt("audit details"))?;
-                let actor_id = ev.actor.id();
-                let (target_kind, target_id) = match &ev.target {
-                    Some((k, id)) => (Some(*k), Some(id.as_str())),
-                    None => (None, None),
-                };
-                let hash = crate::audit::chain_hash(&crate::audit::ChainFields {
-                    tenant: tenant.as_uuid(),
-                    prev_hash: &prev_hash,
-                    seq,
-                    at_us,
-                    actor_kind: ev.actor.kind(),
-                    actor_id: actor_id.as_deref(),
-                    action: ev.action,
-                    target_kind,
-                    target_id,
-                    details: &details,
-                });
+                let e = crate::audit::Entry::new(tenant.as_uuid(), &prev_hash, seq, at_us, ev)?;
                 // PostgreSQL moves the head's hash on in the same statement (one round trip
                 // fewer while the head row is locked); SQLite cannot write inside a `WITH`.
                 let moves_head = ENGINE == "postgres";
@@ -169,23 +152,23 @@ macro_rules! sql_store {
                 };
                 sqlx::query(sql)
                 .bind(tenant.as_uuid())
-                .bind(seq)
+                .bind(e.seq)
                 .bind(Uuid::now_v7())
                 .bind(at_us)
-                .bind(ev.actor.kind())
-                .bind(actor_id.as_deref())
-                .bind(ev.action)
-                .bind(target_kind)
-                .bind(target_id)
-                .bind(&details)
-                .bind(&prev_hash)
-                .bind(&hash)
+                .bind(e.actor_kind)
+                .bind(e.actor_id.as_deref())
+                .bind(e.action)
+                .bind(e.target_kind)
+                .bind(e.target_id)
+                .bind(&e.details)
+                .bind(&e.prev_hash)
+                .bind(&e.hash)
                 .execute(&mut **tx)
                 .await?;
                 if !moves_head {
                     sqlx::query("UPDATE audit_heads SET hash = $2 WHERE tenant_id = $1")
                         .bind(tenant.as_uuid())
-                        .bind(&hash)
+                        .bind(&e.hash)
                         .execute(&mut **tx)
                         .await?;
                 }

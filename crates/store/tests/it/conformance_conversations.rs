@@ -14,6 +14,71 @@ engine_tests!(
     a_conversation_is_read_with_its_newest_messages_oldest_first,
     audit_chain_is_contiguous_from_one_and_each_entry_links_to_the_previous,
 );
+postgres_tests!(a_turn_locks_its_conversation_before_the_clinics_audit_head);
+
+/// A turn's write takes the conversation's row before the clinic's audit chain head, as every
+/// other writer of both does (staff taking a conversation over, the statement-by-statement
+/// write): the other order could deadlock with them. While another transaction holds the
+/// conversation, a turn waiting for it must not hold the head.
+async fn a_turn_locks_its_conversation_before_the_clinics_audit_head(db: &TestDb) {
+    use sqlx::Connection;
+    let (store, _clock) = store_with_clock(db).await;
+    let a = new_tenant(&*store, "alpha-clinic").await;
+    let patient = store
+        .create_patient(a, &NewPatient::default())
+        .await
+        .unwrap();
+    let conv = store
+        .start_conversation(a, patient, Channel::Sms)
+        .await
+        .unwrap();
+    let raw = |db: &TestDb| {
+        let url = db.owner_url.clone().expect("owner URL");
+        async move { sqlx::PgConnection::connect(&url).await.unwrap() }
+    };
+    let (mut holder, mut prober) = (raw(db).await, raw(db).await);
+    let mut held = holder.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM conversations WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(conv.as_uuid())
+        .execute(&mut *held)
+        .await
+        .unwrap();
+    let mut t = turn(delivered("hello", "SM-lock"), &["Hi!"]);
+    t.audit = vec![AuditEvent::new(Actor::Agent, "agent.replied").target("conversation", conv)];
+    t.llm_usage = Some(llm_usage(conv, 10));
+    let writer = store.clone();
+    let turn = tokio::spawn(async move { writer.record_turn(a, conv, &t).await });
+    // Until the turn waits for the conversation's row.
+    let mut waited = false;
+    for _ in 0..200 {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut prober)
+        .await
+        .unwrap();
+        if n > 0 {
+            waited = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(waited, "the turn never waited for the held conversation");
+    let mut probe = prober.begin().await.unwrap();
+    let head = sqlx::query("SELECT 1 FROM audit_heads WHERE tenant_id = $1 FOR UPDATE NOWAIT")
+        .bind(a.tenant_id().as_uuid())
+        .execute(&mut *probe)
+        .await;
+    assert!(
+        head.is_ok(),
+        "the waiting turn holds the audit head: {head:?}"
+    );
+    probe.rollback().await.unwrap();
+    held.rollback().await.unwrap();
+    assert_eq!(turn.await.unwrap().unwrap().len(), 2);
+    assert!(store.verify_audit_chain(a).await.unwrap().is_intact());
+}
 
 async fn conversation_reads_back_and_needs_a_patient_of_the_tenant(db: &TestDb) {
     let (store, _clock) = store_with_clock(db).await;
