@@ -88,7 +88,7 @@ macro_rules! impl_calls {
                 let mut tx = self.read_tx(Some(scope)).await?;
                 let call = self.call_tx(&mut tx, tenant, call_sid).await?.ok_or(StoreError::NotFound)?;
                 let (conv, messages) = self.fetch_conversation_recent(&mut tx, tenant, call.conversation, recent).await?;
-                tx.commit().await?;
+                Self::end_read(tx);
                 Ok((call, conv, messages))
             }
 

@@ -645,7 +645,7 @@ macro_rules! impl_conversations {
                 let tenant = scope.tenant_id();
                 let mut tx = self.read_tx(Some(scope)).await?;
                 let read = self.fetch_conversation_recent(&mut tx, tenant, id, limit).await?;
-                tx.commit().await?;
+                Self::end_read(tx);
                 Ok(read)
             }
         }

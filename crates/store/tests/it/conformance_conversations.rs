@@ -14,7 +14,55 @@ engine_tests!(
     a_conversation_is_read_with_its_newest_messages_oldest_first,
     audit_chain_is_contiguous_from_one_and_each_entry_links_to_the_previous,
 );
-postgres_tests!(a_turn_locks_its_conversation_before_the_clinics_audit_head);
+postgres_tests!(
+    a_turn_locks_its_conversation_before_the_clinics_audit_head,
+    a_read_ended_without_waiting_leaves_no_transaction_open,
+);
+
+/// The turn's reads end their transaction without waiting (`end_read`): the `ROLLBACK` goes
+/// out as the connection returns to the pool, and no session is left inside a transaction.
+async fn a_read_ended_without_waiting_leaves_no_transaction_open(db: &TestDb) {
+    use sqlx::Connection;
+    let (store, _clock) = store_with_clock(db).await;
+    let a = new_tenant(&*store, "alpha-clinic").await;
+    let patient = store
+        .create_patient(a, &NewPatient::default())
+        .await
+        .unwrap();
+    let conv = store
+        .start_conversation(a, patient, Channel::Sms)
+        .await
+        .unwrap();
+    store
+        .record_turn(a, conv, &turn(delivered("hello", "SM-read"), &["Hi!"]))
+        .await
+        .unwrap();
+    let mut owner = sqlx::PgConnection::connect(db.owner_url.as_deref().expect("owner URL"))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let (read, history) = store.conversation_with_recent(a, conv, 10).await.unwrap();
+        assert_eq!((read.id, history.len()), (conv, 2));
+    }
+    let sessions = "SELECT COUNT(*) FILTER (WHERE state = 'idle in transaction'), COUNT(*) \
+                    FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
+                    AND backend_type = 'client backend'";
+    let mut seen = (1, 0);
+    for _ in 0..100 {
+        seen = sqlx::query_as::<_, (i64, i64)>(sessions)
+            .fetch_one(&mut owner)
+            .await
+            .unwrap();
+        if seen.0 == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        seen.0 == 0 && seen.1 > 0,
+        "(in a transaction, sessions) = {seen:?}"
+    );
+}
 
 /// A turn's write takes the conversation's row before the clinic's audit chain head, as every
 /// other writer of both does (staff taking a conversation over, the statement-by-statement
