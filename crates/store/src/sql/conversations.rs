@@ -85,6 +85,16 @@ pub(crate) fn open_conversation(
     Ok(())
 }
 
+/// The columns `conversation_from_row` reads, in its order: the conversation `c` and the
+/// patient's wrapped key `k.wrapped` (`patient_keys k`, joined on the patient).
+macro_rules! conversation_columns {
+    () => {
+        "c.patient_id, c.channel, c.status, c.urgency, c.created_at, c.last_message_at, c.summary_ct, c.state_ct, \
+         c.verified_patient_id, c.verified_until, c.reminded_appointment_id, c.offered_hold_id, c.owner_user_id, \
+         c.hold_expires_at, c.assignee_user_id, k.wrapped"
+    };
+}
+
 macro_rules! impl_conversations {
     ($Store:ty) => {
         use $crate::sql::conversations::{MessageTarget, open_conversation, open_summary, seal_summary};
@@ -119,41 +129,46 @@ macro_rules! impl_conversations {
             /// readers and writers that open the patient's data.
             #[allow(clippy::type_complexity)]
             async fn fetch_conversation_keyed(&self, tx: &mut Tx, tenant: TenantId, id: ConversationId) -> Result<(Conversation, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>)> {
-                #[allow(clippy::type_complexity)]
-                let row: Option<(Uuid, String, String, String, i64, i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<Uuid>, Option<i64>, Option<Uuid>, Option<Uuid>, Option<Uuid>, Option<i64>, Option<Uuid>, Option<Vec<u8>>)> = sqlx::query_as(
-                    "SELECT c.patient_id, c.channel, c.status, c.urgency, c.created_at, c.last_message_at, c.summary_ct, c.state_ct, \
-                     c.verified_patient_id, c.verified_until, c.reminded_appointment_id, c.offered_hold_id, c.owner_user_id, c.hold_expires_at, \
-                     c.assignee_user_id, k.wrapped \
+                let row = sqlx::query(concat!("SELECT ", $crate::sql::conversations::conversation_columns!(), " \
                      FROM conversations c LEFT JOIN patient_keys k ON k.tenant_id = c.tenant_id AND k.patient_id = c.patient_id \
-                     WHERE c.tenant_id = $1 AND c.id = $2",
-                )
+                     WHERE c.tenant_id = $1 AND c.id = $2"))
                 .bind(tenant.as_uuid())
                 .bind(id.as_uuid())
                 .fetch_optional(&mut **tx)
-                .await?;
-                let (patient_id, channel, status, urgency, created_at, last, summary_ct, state_ct, verified, until, reminded, offered, owner, hold_until, assignee, wrapped) = row.ok_or(StoreError::NotFound)?;
+                .await?
+                .ok_or(StoreError::NotFound)?;
+                self.conversation_from_row(id, &row)
+            }
+
+            /// The conversation (summary and dialogue state still sealed) and the patient's
+            /// wrapped key from the first columns of `row`, selected as `conversation_columns!`.
+            #[allow(clippy::type_complexity)]
+            fn conversation_from_row(&self, id: ConversationId, row: &DbRow) -> Result<(Conversation, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>)> {
+                use sqlx::Row;
+                let verified: Option<Uuid> = row.try_get(8)?;
+                let until: Option<i64> = row.try_get(9)?;
                 let verified_patient = match (verified, until) {
                     (Some(p), Some(until)) if until > self.now_us() => Some(PatientId::from_uuid(p)),
                     _ => None,
                 };
                 let conv = Conversation {
                     id,
-                    patient_id: PatientId::from_uuid(patient_id),
-                    channel: Channel::parse(&channel)?,
-                    status,
-                    urgency,
-                    created_at: from_us(created_at)?,
-                    last_message_at: from_us(last)?,
+                    patient_id: PatientId::from_uuid(row.try_get(0)?),
+                    channel: Channel::parse(row.try_get::<&str, _>(1)?)?,
+                    status: row.try_get(2)?,
+                    urgency: row.try_get(3)?,
+                    created_at: from_us(row.try_get(4)?)?,
+                    last_message_at: from_us(row.try_get(5)?)?,
                     summary: None,
                     dialogue_state: None,
                     verified_patient,
-                    reminded_appointment: reminded.map(AppointmentId::from_uuid),
-                    offered_hold: offered.map(SlotHoldId::from_uuid),
-                    held_by: owner.map(UserId::from_uuid),
-                    hold_expires_at: hold_until.map(from_us).transpose()?,
-                    assignee: assignee.map(UserId::from_uuid),
+                    reminded_appointment: row.try_get::<Option<Uuid>, _>(10)?.map(AppointmentId::from_uuid),
+                    offered_hold: row.try_get::<Option<Uuid>, _>(11)?.map(SlotHoldId::from_uuid),
+                    held_by: row.try_get::<Option<Uuid>, _>(12)?.map(UserId::from_uuid),
+                    hold_expires_at: row.try_get::<Option<i64>, _>(13)?.map(from_us).transpose()?,
+                    assignee: row.try_get::<Option<Uuid>, _>(14)?.map(UserId::from_uuid),
                 };
-                Ok((conv, summary_ct, state_ct, wrapped))
+                Ok((conv, row.try_get(6)?, row.try_get(7)?, row.try_get(15)?))
             }
 
             /// The conversation with its summary opened with the patient's own key.
@@ -270,55 +285,60 @@ macro_rules! impl_conversations {
                 Ok(())
             }
 
-            /// PostgreSQL's write of a turn without an escalation: its messages, the
-            /// conversation's update, its audit entries and its model usage in **one**
-            /// statement (data-modifying `WITH`), after one that moves the audit head on for
-            /// all the entries at once. The same rows as the statement-by-statement write
-            /// (`record_turn` on SQLite, which cannot write inside a `WITH`), in 2 round trips
-            /// instead of one per message, one for the conversation, two per audit entry and
-            /// one for the usage (6 for a plain phone turn answered by a model): the turn's
-            /// transaction, and the caller on the phone, wait that much less. The new messages'
-            /// ids, oldest first; `Duplicate` when any message was already stored (a redelivered
-            /// inbound message: the caller drops the transaction, so nothing is written).
-            #[allow(clippy::too_many_arguments)]
-            async fn write_turn_folded(&self, tx: &mut Tx, tenant: TenantId, conv: &Conversation, key: &DataKey, turn: &Turn, summary_ct: Option<Vec<u8>>, state_ct: Option<Vec<u8>>, now: i64) -> Result<Vec<MessageId>> {
-                type Db = <<Tx as std::ops::Deref>::Target as sqlx::Connection>::Database;
-                // The conversation's row first, then the clinic's audit head, as every writer
-                // locks them (the statement-by-statement write included: the other order could
-                // deadlock with it): the head is only updated once the conversation's update
-                // has run (`EXISTS` on it), and is moved on for all the turn's entries at once.
-                let n = i64::try_from(turn.audit.len()).map_err(|_| StoreError::Corrupt("audit entries"))?;
-                let head: Option<(i64, Vec<u8>)> = sqlx::query_as(
-                    "WITH c AS (UPDATE conversations SET last_message_at = $3, updated_at = $3, \
-                       summary_ct = COALESCE($4, summary_ct), state_ct = COALESCE($5, state_ct) \
-                       WHERE tenant_id = $1 AND id = $2 RETURNING 1) \
-                     UPDATE audit_heads SET seq = seq + $6 WHERE tenant_id = $1 AND EXISTS (SELECT 1 FROM c) \
-                     RETURNING seq, hash",
-                )
+            /// PostgreSQL, the first of a turn's two statements: the conversation's row (as
+            /// `fetch_conversation_keyed` reads it) locked, then the clinic's audit chain head
+            /// moved on by the turn's `entries` at once, returning its seq and hash before the
+            /// move. The conversation is locked first, as every writer of both locks them (the
+            /// statement-by-statement write included; the other order could deadlock with
+            /// them): the head is only updated once the conversation's row is (`EXISTS` on it).
+            #[allow(clippy::type_complexity)]
+            async fn lock_for_turn(&self, tx: &mut Tx, tenant: TenantId, id: ConversationId, entries: usize) -> Result<(Conversation, Option<Vec<u8>>, Option<Vec<u8>>, (i64, Vec<u8>))> {
+                use sqlx::Row;
+                let n = i64::try_from(entries).map_err(|_| StoreError::Corrupt("audit entries"))?;
+                let row = sqlx::query(concat!("WITH cv AS (SELECT ", $crate::sql::conversations::conversation_columns!(), " \
+                     FROM conversations c LEFT JOIN patient_keys k ON k.tenant_id = c.tenant_id AND k.patient_id = c.patient_id \
+                     WHERE c.tenant_id = $1 AND c.id = $2 FOR NO KEY UPDATE OF c), \
+                     h AS (UPDATE audit_heads SET seq = seq + $3 WHERE tenant_id = $1 AND EXISTS (SELECT 1 FROM cv) \
+                     RETURNING seq - $3, hash) \
+                     SELECT cv.*, h.* FROM cv CROSS JOIN h"))
                 .bind(tenant.as_uuid())
-                .bind(conv.id.as_uuid())
-                .bind(now)
-                .bind(summary_ct)
-                .bind(state_ct)
+                .bind(id.as_uuid())
                 .bind(n)
                 .fetch_optional(&mut **tx)
-                .await?;
-                let (last, mut prev) = head.ok_or(StoreError::NotFound)?;
+                .await?
+                .ok_or(StoreError::NotFound)?;
+                let (conv, summary_ct, _, wrapped) = self.conversation_from_row(id, &row)?;
+                Ok((conv, summary_ct, wrapped, (row.try_get(16)?, row.try_get(17)?)))
+            }
+
+            /// PostgreSQL, the second of a turn's two statements: its messages, the
+            /// conversation's update, its audit entries (after `head`, the seq and hash
+            /// `lock_for_turn` found) and its model usage in **one** statement (data-modifying
+            /// `WITH`). The same rows as the statement-by-statement write (SQLite, which cannot
+            /// write inside a `WITH`, and turns with an escalation), in 2 round trips instead
+            /// of one for the conversation's read, one per message, one for the conversation's
+            /// update, two per audit entry and one for the usage (7 for a plain phone turn
+            /// answered by a model): the turn's transaction, and the caller on the phone, wait
+            /// that much less. The new messages' ids, oldest first; `Duplicate` when any
+            /// message was already stored (a redelivered inbound message: the caller drops the
+            /// transaction, so nothing is written).
+            #[allow(clippy::too_many_arguments)]
+            async fn write_turn_folded(&self, tx: &mut Tx, tenant: TenantId, conv: &Conversation, key: &DataKey, turn: &Turn, summary_ct: Option<Vec<u8>>, state_ct: Option<Vec<u8>>, head: (i64, Vec<u8>), now: i64) -> Result<Vec<MessageId>> {
+                let (before, mut prev) = head;
                 let mut entries = Vec::with_capacity(turn.audit.len());
-                for (seq, ev) in (last - n + 1..).zip(&turn.audit) {
+                for (seq, ev) in (before + 1..).zip(&turn.audit) {
                     let e = crate::audit::Entry::new(tenant.as_uuid(), &prev, seq, now, ev)?;
                     prev.clone_from(&e.hash);
                     entries.push(e);
                 }
                 let messages: Vec<&NewMessage> = turn.inbound.iter().chain(&turn.replies).collect();
                 let mut ids = Vec::with_capacity(messages.len());
-                if messages.is_empty() && entries.is_empty() && turn.llm_usage.is_none() {
-                    return Ok(ids);
-                }
-                let mut q = sqlx::QueryBuilder::<Db>::new("");
-                let mut first = true;
-                let mut open = |q: &mut sqlx::QueryBuilder<Db>, name: &str| {
-                    q.push(if std::mem::take(&mut first) { "WITH " } else { ", " }).push(name).push(" AS (");
+                let mut q = sqlx::QueryBuilder::<Db>::new("WITH c AS (UPDATE conversations SET last_message_at = ");
+                q.push_bind(now).push(", updated_at = ").push_bind(now);
+                q.push(", summary_ct = COALESCE(").push_bind(summary_ct).push(", summary_ct), state_ct = COALESCE(").push_bind(state_ct);
+                q.push(", state_ct) WHERE tenant_id = ").push_bind(tenant.as_uuid()).push(" AND id = ").push_bind(conv.id.as_uuid()).push(")");
+                let open = |q: &mut sqlx::QueryBuilder<Db>, name: &str| {
+                    q.push(", ").push(name).push(" AS (");
                 };
                 if !messages.is_empty() {
                     open(&mut q, "m");
@@ -480,7 +500,16 @@ macro_rules! impl_conversations {
                 let tenant = scope.tenant_id();
                 let now = self.now_us();
                 let mut tx = self.write_tx(Some(scope)).await?;
-                let (conv, stored_ct, _, wrapped) = self.fetch_conversation_keyed(&mut tx, tenant, conversation).await?;
+                // PostgreSQL writes a turn without an escalation (nearly all) in two statements:
+                // see `lock_for_turn` and `write_turn_folded`.
+                let folded = ENGINE == "postgres" && turn.escalation.is_none();
+                let (conv, stored_ct, wrapped, head) = if folded {
+                    let (conv, stored_ct, wrapped, head) = self.lock_for_turn(&mut tx, tenant, conversation, turn.audit.len()).await?;
+                    (conv, stored_ct, wrapped, Some(head))
+                } else {
+                    let (conv, stored_ct, _, wrapped) = self.fetch_conversation_keyed(&mut tx, tenant, conversation).await?;
+                    (conv, stored_ct, wrapped, None)
+                };
                 // Checked here, in the transaction that would store them, not only by the
                 // caller: while staff hold the conversation no AI reply is stored or queued.
                 if conv.holder(from_us(now)?).is_some() && turn.replies.iter().any(|r| r.sender != Sender::Staff) {
@@ -505,8 +534,8 @@ macro_rules! impl_conversations {
                     .as_deref()
                     .map(|st| key.seal_str(&aad(tenant, "conversations", "state", &conv_row), st))
                     .transpose()?;
-                if ENGINE == "postgres" && turn.escalation.is_none() {
-                    let ids = self.write_turn_folded(&mut tx, tenant, &conv, &key, turn, summary_ct, state_ct, now).await?;
+                if let Some(head) = head {
+                    let ids = self.write_turn_folded(&mut tx, tenant, &conv, &key, turn, summary_ct, state_ct, head, now).await?;
                     tx.commit().await?;
                     return Ok(ids);
                 }
@@ -652,4 +681,5 @@ macro_rules! impl_conversations {
     };
 }
 
+pub(crate) use conversation_columns;
 pub(crate) use impl_conversations;

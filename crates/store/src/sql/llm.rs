@@ -213,7 +213,7 @@ macro_rules! impl_llm {
 
             /// The `INSERT` of one usage row, onto `q` (alone, or in the turn's one statement:
             /// see `write_turn_folded`).
-            pub(crate) fn push_llm_usage_insert(&self, q: &mut sqlx::QueryBuilder<<<Tx as std::ops::Deref>::Target as sqlx::Connection>::Database>, tenant: TenantId, u: &LlmUsage, now: i64) {
+            pub(crate) fn push_llm_usage_insert(&self, q: &mut sqlx::QueryBuilder<Db>, tenant: TenantId, u: &LlmUsage, now: i64) {
                 let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
                 q.push(
                     "INSERT INTO llm_usage (tenant_id, id, conversation_id, at, provider, model, tier, outcome, reason, latency_ms, \

@@ -47,6 +47,9 @@ macro_rules! sql_store {
         /// The engine these operations are compiled for (`"sqlite"` or `"postgres"`), for the
         /// few statements whose best form differs.
         const ENGINE: &str = $engine;
+        /// The engine's sqlx database and row types (for `QueryBuilder` and rows read by index).
+        type Db = <<Tx as std::ops::Deref>::Target as sqlx::Connection>::Database;
+        type DbRow = <Db as sqlx::Database>::Row;
 
         impl $Store {
             async fn resolve_slug(&self, slug: &TenantSlug) -> Result<TenantId> {
