@@ -54,20 +54,34 @@ macro_rules! impl_channels {
 
             /// Adds an outbox row for a stored outbound message (delivered by the outbox worker).
             async fn enqueue_outbox_tx(&self, tx: &mut Tx, tenant: TenantId, message: MessageId, channel: Channel, purpose: OutboxPurpose, now: i64) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO outbox (tenant_id, id, message_id, channel, idempotency_key, status, attempts, next_attempt_at, purpose, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $6, $6) ON CONFLICT DO NOTHING",
-                )
-                .bind(tenant.as_uuid())
-                .bind(Uuid::now_v7())
-                .bind(message.as_uuid())
-                .bind(channel.as_str())
-                .bind(format!("msg:{message}"))
-                .bind(now)
-                .bind(purpose.as_str())
-                .execute(&mut **tx)
-                .await?;
+                let mut q = sqlx::QueryBuilder::new("");
+                Self::push_outbox_insert(&mut q, tenant, &[message], channel, purpose, now);
+                q.build().execute(&mut **tx).await?;
                 Ok(())
+            }
+
+            /// The `INSERT` of one outbox row per message of `messages`, onto `q` (alone, or in
+            /// a turn's one statement: see `write_turn_folded`). A message already queued is
+            /// left as it is.
+            fn push_outbox_insert(q: &mut sqlx::QueryBuilder<Db>, tenant: TenantId, messages: &[MessageId], channel: Channel, purpose: OutboxPurpose, now: i64) {
+                q.push(
+                    "INSERT INTO outbox (tenant_id, id, message_id, channel, idempotency_key, status, attempts, next_attempt_at, \
+                     purpose, created_at, updated_at) ",
+                );
+                q.push_values(messages, |mut row, message| {
+                    row.push_bind(tenant.as_uuid())
+                        .push_bind(Uuid::now_v7())
+                        .push_bind(message.as_uuid())
+                        .push_bind(channel.as_str())
+                        .push_bind(format!("msg:{message}"))
+                        .push("'pending'")
+                        .push("0")
+                        .push_bind(now)
+                        .push_bind(purpose.as_str())
+                        .push_bind(now)
+                        .push_bind(now);
+                });
+                q.push(" ON CONFLICT DO NOTHING");
             }
         }
 

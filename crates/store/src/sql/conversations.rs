@@ -388,6 +388,13 @@ macro_rules! impl_conversations {
                     });
                     q.push(")");
                 }
+                // Provider channels deliver the replies through the outbox.
+                let delivered: Vec<MessageId> = ids.iter().zip(&messages).filter(|(_, m)| m.direction == Direction::Outbound).map(|(id, _)| *id).collect();
+                if matches!(conv.channel, Channel::Whatsapp | Channel::Sms) && !delivered.is_empty() {
+                    open(&mut q, "o");
+                    Self::push_outbox_insert(&mut q, tenant, &delivered, conv.channel, OutboxPurpose::Reply, now);
+                    q.push(")");
+                }
                 if let Some(u) = &turn.llm_usage {
                     open(&mut q, "u");
                     self.push_llm_usage_insert(&mut q, tenant, u, now);
@@ -407,14 +414,10 @@ macro_rules! impl_conversations {
                 if usize::try_from(stored).ok() != Some(messages.len()) {
                     return Err(StoreError::Duplicate);
                 }
-                let target = MessageTarget::from(conv);
-                for (id, m) in ids.iter().zip(&messages) {
-                    match m.direction {
-                        Direction::Inbound if subscribers > 0 => self.emit_message_received_tx(tx, tenant, target, *id, now).await?,
-                        Direction::Outbound if matches!(conv.channel, Channel::Whatsapp | Channel::Sms) => {
-                            self.enqueue_outbox_tx(tx, tenant, *id, conv.channel, OutboxPurpose::Reply, now).await?;
-                        }
-                        _ => {}
+                if subscribers > 0 {
+                    let target = MessageTarget::from(conv);
+                    for (id, _) in ids.iter().zip(&messages).filter(|(_, m)| m.direction == Direction::Inbound) {
+                        self.emit_message_received_tx(tx, tenant, target, *id, now).await?;
                     }
                 }
                 Ok(ids)
@@ -503,6 +506,9 @@ macro_rules! impl_conversations {
                 // PostgreSQL writes a turn without an escalation (nearly all) in two statements:
                 // see `lock_for_turn` and `write_turn_folded`.
                 let folded = ENGINE == "postgres" && turn.escalation.is_none();
+                if let Some(job) = &turn.job {
+                    self.finish_job_tx(&mut tx, job, now).await?;
+                }
                 let (conv, stored_ct, wrapped, head) = if folded {
                     let (conv, stored_ct, wrapped, head) = self.lock_for_turn(&mut tx, tenant, conversation, turn.audit.len()).await?;
                     (conv, stored_ct, wrapped, Some(head))
@@ -525,9 +531,6 @@ macro_rules! impl_conversations {
                     (Some(new), None) => Some(seal_summary(&key, tenant, conversation, new)?),
                     (None, _) => None,
                 };
-                if let Some(job) = &turn.job {
-                    self.finish_job_tx(&mut tx, job, now).await?;
-                }
                 let conv_row = conversation.to_string();
                 let state_ct = turn
                     .dialogue_state
