@@ -397,7 +397,7 @@ macro_rules! impl_conversations {
                 }
                 if let Some(u) = &turn.llm_usage {
                     open(&mut q, "u");
-                    self.push_llm_usage_insert(&mut q, tenant, u, now);
+                    Self::push_llm_usage_insert(&mut q, tenant, u, now);
                     q.push(")");
                 }
                 // Whether any of the clinic's active endpoints subscribes to `message.received`

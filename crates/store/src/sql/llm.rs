@@ -206,14 +206,14 @@ macro_rules! impl_llm {
             /// Writes one usage row inside the turn's transaction.
             pub(crate) async fn insert_llm_usage_tx(&self, tx: &mut Tx, tenant: TenantId, u: &LlmUsage, now: i64) -> Result<()> {
                 let mut q = sqlx::QueryBuilder::new("");
-                self.push_llm_usage_insert(&mut q, tenant, u, now);
+                Self::push_llm_usage_insert(&mut q, tenant, u, now);
                 q.build().execute(&mut **tx).await?;
                 Ok(())
             }
 
             /// The `INSERT` of one usage row, onto `q` (alone, or in the turn's one statement:
             /// see `write_turn_folded`).
-            pub(crate) fn push_llm_usage_insert(&self, q: &mut sqlx::QueryBuilder<Db>, tenant: TenantId, u: &LlmUsage, now: i64) {
+            pub(crate) fn push_llm_usage_insert(q: &mut sqlx::QueryBuilder<Db>, tenant: TenantId, u: &LlmUsage, now: i64) {
                 let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
                 q.push(
                     "INSERT INTO llm_usage (tenant_id, id, conversation_id, at, provider, model, tier, outcome, reason, latency_ms, \

@@ -22,24 +22,14 @@ postgres_tests!(
 /// The turn's reads end their transaction without waiting (`end_read`): the `ROLLBACK` goes
 /// out as the connection returns to the pool, and no session is left inside a transaction.
 async fn a_read_ended_without_waiting_leaves_no_transaction_open(db: &TestDb) {
-    use sqlx::Connection;
     let (store, _clock) = store_with_clock(db).await;
     let a = new_tenant(&*store, "alpha-clinic").await;
-    let patient = store
-        .create_patient(a, &NewPatient::default())
-        .await
-        .unwrap();
-    let conv = store
-        .start_conversation(a, patient, Channel::Sms)
-        .await
-        .unwrap();
+    let (_, conv) = new_conversation(&*store, a, Channel::Sms).await;
     store
         .record_turn(a, conv, &turn(delivered("hello", "SM-read"), &["Hi!"]))
         .await
         .unwrap();
-    let mut owner = sqlx::PgConnection::connect(db.owner_url.as_deref().expect("owner URL"))
-        .await
-        .unwrap();
+    let mut owner = owner_connection(db).await;
     for _ in 0..3 {
         let (read, history) = store.conversation_with_recent(a, conv, 10).await.unwrap();
         assert_eq!((read.id, history.len()), (conv, 2));
@@ -72,19 +62,8 @@ async fn a_turn_locks_its_conversation_before_the_clinics_audit_head(db: &TestDb
     use sqlx::Connection;
     let (store, _clock) = store_with_clock(db).await;
     let a = new_tenant(&*store, "alpha-clinic").await;
-    let patient = store
-        .create_patient(a, &NewPatient::default())
-        .await
-        .unwrap();
-    let conv = store
-        .start_conversation(a, patient, Channel::Sms)
-        .await
-        .unwrap();
-    let raw = |db: &TestDb| {
-        let url = db.owner_url.clone().expect("owner URL");
-        async move { sqlx::PgConnection::connect(&url).await.unwrap() }
-    };
-    let (mut holder, mut prober) = (raw(db).await, raw(db).await);
+    let (_, conv) = new_conversation(&*store, a, Channel::Sms).await;
+    let (mut holder, mut prober) = (owner_connection(db).await, owner_connection(db).await);
     let mut held = holder.begin().await.unwrap();
     sqlx::query("SELECT 1 FROM conversations WHERE id = $1 FOR NO KEY UPDATE")
         .bind(conv.as_uuid())
@@ -188,14 +167,7 @@ async fn conversation_reads_back_and_needs_a_patient_of_the_tenant(db: &TestDb) 
 async fn recorded_turns_come_back_in_order_with_bodies_directions_and_senders(db: &TestDb) {
     let (store, clock) = store_with_clock(db).await;
     let a = new_tenant(&*store, "alpha-clinic").await;
-    let patient = store
-        .create_patient(a, &NewPatient::default())
-        .await
-        .unwrap();
-    let conv = store
-        .start_conversation(a, patient, Channel::Sms)
-        .await
-        .unwrap();
+    let (_, conv) = new_conversation(&*store, a, Channel::Sms).await;
 
     clock.advance(SignedDuration::from_mins(1));
     let first = Turn {
@@ -307,14 +279,7 @@ async fn recorded_turns_come_back_in_order_with_bodies_directions_and_senders(db
 async fn redelivered_inbound_message_is_a_duplicate_and_writes_nothing(db: &TestDb) {
     let (store, clock) = store_with_clock(db).await;
     let a = new_tenant(&*store, "alpha-clinic").await;
-    let patient = store
-        .create_patient(a, &NewPatient::default())
-        .await
-        .unwrap();
-    let conv = store
-        .start_conversation(a, patient, Channel::Whatsapp)
-        .await
-        .unwrap();
+    let (patient, conv) = new_conversation(&*store, a, Channel::Whatsapp).await;
     let mut original = turn(delivered("First delivery", "wamid.HBgL"), &["Reply"]);
     original
         .audit
@@ -439,14 +404,7 @@ async fn a_conversation_is_read_with_its_newest_messages_oldest_first(db: &TestD
     let (store, clock) = store_with_clock(db).await;
     let a = new_tenant(&*store, "alpha-clinic").await;
     let b = new_tenant(&*store, "beta-clinic").await;
-    let patient = store
-        .create_patient(a, &NewPatient::default())
-        .await
-        .unwrap();
-    let conv = store
-        .start_conversation(a, patient, Channel::Voice)
-        .await
-        .unwrap();
+    let (patient, conv) = new_conversation(&*store, a, Channel::Voice).await;
     let other = store
         .start_conversation(a, patient, Channel::Sms)
         .await

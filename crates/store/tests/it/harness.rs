@@ -73,6 +73,32 @@ pub async fn new_tenant(store: &dyn Store, s: &str) -> TenantScope {
         .expect("create tenant")
 }
 
+/// A new patient of `scope` and a conversation of theirs on `channel`.
+pub async fn new_conversation(
+    store: &dyn Store,
+    scope: TenantScope,
+    channel: Channel,
+) -> (PatientId, ConversationId) {
+    let patient = store
+        .create_patient(scope, &NewPatient::default())
+        .await
+        .expect("create patient");
+    let conversation = store
+        .start_conversation(scope, patient, channel)
+        .await
+        .expect("start conversation");
+    (patient, conversation)
+}
+
+/// The PostgreSQL test database's owner (a superuser: row-level security does not apply), for
+/// looking at sessions and locks from outside the store.
+pub async fn owner_connection(db: &TestDb) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    sqlx::PgConnection::connect(db.owner_url.as_deref().expect("owner URL"))
+        .await
+        .expect("owner connection")
+}
+
 /// A patient message with a provider's message id (as a channel webhook delivers it).
 pub fn delivered(body: &str, provider_id: &str) -> NewMessage {
     NewMessage {
