@@ -84,10 +84,27 @@ macro_rules! impl_calls {
             }
 
             async fn call_with_recent(&self, scope: TenantScope, call_sid: &str, recent: u32) -> Result<(Call, Conversation, Vec<Message>)> {
+                use sqlx::Row;
                 let tenant = scope.tenant_id();
                 let mut tx = self.read_tx(Some(scope)).await?;
-                let call = self.call_tx(&mut tx, tenant, call_sid).await?.ok_or(StoreError::NotFound)?;
-                let (conv, messages) = self.fetch_conversation_recent(&mut tx, tenant, call.conversation, recent).await?;
+                // The call, its conversation and the newest messages in one statement.
+                let rows = sqlx::query($crate::sql::conversations::recent_by_call!())
+                    .bind(tenant.as_uuid())
+                    .bind(call_sid)
+                    .bind(i64::from(recent))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let first = rows.first().ok_or(StoreError::NotFound)?;
+                let call = Call {
+                    call_sid: call_sid.to_owned(),
+                    conversation: ConversationId::from_uuid(first.try_get(22)?),
+                    patient: PatientId::from_uuid(first.try_get(23)?),
+                    status: first.try_get(24)?,
+                    started_at: from_us(first.try_get(25)?)?,
+                    ended_at: first.try_get::<Option<i64>, _>(26)?.map(from_us).transpose()?,
+                    duration_secs: first.try_get(27)?,
+                };
+                let (conv, messages) = self.open_recent_rows(&mut tx, tenant, call.conversation, &rows).await?;
                 Self::end_read(tx);
                 Ok((call, conv, messages))
             }

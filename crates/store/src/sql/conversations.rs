@@ -5,9 +5,9 @@
 
 use crate::crypto::DataKey;
 use crate::keys::aad;
-use crate::model::{Channel, Conversation, ConversationSummary, Direction};
+use crate::model::{Channel, Conversation, ConversationSummary, Direction, Message, Sender};
 use crate::{Result, StoreError};
-use frontdesk_domain::{ConversationId, PatientId, TenantId};
+use frontdesk_domain::{ConversationId, MessageId, PatientId, TenantId};
 use zeroize::Zeroizing;
 
 /// What storing a message needs of its conversation (a webhook's ack knows it without reading
@@ -95,9 +95,75 @@ macro_rules! conversation_columns {
     };
 }
 
+/// A conversation (`conversation_columns!`, indexes 0 to 15) and its newest `$3` messages
+/// (`message_columns`, 16 to 21), one message per row, oldest first; one row with the message
+/// columns `NULL` when it has none. The messages come from the conversation's index on
+/// (tenant, conversation, id), newest first, in the same statement: one round trip.
+macro_rules! recent_by_conversation {
+    () => {
+        concat!(
+            "SELECT ",
+            $crate::sql::conversations::conversation_columns!(),
+            ", m.id, m.direction, m.sender, m.body_ct, m.status, m.created_at \
+             FROM conversations c LEFT JOIN patient_keys k ON k.tenant_id = c.tenant_id AND k.patient_id = c.patient_id \
+             LEFT JOIN (SELECT id, direction, sender, body_ct, status, created_at FROM messages \
+                        WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY id DESC LIMIT $3) m ON TRUE \
+             WHERE c.tenant_id = $1 AND c.id = $2 ORDER BY m.id"
+        )
+    };
+}
+
+/// `recent_by_conversation!` for the conversation of the call `$2`, with the call's own
+/// columns after the messages (22 to 27: conversation, patient, status, started, ended,
+/// duration).
+macro_rules! recent_by_call {
+    () => {
+        concat!(
+            "SELECT ",
+            $crate::sql::conversations::conversation_columns!(),
+            ", m.id, m.direction, m.sender, m.body_ct, m.status, m.created_at, \
+             ca.conversation_id, ca.patient_id, ca.status, ca.started_at, ca.ended_at, ca.duration_secs \
+             FROM calls ca JOIN conversations c ON c.tenant_id = ca.tenant_id AND c.id = ca.conversation_id \
+             LEFT JOIN patient_keys k ON k.tenant_id = c.tenant_id AND k.patient_id = c.patient_id \
+             LEFT JOIN (SELECT id, direction, sender, body_ct, status, created_at FROM messages \
+                        WHERE tenant_id = $1 AND conversation_id = (SELECT conversation_id FROM calls WHERE tenant_id = $1 AND call_sid = $2) \
+                        ORDER BY id DESC LIMIT $3) m ON TRUE \
+             WHERE ca.tenant_id = $1 AND ca.call_sid = $2 ORDER BY m.id"
+        )
+    };
+}
+
+/// A message row (`id, direction, sender, body_ct, status, created_at`) with its body opened
+/// with the patient's `key`.
+pub(crate) fn open_message(
+    tenant: TenantId,
+    conv: &Conversation,
+    key: &DataKey,
+    (id, direction, sender, body_ct, status, created_at): (
+        uuid::Uuid,
+        String,
+        String,
+        Vec<u8>,
+        String,
+        i64,
+    ),
+) -> Result<Message> {
+    let row = id.to_string();
+    Ok(Message {
+        id: MessageId::from_uuid(id),
+        conversation_id: conv.id,
+        direction: Direction::parse(&direction)?,
+        sender: Sender::parse(&sender)?,
+        channel: conv.channel,
+        body: key.open_string(&aad(tenant, "messages", "body", &row), &body_ct)?,
+        status,
+        created_at: crate::from_us(created_at)?,
+    })
+}
+
 macro_rules! impl_conversations {
     ($Store:ty) => {
-        use $crate::sql::conversations::{MessageTarget, open_conversation, open_summary, seal_summary};
+        use $crate::sql::conversations::{MessageTarget, open_conversation, open_message, open_summary, seal_summary};
 
         impl $Store {
             async fn insert_conversation_tx(&self, tx: &mut Tx, tenant: TenantId, patient: PatientId, channel: Channel, now: i64) -> Result<ConversationId> {
@@ -180,17 +246,45 @@ macro_rules! impl_conversations {
             /// messages, oldest first; the patient's key is unwrapped only when something
             /// needs it.
             async fn fetch_conversation_recent(&self, tx: &mut Tx, tenant: TenantId, id: ConversationId, recent: u32) -> Result<(Conversation, Vec<Message>)> {
-                let (mut conv, summary_ct, state_ct, wrapped) = self.fetch_conversation_keyed(tx, tenant, id).await?;
-                if recent == 0 && summary_ct.is_none() && state_ct.is_none() {
+                if recent == 0 {
+                    let (mut conv, summary_ct, state_ct, wrapped) = self.fetch_conversation_keyed(tx, tenant, id).await?;
+                    if summary_ct.is_some() || state_ct.is_some() {
+                        let keys = self.tenant_keys(tx, tenant).await?;
+                        let key = self.patient_key_from(tx, &keys, tenant, conv.patient_id, wrapped).await?;
+                        open_conversation(&mut conv, &key, tenant, summary_ct, state_ct)?;
+                    }
+                    return Ok((conv, Vec::new()));
+                }
+                let rows = sqlx::query($crate::sql::conversations::recent_by_conversation!())
+                    .bind(tenant.as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(i64::from(recent))
+                    .fetch_all(&mut **tx)
+                    .await?;
+                self.open_recent_rows(tx, tenant, id, &rows).await
+            }
+
+            /// The rows of `recent_by_conversation!` / `recent_by_call!` (the conversation
+            /// and its key repeated on each, one of the newest messages per row, oldest
+            /// first, or one row without a message) opened: the conversation's summary and
+            /// state and the messages with the patient's key.
+            async fn open_recent_rows(&self, tx: &mut Tx, tenant: TenantId, id: ConversationId, rows: &[DbRow]) -> Result<(Conversation, Vec<Message>)> {
+                use sqlx::Row;
+                let first = rows.first().ok_or(StoreError::NotFound)?;
+                let (mut conv, summary_ct, state_ct, wrapped) = self.conversation_from_row(id, first)?;
+                let has_messages = first.try_get::<Option<Uuid>, _>(16)?.is_some();
+                if !has_messages && summary_ct.is_none() && state_ct.is_none() {
                     return Ok((conv, Vec::new()));
                 }
                 let keys = self.tenant_keys(tx, tenant).await?;
                 let key = self.patient_key_from(tx, &keys, tenant, conv.patient_id, wrapped).await?;
                 open_conversation(&mut conv, &key, tenant, summary_ct, state_ct)?;
-                let mut messages = Vec::new();
-                if recent > 0 {
-                    messages = self.select_messages_tx(tx, tenant, &conv, &key, None, recent, true).await?;
-                    messages.reverse();
+                let mut messages = Vec::with_capacity(rows.len());
+                if has_messages {
+                    for row in rows {
+                        let parts = (row.try_get(16)?, row.try_get(17)?, row.try_get(18)?, row.try_get(19)?, row.try_get(20)?, row.try_get(21)?);
+                        messages.push(open_message(tenant, &conv, &key, parts)?);
+                    }
                 }
                 Ok((conv, messages))
             }
@@ -215,21 +309,7 @@ macro_rules! impl_conversations {
                     .bind(i64::from(limit))
                     .fetch_all(&mut **tx)
                     .await?;
-                rows.into_iter()
-                    .map(|(id, direction, sender, body_ct, status, created_at)| {
-                        let row = id.to_string();
-                        Ok(Message {
-                            id: MessageId::from_uuid(id),
-                            conversation_id: conv.id,
-                            direction: Direction::parse(&direction)?,
-                            sender: Sender::parse(&sender)?,
-                            channel: conv.channel,
-                            body: key.open_string(&aad(tenant, "messages", "body", &row), &body_ct)?,
-                            status,
-                            created_at: from_us(created_at)?,
-                        })
-                    })
-                    .collect()
+                rows.into_iter().map(|parts| open_message(tenant, conv, key, parts)).collect()
             }
 
             /// Seals and inserts one message; `false` when its provider id was already stored.
@@ -686,3 +766,5 @@ macro_rules! impl_conversations {
 
 pub(crate) use conversation_columns;
 pub(crate) use impl_conversations;
+pub(crate) use recent_by_call;
+pub(crate) use recent_by_conversation;

@@ -409,6 +409,10 @@ async fn a_conversation_is_read_with_its_newest_messages_oldest_first(db: &TestD
         .start_conversation(a, patient, Channel::Sms)
         .await
         .unwrap();
+    // A conversation without a message yet: itself, and no message.
+    let (c, nothing) = store.conversation_with_recent(a, conv, 5).await.unwrap();
+    assert_eq!(c, store.conversation(a, conv).await.unwrap());
+    assert!(nothing.is_empty());
     for i in 0..7 {
         clock.advance(SignedDuration::from_secs(1));
         let mut t = turn(
