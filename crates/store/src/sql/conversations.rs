@@ -365,16 +365,36 @@ macro_rules! impl_conversations {
                 Ok(())
             }
 
-            /// PostgreSQL, the first of a turn's two statements: the conversation's row (as
-            /// `fetch_conversation_keyed` reads it) locked, then the clinic's audit chain head
-            /// moved on by the turn's `entries` at once, returning its seq and hash before the
-            /// move. The conversation is locked first, as every writer of both locks them (the
-            /// statement-by-statement write included; the other order could deadlock with
-            /// them): the head is only updated once the conversation's row is (`EXISTS` on it).
+            /// The first of a turn's two calls to the database: the conversation's row (as
+            /// `fetch_conversation_keyed` reads it), then the clinic's audit chain head moved on
+            /// by the turn's `entries` at once, returning its seq and hash before the move.
+            /// PostgreSQL: one statement, the conversation locked first, as every writer of both
+            /// locks them (the statement-by-statement write included; the other order could
+            /// deadlock with them): the head is only updated once the conversation's row is
+            /// (`EXISTS` on it). SQLite (one writer at a time, nothing to lock): the read and
+            /// the update as two statements sent together, one trip to the driver's thread.
             #[allow(clippy::type_complexity)]
             async fn lock_for_turn(&self, tx: &mut Tx, tenant: TenantId, id: ConversationId, entries: usize) -> Result<(Conversation, Option<Vec<u8>>, Option<Vec<u8>>, (i64, Vec<u8>))> {
                 use sqlx::Row;
                 let n = i64::try_from(entries).map_err(|_| StoreError::Corrupt("audit entries"))?;
+                if ENGINE == "sqlite" {
+                    let rows = sqlx::query(concat!("SELECT ", $crate::sql::conversations::conversation_columns!(), " \
+                         FROM conversations c LEFT JOIN patient_keys k ON k.tenant_id = c.tenant_id AND k.patient_id = c.patient_id \
+                         WHERE c.tenant_id = $1 AND c.id = $2; \
+                         UPDATE audit_heads SET seq = seq + $3 WHERE tenant_id = $1 RETURNING seq - $3, hash"))
+                    .bind(tenant.as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(n)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                    // The conversation's row, then the head's; without the conversation only
+                    // the head's (moved in this transaction, which the caller drops).
+                    let [conv_row, head_row] = rows.as_slice() else {
+                        return Err(StoreError::NotFound);
+                    };
+                    let (conv, summary_ct, _, wrapped) = self.conversation_from_row(id, conv_row)?;
+                    return Ok((conv, summary_ct, wrapped, (head_row.try_get(0)?, head_row.try_get(1)?)));
+                }
                 let row = sqlx::query(concat!("WITH cv AS (SELECT ", $crate::sql::conversations::conversation_columns!(), " \
                      FROM conversations c LEFT JOIN patient_keys k ON k.tenant_id = c.tenant_id AND k.patient_id = c.patient_id \
                      WHERE c.tenant_id = $1 AND c.id = $2 FOR NO KEY UPDATE OF c), \
@@ -391,17 +411,19 @@ macro_rules! impl_conversations {
                 Ok((conv, summary_ct, wrapped, (row.try_get(16)?, row.try_get(17)?)))
             }
 
-            /// PostgreSQL, the second of a turn's two statements: its messages, the
-            /// conversation's update, its audit entries (after `head`, the seq and hash
-            /// `lock_for_turn` found) and its model usage in **one** statement (data-modifying
-            /// `WITH`). The same rows as the statement-by-statement write (SQLite, which cannot
-            /// write inside a `WITH`, and turns with an escalation), in 2 round trips instead
-            /// of one for the conversation's read, one per message, one for the conversation's
-            /// update, two per audit entry and one for the usage (7 for a plain phone turn
-            /// answered by a model): the turn's transaction, and the caller on the phone, wait
-            /// that much less. The new messages' ids, oldest first; `Duplicate` when any
-            /// message was already stored (a redelivered inbound message: the caller drops the
-            /// transaction, so nothing is written).
+            /// The second of a turn's two calls: its messages, the conversation's update, its
+            /// audit entries (after `head`, the seq and hash `lock_for_turn` found), its outbox
+            /// rows and its model usage at once. PostgreSQL: **one** statement (data-modifying
+            /// `WITH`); SQLite, which cannot write inside a `WITH`: the same statements one
+            /// after the other in one string, run by the driver's thread in one go. The same
+            /// rows as the statement-by-statement write (turns with an escalation), in 2 round
+            /// trips (PostgreSQL) or thread hops (SQLite) instead of one for the conversation's
+            /// read, one per message, one for the conversation's update, two or three per audit
+            /// entry and one for the usage (7 or 8 for a plain phone turn answered by a model):
+            /// the turn's transaction, and the caller on the phone, wait that much less. The
+            /// new messages' ids, oldest first; `Duplicate` when any message was already stored
+            /// (a redelivered inbound message: the caller drops the transaction, so nothing is
+            /// written).
             #[allow(clippy::too_many_arguments)]
             async fn write_turn_folded(&self, tx: &mut Tx, tenant: TenantId, conv: &Conversation, key: &DataKey, turn: &Turn, summary_ct: Option<Vec<u8>>, state_ct: Option<Vec<u8>>, head: (i64, Vec<u8>), now: i64) -> Result<Vec<MessageId>> {
                 let (before, mut prev) = head;
@@ -413,12 +435,21 @@ macro_rules! impl_conversations {
                 }
                 let messages: Vec<&NewMessage> = turn.inbound.iter().chain(&turn.replies).collect();
                 let mut ids = Vec::with_capacity(messages.len());
-                let mut q = sqlx::QueryBuilder::<Db>::new("WITH c AS (UPDATE conversations SET last_message_at = ");
+                // Each part is a `WITH` member (PostgreSQL) or a statement of its own (SQLite).
+                let sqlite = ENGINE == "sqlite";
+                let mut q = sqlx::QueryBuilder::<Db>::new(if sqlite { "" } else { "WITH c AS (" });
+                q.push("UPDATE conversations SET last_message_at = ");
                 q.push_bind(now).push(", updated_at = ").push_bind(now);
                 q.push(", summary_ct = COALESCE(").push_bind(summary_ct).push(", summary_ct), state_ct = COALESCE(").push_bind(state_ct);
-                q.push(", state_ct) WHERE tenant_id = ").push_bind(tenant.as_uuid()).push(" AND id = ").push_bind(conv.id.as_uuid()).push(")");
+                q.push(", state_ct) WHERE tenant_id = ").push_bind(tenant.as_uuid()).push(" AND id = ").push_bind(conv.id.as_uuid());
+                let close = |q: &mut sqlx::QueryBuilder<Db>| {
+                    q.push(if sqlite { "; " } else { ")" });
+                };
+                close(&mut q);
                 let open = |q: &mut sqlx::QueryBuilder<Db>, name: &str| {
-                    q.push(", ").push(name).push(" AS (");
+                    if !sqlite {
+                        q.push(", ").push(name).push(" AS (");
+                    }
                 };
                 if !messages.is_empty() {
                     open(&mut q, "m");
@@ -443,12 +474,15 @@ macro_rules! impl_conversations {
                             .push_bind($crate::sql::conversations::new_message_status(m.direction, conv.channel))
                             .push_bind(now);
                     });
-                    q.push(" ON CONFLICT DO NOTHING RETURNING 1)");
+                    // One row per message stored (none for a redelivery).
+                    q.push(" ON CONFLICT DO NOTHING RETURNING 1");
+                    close(&mut q);
                 }
                 if let Some(last) = entries.last() {
                     open(&mut q, "h");
                     q.push("UPDATE audit_heads SET hash = ").push_bind(last.hash.clone());
-                    q.push(" WHERE tenant_id = ").push_bind(tenant.as_uuid()).push(")");
+                    q.push(" WHERE tenant_id = ").push_bind(tenant.as_uuid());
+                    close(&mut q);
                     open(&mut q, "a");
                     q.push("INSERT INTO audit_log (tenant_id, seq, id, at, actor_kind, actor_id, action, target_kind, \
                             target_id, details, prev_hash, hash) ");
@@ -466,31 +500,39 @@ macro_rules! impl_conversations {
                             .push_bind(e.prev_hash.clone())
                             .push_bind(e.hash.clone());
                     });
-                    q.push(")");
+                    close(&mut q);
                 }
                 // Provider channels deliver the replies through the outbox.
                 let delivered: Vec<MessageId> = ids.iter().zip(&messages).filter(|(_, m)| m.direction == Direction::Outbound).map(|(id, _)| *id).collect();
                 if matches!(conv.channel, Channel::Whatsapp | Channel::Sms) && !delivered.is_empty() {
                     open(&mut q, "o");
                     Self::push_outbox_insert(&mut q, tenant, &delivered, conv.channel, OutboxPurpose::Reply, now);
-                    q.push(")");
+                    close(&mut q);
                 }
                 if let Some(u) = &turn.llm_usage {
                     open(&mut q, "u");
                     Self::push_llm_usage_insert(&mut q, tenant, u, now);
-                    q.push(")");
+                    close(&mut q);
                 }
-                // Whether any of the clinic's active endpoints subscribes to `message.received`
-                // is asked in the same statement, as the one-by-one insert does.
+                // The last row: how many messages were stored (PostgreSQL; on SQLite the rows
+                // the message insert returned, before it, count them) and whether any of the
+                // clinic's active endpoints subscribes to `message.received` (asked in the same
+                // call, as the one-by-one insert does).
                 q.push(" SELECT ");
-                if messages.is_empty() {
-                    q.push("0::bigint");
+                if sqlite || messages.is_empty() {
+                    q.push("CAST(0 AS BIGINT)");
                 } else {
                     q.push("(SELECT COUNT(*) FROM m)");
                 }
                 q.push(", (SELECT COUNT(*) FROM webhook_endpoints w WHERE w.tenant_id = ").push_bind(tenant.as_uuid());
                 q.push(" AND w.active AND (' ' || w.events || ' ') LIKE '% message.received %')");
-                let (stored, subscribers): (i64, i64) = q.build_query_as().fetch_one(&mut **tx).await?;
+                let rows = q.build().fetch_all(&mut **tx).await?;
+                let (last, returned) = rows.split_last().ok_or(StoreError::Corrupt("turn write"))?;
+                let (counted, subscribers): (i64, i64) = {
+                    use sqlx::Row;
+                    (last.try_get(0)?, last.try_get(1)?)
+                };
+                let stored = if sqlite { i64::try_from(returned.len()).unwrap_or(i64::MAX) } else { counted };
                 if usize::try_from(stored).ok() != Some(messages.len()) {
                     return Err(StoreError::Duplicate);
                 }
@@ -583,9 +625,9 @@ macro_rules! impl_conversations {
                 let tenant = scope.tenant_id();
                 let now = self.now_us();
                 let mut tx = self.write_tx(Some(scope)).await?;
-                // PostgreSQL writes a turn without an escalation (nearly all) in two statements:
-                // see `lock_for_turn` and `write_turn_folded`.
-                let folded = ENGINE == "postgres" && turn.escalation.is_none();
+                // A turn without an escalation (nearly all) is written in two calls to the
+                // database: see `lock_for_turn` and `write_turn_folded`.
+                let folded = turn.escalation.is_none();
                 if let Some(job) = &turn.job {
                     self.finish_job_tx(&mut tx, job, now).await?;
                 }
