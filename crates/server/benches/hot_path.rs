@@ -19,7 +19,7 @@
 mod common;
 
 use common::fake_model::{self, FakeModel};
-use common::percentile;
+use common::{percentile, steps};
 
 use frontdesk_agent::{TurnContext, reply};
 use frontdesk_domain::SystemClock;
@@ -429,6 +429,9 @@ async fn voice_bench(label: &str, db: TestDb, model: bool) {
     let mut turns = Vec::new();
     // With the model: its own measured time per turn, and the turn minus the fixed delay.
     let (mut model_times, mut minus_delay) = (Vec::new(), Vec::new());
+    // With FRONTDESK_BENCH_STEPS=1: each turn's steps, for the breakdown.
+    let recording = steps::record();
+    let mut timed = Vec::new();
     let questions = [
         "what are your opening hours",
         "where are you",
@@ -446,9 +449,12 @@ async fn voice_bench(label: &str, db: TestDb, model: bool) {
         }
         let mut p = call(sid);
         p.push(("SpeechResult", questions[i % questions.len()]));
+        steps::take();
         let t = Instant::now();
+        steps::note("bench sends", t);
         let xml = post("/webhooks/twilio/voice?turn=1&misses=0", p).await;
         let took = t.elapsed();
+        steps::note("bench has the answer", Instant::now());
         if let Some(fake) = &fake {
             // Every turn must really be the model's (not a fallback), made of exactly one
             // model request, and only the time around the model's own counts.
@@ -457,6 +463,23 @@ async fn voice_bench(label: &str, db: TestDb, model: bool) {
             assert_eq!(served.len(), 1, "one model request per turn");
             let model_time = served[0].expect("the fake model refused the request");
             turns.push(took.saturating_sub(model_time));
+            if recording {
+                let seen = steps::take();
+                // A step renamed or gone would silently leave the table: the turn's whole
+                // path must be there, from the request to its commit.
+                for step in [
+                    "voice.request",
+                    "model.send",
+                    "turn.committed",
+                    "voice.answer",
+                ] {
+                    assert!(
+                        seen.iter().any(|(s, _)| s.contains(step)),
+                        "no step {step} in {seen:?}"
+                    );
+                }
+                timed.push((took.saturating_sub(model_time), seen));
+            }
             minus_delay.push(took.saturating_sub(MODEL_DELAY));
             model_times.push(model_time);
         } else {
@@ -466,6 +489,7 @@ async fn voice_bench(label: &str, db: TestDb, model: bool) {
     start.sort();
     turns.sort();
     if fake.is_some() {
+        steps::report(label, &mut timed);
         model_times.sort();
         minus_delay.sort();
         println!(

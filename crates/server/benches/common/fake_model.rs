@@ -152,6 +152,7 @@ async fn serve(
         }
         // The whole request is here: the model's time starts.
         let t0 = Instant::now();
+        super::steps::note("fake model has the request", t0);
         let body = &buf[head_end..head_end + length];
         let ok = head.starts_with("post /v1/chat/completions ")
             && serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| {
@@ -171,6 +172,7 @@ async fn serve(
         // stamp after the write can land late when this thread is preempted on a busy
         // machine, and would then hide frontdesk's own time).
         let model_time = t0.elapsed();
+        super::steps::note("fake model answers", Instant::now());
         sock.write_all(answer).await?;
         sock.flush().await?;
         noted.lock().unwrap().push(Some(model_time));

@@ -3,6 +3,8 @@
 
 #[allow(dead_code)]
 pub mod fake_model;
+#[allow(dead_code)]
+pub mod steps;
 
 use frontdesk_domain::{Clock, SystemClock};
 use frontdesk_server::channels::{AfricasTalkingClient, GraphClient, TwilioClient};

@@ -92,7 +92,11 @@ pub async fn twilio_voice(
     uri: axum::http::Uri,
     body: Body,
 ) -> Result<Response, AppError> {
+    // Steps of a turn as trace events for the benchmark's breakdown (`frontdesk::step`, off
+    // unless asked for: see docs/PERFORMANCE.md).
+    tracing::trace!(target: "frontdesk::step", "voice.request");
     let (account, params, sid) = verified_call(&st, &headers, &uri, body).await?;
+    tracing::trace!(target: "frontdesk::step", "voice.verified");
     let scope = account.verified_scope();
     let is_turn = query_value(&uri, "turn") == Some("1");
     // The clinic (read once: for the words said here and for the turn) and the call with its
@@ -110,6 +114,7 @@ pub async fn twilio_voice(
         turn::clinic(st.store.as_ref(), scope),
         st.store.call_with_recent(scope, &sid, guessed)
     );
+    tracing::trace!(target: "frontdesk::step", "voice.read");
     let clinic = clinic?;
     let knowledge = &clinic.knowledge;
     let listening = Listening::of(knowledge);
@@ -175,6 +180,7 @@ pub async fn twilio_voice(
     )
     .await?
     .map(|m| m.for_voice());
+    tracing::trace!(target: "frontdesk::step", "voice.models");
     let answered = turn::answer_for(
         st.store.as_ref(),
         st.clock.as_ref(),
@@ -198,7 +204,9 @@ pub async fn twilio_voice(
         ));
         return Ok(twiml(voice::dial(&words, number.as_str())));
     }
-    Ok(twiml(voice::gather(&answered.messages, &listening, 0)))
+    let answer = twiml(voice::gather(&answered.messages, &listening, 0));
+    tracing::trace!(target: "frontdesk::step", "voice.answer");
+    Ok(answer)
 }
 
 /// Nothing heard (or nothing recognised): ask again, and after [`MAX_MISSES`] in a row say

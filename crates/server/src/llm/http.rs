@@ -200,7 +200,9 @@ impl Endpoint {
         classify: fn(&Failure<'_>) -> ModelError,
         mut parser: P,
     ) -> Result<(u16, ModelReply), ModelError> {
+        tracing::trace!(target: "frontdesk::step", "model.send");
         let resp = self.send(headers, body, classify).await?;
+        tracing::trace!(target: "frontdesk::step", "model.headers");
         let status = resp.status().as_u16();
         let mut decoder = SseDecoder::default();
         read_capped(resp, |chunk| {
@@ -210,7 +212,9 @@ impl Endpoint {
             Ok(())
         })
         .await?;
-        Ok((status, parser.finish()?))
+        let reply = parser.finish()?;
+        tracing::trace!(target: "frontdesk::step", "model.parsed");
+        Ok((status, reply))
     }
 
     async fn exchange(

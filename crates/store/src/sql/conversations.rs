@@ -624,7 +624,9 @@ macro_rules! impl_conversations {
             async fn record_turn(&self, scope: TenantScope, conversation: ConversationId, turn: &Turn) -> Result<Vec<MessageId>> {
                 let tenant = scope.tenant_id();
                 let now = self.now_us();
+                tracing::trace!(target: "frontdesk::step", "turn.begin");
                 let mut tx = self.write_tx(Some(scope)).await?;
+                tracing::trace!(target: "frontdesk::step", "turn.begun");
                 // A turn without an escalation (nearly all) is written in two calls to the
                 // database: see `lock_for_turn` and `write_turn_folded`.
                 let folded = turn.escalation.is_none();
@@ -633,6 +635,7 @@ macro_rules! impl_conversations {
                 }
                 let (conv, stored_ct, wrapped, head) = if folded {
                     let (conv, stored_ct, wrapped, head) = self.lock_for_turn(&mut tx, tenant, conversation, turn.audit.len()).await?;
+                    tracing::trace!(target: "frontdesk::step", "turn.locked");
                     (conv, stored_ct, wrapped, Some(head))
                 } else {
                     let (conv, stored_ct, _, wrapped) = self.fetch_conversation_keyed(&mut tx, tenant, conversation).await?;
@@ -661,7 +664,9 @@ macro_rules! impl_conversations {
                     .transpose()?;
                 if let Some(head) = head {
                     let ids = self.write_turn_folded(&mut tx, tenant, &conv, &key, turn, summary_ct, state_ct, head, now).await?;
+                    tracing::trace!(target: "frontdesk::step", "turn.written");
                     tx.commit().await?;
+                    tracing::trace!(target: "frontdesk::step", "turn.committed");
                     return Ok(ids);
                 }
                 let mut ids = Vec::with_capacity(1 + turn.replies.len());
@@ -722,7 +727,9 @@ macro_rules! impl_conversations {
                 if let Some(usage) = &turn.llm_usage {
                     self.insert_llm_usage_tx(&mut tx, tenant, usage, now).await?;
                 }
+                tracing::trace!(target: "frontdesk::step", "turn.written");
                 tx.commit().await?;
+                tracing::trace!(target: "frontdesk::step", "turn.committed");
                 Ok(ids)
             }
 
