@@ -350,6 +350,49 @@ macro_rules! impl_conversations {
                 Ok(Some(id))
             }
 
+            /// The `INSERT` of new messages into `conv`, each `(id, message, body sealed with
+            /// the patient's key)`, onto `q`, up to `ON CONFLICT DO NOTHING RETURNING `: the
+            /// caller adds what each stored message returns (a redelivered one returns no row).
+            fn push_message_insert(q: &mut sqlx::QueryBuilder<Db>, tenant: TenantId, conv: MessageTarget, rows: Vec<(MessageId, &NewMessage, Vec<u8>)>, now: i64) {
+                q.push("INSERT INTO messages (tenant_id, id, conversation_id, direction, sender, channel, body_ct, \
+                        provider_message_id, status, created_at) ");
+                q.push_values(rows, |mut row, (id, m, body_ct)| {
+                    row.push_bind(tenant.as_uuid())
+                        .push_bind(id.as_uuid())
+                        .push_bind(conv.id.as_uuid())
+                        .push_bind(m.direction.as_str())
+                        .push_bind(m.sender.as_str())
+                        .push_bind(conv.channel.as_str())
+                        .push_bind(body_ct)
+                        .push_bind(m.provider_message_id.clone())
+                        .push_bind($crate::sql::conversations::new_message_status(m.direction, conv.channel))
+                        .push_bind(now);
+                });
+                q.push(" ON CONFLICT DO NOTHING RETURNING ");
+            }
+
+            /// The `INSERT` of audit `entries` (hashed in order after the head's seq and hash
+            /// by `audit::Entry::new`), onto `q`: in a turn's one statement, or in the
+            /// webhook's one call on SQLite (see `ingest_inbound`).
+            fn push_audit_insert(q: &mut sqlx::QueryBuilder<Db>, tenant: TenantId, entries: &[crate::audit::Entry<'_>], now: i64) {
+                q.push("INSERT INTO audit_log (tenant_id, seq, id, at, actor_kind, actor_id, action, target_kind, \
+                        target_id, details, prev_hash, hash) ");
+                q.push_values(entries, |mut row, e| {
+                    row.push_bind(tenant.as_uuid())
+                        .push_bind(e.seq)
+                        .push_bind(Uuid::now_v7())
+                        .push_bind(now)
+                        .push_bind(e.actor_kind)
+                        .push_bind(e.actor_id.clone())
+                        .push_bind(e.action)
+                        .push_bind(e.target_kind)
+                        .push_bind(e.target_id)
+                        .push_bind(e.details.clone())
+                        .push_bind(e.prev_hash.clone())
+                        .push_bind(e.hash.clone());
+                });
+            }
+
             /// Every new message from a patient, whatever the channel, is one
             /// `message.received` event, queued with the message itself (ids only: the
             /// receiver reads the text through the API with `conversations:read`).
@@ -453,8 +496,6 @@ macro_rules! impl_conversations {
                 };
                 if !messages.is_empty() {
                     open(&mut q, "m");
-                    q.push("INSERT INTO messages (tenant_id, id, conversation_id, direction, sender, channel, body_ct, \
-                            provider_message_id, status, created_at) ");
                     let mut rows = Vec::with_capacity(messages.len());
                     for m in &messages {
                         let id = MessageId::new();
@@ -462,20 +503,9 @@ macro_rules! impl_conversations {
                         rows.push((id, *m, body_ct));
                         ids.push(id);
                     }
-                    q.push_values(rows, |mut row, (id, m, body_ct)| {
-                        row.push_bind(tenant.as_uuid())
-                            .push_bind(id.as_uuid())
-                            .push_bind(conv.id.as_uuid())
-                            .push_bind(m.direction.as_str())
-                            .push_bind(m.sender.as_str())
-                            .push_bind(conv.channel.as_str())
-                            .push_bind(body_ct)
-                            .push_bind(m.provider_message_id.clone())
-                            .push_bind($crate::sql::conversations::new_message_status(m.direction, conv.channel))
-                            .push_bind(now);
-                    });
+                    Self::push_message_insert(&mut q, tenant, conv.into(), rows, now);
                     // One row per message stored (none for a redelivery).
-                    q.push(" ON CONFLICT DO NOTHING RETURNING 1");
+                    q.push("1");
                     close(&mut q);
                 }
                 if let Some(last) = entries.last() {
@@ -484,22 +514,7 @@ macro_rules! impl_conversations {
                     q.push(" WHERE tenant_id = ").push_bind(tenant.as_uuid());
                     close(&mut q);
                     open(&mut q, "a");
-                    q.push("INSERT INTO audit_log (tenant_id, seq, id, at, actor_kind, actor_id, action, target_kind, \
-                            target_id, details, prev_hash, hash) ");
-                    q.push_values(&entries, |mut row, e| {
-                        row.push_bind(tenant.as_uuid())
-                            .push_bind(e.seq)
-                            .push_bind(Uuid::now_v7())
-                            .push_bind(now)
-                            .push_bind(e.actor_kind)
-                            .push_bind(e.actor_id.clone())
-                            .push_bind(e.action)
-                            .push_bind(e.target_kind)
-                            .push_bind(e.target_id)
-                            .push_bind(e.details.clone())
-                            .push_bind(e.prev_hash.clone())
-                            .push_bind(e.hash.clone());
-                    });
+                    Self::push_audit_insert(&mut q, tenant, &entries, now);
                     close(&mut q);
                 }
                 // Provider channels deliver the replies through the outbox.

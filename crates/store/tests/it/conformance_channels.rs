@@ -203,6 +203,20 @@ async fn inbound_delivery_is_stored_once_with_patient_conversation_job_and_audit
             .iter()
             .all(|e| !e.details.contains("Habari") && !e.details.contains("254700000001"))
     );
+    // The entries link up to the head (the redelivery moved nothing), and each message's
+    // entry names it.
+    let chain = store.verify_audit_chain(a).await.unwrap();
+    assert!(chain.is_intact(), "{chain:?}");
+    assert_eq!(chain.head_seq, audit.last().unwrap().seq);
+    for m in [first.message, second.message] {
+        let id = m.to_string();
+        assert!(
+            audit
+                .iter()
+                .any(|e| e.action == "message.received" && e.target_id.as_deref() == Some(&id)),
+            "no entry for {id}"
+        );
+    }
 }
 
 async fn three_concurrent_copies_of_one_delivery_store_one_message(db: &TestDb) {
