@@ -85,6 +85,13 @@ macro_rules! impl_channels {
             }
         }
 
+        /// The audit entry of a patient's new message (ids and channel only, never the text).
+        fn message_received(patient: PatientId, message: MessageId, channel: Channel, conversation: ConversationId) -> AuditEvent {
+            AuditEvent::new(Actor::Patient(patient), "message.received")
+                .target("message", message)
+                .details(serde_json::json!({ "channel": channel.as_str(), "conversation": conversation.to_string() }))
+        }
+
         impl $Store {
             /// SQLite, an inbound message without a consent change or an automatic reply
             /// (nearly every one): the clinic's audit head moved on by one, then the message,
@@ -104,16 +111,14 @@ macro_rules! impl_channels {
                     .await?;
                 let message = MessageId::new();
                 let body_ct = key.seal_str(&aad(tenant, "messages", "body", &message.to_string()), &inbound.body)?;
-                let ev = AuditEvent::new(Actor::Patient(conv.patient_id), "message.received")
-                    .target("message", message)
-                    .details(serde_json::json!({ "channel": conv.channel.as_str(), "conversation": conv.id.to_string() }));
+                let ev = message_received(conv.patient_id, message, conv.channel, conv.id);
                 let entry = crate::audit::Entry::new(tenant.as_uuid(), &prev, before + 1, now, &ev)?;
                 let mut q = sqlx::QueryBuilder::<Db>::new("");
                 Self::push_message_insert(&mut q, tenant, conv, vec![(message, inbound, body_ct)], now);
                 // One row when the message is new (none for a redelivery): whether any of the
                 // clinic's active endpoints subscribes to `message.received`.
-                q.push("(SELECT COUNT(*) FROM webhook_endpoints w WHERE w.tenant_id = ");
-                q.push_bind(tenant.as_uuid()).push(" AND w.active AND (' ' || w.events || ' ') LIKE '% message.received %'); ");
+                Self::push_subscriber_count(&mut q, tenant);
+                q.push("; ");
                 q.push("UPDATE conversations SET last_message_at = ").push_bind(now).push(", updated_at = ").push_bind(now);
                 q.push(" WHERE tenant_id = ").push_bind(tenant.as_uuid()).push(" AND id = ").push_bind(conv.id.as_uuid()).push("; ");
                 let job = run_agent.then(Uuid::now_v7);
@@ -380,9 +385,7 @@ macro_rules! impl_channels {
                 } else {
                     None
                 };
-                let ev = AuditEvent::new(Actor::Patient(patient), "message.received")
-                    .target("message", message)
-                    .details(serde_json::json!({ "channel": d.channel.as_str(), "conversation": conversation.to_string() }));
+                let ev = message_received(patient, message, d.channel, conversation);
                 self.append_audit_tx(&mut tx, tenant, now, &ev).await?;
                 tx.commit().await?;
                 Ok(Ingested { patient, conversation, message, job })

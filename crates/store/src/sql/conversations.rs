@@ -318,29 +318,14 @@ macro_rules! impl_conversations {
                 let id = MessageId::new();
                 let row = id.to_string();
                 let body_ct = key.seal_str(&aad(tenant, "messages", "body", &row), &m.body)?;
-                let status = $crate::sql::conversations::new_message_status(m.direction, conv.channel);
                 // The insert also asks, in the same statement, whether any of the clinic's
                 // active endpoints subscribes to `message.received`: a clinic without one pays
                 // no extra round trip on the hot path. (`ON CONFLICT DO NOTHING` returns no row
                 // for a redelivery.)
-                let subscribers: Option<i64> = sqlx::query_scalar(
-                    "INSERT INTO messages (tenant_id, id, conversation_id, direction, sender, channel, body_ct, provider_message_id, status, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING \
-                     RETURNING (SELECT COUNT(*) FROM webhook_endpoints w WHERE w.tenant_id = $1 AND w.active \
-                                AND (' ' || w.events || ' ') LIKE '% message.received %')",
-                )
-                .bind(tenant.as_uuid())
-                .bind(id.as_uuid())
-                .bind(conv.id.as_uuid())
-                .bind(m.direction.as_str())
-                .bind(m.sender.as_str())
-                .bind(conv.channel.as_str())
-                .bind(body_ct)
-                .bind(m.provider_message_id.as_deref())
-                .bind(status)
-                .bind(now)
-                .fetch_optional(&mut **tx)
-                .await?;
+                let mut q = sqlx::QueryBuilder::<Db>::new("");
+                Self::push_message_insert(&mut q, tenant, conv, vec![(id, m, body_ct)], now);
+                Self::push_subscriber_count(&mut q, tenant);
+                let subscribers: Option<i64> = q.build_query_scalar().fetch_optional(&mut **tx).await?;
                 let Some(subscribers) = subscribers else {
                     return Ok(None);
                 };
@@ -369,6 +354,13 @@ macro_rules! impl_conversations {
                         .push_bind(now);
                 });
                 q.push(" ON CONFLICT DO NOTHING RETURNING ");
+            }
+
+            /// What a message insert returns for each new message (see `push_message_insert`):
+            /// how many of the clinic's active endpoints subscribe to `message.received`.
+            fn push_subscriber_count(q: &mut sqlx::QueryBuilder<Db>, tenant: TenantId) {
+                q.push("(SELECT COUNT(*) FROM webhook_endpoints w WHERE w.tenant_id = ").push_bind(tenant.as_uuid());
+                q.push(" AND w.active AND (' ' || w.events || ' ') LIKE '% message.received %')");
             }
 
             /// The `INSERT` of audit `entries` (hashed in order after the head's seq and hash
